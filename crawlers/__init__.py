@@ -1,0 +1,1 @@
+"""copyhound's Scrapy project: collects candidate images with provenance and WARC evidence."""

@@ -1,0 +1,233 @@
+"""One configuration object, loaded once at the edge and passed down.
+
+Each section is a frozen dataclass; every field carries a default and a help string in its
+metadata. `config.toml` is written from the same table, so the file a user edits documents
+itself, and `docs/configuration.md` is checked against it by a test. Core code never reads the
+environment: only `load()` does (for COPYHOUND_HOME, in `workspace`).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+from detector.errors import ConfigError
+
+
+def setting(default: Any, help: str):
+    """A config field: its default and the sentence that documents it."""
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class EmbedderSettings:
+    spec: str = setting(
+        "clip:ViT-B-32/laion2b_s34b_b79k",
+        "Embedding model: 'clip:MODEL/TAG' (open_clip download/cache), 'clip:MODEL@PATH' "
+        "(local checkpoint; MODEL may be a model-config .json), or 'none' (hashes and local features only).",
+    )
+    batch_size: int = setting(16, "Images embedded per forward pass.")
+    torch_threads: int = setting(0, "CPU threads torch may use; 0 keeps torch's default.")
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    max_pixels: int = setting(
+        40_000_000, "Largest width*height decoded; bigger images are refused as decompression bombs."
+    )
+    max_bytes: int = setting(20_000_000, "Largest image file accepted, in bytes.")
+    min_side: int = setting(32, "Smallest width or height that can be fingerprinted, in pixels.")
+    work_side: int = setting(
+        1024, "Images are decoded at (about) this long side for fingerprinting and verification."
+    )
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    exact_limit: int = setting(
+        50_000, "Up to this many registered works the embedding index is exact (flat inner product)."
+    )
+    factory: str = setting(
+        "HNSW32,Flat", "FAISS factory string for the approximate embedding index above exact_limit."
+    )
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    phash_max_distance: int = setting(
+        10, "pHash/dHash Hamming distance (of 64) within which a work is shortlisted."
+    )
+    pdq_max_distance: int = setting(
+        31, "PDQ Hamming distance (of 256) within which a work is shortlisted (Meta's default)."
+    )
+    clip_min_cosine: float = setting(
+        0.5, "Lowest embedding cosine similarity at which a work is shortlisted for verification."
+    )
+    shortlist_size: int = setting(5, "Nearest works taken per query vector before verification.")
+    match_threshold: float = setting(
+        0.8, "Score at or above which a pair is decided 'match'."
+    )
+    review_threshold: float = setting(
+        0.5, "Score at or above which (and below match_threshold) a pair is decided 'review'."
+    )
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    user_agent: str = setting(
+        "copyhound/0.1 (+https://github.com/copyhound/copyhound)",
+        "User-Agent sent with every request; keep a contact URL in it.",
+    )
+    contact_url: str = setting(
+        "https://github.com/copyhound/copyhound", "Where site owners can reach whoever runs this crawl."
+    )
+    obey_robots: bool = setting(True, "Obey robots.txt (a target may override it, with a reason).")
+    download_delay: float = setting(1.0, "Seconds between requests to the same domain.")
+    concurrency_per_domain: int = setting(2, "Requests in flight per domain.")
+    autothrottle: bool = setting(True, "Adapt the delay to the server's response times (AutoThrottle).")
+    max_depth: int = setting(3, "Links followed from a start URL, at most.")
+    max_pages: int = setting(500, "Pages fetched per target per scan, at most.")
+    max_image_bytes: int = setting(20_000_000, "Image responses larger than this are dropped.")
+    timeout: float = setting(30.0, "Seconds before a request is given up.")
+    retries: int = setting(2, "Retries of a failed request (5xx, timeouts), with backoff.")
+    max_redirects: int = setting(5, "Redirects followed per request, at most.")
+    http_cache: bool = setting(
+        True, "Keep an RFC 2616 HTTP cache so re-crawls do not refetch what has not changed."
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str = setting("", "Short name of the target, used for its resumable crawl state.")
+    start_urls: tuple[str, ...] = setting((), "Pages (or sitemap.xml URLs) the crawl starts from.")
+    allowed_domains: tuple[str, ...] = setting(
+        (), "Domains the crawl may follow links into; empty means the start URLs' domains."
+    )
+    max_depth: int = setting(0, "Overrides crawl.max_depth for this target when above 0.")
+    max_pages: int = setting(0, "Overrides crawl.max_pages for this target when above 0.")
+    download_delay: float = setting(-1.0, "Overrides crawl.download_delay when 0 or more.")
+    allow_private: bool = setting(
+        False, "Allow loopback/private addresses (for tests, demos and intranets you own)."
+    )
+    ignore_robots: bool = setting(False, "Ignore robots.txt for this target; needs robots_reason.")
+    robots_reason: str = setting("", "Why robots.txt is ignored (recorded with every scan).")
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    bundle_work: str = setting(
+        "full", "What bundles carry of the registered work: 'full' (the file) or 'thumbnail'."
+    )
+    thumbnail_side: int = setting(512, "Long side of the work's thumbnail in bundles and reports.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    match: MatchSettings = field(default_factory=MatchSettings)
+    crawl: CrawlSettings = field(default_factory=CrawlSettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    targets: tuple[Target, ...] = ()
+
+    def with_embedder(self, spec: str) -> "Settings":
+        return replace(self, embedder=replace(self.embedder, spec=spec))
+
+
+SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence")
+
+
+def _coerce(where: str, value: Any, kind: Any) -> Any:
+    origin = get_origin(kind)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {type(value).__name__}: {value!r}")
+        (item,) = get_args(kind)[:1]
+        return tuple(_coerce(f"{where}[{i}]", v, item) for i, v in enumerate(value))
+    if is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table, got {type(value).__name__}")
+        return _build(where, kind, value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    ok = isinstance(value, bool) if kind is bool else (isinstance(value, kind) and not isinstance(value, bool))
+    if not ok:
+        raise ConfigError(
+            f"{where} must be {kind.__name__}, got {type(value).__name__}: {value!r}"
+        )
+    return value
+
+
+def _build(where: str, cls: type, data: dict) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; valid ones: {', '.join(sorted(known))}"
+        )
+    return cls(**{k: _coerce(f"{where}.{k}", v, hints[k]) for k, v in data.items()})
+
+
+def from_dict(data: dict) -> Settings:
+    return _build("config", Settings, data)
+
+
+def load(path: Path) -> Settings:
+    """Read `config.toml`; a missing file means all defaults."""
+    if not path.exists():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML ({e}); fix the line it names.") from e
+    return from_dict(data)
+
+
+def documented_fields() -> list[tuple[str, str, Any, str]]:
+    """(section, name, default, help) for every setting, in file order."""
+    rows = []
+    for section in SECTIONS + ("targets",):
+        cls = Target if section == "targets" else type(getattr(Settings(), section))
+        for f in fields(cls):
+            default = f.default if f.default is not MISSING else f.default_factory()
+            rows.append((section, f.name, default, f.metadata["help"]))
+    return rows
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def render_toml(settings: Settings) -> str:
+    """The config file a user edits: every setting with its help as a comment."""
+    out = ["# copyhound workspace configuration. Every setting is shown with its default.", ""]
+    for section in SECTIONS:
+        values = getattr(settings, section)
+        out.append(f"[{section}]")
+        for f in fields(values):
+            out.append(f"# {f.metadata['help']}")
+            out.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
+        out.append("")
+    out.append("# Sites to crawl on every scan. Copy this block once per site:")
+    out.append("# [[targets]]")
+    for f in fields(Target):
+        out.append(f"# {f.name} = {_toml_value(f.default if f.default is not MISSING else f.default_factory())}"
+                   f"  # {f.metadata['help']}")
+    for target in settings.targets:
+        out += ["", "[[targets]]"]
+        for f in fields(target):
+            out.append(f"{f.name} = {_toml_value(getattr(target, f.name))}")
+    return "\n".join(out) + "\n"

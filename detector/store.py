@@ -1,0 +1,359 @@
+"""The workspace database: the only module that talks SQLite (through sqlite-utils).
+
+The schema is versioned: `MIGRATIONS[i]` takes a database from version i to i+1, and opening
+a store applies whatever is missing, each migration in its own transaction. Later features add
+migrations at the end; they never edit an old one. WAL mode lets the portal read while a scan
+writes. Every multi-row write runs inside `Store.atomic()`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from detector.errors import NotFound, UsageError
+
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE owners (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    legal_name TEXT, address TEXT, email TEXT, phone TEXT, signature TEXT, jurisdiction TEXT,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE assets (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    sha256 TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    title TEXT, creator TEXT, license_url TEXT,
+    width INTEGER NOT NULL, height INTEGER NOT NULL,
+    format TEXT NOT NULL, frames INTEGER NOT NULL, byte_size INTEGER NOT NULL,
+    rights TEXT NOT NULL DEFAULT '{}',
+    phash TEXT, dhash TEXT, pdq TEXT, pdq_quality INTEGER,
+    registered_at TEXT NOT NULL,
+    UNIQUE (owner_id, sha256)
+);
+CREATE INDEX assets_sha256 ON assets(sha256);
+
+-- Local features cached at registration (detector.features.LocalFeatures.to_bytes()).
+CREATE TABLE asset_features (
+    asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (asset_id, kind)
+);
+
+-- Embeddings are kept here so `reindex` can rebuild the FAISS index without re-decoding.
+CREATE TABLE embeddings (
+    asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+    embedder_id TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (asset_id, embedder_id)
+);
+
+CREATE TABLE scans (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,            -- running, finished, failed, interrupted
+    options TEXT NOT NULL DEFAULT '{}',
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+
+-- One row per distinct image per page per scan, with its provenance.
+CREATE TABLE candidates (
+    id INTEGER PRIMARY KEY,
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    target TEXT NOT NULL,
+    page_url TEXT NOT NULL,
+    page_title TEXT, alt_text TEXT, caption TEXT,
+    image_url TEXT NOT NULL,
+    final_url TEXT,
+    declared_width INTEGER, declared_height INTEGER,
+    discovered_at TEXT NOT NULL,
+    fetched_at TEXT,
+    http_status INTEGER,
+    headers TEXT NOT NULL DEFAULT '{}',
+    sha256 TEXT, byte_size INTEGER, sniffed_format TEXT,
+    warc_file TEXT, warc_offset INTEGER,
+    page_warc_file TEXT, page_warc_offset INTEGER,
+    state TEXT NOT NULL DEFAULT 'new',   -- new, detected, refused
+    refusal_reason TEXT, refusal_detail TEXT,
+    detected_at TEXT,
+    UNIQUE (scan_id, page_url, image_url)
+);
+CREATE INDEX candidates_state ON candidates(state);
+CREATE INDEX candidates_sha256 ON candidates(sha256);
+
+-- What the crawl refused or could not fetch, with the reason, so nothing fails silently.
+CREATE TABLE crawl_events (
+    id INTEGER PRIMARY KEY,
+    scan_id INTEGER REFERENCES scans(id),
+    target TEXT,
+    url TEXT NOT NULL,
+    page_url TEXT,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX crawl_events_scan ON crawl_events(scan_id);
+
+CREATE TABLE matches (
+    id INTEGER PRIMARY KEY,
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    sha256 TEXT NOT NULL,               -- content of the copy as fetched
+    page_url TEXT NOT NULL,
+    image_url TEXT NOT NULL,
+    candidate_id INTEGER REFERENCES candidates(id),   -- latest sighting
+    score REAL NOT NULL,
+    decision TEXT NOT NULL,             -- match, review
+    signals TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'new', -- new, confirmed, rejected, authorized
+    note TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    sightings INTEGER NOT NULL DEFAULT 1,
+    reviewed_at TEXT,
+    UNIQUE (asset_id, page_url, sha256)
+);
+CREATE INDEX matches_owner ON matches(owner_id, status);
+
+CREATE TABLE authorized_uses (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    pattern TEXT NOT NULL,              -- a domain (example.com) or a URL prefix
+    note TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (owner_id, pattern)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _json_columns(row: dict, names: Iterable[str]) -> dict:
+    for name in names:
+        if isinstance(row.get(name), str):
+            row[name] = json.loads(row[name])
+    return row
+
+
+class Store:
+    """Typed access to the workspace database. Rows come back as plain dicts."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.db = sqlite_utils.Database(self.path)
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.enable_wal()
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        if "meta" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise UsageError(
+                f"{self.path} has schema version {current}, newer than this copyhound "
+                f"understands ({SCHEMA_VERSION}). Upgrade copyhound to open it."
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with self.db.atomic():
+                for statement in _statements(MIGRATIONS[version]):
+                    self.db.execute(statement)
+                self.set_meta("schema_version", str(version + 1))
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+    # -- owners ------------------------------------------------------------------------------
+
+    def ensure_owner(self, name: str) -> dict:
+        name = name.strip()
+        if not name:
+            raise UsageError("Owner name is empty; give one with --owner NAME.")
+        row = self.db.execute("SELECT id FROM owners WHERE name = ?", [name]).fetchone()
+        if row is None:
+            self.db["owners"].insert({"name": name, "created_at": utc_now()})
+        return self.owner_by_name(name)
+
+    def owner_by_name(self, name: str) -> dict:
+        rows = list(self.db["owners"].rows_where("name = ?", [name]))
+        if not rows:
+            known = ", ".join(r["name"] for r in self.db["owners"].rows) or "none yet"
+            raise NotFound(f"No owner named {name!r}; known owners: {known}.")
+        return rows[0]
+
+    def owner(self, owner_id: int) -> dict:
+        return self.db["owners"].get(owner_id)
+
+    def update_owner(self, owner_id: int, **fields) -> dict:
+        self.db["owners"].update(owner_id, fields)
+        return self.owner(owner_id)
+
+    def owners(self) -> list[dict]:
+        return list(self.db["owners"].rows_where(order_by="name"))
+
+    # -- assets ------------------------------------------------------------------------------
+
+    def asset_by_sha(self, owner_id: int, sha256: str) -> dict | None:
+        rows = list(self.db["assets"].rows_where("owner_id = ? AND sha256 = ?", [owner_id, sha256]))
+        return _json_columns(rows[0], ["rights"]) if rows else None
+
+    def add_asset(self, record: dict, features: dict[str, bytes], embedding: tuple[str, bytes] | None) -> int:
+        """Insert one asset with its cached local features and embedding, all or nothing."""
+        record = dict(record, rights=json.dumps(record.get("rights") or {}, sort_keys=True))
+        with self.db.atomic():
+            asset_id = self.db["assets"].insert(dict(record, registered_at=utc_now())).last_pk
+            for kind, data in features.items():
+                self.db["asset_features"].insert({"asset_id": asset_id, "kind": kind, "data": data})
+            if embedding is not None:
+                embedder_id, vector = embedding
+                self.db["embeddings"].insert(
+                    {"asset_id": asset_id, "embedder_id": embedder_id, "vector": vector}
+                )
+        return asset_id
+
+    def asset(self, asset_id: int, owner_id: int | None = None) -> dict:
+        """One asset; NotFound when missing or (with owner_id) when it belongs to someone else."""
+        where, params = "assets.id = ?", [asset_id]
+        if owner_id is not None:
+            where, params = where + " AND assets.owner_id = ?", params + [owner_id]
+        rows = self.assets(where=where, params=params)
+        if not rows:
+            raise NotFound(f"No asset with id {asset_id}; list them with `copyhound assets`.")
+        return rows[0]
+
+    def assets(self, where: str = "1", params: list | None = None) -> list[dict]:
+        sql = (
+            "SELECT assets.*, owners.name AS owner FROM assets JOIN owners ON owners.id = assets.owner_id "
+            f"WHERE {where} ORDER BY assets.id"
+        )
+        return [_json_columns(r, ["rights"]) for r in self.db.query(sql, params or [])]
+
+    def asset_features(self, asset_id: int, kind: str) -> bytes | None:
+        row = self.db.execute(
+            "SELECT data FROM asset_features WHERE asset_id = ? AND kind = ?", [asset_id, kind]
+        ).fetchone()
+        return row[0] if row else None
+
+    def embeddings(self, embedder_id: str) -> list[tuple[int, bytes]]:
+        return list(
+            self.db.execute(
+                "SELECT asset_id, vector FROM embeddings WHERE embedder_id = ? ORDER BY asset_id",
+                [embedder_id],
+            ).fetchall()
+        )
+
+    def embedder_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT embedder_id FROM embeddings").fetchall()]
+
+    def replace_embeddings(self, embedder_id: str, rows: list[tuple[int, bytes]]) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM embeddings")
+            for asset_id, vector in rows:
+                self.db["embeddings"].insert(
+                    {"asset_id": asset_id, "embedder_id": embedder_id, "vector": vector}
+                )
+
+    def hashes(self) -> list[dict]:
+        return list(self.db.query("SELECT id, phash, dhash, pdq FROM assets ORDER BY id"))
+
+
+    # -- scans, candidates, crawl events -----------------------------------------------------
+
+    def start_scan(self, options: dict) -> int:
+        return self.db["scans"].insert(
+            {"started_at": utc_now(), "status": "running", "options": json.dumps(options, sort_keys=True)}
+        ).last_pk
+
+    def finish_scan(self, scan_id: int, status: str, summary: dict) -> None:
+        self.db["scans"].update(
+            scan_id,
+            {"finished_at": utc_now(), "status": status, "summary": json.dumps(summary, sort_keys=True)},
+        )
+
+    def scan(self, scan_id: int) -> dict:
+        rows = list(self.db["scans"].rows_where("id = ?", [scan_id]))
+        if not rows:
+            raise NotFound(f"No scan with id {scan_id}; list them with `copyhound scans`.")
+        return _json_columns(rows[0], ["options", "summary"])
+
+    def scans(self, limit: int = 20) -> list[dict]:
+        rows = self.db["scans"].rows_where(order_by="id DESC", limit=limit)
+        return [_json_columns(r, ["options", "summary"]) for r in rows]
+
+    def add_candidate(self, record: dict) -> int | None:
+        """Record one sighting; returns its id, or None when this scan already holds it (a resumed crawl)."""
+        record = dict(record, headers=json.dumps(record.get("headers") or {}, sort_keys=True))
+        cursor = self.db.execute(
+            f"INSERT OR IGNORE INTO candidates ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)})",
+            list(record.values()),
+        )
+        return cursor.lastrowid if cursor.rowcount else None
+
+    def candidate(self, candidate_id: int) -> dict:
+        rows = list(self.db["candidates"].rows_where("id = ?", [candidate_id]))
+        if not rows:
+            raise NotFound(f"No candidate with id {candidate_id}.")
+        return _json_columns(rows[0], ["headers"])
+
+    def candidates(self, where: str = "1", params: list | None = None) -> list[dict]:
+        rows = self.db["candidates"].rows_where(where, params or [], order_by="id")
+        return [_json_columns(r, ["headers"]) for r in rows]
+
+    def update_candidate(self, candidate_id: int, **fields) -> None:
+        self.db["candidates"].update(candidate_id, fields)
+
+    def add_crawl_event(self, scan_id: int | None, target: str | None, url: str, reason: str,
+                        detail: str, page_url: str | None = None) -> None:
+        self.db["crawl_events"].insert(
+            {"scan_id": scan_id, "target": target, "url": url, "page_url": page_url,
+             "reason": reason, "detail": detail, "at": utc_now()}
+        )
+
+    def crawl_events(self, scan_id: int) -> list[dict]:
+        return list(self.db["crawl_events"].rows_where("scan_id = ?", [scan_id], order_by="id"))
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (no semicolons occur inside our string literals)."""
+    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,123 @@
+"""Where a workspace lives on disk, how every command finds it, and how one is created.
+
+A workspace is a folder holding the SQLite database, the content-addressed blob store, the
+index folder, WARC evidence, crawl state, keys and `config.toml`. Every command resolves it
+the same way: `--home`, else the COPYHOUND_HOME environment variable, else `./copyhound-data`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from detector import config
+from detector.errors import WorkspaceLocked, WorkspaceMissing
+
+DEFAULT_HOME = "copyhound-data"
+
+
+def resolve_home(home: str | Path | None, environ: dict | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    chosen = home or environ.get("COPYHOUND_HOME") or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    home: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "copyhound.db"
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def warc_dir(self) -> Path:
+        return self.home / "warc"
+
+    @property
+    def crawl_dir(self) -> Path:
+        """Scrapy JOBDIRs and HTTP cache, one sub-folder per target."""
+        return self.home / "crawl"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def output_dir(self) -> Path:
+        """Reports, notices, offers and bundles written by commands."""
+        return self.home / "output"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.home / "scan.lock"
+
+    def folders(self) -> tuple[Path, ...]:
+        return (self.blobs_dir, self.index_dir, self.warc_dir, self.crawl_dir, self.keys_dir, self.output_dir)
+
+    def exists(self) -> bool:
+        return self.db_path.exists() and self.config_path.exists()
+
+    def settings(self) -> config.Settings:
+        return config.load(self.config_path)
+
+    @contextmanager
+    def lock(self, purpose: str = "scan"):
+        """Hold the workspace's exclusive lock; a second holder gets WorkspaceLocked at once.
+
+        An flock dies with its process, so a killed scan never leaves a stale lock behind.
+        """
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_path, "a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise WorkspaceLocked(
+                    f"{self.home} is locked by {holder}; another {purpose} is running. "
+                    "Wait for it to finish (or stop it) and run this again."
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{purpose} pid {os.getpid()}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+
+def open_workspace(home: str | Path | None = None) -> Workspace:
+    """The existing workspace, or WorkspaceMissing naming where it looked and how to create one."""
+    ws = Workspace(resolve_home(home))
+    if not ws.exists():
+        raise WorkspaceMissing(ws.home)
+    return ws
+
+
+def create_workspace(home: str | Path | None, settings: config.Settings) -> tuple[Workspace, bool]:
+    """Create folders and config.toml (kept if present). Returns (workspace, created_now)."""
+    ws = Workspace(resolve_home(home))
+    created = not ws.exists()
+    ws.home.mkdir(parents=True, exist_ok=True)
+    for folder in ws.folders():
+        folder.mkdir(exist_ok=True)
+    if not ws.config_path.exists():
+        ws.config_path.write_text(config.render_toml(settings), encoding="utf-8")
+    return ws, created

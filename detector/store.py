@@ -353,6 +353,76 @@ class Store:
         return list(self.db["crawl_events"].rows_where("scan_id = ?", [scan_id], order_by="id"))
 
 
+    # -- matches -----------------------------------------------------------------------------
+
+    def record_match(self, *, asset: dict, candidate: dict, score: float, decision: str,
+                     signals: dict, status: str = "new") -> tuple[int, bool]:
+        """Insert a match, or count one more sighting of a known (asset, page, content) use.
+
+        Returns (match id, created). A repeat sighting refreshes score, signals and last_seen but
+        keeps the reviewer's status: a rejected match stays rejected.
+        """
+        now = utc_now()
+        key = [asset["id"], candidate["page_url"], candidate["sha256"]]
+        existing = self.db.execute(
+            "SELECT id, candidate_id FROM matches WHERE asset_id = ? AND page_url = ? AND sha256 = ?", key
+        ).fetchone()
+        if existing is not None:
+            match_id, last_candidate = existing
+            if last_candidate == candidate["id"]:  # the same sighting detected again (a resumed scan)
+                return match_id, False
+            self.db.execute(
+                "UPDATE matches SET candidate_id = ?, score = ?, decision = ?, signals = ?, "
+                "last_seen = ?, sightings = sightings + 1, image_url = ? WHERE id = ?",
+                [candidate["id"], score, decision, json.dumps(signals, sort_keys=True), now,
+                 candidate["image_url"], match_id],
+            )
+            return match_id, False
+        match_id = self.db["matches"].insert({
+            "asset_id": asset["id"], "owner_id": asset["owner_id"], "sha256": candidate["sha256"],
+            "page_url": candidate["page_url"], "image_url": candidate["image_url"],
+            "candidate_id": candidate["id"], "score": score, "decision": decision,
+            "signals": json.dumps(signals, sort_keys=True), "status": status,
+            "first_seen": now, "last_seen": now, "sightings": 1,
+        }).last_pk
+        return match_id, True
+
+    _MATCH_SELECT = (
+        "SELECT matches.*, assets.filename AS asset_filename, assets.title AS asset_title, "
+        "owners.name AS owner FROM matches "
+        "JOIN assets ON assets.id = matches.asset_id JOIN owners ON owners.id = matches.owner_id "
+    )
+
+    def matches(self, where: str = "1", params: list | None = None, limit: int | None = None,
+                offset: int = 0) -> list[dict]:
+        sql = self._MATCH_SELECT + f"WHERE {where} ORDER BY matches.id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [_json_columns(r, ["signals"]) for r in self.db.query(sql, params or [])]
+
+    def match(self, match_id: int, owner_id: int | None = None) -> dict:
+        """One match; NotFound when missing or (with owner_id) when it belongs to someone else."""
+        where, params = "matches.id = ?", [match_id]
+        if owner_id is not None:
+            where, params = where + " AND matches.owner_id = ?", params + [owner_id]
+        rows = self.matches(where, params)
+        if not rows:
+            raise NotFound(f"No match with id {match_id}; list them with `copyhound matches`.")
+        return rows[0]
+
+    def set_match_status(self, match_id: int, status: str, note: str | None) -> dict:
+        self.db["matches"].update(match_id, {"status": status, "note": note, "reviewed_at": utc_now()})
+        return self.match(match_id)
+
+    def add_authorized_use(self, owner_id: int, pattern: str, note: str | None) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO authorized_uses(owner_id, pattern, note, created_at) VALUES (?, ?, ?, ?)",
+            [owner_id, pattern, note, utc_now()],
+        )
+
+    def authorized_uses(self, owner_id: int) -> list[dict]:
+        return list(self.db["authorized_uses"].rows_where("owner_id = ?", [owner_id], order_by="id"))
+
 def _statements(script: str) -> list[str]:
     """Split a migration into statements (no semicolons occur inside our string literals)."""
     lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]

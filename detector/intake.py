@@ -1,0 +1,371 @@
+"""Safe image intake: untrusted bytes in, one RGB working image and its rights metadata out.
+
+Both a rights holder's files (`register`) and hostile bytes from the web (crawled candidates)
+pass through `decode_image`. It trusts nothing it is given: the format comes from magic bytes,
+the pixel count is checked from the header before any pixel is decoded, truncated files are
+refused rather than padded, and metadata is parsed with size caps and without entity expansion.
+Every refusal is an `ImageRefused` with a stable reason code (stored with the refusal):
+empty, too_large, not_image, svg_unsupported, corrupt, decompression_bomb, too_small,
+unsupported_mode.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, IptcImagePlugin
+
+from detector.config import IntakeSettings
+from detector.errors import ImageRefused
+from detector.sniff import IMAGE_FORMATS, describe, sniff
+
+ACCEPTED = "JPEG, PNG, WebP, GIF, BMP or TIFF"
+
+# Pillow is only allowed to try the plugin of the sniffed format, never to guess among all of them.
+_PILLOW_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF"}
+assert set(_PILLOW_FORMAT) == IMAGE_FORMATS
+
+# Formats whose extra frames mean animation or pages (a JPEG's extra MPF pictures are previews).
+_MULTI_FRAME_FORMATS = frozenset({"gif", "webp", "tiff", "png"})
+
+# EXIF orientation -> the transpose that shows the picture upright (ImageOps.exif_transpose's table).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIDEWAYS = frozenset({5, 6, 7, 8})
+
+_EXIF_ORIENTATION, _EXIF_ARTIST, _EXIF_COPYRIGHT = 0x0112, 0x013B, 0x8298
+_IPTC_BYLINE, _IPTC_CREDIT, _IPTC_COPYRIGHT = (2, 80), (2, 110), (2, 116)
+
+_NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_NS_DC = "http://purl.org/dc/elements/1.1/"
+_NS_XMP_RIGHTS = "http://ns.adobe.com/xap/1.0/rights/"
+_NS_PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
+_NS_PLUS = "http://ns.useplus.org/ldf/xmp/1.0/"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+# Real XMP packets are a few KB (tens with padding); anything far larger is not worth parsing.
+_XMP_MAX_BYTES = 1_000_000
+# Rights strings end up in reports and notices; a hostile file must not fill them with megabytes.
+_FIELD_MAX_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class RightsMetadata:
+    """Who made and owns an image, as its embedded metadata claims (unverified, may be absent).
+
+    Each field takes the first source that has it, in this order: EXIF, IPTC, XMP.
+    """
+
+    creator: str | None = None  # EXIF Artist, IPTC By-line, XMP dc:creator
+    copyright: str | None = None  # EXIF Copyright, IPTC CopyrightNotice, XMP dc:rights
+    rights_url: str | None = None  # XMP xmpRights:WebStatement, else PLUS LicensorURL (http/https only)
+    credit: str | None = None  # IPTC Credit, XMP photoshop:Credit
+
+    def as_dict(self) -> dict[str, str]:
+        """Only the fields that are present."""
+        return {key: value for key, value in asdict(self).items() if value}
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An accepted image, ready for fingerprinting.
+
+    `image` is RGB, upright (EXIF orientation applied), alpha composited on white and reduced so
+    its long side is at most `work_side`; it carries no metadata. `width`/`height` are the full
+    resolution of the upright picture. `frames` counts animation frames or pages (the first is used).
+    """
+
+    image: Image.Image
+    width: int
+    height: int
+    format: str
+    frames: int
+    rights: RightsMetadata
+
+
+def decode_file(path: Path, settings: IntakeSettings) -> tuple[bytes, DecodedImage]:
+    """Read and decode the image at `path`; returns its bytes too (for hashing and storage).
+
+    Reads at most max_bytes + 1 bytes, so a huge file is refused without being read whole.
+    A missing or unreadable file raises the usual OSError.
+    """
+    with path.open("rb") as f:
+        data = f.read(settings.max_bytes + 1)
+        if len(data) > settings.max_bytes:
+            raise _too_large(str(path), os.fstat(f.fileno()).st_size, settings)
+    return data, decode_image(data, str(path), settings)
+
+
+def decode_image(data: bytes, name: str, settings: IntakeSettings) -> DecodedImage:
+    """Decode untrusted image `data` (`name` is only used in messages), or raise ImageRefused."""
+    fmt = _accepted_format(data, name, settings)
+    try:
+        # Pillow warns (DecompressionBombWarning) for big images and raises beyond twice that;
+        # both become our refusal. Its global MAX_IMAGE_PIXELS is left alone for other code.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[fmt]]) as source:
+                return _decode_opened(source, name, fmt, settings)
+    except ImageRefused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageRefused(
+            name,
+            "decompression_bomb",
+            f"declares more pixels than Pillow will decode safely ({e}). Images up to "
+            f"{min(settings.max_pixels, Image.MAX_IMAGE_PIXELS):,} pixels are accepted; downscale it.",
+        ) from e
+    except MemoryError:
+        raise
+    except Exception as e:
+        # Pillow's plugins raise many exception types on malformed input (OSError for truncation,
+        # SyntaxError, ValueError, struct.error, EOFError...); each means these bytes do not decode.
+        raise ImageRefused(
+            name,
+            "corrupt",
+            f"starts like a {fmt.upper()} file but cannot be decoded ({type(e).__name__}: {e}). "
+            "It is probably truncated or damaged; download or export it again.",
+        ) from e
+
+
+def _accepted_format(data: bytes, name: str, settings: IntakeSettings) -> str:
+    """The sniffed format of `data`, after the checks that need no decoder."""
+    if not data:
+        raise ImageRefused(
+            name, "empty", f"is empty (0 bytes). Expected a {ACCEPTED} image; check the file was "
+            "saved or downloaded completely."
+        )
+    if len(data) > settings.max_bytes:
+        raise _too_large(name, len(data), settings)
+    fmt = sniff(data)
+    if fmt == "svg":
+        raise ImageRefused(
+            name, "svg_unsupported", f"is an SVG (vector) image, which cannot be fingerprinted. "
+            f"Accepted: {ACCEPTED}. Export it as a raster PNG or JPEG (at least "
+            f"{settings.min_side} pixels per side) and use that instead."
+        )
+    if fmt is None:
+        raise ImageRefused(
+            name, "not_image", f"is not an image: its content looks like {describe(data)}. "
+            f"Accepted: {ACCEPTED}, recognised by content, not by file name. If it came from a URL, "
+            "the server sent something other than the image; provide the image file itself."
+        )
+    return fmt
+
+
+def _too_large(name: str, size: int, settings: IntakeSettings) -> ImageRefused:
+    return ImageRefused(
+        name, "too_large", f"is {size:,} bytes, over the {settings.max_bytes:,}-byte limit "
+        "(intake.max_bytes). Re-export it smaller (e.g. as JPEG) or raise intake.max_bytes in config.toml."
+    )
+
+
+def _decode_opened(source: Image.Image, name: str, fmt: str, settings: IntakeSettings) -> DecodedImage:
+    stored_width, stored_height = source.size
+    # The header's size, before any pixel is decoded: a few KB can declare gigapixels.
+    if stored_width * stored_height > settings.max_pixels:
+        raise ImageRefused(
+            name, "decompression_bomb", f"is {stored_width}x{stored_height} = "
+            f"{stored_width * stored_height:,} pixels, over the {settings.max_pixels:,}-pixel limit "
+            "(intake.max_pixels); images this large are refused as possible decompression bombs. "
+            "Downscale it, or raise intake.max_pixels in config.toml if it is genuine."
+        )
+    orientation = _orientation(source)
+    width, height = (stored_height, stored_width) if orientation in _SIDEWAYS else (stored_width, stored_height)
+    if min(width, height) < settings.min_side:
+        raise ImageRefused(
+            name, "too_small", f"is {width}x{height} pixels; both sides must be at least "
+            f"{settings.min_side} pixels (intake.min_side) to be fingerprinted. Use a larger version."
+        )
+    if fmt == "jpeg":
+        # Let libjpeg decode at 1/2, 1/4 or 1/8 scale, never below the working size.
+        source.draft("RGB", _draft_size(source.size, settings.work_side))
+    source.load()
+    rights = read_rights(source)
+    image = _to_rgb(source, name)
+    frames = source.n_frames if fmt in _MULTI_FRAME_FORMATS else 1
+    if max(image.size) > settings.work_side:
+        image.thumbnail((settings.work_side, settings.work_side))  # reduce() first, then bicubic
+    if orientation in _UPRIGHT:
+        image = image.transpose(_UPRIGHT[orientation])
+    # Orientation is applied; dropping the metadata keeps anyone from applying it twice.
+    image.info = {}
+    return DecodedImage(image, width, height, fmt, frames, rights)
+
+
+def _draft_size(size: tuple[int, int], work_side: int) -> tuple[int, int]:
+    ratio = min(1.0, work_side / max(size))
+    return max(1, math.ceil(size[0] * ratio)), max(1, math.ceil(size[1] * ratio))
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:
+        return 1  # a malformed EXIF block must not cost the image; show it as stored
+    return value if isinstance(value, int) else 1
+
+
+def _to_rgb(image: Image.Image, name: str) -> Image.Image:
+    """8-bit RGB of `image` (a new image), transparency composited on white, deep modes scaled."""
+    mode = image.mode
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or ("transparency" in image.info and mode in ("1", "L", "P", "RGB")):
+        return _on_white(image.convert("RGBA"))
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return Image.fromarray(_deep_to_8bit(image)).convert("RGB")
+    try:
+        # Covers RGB (copied), 1, L, P, CMYK (Pillow reads Adobe's inverted CMYK JPEGs as such), YCbCr.
+        return image.convert("RGB")
+    except ValueError as e:
+        raise ImageRefused(
+            name, "unsupported_mode", f"uses pixel mode {mode!r}, which cannot be converted to RGB ({e}). "
+            "Re-export it as an 8-bit RGB PNG or JPEG."
+        ) from e
+
+
+def _on_white(rgba: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+    canvas.paste(rgba.convert("RGB"), mask=rgba.getchannel("A"))
+    return canvas
+
+
+def _deep_to_8bit(image: Image.Image) -> np.ndarray:
+    """Scale 16-bit, 32-bit integer and float pixels into 0..255 (Pillow's own conversion clips)."""
+    values = np.asarray(image).astype(np.float32)
+    values[~np.isfinite(values)] = 0
+    low, high = float(values.min()), float(values.max())
+    if image.mode.startswith("I;16") and low >= 0:
+        low, high = 0.0, 65535.0
+    elif image.mode == "F" and low >= 0 and high <= 1:
+        low, high = 0.0, 1.0  # the usual normalised float image
+    elif image.mode == "I" and low >= 0 and high <= 255:
+        low, high = 0.0, 255.0
+    elif image.mode == "I" and low >= 0 and high <= 65535:
+        low, high = 0.0, 65535.0  # 16-bit data widened to 32 bits
+    # Otherwise stretch the image's own range: there is no conventional white point to use.
+    span = high - low or 1.0
+    return np.clip(np.rint((values - low) * (255.0 / span)), 0, 255).astype(np.uint8)
+
+
+def read_rights(image: Image.Image) -> RightsMetadata:
+    """Rights metadata from an opened image's EXIF, IPTC and XMP; whatever is malformed is skipped."""
+    sources = (_exif_rights(image), _iptc_rights(image), _xmp_rights(_xmp_packet(image)))
+
+    def first(key: str) -> str | None:
+        return next((found[key] for found in sources if found.get(key)), None)
+
+    return RightsMetadata(
+        creator=first("creator"), copyright=first("copyright"), rights_url=first("rights_url"), credit=first("credit")
+    )
+
+
+def _text(value) -> str | None:
+    """Metadata value (str, bytes or a list of them) as clean text, or None when empty."""
+    if isinstance(value, (list, tuple)):
+        parts = [_text(v) for v in value]
+        return _text("; ".join(p for p in parts if p))
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = value.decode("latin-1")
+    if not isinstance(value, str):
+        return None
+    # EXIF Copyright separates photographer and editor with NUL; other NULs are padding.
+    parts = [part.strip() for part in value.split("\x00")]
+    text = "; ".join(part for part in parts if part)
+    return text[:_FIELD_MAX_CHARS] or None
+
+
+def _exif_rights(image: Image.Image) -> dict[str, str | None]:
+    try:
+        exif = image.getexif()
+    except Exception:
+        return {}
+    return {"creator": _text(exif.get(_EXIF_ARTIST)), "copyright": _text(exif.get(_EXIF_COPYRIGHT))}
+
+
+def _iptc_rights(image: Image.Image) -> dict[str, str | None]:
+    try:
+        iptc = IptcImagePlugin.getiptcinfo(image) or {}
+    except Exception:
+        return {}
+    return {
+        "creator": _text(iptc.get(_IPTC_BYLINE)),
+        "copyright": _text(iptc.get(_IPTC_COPYRIGHT)),
+        "credit": _text(iptc.get(_IPTC_CREDIT)),
+    }
+
+
+def _xmp_packet(image: Image.Image) -> bytes | None:
+    # JPEG, WebP, GIF and TIFF keep it as "xmp"; PNG as the iTXt keyword Adobe uses.
+    packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+    if isinstance(packet, str):
+        packet = packet.encode("utf-8")
+    return packet if isinstance(packet, bytes) else None
+
+
+def _xmp_rights(packet: bytes | None) -> dict[str, str | None]:
+    root = _parse_xmp(packet) if packet else None
+    if root is None:
+        return {}
+    url = _xmp_value(root, _NS_XMP_RIGHTS, "WebStatement") or _xmp_value(root, _NS_PLUS, "LicensorURL")
+    return {
+        "creator": _xmp_value(root, _NS_DC, "creator"),
+        "copyright": _xmp_value(root, _NS_DC, "rights"),
+        # Only web links: a "javascript:" or "file:" URL from a hostile file must never become a link.
+        "rights_url": url if url and url.lower().startswith(("http://", "https://")) else None,
+        "credit": _xmp_value(root, _NS_PHOTOSHOP, "Credit"),
+    }
+
+
+def _parse_xmp(packet: bytes) -> ET.Element | None:
+    """The XMP tree, or None when the packet is too big, malformed or declares a DOCTYPE.
+
+    A packet with a DOCTYPE could declare entities (billion laughs, external files); XMP never
+    needs one, so such packets are ignored and nothing is ever expanded.
+    """
+    if len(packet) > _XMP_MAX_BYTES:
+        return None
+    packet = packet.strip(b"\x00 \t\r\n")
+    upper = packet.upper()
+    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+        return None
+    try:
+        return ET.fromstring(packet)
+    except ET.ParseError:
+        return None
+
+
+def _xmp_value(root: ET.Element, namespace: str, name: str) -> str | None:
+    """A property as an rdf:Description attribute, simple element, or rdf:Alt/Seq/Bag of items."""
+    tag = f"{{{namespace}}}{name}"
+    for description in root.iter(f"{{{_NS_RDF}}}Description"):
+        if tag in description.attrib:
+            return _text(description.attrib[tag])
+    for element in root.iter(tag):
+        items = list(element.iter(f"{{{_NS_RDF}}}li"))
+        if items:
+            if any(_XML_LANG in item.attrib for item in items):
+                # A language alternative: the default language, else the first one given.
+                chosen = [item for item in items if item.get(_XML_LANG) == "x-default"] or items[:1]
+                return _text([item.text or "" for item in chosen])
+            return _text([item.text or "" for item in items])
+        value = _text(element.text or "") or _text(element.get(f"{{{_NS_RDF}}}resource") or "")
+        if value:
+            return value
+    return None

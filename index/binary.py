@@ -23,7 +23,7 @@ import faiss
 import numpy as np
 
 from index import persist
-from index.errors import IndexFileError, IndexInputError, describe, faiss_reason, require_int
+from index.errors import IndexInputError, describe, require_int
 from index.ids import check_ids, stored_ids
 
 KIND = "binary"
@@ -118,17 +118,8 @@ class BinaryIndex:
         when a key of `expect` (e.g. {"hasher": "pdq"}) differs from the manifest.
         """
         payload, manifest = persist.load(path, KIND, expect)
-        try:
-            index = faiss.deserialize_index_binary(np.frombuffer(payload, dtype=np.uint8))
-        except RuntimeError as e:
-            raise IndexFileError(path, "corrupt", f"is not a readable FAISS binary index ({faiss_reason(e)})") from e
-        if not isinstance(index, faiss.IndexBinaryIDMap2) or index.d != manifest.get("bits") \
-                or index.ntotal != manifest.get("count"):
-            raise IndexFileError(
-                path, "corrupt",
-                f"holds a {type(index).__name__} of {index.d} bits with {index.ntotal} codes where the "
-                f"manifest records an IndexBinaryIDMap2 of {manifest.get('bits')} bits with {manifest.get('count')}",
-            )
+        index = persist.parse(path, payload, faiss.deserialize_index_binary, faiss.IndexBinaryIDMap2,
+                              manifest.get("bits"), manifest.get("count"))
         loaded = cls.__new__(cls)
         loaded.bits = int(index.d)
         loaded._index = index

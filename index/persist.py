@@ -19,7 +19,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from index.errors import IndexFileError, IndexInputError
+import numpy as np
+
+from index.errors import IndexFileError, IndexInputError, faiss_reason
 
 FORMAT = "copyhound-index"
 FORMAT_VERSION = 1
@@ -85,6 +87,28 @@ def load(path: Path, kind: str, expect: dict | None) -> tuple[bytes, dict]:
     return payload, manifest
 
 
+def parse(path: Path, payload: bytes, read, expected: type, width: int, count: int):
+    """The FAISS index `read` (faiss.deserialize_index or its binary twin) makes of `payload`.
+
+    Raises IndexFileError unless it is an `expected` with `width` dimensions (the index's `d`)
+    and `count` entries, as the manifest records: a manifest rewritten to match a foreign or
+    damaged file must not get past loading.
+    """
+    try:
+        index = read(np.frombuffer(payload, dtype=np.uint8))
+    except RuntimeError as e:
+        raise IndexFileError(
+            path, "corrupt", f"is not a readable FAISS index ({faiss_reason(e)})"
+        ) from e
+    if not isinstance(index, expected) or index.d != width or index.ntotal != count:
+        raise IndexFileError(
+            path, "corrupt",
+            f"holds {type(index).__name__} of d={index.d} with {index.ntotal} entries where the "
+            f"manifest records {expected.__name__} of d={width} with {count}",
+        )
+    return index
+
+
 def _check_meta(meta: dict, reserved: tuple[str, ...]) -> None:
     if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
         raise IndexInputError(
@@ -141,7 +165,8 @@ def _read_manifest(path: Path) -> dict:
         raise IndexFileError(path, "manifest", f"manifest {where.name} is unreadable ({e})") from e
     if not isinstance(manifest, dict):
         raise IndexFileError(
-            path, "manifest", f"manifest {where.name} holds a JSON {type(manifest).__name__}, not an object"
+            path, "manifest",
+            f"manifest {where.name} holds a JSON {type(manifest).__name__}, not an object",
         )
     return manifest
 

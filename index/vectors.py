@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 
 from index import persist
-from index.errors import IndexFileError, IndexInputError, describe, faiss_reason, require_int
+from index.errors import IndexInputError, describe, faiss_reason, require_int
 from index.ids import check_ids, stored_ids
 
 KIND = "vector"
@@ -24,7 +24,8 @@ _UNIT_TOLERANCE = 1e-3
 
 def choose_factory(count: int, exact_limit: int, approximate: str) -> str:
     """'Flat' (exact search) for up to `exact_limit` vectors, else the `approximate` factory string."""
-    return "Flat" if require_int("count", count, 0) <= require_int("exact_limit", exact_limit, 0) else approximate
+    count = require_int("count", count, 0)
+    return "Flat" if count <= require_int("exact_limit", exact_limit, 0) else approximate
 
 
 class VectorIndex:
@@ -94,17 +95,8 @@ class VectorIndex:
         when a key of `expect` (e.g. {"embedder": ...}) differs from the manifest.
         """
         payload, manifest = persist.load(path, KIND, expect)
-        try:
-            index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
-        except RuntimeError as e:
-            raise IndexFileError(path, "corrupt", f"is not a readable FAISS index ({faiss_reason(e)})") from e
-        if not isinstance(index, faiss.IndexIDMap2) or index.d != manifest.get("dim") \
-                or index.ntotal != manifest.get("count"):
-            raise IndexFileError(
-                path, "corrupt",
-                f"holds a {type(index).__name__} of dim {index.d} with {index.ntotal} vectors where the "
-                f"manifest records an IndexIDMap2 of dim {manifest.get('dim')} with {manifest.get('count')}",
-            )
+        index = persist.parse(path, payload, faiss.deserialize_index, faiss.IndexIDMap2,
+                              manifest.get("dim"), manifest.get("count"))
         loaded = cls.__new__(cls)
         loaded.dim = int(index.d)
         loaded.factory = manifest.get("factory")
@@ -181,7 +173,9 @@ class VectorIndex:
 
 def _build(dim: int, factory: str):
     if not isinstance(factory, str) or not factory.strip():
-        raise IndexInputError(f"factory must be a FAISS factory string such as {FACTORY_EXAMPLES}, got {factory!r}")
+        raise IndexInputError(
+            f"factory must be a FAISS factory string such as {FACTORY_EXAMPLES}, got {factory!r}"
+        )
     if "IDMap" in factory:
         raise IndexInputError(
             f"factory {factory!r} must not contain IDMap: ids are mapped by VectorIndex itself; "

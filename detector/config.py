@@ -21,6 +21,8 @@ def setting(default: Any, help: str):
     """A config field: its default and the sentence that documents it."""
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata={"help": help})
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 
 
@@ -69,6 +71,12 @@ class MatchSettings:
         0.5, "Lowest embedding cosine similarity at which a work is shortlisted for verification."
     )
     shortlist_size: int = setting(5, "Nearest works taken per query vector before verification.")
+    min_feature_votes: int = setting(
+        6, "Local-feature votes a work needs to be shortlisted without help from hashes or embeddings."
+    )
+    clip_review_cosine: float = setting(
+        0.9, "Embedding cosine at which an unverified pair is still put up for review."
+    )
     match_threshold: float = setting(
         0.8, "Score at or above which a pair is decided 'match'."
     )
@@ -127,6 +135,61 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True)
+class PricingSettings:
+    """Price rules of licensing offers ([pricing]); [pricing.OWNER] tables override them per owner.
+
+    price = base fee of the licence type x commercial x displayed size x duration x sightings;
+    see detector.offers for the exact rule and docs/evidence.md for a worked example.
+    """
+
+    currency: str = setting("EUR", "ISO 4217 code of the currency every amount is in.")
+    base_fees: dict[str, float] = setting(
+        {"editorial": 150.0, "web": 250.0, "print": 400.0},
+        "Base fee per licence type (a table); `copyhound offer --licence TYPE` picks one.",
+    )
+    default_licence: str = setting("web", "Licence type offered when none is given.")
+    commercial_multiplier: float = setting(
+        2.0, "Factor for commercial use (shops, adverts, client work); offers ask for it explicitly."
+    )
+    size_bands: tuple[int, ...] = setting(
+        (400, 1200), "Long-side pixel limits of the displayed-size bands, ascending (up to 400, up to 1200, above)."
+    )
+    size_multipliers: tuple[float, ...] = setting(
+        (0.75, 1.0, 1.5), "Factor per displayed-size band: one more entry than size_bands."
+    )
+    monthly_increase: float = setting(
+        0.1, "Added to the duration factor for each month of use seen after the first (3 months: x1.2)."
+    )
+    sighting_increase: float = setting(
+        0.02, "Added to the sightings factor for each sighting after the first."
+    )
+    max_sightings_multiplier: float = setting(1.5, "Upper limit of the sightings factor.")
+    early_discount_percent: float = setting(
+        20.0, "Discount in percent if the offer is accepted within early_discount_days."
+    )
+    early_discount_days: int = setting(14, "Days from the offer during which the early discount applies.")
+    expiry_days: int = setting(30, "Days from the offer after which it expires.")
+    letter_template: str = setting(
+        "", "Jinja2 template of the offer letter replacing the built-in one (path; relative to the "
+        "workspace). Empty: the built-in letter."
+    )
+    owners: dict[str, dict] = field(default_factory=dict, metadata={
+        "help": "Per-owner overrides: a [pricing.OWNER] table holding any of the settings above.",
+        "subtables": True,
+    })
+
+    def for_owner(self, name: str) -> "PricingSettings":
+        """The rules for owner `name`: the defaults with its [pricing.NAME] table applied.
+
+        A base_fees override adds to (or replaces single entries of) the default fees.
+        """
+        override = dict(self.owners.get(name, {}))
+        if "base_fees" in override:
+            override["base_fees"] = {**self.base_fees, **override["base_fees"]}
+        return replace(self, owners={}, **override)
+
+
+@dataclass(frozen=True)
 class Settings:
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
@@ -134,13 +197,14 @@ class Settings:
     match: MatchSettings = field(default_factory=MatchSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    pricing: PricingSettings = field(default_factory=PricingSettings)
     targets: tuple[Target, ...] = ()
 
     def with_embedder(self, spec: str) -> "Settings":
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence")
+SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "pricing")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:
@@ -150,6 +214,11 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
             raise ConfigError(f"{where} must be a list, got {type(value).__name__}: {value!r}")
         (item,) = get_args(kind)[:1]
         return tuple(_coerce(f"{where}[{i}]", v, item) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table, got {type(value).__name__}: {value!r}")
+        _, item = get_args(kind)
+        return {k: _coerce(f"{where}.{k}", v, item) for k, v in value.items()}
     if is_dataclass(kind):
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a table, got {type(value).__name__}")
@@ -164,15 +233,32 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
     return value
 
 
-def _build(where: str, cls: type, data: dict) -> Any:
+def _subtables_field(cls: type) -> str | None:
+    """The field that collects a section's [section.NAME] override tables, if it has one."""
+    return next((f.name for f in fields(cls) if f.metadata.get("subtables")), None)
+
+
+def _checked(where: str, cls: type, data: dict) -> dict:
+    """`data`'s settings of `cls`, type-checked; unknown keys are refused."""
     hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
+    known = {f.name for f in fields(cls)} - {_subtables_field(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(
             f"{where}: unknown setting(s) {', '.join(unknown)}; valid ones: {', '.join(sorted(known))}"
         )
-    return cls(**{k: _coerce(f"{where}.{k}", v, hints[k]) for k, v in data.items()})
+    return {k: _coerce(f"{where}.{k}", v, hints[k]) for k, v in data.items()}
+
+
+def _build(where: str, cls: type, data: dict) -> Any:
+    nested = _subtables_field(cls)
+    if nested is None:
+        return cls(**_checked(where, cls, data))
+    # [section.NAME] tables are partial overrides: each is checked like the section, keeping only its keys.
+    tables = {k: v for k, v in data.items() if isinstance(v, dict) and k not in get_type_hints(cls)}
+    values = _checked(where, cls, {k: v for k, v in data.items() if k not in tables})
+    values[nested] = {name: _checked(f"{where}.{name}", cls, table) for name, table in tables.items()}
+    return cls(**values)
 
 
 def from_dict(data: dict) -> Settings:
@@ -208,7 +294,13 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def _toml_key(key: str) -> str:
+    return key if key and all(c.isascii() and (c.isalnum() or c in "-_") for c in key) else json.dumps(key)
 
 
 def render_toml(settings: Settings) -> str:
@@ -219,6 +311,11 @@ def render_toml(settings: Settings) -> str:
         out.append(f"[{section}]")
         for f in fields(values):
             out.append(f"# {f.metadata['help']}")
+            if f.metadata.get("subtables"):
+                for name, table in getattr(values, f.name).items():
+                    out.append(f"[{section}.{_toml_key(name)}]")
+                    out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+                continue
             out.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
         out.append("")
     out.append("# Sites to crawl on every scan. Copy this block once per site:")

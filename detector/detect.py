@@ -1,0 +1,222 @@
+"""Detection: turn the workspace's new candidates into matches.
+
+Reads candidates the crawler stored (state 'new'), analyses each distinct image once (the same
+bytes on many pages are one analysis, many sightings), and records a match per (work, page,
+content). A candidate whose bytes cannot be decoded is marked 'refused' with the reason; the
+batch goes on. Candidates are marked 'detected' as they are done, so an interrupted run picks up
+where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import numpy as np
+from PIL import Image
+
+from detector import __version__, indexes, ledger
+from detector.blobs import BlobStore
+from detector.config import Settings
+from detector.embedding import Embedder
+from detector.errors import ImageRefused
+from detector.features import LocalFeatures, extract
+from detector.fingerprint import FEATURE_KIND, hashes, local_features, mirrored
+from detector.intake import DecodedImage, decode_image
+from detector.score import Decision, decide
+from detector.shortlist import FeatureVoter, Nomination, embed_windows, nominate
+from detector.store import Store, utc_now
+from detector.verify import Verdict, Verifier
+from detector.workspace import Workspace
+
+#: Long side of the grayscale copies used for the photometric check (it works on a 256 px grid).
+_GRAY_SIDE = 512
+
+
+@dataclass
+class Finding:
+    asset_id: int
+    decision: Decision
+    signals: dict
+
+
+@dataclass
+class DetectSummary:
+    candidates: int = 0
+    images: int = 0
+    refused: Counter = field(default_factory=Counter)
+    matches_new: int = 0
+    matches_updated: int = 0
+    decisions: Counter = field(default_factory=Counter)
+    seconds: Counter = field(default_factory=Counter)
+    shortlist_sources: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "candidates": self.candidates, "images": self.images, "refused": dict(self.refused),
+            "matches_new": self.matches_new, "matches_updated": self.matches_updated,
+            "decisions": dict(self.decisions), "shortlist_sources": self.shortlist_sources,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def _gray(image: Image.Image) -> np.ndarray:
+    small = image.convert("L")
+    small.thumbnail((_GRAY_SIDE, _GRAY_SIDE))
+    return np.asarray(small)
+
+
+def authorized(page_url: str, image_url: str, patterns: list[str]) -> bool:
+    """A declared licensed use: a domain (and its sub-domains) or a URL prefix."""
+    host = (urlsplit(page_url).hostname or "").lower()
+    for pattern in patterns:
+        pattern = pattern.strip().lower()
+        if "://" in pattern:
+            if page_url.lower().startswith(pattern) or image_url.lower().startswith(pattern):
+                return True
+        elif host == pattern or host.endswith("." + pattern):
+            return True
+    return False
+
+
+class Detector:
+    """Holds the registered works' indexes and cached features for one detection run."""
+
+    def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None):
+        self.store, self.settings, self.embedder = store, settings, embedder
+        self.blobs = BlobStore(ws.blobs_dir)
+        self.indexes = indexes.load(ws, store, embedder, settings.index.exact_limit, settings.index.factory)
+        self.assets = {a["id"]: a for a in store.assets()}
+        self.work_features = {
+            asset_id: LocalFeatures.from_bytes(store.asset_features(asset_id, FEATURE_KIND))
+            for asset_id in self.assets
+        }
+        self.voter = FeatureVoter(self.work_features)
+        self.verifier = Verifier()
+        self._work_gray: dict[int, np.ndarray] = {}
+        self.sources = ["sha256", "phash", "pdq", "features"] + (["clip"] if embedder else [])
+
+    def work_gray(self, asset_id: int) -> np.ndarray:
+        if asset_id not in self._work_gray:
+            asset = self.assets[asset_id]
+            decoded = decode_image(self.blobs.get(asset["sha256"]), asset["filename"], self.settings.intake)
+            self._work_gray[asset_id] = _gray(decoded.image)
+        return self._work_gray[asset_id]
+
+    def analyse(self, sha256: str, decoded: DecodedImage, seconds: Counter) -> list[Finding]:
+        """Every registered work this image shows, with the decision and all signals."""
+        clock = time.perf_counter()
+        image = decoded.image
+        flipped = mirrored(image)
+        fingerprint, mirror_fingerprint = hashes(image), hashes(flipped)
+        seconds["hash"] += time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        window_vectors, windows = embed_windows(self.embedder, image)
+        seconds["embed"] += time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        feats = local_features(decoded)
+        mirror_feats = extract(flipped, kind=FEATURE_KIND, original_size=(decoded.width, decoded.height))
+        seconds["features"] += time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        same_bytes = [a for a, row in self.assets.items() if row["sha256"] == sha256]
+        nominations = nominate(
+            candidate_sha=sha256, fingerprint=fingerprint, mirror_fingerprint=mirror_fingerprint,
+            features=feats, mirror_features=mirror_feats, window_vectors=window_vectors, windows=windows,
+            same_bytes=same_bytes, indexes=self.indexes, voter=self.voter, settings=self.settings.match,
+        )
+        seconds["search"] += time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        candidate_gray = _gray(image)
+        findings = []
+        for asset_id, nomination in nominations.items():
+            verdict = self._verify(nomination, feats, mirror_feats, candidate_gray)
+            decision = decide(nomination, verdict, fingerprint.pdq_quality, self.settings.match)
+            if decision.decision is None:
+                continue
+            findings.append(Finding(asset_id, decision, self._signals(nomination, verdict, decision, fingerprint)))
+        seconds["verify"] += time.perf_counter() - clock
+        return findings
+
+    def _verify(self, nomination: Nomination, feats, mirror_feats, candidate_gray) -> Verdict | None:
+        work = self.work_features.get(nomination.asset_id)
+        if work is None:
+            return None
+        return self.verifier.verify(feats, work, candidate_gray, self.work_gray(nomination.asset_id),
+                                    candidate_mirror=mirror_feats)
+
+    def _signals(self, nomination: Nomination, verdict: Verdict | None, decision: Decision, fingerprint) -> dict:
+        m = self.settings.match
+        return {
+            **nomination.signals(),
+            "sha256_equal": "sha256" in nomination.sources,
+            "candidate_pdq_quality": fingerprint.pdq_quality,
+            "verification": verdict.as_dict() if verdict else None,
+            "tier": decision.tier,
+            "embedder": self.embedder.id if self.embedder else "none",
+            "thresholds": {"match": m.match_threshold, "review": m.review_threshold,
+                           "phash_max_distance": m.phash_max_distance, "pdq_max_distance": m.pdq_max_distance,
+                           "clip_min_cosine": m.clip_min_cosine},
+            "software": f"copyhound {__version__}",
+        }
+
+    def run(self, progress: Callable[[int], None] = lambda n: None, limit: int | None = None) -> DetectSummary:
+        """Detect on every candidate still in state 'new' (from any scan)."""
+        summary = DetectSummary(shortlist_sources=self.sources)
+        pending = self.store.candidates("state = 'new' AND sha256 IS NOT NULL")[:limit]
+        by_content: dict[str, list[dict]] = defaultdict(list)
+        for candidate in pending:
+            by_content[candidate["sha256"]].append(candidate)
+        patterns = {owner_id: [u["pattern"] for u in self.store.authorized_uses(owner_id)]
+                    for owner_id in {a["owner_id"] for a in self.assets.values()}}
+        for sha256, sightings in by_content.items():
+            findings, refusal = self._analyse_blob(sha256, sightings[0]["image_url"], summary)
+            with self.store.atomic():
+                for candidate in sightings:
+                    if refusal is not None:
+                        self.store.update_candidate(candidate["id"], state="refused", refusal_reason=refusal.reason,
+                                                    refusal_detail=refusal.detail, detected_at=utc_now())
+                        continue
+                    for finding in findings:
+                        self._record(candidate, finding, patterns, summary)
+                    self.store.update_candidate(candidate["id"], state="detected", detected_at=utc_now())
+            summary.candidates += len(sightings)
+            progress(len(sightings))
+        return summary
+
+    def _analyse_blob(self, sha256: str, name: str, summary: DetectSummary):
+        clock = time.perf_counter()
+        try:
+            decoded = decode_image(self.blobs.get(sha256), name, self.settings.intake)
+        except ImageRefused as refusal:
+            summary.refused[refusal.reason] += 1
+            return [], refusal
+        finally:
+            summary.seconds["decode"] += time.perf_counter() - clock
+        summary.images += 1
+        return self.analyse(sha256, decoded, summary.seconds), None
+
+    def _record(self, candidate: dict, finding: Finding, patterns: dict, summary: DetectSummary) -> None:
+        asset = self.assets[finding.asset_id]
+        is_authorized = authorized(candidate["page_url"], candidate["image_url"], patterns[asset["owner_id"]])
+        match_id, created = self.store.record_match(
+            asset=asset, candidate=candidate, score=finding.decision.score, decision=finding.decision.decision,
+            signals=finding.signals, status="authorized" if is_authorized else "new",
+        )
+        summary.decisions[finding.decision.decision] += 1
+        if created:
+            summary.matches_new += 1
+            ledger.append(self.store, "match", f"match:{match_id}", {
+                "asset_id": asset["id"], "asset_sha256": asset["sha256"], "copy_sha256": candidate["sha256"],
+                "page_url": candidate["page_url"], "image_url": candidate["image_url"],
+                "score": finding.decision.score, "decision": finding.decision.decision,
+                "status": "authorized" if is_authorized else "new",
+            })
+        else:
+            summary.matches_updated += 1

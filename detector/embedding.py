@@ -1,0 +1,165 @@
+"""Image embedders, built from a short spec string kept in the workspace config.
+
+Specs: `clip:MODEL/TAG` (open_clip's own download and cache), `clip:MODEL@PATH` (a local
+checkpoint file; MODEL may be a model-config .json for custom architectures), or `none`.
+Every embedder has an id naming the model, the tag and the weights' SHA-256, stored with the
+index and the embeddings, so vectors from different models are never mixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from detector.errors import ConfigError, EmbedderUnavailable
+
+SPEC_HELP = (
+    "'clip:MODEL/TAG' (e.g. clip:ViT-B-32/laion2b_s34b_b79k), 'clip:MODEL@/path/to/checkpoint.pt', or 'none'"
+)
+
+
+class Embedder(ABC):
+    """Contract: `embed` returns float32[n, dim], each row L2-normalised, same order as the input."""
+
+    id: str
+    dim: int
+
+    @abstractmethod
+    def embed(self, images: list[Image.Image]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    model: str
+    tag: str | None = None
+    checkpoint: Path | None = None
+
+
+def parse_spec(spec: str) -> ClipSpec | None:
+    """None for 'none'; ConfigError naming the accepted forms for anything unparseable."""
+    spec = spec.strip()
+    if spec == "none":
+        return None
+    kind, _, rest = spec.partition(":")
+    if kind != "clip" or not rest:
+        raise ConfigError(f"Unknown embedder {spec!r}; accepted: {SPEC_HELP}.")
+    if "@" in rest:
+        model, _, path = rest.partition("@")
+        if not model or not path:
+            raise ConfigError(f"Embedder {spec!r} needs both MODEL and PATH in clip:MODEL@PATH.")
+        return ClipSpec(model=model, checkpoint=Path(path).expanduser())
+    model, _, tag = rest.partition("/")
+    if not model or not tag:
+        raise ConfigError(f"Embedder {spec!r} needs both MODEL and TAG in clip:MODEL/TAG.")
+    return ClipSpec(model=model, tag=tag)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ClipEmbedder(Embedder):
+    """open_clip image tower on the CPU, in eval mode, batched."""
+
+    def __init__(self, spec: ClipSpec, batch_size: int = 16, torch_threads: int = 0):
+        import open_clip
+        import torch
+
+        if torch_threads > 0:
+            torch.set_num_threads(torch_threads)
+        model_name = spec.model
+        if model_name.endswith(".json"):
+            config_path = Path(model_name).expanduser()
+            if not config_path.is_file():
+                raise EmbedderUnavailable(f"Model config {config_path} does not exist.")
+            open_clip.add_model_config(config_path)
+            model_name = config_path.stem
+        if model_name not in open_clip.list_models():
+            raise ConfigError(
+                f"Unknown open_clip model {model_name!r}; see `python -c \"import open_clip; "
+                "print(open_clip.list_models())\"` or give a model-config .json path."
+            )
+        checkpoint = spec.checkpoint or _cached_weights(open_clip, model_name, spec.tag)
+        if not checkpoint.is_file():
+            raise EmbedderUnavailable(f"Checkpoint {checkpoint} does not exist; {_REMEDIES}")
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=str(checkpoint), device="cpu"
+            )
+        except Exception as e:  # open_clip raises many kinds for a bad file
+            raise EmbedderUnavailable(f"Could not load {checkpoint} as {model_name}: {e}") from e
+        model.eval()
+        self._torch = torch
+        self._model = model
+        self._preprocess = preprocess
+        self.batch_size = batch_size
+        label = f"{spec.model}/{spec.tag}" if spec.tag else Path(spec.model).name
+        self.id = f"clip:{label}#{file_sha256(checkpoint)[:16]}"
+        self.dim = int(model.visual.output_dim)
+
+    def embed(self, images: list[Image.Image]) -> np.ndarray:
+        out = np.zeros((len(images), self.dim), dtype=np.float32)
+        with self._torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = images[start:start + self.batch_size]
+                pixels = self._torch.stack([self._preprocess(im.convert("RGB")) for im in batch])
+                vectors = self._model.encode_image(pixels).float().numpy()
+                out[start:start + len(batch)] = vectors
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+
+_REMEDIES = (
+    "remedies: connect to the internet once so open_clip can download and cache the weights; "
+    "or download the checkpoint elsewhere and use embedder 'clip:MODEL@/path/to/checkpoint'; "
+    "or run on hashes and local features only with embedder 'none' "
+    "(`copyhound init --embedder none`, or spec = \"none\" under [embedder] in config.toml)."
+)
+
+
+def _cached_weights(open_clip, model: str, tag: str) -> Path:
+    """The weights file from open_clip's cache, downloading it if the network allows."""
+    pretrained_cfg = open_clip.get_pretrained_cfg(model, tag)
+    if not pretrained_cfg:
+        tags = ", ".join(t for m, t in open_clip.list_pretrained() if m == model) or "none"
+        raise ConfigError(f"open_clip has no pretrained tag {tag!r} for {model}; known tags: {tags}.")
+    try:
+        path = open_clip.download_pretrained(pretrained_cfg)
+    except Exception as e:  # network errors come from several libraries
+        raise EmbedderUnavailable(
+            f"The weights for clip:{model}/{tag} are not cached and could not be downloaded "
+            f"({type(e).__name__}); {_REMEDIES}"
+        ) from e
+    if not path:
+        raise EmbedderUnavailable(f"open_clip found no weights for clip:{model}/{tag}; {_REMEDIES}")
+    return Path(path)
+
+
+def clip_weights_cached(spec: str) -> bool:
+    """Whether `spec` can be loaded without the network (the demo asks before trying)."""
+    parsed = parse_spec(spec)
+    if parsed is None or parsed.checkpoint is not None:
+        return parsed is None or parsed.checkpoint.is_file()
+    import open_clip
+    from huggingface_hub import try_to_load_from_cache
+
+    cfg = open_clip.get_pretrained_cfg(parsed.model, parsed.tag) or {}
+    repo = (cfg.get("hf_hub") or "").rstrip("/")
+    if not repo:
+        return False
+    names = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+    return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
+
+
+def load_embedder(spec: str, batch_size: int = 16, torch_threads: int = 0) -> Embedder | None:
+    parsed = parse_spec(spec)
+    return None if parsed is None else ClipEmbedder(parsed, batch_size, torch_threads)

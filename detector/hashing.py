@@ -1,0 +1,62 @@
+"""Perceptual hashes: the cheap exact-copy shortcut.
+
+Any crop, pad, rotation or perspective change breaks them, and pHash/dHash do not see mirror
+images, so they only ever shortlist; verification decides. Hashes are kept as hex text.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image
+
+
+class Hasher(ABC):
+    """One perceptual hash. Contract: `hash` of the same pixels is stable; `distance` is Hamming."""
+
+    name: str
+    bits: int
+
+    @abstractmethod
+    def hash(self, image: Image.Image) -> str:
+        """Hex digest (bits/4 characters) of an RGB image."""
+
+    def distance(self, a: str, b: str) -> int:
+        return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+class PHasher(Hasher):
+    name, bits = "phash", 64
+
+    def hash(self, image: Image.Image) -> str:
+        return str(imagehash.phash(image))
+
+
+class DHasher(Hasher):
+    name, bits = "dhash", 64
+
+    def hash(self, image: Image.Image) -> str:
+        return str(imagehash.dhash(image))
+
+
+class PDQHasher(Hasher):
+    """Meta's PDQ (256 bits). `quality` below ~50 means a flat image whose hash says little."""
+
+    name, bits = "pdq", 256
+
+    def hash(self, image: Image.Image) -> str:
+        return self.hash_with_quality(image)[0]
+
+    def hash_with_quality(self, image: Image.Image) -> tuple[str, int]:
+        bits, quality = pdqhash.compute(np.asarray(image.convert("RGB")))
+        return _bits_to_hex(bits), int(quality)
+
+
+def _bits_to_hex(bits: np.ndarray) -> str:
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
+
+
+HASHERS: dict[str, Hasher] = {h.name: h for h in (PHasher(), DHasher(), PDQHasher())}

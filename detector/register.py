@@ -1,0 +1,117 @@
+"""Register a rights holder's image files as works: decode, fingerprint, store, index.
+
+A refused file never stops the batch: it is reported with its reason and the rest go on.
+Registration is idempotent by SHA-256 per owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from detector import indexes, ledger
+from detector.blobs import BlobStore
+from detector.config import Settings
+from detector.embedding import Embedder
+from detector.errors import ImageRefused
+from detector.fingerprint import FEATURE_KIND, hashes, local_features
+from detector.intake import decode_file
+from detector.store import Store
+from detector.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Outcome:
+    path: str
+    status: str  # registered, already, refused
+    asset_id: int | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkInfo:
+    """What the user says about the works on the command line (None: take it from the file)."""
+
+    owner: str
+    title: str | None = None
+    creator: str | None = None
+    license_url: str | None = None
+
+
+def image_paths(paths: Iterable[Path], recursive: bool) -> list[Path]:
+    """Files named directly, plus the files in named folders (their sub-folders with `recursive`)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            found += sorted(p for p in path.glob(pattern) if p.is_file() and not p.name.startswith("."))
+        else:
+            found.append(path)
+    return found
+
+
+def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
+                   files: list[Path], info: WorkInfo,
+                   progress: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+    owner = store.ensure_owner(info.owner)
+    work_indexes = indexes.load(ws, store, embedder, settings.index.exact_limit, settings.index.factory)
+    blobs = BlobStore(ws.blobs_dir)
+    outcomes: list[Outcome] = []
+    batch_size = max(1, settings.embedder.batch_size)
+    for start in range(0, len(files), batch_size):
+        for outcome in _register_batch(store, settings, embedder, blobs, work_indexes, owner,
+                                       files[start:start + batch_size], info):
+            outcomes.append(outcome)
+            progress(outcome)
+        # Saved per batch: an interrupted run keeps what it registered, indexes included.
+        indexes.save(ws, work_indexes, embedder)
+    return outcomes
+
+
+def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files, info) -> list[Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    decoded = []
+    for position, path in enumerate(files):
+        try:
+            data, image = decode_file(path, settings.intake)
+        except ImageRefused as refusal:
+            outcomes[position] = Outcome(str(path), "refused", reason=refusal.reason, detail=refusal.detail)
+            continue
+        except OSError as e:
+            outcomes[position] = Outcome(str(path), "refused", reason="unreadable",
+                                         detail=f"{path}: cannot be read ({e.strerror or e}); check the path and its permissions.")
+            continue
+        sha = blobs.put(data)
+        existing = store.asset_by_sha(owner["id"], sha)
+        if existing:
+            outcomes[position] = Outcome(str(path), "already", asset_id=existing["id"],
+                                         detail=f"already registered as asset {existing['id']}")
+            continue
+        decoded.append((position, path, data, sha, image))
+
+    vectors = embedder.embed([image.image for *_, image in decoded]) if embedder and decoded else None
+    for row, (position, path, data, sha, image) in enumerate(decoded):
+        fingerprint = hashes(image.image)
+        record = {
+            "owner_id": owner["id"], "sha256": sha, "filename": path.name,
+            "title": info.title or path.stem,
+            "creator": info.creator or image.rights.creator,
+            "license_url": info.license_url or image.rights.rights_url,
+            "width": image.width, "height": image.height, "format": image.format,
+            "frames": image.frames, "byte_size": len(data), "rights": image.rights.as_dict(),
+            **fingerprint.as_dict(),
+        }
+        features = {FEATURE_KIND: local_features(image).to_bytes()}
+        vector = vectors[row] if vectors is not None else None
+        embedding = (embedder.id, vector.tobytes()) if vector is not None else None
+        with store.atomic():
+            asset_id = store.add_asset(record, features, embedding)
+            ledger.append(store, "register", f"asset:{asset_id}", {
+                "owner": owner["name"], "filename": path.name, "sha256": sha,
+                **fingerprint.as_dict(), "embedder": embedder.id if embedder else None,
+            })
+        work_indexes.add(asset_id, vector, fingerprint.as_dict())
+        outcomes[position] = Outcome(str(path), "registered", asset_id=asset_id)
+    return [outcomes[i] for i in sorted(outcomes)]

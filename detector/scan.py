@@ -1,0 +1,91 @@
+"""One scan: crawl the targets, then detect on what is new, under the workspace lock.
+
+Safe under cron: a second scan while one runs is refused at once (WorkspaceLocked); running the
+same scan again adds sightings, never duplicate matches; a scan that was killed is continued
+with `resume=True` (the crawl from its Scrapy job state, detection from candidates still 'new').
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+
+from detector.config import Settings, Target
+from detector.detect import Detector
+from detector.embedding import Embedder
+from detector.errors import UsageError
+from detector.store import Store
+from detector.workspace import Workspace
+
+
+def _resumable_scan(store: Store) -> dict | None:
+    for scan in store.scans(limit=5):
+        if scan["status"] in ("running", "interrupted", "failed"):
+            return scan
+        if scan["status"] == "finished":
+            return None
+    return None
+
+
+def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
+             targets: list[Target], resume: bool = False, crawl: bool = True,
+             progress: Callable[[str, int, int | None], None] = lambda stage, n, total: None) -> dict:
+    """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage)."""
+    from crawlers.run import crawl as crawl_targets
+
+    if crawl and not targets:
+        raise UsageError(
+            "Nothing to crawl: add [[targets]] to config.toml, or pass --site URL or --urls FILE "
+            "(or --no-crawl to only detect on candidates already collected)."
+        )
+    with ws.lock("scan"):
+        previous = _resumable_scan(store) if resume else None
+        if previous is not None:
+            scan_id, targets = previous["id"], [Target(**t) for t in previous["options"]["targets"]]
+        else:
+            scan_id = store.start_scan({"targets": [_target_dict(t) for t in targets], "crawl": crawl})
+        seconds: dict[str, float] = {}
+        summary: dict = {"scan_id": scan_id, "resumed": previous is not None}
+        status = "finished"
+        try:
+            if crawl:
+                clock = time.perf_counter()
+                progress("crawl", 0, None)
+                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None)
+                seconds["crawl"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            detector = Detector(ws, store, settings, embedder)
+            pending = len(store.candidates("state = 'new' AND sha256 IS NOT NULL"))
+            done = 0
+
+            def advance(n: int) -> None:
+                nonlocal done
+                done += n
+                progress("detect", done, pending)
+
+            detected = detector.run(progress=advance)
+            seconds["detect"] = time.perf_counter() - clock
+            summary["detect"] = detected.as_dict()
+            summary["embedder"] = embedder.id if embedder else "none"
+            summary["errors"] = _errors(summary)
+        except BaseException:
+            status = "interrupted"
+            raise
+        finally:
+            summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
+            store.finish_scan(scan_id, status, summary)
+    return summary
+
+
+def _errors(summary: dict) -> dict[str, int]:
+    """Errors by kind across the crawl's refusals and detection's undecodable images."""
+    errors: dict[str, int] = {}
+    for source in (summary.get("crawl", {}).get("refusals", {}), summary["detect"]["refused"]):
+        for reason, count in source.items():
+            errors[reason] = errors.get(reason, 0) + count
+    return errors
+
+
+def _target_dict(target: Target) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(target).items()}

@@ -30,7 +30,8 @@ ACCEPTED = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 
 # Pillow is only allowed to try the plugin of the sniffed format, never to guess among all of them.
 _PILLOW_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF"}
-assert set(_PILLOW_FORMAT) == IMAGE_FORMATS
+_DISPLAY_NAME = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF"}
+assert set(_PILLOW_FORMAT) == set(_DISPLAY_NAME) == IMAGE_FORMATS
 
 # Formats whose extra frames mean animation or pages (a JPEG's extra MPF pictures are previews).
 _MULTI_FRAME_FORMATS = frozenset({"gif", "webp", "tiff", "png"})
@@ -46,6 +47,10 @@ _UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 _SIDEWAYS = frozenset({5, 6, 7, 8})
+
+# Modes Pillow resamples correctly as they are (alpha is premultiplied while resampling), so big
+# images are shrunk before conversion. Palette, bilevel, CMYK and deep modes are converted first.
+_RESAMPLES_SAFELY = frozenset({"RGB", "L", "RGBA", "LA"})
 
 _EXIF_ORIENTATION, _EXIF_ARTIST, _EXIF_COPYRIGHT = 0x0112, 0x013B, 0x8298
 _IPTC_BYLINE, _IPTC_CREDIT, _IPTC_COPYRIGHT = (2, 80), (2, 110), (2, 116)
@@ -111,13 +116,23 @@ def decode_file(path: Path, settings: IntakeSettings) -> tuple[bytes, DecodedIma
 
 
 def decode_image(data: bytes, name: str, settings: IntakeSettings) -> DecodedImage:
-    """Decode untrusted image `data` (`name` is only used in messages), or raise ImageRefused."""
+    """Decode untrusted image `data` into a `DecodedImage`, or raise `ImageRefused`.
+
+    `name` (a path, URL or upload name) appears in messages only; the format comes from the bytes.
+    Truncated files are refused because Pillow's `ImageFile.LOAD_TRUNCATED_IMAGES` keeps its
+    default (False); code that sets it globally would let padded, half-decoded images through.
+    """
     fmt = _accepted_format(data, name, settings)
     try:
         # Pillow warns (DecompressionBombWarning) for big images and raises beyond twice that;
         # both become our refusal. Its global MAX_IMAGE_PIXELS is left alone for other code.
+        # (Before Python 3.14 warning filters are process-wide, so a concurrent thread may briefly
+        # miss this filter; the max_pixels header check below still stands.)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow's UserWarnings ("Corrupt EXIF data", "Tag data larger than file") are routine
+            # for files from the web and say nothing the result does not; keep them out of the logs.
+            warnings.simplefilter("ignore", UserWarning)
             with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[fmt]]) as source:
                 return _decode_opened(source, name, fmt, settings)
     except ImageRefused:
@@ -137,7 +152,7 @@ def decode_image(data: bytes, name: str, settings: IntakeSettings) -> DecodedIma
         raise ImageRefused(
             name,
             "corrupt",
-            f"starts like a {fmt.upper()} file but cannot be decoded ({type(e).__name__}: {e}). "
+            f"starts like a {_DISPLAY_NAME[fmt]} file but cannot be decoded ({type(e).__name__}: {e}). "
             "It is probably truncated or damaged; download or export it again.",
         ) from e
 
@@ -196,10 +211,11 @@ def _decode_opened(source: Image.Image, name: str, fmt: str, settings: IntakeSet
         source.draft("RGB", _draft_size(source.size, settings.work_side))
     source.load()
     rights = read_rights(source)
-    image = _to_rgb(source, name)
+    if source.mode in _RESAMPLES_SAFELY and "transparency" not in source.info:
+        image = _to_rgb(_shrink(source, settings.work_side), name)  # convert fewer pixels
+    else:
+        image = _shrink(_to_rgb(source, name), settings.work_side)
     frames = source.n_frames if fmt in _MULTI_FRAME_FORMATS else 1
-    if max(image.size) > settings.work_side:
-        image.thumbnail((settings.work_side, settings.work_side))  # reduce() first, then bicubic
     if orientation in _UPRIGHT:
         image = image.transpose(_UPRIGHT[orientation])
     # Orientation is applied; dropping the metadata keeps anyone from applying it twice.
@@ -210,6 +226,18 @@ def _decode_opened(source: Image.Image, name: str, fmt: str, settings: IntakeSet
 def _draft_size(size: tuple[int, int], work_side: int) -> tuple[int, int]:
     ratio = min(1.0, work_side / max(size))
     return max(1, math.ceil(size[0] * ratio)), max(1, math.ceil(size[1] * ratio))
+
+
+def _shrink(image: Image.Image, work_side: int) -> Image.Image:
+    """`image` with its long side at most `work_side`: a cheap box reduce, then bicubic for the rest."""
+    factor = max(image.size) // work_side
+    if factor >= 2:
+        image = image.reduce(factor)
+    if max(image.size) > work_side:
+        scale = work_side / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    return image
 
 
 def _orientation(image: Image.Image) -> int:

@@ -374,6 +374,15 @@ def test_large_png_is_reduced_to_the_working_size():
     assert decoded.image.size == (500, 333)
 
 
+def test_large_rgba_is_shrunk_without_dark_fringes_and_composited_on_white():
+    image = photo().resize((2100, 1400)).convert("RGBA")
+    image.paste((0, 0, 0, 0), (0, 0, 1050, 1400))  # left half: transparent black
+    decoded = decode_image(encode(image, "PNG"), "big.png", IntakeSettings(work_side=500))
+    assert decoded.image.size == (500, 333)
+    # Near the edge of the transparent half: premultiplied resampling keeps it white, not grey.
+    assert pixel(decoded, 247, 100) == WHITE
+
+
 # --- rights metadata --------------------------------------------------------------------------
 
 XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>

@@ -8,7 +8,9 @@ one line on stderr.
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -157,3 +159,184 @@ def reindex(home: Home = None) -> None:
     rebuilt = indexes.rebuild(ws, store, embedder, settings.index.exact_limit, settings.index.factory)
     console.print(f"Rebuilt {', '.join(rebuilt.rebuilt)} for {len(store.assets())} works "
                   f"(embedder: {embedder.id if embedder else 'none'}).")
+
+
+# -- scanning and matches --------------------------------------------------------------------
+
+
+def _scan_targets(settings: config.Settings, sites: list[str], urls: Path | None, allow_private: bool):
+    """Targets named on the command line replace the configured ones for this scan."""
+    from crawlers.targets import target_from_site, targets_from_urls_file
+
+    if not sites and urls is None:
+        if allow_private:
+            return [replace(t, allow_private=True) for t in settings.targets]
+        return list(settings.targets)
+    targets = [target_from_site(site, allow_private) for site in sites]
+    if urls is not None:
+        if not urls.is_file():
+            raise UsageError(f"--urls {urls}: no such file. Give a text file with one page or image URL per line.")
+        targets.append(targets_from_urls_file(urls, allow_private))
+    return targets
+
+
+def _print_scan_summary(summary: dict) -> None:
+    crawl = summary.get("crawl", {})
+    detect = summary.get("detect", {})
+    rows = [
+        {"what": "pages fetched", "count": crawl.get("pages")},
+        {"what": "images fetched", "count": crawl.get("images")},
+        {"what": "new candidates", "count": crawl.get("candidates")},
+        {"what": "images analysed", "count": detect.get("images")},
+        {"what": "matches new", "count": detect.get("matches_new")},
+        {"what": "matches seen again", "count": detect.get("matches_updated")},
+    ]
+    rows += [{"what": f"error: {kind}", "count": n} for kind, n in sorted(summary.get("errors", {}).items())]
+    rows += [{"what": f"seconds: {stage}", "count": s} for stage, s in summary.get("seconds", {}).items()]
+    render(rows, ["what", "count"], "table", console, title=f"Scan {summary['scan_id']}")
+    if detect.get("shortlist_sources") and "clip" not in detect["shortlist_sources"]:
+        console.print("No embedder configured: works were shortlisted by hashes and local features only.")
+
+
+@app.command()
+def scan(
+    site: Annotated[Optional[list[str]], typer.Option("--site", help="Crawl this site (repeatable).")] = None,
+    urls: Annotated[Optional[Path], typer.Option("--urls", help="File of page or image URLs, one per line.")] = None,
+    allow_private: Annotated[bool, typer.Option("--allow-private",
+                                                help="Allow loopback/private addresses (tests, intranets).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the last interrupted scan.")] = False,
+    no_crawl: Annotated[bool, typer.Option("--no-crawl", help="Only detect on candidates already collected.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    home: Home = None,
+) -> None:
+    """Crawl the targets and detect copies of registered works (run it nightly from cron)."""
+    from detector.scan import run_scan
+
+    ws, settings, store = _open(home)
+    targets = [] if no_crawl else _scan_targets(settings, site or [], urls, allow_private)
+    embedder = _embedder(settings)
+    with progress_bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
+                           progress=progress)
+    if as_json:
+        console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
+    else:
+        _print_scan_summary(summary)
+    if summary.get("errors"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def scans(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+          fmt: Format = "table", home: Home = None) -> None:
+    """List scans with their status and summary."""
+    _check_format(fmt)
+    _, _, store = _open(home)
+    rows = store.scans(limit=limit)
+    for row in rows:
+        detect = row["summary"].get("detect", {})
+        row["matches_new"] = detect.get("matches_new")
+        row["errors"] = sum(row["summary"].get("errors", {}).values())
+    render(rows, ["id", "started_at", "finished_at", "status", "matches_new", "errors"], fmt, console, title="Scans")
+
+
+@app.command()
+def matches(
+    owner: Annotated[Optional[str], typer.Option(help="Only this owner's matches.")] = None,
+    asset: Annotated[Optional[int], typer.Option(help="Only matches of this asset id.")] = None,
+    status: Annotated[Optional[str], typer.Option(help="new, confirmed, rejected or authorized.")] = None,
+    decision: Annotated[Optional[str], typer.Option(help="match or review.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Seen on or after this date (YYYY-MM-DD).")] = None,
+    min_score: Annotated[Optional[float], typer.Option(help="Lowest score, 0 to 1.")] = None,
+    domain: Annotated[Optional[str], typer.Option(help="Only pages on this domain (and its sub-domains).")] = None,
+    fmt: Format = "table",
+    home: Home = None,
+) -> None:
+    """List matches, filtered; JSON and CSV carry every signal."""
+    from detector.store import MatchFilter
+
+    _check_format(fmt)
+    _, _, store = _open(home)
+    rows, _ = store.find_matches(MatchFilter(owner=owner, asset=asset, status=status, decision=decision,
+                                             since=since, min_score=min_score, domain=domain))
+    render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "decision", "status", "page_url",
+                  "image_url", "sightings", "last_seen"], fmt, console, title="Matches")
+
+
+@app.command()
+def review(
+    match_id: Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")],
+    confirm: Annotated[bool, typer.Option("--confirm", help="It is an unauthorized copy.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="It is not a copy of the work.")] = False,
+    authorized: Annotated[bool, typer.Option("--authorized", help="It is a licensed use.")] = False,
+    note: Annotated[Optional[str], typer.Option(help="Why; kept with the match and in the ledger.")] = None,
+    home: Home = None,
+) -> None:
+    """Record a reviewer's decision on a match."""
+    from detector.review import review_match
+
+    chosen = [name for name, flag in (("confirmed", confirm), ("rejected", reject), ("authorized", authorized)) if flag]
+    if len(chosen) != 1:
+        raise UsageError("Give exactly one of --confirm, --reject or --authorized.")
+    _, _, store = _open(home)
+    row = review_match(store, match_id, chosen[0], note)
+    console.print(f"Match {row['id']} ({row['asset_filename']} on {row['page_url']}) is now {row['status']}.",
+                  highlight=False)
+
+
+@app.command()
+def authorize(
+    pattern: Annotated[str, typer.Argument(help="A domain (example.com, sub-domains included) or a URL prefix.")],
+    owner: Annotated[str, typer.Option(help="The owner who licensed this use.")] = "default",
+    note: Annotated[Optional[str], typer.Option(help="Licence reference.")] = None,
+    home: Home = None,
+) -> None:
+    """Declare a licensed use: matches on it are recorded as 'authorized' and never get notices or offers."""
+    _, _, store = _open(home)
+    row = store.owner_by_name(owner)
+    store.add_authorized_use(row["id"], pattern, note)
+    console.print(f"Uses on {pattern} are authorized for {owner}; matches found there will be marked authorized.",
+                  highlight=False)
+
+
+@app.command()
+def demo(home: Annotated[Optional[Path], typer.Option(
+        "--home", help="Workspace for the demo (default: a new temporary folder).")] = None) -> None:
+    """Run the whole job on the bundled example: register works, crawl a demo site, show the matches."""
+    import tempfile
+
+    from detector.demo import run_demo
+
+    home = home or Path(tempfile.mkdtemp(prefix="copyhound-demo-"))
+    console.print(f"Demo workspace: {home}")
+    with progress_bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = run_demo(home, progress)
+    if result.embedder_note:
+        console.print(result.embedder_note, highlight=False)
+    _print_scan_summary(result.summary)
+    store = Store(result.workspace.db_path)
+    render(store.matches(), ["id", "asset_filename", "image_url", "page_url", "score", "decision"], "table",
+           console, title="Matches found on the demo site")
+    total = len(result.found) + len(result.missed)
+    console.print(f"{len(result.found)} of {total} copies found; {len(result.wrong)} wrong matches.")
+    for line in result.missed:
+        console.print(f"missed: {line}", highlight=False)
+    for line in result.wrong:
+        console.print(f"wrong: {line}", highlight=False)
+    console.print(f"Explore it: copyhound matches --home {home}", highlight=False)
+    if result.missed or result.wrong:
+        raise typer.Exit(1)

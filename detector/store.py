@@ -12,7 +12,9 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -137,7 +139,53 @@ CREATE TABLE authorized_uses (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2 = """
+-- Provenance ledger: an append-only hash chain (detector.ledger). prev_hash is UNIQUE so two
+-- writers racing from the same head cannot fork the chain; meta 'ledger_head' holds the newest
+-- entry so that deleting the last entries is detectable too.
+CREATE TABLE ledger (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- register, match, review, notice, offer, export
+    subject TEXT NOT NULL,              -- asset:ID, match:ID, export
+    payload TEXT NOT NULL,              -- canonical JSON
+    prev_hash TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE INDEX ledger_subject ON ledger(subject);
+
+CREATE TABLE notices (
+    id INTEGER PRIMARY KEY,
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    kind TEXT NOT NULL,                 -- dmca, dsa
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX notices_match ON notices(match_id);
+
+CREATE TABLE offers (
+    id INTEGER PRIMARY KEY,
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    licence TEXT NOT NULL,
+    commercial INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    amount TEXT NOT NULL,               -- exact decimal string, e.g. '518.40'
+    early_amount TEXT NOT NULL,         -- amount if accepted by discount_until
+    breakdown TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'draft',   -- draft, sent, accepted, declined, expired
+    created_at TEXT NOT NULL,
+    discount_until TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    sent_at TEXT, decided_at TEXT,
+    letter TEXT NOT NULL
+);
+CREATE INDEX offers_match ON offers(match_id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -161,6 +209,7 @@ class Store:
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.enable_wal()
+        self.db.register_function(_url_host, name="url_host", deterministic=True)
         self._migrate()
 
     def close(self) -> None:
@@ -400,6 +449,14 @@ class Store:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return [_json_columns(r, ["signals"]) for r in self.db.query(sql, params or [])]
 
+    def find_matches(self, filters: "MatchFilter", limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+        """Matches passing `filters` (one page of them) and how many pass in all."""
+        where, params = filters.sql()
+        total = self.db.execute(
+            f"SELECT count(*) FROM matches JOIN owners ON owners.id = matches.owner_id WHERE {where}", params
+        ).fetchone()[0]
+        return self.matches(where, params, limit=limit, offset=offset), total
+
     def match(self, match_id: int, owner_id: int | None = None) -> dict:
         """One match; NotFound when missing or (with owner_id) when it belongs to someone else."""
         where, params = "matches.id = ?", [match_id]
@@ -422,6 +479,116 @@ class Store:
 
     def authorized_uses(self, owner_id: int) -> list[dict]:
         return list(self.db["authorized_uses"].rows_where("owner_id = ?", [owner_id], order_by="id"))
+
+    # -- evidence ----------------------------------------------------------------------------
+
+    def ledger_head(self) -> dict | None:
+        """The newest ledger entry as recorded in meta ({'seq', 'hash'}), or None before the first."""
+        value = self.get_meta("ledger_head")
+        return json.loads(value) if value else None
+
+    def append_ledger_row(self, row: dict, head: dict | None) -> None:
+        """Insert one ledger row and move the head, in one transaction, if the head is still `head`."""
+        with self.db.atomic():
+            if self.ledger_head() != head:
+                raise UsageError("The ledger moved while an entry was being written; run the command again.")
+            self.db["ledger"].insert(row)
+            self.set_meta("ledger_head", json.dumps({"seq": row["seq"], "hash": row["hash"]}))
+
+    def ledger_rows(self, subjects: list[str] | None = None) -> list[dict]:
+        """Ledger rows in seq order; only those about `subjects` when given."""
+        if subjects is None:
+            return list(self.db.query("SELECT * FROM ledger ORDER BY seq"))
+        marks = ", ".join("?" for _ in subjects)
+        return list(self.db.query(f"SELECT * FROM ledger WHERE subject IN ({marks}) ORDER BY seq", subjects))
+
+    def add_notice(self, record: dict) -> int:
+        return self.db["notices"].insert(record).last_pk
+
+    def notices(self, match_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" for _ in match_ids)
+        return list(self.db.query(f"SELECT * FROM notices WHERE match_id IN ({marks}) ORDER BY id", match_ids))
+
+    def add_offer(self, record: dict) -> int:
+        return self.db["offers"].insert(dict(record, breakdown=json.dumps(record["breakdown"]))).last_pk
+
+    def offer(self, offer_id: int, owner_id: int | None = None) -> dict:
+        """One offer; NotFound when missing or (with owner_id) when it belongs to someone else."""
+        where, params = "id = ?", [offer_id]
+        if owner_id is not None:
+            where, params = where + " AND owner_id = ?", params + [owner_id]
+        rows = list(self.db["offers"].rows_where(where, params))
+        if not rows:
+            raise NotFound(f"No offer with id {offer_id}; offers are listed in each match's bundle and report.")
+        return _json_columns(rows[0], ["breakdown"])
+
+    def offers(self, match_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" for _ in match_ids)
+        rows = self.db.query(f"SELECT * FROM offers WHERE match_id IN ({marks}) ORDER BY id", match_ids)
+        return [_json_columns(r, ["breakdown"]) for r in rows]
+
+    def update_offer(self, offer_id: int, **fields) -> dict:
+        self.db["offers"].update(offer_id, fields)
+        return self.offer(offer_id)
+
+
+
+MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")
+DECISIONS = ("match", "review")
+
+
+@dataclass(frozen=True)
+class MatchFilter:
+    """The filters of `copyhound matches` and the portal's match list, validated on construction."""
+
+    owner: str | None = None
+    owner_id: int | None = None
+    asset: int | None = None
+    status: str | None = None
+    decision: str | None = None
+    since: str | None = None
+    min_score: float | None = None
+    domain: str | None = None
+
+    def __post_init__(self):
+        if self.status is not None and self.status not in MATCH_STATUSES:
+            raise UsageError(f"status {self.status!r} is not known; use one of: {', '.join(MATCH_STATUSES)}.")
+        if self.decision is not None and self.decision not in DECISIONS:
+            raise UsageError(f"decision {self.decision!r} is not known; use one of: {', '.join(DECISIONS)}.")
+        if self.min_score is not None and not 0 <= self.min_score <= 1:
+            raise UsageError(f"min_score must be between 0 and 1; got {self.min_score}.")
+        if self.since is not None:
+            try:
+                datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+            except ValueError:
+                raise UsageError(
+                    f"since {self.since!r} is not a date; use YYYY-MM-DD or an ISO 8601 time."
+                ) from None
+
+    def sql(self) -> tuple[str, list]:
+        clauses, params = ["1"], []
+        for column, value in (("owners.name", self.owner), ("matches.owner_id", self.owner_id),
+                              ("matches.asset_id", self.asset), ("matches.status", self.status),
+                              ("matches.decision", self.decision)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.since is not None:
+            clauses.append("matches.last_seen >= ?")
+            params.append(self.since)
+        if self.min_score is not None:
+            clauses.append("matches.score >= ?")
+            params.append(self.min_score)
+        if self.domain is not None:
+            domain = self.domain.strip().lower()
+            clauses.append("(url_host(matches.page_url) = ? OR url_host(matches.page_url) LIKE ?)")
+            params += [domain, "%." + domain]
+        return " AND ".join(clauses), params
+
+
+def _url_host(url: str | None) -> str:
+    return (urlsplit(url or "").hostname or "").lower()
+
 
 def _statements(script: str) -> list[str]:
     """Split a migration into statements (no semicolons occur inside our string literals)."""

@@ -1,0 +1,72 @@
+"""`copyhound demo`: the whole job on the bundled example, in a fresh workspace.
+
+Registers the demo works, serves the demo website on 127.0.0.1, scans it, and checks the result
+against what the site is known to contain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from detector import config
+from detector.demo_site import EXPECTED, WORKS_DIR, build_site, serve
+from detector.embedding import clip_weights_cached, load_embedder
+from detector.register import WorkInfo, image_paths, register_files
+from detector.scan import run_scan
+from detector.store import Store
+from detector.workspace import Workspace, create_workspace
+
+OWNER = "Demo Photographer"
+
+
+@dataclass
+class DemoResult:
+    workspace: Workspace
+    embedder_note: str | None
+    summary: dict
+    found: dict[str, str]          # copy file name -> work file name, for decided matches
+    missed: list[str]              # copies on the site that no match names
+    wrong: list[str]               # matches on images that are not copies of that work
+
+
+def choose_embedder_spec() -> tuple[str, str | None]:
+    """The default CLIP model when its weights are already here; otherwise 'none', and why."""
+    spec = config.EmbedderSettings().spec
+    if clip_weights_cached(spec):
+        return spec, None
+    return "none", (
+        f"The CLIP weights for {spec} are not cached on this machine and the demo does not download them, "
+        "so it runs on perceptual hashes and local features only. For CLIP, connect once and run "
+        f"`copyhound init --embedder {spec}`, or give a local checkpoint with clip:MODEL@PATH."
+    )
+
+
+def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult:
+    spec, note = choose_embedder_spec()
+    ws, _ = create_workspace(home, config.Settings().with_embedder(spec))
+    settings = ws.settings()
+    store = Store(ws.db_path)
+    embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.torch_threads)
+    register_files(ws, store, settings, embedder, image_paths([WORKS_DIR], recursive=False),
+                   WorkInfo(owner=OWNER, creator=OWNER))
+    site_root = build_site(ws.home / "demo-site")
+    server, base_url = serve(site_root)
+    try:
+        from crawlers.targets import target_from_site
+
+        summary = run_scan(ws, store, settings, embedder, [target_from_site(base_url, allow_private=True)],
+                           progress=progress)
+    finally:
+        server.shutdown()
+    found, wrong = {}, []
+    for row in store.matches():
+        copy_name = Path(urlsplit(row["image_url"]).path).name
+        if EXPECTED.get(copy_name) == row["asset_filename"]:
+            found[copy_name] = row["asset_filename"]
+        else:
+            wrong.append(f"{copy_name} matched {row['asset_filename']}")
+    missed = sorted(set(EXPECTED) - set(found))
+    store.close()
+    return DemoResult(ws, note, summary, found, missed, wrong)

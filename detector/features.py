@@ -1,0 +1,179 @@
+"""Local features (SIFT or ORB keypoints and descriptors) of one image, for geometric verification.
+
+A work's features are extracted once at registration and cached as bytes (`LocalFeatures.to_bytes`);
+a candidate's are extracted once per image. Keypoint coordinates are always expressed in the
+ORIGINAL image's pixels (pixel centres at integer coordinates, as OpenCV places them), whatever
+size the image was analysed at, so that a fitted transform can be drawn on the original files.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+KINDS = ("sift", "orb")
+DEFAULT_ANALYSE_SIDE = 1024
+
+_FORMAT_VERSION = 1
+# RootSIFT components lie in [0, 1]; 8 bits per component keep matching unchanged and make the
+# cached blob four times smaller than float32. Descriptors are quantised in memory too, so a
+# round trip through bytes gives back exactly the same values.
+_SIFT_LEVELS = 255.0
+# Keypoints are spread over a GRID x GRID partition of the image (see `_strongest_spread`).
+_GRID = 4
+_DESCRIPTOR_SHAPE = {"sift": (128, np.float32), "orb": (32, np.uint8)}
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays with == has no single truth value
+class LocalFeatures:
+    """Keypoints and descriptors of one image.
+
+    kind: "sift" (RootSIFT descriptors, float32[n, 128], quantised to 8 bits) or "orb" (uint8[n, 32]).
+    points: float32[n, 2], x, y of each keypoint in original image pixels.
+    width, height: the original image size in pixels.
+    """
+
+    kind: str
+    points: np.ndarray
+    descriptors: np.ndarray
+    width: int
+    height: int
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def to_bytes(self) -> bytes:
+        """A compact, versioned blob (an .npz archive without pickles) for caching in the store."""
+        stored = self.descriptors
+        if self.kind == "sift":
+            stored = np.rint(self.descriptors * _SIFT_LEVELS).astype(np.uint8)
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            version=np.array(_FORMAT_VERSION),
+            kind=np.array(self.kind),
+            size=np.array([self.width, self.height], dtype=np.int64),
+            points=self.points.astype(np.float32),
+            descriptors=stored,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LocalFeatures:
+        """Read a blob written by `to_bytes`; refuses anything else with a ValueError saying why."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except Exception as e:
+            raise ValueError(
+                f"local features blob ({len(data)} bytes) is not an archive written by "
+                f"LocalFeatures.to_bytes ({e}); re-extract the image's features."
+            ) from e
+        missing = {"version", "kind", "size", "points", "descriptors"} - set(arrays)
+        if missing:
+            raise ValueError(
+                f"local features blob lacks {', '.join(sorted(missing))}; "
+                "it was not written by LocalFeatures.to_bytes; re-extract the image's features."
+            )
+        version = int(arrays["version"])
+        if version != _FORMAT_VERSION:
+            raise ValueError(
+                f"local features blob has format version {version}; this copyhound reads version "
+                f"{_FORMAT_VERSION}; re-extract the image's features (e.g. register the work again)."
+            )
+        kind = str(arrays["kind"])
+        descriptors = arrays["descriptors"]
+        if kind == "sift":
+            descriptors = descriptors.astype(np.float32) / np.float32(_SIFT_LEVELS)
+        width, height = (int(v) for v in arrays["size"])
+        return cls(kind, arrays["points"], descriptors, width, height)
+
+
+def extract(
+    image: Image.Image,
+    kind: str = "sift",
+    max_features: int = 1500,
+    analyse_side: int = DEFAULT_ANALYSE_SIDE,
+    original_size: tuple[int, int] | None = None,
+) -> LocalFeatures:
+    """Detect keypoints and describe them.
+
+    `image` may already be a reduced copy of the original (as intake decodes it); `original_size`
+    is the full-resolution (width, height) it stands for, and defaults to the image's own size.
+    The image is analysed in grayscale with its long side brought down to `analyse_side` (never
+    enlarged: SIFT upsamples internally). At most `max_features` keypoints are kept: the strongest,
+    but spread over the image so that one busy corner cannot crowd out the rest of it.
+    A flat or tiny image yields zero keypoints rather than an error.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(repr(k) for k in KINDS)}; got {kind!r}.")
+    if max_features < 1:
+        raise ValueError(f"max_features must be at least 1; got {max_features}.")
+    width, height = original_size or image.size
+    gray = np.asarray(image.convert("L"))
+    scale = min(1.0, analyse_side / max(gray.shape))
+    if scale < 1.0:
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+    if kind == "sift":
+        detector = cv2.SIFT_create()
+    else:
+        # ORB's own cap ranks by Harris score per pyramid level; ask for more than needed so the
+        # spreading below still has a choice.
+        detector = cv2.ORB_create(nfeatures=max_features * 3, scoreType=cv2.ORB_HARRIS_SCORE)
+    keypoints = detector.detect(gray, None)
+    keypoints = _strongest_spread(keypoints, gray.shape[1], gray.shape[0], max_features)
+    descriptors = None
+    if keypoints:
+        # compute() may drop keypoints (ORB near the border), so keep the ones it returns.
+        keypoints, descriptors = detector.compute(gray, keypoints)
+    dim, dtype = _DESCRIPTOR_SHAPE[kind]
+    if descriptors is None or not keypoints:
+        return LocalFeatures(kind, np.zeros((0, 2), np.float32), np.zeros((0, dim), dtype), width, height)
+
+    if kind == "sift":
+        descriptors = _root_sift(descriptors)
+    analysed = np.array([kp.pt for kp in keypoints], dtype=np.float64)
+    # Pixel centres sit at integer coordinates, so scale about the pixel edge (x + 0.5).
+    factor = np.array([width / gray.shape[1], height / gray.shape[0]])
+    points = ((analysed + 0.5) * factor - 0.5).astype(np.float32)
+    return LocalFeatures(kind, points, descriptors.astype(dtype), width, height)
+
+
+def _root_sift(descriptors: np.ndarray) -> np.ndarray:
+    """RootSIFT (Arandjelovic & Zisserman 2012): L1-normalise, then square-root.
+
+    Euclidean distance between RootSIFT vectors is the Hellinger distance between the original
+    histograms, which matches better than SIFT's plain Euclidean distance at no extra cost.
+    """
+    descriptors = descriptors.astype(np.float32)
+    sums = descriptors.sum(axis=1, keepdims=True)
+    root = np.sqrt(descriptors / np.maximum(sums, 1e-7))
+    return (np.rint(root * _SIFT_LEVELS) / _SIFT_LEVELS).astype(np.float32)
+
+
+def _strongest_spread(keypoints, width: int, height: int, limit: int) -> list:
+    """The `limit` strongest keypoints, at most an equal share from each grid cell first.
+
+    Every cell first takes its strongest keypoints up to limit / cells; whatever budget the empty
+    or sparse cells leave goes to the strongest of the rest, wherever they are.
+    """
+    if len(keypoints) <= limit:
+        return list(keypoints)
+    ranked = sorted(keypoints, key=lambda kp: kp.response, reverse=True)
+    quota = -(-limit // (_GRID * _GRID))
+    per_cell: dict[tuple[int, int], int] = {}
+    chosen, rest = [], []
+    for kp in ranked:
+        cell = (min(int(kp.pt[0] * _GRID / width), _GRID - 1), min(int(kp.pt[1] * _GRID / height), _GRID - 1))
+        if per_cell.get(cell, 0) < quota and len(chosen) < limit:
+            per_cell[cell] = per_cell.get(cell, 0) + 1
+            chosen.append(kp)
+        else:
+            rest.append(kp)
+    return chosen + rest[: limit - len(chosen)]

@@ -1,0 +1,423 @@
+"""Geometric and photometric verification that a candidate image contains a registered work.
+
+Precision comes first: a verified match may end in a takedown notice. Different photos of the same
+building or scene share dozens of RANSAC-consistent keypoints, so the inlier count alone cannot
+tell a copy from a look-alike. A pair is verified only when every gate holds:
+
+1. enough inliers for the homography to be more than chance (`min_inliers`);
+2. a high share of the ratio-test matches agrees with that one homography (`min_inlier_ratio`):
+   a copy's distinctive matches are nearly all consistent, a look-alike's are mostly not;
+3. the homography is a plausible picture of a flat image: the work's outline maps to a convex,
+   unflipped, not wildly stretched quadrilateral (degenerate fits are rejected outright);
+4. the matched footprint is big enough to judge (`min_footprint_side`, `min_asset_coverage`);
+5. the work warped into the candidate correlates with the candidate's pixels over the whole
+   footprint (`min_ncc`): a copy reproduces the work everywhere, a second photo of the same scene
+   differs in light, parallax and everything off the fitted plane.
+
+Core module: values in, values out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from detector.features import DEFAULT_ANALYSE_SIDE, LocalFeatures
+
+# Four point pairs determine a homography; fewer keypoints cannot even be tried.
+_MIN_POINTS = 4
+# Band-pass of the photometric check, in pixels of its grid: keeps detail from about 2 to 12 px.
+_BAND_SIGMAS = (1.0, 6.0)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of verifying one (candidate, work) pair.
+
+    verified: every gate passed. method: the feature kind used ("sift" / "orb").
+    good_matches: matches surviving the ratio test and the mutual (cross) check.
+    inliers: good matches consistent with the fitted homography. inlier_ratio: inliers / good_matches.
+    asset_coverage: share of the work's area that lies inside the candidate under the transform.
+    candidate_coverage: share of the candidate's area covered by the work's projected footprint.
+    ncc: normalised cross-correlation of the warped work and the candidate over the footprint.
+    mirrored: the transform maps the work onto a horizontally mirrored copy.
+    transform: 3x3 homography from work pixels to candidate pixels (original sizes, pixel centres
+        at integer coordinates), or None when no plausible one was found.
+    reason: "ok", or every gate that failed, separated by "; ".
+    """
+
+    verified: bool
+    method: str
+    good_matches: int
+    inliers: int
+    inlier_ratio: float
+    asset_coverage: float
+    candidate_coverage: float
+    ncc: float
+    mirrored: bool
+    transform: list[list[float]] | None
+    reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Decides whether a candidate contains a work, from both images' local features.
+
+    ratio: Lowe's ratio test; a match is kept when its nearest neighbour is closer than `ratio`
+        times the second nearest. 0.8 is Lowe's own operating point (it discards 90% of false
+        matches and 5% of correct ones); a mutual nearest-neighbour check follows.
+    ransac_threshold: reprojection tolerance of RANSAC, in pixels of the candidate as analysed at
+        1024 px long side; keypoints are located at that resolution, so the tolerance grows in
+        proportion for larger originals.
+    min_inliers: least inliers. With fewer than a dozen, a homography (8 degrees of freedom) can
+        be fitted to chance agreements; this gate only rules out weak evidence, it does not
+        separate look-alikes (other gates do).
+    min_inlier_ratio: least inliers / good matches. For a true copy nearly all ratio-test matches
+        belong to the one transform (0.8 and above even for small copies in busy pages, seen on
+        the bundled photos); for two photos of the same place the consistent ones are a minority
+        among matches between repeated or merely similar structures. 0.4 leaves room for copies
+        whose surroundings add stray matches.
+    max_distortion: largest local stretch over smallest local stretch of the homography, taken
+        over the corners of the work (singular values of its Jacobian). Copies shown at an angle
+        stay well below 3; near-singular fits reach tens or hundreds.
+    min_footprint_side: least square root of the footprint's area inside the candidate, in
+        candidate pixels: a smaller copy is too small to verify photometrically.
+    min_asset_coverage: least share of the work visible in the candidate. Below a twentieth the
+        match is about a detail (a sign, a logo), not the work.
+    min_ncc: least normalised cross-correlation between the warped work and the candidate over
+        the footprint, both band-pass filtered so that shapes count and the overall layout of
+        light and dark (which two photos of one scene share) does not. Aligned copies score above
+        0.95 after re-encoding, rescaling, recolouring, rotation or perspective, and about 0.65
+        under a dense text watermark; unrelated pixels score near 0, and a near-symmetric photo
+        matched against its own mirror image (the closest look-alike at hand) about 0.5.
+    ncc_side: long side, in pixels, of the common grid on which NCC is computed.
+    """
+
+    ratio: float = 0.8
+    ransac_threshold: float = 4.0
+    min_inliers: int = 15
+    min_inlier_ratio: float = 0.4
+    max_distortion: float = 4.0
+    min_footprint_side: float = 48.0
+    min_asset_coverage: float = 0.05
+    min_ncc: float = 0.6
+    ncc_side: int = 256
+
+    def __post_init__(self):
+        checks = [
+            ("ratio", 0 < self.ratio <= 1, "a number in (0, 1]"),
+            ("ransac_threshold", self.ransac_threshold > 0, "a positive number of pixels"),
+            ("min_inliers", self.min_inliers >= _MIN_POINTS, f"an integer of at least {_MIN_POINTS}"),
+            ("min_inlier_ratio", 0 <= self.min_inlier_ratio <= 1, "a number in [0, 1]"),
+            ("max_distortion", self.max_distortion >= 1, "a number of at least 1"),
+            ("min_footprint_side", self.min_footprint_side >= 0, "a non-negative number of pixels"),
+            ("min_asset_coverage", 0 <= self.min_asset_coverage <= 1, "a number in [0, 1]"),
+            ("min_ncc", -1 <= self.min_ncc <= 1, "a number in [-1, 1]"),
+            ("ncc_side", self.ncc_side >= 32, "an integer of at least 32"),
+        ]
+        for name, ok, accepted in checks:
+            if not ok:
+                raise ValueError(f"Verifier {name} must be {accepted}; got {getattr(self, name)!r}.")
+
+    def verify(
+        self,
+        candidate: LocalFeatures,
+        work: LocalFeatures,
+        candidate_gray: np.ndarray,
+        work_gray: np.ndarray,
+        candidate_mirror: LocalFeatures | None = None,
+    ) -> Verdict:
+        """Verify that `candidate` shows `work`, directly or (given `candidate_mirror`) mirrored.
+
+        `candidate_gray` and `work_gray` are 2-D uint8 grayscale images, at any size: they are
+        only used for the photometric check. `candidate_mirror` holds the features of the
+        horizontally flipped candidate, in the flipped frame; it is tried only when the direct
+        match fails, and its transform is reported in the real (unflipped) candidate frame.
+        When both fail, the verdict of the attempt with more inliers is returned.
+        """
+        for name, features in (("candidate", candidate), ("work", work), ("candidate_mirror", candidate_mirror)):
+            if features is not None and features.kind != work.kind:
+                raise ValueError(
+                    f"{name} features are {features.kind!r} but work features are {work.kind!r}; "
+                    "extract both images' features with the same kind."
+                )
+        for name, gray in (("candidate_gray", candidate_gray), ("work_gray", work_gray)):
+            if not (isinstance(gray, np.ndarray) and gray.ndim == 2 and gray.dtype == np.uint8):
+                got = f"{gray.dtype}{list(gray.shape)}" if isinstance(gray, np.ndarray) else type(gray).__name__
+                raise ValueError(
+                    f"{name} must be a 2-D uint8 grayscale array; got {got}. "
+                    "Pass np.asarray(image.convert('L'))."
+                )
+        if candidate_mirror is not None and (candidate_mirror.width, candidate_mirror.height) != (
+            candidate.width,
+            candidate.height,
+        ):
+            raise ValueError(
+                f"candidate_mirror is {candidate_mirror.width}x{candidate_mirror.height} but the "
+                f"candidate is {candidate.width}x{candidate.height}; extract it from the candidate "
+                "flipped left to right (PIL.ImageOps.mirror) with the same original_size."
+            )
+        direct = self._attempt(candidate, work, candidate_gray, work_gray, mirrored=False)
+        if direct.verified or candidate_mirror is None:
+            return direct
+        mirror = self._attempt(candidate_mirror, work, np.ascontiguousarray(candidate_gray[:, ::-1]), work_gray, mirrored=True)
+        return mirror if mirror.verified or mirror.inliers > direct.inliers else direct
+
+    def _attempt(self, candidate, work, candidate_gray, work_gray, mirrored: bool) -> Verdict:
+        def verdict(reason, good=0, inliers=0, transform=None, asset=0.0, cand=0.0, ncc=0.0):
+            if transform is not None and mirrored:
+                transform = _unflip(transform, candidate.width)
+            return Verdict(
+                verified=reason == "ok",
+                method=work.kind,
+                good_matches=int(good),
+                inliers=int(inliers),
+                inlier_ratio=float(inliers / good) if good else 0.0,
+                asset_coverage=float(asset),
+                candidate_coverage=float(cand),
+                ncc=float(ncc),
+                mirrored=mirrored,
+                transform=None if transform is None else [[float(v) for v in row] for row in transform],
+                reason=reason,
+            )
+
+        for name, features in (("candidate", candidate), ("work", work)):
+            if len(features.points) < self.min_inliers:
+                return verdict(
+                    f"too few keypoints: {name} has {len(features.points)} < {self.min_inliers} "
+                    "(a flat, blurred or tiny image)"
+                )
+        work_idx, cand_idx = _mutual_ratio_matches(work.descriptors, candidate.descriptors, work.kind, self.ratio)
+        good = len(work_idx)
+        if good < self.min_inliers:
+            return verdict(f"too few good matches: {good} < {self.min_inliers}", good)
+
+        src = work.points[work_idx].astype(np.float64)
+        dst = candidate.points[cand_idx].astype(np.float64)
+        threshold = self.ransac_threshold * max(1.0, max(candidate.width, candidate.height) / DEFAULT_ANALYSE_SIDE)
+        homography, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, threshold, maxIters=5000, confidence=0.999)
+        if homography is None or not np.all(np.isfinite(homography)) or abs(homography[2, 2]) < 1e-12:
+            return verdict("no consistent transform: RANSAC found none", good)
+        homography = homography / homography[2, 2]
+        inliers = int(mask.sum())
+
+        work_box = _box(work.width, work.height)
+        footprint = _project(homography, work_box)
+        degenerate = _degeneracy(homography, work_box, self.max_distortion)
+        if degenerate:
+            return verdict(f"degenerate transform: {degenerate}", good, inliers)
+
+        cand_box = _box(candidate.width, candidate.height)
+        visible = _clip_convex(footprint, cand_box)
+        visible_area = _area(visible)
+        asset = _area(_project(np.linalg.inv(homography), visible)) / _area(work_box) if len(visible) >= 3 else 0.0
+        cand = visible_area / _area(cand_box)
+        ncc = _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, self.ncc_side)
+
+        failed = []
+        if inliers < self.min_inliers:
+            failed.append(f"too few inliers: {inliers} < {self.min_inliers}")
+        if inliers / good < self.min_inlier_ratio:
+            failed.append(f"inlier ratio too low: {inliers / good:.2f} < {self.min_inlier_ratio:.2f}")
+        if np.sqrt(visible_area) < self.min_footprint_side:
+            failed.append(f"footprint too small: {np.sqrt(visible_area):.0f} px side < {self.min_footprint_side:.0f}")
+        if asset < self.min_asset_coverage:
+            failed.append(f"too little of the work visible: {asset:.2f} < {self.min_asset_coverage:.2f}")
+        if ncc < self.min_ncc:
+            failed.append(f"pixels do not correlate: ncc {ncc:.2f} < {self.min_ncc:.2f}")
+        return verdict("; ".join(failed) or "ok", good, inliers, homography, asset, cand, ncc)
+
+
+def _mutual_ratio_matches(query: np.ndarray, train: np.ndarray, kind: str, ratio: float):
+    """Indices (query, train) of matches that pass Lowe's ratio test and are mutual nearest neighbours.
+
+    Brute force is exact and deterministic, and at a few thousand descriptors per image it is fast.
+    """
+    norm = cv2.NORM_L2 if kind == "sift" else cv2.NORM_HAMMING
+    matcher = cv2.BFMatcher(norm)
+    forward = matcher.knnMatch(query, train, k=2)
+    backward = matcher.match(train, query)
+    best_query_of_train = np.array([m.trainIdx for m in backward])
+    pairs = [
+        (pair[0].queryIdx, pair[0].trainIdx)
+        for pair in forward
+        if len(pair) == 2
+        and pair[0].distance < ratio * pair[1].distance
+        and best_query_of_train[pair[0].trainIdx] == pair[0].queryIdx
+    ]
+    if not pairs:
+        return np.zeros(0, int), np.zeros(0, int)
+    query_idx, train_idx = np.array(pairs).T
+    return query_idx, train_idx
+
+
+def _box(width: int, height: int) -> np.ndarray:
+    """The image's outline as a counter-clockwise-in-image-coordinates polygon (pixel edges)."""
+    return np.array([[-0.5, -0.5], [width - 0.5, -0.5], [width - 0.5, height - 0.5], [-0.5, height - 0.5]])
+
+
+def _project(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
+    homogeneous = np.c_[points, np.ones(len(points))] @ homography.T
+    return homogeneous[:, :2] / homogeneous[:, 2:]
+
+
+def _area(polygon: np.ndarray) -> float:
+    if len(polygon) < 3:
+        return 0.0
+    x, y = polygon[:, 0], polygon[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+
+def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
+
+
+def _degeneracy(homography: np.ndarray, box: np.ndarray, max_distortion: float) -> str:
+    """Why the homography cannot be a view of a flat image, or "" when it can."""
+    w = np.c_[box, np.ones(4)] @ homography[2]
+    if np.any(w <= 0):
+        return "the work's outline crosses the horizon"
+    quad = _project(homography, box)
+    turns = [_cross(quad[i], quad[(i + 1) % 4], quad[(i + 2) % 4]) for i in range(4)]
+    if any(t <= 0 for t in turns):
+        flipped = all(t < 0 for t in turns)
+        return "the work's outline is mirrored" if flipped else "the work's outline is not convex"
+    stretches = np.concatenate([_stretch(homography, point) for point in box])
+    distortion = stretches.max() / max(stretches.min(), 1e-12)
+    if distortion > max_distortion:
+        return f"stretched {distortion:.1f}x more one way than another (> {max_distortion:.1f})"
+    return ""
+
+
+def _stretch(homography: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Singular values of the homography's Jacobian at `point`: how much it stretches there."""
+    x, y = point
+    h = homography
+    w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
+    u = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w
+    v = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
+    jacobian = np.array(
+        [
+            [(h[0, 0] - u * h[2, 0]) / w, (h[0, 1] - u * h[2, 1]) / w],
+            [(h[1, 0] - v * h[2, 0]) / w, (h[1, 1] - v * h[2, 1]) / w],
+        ]
+    )
+    return np.linalg.svd(jacobian, compute_uv=False)
+
+
+def _clip_convex(polygon: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The part of a convex polygon inside an axis-aligned box (Sutherland-Hodgman)."""
+    (x0, y0), (x1, y1) = box[0], box[2]
+    edges = [
+        (lambda p: p[0] >= x0, lambda p, q: _at_x(p, q, x0)),
+        (lambda p: p[0] <= x1, lambda p, q: _at_x(p, q, x1)),
+        (lambda p: p[1] >= y0, lambda p, q: _at_y(p, q, y0)),
+        (lambda p: p[1] <= y1, lambda p, q: _at_y(p, q, y1)),
+    ]
+    points = list(polygon)
+    for inside, crossing in edges:
+        clipped = []
+        for i, current in enumerate(points):
+            previous = points[i - 1]
+            if inside(current):
+                if not inside(previous):
+                    clipped.append(crossing(previous, current))
+                clipped.append(current)
+            elif inside(previous):
+                clipped.append(crossing(previous, current))
+        points = clipped
+        if not points:
+            break
+    return np.array(points, dtype=np.float64).reshape(-1, 2)
+
+
+def _at_x(p, q, x):
+    t = (x - p[0]) / (q[0] - p[0])
+    return np.array([x, p[1] + t * (q[1] - p[1])])
+
+
+def _at_y(p, q, y):
+    t = (y - p[1]) / (q[1] - p[1])
+    return np.array([p[0] + t * (q[0] - p[0]), y])
+
+
+def _scale(sx: float, sy: float) -> np.ndarray:
+    return np.diag([sx, sy, 1.0])
+
+
+def _shift(dx: float, dy: float) -> np.ndarray:
+    return np.array([[1.0, 0, dx], [0, 1.0, dy], [0, 0, 1.0]])
+
+
+def _resize_map(from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
+    """Maps pixel-centre coordinates of an image of `from_size` onto the same image at `to_size`."""
+    sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    return _shift(-0.5, -0.5) @ _scale(sx, sy) @ _shift(0.5, 0.5)
+
+
+def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, side: int) -> float:
+    """NCC between the work warped into the candidate and the candidate, over the footprint.
+
+    Both are compared on a grid at most `side` pixels long, laid over the footprint's bounding box
+    inside the candidate (so a small copy inside a big page is still compared at a useful size).
+    Both are band-pass filtered first: a difference of Gaussians keeps shapes and textures and
+    drops the overall layout of light and dark, which two photos of one scene share.
+    """
+    cand_to_gray = _resize_map((candidate.width, candidate.height), (candidate_gray.shape[1], candidate_gray.shape[0]))
+    quad = _project(cand_to_gray @ homography, _box(work.width, work.height))
+    gh, gw = candidate_gray.shape
+    x0, y0 = np.floor(np.clip(quad.min(axis=0), 0, [gw, gh])).astype(int)
+    x1, y1 = np.ceil(np.clip(quad.max(axis=0) + 1, 0, [gw, gh])).astype(int)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return 0.0
+    crop = candidate_gray[y0:y1, x0:x1]
+    factor = min(1.0, side / max(crop.shape))
+    grid_size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
+    target = cv2.resize(crop, grid_size, interpolation=cv2.INTER_AREA)
+    work_to_grid = (
+        _resize_map(crop.shape[::-1], grid_size)
+        @ _shift(-x0, -y0)
+        @ cand_to_gray
+        @ homography
+        @ _resize_map((work_gray.shape[1], work_gray.shape[0]), (work.width, work.height))
+    )
+    # Shrink the work first to about its size on the grid, so the warp does not alias.
+    footprint_area = _area(_project(work_to_grid, _box(work_gray.shape[1], work_gray.shape[0])))
+    shrink = min(1.0, np.sqrt(footprint_area / work_gray.size))
+    small_size = (max(1, round(work_gray.shape[1] * shrink)), max(1, round(work_gray.shape[0] * shrink)))
+    small = cv2.resize(work_gray, small_size, interpolation=cv2.INTER_AREA)
+    small_to_grid = work_to_grid @ _resize_map(small_size, (work_gray.shape[1], work_gray.shape[0]))
+    warped = cv2.warpPerspective(small, small_to_grid, grid_size, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full(small.shape, 255, np.uint8), small_to_grid, grid_size, flags=cv2.INTER_NEAREST)
+    # Interpolation blends the work with the black outside along the footprint's edge.
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
+    if mask.sum() < 64:
+        return 0.0
+    a = _band_pass(warped, mask)[mask]
+    b = _band_pass(target, mask)[mask]
+    a -= a.mean()
+    b -= b.mean()
+    denominator = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0
+
+
+def _band_pass(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Difference of Gaussians computed from the pixels under `mask` only (normalised convolution),
+    so that whatever lies outside the footprint cannot leak into it."""
+    weight = mask.astype(np.float32)
+    image = image.astype(np.float32) * weight
+
+    def blur(sigma):
+        return cv2.GaussianBlur(image, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
+
+    return blur(_BAND_SIGMAS[0]) - blur(_BAND_SIGMAS[1])
+
+def _unflip(homography: np.ndarray, width: int) -> np.ndarray:
+    """Re-express a transform into the left-right flipped candidate in the real candidate's frame."""
+    flip = np.array([[-1.0, 0, width - 1], [0, 1.0, 0], [0, 0, 1.0]])
+    return flip @ homography

@@ -1,7 +1,8 @@
 """Image embedders, built from a short spec string kept in the workspace config.
 
 Specs: `clip:MODEL/TAG` (open_clip's own download and cache), `clip:MODEL@PATH` (a local
-checkpoint file; MODEL may be a model-config .json for custom architectures), or `none`.
+checkpoint file; MODEL may be a model-config .json for custom architectures), `onnx:PATH` (an
+ONNX image model with its preprocessing sidecar, see detector.onnx_embedder), or `none`.
 Every embedder has an id naming the model, the tag and the weights' SHA-256, stored with the
 index and the embeddings, so vectors from different models are never mixed.
 """
@@ -19,7 +20,8 @@ from PIL import Image
 from detector.errors import ConfigError, EmbedderUnavailable
 
 SPEC_HELP = (
-    "'clip:MODEL/TAG' (e.g. clip:ViT-B-32/laion2b_s34b_b79k), 'clip:MODEL@/path/to/checkpoint.pt', or 'none'"
+    "'clip:MODEL/TAG' (e.g. clip:ViT-B-32/laion2b_s34b_b79k), 'clip:MODEL@/path/to/checkpoint.pt', "
+    "'onnx:/path/to/model.onnx' (with its .json sidecar, see `copyhound models export-onnx`), or 'none'"
 )
 
 
@@ -40,12 +42,21 @@ class ClipSpec:
     checkpoint: Path | None = None
 
 
-def parse_spec(spec: str) -> ClipSpec | None:
+@dataclass(frozen=True)
+class OnnxSpec:
+    path: Path
+
+
+def parse_spec(spec: str) -> ClipSpec | OnnxSpec | None:
     """None for 'none'; ConfigError naming the accepted forms for anything unparseable."""
     spec = spec.strip()
     if spec == "none":
         return None
     kind, _, rest = spec.partition(":")
+    if kind == "onnx":
+        if not rest:
+            raise ConfigError(f"Embedder {spec!r} needs a model file in onnx:PATH, e.g. onnx:/models/clip.onnx.")
+        return OnnxSpec(path=Path(rest).expanduser())
     if kind != "clip" or not rest:
         raise ConfigError(f"Unknown embedder {spec!r}; accepted: {SPEC_HELP}.")
     if "@" in rest:
@@ -147,6 +158,8 @@ def _cached_weights(open_clip, model: str, tag: str) -> Path:
 def clip_weights_cached(spec: str) -> bool:
     """Whether `spec` can be loaded without the network (the demo asks before trying)."""
     parsed = parse_spec(spec)
+    if isinstance(parsed, OnnxSpec):
+        return parsed.path.is_file()
     if parsed is None or parsed.checkpoint is not None:
         return parsed is None or parsed.checkpoint.is_file()
     import open_clip
@@ -162,4 +175,8 @@ def clip_weights_cached(spec: str) -> bool:
 
 def load_embedder(spec: str, batch_size: int = 16, torch_threads: int = 0) -> Embedder | None:
     parsed = parse_spec(spec)
+    if isinstance(parsed, OnnxSpec):
+        from detector.onnx_embedder import OnnxEmbedder  # onnxruntime loads only when asked for
+
+        return OnnxEmbedder(parsed.path, batch_size, torch_threads)
     return None if parsed is None else ClipEmbedder(parsed, batch_size, torch_threads)

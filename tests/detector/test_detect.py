@@ -1,0 +1,113 @@
+"""The detection cascade on real transformed copies, fed straight into the store (no crawl)."""
+
+from pathlib import Path
+
+import pytest
+
+from detector import demo_site
+from detector.blobs import BlobStore
+from detector.detect import Detector, authorized
+from detector.register import WorkInfo, image_paths, register_files
+from detector.store import utc_now
+
+
+def _add_candidates(ws, store, folder: Path, scan_id: int, base="https://blog.example/"):
+    blobs = BlobStore(ws.blobs_dir)
+    for path in sorted(folder.iterdir()):
+        data = path.read_bytes()
+        store.add_candidate({"scan_id": scan_id, "target": "test", "page_url": f"{base}{path.stem}.html",
+                             "image_url": f"{base}img/{path.name}", "discovered_at": utc_now(),
+                             "sha256": blobs.put(data), "byte_size": len(data)})
+
+
+@pytest.fixture
+def registered(workspace, works_dir):
+    ws, store = workspace
+    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+    return ws, store
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return demo_site.build_site(tmp_path_factory.mktemp("site"))
+
+
+def test_every_copy_matches_its_work_and_nothing_else_matches(registered, site):
+    ws, store = registered
+    _add_candidates(ws, store, site / "img", store.start_scan({}))
+    summary = Detector(ws, store, ws.settings(), None).run()
+
+    found = {Path(m["image_url"]).name: m["asset_filename"] for m in store.matches()}
+    assert found == demo_site.EXPECTED  # including: no match for the other photo of the same court
+    assert {m["decision"] for m in store.matches()} == {"match"}
+    assert summary.candidates == len(demo_site.EXPECTED) + len(demo_site.OTHERS)
+    assert store.candidates("state = 'new'") == []
+    for m in store.matches():
+        verification = m["signals"]["verification"]
+        assert verification["verified"] and verification["transform"] is not None
+    mirrored = next(m for m in store.matches() if m["image_url"].endswith("mirrored.jpg"))
+    assert mirrored["signals"]["verification"]["mirrored"] is True
+    banner = next(m for m in store.matches() if m["image_url"].endswith("banner.jpg"))
+    assert banner["signals"]["verification"]["candidate_coverage"] < 0.5
+    assert "phash" not in banner["signals"]["shortlisted_by"]  # hashes cannot see a pasted copy
+
+
+def test_rescanning_adds_sightings_not_matches(registered, site):
+    ws, store = registered
+    _add_candidates(ws, store, site / "img", store.start_scan({}))
+    Detector(ws, store, ws.settings(), None).run()
+    first = {m["id"]: m for m in store.matches()}
+    _add_candidates(ws, store, site / "img", store.start_scan({}))
+    summary = Detector(ws, store, ws.settings(), None).run()
+    assert summary.matches_new == 0 and summary.matches_updated == len(first)
+    assert {m["id"]: m["sightings"] for m in store.matches()} == {i: 2 for i in first}
+
+
+def test_undecodable_candidate_is_refused_and_the_batch_goes_on(registered, site, tmp_path):
+    ws, store = registered
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "broken.jpg").write_bytes((site / "img" / "resized.jpg").read_bytes()[:3000])
+    (folder / "resized.jpg").write_bytes((site / "img" / "resized.jpg").read_bytes())
+    _add_candidates(ws, store, folder, store.start_scan({}))
+    summary = Detector(ws, store, ws.settings(), None).run()
+    broken = store.candidates("image_url LIKE '%broken.jpg'")[0]
+    assert broken["state"] == "refused" and broken["refusal_reason"] == "corrupt"
+    assert summary.refused == {"corrupt": 1}
+    assert [m["asset_filename"] for m in store.matches()] == ["chelsea.jpg"]
+
+
+def test_declared_licensed_use_is_recorded_as_authorized(registered, site):
+    ws, store = registered
+    store.add_authorized_use(store.owner_by_name("alice")["id"], "licensed.example", "licence 42")
+    _add_candidates(ws, store, site / "img", store.start_scan({}), base="https://www.licensed.example/")
+    Detector(ws, store, ws.settings(), None).run()
+    assert {m["status"] for m in store.matches()} == {"authorized"}
+
+
+@pytest.mark.parametrize("page, patterns, expected", [
+    ("https://shop.example/p", ["shop.example"], True),
+    ("https://cdn.shop.example/p", ["shop.example"], True),
+    ("https://badshop.example/p", ["shop.example"], False),
+    ("https://blog.example/licensed/1", ["https://blog.example/licensed/"], True),
+    ("https://blog.example/other", ["https://blog.example/licensed/"], False),
+])
+def test_authorized_patterns(page, patterns, expected):
+    assert authorized(page, page + "/i.jpg", patterns) is expected
+
+
+def test_detection_with_a_clip_embedder_uses_it_for_shortlisting(workspace, works_dir, site, tiny_clip):
+    from detector.embedding import load_embedder
+
+    ws, store = workspace
+    embedder = load_embedder(tiny_clip)
+    register_files(ws, store, ws.settings(), embedder, image_paths([works_dir], False), WorkInfo("alice"))
+    _add_candidates(ws, store, site / "img", store.start_scan({}))
+    summary = Detector(ws, store, ws.settings(), embedder).run()
+    assert "clip" in summary.shortlist_sources
+    decided = [m for m in store.matches() if m["decision"] == "match"]
+    assert {Path(m["image_url"]).name: m["asset_filename"] for m in decided} == demo_site.EXPECTED
+    assert len(decided) == len(demo_site.EXPECTED)
+    # Random weights make every image look alike: such pairs may reach review, never match.
+    assert all(m["signals"]["tier"] == "partial" for m in store.matches() if m["decision"] == "review")
+    assert all(m["signals"]["embedder"] == embedder.id for m in store.matches())

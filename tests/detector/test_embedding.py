@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import make_tiny_clip
+from detector import config, indexes
+from detector.embedding import clip_weights_cached, load_embedder, parse_spec
+from detector.errors import ConfigError, EmbedderMismatch, EmbedderUnavailable
+from detector.register import WorkInfo, image_paths, register_files
+from detector.reindex import reembed
+
+
+def test_tiny_checkpoint_loads_through_the_spec_and_embeds_unit_vectors(tiny_clip, works_dir):
+    embedder = load_embedder(tiny_clip, batch_size=2)
+    images = [Image.open(p).convert("RGB") for p in sorted(works_dir.glob("*.jpg"))[:3]]
+    vectors = embedder.embed(images)
+    assert vectors.shape == (3, embedder.dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    # Batching must not change results: one at a time gives the same vectors.
+    single = np.concatenate([embedder.embed([im]) for im in images])
+    assert np.allclose(vectors, single, atol=1e-5)
+    assert embedder.id.startswith("clip:tiny-test.json#") and len(embedder.id.split("#")[1]) == 16
+
+
+def test_different_weights_give_a_different_embedder_id(tiny_clip, tmp_path):
+    other = make_tiny_clip(tmp_path, seed=1)
+    assert load_embedder(tiny_clip).id != load_embedder(other).id
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("resnet", "Unknown embedder 'resnet'; accepted: 'clip:MODEL/TAG'"),
+    ("clip:ViT-B-32", "Embedder 'clip:ViT-B-32' needs both MODEL and TAG in clip:MODEL/TAG."),
+    ("clip:@/x.pt", "Embedder 'clip:@/x.pt' needs both MODEL and PATH in clip:MODEL@PATH."),
+])
+def test_malformed_specs_are_refused(spec, message):
+    with pytest.raises(ConfigError) as e:
+        parse_spec(spec)
+    assert message in str(e.value)
+
+
+def test_missing_checkpoint_names_the_remedies(tmp_path):
+    with pytest.raises(EmbedderUnavailable) as e:
+        load_embedder(f"clip:ViT-B-32@{tmp_path / 'absent.pt'}")
+    assert "absent.pt does not exist" in str(e.value)
+    assert "embedder 'none'" in str(e.value) and "clip:MODEL@/path/to/checkpoint" in str(e.value)
+
+
+def test_none_needs_no_weights():
+    assert load_embedder("none") is None and clip_weights_cached("none")
+
+
+def test_mixing_models_is_refused_until_reindex(workspace, works_dir, tiny_clip, tmp_path):
+    ws, store = workspace
+    settings = ws.settings()
+    first = load_embedder(tiny_clip)
+    files = image_paths([works_dir], recursive=False)[:3]
+    register_files(ws, store, settings, first, files, WorkInfo("alice"))
+    second = load_embedder(make_tiny_clip(tmp_path / "other", seed=7))
+    with pytest.raises(EmbedderMismatch) as e:
+        indexes.load(ws, store, second, 100, "Flat")
+    assert f"embedded with {first.id}" in str(e.value) and "copyhound reindex" in str(e.value)
+    assert reembed(ws, store, settings, second) == 3
+    rebuilt = indexes.rebuild(ws, store, second, 100, "Flat")
+    assert len(rebuilt.vectors) == 3 and store.embedder_ids() == [second.id]

@@ -1,0 +1,53 @@
+"""Contract test every Hasher passes."""
+
+import io
+
+import pytest
+from PIL import Image, ImageOps
+
+from detector.hashing import HASHERS
+
+
+def _open(path):
+    return Image.open(path).convert("RGB")
+
+
+def _reencoded(im, quality=40):
+    buffer = io.BytesIO()
+    im.save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+@pytest.fixture(params=sorted(HASHERS))
+def hasher(request):
+    return HASHERS[request.param]
+
+
+def test_hash_has_declared_length_and_zero_self_distance(hasher, works_dir):
+    digest = hasher.hash(_open(works_dir / "astronaut.jpg"))
+    assert len(digest) == hasher.bits // 4
+    assert hasher.distance(digest, digest) == 0
+
+
+def test_reencoded_copy_is_closer_than_any_other_work(hasher, works_dir):
+    works = sorted(works_dir.glob("*.jpg"))
+    for path in works:
+        original = _open(path)
+        own = hasher.distance(hasher.hash(original), hasher.hash(_reencoded(original)))
+        others = [hasher.distance(hasher.hash(original), hasher.hash(_open(p))) for p in works if p != path]
+        assert own < min(others), f"{hasher.name}: {path.name} re-encoded at {own}, nearest other {min(others)}"
+        assert own <= hasher.bits // 8
+
+
+def test_mirror_image_is_far_for_phash_and_dhash(works_dir):
+    """Why detection also hashes the mirrored candidate: these hashes do not see mirrors."""
+    im = _open(works_dir / "motorcycle_left.jpg")
+    for name in ("phash", "dhash"):
+        h = HASHERS[name]
+        assert h.distance(h.hash(im), h.hash(ImageOps.mirror(im))) > h.bits // 4
+
+
+def test_pdq_reports_low_quality_for_a_flat_image():
+    flat = Image.new("RGB", (200, 200), (120, 120, 120))
+    _, quality = HASHERS["pdq"].hash_with_quality(flat)
+    assert quality < 50

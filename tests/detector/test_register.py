@@ -1,0 +1,74 @@
+"""`copyhound init` + `register` + `assets` through the real command line."""
+
+import json
+import shutil
+
+from conftest import run_cli
+from detector.store import Store
+from detector.workspace import open_workspace
+
+
+def _folder_with_broken_files(tmp_path, works_dir):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    for name in ("astronaut.jpg", "chelsea.jpg", "coffee.jpg"):
+        shutil.copy(works_dir / name, folder / name)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "page.jpg").write_text("<!doctype html><html><body>not found</body></html>")
+    (folder / "half.jpg").write_bytes((works_dir / "rocket.jpg").read_bytes()[:4000])
+    (folder / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="90" height="90"/>')
+    return folder
+
+
+def test_register_keeps_the_good_files_and_lists_each_refusal(tmp_path, works_dir):
+    home = tmp_path / "ws"
+    assert run_cli("init", "--embedder", "none", home=home).returncode == 0
+    folder = _folder_with_broken_files(tmp_path, works_dir)
+
+    result = run_cli("register", str(folder), "--owner", "alice", home=home)
+    assert result.returncode == 1, result.stderr
+    assert "3 registered, 0 already registered, 4 refused (of 7 files)." in result.stdout
+    for name, reason in (("empty.jpg", "empty"), ("page.jpg", "not_image"), ("half.jpg", "corrupt"),
+                         ("drawing.svg", "svg_unsupported")):
+        assert f"refused {folder / name} ({reason}):" in result.stderr
+
+    listing = json.loads(run_cli("assets", "--format", "json", home=home).stdout)
+    assert sorted(row["filename"] for row in listing) == ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"]
+    assert {row["owner"] for row in listing} == {"alice"}
+
+    again = run_cli("register", str(folder / "coffee.jpg"), "--owner", "alice", home=home)
+    assert again.returncode == 0
+    assert "0 registered, 1 already registered, 0 refused" in again.stdout
+    store = Store(open_workspace(home).db_path)
+    assert len(store.assets()) == 3
+    assert [e["kind"] for e in store.db.query("SELECT kind FROM ledger")] == ["register"] * 3
+
+
+def test_register_without_workspace_exits_2_with_the_fix(tmp_path, works_dir):
+    result = run_cli("register", str(works_dir / "coffee.jpg"), home=tmp_path / "none")
+    assert result.returncode == 2
+    assert "No copyhound workspace at" in result.stderr and "copyhound init --home" in result.stderr
+
+
+def test_corrupt_index_file_is_rebuilt_not_used(tmp_path, works_dir):
+    home = tmp_path / "ws"
+    run_cli("init", "--embedder", "none", home=home)
+    run_cli("register", str(works_dir / "coffee.jpg"), str(works_dir / "rocket.jpg"), home=home)
+    ws = open_workspace(home)
+    pdq_file = ws.index_dir / "pdq.faiss"
+    data = bytearray(pdq_file.read_bytes())
+    data[-5] ^= 0xFF
+    pdq_file.write_bytes(bytes(data))
+    (ws.index_dir / "phash.faiss").unlink()
+    from detector import indexes
+
+    store = Store(ws.db_path)
+    assert sorted(indexes.load(ws, store, None, 100, "Flat").rebuilt) == ["pdq", "phash"]
+    pdq_file.write_bytes(bytes(data))  # corrupt again: registration must not trust it either
+
+    result = run_cli("register", str(works_dir / "castle.jpg"), home=home)
+    assert result.returncode == 0, result.stderr
+    loaded = indexes.load(ws, store, None, 100, "Flat")
+    assert loaded.rebuilt == []  # the repaired files are trusted again
+    assert sorted(loaded.hashes["pdq"].ids().tolist()) == [a["id"] for a in store.assets()]
+    assert sorted(loaded.hashes["phash"].ids().tolist()) == [a["id"] for a in store.assets()]

@@ -1,0 +1,57 @@
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from detector import config
+from detector.errors import ConfigError
+
+DOCS = Path(__file__).parent.parent / "docs" / "configuration.md"
+
+
+def test_every_setting_has_help_and_is_documented():
+    text = DOCS.read_text(encoding="utf-8")
+    for section, name, _default, help_text in config.documented_fields():
+        assert help_text.strip(), f"{section}.{name} has no help"
+        assert f"`{section}.{name}`" in text, f"docs/configuration.md does not mention {section}.{name}"
+
+
+def test_rendered_file_loads_back_to_the_defaults():
+    settings = config.Settings()
+    assert config.from_dict(tomllib.loads(config.render_toml(settings))) == settings
+
+
+def test_rendered_file_keeps_targets():
+    target = config.Target(name="blog", start_urls=("https://blog.example/",), allow_private=True)
+    settings = config.Settings(targets=(target,))
+    assert config.from_dict(tomllib.loads(config.render_toml(settings))).targets == (target,)
+
+
+def test_unknown_key_lists_the_valid_ones():
+    with pytest.raises(ConfigError) as e:
+        config.from_dict({"match": {"match_treshold": 0.9}})
+    assert "config.match: unknown setting(s) match_treshold" in str(e.value)
+    assert "match_threshold" in str(e.value)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"crawl": {"max_pages": "many"}}, "config.crawl.max_pages must be int, got str: 'many'"),
+    ({"crawl": {"obey_robots": 1}}, "config.crawl.obey_robots must be bool, got int: 1"),
+    ({"targets": {"name": "x"}}, "config.targets must be a list, got dict: {'name': 'x'}"),
+])
+def test_wrong_types_name_the_setting(data, message):
+    with pytest.raises(ConfigError) as e:
+        config.from_dict(data)
+    assert str(e.value) == message
+
+
+def test_int_is_accepted_where_a_float_is_expected():
+    assert config.from_dict({"match": {"match_threshold": 1}}).match.match_threshold == 1.0
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[match\n")
+    with pytest.raises(ConfigError) as e:
+        config.load(path)
+    assert str(path) in str(e.value)

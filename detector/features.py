@@ -115,10 +115,13 @@ def extract(
         raise ValueError(f"max_features must be at least 1; got {max_features}.")
     width, height = original_size or image.size
     gray = np.asarray(image.convert("L"))
-    scale = min(1.0, analyse_side / max(gray.shape))
-    if scale < 1.0:
+    # SIFT doubles the image internally; ORB does not, and its 31 px patches find little in a
+    # thumbnail, so small images are enlarged to half the analysis side for ORB.
+    smallest_side = 0 if kind == "sift" else analyse_side // 2
+    scale = min(1.0, analyse_side / max(gray.shape)) if max(gray.shape) >= smallest_side else smallest_side / max(gray.shape)
+    if scale != 1.0:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
 
     if kind == "sift":
         detector = cv2.SIFT_create()

@@ -82,9 +82,11 @@ class Verifier:
         the bundled photos); for two photos of the same place the consistent ones are a minority
         among matches between repeated or merely similar structures. 0.4 leaves room for copies
         whose surroundings add stray matches.
-    max_distortion: largest local stretch over smallest local stretch of the homography, taken
-        over the corners of the work (singular values of its Jacobian). Copies shown at an angle
-        stay well below 3; near-singular fits reach tens or hundreds.
+    max_anisotropy: most the homography may stretch one way over the other at any corner of the
+        work (ratio of its Jacobian's singular values). A flat picture seen at a tilt t stretches
+        by about 1/cos(t), so 4 allows tilts up to 75 degrees; near-singular fits reach tens.
+        (Transforms that shrink the work to a speck or blow it up far past the candidate are
+        caught by `min_footprint_side` and `min_asset_coverage`.)
     min_footprint_side: least square root of the footprint's area inside the candidate, in
         candidate pixels: a smaller copy is too small to verify photometrically.
     min_asset_coverage: least share of the work visible in the candidate. Below a twentieth the
@@ -102,7 +104,7 @@ class Verifier:
     ransac_threshold: float = 4.0
     min_inliers: int = 15
     min_inlier_ratio: float = 0.4
-    max_distortion: float = 4.0
+    max_anisotropy: float = 4.0
     min_footprint_side: float = 48.0
     min_asset_coverage: float = 0.05
     min_ncc: float = 0.6
@@ -114,7 +116,7 @@ class Verifier:
             ("ransac_threshold", self.ransac_threshold > 0, "a positive number of pixels"),
             ("min_inliers", self.min_inliers >= _MIN_POINTS, f"an integer of at least {_MIN_POINTS}"),
             ("min_inlier_ratio", 0 <= self.min_inlier_ratio <= 1, "a number in [0, 1]"),
-            ("max_distortion", self.max_distortion >= 1, "a number of at least 1"),
+            ("max_anisotropy", self.max_anisotropy >= 1, "a number of at least 1"),
             ("min_footprint_side", self.min_footprint_side >= 0, "a non-negative number of pixels"),
             ("min_asset_coverage", 0 <= self.min_asset_coverage <= 1, "a number in [0, 1]"),
             ("min_ncc", -1 <= self.min_ncc <= 1, "a number in [-1, 1]"),
@@ -208,7 +210,7 @@ class Verifier:
 
         work_box = _box(work.width, work.height)
         footprint = _project(homography, work_box)
-        degenerate = _degeneracy(homography, work_box, self.max_distortion)
+        degenerate = _degeneracy(homography, work_box, self.max_anisotropy)
         if degenerate:
             return verdict(f"degenerate transform: {degenerate}", good, inliers)
 
@@ -257,7 +259,7 @@ def _mutual_ratio_matches(query: np.ndarray, train: np.ndarray, kind: str, ratio
 
 
 def _box(width: int, height: int) -> np.ndarray:
-    """The image's outline as a counter-clockwise-in-image-coordinates polygon (pixel edges)."""
+    """The image's outline along its pixel edges: top-left, top-right, bottom-right, bottom-left."""
     return np.array([[-0.5, -0.5], [width - 0.5, -0.5], [width - 0.5, height - 0.5], [-0.5, height - 0.5]])
 
 
@@ -277,25 +279,26 @@ def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
 
 
-def _degeneracy(homography: np.ndarray, box: np.ndarray, max_distortion: float) -> str:
-    """Why the homography cannot be a view of a flat image, or "" when it can."""
+def _degeneracy(homography: np.ndarray, box: np.ndarray, max_anisotropy: float) -> str:
+    """Why the homography cannot be a view of a flat picture, or "" when it can."""
     w = np.c_[box, np.ones(4)] @ homography[2]
     if np.any(w <= 0):
         return "the work's outline crosses the horizon"
+    # With the whole outline on the near side of the horizon the footprint is convex, and its
+    # corners all turn the same way: the work's way unless the transform mirrors it.
     quad = _project(homography, box)
     turns = [_cross(quad[i], quad[(i + 1) % 4], quad[(i + 2) % 4]) for i in range(4)]
-    if any(t <= 0 for t in turns):
-        flipped = all(t < 0 for t in turns)
-        return "the work's outline is mirrored" if flipped else "the work's outline is not convex"
-    stretches = np.concatenate([_stretch(homography, point) for point in box])
-    distortion = stretches.max() / max(stretches.min(), 1e-12)
-    if distortion > max_distortion:
-        return f"stretched {distortion:.1f}x more one way than another (> {max_distortion:.1f})"
+    if min(turns) <= 0:
+        return "the work's outline is mirrored" if max(turns) < 0 else "the work's outline collapses to a line"
+    stretches = np.array([_stretch(homography, corner) for corner in box])
+    anisotropy = (stretches[:, 0] / np.maximum(stretches[:, 1], 1e-12)).max()
+    if anisotropy > max_anisotropy:
+        return f"stretched {anisotropy:.1f}x more one way than the other (> {max_anisotropy:g})"
     return ""
 
 
 def _stretch(homography: np.ndarray, point: np.ndarray) -> np.ndarray:
-    """Singular values of the homography's Jacobian at `point`: how much it stretches there."""
+    """Singular values (largest first) of the homography's Jacobian at `point`: how it stretches there."""
     x, y = point
     h = homography
     w = h[2, 0] * x + h[2, 1] * y + h[2, 2]

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from detector.features import LocalFeatures, extract
-from detector.verify import Verifier
+from detector.verify import Verifier, _box, _degeneracy
 
 ASSETS = Path(__file__).resolve().parents[2] / "detector" / "demo_assets"
 PHOTOS = sorted(ASSETS.glob("works/*.jpg")) + sorted(ASSETS.glob("others/*.jpg"))
@@ -99,10 +99,11 @@ def copy_grayscale(work):
     return work.convert("L").convert("RGB"), np.eye(3)
 
 
-def copy_perspective(work):
+def copy_perspective(work, steep=False):
     w, h = work.size
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
-    moved = corners * [[1, 1]] + np.array([[0.08 * w, 0.05 * h], [-0.05 * w, 0], [0, 0], [0.02 * w, -0.1 * h]])
+    shifts = [[0.3, 0.3], [-0.02, 0], [0, 0], [0.15, -0.3]] if steep else [[0.08, 0.05], [-0.05, 0], [0, 0], [0.02, -0.1]]
+    moved = corners + np.array(shifts) * [w, h]
     forward = homography_from(corners, moved)  # in pixel-edge coordinates, as Pillow samples
     inverse = np.linalg.inv(forward)
     coefficients = (inverse / inverse[2, 2]).flatten()[:8]
@@ -128,6 +129,7 @@ COPIES = {
     "mirrored": copy_mirrored,
     "grayscale": copy_grayscale,
     "perspective": copy_perspective,
+    "steep_perspective": lambda work: copy_perspective(work, steep=True),
 }
 
 
@@ -228,6 +230,20 @@ def test_failing_gates_are_named_and_the_measurements_are_still_reported():
     assert visible == f"too little of the work visible: {verdict.asset_coverage:.2f} < 0.90"
     assert 0.3 < verdict.asset_coverage < 0.6
     assert verdict.inliers > 100 and verdict.ncc > 0.9 and verdict.transform is not None
+
+
+@pytest.mark.parametrize(
+    "matrix, reason",
+    [
+        ([[0.5, 0.1, 20], [-0.1, 0.5, 30], [0.0001, 0.0002, 1]], ""),
+        ([[-1, 0, 479], [0, 1, 0], [0, 0, 1]], "the work's outline is mirrored"),
+        ([[1, 0, 0], [0, 1, 0], [-0.004, 0, 1]], "the work's outline crosses the horizon"),
+        ([[1, 0, 0], [0, 0.05, 0], [0, 0, 1]], "stretched 20.0x more one way than the other (> 4)"),
+        ([[1, 0, 0], [0, 0, 0], [0, 0, 1]], "the work's outline collapses to a line"),
+    ],
+)
+def test_implausible_transforms_are_named(matrix, reason):
+    assert _degeneracy(np.array(matrix, float), _box(480, 360), max_anisotropy=4) == reason
 
 
 def test_a_flat_image_is_refused_with_a_reason_not_an_exception():

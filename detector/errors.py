@@ -58,3 +58,8 @@ class WorkspaceLocked(CopyhoundError):
 
 class NotFound(CopyhoundError):
     """An id given on the command line or API does not exist (or belongs to another owner)."""
+
+
+class ActionRefused(CopyhoundError):
+    """A notice, offer or export that must not be made: the match is rejected or authorized, or the
+    owner profile lacks what the document needs."""

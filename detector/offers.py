@@ -1,0 +1,293 @@
+"""Licensing offers: the alternative to a takedown, where the user keeps the image and pays.
+
+The price follows the owner's [pricing] rules (detector.config.PricingSettings):
+
+    amount = base_fees[licence]
+             x commercial_multiplier            (commercial use only)
+             x size_multipliers[band]           (band of the copy's displayed long side)
+             x (1 + monthly_increase x (months seen - 1))
+             x min(max_sightings_multiplier, 1 + sighting_increase x (sightings - 1))
+
+rounded half-up to cents; accepted within early_discount_days it costs early_discount_percent
+less. Months seen = whole 30-day periods begun between first and last sighting (at least 1).
+Amounts are exact decimals (strings in the store). An offer moves draft -> sent ->
+accepted | declined | expired (a draft can be withdrawn as expired); every change is recorded with
+its date and entered in the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+from PIL import Image
+
+from detector import ledger
+from detector.config import PricingSettings, Settings
+from detector.errors import ActionRefused, ConfigError, UsageError
+from detector.notices import ensure_actionable, ensure_profile, evidence_summary
+from detector.report import Case, environment, load_case, oneline
+from detector.store import Store, utc_now
+from detector.workspace import Workspace
+
+STATUSES = ("draft", "sent", "accepted", "declined", "expired")
+TRANSITIONS = {
+    "draft": ("sent", "expired"),
+    "sent": ("accepted", "declined", "expired"),
+    "accepted": (),
+    "declined": (),
+    "expired": (),
+}
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Factor:
+    name: str
+    value: Decimal
+    why: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A price and how it was reached; `amount` before and `early_amount` after the early discount."""
+
+    currency: str
+    licence: str
+    commercial: bool
+    base_fee: Decimal
+    factors: tuple[Factor, ...]
+    amount: Decimal
+    early_amount: Decimal
+
+    def breakdown(self) -> list[dict]:
+        rows = [{"name": "base fee", "value": _plain(self.base_fee), "why": f"{self.licence} licence"}]
+        return rows + [{"name": f.name, "value": _plain(f.value), "why": f.why} for f in self.factors]
+
+
+def _plain(value: Decimal) -> str:
+    """1.20 -> '1.2', 250.0 -> '250' (never exponent notation)."""
+    return format(value.normalize(), "f")
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
+def _check_rules(rules: PricingSettings) -> None:
+    if len(rules.size_multipliers) != len(rules.size_bands) + 1:
+        raise ConfigError(
+            f"pricing.size_multipliers needs one more entry than pricing.size_bands (one per band, the "
+            f"last for sizes above the last limit); got {len(rules.size_multipliers)} and "
+            f"{len(rules.size_bands)}. Fix config.toml."
+        )
+    if list(rules.size_bands) != sorted(rules.size_bands):
+        raise ConfigError(f"pricing.size_bands must be ascending, got {list(rules.size_bands)}. Fix config.toml.")
+    if not 0 <= rules.early_discount_percent < 100:
+        raise ConfigError(f"pricing.early_discount_percent must be from 0 to below 100, got "
+                          f"{rules.early_discount_percent}. Fix config.toml.")
+    if len(rules.currency) != 3 or not rules.currency.isalpha():
+        raise ConfigError(f"pricing.currency must be a 3-letter ISO 4217 code like EUR, got {rules.currency!r}.")
+
+
+def months_seen(first_seen: str, last_seen: str) -> int:
+    """30-day periods begun between the first and last sighting; at least 1."""
+    days = (_parse(last_seen) - _parse(first_seen)).total_seconds() / 86400
+    return max(1, math.ceil(days / 30))
+
+
+def size_band(rules: PricingSettings, long_side: int) -> int:
+    """Index of the displayed-size band `long_side` falls in (a limit belongs to the band it ends)."""
+    return next((i for i, limit in enumerate(rules.size_bands) if long_side <= limit), len(rules.size_bands))
+
+
+def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: int,
+          first_seen: str, last_seen: str, sightings: int) -> Quote:
+    """The price of a licence under `rules` for a use of the given size, duration and sightings."""
+    _check_rules(rules)
+    if licence not in rules.base_fees:
+        raise UsageError(f"--licence {licence!r} has no base fee; priced licence types: "
+                         f"{', '.join(sorted(rules.base_fees))} (pricing.base_fees in config.toml).")
+    band = size_band(rules, long_side)
+    months = months_seen(first_seen, last_seen)
+    bands = ["up to " + str(rules.size_bands[0]) if rules.size_bands else "any size"] + \
+        [f"{lo + 1} to {hi}" for lo, hi in zip(rules.size_bands, rules.size_bands[1:])] + \
+        ([f"above {rules.size_bands[-1]}"] if rules.size_bands else [])
+    factors = [
+        Factor("commercial use", _decimal(rules.commercial_multiplier) if commercial else Decimal(1),
+               "commercial use" if commercial else "non-commercial use"),
+        Factor("displayed size", _decimal(rules.size_multipliers[band]),
+               f"long side {long_side} px (band {bands[band]} px)"),
+        Factor("duration", 1 + _decimal(rules.monthly_increase) * (months - 1),
+               f"{months} month{'s' if months != 1 else ''} seen"),
+        Factor("sightings", min(_decimal(rules.max_sightings_multiplier),
+                                1 + _decimal(rules.sighting_increase) * (sightings - 1)),
+               f"seen {sightings} time{'s' if sightings != 1 else ''}"),
+    ]
+    base = _decimal(rules.base_fees[licence])
+    exact = base
+    for factor in factors:
+        exact *= factor.value
+    amount = exact.quantize(_CENT, ROUND_HALF_UP)
+    early = (amount * (100 - _decimal(rules.early_discount_percent)) / 100).quantize(_CENT, ROUND_HALF_UP)
+    return Quote(rules.currency, licence, commercial, base, tuple(factors), amount, early)
+
+
+def displayed_long_side(case: Case) -> int:
+    """The long side the copy was shown at: the page's declared width/height, else its pixel size."""
+    c = case.candidate or {}
+    declared = [v for v in (c.get("declared_width"), c.get("declared_height")) if v]
+    if declared:
+        return max(declared)
+    if case.copy_bytes is None:
+        raise ActionRefused(f"Match {case.match['id']}: the captured copy is not in the blob store and the "
+                            "page declared no size, so its displayed size cannot be priced.")
+    try:
+        with Image.open(io.BytesIO(case.copy_bytes)) as image:  # reads the header only
+            return max(image.size)
+    except Exception as e:  # Pillow raises many types on bytes it cannot identify
+        raise ActionRefused(f"Match {case.match['id']}: the captured copy's size cannot be read "
+                            f"({type(e).__name__}: {e}), so it cannot be priced.") from e
+
+
+@dataclass(frozen=True)
+class Offer:
+    record: dict
+    quote: Quote
+    path: Path
+
+
+def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
+               commercial: bool = False, owner_id: int | None = None, at: str | None = None,
+               out_dir: Path | None = None) -> Offer:
+    """Price, render, record (status draft) and write a licensing offer letter for a match.
+
+    Refused like a notice (rejected, authorized or unconfirmed borderline match; missing owner
+    name or email). Writes match-ID-offer-OFFER.txt (or the template's extension) under `out_dir`
+    (default output/offers).
+    """
+    case = load_case(ws, store, match_id, owner_id)
+    ensure_actionable(case.match, "licensing offer")
+    ensure_profile(case.owner, "offer")
+    rules = settings.pricing.for_owner(case.owner["name"])
+    licence = licence or rules.default_licence
+    m = case.match
+    quote = price(rules, licence=licence, commercial=commercial, long_side=displayed_long_side(case),
+                  first_seen=m["first_seen"], last_seen=m["last_seen"], sightings=m["sightings"])
+    at = at or utc_now()
+    created = _parse(at)
+    record = {
+        "match_id": match_id, "owner_id": case.owner["id"], "licence": licence, "commercial": int(commercial),
+        "currency": quote.currency, "amount": str(quote.amount), "early_amount": str(quote.early_amount),
+        "breakdown": quote.breakdown(), "status": "draft", "created_at": at,
+        "discount_until": _format(created + timedelta(days=rules.early_discount_days)),
+        "expires_at": _format(created + timedelta(days=rules.expiry_days)),
+    }
+    template = _template(ws, rules)
+    letter = _render_letter(template, case, settings, record)
+    with store.atomic():
+        offer_id = store.add_offer(dict(record, letter=letter))
+        ledger.append(store, "offer", ledger.match_subject(match_id), {
+            "offer_id": offer_id, "status": "draft", "currency": quote.currency, "amount": record["amount"],
+            "early_amount": record["early_amount"], "expires_at": record["expires_at"],
+            "letter_sha256": hashlib.sha256(letter.encode("utf-8")).hexdigest(),
+        }, at=at)
+    folder = out_dir or ws.output_dir / "offers"
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".html" if template.name and ".htm" in template.name else ".txt"
+    path = folder / f"match-{match_id}-offer-{offer_id}{suffix}"
+    path.write_text(letter, encoding="utf-8")
+    return Offer(store.offer(offer_id), quote, path)
+
+
+def _template(ws: Workspace, rules: PricingSettings) -> jinja2.Template:
+    if not rules.letter_template:
+        return environment().get_template("offer.txt.j2")
+    path = Path(rules.letter_template).expanduser()
+    path = path if path.is_absolute() else ws.home / path
+    if not path.is_file():
+        raise ConfigError(f"pricing.letter_template {rules.letter_template!r}: no file at {path}. Fix the path "
+                          "in config.toml, or set it to \"\" for the built-in letter.")
+    try:
+        return environment(path.parent).get_template(path.name)
+    except jinja2.TemplateError as e:
+        raise ConfigError(f"pricing.letter_template {path} is not a valid Jinja2 template ({e}).") from e
+
+
+def _render_letter(template: jinja2.Template, case: Case, settings: Settings, offer: dict) -> str:
+    """The letter; a replaced template gets: owner, asset, match, candidate, offer, host, evidence, date."""
+    m = case.match
+    try:
+        return template.render(
+            owner=case.owner, asset=case.asset, match=m, candidate=case.candidate or {}, offer=offer,
+            host=oneline(urlsplit(m["page_url"]).hostname or m["page_url"]),
+            evidence=evidence_summary(case, settings), date=offer["created_at"][:10],
+        )
+    except jinja2.TemplateError as e:
+        raise ConfigError(f"Offer letter template {template.name or 'offer.txt.j2'} failed to render ({e}); "
+                          "the names it may use are owner, asset, match, candidate, offer, host, evidence, "
+                          "date.") from e
+
+
+def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int | None = None,
+                     at: str | None = None) -> dict:
+    """Move an offer to `status` along TRANSITIONS, recording the date (sent_at or decided_at).
+
+    Accepting after expires_at is refused; the ledger entry of an acceptance carries `amount_due`.
+    """
+    if status not in STATUSES:
+        raise UsageError(f"Offer status must be one of {', '.join(STATUSES)}, got {status!r}.")
+    offer = store.offer(offer_id, owner_id)
+    allowed = TRANSITIONS[offer["status"]]
+    if status not in allowed:
+        then = f"it can become {' or '.join(allowed)}" if allowed else "that is final"
+        raise ActionRefused(f"Offer {offer_id} is {offer['status']}; {then}, not {status}.")
+    at = at or utc_now()
+    changes: dict = {"status": status}
+    if status == "sent":
+        changes["sent_at"] = at
+    else:
+        changes["decided_at"] = at
+    if status == "accepted":
+        if at > offer["expires_at"]:
+            raise ActionRefused(f"Offer {offer_id} expired on {offer['expires_at']}; make a new one with "
+                                f"`copyhound offer {offer['match_id']}`, or record it as expired.")
+    with store.atomic():
+        updated = store.update_offer(offer_id, **changes)
+        payload = {"offer_id": offer_id, "status": status}
+        if status == "accepted":
+            payload["amount_due"] = amount_due(updated)
+        ledger.append(store, "offer", ledger.match_subject(offer["match_id"]), payload, at=at)
+    return updated
+
+
+def amount_due(offer: dict) -> str | None:
+    """What an accepted offer costs: the early amount if accepted by discount_until, else the amount."""
+    if offer["status"] != "accepted":
+        return None
+    return offer["early_amount"] if offer["decided_at"] <= offer["discount_until"] else offer["amount"]
+
+
+def expire_due(store: Store, match_ids: list[int], at: str | None = None) -> list[int]:
+    """Mark the draft or sent offers of `match_ids` whose expiry date has passed as expired; returns their ids."""
+    at = at or utc_now()
+    due = [o["id"] for o in store.offers(match_ids)
+           if o["status"] in ("draft", "sent") and o["expires_at"] < at]
+    for offer_id in due:
+        set_offer_status(store, offer_id, "expired", at=at)
+    return due
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _format(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -185,7 +185,20 @@ CREATE TABLE offers (
 CREATE INDEX offers_match ON offers(match_id);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+_V3 = """
+-- Portal API tokens (detector.tokens): only the SHA-256 of a token is kept, never the token.
+-- owner_id NULL marks an admin token, which sees every owner.
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    owner_id INTEGER REFERENCES owners(id),
+    label TEXT,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -530,6 +543,97 @@ class Store:
     def update_offer(self, offer_id: int, **fields) -> dict:
         self.db["offers"].update(offer_id, fields)
         return self.offer(offer_id)
+
+    # -- portal --------------------------------------------------------------------------------
+
+    def add_api_token(self, token_hash: str, owner_id: int | None, label: str | None) -> int:
+        return self.db["api_tokens"].insert(
+            {"token_hash": token_hash, "owner_id": owner_id, "label": label, "created_at": utc_now()}
+        ).last_pk
+
+    _TOKEN_SELECT = ("SELECT api_tokens.*, owners.name AS owner FROM api_tokens "
+                     "LEFT JOIN owners ON owners.id = api_tokens.owner_id ")
+
+    def api_token_by_hash(self, token_hash: str) -> dict | None:
+        """The token row with this hash (revoked or not), or None."""
+        rows = list(self.db.query(self._TOKEN_SELECT + "WHERE token_hash = ?", [token_hash]))
+        return rows[0] if rows else None
+
+    def api_token(self, token_id: int) -> dict:
+        rows = list(self.db.query(self._TOKEN_SELECT + "WHERE api_tokens.id = ?", [token_id]))
+        if not rows:
+            raise NotFound(f"No API token with id {token_id}; list them with `copyhound tokens list`.")
+        return rows[0]
+
+    def api_tokens(self) -> list[dict]:
+        return list(self.db.query(self._TOKEN_SELECT + "ORDER BY api_tokens.id"))
+
+    def revoke_api_token(self, token_id: int) -> dict:
+        """Mark a token revoked (once; revoking again keeps the first time)."""
+        self.api_token(token_id)
+        self.db.execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+                        [utc_now(), token_id])
+        return self.api_token(token_id)
+
+    def count_assets(self, where: str = "1", params: list | None = None) -> int:
+        sql = f"SELECT count(*) FROM assets JOIN owners ON owners.id = assets.owner_id WHERE {where}"
+        return self.db.execute(sql, params or []).fetchone()[0]
+
+    def assets_page(self, where: str, params: list, limit: int, offset: int) -> list[dict]:
+        sql = (
+            "SELECT assets.*, owners.name AS owner FROM assets JOIN owners ON owners.id = assets.owner_id "
+            f"WHERE {where} ORDER BY assets.id LIMIT ? OFFSET ?"
+        )
+        return [_json_columns(r, ["rights"]) for r in self.db.query(sql, list(params) + [limit, offset])]
+
+    def match_status_counts(self, owner_id: int | None) -> dict[str, int]:
+        """Matches per review status, for one owner or (None) all of them."""
+        where, params = ("owner_id = ?", [owner_id]) if owner_id is not None else ("1", [])
+        rows = self.db.execute(f"SELECT status, count(*) FROM matches WHERE {where} GROUP BY status", params)
+        return dict(rows.fetchall())
+
+    def count_scans(self) -> int:
+        return self.db.execute("SELECT count(*) FROM scans").fetchone()[0]
+
+    def scans_page(self, limit: int, offset: int) -> list[dict]:
+        rows = self.db["scans"].rows_where(order_by="id DESC", limit=limit, offset=offset)
+        return [_json_columns(r, ["options", "summary"]) for r in rows]
+
+    def _owned(self, table: str, owner_id: int | None, match_id: int | None) -> tuple[str, list]:
+        clauses, params = ["1"], []
+        if owner_id is not None:
+            clauses.append(f"{table}.owner_id = ?")
+            params.append(owner_id)
+        if match_id is not None:
+            clauses.append(f"{table}.match_id = ?")
+            params.append(match_id)
+        return " AND ".join(clauses), params
+
+    def notices_page(self, owner_id: int | None, match_id: int | None, limit: int,
+                     offset: int) -> tuple[list[dict], int]:
+        """Notices (newest first) of one owner (None: all), optionally of one match; and their total."""
+        where, params = self._owned("notices", owner_id, match_id)
+        total = self.db.execute(f"SELECT count(*) FROM notices WHERE {where}", params).fetchone()[0]
+        rows = self.db.query(f"SELECT * FROM notices WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                             params + [limit, offset])
+        return list(rows), total
+
+    def notice(self, notice_id: int, owner_id: int | None = None) -> dict:
+        """One notice; NotFound when missing or (with owner_id) when it belongs to someone else."""
+        where, params = self._owned("notices", owner_id, None)
+        rows = list(self.db.query(f"SELECT * FROM notices WHERE id = ? AND {where}", [notice_id] + params))
+        if not rows:
+            raise NotFound(f"No notice with id {notice_id}; notices are listed under each match.")
+        return rows[0]
+
+    def offers_page(self, owner_id: int | None, match_id: int | None, limit: int,
+                    offset: int) -> tuple[list[dict], int]:
+        """Offers (newest first) of one owner (None: all), optionally of one match; and their total."""
+        where, params = self._owned("offers", owner_id, match_id)
+        total = self.db.execute(f"SELECT count(*) FROM offers WHERE {where}", params).fetchone()[0]
+        rows = self.db.query(f"SELECT * FROM offers WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                             params + [limit, offset])
+        return [_json_columns(r, ["breakdown"]) for r in rows], total
 
 
 

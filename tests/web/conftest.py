@@ -1,0 +1,117 @@
+"""A real portal over a real workspace: two owners' works registered from the bundled demo photos,
+transformed copies found by the real detector, API tokens, and uvicorn on 127.0.0.1 (port 0).
+
+Session-scoped, because registering and detecting take seconds; tests that change state (reviews,
+uploads, revocations) use matches, works and tokens nobody else asserts on.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from contextlib import closing
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from PIL import Image
+
+from detector import config, demo_site, notices, signing, tokens
+from detector.blobs import BlobStore
+from detector.detect import Detector
+from detector.register import WorkInfo, register_files
+from detector.store import Store, utc_now
+from detector.web import create_app
+from detector.workspace import Workspace, create_workspace
+
+WORKS = demo_site.WORKS_DIR
+MAX_BYTES = 400_000  # small, so the oversized-upload test sends little
+PROFILE = {"legal_name": "Alice Example Photography Ltd", "address": "1 Lens Street, Camtown",
+           "email": "alice@example.org", "signature": "/s/ Alice Example", "jurisdiction": "Germany"}
+
+# (owner, work, transform, page) for every copy put on the "web"; the transforms are the demo site's.
+COPIES = [
+    ("alice", "astronaut.jpg", demo_site.recompressed, "https://blog.example.com/post/1"),
+    ("alice", "chelsea.jpg", demo_site.resized, "https://shop.example.net/cats"),
+    ("alice", "coffee.jpg", demo_site.cropped, "https://news.example.org/coffee"),
+    ("alice", "astronaut.jpg", demo_site.captioned, "https://www.example.com/space"),
+    ("bob", "rocket.jpg", demo_site.captioned, "https://rockets.example.io/launch"),
+]
+
+
+@dataclass
+class Portal:
+    url: str
+    ws: Workspace
+    settings: config.Settings
+    tokens: dict[str, str]       # admin, alice, bob, revoked
+    matches: dict[str, list[int]]  # owner -> match ids
+    assets: dict[str, list[int]]   # owner -> asset ids
+
+    def client(self, who: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def store(self) -> closing[Store]:
+        return closing(Store(self.ws.db_path))
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
+    settings = config.Settings().with_embedder("none")
+    settings = replace(settings, intake=replace(settings.intake, max_bytes=MAX_BYTES))
+    ws, _ = create_workspace(home, settings)
+    signing.ensure_keypair(ws)
+    store = Store(ws.db_path)
+    assets: dict[str, list[int]] = {}
+    for owner, names in (("alice", ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"]), ("bob", ["rocket.jpg"])):
+        outcomes = register_files(ws, store, settings, None, [WORKS / n for n in names], WorkInfo(owner))
+        assert [o.status for o in outcomes] == ["registered"] * len(names), outcomes
+        assets[owner] = [o.asset_id for o in outcomes]
+    notices.set_profile(store, "alice", **PROFILE)
+
+    blobs = BlobStore(ws.blobs_dir)
+    scan_id = store.start_scan({"targets": ["test"]})
+    for i, (_, work, transform, page) in enumerate(COPIES):
+        data = _jpeg(transform(Image.open(WORKS / work).convert("RGB")))
+        store.add_candidate({
+            "scan_id": scan_id, "target": "test", "page_url": page, "page_title": f"Page {i}",
+            "alt_text": f"picture {i}", "image_url": f"{page}/img{i}.jpg", "discovered_at": utc_now(),
+            "fetched_at": utc_now(), "http_status": 200, "sha256": blobs.put(data), "byte_size": len(data),
+            "sniffed_format": "jpeg",
+        })
+    summary = Detector(ws, store, settings, None).run()
+    store.finish_scan(scan_id, "finished", summary.as_dict())
+    matches = {owner: [m["id"] for m in store.matches("owners.name = ?", [owner])] for owner in ("alice", "bob")}
+    assert len(matches["alice"]) == 4 and len(matches["bob"]) == 1, matches
+
+    minted = {name: tokens.create_token(store, owner, label=name)[1]
+              for name, owner in (("admin", None), ("alice", "alice"), ("bob", "bob"), ("revoked", "alice"))}
+    store.revoke_api_token(tokens.authenticate(store, minted["revoked"]).token_id)
+    store.close()
+    return ws, settings, minted, matches, assets
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory) -> Portal:
+    ws, settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal") / "ws")
+    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield Portal(f"http://127.0.0.1:{port}", ws, ws.settings(), minted, matches, assets)
+    server.should_exit = True
+    thread.join(timeout=10)

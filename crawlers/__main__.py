@@ -1,0 +1,80 @@
+"""`python -m crawlers`: crawl one scan's targets in this process and write the summary as JSON.
+
+Twisted's reactor cannot be restarted within a process, and a scan must survive being killed,
+so every crawl runs in a process of its own; `crawlers.run.crawl` starts this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawlers.spiders.site import SiteSpider
+from crawlers.summary import combine, target_summary
+from crawlers.targets import check_target
+from detector import config
+from detector.errors import CopyhoundError
+from detector.workspace import open_workspace
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m crawlers", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True, help="The workspace folder.")
+    parser.add_argument("--scan-id", required=True, type=int, help="The scan the captures belong to.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--targets-json", help="The targets as a JSON list of [[targets]] tables.")
+    source.add_argument("--targets-file", type=Path, help="A file holding that JSON list.")
+    parser.add_argument("--resume", action="store_true", help="Continue this scan's stopped crawl.")
+    parser.add_argument("--summary-out", type=Path, help="Write the summary here (default: stdout).")
+    return parser
+
+
+def _targets(args) -> tuple[config.Target, ...]:
+    text = args.targets_json if args.targets_json is not None else args.targets_file.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise config.ConfigError(f"--targets-json is not valid JSON ({e}); pass a list of target tables.") from e
+    if not isinstance(data, list) or not data:
+        raise config.ConfigError(f"--targets-json must be a non-empty list of target tables, got {text[:80]!r}.")
+    return config.from_dict({"targets": data}).targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        targets = _targets(args)
+        names = [t.name for t in targets]
+        if len(set(names)) != len(names):
+            raise config.ConfigError(f"Target names must be unique within a scan, got {names}.")
+        for target in targets:
+            check_target(target)
+        open_workspace(args.home)
+        settings = Settings()
+        settings.setmodule("crawlers.settings", priority="project")
+        process = CrawlerProcess(settings)
+        crawlers_ = []
+        for target in targets:
+            crawler = process.create_crawler(SiteSpider)
+            process.crawl(crawler, home=args.home, target=target, scan_id=args.scan_id, resume=args.resume)
+            crawlers_.append((target.name, crawler))
+        process.start()
+    except CopyhoundError as e:
+        print(f"crawl: {e}", file=sys.stderr)
+        return e.exit_code
+    summary = combine({name: target_summary(crawler.stats.get_stats()) for name, crawler in crawlers_})
+    text = json.dumps(summary, indent=2, sort_keys=True)
+    if args.summary_out:
+        args.summary_out.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""From the workspace config and one target to the Scrapy settings of that target's crawl.
+
+Also owns the target's resumable job folder. Scrapy's JOBDIR (pending requests, seen
+fingerprints, spider state) is only consistent after a clean stop, so a marker is written once
+the crawl has closed; a job without it (the process was killed) is discarded and the crawl
+walks again from the start URLs, cheaply, because the HTTP cache answers for everything
+already fetched and the store ignores sightings it already holds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from detector.config import CrawlSettings, Target
+from detector.workspace import Workspace
+from crawlers.targets import limits
+
+_CLEAN_MARKER = "closed.json"
+
+
+def target_dir(ws: Workspace, target: Target) -> Path:
+    return ws.crawl_dir / target.name
+
+
+def job_dir(ws: Workspace, target: Target) -> Path:
+    return target_dir(ws, target) / "job"
+
+
+def warc_path(ws: Workspace, scan_id: int, target: Target) -> Path:
+    return ws.warc_dir / f"scan-{scan_id}-{target.name}.warc.gz"
+
+
+def user_agent(crawl: CrawlSettings) -> str:
+    """The configured User-Agent, with the contact URL added when it does not already hold it."""
+    agent = crawl.user_agent.strip()
+    if crawl.contact_url and crawl.contact_url not in agent:
+        agent = f"{agent} (+{crawl.contact_url})"
+    return agent
+
+
+def robots_obeyed(target: Target, crawl: CrawlSettings) -> bool:
+    return crawl.obey_robots and not target.ignore_robots
+
+
+def scrapy_settings(ws: Workspace, scan_id: int, target: Target, crawl: CrawlSettings) -> dict:
+    """Settings for one target's crawler, meant to be applied at "spider" priority."""
+    limit = limits(target, crawl)
+    return {
+        "USER_AGENT": user_agent(crawl),
+        "ROBOTSTXT_OBEY": robots_obeyed(target, crawl),
+        "DOWNLOAD_DELAY": limit.download_delay,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(limit.download_delay, 1.0),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrency_per_domain),
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+        "RETRY_TIMES": crawl.retries,
+        "REDIRECT_MAX_TIMES": crawl.max_redirects,
+        # Nothing worth reading as a page is bigger than the largest image we keep.
+        "DOWNLOAD_MAXSIZE": crawl.max_image_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "HTTPCACHE_ENABLED": crawl.http_cache,
+        "HTTPCACHE_DIR": str(target_dir(ws, target) / "httpcache"),
+        "JOBDIR": str(job_dir(ws, target)),
+        "COPYHOUND_HOME": str(ws.home),
+        "COPYHOUND_SCAN_ID": scan_id,
+        "COPYHOUND_TARGET": target.name,
+        "COPYHOUND_ALLOW_PRIVATE": target.allow_private,
+        "COPYHOUND_RETRY_BACKOFF": crawl.retry_backoff,
+        "COPYHOUND_WARC_FILE": str(warc_path(ws, scan_id, target)),
+    }
+
+
+def prepare_job(ws: Workspace, scan_id: int, target: Target, resume: bool) -> bool:
+    """Make the target's job folder ready; True when a cleanly stopped job of this scan is kept.
+
+    Anything else (no resume asked, another scan's job, a killed crawl's job) starts afresh.
+    """
+    folder = job_dir(ws, target)
+    marker = folder / _CLEAN_MARKER
+    keep = False
+    if resume and marker.exists():
+        keep = json.loads(marker.read_text(encoding="utf-8")).get("scan_id") == scan_id
+    if not keep and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    return keep
+
+
+def mark_job_closed(ws: Workspace, scan_id: int, target: Target, reason: str) -> None:
+    """Record that the job folder was left consistent by a clean close."""
+    marker = job_dir(ws, target) / _CLEAN_MARKER
+    marker.write_text(json.dumps({"scan_id": scan_id, "reason": reason}), encoding="utf-8")

@@ -1,0 +1,177 @@
+"""Downloader middlewares: the SSRF guard, robots refusals with a reason, retry backoff, WARC capture.
+
+Their places in the chain (see settings.py) matter:
+- the SSRF guard runs first on every request, including each hop of a redirect (Scrapy sends a
+  redirected request back through the scheduler and this whole chain) and robots.txt fetches;
+- WARC capture sits below the HTTP cache, next to the downloader, so it sees exactly what came
+  off the network and nothing served from the cache. It stamps each response with where its
+  record lies; the cache stores that stamp, so a response later served from the cache still
+  points at the record of the fetch that produced it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Request, Response
+from scrapy.utils.httpobj import urlparse_cached
+
+from crawlers.addresses import non_public_kind
+from crawlers.refusals import Refused
+from crawlers.warc import WarcLog, warcinfo
+from detector.store import utc_now
+
+WARC_HEADER = "X-Copyhound-Warc"
+FETCHED_AT_HEADER = "X-Copyhound-Fetched-At"
+
+
+def evidence_of(response: Response) -> tuple[str | None, int | None, str | None]:
+    """(WARC file relative to the workspace, record offset, fetch time) stamped on `response`."""
+    stamp = response.headers.get(WARC_HEADER)
+    fetched = response.headers.get(FETCHED_AT_HEADER)
+    fetched_at = fetched.decode("ascii") if fetched else None
+    if not stamp:
+        return None, None, fetched_at
+    name, _, offset = stamp.decode("utf-8").rpartition(" ")
+    return name, int(offset), fetched_at
+
+
+class PrivateAddressGuard:
+    """Refuse requests whose host is, or resolves to, a non-public address (SSRF protection).
+
+    Every address a name resolves to must be public: one private answer among public ones is
+    enough to refuse. Disabled for targets with allow_private. The check resolves the name
+    itself; Scrapy resolves it again to connect, so a DNS server that changes its answer in
+    between (DNS rebinding) is not caught here.
+    """
+
+    def __init__(self, target: str):
+        self.target = target
+        self._answers: dict[tuple[str, int], list[str] | None] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if crawler.settings.getbool("COPYHOUND_ALLOW_PRIVATE"):
+            raise NotConfigured("target allows private addresses")
+        return cls(crawler.settings.get("COPYHOUND_TARGET", ""))
+
+    async def process_request(self, request: Request) -> None:
+        parts = urlparse_cached(request)
+        host = parts.hostname
+        if not host:
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        for address in await self._resolve(host, port) or ():
+            kind = non_public_kind(address)
+            if kind:
+                raise Refused("private_address", self._explain(request, host, address, kind))
+        return None
+
+    async def _resolve(self, host: str, port: int) -> list[str] | None:
+        key = (host, port)
+        if key not in self._answers:
+            try:
+                self._answers[key] = [str(ipaddress.ip_address(host))]
+            except ValueError:
+                self._answers[key] = await _lookup(host, port)
+        return self._answers[key]
+
+    def _explain(self, request: Request, host: str, address: str, kind: str) -> str:
+        via = request.meta.get("redirect_urls") or []
+        origin = f" (reached by a redirect from {via[0]})" if via else ""
+        resolved = "is" if host == address else f"resolves to {address}, which is"
+        return (
+            f"{request.url}{origin}: host {host} {resolved} a {kind} address; refused to keep the "
+            f"crawler away from internal services. If target {self.target!r} is yours, set "
+            "allow_private = true on it in config.toml, or pass --allow-private."
+        )
+
+
+async def _lookup(host: str, port: int) -> list[str] | None:
+    """Every address `host` resolves to; None when it does not resolve (the download then fails
+    with a DNS error of its own, recorded as dns_error)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return None
+    return sorted({info[4][0] for info in infos})
+
+
+class RobotsDisallowed(Refused):
+    def __init__(self, url: str):
+        super().__init__(
+            "robots_disallowed",
+            f"{url} is disallowed by the site's robots.txt. To crawl it anyway, set ignore_robots = true "
+            "on the target with a robots_reason (for example the owner's written permission).",
+        )
+
+
+class RecordedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, raising a refusal that carries its reason code."""
+
+    def process_request_2(self, rp, request: Request) -> None:
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest:
+            raise RobotsDisallowed(request.url) from None
+
+
+class RetryBackoff:
+    """Delay each retry: `COPYHOUND_RETRY_BACKOFF` seconds before the first, doubling after.
+
+    Scrapy's RetryMiddleware re-sends at once; a struggling server deserves a pause. The
+    retried request carries `retry_times`, set by RetryMiddleware.
+    """
+
+    def __init__(self, base: float):
+        self.base = base
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings.getfloat("COPYHOUND_RETRY_BACKOFF", 1.0))
+
+    async def process_request(self, request: Request) -> None:
+        attempt = request.meta.get("retry_times", 0)
+        if attempt and self.base > 0:
+            await asyncio.sleep(self.base * 2 ** (attempt - 1))
+        return None
+
+
+class WarcCapture:
+    """Write every exchange with the network to the scan's WARC file and stamp the response."""
+
+    def __init__(self, path: Path, relative: str, info: dict[str, str]):
+        self.log = WarcLog(path, info)
+        self.relative = relative
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        path = Path(settings["COPYHOUND_WARC_FILE"])
+        middleware = cls(
+            path,
+            path.relative_to(settings["COPYHOUND_HOME"]).as_posix(),
+            warcinfo(settings["COPYHOUND_TARGET"], settings.getint("COPYHOUND_SCAN_ID"), settings["USER_AGENT"]),
+        )
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
+
+    def spider_closed(self) -> None:
+        self.log.close()
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if "cached" in response.flags:
+            return response
+        when = utc_now()
+        offset = self.log.write_exchange(request, response, when)
+        # A 304 has no body to point at; the cache keeps the stamp of the full response it confirms.
+        if response.status != 304:
+            response.headers[WARC_HEADER] = f"{self.relative} {offset}"
+            response.headers[FETCHED_AT_HEADER] = when
+        return response

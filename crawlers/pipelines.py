@@ -1,0 +1,60 @@
+"""Hand what the crawl captured to the workspace: blobs by SHA-256, candidate rows, crawl events.
+
+Each item is committed on its own as it arrives, so a crawl killed at any point keeps
+everything captured before. The store ignores a sighting this scan already holds, which makes
+a resumed crawl safe to repeat work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from detector.blobs import BlobStore
+from detector.store import Store
+from crawlers.items import CrawlEvent, ImageCapture
+
+
+class StorePipeline:
+    def __init__(self, home: Path, scan_id: int, stats):
+        self.home = home
+        self.scan_id = scan_id
+        self.stats = stats
+        self.store: Store | None = None
+        self.blobs = BlobStore(home / "blobs")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        return cls(Path(settings["COPYHOUND_HOME"]), settings.getint("COPYHOUND_SCAN_ID"), crawler.stats)
+
+    def open_spider(self) -> None:
+        self.store = Store(self.home / "copyhound.db")
+
+    def close_spider(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def process_item(self, item):
+        assert self.store is not None
+        if isinstance(item, ImageCapture):
+            self._capture(item)
+        elif isinstance(item, CrawlEvent):
+            self.store.add_crawl_event(
+                self.scan_id, item.target, item.url, item.reason, item.detail, item.page_url
+            )
+        return item
+
+    def _capture(self, item: ImageCapture) -> None:
+        digest = item.fetched.sha256
+        if item.body is not None:
+            stored = self.blobs.put(item.body)
+            if stored != digest:
+                raise ValueError(f"{item.sighting.image_url}: body hashes to {stored}, item says {digest}")
+        elif digest not in self.blobs:
+            raise ValueError(
+                f"{item.sighting.image_url}: no bytes came with this capture and blob {digest} is not stored"
+            )
+        row = {"scan_id": self.scan_id, "target": item.target, **asdict(item.sighting), **asdict(item.fetched)}
+        if self.store.add_candidate(row) is not None:
+            self.stats.inc_value("copyhound/candidates_added")

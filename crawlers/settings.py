@@ -1,0 +1,33 @@
+"""Scrapy settings of the copyhound project: the fixed wiring.
+
+Values that users tune (politeness, caps, cache, size limit) come from the workspace's
+config.toml and are applied per target by `crawlers.configure` at "spider" priority, so they
+override what is here; `scrapy crawl -s NAME=VALUE` still overrides both.
+"""
+
+BOT_NAME = "copyhound"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+
+ROBOTSTXT_OBEY = True
+TELNETCONSOLE_ENABLED = False
+COOKIES_ENABLED = False
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Before everything else, robots.txt included: no request reaches a private address unasked.
+    "crawlers.middlewares.PrivateAddressGuard": 40,
+    "crawlers.middlewares.RetryBackoff": 45,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawlers.middlewares.RecordedRobotsTxtMiddleware": 100,
+    # Below the HTTP cache (900): records only what really came off the network.
+    "crawlers.middlewares.WarcCapture": 950,
+}
+
+ITEM_PIPELINES = {
+    "crawlers.pipelines.StorePipeline": 300,
+}
+
+HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
+HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]

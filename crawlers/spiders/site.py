@@ -1,0 +1,407 @@
+"""The site spider: walks one target's pages, finds the images they use and fetches each once.
+
+Run by `python -m crawlers` (one crawler per target), or by hand:
+
+    scrapy crawl site -a home=DIR -a start_url=https://example.com/ [-a allow_private=true]
+    scrapy crawl site -a home=DIR -a urls_file=urls.txt
+
+Without `scan_id` the spider opens a scan of its own and closes it with the crawl's summary.
+
+Each image URL is fetched once per crawl however many pages use it; every page that uses it
+still becomes its own candidate (a separate use of the work). What is known about each URL
+(fetched, refused, or waiting for its response) lives in `self.state`, which Scrapy keeps in
+the job folder across a clean stop and resume.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy import signals
+from scrapy.http import HtmlResponse, Request, Response
+from scrapy.linkextractors import LinkExtractor
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap
+
+from crawlers import configure
+from crawlers.discover import find_images, page_title
+from crawlers.items import CrawlEvent, Fetched, ImageCapture, Refusal, Sighting
+from crawlers.middlewares import evidence_of
+from crawlers.refusals import classify
+from crawlers.summary import target_summary
+from crawlers.targets import check_target, in_domains, limits, target_from_site, targets_from_urls_file
+from detector import config
+from detector.blobs import sha256_hex
+from detector.config import Target
+from detector.errors import UsageError, WorkspaceMissing
+from detector.sniff import IMAGE_FORMATS, describe, sniff
+from detector.store import Store, utc_now
+from detector.workspace import Workspace
+
+KEPT_HEADERS = ("Date", "Last-Modified", "ETag", "Server", "Content-Type", "Content-Length")
+_IMAGE_PRIORITY = 10  # fetch a page's images before walking on, so captures arrive steadily
+
+
+def _flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+class SiteSpider(scrapy.Spider):
+    name = "site"
+
+    def __init__(
+        self,
+        home: str | Path,
+        target: Target | str | None = None,
+        start_url: str | None = None,
+        urls_file: str | None = None,
+        scan_id: int | str | None = None,
+        allow_private: bool | str = False,
+        resume: bool | str = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.ws = Workspace(Path(home).expanduser().resolve())
+        if not self.ws.exists():
+            raise WorkspaceMissing(self.ws.home)
+        self.target = self._target(target, start_url, urls_file, _flag(allow_private))
+        check_target(self.target)
+        self.crawl_settings = self.ws.settings().crawl
+        self.limits = limits(self.target, self.crawl_settings)
+        self.scan_id = int(scan_id) if scan_id not in (None, "") else None
+        self.owns_scan = self.scan_id is None
+        self.resume = _flag(resume)
+        self.errors: list[str] = []
+        self.state: dict = {}
+
+    @staticmethod
+    def _target(target, start_url, urls_file, allow_private) -> Target:
+        if isinstance(target, Target):
+            return target
+        if isinstance(target, str):
+            return config.from_dict({"targets": [json.loads(target)]}).targets[0]
+        if start_url:
+            return target_from_site(start_url, allow_private)
+        if urls_file:
+            return targets_from_urls_file(Path(urls_file), allow_private)
+        raise UsageError(
+            "The site spider needs something to crawl: -a start_url=URL, -a urls_file=FILE, "
+            "or (from python -m crawlers) a target."
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if spider.owns_scan:
+            store = Store(spider.ws.db_path)
+            try:
+                spider.scan_id = store.start_scan({"command": "scrapy crawl site", "target": asdict(spider.target)})
+            finally:
+                store.close()
+        crawler.settings.setdict(
+            configure.scrapy_settings(spider.ws, spider.scan_id, spider.target, spider.crawl_settings),
+            priority="spider",
+        )
+        configure.prepare_job(spider.ws, spider.scan_id, spider.target, spider.resume)
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._item_error, signal=signals.item_error)
+        return spider
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _opened(self, spider) -> None:
+        # Connected here, after Scrapy's SpiderState extension, so the clean-close marker is
+        # written only once the job folder (queue, seen set, state) has been saved.
+        self.crawler.signals.connect(self._mark_clean, signal=signals.spider_closed)
+
+    def _mark_clean(self, spider, reason: str) -> None:
+        configure.mark_job_closed(self.ws, self.scan_id, self.target, reason)
+
+    def closed(self, reason: str) -> None:
+        stats = self.crawler.stats
+        stats.set_value("copyhound/errors", list(self.errors))
+        if self.owns_scan:
+            summary = target_summary(dict(stats.get_stats(), finish_reason=reason))
+            store = Store(self.ws.db_path)
+            try:
+                status = "finished" if reason == "finished" else "interrupted"
+                store.finish_scan(self.scan_id, status, {"targets": {self.target.name: summary}})
+            finally:
+                store.close()
+
+    def _spider_error(self, failure, response, spider) -> None:
+        self.errors.append(f"{response.url}: {failure.getErrorMessage()}")
+
+    def _item_error(self, item, response, spider, failure) -> None:
+        self.errors.append(f"storing a capture from {getattr(response, 'url', '?')}: {failure.getErrorMessage()}")
+
+    # -- start -------------------------------------------------------------------------------
+
+    async def start(self):
+        # SpiderState has restored (or emptied) self.state by now; callbacks all run after this.
+        for key, empty in (("pages", set), ("images", dict), ("pending", dict), ("offsite", set), ("caps", set)):
+            self.state.setdefault(key, empty())
+        for event in self._robots_notice():
+            yield event
+        for url in self.target.start_urls:
+            if url not in self.state["pages"]:
+                self.state["pages"].add(url)
+                yield self._page_request(url, depth=0)
+        if self.target.follow_links:
+            origins = dict.fromkeys(
+                f"{p.scheme}://{p.netloc}" for p in map(urlsplit, self.target.start_urls)
+            )
+            for origin in origins:
+                yield Request(
+                    f"{origin}/sitemap.xml",
+                    callback=self.parse_page,
+                    errback=self.sitemap_missing,
+                    meta={"page_depth": 0, "sitemap_probe": True},
+                )
+
+    def _robots_notice(self):
+        if configure.robots_obeyed(self.target, self.crawl_settings):
+            return
+        why = (
+            f"ignore_robots = true on this target: {self.target.robots_reason}"
+            if self.target.ignore_robots
+            else "crawl.obey_robots = false in config.toml"
+        )
+        yield self._event(self.target.start_urls[0], "robots_ignored", f"robots.txt not consulted ({why}).")
+
+    def _page_request(self, url: str, depth: int) -> Request:
+        # max-age=0 makes the HTTP cache revalidate pages (a cheap 304 when unchanged) instead of
+        # trusting them for weeks, so new images on a known page are still found.
+        return Request(
+            url,
+            callback=self.parse_page,
+            errback=self.page_failed,
+            headers={"Cache-Control": "max-age=0"},
+            meta={"page_depth": depth},
+        )
+
+    # -- pages -------------------------------------------------------------------------------
+
+    def parse_page(self, response: Response):
+        depth = response.meta.get("page_depth", 0)
+        body = response.body
+        if sniff(body) is not None:
+            yield from self._direct_image(response)
+            return
+        sitemap = _sitemap_xml(body, self.crawl_settings.max_image_bytes)
+        if sitemap is not None:
+            yield from self._sitemap(response.url, sitemap)
+            return
+        if response.meta.get("sitemap_probe"):
+            return  # a soft 404 page where a sitemap would be: nothing to read
+        if not isinstance(response, HtmlResponse):
+            yield self._event(
+                response.url,
+                "unsupported_page",
+                f"{response.url} is {describe(body)}; only HTML pages, sitemaps and images are read.",
+            )
+            return
+        self._count("pages_fetched", response)
+        title = page_title(response)
+        warc_file, warc_offset, _ = evidence_of(response)
+        now = utc_now()
+        for ref in find_images(response):
+            yield from self._sighted(
+                Sighting(
+                    page_url=response.url,
+                    image_url=ref.url,
+                    page_title=title,
+                    alt_text=ref.alt,
+                    caption=ref.caption,
+                    declared_width=ref.width,
+                    declared_height=ref.height,
+                    discovered_at=now,
+                    page_warc_file=warc_file,
+                    page_warc_offset=warc_offset,
+                )
+            )
+        if self.target.follow_links:
+            links = [link.url for link in LinkExtractor(unique=True).extract_links(response)]
+            yield from self._follow(response.url, links, depth)
+
+    def _follow(self, from_url: str, urls: list[str], depth: int):
+        for url in urls:
+            host = urlsplit(url).hostname
+            if not in_domains(host, self.limits.allowed_domains):
+                if host not in self.state["offsite"]:
+                    self.state["offsite"].add(host)
+                    yield self._event(
+                        url,
+                        "offsite",
+                        f"{url} not followed: {host} is outside this target's allowed domains "
+                        f"({', '.join(self.limits.allowed_domains)}); add it to allowed_domains to crawl it.",
+                        page_url=from_url,
+                    )
+                continue
+            if url in self.state["pages"]:
+                continue
+            if depth >= self.limits.max_depth:
+                yield from self._cap(
+                    "max_depth",
+                    from_url,
+                    f"max_depth {self.limits.max_depth} reached at {from_url}: links from pages that deep "
+                    "are not followed; raise max_depth on the target (or crawl.max_depth) to go deeper.",
+                )
+                continue
+            if len(self.state["pages"]) >= self.limits.max_pages:
+                yield from self._cap(
+                    "max_pages",
+                    url,
+                    f"max_pages {self.limits.max_pages} reached: {url} and later pages are not fetched; "
+                    "raise max_pages on the target (or crawl.max_pages) to fetch more.",
+                )
+                continue
+            self.state["pages"].add(url)
+            yield self._page_request(url, depth + 1)
+
+    def _cap(self, cap: str, url: str, detail: str):
+        if cap not in self.state["caps"]:
+            self.state["caps"].add(cap)
+            self.crawler.stats.set_value(f"copyhound/caps/{cap}", 1)
+            yield self._event(url, "cap_reached", detail)
+
+    def _sitemap(self, url: str, xml: bytes):
+        sitemap = Sitemap(xml)
+        locations = [entry["loc"] for entry in sitemap if entry.get("loc")]
+        if sitemap.type == "sitemapindex":
+            for child in locations:
+                if in_domains(urlsplit(child).hostname, self.limits.allowed_domains):
+                    yield Request(child, callback=self.parse_page, errback=self.sitemap_missing,
+                                  meta={"page_depth": 0, "sitemap_probe": True})
+        else:
+            # Pages a sitemap lists count as one step from the start, like links on a start page.
+            yield from self._follow(url, locations, depth=0)
+
+    def page_failed(self, failure):
+        request = failure.request
+        reason, detail = classify(failure, self.crawl_settings.max_image_bytes)
+        yield self._event(request.url, reason, detail)
+
+    def sitemap_missing(self, failure):
+        self.logger.debug("No sitemap at %s: %s", failure.request.url, failure.getErrorMessage())
+
+    # -- images ------------------------------------------------------------------------------
+
+    def _sighted(self, sighting: Sighting):
+        url = sighting.image_url
+        known = self.state["images"].get(url)
+        if isinstance(known, Fetched):
+            yield ImageCapture(self.target.name, sighting, known)
+        elif isinstance(known, Refusal):
+            yield self._event(url, known.reason, known.detail, page_url=sighting.page_url)
+        elif url in self.state["pending"]:
+            self.state["pending"][url].append(sighting)
+        else:
+            self.state["pending"][url] = [sighting]
+            yield Request(
+                url,
+                callback=self.parse_image,
+                errback=self.image_failed,
+                priority=_IMAGE_PRIORITY,
+                meta={"image_url": url, "download_maxsize": self.crawl_settings.max_image_bytes},
+            )
+
+    def parse_image(self, response: Response):
+        url = response.meta["image_url"]
+        yield from self._settle(url, response, self.state["pending"].pop(url, []))
+
+    def image_failed(self, failure):
+        url = failure.request.meta["image_url"]
+        reason, detail = classify(failure, self.crawl_settings.max_image_bytes)
+        yield from self._refuse(url, Refusal(reason, detail), self.state["pending"].pop(url, []))
+
+    def _direct_image(self, response: Response):
+        """A listed URL that is an image itself: its own page, as far as provenance goes."""
+        url = response.meta.get("redirect_urls", [response.url])[0]
+        warc_file, warc_offset, _ = evidence_of(response)
+        sighting = Sighting(
+            page_url=url, image_url=url, page_title=None, alt_text=None, caption=None,
+            declared_width=None, declared_height=None, discovered_at=utc_now(),
+            page_warc_file=warc_file, page_warc_offset=warc_offset,
+        )
+        yield from self._settle(url, response, [sighting])
+
+    def _settle(self, url: str, response: Response, sightings: list[Sighting]):
+        """Decide what an image response is and emit a capture (or a refusal) per sighting."""
+        self._count("images_fetched", response)
+        body = response.body
+        kind = sniff(body)
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "none"
+        if kind is None:
+            refusal = Refusal(
+                "not_image",
+                f"{url} is {describe(body)}, not an image (its Content-Type said {content_type}).",
+            )
+        elif kind not in IMAGE_FORMATS:
+            refusal = Refusal(
+                "unsupported_format",
+                f"{url} is a {kind.upper()} image; only {', '.join(sorted(IMAGE_FORMATS))} images are fingerprinted.",
+            )
+        elif len(body) > self.crawl_settings.max_image_bytes:
+            refusal = Refusal(
+                "too_large",
+                f"{url} is {len(body)} bytes, over the {self.crawl_settings.max_image_bytes}-byte limit; "
+                "raise crawl.max_image_bytes in config.toml to keep files this big.",
+            )
+        else:
+            warc_file, warc_offset, fetched_at = evidence_of(response)
+            fetched = Fetched(
+                final_url=response.url,
+                http_status=response.status,
+                headers={
+                    name: response.headers[name].decode("latin-1")
+                    for name in KEPT_HEADERS
+                    if response.headers.get(name) is not None
+                },
+                fetched_at=fetched_at or utc_now(),
+                sha256=sha256_hex(body),
+                byte_size=len(body),
+                sniffed_format=kind,
+                warc_file=warc_file,
+                warc_offset=warc_offset,
+            )
+            self.state["images"][url] = fetched
+            for index, sighting in enumerate(sightings):
+                yield ImageCapture(self.target.name, sighting, fetched, body if index == 0 else None)
+            return
+        yield from self._refuse(url, refusal, sightings)
+
+    def _refuse(self, url: str, refusal: Refusal, sightings: list[Sighting]):
+        self.state["images"][url] = refusal
+        for sighting in sightings:
+            yield self._event(url, refusal.reason, refusal.detail, page_url=sighting.page_url)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _count(self, what: str, response: Response) -> None:
+        self.crawler.stats.inc_value(f"copyhound/{what}")
+        if "cached" in response.flags:
+            self.crawler.stats.inc_value("copyhound/from_cache")
+
+    def _event(self, url: str, reason: str, detail: str, page_url: str | None = None) -> CrawlEvent:
+        if reason not in ("cap_reached", "robots_ignored"):
+            self.crawler.stats.inc_value(f"copyhound/refusals/{reason}")
+        return CrawlEvent(self.target.name, url, reason, detail, page_url)
+
+
+def _sitemap_xml(body: bytes, max_size: int) -> bytes | None:
+    """The sitemap XML in `body` (gunzipped for sitemap.xml.gz), or None when it is no sitemap."""
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = gunzip(body, max_size=max_size)
+        except (OSError, ValueError):
+            return None
+    head = body[:2048]
+    return body if b"<urlset" in head or b"<sitemapindex" in head else None

@@ -1,0 +1,156 @@
+"""WARC evidence (ISO 28500): every HTTP exchange the crawl makes, written as it happens.
+
+One gzipped WARC file per scan and target. Each record is its own gzip member, so a record's
+offset is where a reader seeks to read exactly that record, and a writer killed mid-record
+leaves only that last member incomplete: reopening the file cuts it off before appending.
+
+Bodies are recorded as they came off the wire (still compressed when the server compressed
+them), with their Content-Encoding header, so warcio's `content_stream()` gives back exactly
+the bytes the crawl stored. Twisted has already removed chunked transfer coding by the time
+Scrapy sees a body, so a Transfer-Encoding header would describe bytes that are not there: it
+is dropped and noted in `X-Copyhound-Removed-Transfer-Encoding`.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+import scrapy
+from scrapy.http import Request, Response
+
+REMOVED_TE_HEADER = "X-Copyhound-Removed-Transfer-Encoding"
+
+
+def complete_length(path: Path) -> int:
+    """How many leading bytes of `path` are whole gzip members (whole records)."""
+    good = consumed = 0
+    decoder = zlib.decompressobj(wbits=31)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            while chunk:
+                decoder.decompress(chunk)
+                if not decoder.eof:
+                    consumed += len(chunk)
+                    break
+                used = len(chunk) - len(decoder.unused_data)
+                consumed += used
+                good = consumed
+                chunk = decoder.unused_data
+                decoder = zlib.decompressobj(wbits=31)
+    return good
+
+
+class WarcLog:
+    """Appends request/response record pairs to one WARC file; opened on the first write."""
+
+    def __init__(self, path: Path, info: dict[str, str]):
+        self.path = Path(path)
+        self._info = info
+        self._handle = None
+        self._writer: WARCWriter | None = None
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if not fresh:
+            keep = complete_length(self.path)
+            if keep < self.path.stat().st_size:
+                with open(self.path, "r+b") as handle:
+                    handle.truncate(keep)
+        self._handle = open(self.path, "ab")
+        self._writer = WARCWriter(self._handle, gzip=True)
+        if fresh:
+            self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, self._info))
+            self._handle.flush()
+
+    def write_exchange(self, request: Request, response: Response, when: str) -> int:
+        """Write the response record, then the request record; return the response's offset.
+
+        Both are flushed before returning, so anything that stores the offset (a candidate row,
+        the HTTP cache) points at a record already on disk.
+        """
+        if self._writer is None:
+            self._open()
+        assert self._writer is not None and self._handle is not None
+        response_record = self._writer.create_warc_record(
+            response.url,
+            "response",
+            payload=io.BytesIO(response.body),
+            http_headers=_response_head(response),
+            warc_headers_dict=_warc_headers(when, response),
+        )
+        offset = self._handle.tell()
+        self._writer.write_record(response_record)
+        request_record = self._writer.create_warc_record(
+            request.url,
+            "request",
+            payload=io.BytesIO(request.body or b""),
+            http_headers=_request_head(request),
+            warc_headers_dict={
+                "WARC-Date": when,
+                "WARC-Concurrent-To": response_record.rec_headers.get_header("WARC-Record-ID"),
+            },
+        )
+        self._writer.write_record(request_record)
+        self._handle.flush()
+        return offset
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = self._writer = None
+
+
+def warcinfo(target: str, scan_id: int, user_agent: str) -> dict[str, str]:
+    return {
+        "software": f"copyhound crawlers on Scrapy {scrapy.__version__} with warcio",
+        "format": "WARC File Format 1.1",
+        "isPartOf": f"copyhound scan {scan_id}, target {target}",
+        "http-header-user-agent": user_agent,
+    }
+
+
+def _warc_headers(when: str, response: Response) -> dict[str, str]:
+    headers = {"WARC-Date": when}
+    if response.ip_address is not None:
+        headers["WARC-IP-Address"] = str(response.ip_address)
+    return headers
+
+
+def _decoded(headers) -> list[tuple[str, str]]:
+    return [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in headers.items()
+        for value in values
+    ]
+
+
+def _response_head(response: Response) -> StatusAndHeaders:
+    headers = []
+    for name, value in _decoded(response.headers):
+        if name.lower() == "transfer-encoding":
+            headers.append((REMOVED_TE_HEADER, value))
+        else:
+            headers.append((name, value))
+    try:
+        phrase = HTTPStatus(response.status).phrase
+    except ValueError:
+        phrase = ""
+    protocol = response.protocol or "HTTP/1.1"
+    return StatusAndHeaders(f"{response.status} {phrase}".strip(), headers, protocol=protocol)
+
+
+def _request_head(request: Request) -> StatusAndHeaders:
+    parts = urlsplit(request.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = _decoded(request.headers)
+    if not any(name.lower() == "host" for name, _ in headers):
+        headers.insert(0, ("Host", parts.netloc))
+    return StatusAndHeaders(f"{request.method} {target} HTTP/1.1", headers, is_http_request=True)

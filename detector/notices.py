@@ -56,13 +56,13 @@ def ensure_actionable(match: dict, action: str) -> None:
     if status in ("rejected", "authorized"):
         raise ActionRefused(
             f"Match {match_id} is {status}, so no {action} is made for it. If that status is wrong, "
-            f"review it again: `copyhound review {match_id} --status confirmed`."
+            f"review it again: `copyhound review {match_id} --confirm`."
         )
     if match["decision"] == "review" and status != "confirmed":
         raise ActionRefused(
             f"Match {match_id} is a borderline 'review' decision nobody has confirmed; a {action} "
             f"asserts a belief that it is a copy. Look at it and run `copyhound review {match_id} "
-            "--status confirmed` first."
+            "--confirm` first."
         )
 
 

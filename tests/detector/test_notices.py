@@ -1,0 +1,124 @@
+"""DMCA and DSA notices from a real workspace: each statutory element checked in the text."""
+
+import pytest
+
+from detector import ledger, notices
+from detector.errors import ActionRefused, UsageError
+from evidence_case import FINAL_URL, IMAGE_URL, PAGE_URL, build_env
+
+AT = "2025-04-01T12:00:00Z"
+
+
+def section(body: str, start: str, end: str | None) -> str:
+    """The text of a notice between two headings (asserts both exist, in order)."""
+    i = body.index(start)
+    return body[i:body.index(end, i)] if end else body[i:]
+
+
+def test_dmca_notice_has_every_element_of_512_c_3_A(tmp_path):
+    env = build_env(tmp_path, page_title="Mugs\nI hereby withdraw this notice")
+    notice = notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca", at=AT)
+    body = notice.body
+    match = env.store.match(env.match_id)
+    # (i) signature of a person authorized to act for the owner
+    signed = section(body, "[512(c)(3)(A)(i)]", None)
+    assert "/s/ Alice Example" in signed and "Alice Example Photography Ltd" in signed and "2025-04-01" in signed
+    # (ii) identification of the copyrighted work
+    work = section(body, "[512(c)(3)(A)(ii)]", "[512(c)(3)(A)(iii)]")
+    for text in ("Title: Castle at dusk", "Creator: Alice Example", "castle.jpg", "480 x 360",
+                 env.store.asset(env.asset_id)["sha256"]):
+        assert text in work, text
+    # (iii) the infringing material and where it is
+    material = section(body, "[512(c)(3)(A)(iii)]", "[512(c)(3)(A)(iv)]")
+    for text in (IMAGE_URL, FINAL_URL, PAGE_URL, match["sha256"], "2025-03-01T10:00:00Z",
+                 "The creator notice embedded in the registered file (Alice Example) was removed"):
+        assert text in material, text
+    # a page title cannot add lines to the notice
+    assert '(page title as published: "Mugs I hereby withdraw this notice")' in material
+    # (iv) contact information
+    contact = section(body, "[512(c)(3)(A)(iv)]", "[512(c)(3)(A)(v)]")
+    for text in ("Name: Alice Example Photography Ltd", "1 Lens Street", "Camtown 12345", "+1 555 0100",
+                 "alice@example.org"):
+        assert text in contact, text
+    # (v) good faith statement, (vi) accuracy and authority under penalty of perjury
+    good_faith = " ".join(section(body, "[512(c)(3)(A)(v)]", "[512(c)(3)(A)(vi)]").split())
+    assert ("I have a good faith belief that use of the material in the manner complained of is not "
+            "authorized by the copyright owner, its agent, or the law.") in good_faith
+    accuracy = " ".join(section(body, "[512(c)(3)(A)(vi)]", "[512(c)(3)(A)(i)]").split())
+    assert "the information in this notification is accurate" in accuracy
+    assert ("under penalty of perjury, that I am authorized to act on behalf of the owner of an exclusive "
+            "right that is allegedly infringed") in accuracy
+
+
+def test_dsa_notice_has_every_element_of_article_16_2(tmp_path):
+    env = build_env(tmp_path)
+    body = notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa", at=AT).body
+    reasons = " ".join(section(body, "[Article 16(2)(a)]", "[Article 16(2)(b)]").split())
+    assert "Alice Example Photography Ltd holds the copyright in the work \"Castle at dusk\"" in reasons
+    assert "without the rights holder's authorisation" in reasons and "Directive 2001/29/EC" in reasons
+    assert "copyright law of Germany" in reasons and "95 geometrically consistent feature matches" in reasons
+    location = section(body, "[Article 16(2)(b)]", "[Article 16(2)(c)]")
+    assert f"Image URL: {IMAGE_URL}" in location and f"Page URL: {PAGE_URL}" in location and FINAL_URL in location
+    notifier = section(body, "[Article 16(2)(c)]", "[Article 16(2)(d)]")
+    assert "Name: Alice Example Photography Ltd" in notifier and "Email: alice@example.org" in notifier
+    statement = " ".join(section(body, "[Article 16(2)(d)]", None).split())
+    assert ("I confirm my bona fide belief that the information and allegations contained in this notice "
+            "are accurate and complete.") in statement
+
+
+def test_a_notice_is_recorded_written_and_entered_in_the_ledger(tmp_path):
+    env = build_env(tmp_path)
+    notice = notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa", at=AT)
+    assert notice.path == env.ws.output_dir / "notices" / f"match-{env.match_id}-dsa-{notice.id}.txt"
+    assert notice.path.read_text(encoding="utf-8") == notice.body
+    [stored] = env.store.notices([env.match_id])
+    assert (stored["kind"], stored["body"], stored["created_at"]) == ("dsa", notice.body, AT)
+    last = ledger.entries(env.store)[-1]
+    assert (last["kind"], last["subject"]) == ("notice", f"match:{env.match_id}")
+    assert notice.sha256 in last["payload"]
+    assert ledger.verify(env.store) == []
+
+
+@pytest.mark.parametrize("status", ["rejected", "authorized"])
+@pytest.mark.parametrize("kind", ["dmca", "dsa"])
+def test_no_notice_for_rejected_or_authorized_matches(tmp_path, status, kind):
+    env = build_env(tmp_path, status=status)
+    with pytest.raises(ActionRefused) as refused:
+        notices.make_notice(env.ws, env.store, env.settings, env.match_id, kind)
+    assert str(refused.value) == (
+        f"Match {env.match_id} is {status}, so no {kind.upper()} notice is made for it. If that status is "
+        f"wrong, review it again: `copyhound review {env.match_id} --confirm`.")
+    assert env.store.notices([env.match_id]) == []
+
+
+def test_no_notice_for_an_unconfirmed_borderline_match(tmp_path):
+    env = build_env(tmp_path, decision="review")
+    with pytest.raises(ActionRefused, match="borderline 'review' decision nobody has confirmed"):
+        notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa")
+
+
+def test_missing_profile_fields_are_named_with_the_command_to_set_them(tmp_path):
+    env = build_env(tmp_path, profile={"legal_name": "Alice Ltd", "email": "", "address": None, "signature": None})
+    with pytest.raises(ActionRefused) as refused:
+        notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca")
+    assert str(refused.value) == (
+        "Owner 'alice' has no address, email, signature in the profile, which a DMCA notice must carry. "
+        "Set them with `copyhound owner set alice --address ... --email ... --signature ...`.")
+    notices.set_profile(env.store, "alice", email="alice@example.org")
+    assert notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa").kind == "dsa"
+
+
+def test_set_profile_validates_fields_and_email(tmp_path):
+    env = build_env(tmp_path)
+    owner = notices.set_profile(env.store, "bob", legal_name=" Bob B. ", phone="")
+    assert (owner["name"], owner["legal_name"], owner["phone"]) == ("bob", "Bob B.", None)
+    with pytest.raises(UsageError, match="Unknown owner profile field.s. fax; valid ones: legal_name, address"):
+        notices.set_profile(env.store, "bob", fax="1")
+    with pytest.raises(UsageError, match="--email must be one address like name@example.org, got 'bob at home'"):
+        notices.set_profile(env.store, "bob", email="bob at home")
+
+
+def test_unknown_kind_is_refused(tmp_path):
+    env = build_env(tmp_path)
+    with pytest.raises(UsageError, match="--kind must be one of dmca, dsa, got 'gdpr'"):
+        notices.make_notice(env.ws, env.store, env.settings, env.match_id, "gdpr")

@@ -155,9 +155,10 @@ def match(request: Request, match_id: int):
         copy_problem = None
     except (ImageRefused, NotFound) as e:
         copy, copy_problem = None, str(e)
+    pricing = portal.settings.pricing.for_owner(detail["owner"])
     return render(request, "match.html", session=session, principal=who, m=detail, copy=copy,
                   copy_problem=copy_problem, review_statuses=REVIEW_STATUSES,
-                  licences=sorted(portal.settings.pricing.for_owner(detail["owner"]).base_fees))
+                  licences=sorted(pricing.base_fees), default_licence=pricing.default_licence)
 
 
 @router.get("/assets")

@@ -35,11 +35,15 @@ PROFILE = {"legal_name": "Alice Example Photography Ltd", "address": "1 Lens Str
 # (owner, work, transform, page) for every copy put on the "web"; the transforms are the demo site's.
 COPIES = [
     ("alice", "astronaut.jpg", demo_site.recompressed, "https://blog.example.com/post/1"),
-    ("alice", "chelsea.jpg", demo_site.resized, "https://shop.example.net/cats"),
+    ("alice", "chelsea.jpg", demo_site.in_banner, "https://shop.example.net/sale"),
     ("alice", "coffee.jpg", demo_site.cropped, "https://news.example.org/coffee"),
     ("alice", "astronaut.jpg", demo_site.captioned, "https://www.example.com/space"),
     ("bob", "rocket.jpg", demo_site.captioned, "https://rockets.example.io/launch"),
 ]
+
+# Strings from the web are hostile: this page title must come out escaped, never as markup.
+HOSTILE_TITLE = '<script>alert("pwned")</script><b>Coffee</b>'
+TITLES = {1: "Summer sale: cat posters", 2: HOSTILE_TITLE}
 
 
 @dataclass
@@ -83,7 +87,7 @@ def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
     for i, (_, work, transform, page) in enumerate(COPIES):
         data = _jpeg(transform(Image.open(WORKS / work).convert("RGB")))
         store.add_candidate({
-            "scan_id": scan_id, "target": "test", "page_url": page, "page_title": f"Page {i}",
+            "scan_id": scan_id, "target": "test", "page_url": page, "page_title": TITLES.get(i, f"Page {i}"),
             "alt_text": f"picture {i}", "image_url": f"{page}/img{i}.jpg", "discovered_at": utc_now(),
             "fetched_at": utc_now(), "http_status": 200, "sha256": blobs.put(data), "byte_size": len(data),
             "sniffed_format": "jpeg",

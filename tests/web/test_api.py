@@ -95,7 +95,11 @@ def test_match_detail_carries_region_provenance_and_ledger(portal):
         m = c.get(f"/api/matches/{match_id}").json()
     assert m["signals"]["verification"]["verified"] is True
     assert len(m["region"]) == 4  # the work's corners projected into the copy
-    assert m["provenance"]["page_url"] == m["page_url"] == "https://shop.example.net/cats"
+    assert m["provenance"]["page_url"] == m["page_url"] == "https://shop.example.net/sale"
+    # The banner pastes the work at 60% size at (60, 90): the projected corners say so.
+    (x0, y0), _, (x2, y2), _ = m["region"]
+    assert abs(x0 - 60) < 6 and abs(y0 - 90) < 6
+    assert abs((x2 - x0) - 0.6 * m["asset"]["width"]) < 8
     assert [e["kind"] for e in m["ledger"]][:1] == ["match"]
 
 

@@ -1,0 +1,90 @@
+"""End to end in headless Chromium (Debian's /usr/bin/chromium driven by Playwright): sign in,
+filter the matches, open one, confirm it, download its evidence bundle and verify it.
+
+Also saves the match page's screenshot shown in the README (docs/img/match-page.png).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from detector.bundle import verify_bundle
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "match-page.png"
+# Flags for a root user in a container with no GPU and no network beyond loopback.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def test_sign_in_filter_open_confirm_and_download_the_bundle(portal, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    page.goto(f"{portal.url}/matches")
+    expect(page).to_have_url(re.compile(r"/signin\?next=%2Fmatches$"))
+    page.get_by_label("API token").fill(portal.tokens["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{portal.url}/matches")
+    expect(page.locator("table.matches tbody tr")).to_have_count(len(portal.matches["alice"]))
+
+    page.get_by_label("Domain").fill("example.net")
+    page.get_by_label("Status").select_option("new")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"domain=example\.net"))
+    rows = page.locator("table.matches tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("shop.example.net/sale")
+
+    rows.first.get_by_role("link", name=re.compile(r"^#\d+$")).click()
+    match_id = portal.matches["alice"][1]
+    expect(page).to_have_url(f"{portal.url}/matches/{match_id}")
+    expect(page.locator("#status")).to_have_text("new")
+    expect(page.locator("polygon.region")).to_have_count(1)  # the matched region is drawn on the copy
+
+    page.get_by_label("Note").fill("banner on a shop page, not licensed")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#status")).to_have_text("confirmed")
+    expect(page.get_by_role("status")).to_contain_text("Review saved")
+    expect(page.locator("table.ledger")).to_contain_text("confirmed")
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download evidence bundle").click()
+    download = info.value
+    assert download.suggested_filename == f"copyhound-match-{match_id}.zip"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    check = verify_bundle(saved)
+    assert check.ok, check.problems
+
+    # Every image on the page loaded (the CSP allows them) and nothing was blocked.
+    assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    assert errors == []
+    with portal.store() as store:
+        assert store.match(match_id)["status"] == "confirmed"
+
+    page.reload()
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
+    context.close()

@@ -1,0 +1,112 @@
+"""The pages over plain HTTP: sign-in, sessions, CSRF, escaping and isolation (the browser test
+covers the happy path in Chromium)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from conftest import HOSTILE_TITLE
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+@contextmanager
+def _signed_in(portal, who: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=portal.url, timeout=60) as client:
+        page = client.get("/signin")
+        r = client.post("/signin", data={"token": portal.tokens[who], "csrf": _csrf(page.text), "next": "/matches"})
+        assert r.status_code == 303 and r.headers["location"] == "/matches"
+        yield client
+
+
+def test_pages_redirect_to_sign_in_and_back(portal):
+    with httpx.Client(base_url=portal.url) as c:
+        r = c.get("/matches?status=new")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/signin?next=%2Fmatches%3Fstatus%3Dnew"
+
+
+def test_session_cookie_is_httponly_and_samesite(portal):
+    with httpx.Client(base_url=portal.url) as c:
+        r = c.get("/signin")
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_sign_in_with_a_wrong_or_revoked_token_is_refused(portal):
+    with httpx.Client(base_url=portal.url) as c:
+        csrf = _csrf(c.get("/signin").text)
+        wrong = c.post("/signin", data={"token": "chp_nope", "csrf": csrf})
+        revoked = c.post("/signin", data={"token": portal.tokens["revoked"], "csrf": csrf})
+        still_out = c.get("/")
+    assert wrong.status_code == 401 and "unknown or revoked" in wrong.text
+    assert revoked.status_code == 401
+    assert still_out.status_code == 303
+
+
+def test_sign_in_without_the_forms_csrf_token_is_refused(portal):
+    with httpx.Client(base_url=portal.url) as c:
+        c.get("/signin")
+        r = c.post("/signin", data={"token": portal.tokens["alice"], "csrf": "forged"})
+    assert r.status_code == 403 and "CSRF token" in r.text
+
+
+def test_posts_without_csrf_token_change_nothing(portal):
+    match_id = portal.matches["alice"][0]
+    with _signed_in(portal, "alice") as c:
+        before = c.get(f"/matches/{match_id}").text
+        r = c.post(f"/matches/{match_id}/review", data={"status": "authorized"})
+        after = c.get(f"/matches/{match_id}").text
+    assert r.status_code == 403
+    assert 'id="status">authorized' not in after
+    assert before.count("review</td>") == after.count("review</td>")
+
+
+def test_web_strings_are_escaped(portal):
+    match_id = portal.matches["alice"][2]
+    with _signed_in(portal, "alice") as c:
+        html = c.get(f"/matches/{match_id}").text
+    assert "<script>alert" not in html and "<b>Coffee</b>" not in html
+    assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;&lt;b&gt;Coffee&lt;/b&gt;" in html
+    assert HOSTILE_TITLE.startswith("<script>")
+
+
+def test_other_owners_pages_and_images_are_404(portal):
+    bobs_match, bobs_asset = portal.matches["bob"][0], portal.assets["bob"][0]
+    with _signed_in(portal, "alice") as c:
+        for path in (f"/matches/{bobs_match}", f"/assets/{bobs_asset}", f"/img/match/{bobs_match}/thumb",
+                     f"/img/asset/{bobs_asset}/view"):
+            r = c.get(path)
+            assert r.status_code == 404, path
+            assert "rockets.example.io" not in r.text
+        listing = c.get("/matches").text
+    assert "rockets.example.io" not in listing and "/matches/1" in listing
+
+
+def test_bad_filter_on_the_page_is_422_with_the_message(portal):
+    with _signed_in(portal, "alice") as c:
+        r = c.get("/matches", params={"min_score": "lots"})
+    assert r.status_code == 422
+    assert "min_score must be a number like 0.8, got &#39;lots&#39;." in r.text
+
+
+def test_upload_page_refuses_a_non_image_with_the_reason(portal):
+    with _signed_in(portal, "alice") as c:
+        csrf = _csrf(c.get("/upload").text)
+        r = c.post("/upload", data={"csrf": csrf}, files={"file": ("cat.jpg", b"%PDF-1.7 not a picture")})
+    assert r.status_code == 415
+    assert "a PDF document" in r.text
+
+
+def test_sign_out_ends_the_session(portal):
+    with _signed_in(portal, "bob") as c:
+        csrf = _csrf(c.get("/").text)
+        r = c.post("/signout", data={"csrf": csrf})
+        after = c.get("/")
+    assert r.status_code == 303 and after.status_code == 303

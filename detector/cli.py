@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from detector import config, indexes
@@ -46,7 +47,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns the code of a typer.Exit raised by a command
     except CopyhoundError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
@@ -184,9 +185,9 @@ def _print_scan_summary(summary: dict) -> None:
     crawl = summary.get("crawl", {})
     detect = summary.get("detect", {})
     rows = [
-        {"what": "pages fetched", "count": crawl.get("pages")},
-        {"what": "images fetched", "count": crawl.get("images")},
-        {"what": "new candidates", "count": crawl.get("candidates")},
+        {"what": "pages fetched", "count": crawl.get("pages_fetched")},
+        {"what": "images fetched", "count": crawl.get("images_fetched")},
+        {"what": "new candidates", "count": crawl.get("candidates_added")},
         {"what": "images analysed", "count": detect.get("images")},
         {"what": "matches new", "count": detect.get("matches_new")},
         {"what": "matches seen again", "count": detect.get("matches_updated")},

@@ -6,7 +6,7 @@ against what the site is known to contain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,7 +45,9 @@ def choose_embedder_spec() -> tuple[str, str | None]:
 
 def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult:
     spec, note = choose_embedder_spec()
-    ws, _ = create_workspace(home, config.Settings().with_embedder(spec))
+    # The demo site is our own server on loopback: no need to be slow and polite with it.
+    local_crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
+    ws, _ = create_workspace(home, config.Settings(crawl=local_crawl).with_embedder(spec))
     settings = ws.settings()
     store = Store(ws.db_path)
     embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.torch_threads)

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 FORMATS = ("table", "json", "csv")
@@ -41,11 +42,5 @@ def render(rows: list[dict], columns: list[str], fmt: str, console: Console, tit
             table.add_column(column, overflow="fold")
         for row in rows:
             # Text from the web is shown as text, never as rich markup.
-            table.add_row(*(_escape(_cell(row.get(c))) for c in columns))
+            table.add_row(*(escape(_cell(row.get(c))) for c in columns))
         console.print(table)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

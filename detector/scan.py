@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
+from detector import config
 from detector.config import Settings, Target
 from detector.detect import Detector
 from detector.embedding import Embedder
@@ -34,15 +35,16 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage)."""
     from crawlers.run import crawl as crawl_targets
 
-    if crawl and not targets:
-        raise UsageError(
-            "Nothing to crawl: add [[targets]] to config.toml, or pass --site URL or --urls FILE "
-            "(or --no-crawl to only detect on candidates already collected)."
-        )
     with ws.lock("scan"):
         previous = _resumable_scan(store) if resume else None
         if previous is not None:
-            scan_id, targets = previous["id"], [Target(**t) for t in previous["options"]["targets"]]
+            scan_id, crawl = previous["id"], previous["options"]["crawl"]
+            targets = list(config.from_dict({"targets": previous["options"]["targets"]}).targets)
+        elif crawl and not targets:
+            raise UsageError(
+                "Nothing to crawl: add [[targets]] to config.toml, or pass --site URL or --urls FILE "
+                "(or --no-crawl to only detect on candidates already collected)."
+            )
         else:
             scan_id = store.start_scan({"targets": [_target_dict(t) for t in targets], "crawl": crawl})
         seconds: dict[str, float] = {}

@@ -1,0 +1,124 @@
+"""`copyhound scan` end to end: a real crawl of the demo site on 127.0.0.1, then detection."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from functools import partial
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
+
+import pytest
+
+from conftest import run_cli
+from detector import config, demo_site
+from detector.register import WorkInfo, image_paths, register_files
+from detector.store import Store
+from detector.workspace import create_workspace
+
+
+@pytest.fixture(scope="module")
+def site_root(tmp_path_factory):
+    return demo_site.build_site(tmp_path_factory.mktemp("site"))
+
+
+class SlowHandler(demo_site.QuietHandler):
+    """Answers every request after a pause, so a scan can be caught half-way."""
+
+    def do_GET(self):
+        time.sleep(0.4)
+        super().do_GET()
+
+
+def _serve(root: Path, handler=demo_site.QuietHandler):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
+    Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture
+def home(tmp_path, works_dir):
+    crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
+    ws, _ = create_workspace(tmp_path / "ws", config.Settings(crawl=crawl).with_embedder("none"))
+    store = Store(ws.db_path)
+    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+    store.close()
+    return ws.home
+
+
+def _found(home) -> dict[str, str]:
+    rows = json.loads(run_cli("matches", "--format", "json", home=home).stdout)
+    pairs = [(Path(r["image_url"]).name, r["asset_filename"]) for r in rows]
+    assert len(pairs) == len(set(pairs)), f"duplicate matches: {pairs}"
+    return dict(pairs)
+
+
+def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root):
+    server, base = _serve(site_root)
+    try:
+        first = run_cli("scan", "--site", base, "--allow-private", "--json", home=home)
+        assert first.returncode == 0, first.stderr
+        summary = json.loads(first.stdout)
+        assert summary["detect"]["matches_new"] == len(demo_site.EXPECTED)
+        assert summary["crawl"]["pages_fetched"] >= len(demo_site.COPIES) + 1  # "/" and index.html may both count
+        assert _found(home) == demo_site.EXPECTED  # and no unrelated photo, not even the same court
+
+        again = run_cli("scan", "--site", base, "--allow-private", "--json", home=home)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["detect"]["matches_new"] == 0
+        rows = json.loads(run_cli("matches", "--format", "json", home=home).stdout)
+        assert len(rows) == len(demo_site.EXPECTED) and {r["sightings"] for r in rows} == {2}
+    finally:
+        server.shutdown()
+
+
+def test_private_address_is_refused_without_the_flag(home, site_root):
+    server, base = _serve(site_root)
+    try:
+        result = run_cli("scan", "--site", base, "--json", home=home)
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["detect"]["matches_new"] == 0 and "private_address" in summary["errors"]
+
+
+def test_second_scan_is_refused_while_one_holds_the_lock(home):
+    from detector.workspace import open_workspace
+
+    with open_workspace(home).lock("scan"):
+        result = run_cli("scan", "--site", "http://127.0.0.1:9/", "--allow-private", home=home)
+    assert result.returncode == 3
+    assert "is locked by scan pid" in result.stderr and "Wait for it to finish" in result.stderr
+
+
+def test_killed_scan_resumes_and_loses_nothing(home, site_root):
+    server, base = _serve(site_root, SlowHandler)
+    command = [sys.executable, "-c", "from detector.cli import main; main()", "scan", "--site", base,
+               "--allow-private", "--home", str(home)]
+    try:
+        scan = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        store = Store(home / "copyhound.db")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(store.candidates()) < 3:
+            time.sleep(0.2)
+        captured_before = len(store.candidates())
+        os.killpg(scan.pid, signal.SIGKILL)  # the scan and its crawl process, mid-crawl
+        scan.wait()
+        assert 3 <= captured_before < 2 * len(demo_site.COPIES)
+        assert store.scans()[0]["status"] == "running"
+
+        resumed = run_cli("scan", "--resume", "--json", home=home)
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads(resumed.stdout)["resumed"] is True
+    finally:
+        server.shutdown()
+    assert _found(home) == demo_site.EXPECTED
+    assert len(store.scans()) == 1 and store.scans()[0]["status"] == "finished"
+    pairs = [(c["page_url"], c["image_url"]) for c in store.candidates()]
+    assert len(pairs) == len(set(pairs)) == 2 * len(demo_site.COPIES)

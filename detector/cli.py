@@ -338,6 +338,8 @@ def demo(home: Annotated[Optional[Path], typer.Option(
         console.print(f"missed: {line}", highlight=False)
     for line in result.wrong:
         console.print(f"wrong: {line}", highlight=False)
+    for path in result.evidence:
+        console.print(f"wrote {path}", highlight=False)
     console.print(f"Explore it: copyhound matches --home {home}", highlight=False)
     if result.missed or result.wrong:
         raise typer.Exit(1)
@@ -491,3 +493,72 @@ def owner_set(
                       signature=signature, jurisdiction=jurisdiction)
     render([{"field": f, "value": row.get(f) or ""} for f in PROFILE_FIELDS], ["field", "value"], "table",
            console, title=f"Owner {name}")
+
+
+# -- portal commands --
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    home: Home = None,
+) -> None:
+    """Serve the rights-holder portal: web pages and the JSON API (OpenAPI at /openapi.json)."""
+    import uvicorn
+
+    from detector.web import create_app
+
+    ws, settings, store = _open(home)
+    if not store.api_tokens():
+        err.print("No API tokens yet: make one with `copyhound tokens create --owner NAME` (or --admin) "
+                  "to sign in.", highlight=False, markup=False)
+    store.close()
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"Listening on {host}: put a TLS-terminating proxy in front, tokens travel in every request.",
+                  highlight=False, markup=False)
+    console.print(f"Portal for {ws.home} on http://{host}:{port}/ (API under /api). Ctrl-C stops it.",
+                  highlight=False, soft_wrap=True)
+    uvicorn.run(create_app(ws, settings), host=host, port=port, log_level="info")
+
+
+tokens_app = typer.Typer(help="API tokens of the portal (stored hashed, shown once).", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+_TOKEN_COLUMNS = ["id", "owner", "label", "created_at", "revoked_at"]
+
+
+@tokens_app.command("create")
+def tokens_create(
+    owner: Annotated[Optional[str], typer.Option(help="Owner the token sees (as given to register --owner).")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="A token that sees every owner.")] = False,
+    label: Annotated[Optional[str], typer.Option(help="What the token is for, shown by `tokens list`.")] = None,
+    home: Home = None,
+) -> None:
+    """Make a token and print it once on stdout (only its SHA-256 is kept)."""
+    from detector.tokens import create_token
+
+    if admin == (owner is not None):
+        raise UsageError("Give exactly one of --owner NAME (a token for one rights holder) or --admin "
+                         "(a token that sees every owner).")
+    _, _, store = _open(home)
+    row, token = create_token(store, owner, label)
+    err.print(f"Token {row['id']} for {owner or 'admin (every owner)'}; it is shown only now, so store it "
+              f"safely. Revoke it with `copyhound tokens revoke {row['id']}`.", highlight=False, markup=False)
+    console.out(token, highlight=False)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Token id (see `tokens list`).")],
+                  home: Home = None) -> None:
+    """Revoke a token: API calls and web sessions made with it stop working at once."""
+    _, _, store = _open(home)
+    row = store.revoke_api_token(token_id)
+    console.print(f"Token {row['id']} ({row['owner'] or 'admin'}) revoked at {row['revoked_at']}.", highlight=False)
+
+
+@tokens_app.command("list")
+def tokens_list(fmt: Format = "table", home: Home = None) -> None:
+    """List tokens (never the tokens themselves)."""
+    _check_format(fmt)
+    _, _, store = _open(home)
+    rows = [dict({k: r[k] for k in _TOKEN_COLUMNS}, owner=r["owner"] or "(admin)") for r in store.api_tokens()]
+    render(rows, _TOKEN_COLUMNS, fmt, console, title="API tokens")

@@ -29,6 +29,7 @@ class DemoResult:
     found: dict[str, str]          # copy file name -> work file name, for decided matches
     missed: list[str]              # copies on the site that no match names
     wrong: list[str]               # matches on images that are not copies of that work
+    evidence: list[Path]           # report, notice, offer and bundle written for one match
 
 
 def choose_embedder_spec() -> tuple[str, str | None]:
@@ -70,5 +71,35 @@ def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult
         else:
             wrong.append(f"{copy_name} matched {row['asset_filename']}")
     missed = sorted(set(EXPECTED) - set(found))
+    evidence = act_on_one_match(ws, store, settings)
     store.close()
-    return DemoResult(ws, note, summary, found, missed, wrong)
+    return DemoResult(ws, note, summary, found, missed, wrong, evidence)
+
+
+#: The demo rights holder's contact details, as `copyhound owner set` would store them.
+DEMO_PROFILE = {
+    "legal_name": "Demo Photographer Ltd", "address": "1 Example Street, 1000 Exampletown",
+    "email": "rights@photographer.example", "phone": "+1 555 0100",
+    "signature": "/s/ Demo Photographer", "jurisdiction": "US",
+}
+
+
+def act_on_one_match(ws: Workspace, store: Store, settings: config.Settings) -> list[Path]:
+    """Confirm the cropped copy's match and write everything a rights holder would act with."""
+    from detector.bundle import export_bundle
+    from detector.notices import make_notice, set_profile
+    from detector.offers import make_offer
+    from detector.report import write_report
+    from detector.review import review_match
+
+    chosen = [m for m in store.matches() if m["image_url"].endswith("/cropped.jpg") and m["decision"] == "match"]
+    if not chosen:
+        return []
+    match_id = chosen[0]["id"]
+    set_profile(store, OWNER, **DEMO_PROFILE)
+    review_match(store, match_id, "confirmed", "demo: no licence on file")
+    paths = write_report(ws, store, settings, match_id, pdf=True)
+    paths.append(make_notice(ws, store, settings, match_id, "dmca").path)
+    paths.append(make_offer(ws, store, settings, match_id).path)
+    paths.append(export_bundle(ws, store, settings, [match_id], ws.output_dir / f"bundle-match-{match_id}.zip"))
+    return paths

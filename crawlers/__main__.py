@@ -17,8 +17,8 @@ from scrapy.settings import Settings
 from crawlers.spiders.site import SiteSpider
 from crawlers.summary import combine, target_summary
 from crawlers.targets import check_target
-from detector import config
-from detector.errors import CopyhoundError
+from detector.config import Target, from_dict
+from detector.errors import ConfigError, CopyhoundError
 from detector.workspace import open_workspace
 
 
@@ -34,15 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _targets(args) -> tuple[config.Target, ...]:
+def _targets(args) -> tuple[Target, ...]:
     text = args.targets_json if args.targets_json is not None else args.targets_file.read_text(encoding="utf-8")
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise config.ConfigError(f"--targets-json is not valid JSON ({e}); pass a list of target tables.") from e
+        raise ConfigError(f"--targets-json is not valid JSON ({e}); pass a list of target tables.") from e
     if not isinstance(data, list) or not data:
-        raise config.ConfigError(f"--targets-json must be a non-empty list of target tables, got {text[:80]!r}.")
-    return config.from_dict({"targets": data}).targets
+        raise ConfigError(f"--targets-json must be a non-empty list of target tables, got {text[:80]!r}.")
+    return from_dict({"targets": data}).targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         targets = _targets(args)
         names = [t.name for t in targets]
         if len(set(names)) != len(names):
-            raise config.ConfigError(f"Target names must be unique within a scan, got {names}.")
+            raise ConfigError(f"Target names must be unique within a scan, got {names}.")
         for target in targets:
             check_target(target)
         open_workspace(args.home)

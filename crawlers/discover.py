@@ -111,7 +111,9 @@ def _all_refs(response: TextResponse):
 
 def _element_refs(element):
     attrs = element.attrib
-    img = element if element.root.tag == "img" else (element.xpath("../img") or [element])[0]
+    # libxml2 does not know <source> is void and nests the <img> inside it; either way the
+    # picture's <img> holds the alt text and size that its sources share.
+    img = element if element.root.tag == "img" else (element.xpath("ancestor::picture[1]//img") or [element])[0]
     alt = _text([img.attrib.get("alt", "")])
     caption = _caption(img)
     width, height = _int(img.attrib.get("width")), _int(img.attrib.get("height"))

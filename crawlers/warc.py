@@ -35,7 +35,10 @@ def complete_length(path: Path) -> int:
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             while chunk:
-                decoder.decompress(chunk)
+                try:
+                    decoder.decompress(chunk)
+                except zlib.error:
+                    return good  # the half-written member is garbage from here on
                 if not decoder.eof:
                     consumed += len(chunk)
                     break

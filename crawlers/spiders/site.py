@@ -34,9 +34,8 @@ from crawlers.middlewares import evidence_of
 from crawlers.refusals import classify
 from crawlers.summary import target_summary
 from crawlers.targets import check_target, in_domains, limits, target_from_site, targets_from_urls_file
-from detector import config
 from detector.blobs import sha256_hex
-from detector.config import Target
+from detector.config import Target, from_dict
 from detector.errors import UsageError, WorkspaceMissing
 from detector.sniff import IMAGE_FORMATS, describe, sniff
 from detector.store import Store, utc_now
@@ -85,7 +84,7 @@ class SiteSpider(scrapy.Spider):
         if isinstance(target, Target):
             return target
         if isinstance(target, str):
-            return config.from_dict({"targets": [json.loads(target)]}).targets[0]
+            return from_dict({"targets": [json.loads(target)]}).targets[0]
         if start_url:
             return target_from_site(start_url, allow_private)
         if urls_file:
@@ -233,7 +232,10 @@ class SiteSpider(scrapy.Spider):
 
     def _follow(self, from_url: str, urls: list[str], depth: int):
         for url in urls:
-            host = urlsplit(url).hostname
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https"):
+                continue
+            host = parts.hostname
             if not in_domains(host, self.limits.allowed_domains):
                 if host not in self.state["offsite"]:
                     self.state["offsite"].add(host)

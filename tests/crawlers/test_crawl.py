@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import subprocess
 import sys
@@ -352,3 +353,30 @@ def test_plain_scrapy_crawl_opens_and_finishes_a_scan_of_its_own(site, make_work
     assert captured(site, store, scan["id"]) == EXPECTED
     assert summary["candidates_added"] == sum(len(images) for images in EXPECTED.values())
     assert summary["finish_reason"] == "finished"
+
+
+def test_a_gracefully_stopped_crawl_resumes_from_its_job_folder(site, make_workspace, tmp_path):
+    site.reset()
+    site.delay = 0.1
+    ws = make_workspace(concurrency_per_domain=2, http_cache=False)
+    store, scan_id = new_scan(ws)
+    target = site_target(site)
+    summary_out = tmp_path / "stopped.json"
+    command = crawl_command(ws.home, scan_id, [target], resume=False, summary_out=summary_out, workdir=tmp_path)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(store.candidates("scan_id = ?", [scan_id])) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 0
+    stopped = json.loads(summary_out.read_text())
+    assert stopped["complete"] is False and stopped["targets"]["site"]["finish_reason"] == "shutdown"
+    before = list(site.hits)
+    site.delay = 0.0
+
+    summary = crawl(ws.home, scan_id, [target], resume=True)
+    assert summary["complete"] is True
+    assert captured(site, store, scan_id) == EXPECTED
+    # Without an HTTP cache, only a kept job explains why nothing fetched before was fetched again.
+    again = [hit for hit in site.hits[len(before):] if hit in before and hit[1] == 200 and hit[0] != "/robots.txt"]
+    assert again == []

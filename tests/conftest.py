@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,30 +10,7 @@ from detector import config
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
 from detector.store import Store
 from detector.workspace import create_workspace
-
-#: A CLIP architecture small enough to build, save and run in a second; random weights.
-TINY_CLIP_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 1000, "width": 32, "heads": 2, "layers": 1},
-}
-
-
-def make_tiny_clip(folder: Path, name: str = "tiny-test", seed: int = 0) -> str:
-    """Save a random-weight open_clip model and return the embedder spec that loads it."""
-    import open_clip
-    import torch
-
-    folder.mkdir(parents=True, exist_ok=True)
-    config_path = folder / f"{name}.json"
-    config_path.write_text(json.dumps(TINY_CLIP_CONFIG))
-    open_clip.add_model_config(config_path)
-    torch.manual_seed(seed)
-    model, _, _ = open_clip.create_model_and_transforms(name)
-    checkpoint = folder / f"{name}-{seed}.pt"
-    torch.save(model.state_dict(), checkpoint)
-    return f"clip:{config_path}@{checkpoint}"
-
+from support import make_tiny_clip
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> str:
@@ -61,12 +34,3 @@ def workspace(tmp_path):
     store = Store(ws.db_path)
     yield ws, store
     store.close()
-
-
-def run_cli(*args: str, home: Path | None = None, env: dict | None = None, timeout: float = 300):
-    """Run the installed `copyhound` entry point for real, in a child process."""
-    command = [sys.executable, "-c", "from detector.cli import main; main()", *args]
-    if home is not None:
-        command += ["--home", str(home)]
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout)

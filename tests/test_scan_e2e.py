@@ -14,7 +14,7 @@ from threading import Thread
 
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 from detector import config, demo_site
 from detector.register import WorkInfo, image_paths, register_files
 from detector.store import Store

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_tiny_clip
+from support import make_tiny_clip
 from detector import config, indexes
 from detector.embedding import clip_weights_cached, load_embedder, parse_spec
 from detector.errors import ConfigError, EmbedderMismatch, EmbedderUnavailable

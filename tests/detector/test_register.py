@@ -3,7 +3,7 @@
 import json
 import shutil
 
-from conftest import run_cli
+from support import run_cli
 from detector.store import Store
 from detector.workspace import open_workspace
 

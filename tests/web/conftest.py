@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 import threading
-from contextlib import closing
 import time
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,6 +54,8 @@ class Portal:
     tokens: dict[str, str]       # admin, alice, bob, revoked
     matches: dict[str, list[int]]  # owner -> match ids
     assets: dict[str, list[int]]   # owner -> asset ids
+    max_bytes: int = MAX_BYTES
+    hostile_title: str = HOSTILE_TITLE
 
     def client(self, who: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}

@@ -11,9 +11,8 @@ from PIL import Image
 
 from detector import ledger
 from detector.bundle import verify_bundle
+from detector.demo_site import WORKS_DIR as WORKS
 from detector.web.security import CSP
-
-from conftest import MAX_BYTES, WORKS
 
 
 def test_no_token_is_401_with_how_to_send_one(portal):
@@ -250,7 +249,7 @@ def test_admin_upload_needs_an_owner(portal):
 
 
 def test_oversized_upload_is_413(portal):
-    big = b"\xff\xd8\xff" + b"\0" * (MAX_BYTES + 100_000)
+    big = b"\xff\xd8\xff" + b"\0" * (portal.max_bytes + 100_000)
     with portal.client("alice") as c:
         r = c.post("/api/assets", files={"file": ("big.jpg", big, "image/jpeg")})
     assert r.status_code == 413
@@ -260,12 +259,12 @@ def test_oversized_upload_is_413(portal):
 
 def test_upload_just_over_the_image_limit_is_413_from_the_handler(portal):
     # Within the form overhead allowance, so it passes the early Content-Length check.
-    big = b"\xff\xd8\xff" + b"\0" * MAX_BYTES
+    big = b"\xff\xd8\xff" + b"\0" * portal.max_bytes
     with portal.client("alice") as c:
         r = c.post("/api/assets", files={"file": ("big.jpg", big, "image/jpeg")})
     assert r.status_code == 413
     assert r.json() == {"reason": "too_large", "error": (
-        f"big.jpg: is more than {MAX_BYTES:,} bytes, over the {MAX_BYTES:,}-byte limit (intake.max_bytes). "
+        f"big.jpg: is more than {portal.max_bytes:,} bytes, over the {portal.max_bytes:,}-byte limit (intake.max_bytes). "
         "Send a smaller image or raise intake.max_bytes in config.toml.")}
 
 

@@ -74,7 +74,7 @@ def test_web_strings_are_escaped(portal):
         html = c.get(f"/matches/{match_id}").text
     assert "<script>alert" not in html and "<b>Coffee</b>" not in html
     assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;&lt;b&gt;Coffee&lt;/b&gt;" in html
-    assert HOSTILE_TITLE.startswith("<script>")
+    assert portal.hostile_title.startswith("<script>")
 
 
 def test_other_owners_pages_and_images_are_404(portal):

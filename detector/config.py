@@ -103,6 +103,9 @@ class CrawlSettings:
     max_image_bytes: int = setting(20_000_000, "Image responses larger than this are dropped.")
     timeout: float = setting(30.0, "Seconds before a request is given up.")
     retries: int = setting(2, "Retries of a failed request (5xx, timeouts), with backoff.")
+    retry_backoff: float = setting(
+        1.0, "Seconds waited before the first retry of a request; each further retry waits twice as long."
+    )
     max_redirects: int = setting(5, "Redirects followed per request, at most.")
     http_cache: bool = setting(
         True, "Keep an RFC 2616 HTTP cache so re-crawls do not refetch what has not changed."
@@ -124,6 +127,9 @@ class Target:
     )
     ignore_robots: bool = setting(False, "Ignore robots.txt for this target; needs robots_reason.")
     robots_reason: str = setting("", "Why robots.txt is ignored (recorded with every scan).")
+    follow_links: bool = setting(
+        True, "Follow links and read /sitemap.xml from the start URLs; false fetches only the listed URLs."
+    )
 
 
 @dataclass(frozen=True)

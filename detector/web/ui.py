@@ -215,8 +215,8 @@ def image(request: Request, kind: str, item_id: int, size: str):
 
 @router.post("/matches/{match_id}/review")
 async def review(request: Request, match_id: int):
-    form = await checked_form(request)
     _, who = session_principal(request)
+    form = await checked_form(request)
     with request.app.state.portal.store() as store:
         actions.review(store, who, match_id, str(form.get("status") or ""), form.get("note"))
     return _see(f"/matches/{match_id}?done=reviewed")
@@ -224,8 +224,8 @@ async def review(request: Request, match_id: int):
 
 @router.post("/matches/{match_id}/notice")
 async def notice_create(request: Request, match_id: int):
-    form = await checked_form(request)
     _, who = session_principal(request)
+    form = await checked_form(request)
     portal = request.app.state.portal
     with portal.store() as store:
         row = actions.make_notice(portal, store, who, match_id, str(form.get("kind") or "dmca"))
@@ -234,8 +234,8 @@ async def notice_create(request: Request, match_id: int):
 
 @router.post("/matches/{match_id}/offer")
 async def offer_create(request: Request, match_id: int):
-    form = await checked_form(request)
     _, who = session_principal(request)
+    form = await checked_form(request)
     portal = request.app.state.portal
     with portal.store() as store:
         row = actions.make_offer(portal, store, who, match_id, form.get("licence"), form.get("commercial") == "on")
@@ -244,8 +244,8 @@ async def offer_create(request: Request, match_id: int):
 
 @router.post("/matches/{match_id}/bundle")
 async def bundle(request: Request, match_id: int):
-    await checked_form(request)
     _, who = session_principal(request)
+    await checked_form(request)
     portal = request.app.state.portal
     with portal.store() as store:
         path = actions.export_bundle(portal, store, who, match_id)
@@ -262,8 +262,8 @@ def upload_page(request: Request):
 
 @router.post("/upload")
 async def upload(request: Request):
-    form = await checked_form(request)
     session, who = session_principal(request)
+    form = await checked_form(request)
     portal = request.app.state.portal
     upload = form.get("file")
     try:

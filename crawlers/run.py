@@ -19,6 +19,7 @@ from detector.errors import CopyhoundError
 from detector.workspace import Workspace
 
 _LOG_TAIL_LINES = 25
+_GRACE_SECONDS = 60
 
 
 class CrawlFailed(CopyhoundError):
@@ -65,14 +66,26 @@ def crawl(home: Path, scan_id: int, targets: list[Target], resume: bool = False)
         summary_out = Path(workdir) / "summary.json"
         command = crawl_command(home, scan_id, targets, resume=resume, summary_out=summary_out, workdir=Path(workdir))
         with open(log, "ab") as log_handle:
-            process = subprocess.run(command, stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if process.returncode == 0 and summary_out.exists():
+            child = subprocess.Popen(command, stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                returncode = child.wait()
+            except KeyboardInterrupt:
+                # A Ctrl-C reaches the child too (same process group) and it stops cleanly,
+                # saving its job for --resume; give it that time before giving up on it.
+                try:
+                    child.wait(timeout=_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                raise
+        if returncode == 0 and summary_out.exists():
             return json.loads(summary_out.read_text(encoding="utf-8"))
     tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-_LOG_TAIL_LINES:])
+    ended = f"was killed by signal {-returncode}" if returncode < 0 else f"ended with exit code {returncode}"
     error = CrawlFailed(
-        f"The crawl of scan {scan_id} ended with exit code {process.returncode} and no summary. "
+        f"The crawl of scan {scan_id} {ended} and no summary. "
         f"What it captured so far is kept; run the scan again with resume to continue. "
         f"Last lines of its log ({log}):\n{tail}"
     )
-    error.exit_code = process.returncode if process.returncode in (2, 3) else 1
+    error.exit_code = returncode if returncode in (2, 3) else 1
     raise error

@@ -32,7 +32,7 @@ from crawlers.discover import find_images, page_title
 from crawlers.items import CrawlEvent, Fetched, ImageCapture, Refusal, Sighting
 from crawlers.middlewares import evidence_of
 from crawlers.refusals import classify
-from crawlers.summary import target_summary
+from crawlers.summary import combine, target_summary
 from crawlers.targets import check_target, in_domains, limits, target_from_site, targets_from_urls_file
 from detector.blobs import sha256_hex
 from detector.config import Target, from_dict
@@ -100,7 +100,10 @@ class SiteSpider(scrapy.Spider):
         if spider.owns_scan:
             store = Store(spider.ws.db_path)
             try:
-                spider.scan_id = store.start_scan({"command": "scrapy crawl site", "target": asdict(spider.target)})
+                # The same options `copyhound scan` records, so `copyhound scan --resume` can continue it.
+                spider.scan_id = store.start_scan(
+                    {"command": "scrapy crawl site", "crawl": True, "targets": [asdict(spider.target)]}
+                )
             finally:
                 store.close()
         crawler.settings.setdict(
@@ -127,11 +130,11 @@ class SiteSpider(scrapy.Spider):
         stats = self.crawler.stats
         stats.set_value("copyhound/errors", list(self.errors))
         if self.owns_scan:
-            summary = target_summary(dict(stats.get_stats(), finish_reason=reason))
+            summary = combine({self.target.name: target_summary(dict(stats.get_stats(), finish_reason=reason))})
             store = Store(self.ws.db_path)
             try:
                 status = "finished" if reason == "finished" else "interrupted"
-                store.finish_scan(self.scan_id, status, {"targets": {self.target.name: summary}})
+                store.finish_scan(self.scan_id, status, {"scan_id": self.scan_id, "crawl": summary})
             finally:
                 store.close()
 

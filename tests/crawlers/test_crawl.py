@@ -348,7 +348,8 @@ def test_plain_scrapy_crawl_opens_and_finishes_a_scan_of_its_own(site, make_work
     assert result.returncode == 0, result.stderr[-2000:]
     (scan,) = store.scans()
     assert scan["status"] == "finished"
-    summary = scan["summary"]["targets"][f"site-127.0.0.1-{site.base.rsplit(':', 1)[1]}"]
+    assert scan["options"]["targets"][0]["start_urls"] == [f"{site.base}/orphan.html"]
+    summary = scan["summary"]["crawl"]["targets"][f"site-127.0.0.1-{site.base.rsplit(':', 1)[1]}"]
     # Started from the orphan page, the sitemap leads it to the rest of the site.
     assert captured(site, store, scan["id"]) == EXPECTED
     assert summary["candidates_added"] == sum(len(images) for images in EXPECTED.values())

@@ -110,3 +110,18 @@ def test_sign_out_ends_the_session(portal):
         r = c.post("/signout", data={"csrf": csrf})
         after = c.get("/")
     assert r.status_code == 303 and after.status_code == 303
+
+
+def test_every_page_renders_for_its_owner(portal):
+    astronaut = portal.assets["alice"][0]
+    with _signed_in(portal, "alice") as c:
+        dashboard = c.get("/")
+        works = c.get("/assets")
+        work = c.get(f"/assets/{astronaut}")
+        upload = c.get("/upload")
+        thumb = c.get(f"/img/asset/{astronaut}/thumb")
+    assert dashboard.status_code == 200 and "Latest scan" in dashboard.text and "Scan #1: finished" in dashboard.text
+    assert works.status_code == 200 and "3 works" in works.text
+    assert work.status_code == 200 and "Sightings (2)" in work.text and "blog.example.com" in work.text
+    assert upload.status_code == 200 and 'enctype="multipart/form-data"' in upload.text
+    assert thumb.headers["content-type"] == "image/jpeg" and thumb.content[:3] == b"\xff\xd8\xff"

@@ -562,3 +562,28 @@ def tokens_list(fmt: Format = "table", home: Home = None) -> None:
     _, _, store = _open(home)
     rows = [dict({k: r[k] for k in _TOKEN_COLUMNS}, owner=r["owner"] or "(admin)") for r in store.api_tokens()]
     render(rows, _TOKEN_COLUMNS, fmt, console, title="API tokens")
+
+
+# -- models commands --
+models_app = typer.Typer(help="Embedding models: export the configured one for a faster runtime.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("export-onnx")
+def models_export_onnx(
+    out: Annotated[Optional[Path], typer.Option(
+        help="Model file to write (default: WORKSPACE/models/clip-image[-int8].onnx); its sidecar is OUT.json.")] = None,
+    int8: Annotated[bool, typer.Option("--int8", help="Quantise weights to int8 (smaller, usually faster).")] = False,
+    home: Home = None,
+) -> None:
+    """Export the configured open_clip image tower to ONNX, to run it with embedder onnx:PATH."""
+    from detector.onnx_export import export_spec
+
+    ws, settings, _ = _open(home)
+    out = out or ws.home / "models" / f"clip-image{'-int8' if int8 else ''}.onnx"
+    prep = export_spec(settings.embedder.spec, out, int8=int8)
+    console.print(f"Wrote {out} ({prep.dim}-d, {prep.size[1]}x{prep.size[0]} input"
+                  f"{', int8 weights' if int8 else ''}) and {out}.json.", highlight=False, soft_wrap=True)
+    console.print(f"To use it, set spec = \"onnx:{out}\" under [embedder] in {ws.config_path}, then run "
+                  "`copyhound reindex` (vectors of different models are never mixed).", highlight=False, soft_wrap=True)

@@ -60,7 +60,9 @@ def export_model(model, out: Path, source: str, int8: bool = False) -> Preproces
     example = torch.zeros(1, 3, *prep.size)
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = Path(tmp) / "fp32.onnx" if int8 else out
-        with warnings.catch_warnings(), torch.inference_mode():
+        # Grad stays enabled: without it torch's MultiheadAttention takes its fused fast path
+        # (aten::_native_multi_head_attention), which has no ONNX export.
+        with warnings.catch_warnings(), torch.enable_grad():
             # The TorchScript exporter needs no extra packages (the dynamo one needs onnxscript) and
             # handles open_clip's towers; its deprecation notice is not the user's concern.
             warnings.simplefilter("ignore", DeprecationWarning)

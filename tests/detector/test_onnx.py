@@ -137,3 +137,24 @@ def test_nhwc_uint8_squash_preprocessing_feeds_raw_pixels(exported):
     pixels = raw.pixels([image, image])
     assert pixels.shape == (2, 8, 12, 3) and pixels.dtype == np.uint8
     assert tuple(pixels[0, 4, 6]) == (10, 200, 30)
+
+
+def test_cli_exports_the_workspace_embedder_and_refuses_none(tiny_spec, tmp_path):
+    from typer.testing import CliRunner
+
+    from detector.cli import app
+
+    runner = CliRunner()
+    home = tmp_path / "ws"
+    assert runner.invoke(app, ["init", "--home", str(home), "--embedder", tiny_spec]).exit_code == 0
+    result = runner.invoke(app, ["models", "export-onnx", "--int8", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    model = home / "models" / "clip-image-int8.onnx"
+    assert model.is_file() and read_sidecar(model).quantization == "int8-dynamic"
+    assert f'spec = "onnx:{model}"' in " ".join(result.output.split())
+
+    bare = tmp_path / "bare"
+    assert runner.invoke(app, ["init", "--home", str(bare), "--embedder", "none"]).exit_code == 0
+    refused = runner.invoke(app, ["models", "export-onnx", "--home", str(bare)])
+    assert isinstance(refused.exception, ConfigError)
+    assert "is not an open_clip model" in str(refused.exception)

@@ -101,8 +101,8 @@ def throughput_section(r: dict) -> list[str]:
             f"(for scale: two different photos have mean cosine {e['torch_pairwise_cosine_mean']:.3f} under "
             "these weights).", ""]
     out += _table(["export", "file MB", "export s", "cosine to torch: min", "mean", "images"],
-                  [[label, e[f"size_{label}_mb"], e[f"export_{label}_s"], e[f"agreement_onnx {label}"]["min"],
-                    e[f"agreement_onnx {label}"]["mean"], e[f"agreement_onnx {label}"]["images"]]
+                  [[label, e[f"size_{label}_mb"], e[f"export_{label}_s"], f"{e[f'agreement_onnx {label}']['min']:.6f}",
+                    f"{e[f'agreement_onnx {label}']['mean']:.6f}", e[f"agreement_onnx {label}"]["images"]]
                    for label in ("fp32", "int8")])
     out.append("")
     return out

@@ -86,10 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     summary = {"works": len(dataset.works), "negatives": len(dataset.negatives), "queries": len(dataset.queries),
                "families": [q.family for q in dataset.queries]}
     args.out.write_text(report.render(results, summary), encoding="utf-8")
-    step(f"wrote {args.out}")
-    if args.workdir:
-        (workdir / "results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
-    else:
+    # The raw numbers beside the report, so tables can be re-read or re-rendered without a re-run.
+    raw = args.out.with_suffix(".json")
+    raw.write_text(json.dumps({"results": results, "dataset": summary}, indent=1, default=str), encoding="utf-8")
+    step(f"wrote {args.out} and {raw}")
+    if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -81,6 +81,18 @@ def progress_bar() -> Progress:
                     console=err, transient=True)
 
 
+def stage_progress(bar: Progress):
+    """A `progress(stage, done, total)` callback that keeps one bar per stage (crawl, detect)."""
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return progress
+
+
 @app.command()
 def init(
     home: Home = None,
@@ -182,6 +194,8 @@ def _scan_targets(settings: config.Settings, sites: list[str], urls: Path | None
 
 
 def _print_scan_summary(summary: dict) -> None:
+    from detector.scan import POLICY_REASONS
+
     crawl = summary.get("crawl", {})
     detect = summary.get("detect", {})
     rows = [
@@ -193,7 +207,13 @@ def _print_scan_summary(summary: dict) -> None:
         {"what": "matches seen again", "count": detect.get("matches_updated")},
     ]
     rows += [{"what": f"error: {kind}", "count": n} for kind, n in sorted(summary.get("errors", {}).items())]
-    rows += [{"what": f"seconds: {stage}", "count": s} for stage, s in summary.get("seconds", {}).items()]
+    rows += [{"what": f"policy: {kind}", "count": n} for kind, n in sorted(crawl.get("refusals", {}).items())
+             if kind in POLICY_REASONS]
+    rows += [{"what": f"cap reached: {target}", "count": ", ".join(caps)}
+             for target, caps in sorted(crawl.get("caps_hit", {}).items())]
+    seconds = dict(summary.get("seconds", {}))
+    seconds.update({f"detect/{stage}": s for stage, s in detect.get("seconds", {}).items()})
+    rows += [{"what": f"seconds: {stage}", "count": s} for stage, s in seconds.items()]
     render(rows, ["what", "count"], "table", console, title=f"Scan {summary['scan_id']}")
     if detect.get("shortlist_sources") and "clip" not in detect["shortlist_sources"]:
         console.print("No embedder configured: works were shortlisted by hashes and local features only.")
@@ -217,13 +237,7 @@ def scan(
     targets = [] if no_crawl else _scan_targets(settings, site or [], urls, allow_private)
     embedder = _embedder(settings)
     with progress_bar() as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+        progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress)
     if as_json:
@@ -318,13 +332,7 @@ def demo(home: Annotated[Optional[Path], typer.Option(
     home = home or Path(tempfile.mkdtemp(prefix="copyhound-demo-"))
     console.print(f"Demo workspace: {home}")
     with progress_bar() as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+        progress = stage_progress(bar)
         result = run_demo(home, progress)
     if result.embedder_note:
         console.print(result.embedder_note, highlight=False)

@@ -80,12 +80,21 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     return summary
 
 
+#: Refusals that are the crawl being polite or staying in bounds, not something going wrong.
+POLICY_REASONS = frozenset({"robots_disallowed", "robots_ignored", "offsite", "cap_reached"})
+
+
 def _errors(summary: dict) -> dict[str, int]:
-    """Errors by kind across the crawl's refusals and detection's undecodable images."""
+    """Errors by kind: the crawl's failed fetches and refusals (policy excepted), and images
+    detection could not decode. A non-empty result makes `copyhound scan` exit with 1."""
+    crawl = summary.get("crawl", {})
     errors: dict[str, int] = {}
-    for source in (summary.get("crawl", {}).get("refusals", {}), summary["detect"]["refused"]):
+    for source in (crawl.get("refusals", {}), summary["detect"]["refused"]):
         for reason, count in source.items():
-            errors[reason] = errors.get(reason, 0) + count
+            if reason not in POLICY_REASONS:
+                errors[reason] = errors.get(reason, 0) + count
+    if crawl.get("errors"):
+        errors["crawl_error"] = len(crawl["errors"])
     return errors
 
 

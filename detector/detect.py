@@ -22,9 +22,9 @@ from detector import __version__, indexes, ledger
 from detector.blobs import BlobStore
 from detector.config import Settings
 from detector.embedding import Embedder
-from detector.errors import ImageRefused
-from detector.features import LocalFeatures, extract
-from detector.fingerprint import FEATURE_KIND, hashes, local_features, mirrored
+from detector.errors import ConfigError, ImageRefused
+from detector.features import LocalFeatures
+from detector.fingerprint import FEATURE_KINDS, hashes, local_features, mirrored
 from detector.intake import DecodedImage, decode_image
 from detector.score import Decision, decide
 from detector.shortlist import FeatureVoter, Nomination, embed_windows, nominate
@@ -88,13 +88,18 @@ class Detector:
     def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None):
         self.store, self.settings, self.embedder = store, settings, embedder
         self.blobs = BlobStore(ws.blobs_dir)
+        indexes.set_threads(settings.index.threads)
         self.indexes = indexes.load(ws, store, embedder, settings.index.exact_limit, settings.index.factory)
         self.assets = {a["id"]: a for a in store.assets()}
-        self.work_features = {
-            asset_id: LocalFeatures.from_bytes(store.asset_features(asset_id, FEATURE_KIND))
-            for asset_id in self.assets
-        }
-        self.voter = FeatureVoter(self.work_features)
+        self.kind = settings.match.local_features
+        if self.kind not in FEATURE_KINDS:
+            raise ConfigError(f"match.local_features {self.kind!r} is not known; use one of: {', '.join(FEATURE_KINDS)}.")
+        self.work_features = {}
+        for asset_id in self.assets:
+            cached = store.asset_features(asset_id, self.kind)
+            if cached is not None:  # works registered before a kind was cached are verified by hashes only
+                self.work_features[asset_id] = LocalFeatures.from_bytes(cached)
+        self.voter = FeatureVoter(self.kind, self.work_features)
         self.verifier = Verifier()
         self._work_gray: dict[int, np.ndarray] = {}
         self.sources = ["sha256", "phash", "pdq", "features"] + (["clip"] if embedder else [])
@@ -119,8 +124,8 @@ class Detector:
         seconds["embed"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
-        feats = local_features(decoded)
-        mirror_feats = extract(flipped, kind=FEATURE_KIND, original_size=(decoded.width, decoded.height))
+        feats = local_features(decoded, self.kind)
+        mirror_feats = local_features(decoded, self.kind, image=flipped)
         seconds["features"] += time.perf_counter() - clock
 
         clock = time.perf_counter()

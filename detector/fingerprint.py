@@ -13,7 +13,8 @@ from detector import features
 from detector.hashing import HASHERS
 from detector.intake import DecodedImage
 
-FEATURE_KIND = "sift"
+#: Both kinds are cached at registration so `match.local_features` can change without re-registering.
+FEATURE_KINDS = ("sift", "orb")
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,9 @@ def mirrored(image: Image.Image) -> Image.Image:
     return ImageOps.mirror(image)
 
 
-def local_features(decoded: DecodedImage, kind: str = FEATURE_KIND) -> features.LocalFeatures:
-    """Local features in the image's full-resolution coordinates."""
-    return features.extract(decoded.image, kind=kind, original_size=(decoded.width, decoded.height))
+def local_features(decoded: DecodedImage, kind: str, image: Image.Image | None = None) -> features.LocalFeatures:
+    """Local features of `image` (default: the decoded image) in full-resolution coordinates."""
+    return features.extract(image or decoded.image, kind=kind, original_size=(decoded.width, decoded.height))
 
 
 def query_windows(image: Image.Image, grid: int = 3, scale: float = 0.5) -> list[tuple[int, int, int, int]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import faiss
 import numpy as np
 
 from detector.embedding import Embedder
@@ -58,6 +59,11 @@ class WorkIndexes:
 def _paths(ws: Workspace) -> dict[str, object]:
     return {"vectors": ws.index_dir / "embeddings.faiss",
             **{name: ws.index_dir / f"{name}.faiss" for name in HASH_INDEXES}}
+
+
+def set_threads(threads: int) -> None:
+    """FAISS's OpenMP pool is process-wide; the edges set it once from `index.threads`."""
+    faiss.omp_set_num_threads(max(1, threads))
 
 
 def load(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: int, factory: str) -> WorkIndexes:

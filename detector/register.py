@@ -15,7 +15,7 @@ from detector.blobs import BlobStore
 from detector.config import Settings
 from detector.embedding import Embedder
 from detector.errors import ImageRefused
-from detector.fingerprint import FEATURE_KIND, hashes, local_features
+from detector.fingerprint import FEATURE_KINDS, hashes, local_features
 from detector.intake import decode_file
 from detector.store import Store
 from detector.workspace import Workspace
@@ -103,7 +103,7 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
             "frames": image.frames, "byte_size": len(data), "rights": image.rights.as_dict(),
             **fingerprint.as_dict(),
         }
-        features = {FEATURE_KIND: local_features(image).to_bytes()}
+        features = {kind: local_features(image, kind).to_bytes() for kind in FEATURE_KINDS}
         vector = vectors[row] if vectors is not None else None
         embedding = (embedder.id, vector.tobytes()) if vector is not None else None
         with store.atomic():

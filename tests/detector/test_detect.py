@@ -111,3 +111,35 @@ def test_detection_with_a_clip_embedder_uses_it_for_shortlisting(workspace, work
     # Random weights make every image look alike: such pairs may reach review, never match.
     assert all(m["signals"]["tier"] == "partial" for m in store.matches() if m["decision"] == "review")
     assert all(m["signals"]["embedder"] == embedder.id for m in store.matches())
+
+
+def test_orb_is_the_fast_alternative_and_never_matches_wrongly(tmp_path, works_dir, site):
+    from dataclasses import replace
+
+    from detector import config
+    from detector.store import Store
+    from detector.workspace import create_workspace
+
+    orb = config.Settings(match=replace(config.MatchSettings(), local_features="orb")).with_embedder("none")
+    ws, _ = create_workspace(tmp_path / "ws", orb)
+    store = Store(ws.db_path)
+    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+    _add_candidates(ws, store, site / "img", store.start_scan({}))
+    Detector(ws, store, ws.settings(), None).run()
+    found = {Path(m["image_url"]).name: m["asset_filename"] for m in store.matches()}
+    assert found.items() <= demo_site.EXPECTED.items()
+    # Whole-frame copies are within ORB's reach; a small copy inside a busy banner may not be.
+    assert {"recompressed.jpg", "resized.jpg", "mirrored.jpg", "grayscale.jpg"} <= set(found)
+    assert {m["signals"]["verification"]["method"] for m in store.matches()} == {"orb"}
+
+
+def test_unknown_local_feature_kind_is_refused(registered):
+    from dataclasses import replace
+
+    from detector.errors import ConfigError
+
+    ws, store = registered
+    settings = replace(ws.settings(), match=replace(ws.settings().match, local_features="surf"))
+    with pytest.raises(ConfigError) as e:
+        Detector(ws, store, settings, None)
+    assert str(e.value) == "match.local_features 'surf' is not known; use one of: sift, orb."

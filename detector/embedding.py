@@ -10,9 +10,11 @@ index and the embeddings, so vectors from different models are never mixed.
 from __future__ import annotations
 
 import hashlib
+import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
@@ -143,6 +145,16 @@ def _cached_weights(open_clip, model: str, tag: str) -> Path:
     if not pretrained_cfg:
         tags = ", ".join(t for m, t in open_clip.list_pretrained() if m == model) or "none"
         raise ConfigError(f"open_clip has no pretrained tag {tag!r} for {model}; known tags: {tags}.")
+    if not _cached_file(pretrained_cfg):
+        host = _weights_host(pretrained_cfg)
+        try:
+            socket.getaddrinfo(host, 443)
+        except OSError:
+            # Offline: say so at once instead of sitting through the hub client's retries.
+            raise EmbedderUnavailable(
+                f"The weights for clip:{model}/{tag} are not cached and {host} cannot be reached "
+                f"(no network?); {_REMEDIES}"
+            ) from None
     try:
         path = open_clip.download_pretrained(pretrained_cfg)
     except Exception as e:  # network errors come from several libraries
@@ -155,22 +167,31 @@ def _cached_weights(open_clip, model: str, tag: str) -> Path:
     return Path(path)
 
 
+def _hf_repo(pretrained_cfg: dict) -> str:
+    return (pretrained_cfg.get("hf_hub") or "").rstrip("/")
+
+
+def _weights_host(pretrained_cfg: dict) -> str:
+    return "huggingface.co" if _hf_repo(pretrained_cfg) else urlsplit(pretrained_cfg.get("url", "")).hostname or "?"
+
+
+def _cached_file(pretrained_cfg: dict) -> bool:
+    """Whether open_clip's hub cache already holds these weights (URL-only weights: unknown, so False)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = _hf_repo(pretrained_cfg)
+    names = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+    return bool(repo) and any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
+
+
 def clip_weights_cached(spec: str) -> bool:
     """Whether `spec` can be loaded without the network (the demo asks before trying)."""
     parsed = parse_spec(spec)
-    if isinstance(parsed, OnnxSpec):
-        return parsed.path.is_file()
     if parsed is None or parsed.checkpoint is not None:
         return parsed is None or parsed.checkpoint.is_file()
     import open_clip
-    from huggingface_hub import try_to_load_from_cache
 
-    cfg = open_clip.get_pretrained_cfg(parsed.model, parsed.tag) or {}
-    repo = (cfg.get("hf_hub") or "").rstrip("/")
-    if not repo:
-        return False
-    names = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-    return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)
+    return _cached_file(open_clip.get_pretrained_cfg(parsed.model, parsed.tag) or {})
 
 
 def load_embedder(spec: str, batch_size: int = 16, torch_threads: int = 0) -> Embedder | None:

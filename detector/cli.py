@@ -244,8 +244,23 @@ def scan(
         console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
     else:
         _print_scan_summary(summary)
+        _print_scan_problems(store, summary["scan_id"])
     if summary.get("errors"):
         raise typer.Exit(1)
+
+
+def _print_scan_problems(store: Store, scan_id: int, most: int = 20) -> None:
+    """Each failed fetch and undecodable image of the scan, with its reason, on stderr."""
+    from detector.scan import POLICY_REASONS
+
+    problems = [(e["url"], e["reason"], e["detail"]) for e in store.crawl_events(scan_id)
+                if e["reason"] not in POLICY_REASONS]
+    problems += [(c["image_url"], c["refusal_reason"], c["refusal_detail"])
+                 for c in store.candidates("scan_id = ? AND state = 'refused'", [scan_id])]
+    for url, reason, detail in problems[:most]:
+        err.print(f"{reason}: {url}: {detail}", highlight=False, markup=False, soft_wrap=True)
+    if len(problems) > most:
+        err.print(f"... and {len(problems) - most} more (table crawl_events and refused candidates of scan {scan_id}).")
 
 
 @app.command()

@@ -80,11 +80,15 @@ def test_private_address_is_refused_without_the_flag(home, site_root):
     server, base = _serve(site_root)
     try:
         result = run_cli("scan", "--site", base, "--json", home=home)
+        shown = run_cli("scan", "--site", base, home=home)
     finally:
         server.shutdown()
     assert result.returncode == 1
     summary = json.loads(result.stdout)
     assert summary["detect"]["matches_new"] == 0 and "private_address" in summary["errors"]
+    # Without --json each problem is listed with its URL, reason and remedy.
+    assert shown.returncode == 1
+    assert f"private_address: {base}" in shown.stderr and "allow_private" in shown.stderr
 
 
 def test_second_scan_is_refused_while_one_holds_the_lock(home):

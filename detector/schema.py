@@ -1,0 +1,187 @@
+"""The workspace database's schema, as forward migrations.
+
+`MIGRATIONS[i]` takes a database from version i to i+1; `detector.store` applies what is
+missing when it opens a database, each migration in its own transaction. New features append a
+migration; an old one is never edited, since workspaces in the field have already run it.
+"""
+
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE owners (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    legal_name TEXT, address TEXT, email TEXT, phone TEXT, signature TEXT, jurisdiction TEXT,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE assets (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    sha256 TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    title TEXT, creator TEXT, license_url TEXT,
+    width INTEGER NOT NULL, height INTEGER NOT NULL,
+    format TEXT NOT NULL, frames INTEGER NOT NULL, byte_size INTEGER NOT NULL,
+    rights TEXT NOT NULL DEFAULT '{}',
+    phash TEXT, dhash TEXT, pdq TEXT, pdq_quality INTEGER,
+    registered_at TEXT NOT NULL,
+    UNIQUE (owner_id, sha256)
+);
+CREATE INDEX assets_sha256 ON assets(sha256);
+
+-- Local features cached at registration (detector.features.LocalFeatures.to_bytes()).
+CREATE TABLE asset_features (
+    asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (asset_id, kind)
+);
+
+-- Embeddings are kept here so `reindex` can rebuild the FAISS index without re-decoding.
+CREATE TABLE embeddings (
+    asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+    embedder_id TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (asset_id, embedder_id)
+);
+
+CREATE TABLE scans (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,            -- running, finished, failed, interrupted
+    options TEXT NOT NULL DEFAULT '{}',
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+
+-- One row per distinct image per page per scan, with its provenance.
+CREATE TABLE candidates (
+    id INTEGER PRIMARY KEY,
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    target TEXT NOT NULL,
+    page_url TEXT NOT NULL,
+    page_title TEXT, alt_text TEXT, caption TEXT,
+    image_url TEXT NOT NULL,
+    final_url TEXT,
+    declared_width INTEGER, declared_height INTEGER,
+    discovered_at TEXT NOT NULL,
+    fetched_at TEXT,
+    http_status INTEGER,
+    headers TEXT NOT NULL DEFAULT '{}',
+    sha256 TEXT, byte_size INTEGER, sniffed_format TEXT,
+    warc_file TEXT, warc_offset INTEGER,
+    page_warc_file TEXT, page_warc_offset INTEGER,
+    state TEXT NOT NULL DEFAULT 'new',   -- new, detected, refused
+    refusal_reason TEXT, refusal_detail TEXT,
+    detected_at TEXT,
+    UNIQUE (scan_id, page_url, image_url)
+);
+CREATE INDEX candidates_state ON candidates(state);
+CREATE INDEX candidates_sha256 ON candidates(sha256);
+
+-- What the crawl refused or could not fetch, with the reason, so nothing fails silently.
+CREATE TABLE crawl_events (
+    id INTEGER PRIMARY KEY,
+    scan_id INTEGER REFERENCES scans(id),
+    target TEXT,
+    url TEXT NOT NULL,
+    page_url TEXT,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX crawl_events_scan ON crawl_events(scan_id);
+
+CREATE TABLE matches (
+    id INTEGER PRIMARY KEY,
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    sha256 TEXT NOT NULL,               -- content of the copy as fetched
+    page_url TEXT NOT NULL,
+    image_url TEXT NOT NULL,
+    candidate_id INTEGER REFERENCES candidates(id),   -- latest sighting
+    score REAL NOT NULL,
+    decision TEXT NOT NULL,             -- match, review
+    signals TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'new', -- new, confirmed, rejected, authorized
+    note TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    sightings INTEGER NOT NULL DEFAULT 1,
+    reviewed_at TEXT,
+    UNIQUE (asset_id, page_url, sha256)
+);
+CREATE INDEX matches_owner ON matches(owner_id, status);
+
+CREATE TABLE authorized_uses (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    pattern TEXT NOT NULL,              -- a domain (example.com) or a URL prefix
+    note TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (owner_id, pattern)
+);
+"""
+
+_V2 = """
+-- Provenance ledger: an append-only hash chain (detector.ledger). prev_hash is UNIQUE so two
+-- writers racing from the same head cannot fork the chain; meta 'ledger_head' holds the newest
+-- entry so that deleting the last entries is detectable too.
+CREATE TABLE ledger (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- register, match, review, notice, offer, export
+    subject TEXT NOT NULL,              -- asset:ID, match:ID, export
+    payload TEXT NOT NULL,              -- canonical JSON
+    prev_hash TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE INDEX ledger_subject ON ledger(subject);
+
+CREATE TABLE notices (
+    id INTEGER PRIMARY KEY,
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    kind TEXT NOT NULL,                 -- dmca, dsa
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX notices_match ON notices(match_id);
+
+CREATE TABLE offers (
+    id INTEGER PRIMARY KEY,
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    licence TEXT NOT NULL,
+    commercial INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    amount TEXT NOT NULL,               -- exact decimal string, e.g. '518.40'
+    early_amount TEXT NOT NULL,         -- amount if accepted by discount_until
+    breakdown TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'draft',   -- draft, sent, accepted, declined, expired
+    created_at TEXT NOT NULL,
+    discount_until TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    sent_at TEXT, decided_at TEXT,
+    letter TEXT NOT NULL
+);
+CREATE INDEX offers_match ON offers(match_id);
+"""
+
+_V3 = """
+-- Portal API tokens (detector.tokens): only the SHA-256 of a token is kept, never the token.
+-- owner_id NULL marks an admin token, which sees every owner.
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    owner_id INTEGER REFERENCES owners(id),
+    label TEXT,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
+SCHEMA_VERSION = len(MIGRATIONS)

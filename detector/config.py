@@ -31,7 +31,7 @@ class EmbedderSettings:
     spec: str = setting(
         "clip:ViT-B-32/laion2b_s34b_b79k",
         "Embedding model: 'clip:MODEL/TAG' (open_clip download/cache), 'clip:MODEL@PATH' "
-        "(local checkpoint; MODEL may be a model-config .json), or 'none' (hashes and local features only).",
+        "(local checkpoint; MODEL may be a model-config .json), 'onnx:PATH' (an exported image model with its .json sidecar), or 'none' (hashes and local features only).",
     )
     batch_size: int = setting(16, "Images embedded per forward pass.")
     torch_threads: int = setting(0, "CPU threads torch may use; 0 keeps torch's default.")

@@ -57,6 +57,12 @@ class IndexSettings:
     factory: str = setting(
         "HNSW32,Flat", "FAISS factory string for the approximate embedding index above exact_limit."
     )
+    search_params: str = setting(
+        "", "Search-time parameters of the approximate index, FAISS style: 'efSearch=N' for HNSW, 'nprobe=N' "
+        "for IVF (comma-separated). Empty picks measured defaults: efSearch=256, nprobe = 1/32 of the IVF "
+        "lists (at least 8); higher values find more true neighbours but search slower. Ignored while the "
+        "index is exact; a parameter the factory does not use is refused."
+    )
     threads: int = setting(
         1, "OpenMP threads FAISS may use. 1 avoids contention with torch's and OpenCV's thread pools, "
         "which made searches 4-30x slower on a 2-core machine; raise it on a dedicated search host."

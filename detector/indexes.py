@@ -66,8 +66,12 @@ def set_threads(threads: int) -> None:
     faiss.omp_set_num_threads(max(1, threads))
 
 
-def load(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: int, factory: str) -> WorkIndexes:
-    """Open the index files, rebuilding any that cannot be trusted."""
+def load(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: int, factory: str,
+         search_params: str = "") -> WorkIndexes:
+    """Open the index files, rebuilding any that cannot be trusted.
+
+    `search_params` (index.search_params) tune the embedding index when it uses `factory`.
+    """
     check_embedder(store, embedder)
     paths = _paths(ws)
     asset_ids = {row["id"] for row in store.hashes()}
@@ -87,7 +91,7 @@ def load(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: in
             index = _build_vector_index(store, embedder, exact_limit, factory)
             index.save(paths["vectors"], expect)
             result.rebuilt.append("embeddings")
-        result.vectors = index
+        result.vectors = _tune(index, factory, search_params)
     return result
 
 
@@ -99,11 +103,24 @@ def save(ws: Workspace, indexes: WorkIndexes, embedder: Embedder | None) -> None
         indexes.vectors.save(paths["vectors"], {"embedder": embedder.id})
 
 
-def rebuild(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: int, factory: str) -> WorkIndexes:
+def rebuild(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: int, factory: str,
+            search_params: str = "") -> WorkIndexes:
     """Rebuild every index file from the database (used by `copyhound reindex`)."""
     for path in _paths(ws).values():
         path.unlink(missing_ok=True)
-    return load(ws, store, embedder, exact_limit, factory)
+    return load(ws, store, embedder, exact_limit, factory, search_params)
+
+
+def _tune(index: VectorIndex, factory: str, search_params: str) -> VectorIndex:
+    # The configured parameters are written for the configured approximate factory. An exact
+    # index has none to set; one built with an earlier factory keeps its own defaults until
+    # `copyhound reindex` rebuilds it, rather than refusing parameters meant for another kind.
+    if index.factory == factory:
+        index.set_search_params(search_params)
+    elif index.factory != "Flat" and search_params:
+        log.warning("embedding index uses %s, not the configured %s: index.search_params %r not applied; "
+                    "run `copyhound reindex`", index.factory, factory, search_params)
+    return index
 
 
 def _load_trusted(cls, path, expect: dict, expected_ids: set[int]):

@@ -13,7 +13,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index import persist
+from index import persist, search_params as params
 from index.errors import IndexInputError, describe, faiss_reason, require_int
 from index.ids import check_ids, stored_ids
 
@@ -37,12 +37,34 @@ class VectorIndex:
     (at least one per IVF list). Re-adding an id replaces its vector. `remove` works for every
     factory: all but flat storage (HNSW, IVF) are rebuilt from their stored vectors, which
     costs a pass over the whole index, so batch removals and replacements.
+
+    `search_params` sets how much of an approximate index a search visits (see set_search_params).
     """
 
-    def __init__(self, dim: int, factory: str = "Flat"):
+    def __init__(self, dim: int, factory: str = "Flat", search_params: str = ""):
         self.dim = require_int("dim", dim, 1)
         self.factory = factory
         self._index = faiss.IndexIDMap2(_build(self.dim, factory))
+        self.set_search_params(search_params)
+
+    @property
+    def search_params(self) -> str:
+        """The parameters searches run with, defaults included, e.g. 'efSearch=128'; '' for exact."""
+        return params.describe(self._params)
+
+    def set_search_params(self, search_params: str) -> None:
+        """Search with `search_params`: FAISS ParameterSpace pairs such as 'efSearch=128' (HNSW) or
+        'nprobe=32' (IVF), comma-separated; any parameter left out keeps its measured default
+        (efSearch 256; nprobe 1/32 of the IVF lists, at least 8), so '' means all defaults.
+
+        Raises IndexInputError, naming the parameter and the ones that apply, for a parameter the
+        factory does not use (Flat uses none) or a value out of range: a silently ignored setting
+        would look like a tuned index. Takes effect at once; nothing is rebuilt.
+        """
+        inner = self._index.index
+        chosen = {**params.defaults(inner), **params.parse(search_params, inner, self.factory)}
+        params.apply(self._index, chosen)
+        self._params = chosen
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -88,11 +110,16 @@ class VectorIndex:
         persist.save(path, payload, KIND, {"dim": self.dim, "factory": self.factory}, len(self), meta)
 
     @classmethod
-    def load(cls, path: Path, expect: dict | None = None) -> tuple["VectorIndex", dict]:
-        """The index saved at `path` and its whole manifest (the saved meta plus recorded keys).
+    def load(cls, path: Path, expect: dict | None = None,
+             search_params: str = "") -> tuple["VectorIndex", dict]:
+        """The index saved at `path` and its whole manifest (the saved meta plus recorded keys),
+        set to search with `search_params` (as set_search_params; '' for the defaults).
 
+        Search parameters are not taken from the file: they are the loader's runtime choice, so
+        retuning needs no rebuild, and whatever FAISS wrote with the graph or lists is overridden.
         Raises IndexFileError when the file or manifest is missing, truncated or altered, or
-        when a key of `expect` (e.g. {"embedder": ...}) differs from the manifest.
+        when a key of `expect` (e.g. {"embedder": ...}) differs from the manifest, and
+        IndexInputError for search_params the saved factory does not use.
         """
         payload, manifest = persist.load(path, KIND, expect)
         index = persist.parse(path, payload, faiss.deserialize_index, faiss.IndexIDMap2,
@@ -101,6 +128,7 @@ class VectorIndex:
         loaded.dim = int(index.d)
         loaded.factory = manifest.get("factory")
         loaded._index = index
+        loaded.set_search_params(search_params)
         return loaded, manifest
 
     def _check_vectors(self, vectors, name: str) -> np.ndarray:
@@ -143,7 +171,7 @@ class VectorIndex:
             return 0
         # Only flat storage renumbers what stays after a removal, as the id map requires; IVF
         # removes without renumbering (the map would then point at the wrong vectors) and HNSW
-        # cannot remove at all. Those are rebuilt.
+        # cannot remove at all. Those are rebuilt (with the search parameters set again).
         if isinstance(faiss.downcast_index(self._index.index), faiss.IndexFlatCodes):
             return int(self._index.remove_ids(present))
         self._rebuild_without(present)
@@ -169,6 +197,7 @@ class VectorIndex:
         if keep.any():
             rebuilt.add_with_ids(vectors, held[keep])
         self._index = rebuilt
+        params.apply(rebuilt, self._params)
 
 
 def _build(dim: int, factory: str):

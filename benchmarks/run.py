@@ -1,6 +1,9 @@
-"""Run every benchmark and write benchmarks/RESULTS.md.
+"""Run every benchmark (or, with --only scale, just the index-scale part) and write benchmarks/RESULTS.md.
 
-    python -m benchmarks.run [--quick] [--photos DIR] [--seed N] [--workdir DIR] [--out FILE]
+    python -m benchmarks.run [--quick] [--only scale] [--photos DIR] [--seed N] [--workdir DIR] [--out FILE]
+
+`--only scale` re-measures the indexes alone and merges them into the existing RESULTS.json beside
+--out (the other parts keep their numbers, and the scale part records its own command and date).
 
 `make bench` (under 30 minutes on 2 cores) and `make bench-quick` (a few minutes) call this.
 Nothing here asserts anything: it measures and reports.
@@ -19,19 +22,24 @@ from pathlib import Path
 
 from benchmarks import machine, quality, report, scale, throughput
 from benchmarks.dataset import REPO, build, photos_dir
-from detector.config import EmbedderSettings
+from detector.config import EmbedderSettings, IndexSettings
+from detector.indexes import set_threads
 
 PLANS = {
     # sizes, factories per size, recall queries, timed single queries per size
+    # factories per size map to the search parameters tried on one build ("" = VectorIndex's defaults)
     False: {"vector_sizes": [10_000, 100_000, 1_000_000],
-            "factories": {10_000: ["HNSW32,Flat", "IVF256,Flat"], 100_000: ["HNSW32,Flat", "IVF1024,Flat"],
-                          1_000_000: ["IVF1024,Flat"]},
+            "factories": {10_000: {"HNSW32,Flat": ["efSearch=16", ""], "IVF256,Flat": ["nprobe=1", ""]},
+                          100_000: {"HNSW32,Flat": ["efSearch=16", "efSearch=128", "", "efSearch=512"],
+                                    "IVF1024,Flat": ["nprobe=1", "nprobe=16", "", "nprobe=64"]},
+                          1_000_000: {"IVF1024,Flat": ["nprobe=1", "", "nprobe=64", "nprobe=128"]}},
             "timed": {1_000_000: 50}, "binary_sizes": [10_000, 100_000, 1_000_000], "per_family": 4,
             "stage_images": 60, "embed_images": 48, "window_images": 6,
             "skipped": "HNSW32,Flat at 1M works: its build time grows super-linearly (see the 100k row) and "
                        "would take well over ten minutes on 2 cores; IVF4096 at 1M for the same reason (k-means training)."},
     True: {"vector_sizes": [10_000, 100_000],
-           "factories": {10_000: ["HNSW32,Flat", "IVF256,Flat"], 100_000: ["IVF1024,Flat"]},
+           "factories": {10_000: {"HNSW32,Flat": ["efSearch=16", ""], "IVF256,Flat": ["nprobe=1", ""]},
+                         100_000: {"IVF1024,Flat": ["nprobe=1", ""]}},
            "timed": {100_000: 50}, "binary_sizes": [10_000, 100_000], "per_family": 2,
            "stage_images": 20, "embed_images": 16, "window_images": 2,
            "skipped": "quick run: 1M works and HNSW at 100k are left to the full run (`make bench`)."},
@@ -45,9 +53,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7, help="Seed of the split, the transforms and the vectors.")
     parser.add_argument("--workdir", type=Path, help="Keep the dataset and workspace here (default: a temp dir).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md", help="Report file.")
+    parser.add_argument("--only", choices=["scale"],
+                        help="Run this part alone and merge it into the RESULTS.json beside --out.")
     args = parser.parse_args(argv)
-    photos = photos_dir(args.photos)
+    command = " ".join(["python -m benchmarks.run"] + (argv if argv is not None else sys.argv[1:]))
     plan = PLANS[args.quick]
+    if args.only:
+        _scale_only(args, plan, command)
+        return
+    photos = photos_dir(args.photos)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
     if workdir.exists() and args.workdir:
         shutil.rmtree(workdir)
@@ -59,10 +73,8 @@ def main(argv: list[str] | None = None) -> None:
 
     step("building the dataset")
     dataset = build(photos, workdir / "data", args.seed, quick=args.quick, per_family=plan["per_family"])
-    results: dict = {"seed": args.seed, "quick": args.quick, "photos": str(photos),
-                     "command": " ".join(["python -m benchmarks.run"] + (argv if argv is not None else sys.argv[1:])),
-                     "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-                     "machine": machine.describe()}
+    results: dict = {"seed": args.seed, "quick": args.quick, "photos": str(photos), "command": command,
+                     "date": _now(), "machine": machine.describe()}
     step("quality: copyhound end to end, then the peers")
     results["quality"] = quality.run(dataset, workdir, EmbedderSettings().spec)
 
@@ -77,21 +89,50 @@ def main(argv: list[str] | None = None) -> None:
     results["throughput"] = {"rows": rows + embed_rows, "embedder_info": info}
 
     step("index scale")
-    results["scale"] = {
-        "vectors": scale.vector_rows(plan["vector_sizes"], plan["factories"], 500, args.seed, plan["timed"]),
-        "binary": scale.binary_rows(plan["binary_sizes"], 500, args.seed),
-        "skipped": plan["skipped"],
-    }
+    results["scale"] = _measure_scale(plan, args.seed)
     results["seconds"] = time.perf_counter() - started
     summary = {"works": len(dataset.works), "negatives": len(dataset.negatives), "queries": len(dataset.queries),
                "families": [q.family for q in dataset.queries]}
-    args.out.write_text(report.render(results, summary), encoding="utf-8")
-    # The raw numbers beside the report, so tables can be re-read or re-rendered without a re-run.
-    raw = args.out.with_suffix(".json")
-    raw.write_text(json.dumps({"results": results, "dataset": summary}, indent=1, default=str), encoding="utf-8")
-    step(f"wrote {args.out} and {raw}")
+    _write(args.out, results, summary)
+    step(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _measure_scale(plan: dict, seed: int) -> dict:
+    # FAISS runs with the thread count a workspace gives it (index.threads), so builds and
+    # latencies are the product's, not those of an idle machine's every core.
+    threads = IndexSettings().threads
+    set_threads(threads)
+    return {"vectors": scale.vector_rows(plan["vector_sizes"], plan["factories"], 500, seed, plan["timed"]),
+            "binary": scale.binary_rows(plan["binary_sizes"], 500, seed),
+            "skipped": plan["skipped"], "faiss_threads": threads}
+
+
+def _scale_only(args, plan: dict, command: str) -> None:
+    raw = args.out.with_suffix(".json")
+    if not raw.exists():
+        sys.exit(f"--only scale merges into {raw}, which does not exist; run the whole benchmark once "
+                 "(make bench) or point --out at a report that has its RESULTS.json beside it")
+    saved = json.loads(raw.read_text(encoding="utf-8"))
+    started = time.perf_counter()
+    part = _measure_scale(plan, args.seed)
+    part.update(command=command, date=_now(), seed=args.seed, quick=args.quick,
+                seconds=time.perf_counter() - started, machine=machine.describe())
+    saved["results"]["scale"] = part
+    _write(args.out, saved["results"], saved["dataset"])
+    print(f"merged the index-scale part into {raw} and rewrote {args.out}", flush=True)
+
+
+def _write(out: Path, results: dict, summary: dict) -> None:
+    out.write_text(report.render(results, summary), encoding="utf-8")
+    # The raw numbers beside the report, so tables can be re-read or re-rendered without a re-run.
+    out.with_suffix(".json").write_text(json.dumps({"results": results, "dataset": summary}, indent=1, default=str),
+                                        encoding="utf-8")
 
 
 if __name__ == "__main__":

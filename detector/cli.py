@@ -169,7 +169,7 @@ def reindex(home: Home = None) -> None:
     with progress_bar() as bar:
         task = bar.add_task("re-embedding", total=len(store.assets()))
         reembed(ws, store, settings, embedder, progress=lambda n: bar.advance(task, n))
-    rebuilt = indexes.rebuild(ws, store, embedder, settings.index.exact_limit, settings.index.factory)
+    rebuilt = indexes.rebuild(ws, store, embedder, settings.index)
     console.print(f"Rebuilt {', '.join(rebuilt.rebuilt)} for {len(store.assets())} works "
                   f"(embedder: {embedder.id if embedder else 'none'}).")
 

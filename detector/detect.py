@@ -89,7 +89,7 @@ class Detector:
         self.store, self.settings, self.embedder = store, settings, embedder
         self.blobs = BlobStore(ws.blobs_dir)
         indexes.set_threads(settings.index.threads)
-        self.indexes = indexes.load(ws, store, embedder, settings.index.exact_limit, settings.index.factory)
+        self.indexes = indexes.load(ws, store, embedder, settings.index)
         self.assets = {a["id"]: a for a in store.assets()}
         self.kind = settings.match.local_features
         if self.kind not in FEATURE_KINDS:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
+from detector.config import IndexSettings
 from detector.embedding import Embedder
 from detector.errors import EmbedderMismatch
 from detector.store import Store
@@ -66,11 +67,10 @@ def set_threads(threads: int) -> None:
     faiss.omp_set_num_threads(max(1, threads))
 
 
-def load(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: int, factory: str,
-         search_params: str = "") -> WorkIndexes:
+def load(ws: Workspace, store: Store, embedder: Embedder | None, settings: IndexSettings) -> WorkIndexes:
     """Open the index files, rebuilding any that cannot be trusted.
 
-    `search_params` (index.search_params) tune the embedding index when it uses `factory`.
+    `settings.search_params` tune the embedding index when it uses `settings.factory`.
     """
     check_embedder(store, embedder)
     paths = _paths(ws)
@@ -88,10 +88,10 @@ def load(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: in
         vector_ids = {asset_id for asset_id, _ in store.embeddings(embedder.id)}
         index = _load_trusted(VectorIndex, paths["vectors"], expect, vector_ids)
         if index is None:
-            index = _build_vector_index(store, embedder, exact_limit, factory)
+            index = _build_vector_index(store, embedder, settings.exact_limit, settings.factory)
             index.save(paths["vectors"], expect)
             result.rebuilt.append("embeddings")
-        result.vectors = _tune(index, factory, search_params)
+        result.vectors = _tune(index, settings.factory, settings.search_params)
     return result
 
 
@@ -103,12 +103,11 @@ def save(ws: Workspace, indexes: WorkIndexes, embedder: Embedder | None) -> None
         indexes.vectors.save(paths["vectors"], {"embedder": embedder.id})
 
 
-def rebuild(ws: Workspace, store: Store, embedder: Embedder | None, exact_limit: int, factory: str,
-            search_params: str = "") -> WorkIndexes:
+def rebuild(ws: Workspace, store: Store, embedder: Embedder | None, settings: IndexSettings) -> WorkIndexes:
     """Rebuild every index file from the database (used by `copyhound reindex`)."""
     for path in _paths(ws).values():
         path.unlink(missing_ok=True)
-    return load(ws, store, embedder, exact_limit, factory, search_params)
+    return load(ws, store, embedder, settings)
 
 
 def _tune(index: VectorIndex, factory: str, search_params: str) -> VectorIndex:

@@ -56,7 +56,7 @@ def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Em
                    files: list[Path], info: WorkInfo,
                    progress: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
     owner = store.ensure_owner(info.owner)
-    work_indexes = indexes.load(ws, store, embedder, settings.index.exact_limit, settings.index.factory)
+    work_indexes = indexes.load(ws, store, embedder, settings.index)
     blobs = BlobStore(ws.blobs_dir)
     outcomes: list[Outcome] = []
     batch_size = max(1, settings.embedder.batch_size)

@@ -63,12 +63,12 @@ def test_corrupt_index_file_is_rebuilt_not_used(tmp_path, works_dir):
     from detector import indexes
 
     store = Store(ws.db_path)
-    assert sorted(indexes.load(ws, store, None, 100, "Flat").rebuilt) == ["pdq", "phash"]
+    assert sorted(indexes.load(ws, store, None, ws.settings().index).rebuilt) == ["pdq", "phash"]
     pdq_file.write_bytes(bytes(data))  # corrupt again: registration must not trust it either
 
     result = run_cli("register", str(works_dir / "castle.jpg"), home=home)
     assert result.returncode == 0, result.stderr
-    loaded = indexes.load(ws, store, None, 100, "Flat")
+    loaded = indexes.load(ws, store, None, ws.settings().index)
     assert loaded.rebuilt == []  # the repaired files are trusted again
     assert sorted(loaded.hashes["pdq"].ids().tolist()) == [a["id"] for a in store.assets()]
     assert sorted(loaded.hashes["phash"].ids().tolist()) == [a["id"] for a in store.assets()]

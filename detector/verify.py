@@ -10,9 +10,11 @@ tell a copy from a look-alike. A pair is verified only when every gate holds:
 3. the homography is a plausible picture of a flat image: the work's outline maps to a convex,
    unflipped, not wildly stretched quadrilateral (degenerate fits are rejected outright);
 4. the matched footprint is big enough to judge (`min_footprint_side`, `min_asset_coverage`);
-5. the work warped into the candidate correlates with the candidate's pixels over the whole
-   footprint (`min_ncc`): a copy reproduces the work everywhere, a second photo of the same scene
-   differs in light, parallax and everything off the fitted plane.
+5. the work warped into the candidate correlates with the candidate's pixels across the
+   footprint (`min_ncc`), judged on a grid of tiles: a copy reproduces the work wherever it
+   shows it, so the better half of the tiles correlate almost perfectly even when a caption, a
+   logo or a crop edge spoils the rest; a second photo of the same scene differs in light,
+   parallax and everything off the fitted plane, so even its better tiles stay low.
 
 Core module: values in, values out.
 """
@@ -30,6 +32,13 @@ from detector.features import DEFAULT_ANALYSE_SIDE, LocalFeatures
 _MIN_POINTS = 4
 # Band-pass of the photometric check, in pixels of its grid: keeps detail from about 2 to 12 px.
 _BAND_SIGMAS = (1.0, 6.0)
+#: Gray-level spread (0-255) under which a 7x7 patch of the copy counts as flat.
+_FLAT_STD = 1.5
+#: Least share of the footprint that must be textured in the copy for NCC to be judged.
+_MIN_TEXTURED_SHARE = 0.15
+#: A tile counts for the median NCC when this share of it lies in the footprint.
+_TILE_COVERAGE = 0.3
+_MIN_TILES = 4
 
 
 @dataclass(frozen=True)
@@ -399,14 +408,52 @@ def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, sid
     mask = cv2.warpPerspective(np.full(small.shape, 255, np.uint8), small_to_grid, grid_size, flags=cv2.INTER_NEAREST)
     # Interpolation blends the work with the black outside along the footprint's edge.
     mask = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
-    if mask.sum() < 64:
+    footprint = int(mask.sum())
+    # Flat fill in the copy (the corners a rotation adds, a solid box behind a caption) and
+    # flat areas of the work itself (sky) carry no evidence either way: compare where the copy
+    # has texture, as long as that is a fair part of the footprint.
+    mask &= _local_std(target) >= _FLAT_STD
+    if footprint < 64 or mask.sum() < max(64, _MIN_TEXTURED_SHARE * footprint):
         return 0.0
-    a = _band_pass(warped, mask)[mask]
-    b = _band_pass(target, mask)[mask]
-    a -= a.mean()
-    b -= b.mean()
+    return _tiled_ncc(_band_pass(warped, mask), _band_pass(target, mask), mask)
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
     denominator = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0
+
+
+def _tiled_ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray, tiles: int = 4) -> float:
+    """NCC judged tile by tile: the mean over the better half of a tiles x tiles grid.
+
+    Where a copy shows the work, its tiles correlate almost perfectly; a caption, a logo, a
+    crop edge or a rotation's corners spoil the tiles they touch and no others, and the better
+    half ignores them as long as they are fewer than half. A second photo of the same scene
+    differs in light and parallax everywhere, so even its better tiles stay low. With too few
+    usable tiles the whole footprint is compared at once.
+    """
+    ys, xs = np.nonzero(mask)
+    y_edges = np.linspace(ys.min(), ys.max() + 1, tiles + 1).astype(int)
+    x_edges = np.linspace(xs.min(), xs.max() + 1, tiles + 1).astype(int)
+    scores = []
+    for y0, y1 in zip(y_edges, y_edges[1:]):
+        for x0, x1 in zip(x_edges, x_edges[1:]):
+            inside = mask[y0:y1, x0:x1]
+            if inside.size and inside.mean() >= _TILE_COVERAGE and inside.sum() >= 32:
+                scores.append(_ncc(a[y0:y1, x0:x1][inside], b[y0:y1, x0:x1][inside]))
+    if len(scores) < _MIN_TILES:
+        return _ncc(a[mask], b[mask])
+    better_half = sorted(scores, reverse=True)[: (len(scores) + 1) // 2]
+    return float(np.mean(better_half))
+
+
+def _local_std(image: np.ndarray, size: int = 7) -> np.ndarray:
+    """Standard deviation of gray levels in a size x size window around each pixel."""
+    image = image.astype(np.float32)
+    mean = cv2.blur(image, (size, size))
+    return np.sqrt(np.maximum(cv2.blur(image * image, (size, size)) - mean * mean, 0))
 
 
 def _band_pass(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -350,3 +350,27 @@ def test_a_mirror_of_another_size_is_refused():
     flat = Image.new("RGB", (480, 360), "gray")
     with pytest.raises(ValueError, match=r"^candidate_mirror is 451x300 but the candidate is 480x360"):
         Verifier().verify(extract(flat), extract(work), gray(flat), gray(work), candidate_mirror=other)
+
+
+def copy_cropped_rotated_captioned(work):
+    """The hard combination: crop to ~60% of the area, rotate 10 degrees, add a caption band, JPEG 40.
+
+    The work's footprint then runs past the copy's edges into the white rotation corners and the
+    caption, so the photometric check must judge the part of the footprint that shows the work.
+    """
+    w, h = work.size
+    left, top = w // 8, h // 10
+    cropped = work.crop((left, top, left + int(w * 0.78), top + int(h * 0.78)))
+    rotated, rotation = copy_rotated10(cropped)
+    captioned, _ = copy_captioned(rotated)
+    return jpeg(captioned, 40), rotation @ shift(-left, -top)
+
+
+@pytest.mark.parametrize("name", ["motorcycle_left.jpg", "castle.jpg", "fruits.jpg", "rocket.jpg"])
+def test_a_cropped_rotated_captioned_recompressed_copy_verifies(name):
+    work = load(name)
+    copy, truth = copy_cropped_rotated_captioned(work)
+    verdict = verify(copy, work)
+    assert verdict.verified, verdict
+    assert corner_error(verdict, truth, work.size) < 4.0
+    assert 0.45 < verdict.asset_coverage < 0.9  # the white corners lie inside the copy too

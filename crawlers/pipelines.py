@@ -12,16 +12,17 @@ from pathlib import Path
 
 from detector.blobs import BlobStore
 from detector.store import Store
+from detector.workspace import Workspace
 from crawlers.items import CrawlEvent, ImageCapture
 
 
 class StorePipeline:
     def __init__(self, home: Path, scan_id: int, stats):
-        self.home = home
+        self.workspace = Workspace(home)
         self.scan_id = scan_id
         self.stats = stats
         self.store: Store | None = None
-        self.blobs = BlobStore(home / "blobs")
+        self.blobs = BlobStore(self.workspace.blobs_dir)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -29,7 +30,7 @@ class StorePipeline:
         return cls(Path(settings["COPYHOUND_HOME"]), settings.getint("COPYHOUND_SCAN_ID"), crawler.stats)
 
     def open_spider(self) -> None:
-        self.store = Store(self.home / "copyhound.db")
+        self.store = Store(self.workspace.db_path)
 
     def close_spider(self) -> None:
         if self.store is not None:

@@ -49,9 +49,10 @@ def micro_ap(c: Curve) -> float:
 
 
 def operating_point(c: Curve, min_precision: float) -> tuple[float, float] | None:
-    """(threshold, recall) of the lowest threshold whose precision is >= min_precision, or None.
+    """(threshold, recall): the most recall at precision >= min_precision, and the highest
+    threshold giving it (the widest margin above the scores it must keep); None if none does.
 
-    "Lowest" means the most recall; precision need not be monotonic, so every threshold is checked.
+    Precision need not be monotonic, so every threshold is checked.
     """
     best = None
     for t, p, r in zip(c.thresholds, c.precision, c.recall):

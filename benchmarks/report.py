@@ -69,9 +69,11 @@ def quality_section(r: dict, dataset: dict) -> list[str]:
     if cal.get("tune_point"):
         t, recall = cal["tune_point"]
         h = cal["holdout"]
-        out += [f"On the tune half the lowest score threshold reaching precision >= {cal['target_precision']} is "
-                f"**{t:.4g}** (recall {recall:.3f}). On the holdout half that threshold keeps {h['kept']} pairs: "
-                f"precision {h['precision']:.4f}, recall {h['recall']:.3f}, {h['false_pos']} false positives."]
+        out += [f"On the tune half the most recall any threshold reaches at precision >= {cal['target_precision']} "
+                f"is {recall:.3f}; the highest threshold that still reaches it is **{t:.4g}** (lower thresholds "
+                f"down to the next recorded score give the same). On the holdout half that threshold keeps "
+                f"{h['kept']} pairs: precision {h['precision']:.4f}, recall {h['recall']:.3f}, "
+                f"{h['false_pos']} false positives."]
     else:
         out += [f"No threshold reaches precision >= {cal['target_precision']} on the tune half."]
     out += ["", f"End-to-end cost of the scan (crawl + detect, {dataset['queries']} images, one process): "

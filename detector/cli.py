@@ -329,11 +329,20 @@ def authorize(
     home: Home = None,
 ) -> None:
     """Declare a licensed use: matches on it are recorded as 'authorized' and never get notices or offers."""
+    from detector.detect import authorized as is_authorized
+    from detector.review import review_match
+    from detector.store import MatchFilter
+
     _, _, store = _open(home)
     row = store.owner_by_name(owner)
     store.add_authorized_use(row["id"], pattern, note)
-    console.print(f"Uses on {pattern} are authorized for {owner}; matches found there will be marked authorized.",
-                  highlight=False)
+    # Matches already found there and not yet reviewed are licensed uses too.
+    pending, _ = store.find_matches(MatchFilter(owner_id=row["id"], status="new"))
+    covered = [m for m in pending if is_authorized(m["page_url"], m["image_url"], [pattern])]
+    for match in covered:
+        review_match(store, match["id"], "authorized", f"declared licensed use: {pattern}" + (f" ({note})" if note else ""))
+    console.print(f"Uses on {pattern} are authorized for {owner}; {len(covered)} unreviewed match(es) there are now "
+                  "marked authorized, and matches found there later will be too.", highlight=False)
 
 
 @app.command()

@@ -126,3 +126,19 @@ def test_killed_scan_resumes_and_loses_nothing(home, site_root):
     assert len(store.scans()) == 1 and store.scans()[0]["status"] == "finished"
     pairs = [(c["page_url"], c["image_url"]) for c in store.candidates()]
     assert len(pairs) == len(set(pairs)) == 2 * len(demo_site.COPIES)
+
+
+def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
+    server, base = _serve(site_root)
+    try:
+        assert run_cli("scan", "--site", base, "--allow-private", "--json", home=home).returncode == 0
+    finally:
+        server.shutdown()
+    first = json.loads(run_cli("matches", "--format", "json", home=home).stdout)[0]
+    assert run_cli("review", str(first["id"]), "--reject", home=home).returncode == 0
+    result = run_cli("authorize", "127.0.0.1", "--owner", "alice", "--note", "licence 7", home=home)
+    assert result.returncode == 0, result.stderr
+    rows = {r["id"]: r for r in json.loads(run_cli("matches", "--format", "json", home=home).stdout)}
+    assert rows.pop(first["id"])["status"] == "rejected"  # a reviewer's decision stands
+    assert {r["status"] for r in rows.values()} == {"authorized"}
+    assert f"{len(rows)} unreviewed match(es) there are now marked authorized" in result.stdout

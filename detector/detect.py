@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -34,6 +35,8 @@ from detector.workspace import Workspace
 
 #: Long side of the grayscale copies used for the photometric check (it works on a 256 px grid).
 _GRAY_SIDE = 512
+#: Works whose full features and grayscale copy stay in memory between candidates.
+_WORK_CACHE = 512
 
 
 @dataclass
@@ -91,25 +94,35 @@ class Detector:
         indexes.set_threads(settings.index.threads)
         self.indexes = indexes.load(ws, store, embedder, settings.index)
         self.assets = {a["id"]: a for a in store.assets()}
+        self.assets_by_sha: dict[str, list[int]] = defaultdict(list)
+        for asset in self.assets.values():
+            self.assets_by_sha[asset["sha256"]].append(asset["id"])
         self.kind = settings.match.local_features
         if self.kind not in FEATURE_KINDS:
             raise ConfigError(f"match.local_features {self.kind!r} is not known; use one of: {', '.join(FEATURE_KINDS)}.")
-        self.work_features = {}
-        for asset_id in self.assets:
-            cached = store.asset_features(asset_id, self.kind)
-            if cached is not None:  # works registered before a kind was cached are verified by hashes only
-                self.work_features[asset_id] = LocalFeatures.from_bytes(cached)
-        self.voter = FeatureVoter(self.kind, self.work_features)
+        # Only a sample of each work's descriptors stays in memory (in the voter); full features
+        # and grayscale copies are loaded when a work is shortlisted, and the most recent kept.
+        self.voter = FeatureVoter(self.kind, self._stored_features())
+        self.work_features = lru_cache(maxsize=_WORK_CACHE)(self._work_features)
+        self.work_gray = lru_cache(maxsize=_WORK_CACHE)(self._work_gray)
         self.verifier = Verifier()
-        self._work_gray: dict[int, np.ndarray] = {}
         self.sources = ["sha256", "phash", "pdq", "features"] + (["clip"] if embedder else [])
 
-    def work_gray(self, asset_id: int) -> np.ndarray:
-        if asset_id not in self._work_gray:
-            asset = self.assets[asset_id]
-            decoded = decode_image(self.blobs.get(asset["sha256"]), asset["filename"], self.settings.intake)
-            self._work_gray[asset_id] = _gray(decoded.image)
-        return self._work_gray[asset_id]
+    def _stored_features(self) -> Iterator[tuple[int, LocalFeatures]]:
+        for asset_id in self.assets:
+            features = self._work_features(asset_id)
+            if features is not None:
+                yield asset_id, features
+
+    def _work_features(self, asset_id: int) -> LocalFeatures | None:
+        """None for works registered before this kind was cached: hashes alone can match them."""
+        cached = self.store.asset_features(asset_id, self.kind)
+        return LocalFeatures.from_bytes(cached) if cached is not None else None
+
+    def _work_gray(self, asset_id: int) -> np.ndarray:
+        asset = self.assets[asset_id]
+        decoded = decode_image(self.blobs.get(asset["sha256"]), asset["filename"], self.settings.intake)
+        return _gray(decoded.image)
 
     def analyse(self, sha256: str, decoded: DecodedImage, seconds: Counter) -> list[Finding]:
         """Every registered work this image shows, with the decision and all signals."""
@@ -129,7 +142,7 @@ class Detector:
         seconds["features"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
-        same_bytes = [a for a, row in self.assets.items() if row["sha256"] == sha256]
+        same_bytes = self.assets_by_sha.get(sha256, [])
         nominations = nominate(
             candidate_sha=sha256, fingerprint=fingerprint, mirror_fingerprint=mirror_fingerprint,
             features=feats, mirror_features=mirror_feats, window_vectors=window_vectors, windows=windows,
@@ -150,7 +163,7 @@ class Detector:
         return findings
 
     def _verify(self, nomination: Nomination, feats, mirror_feats, candidate_gray) -> Verdict | None:
-        work = self.work_features.get(nomination.asset_id)
+        work = self.work_features(nomination.asset_id)
         if work is None:
             return None
         return self.verifier.verify(feats, work, candidate_gray, self.work_gray(nomination.asset_id),

@@ -11,6 +11,7 @@ Four cheap sources, each of which can only nominate (verification decides):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import faiss
@@ -54,10 +55,11 @@ class FeatureVoter:
     per work for SIFT (float L2 index) and per_work * 32 bytes for ORB (binary Hamming index).
     """
 
-    def __init__(self, kind: str, works: dict[int, LocalFeatures], per_work: int = 300, ratio: float = 0.8):
+    def __init__(self, kind: str, works: Iterable[tuple[int, LocalFeatures]], per_work: int = 300,
+                 ratio: float = 0.8):
         self.kind, self.ratio = kind, ratio
         owners, blocks = [], []
-        for asset_id, feats in works.items():
+        for asset_id, feats in works:
             if len(feats) and feats.kind == kind:
                 take = feats.descriptors[_spread_sample(feats, per_work)]
                 blocks.append(take)

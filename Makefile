@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/copyhound demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 # Benchmarks read the real photos from ../shared/photos; PHOTOS=DIR points elsewhere.

@@ -30,7 +30,7 @@ PRECISIONS = (0.99, 0.999)
 
 def _cli(args: list[str]) -> str:
     """Run one copyhound command and return its stdout; a failure stops the benchmark with stderr."""
-    done = subprocess.run(CLI + args, capture_output=True, text=True)
+    done = subprocess.run(CLI + args, check=False, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"benchmarks: `copyhound {' '.join(args)}` failed ({done.returncode}): {done.stderr[-2000:]}")
     return done.stdout

@@ -27,16 +27,16 @@ def quality_section(r: dict, dataset: dict) -> list[str]:
     run = q["copyhound_run"]
     families = Counter(f for f in dataset["families"])
     out = ["## Quality", "",
-           f"Set: {dataset['works']} registered works, {dataset['negatives']} unregistered photos; "
+           (f"Set: {dataset['works']} registered works, {dataset['negatives']} unregistered photos; "
            f"{dataset['queries']} queries ({', '.join(f'{k}: {v}' for k, v in sorted(families.items()))}). "
            f"Photos are split by seed {r['seed']} into a tune half and a holdout half; thresholds are "
            "chosen on tune queries and confirmed on holdout ones. `basketball-court1-a` is registered and "
-           "`basketball-court1-b` (another photo of the same court) is a negative.", "",
-           "copyhound ran end to end through its CLI: `init --embedder none` (no model weights can be "
+           "`basketball-court1-b` (another photo of the same court) is a negative."), "",
+           ("copyhound ran end to end through its CLI: `init --embedder none` (no model weights can be "
            "downloaded here), `register`, the queries served as a website on 127.0.0.1, `scan --site "
            "--allow-private`, `matches --format json`. Only recorded pairs (score >= the review threshold "
            f"{run['review_threshold']}) are predictions. Peers score every (query, work) pair; each peer's "
-           "threshold is the lowest reaching precision 0.99 on the tune half.", ""]
+           "threshold is the lowest reaching precision 0.99 on the tune half."), ""]
     methods = [("copyhound (embedder none)", q["copyhound"]), ("pHash alone", q["phash"]), ("PDQ alone", q["pdq"])]
     if isinstance(q["clip"], dict):
         methods.append(("CLIP NN alone", q["clip"]))
@@ -50,17 +50,17 @@ def quality_section(r: dict, dataset: dict) -> list[str]:
     if isinstance(q["clip"], str):
         out += ["", f"CLIP nearest neighbour alone: {q['clip']}."]
     out += ["", "### Recall per family at each method's operating threshold", "",
-            "copyhound: its own `match` decision (score >= match_threshold "
-            f"{run['match_threshold']}); peers: their tune-chosen threshold (shown).", ""]
+            ("copyhound: its own `match` decision (score >= match_threshold "
+            f"{run['match_threshold']}); peers: their tune-chosen threshold (shown)."), ""]
     names = sorted(q["copyhound"]["family_recall"], key=lambda k: ("/" in k, k))
     header = ["family / transform"] + [f"{label} (>= {m['threshold']:.4g})" for label, m in methods]
     out += _table(header, [[name] + [m["family_recall"][name] for _, m in methods] for name in names])
     c = q["copyhound"]
     out += ["", "### False positives", "",
-            f"- copyhound: {c['negatives_hit']} of {c['negative_queries']} negative queries matched a work at "
+            (f"- copyhound: {c['negatives_hit']} of {c['negative_queries']} negative queries matched a work at "
             f"`match`; {run['review_only']} recorded pairs in all were `review` only. Holdout at "
             f"{run['match_threshold']}: {c['holdout_at_threshold']['false_pos']} false of "
-            f"{c['holdout_at_threshold']['kept']} kept.",
+            f"{c['holdout_at_threshold']['kept']} kept."),
             "- Same scene, different photo (basketball-court1-b against the registered court1-a): "
             + ("; ".join(f"{label}: {', '.join(m['same_scene_hits']) or 'no hit'}" for label, m in methods)) + ".",
             ""]
@@ -69,39 +69,39 @@ def quality_section(r: dict, dataset: dict) -> list[str]:
     if cal.get("tune_point"):
         t, recall = cal["tune_point"]
         h = cal["holdout"]
-        out += [f"On the tune half the most recall any threshold reaches at precision >= {cal['target_precision']} "
+        out += [(f"On the tune half the most recall any threshold reaches at precision >= {cal['target_precision']} "
                 f"is {recall:.3f}; the highest threshold that still reaches it is **{t:.4g}** (lower thresholds "
                 f"down to the next recorded score give the same). On the holdout half that threshold keeps "
                 f"{h['kept']} pairs: precision {h['precision']:.4f}, recall {h['recall']:.3f}, "
-                f"{h['false_pos']} false positives."]
+                f"{h['false_pos']} false positives.")]
     else:
         out += [f"No threshold reaches precision >= {cal['target_precision']} on the tune half."]
-    out += ["", f"End-to-end cost of the scan (crawl + detect, {dataset['queries']} images, one process): "
+    out += ["", (f"End-to-end cost of the scan (crawl + detect, {dataset['queries']} images, one process): "
             f"{run['scan_cost']['wall_s']:.1f} s wall, {run['scan_cost']['cpu_s']:.1f} s CPU "
             f"({1000 * run['scan_cost']['cpu_s'] / dataset['queries']:.0f} ms CPU per image), peak RSS "
             f"{run['scan_cost']['peak_rss_mb']:.0f} MB. Register of {dataset['works']} works: "
             f"{run['register_cost']['wall_s']:.1f} s wall, peak RSS {run['register_cost']['peak_rss_mb']:.0f} MB. "
-            f"Scan's own stage clocks (s): {run['scan']['detect']['seconds']}.", ""]
+            f"Scan's own stage clocks (s): {run['scan']['detect']['seconds']}."), ""]
     return out
 
 
 def throughput_section(r: dict) -> list[str]:
     t = r["throughput"]
     out = ["## Throughput and cost per stage", "",
-           "One process, 2 threads where a library uses threads. ms and CPU ms are per image; CPU time counts "
+           ("One process, 2 threads where a library uses threads. ms and CPU ms are per image; CPU time counts "
            "all threads. Stage rows come from `Detector.analyse`'s own clocks on the quality run's workspace "
            "(hash and feature stages work on the image and its mirror); their CPU share is apportioned from "
-           "the whole call.", ""]
+           "the whole call."), ""]
     out += _table(["stage", "path", "images", "images/s", "ms", "CPU ms", "note"],
                   [[row["stage"], row["path"], row["images"], row["per_s"], row["ms_per_image"],
                     row["cpu_ms_per_image"], row["note"]] for row in t["rows"]])
     e = t["embedder_info"]
     out += ["", "### ONNX embedder against torch eager (ViT-B-32, random weights)", "",
-            "No CLIP weights can be downloaded here; speed does not depend on weight values, so the real "
+            ("No CLIP weights can be downloaded here; speed does not depend on weight values, so the real "
             "ViT-B-32 architecture ran with random weights. Agreement is the cosine between torch and ONNX "
             "embeddings of the same images, measured on those random weights "
             f"(for scale: two different photos have mean cosine {e['torch_pairwise_cosine_mean']:.3f} under "
-            "these weights).", ""]
+            "these weights)."), ""]
     out += _table(["export", "file MB", "export s", "cosine to torch: min", "mean", "images"],
                   [[label, e[f"size_{label}_mb"], e[f"export_{label}_s"], f"{e[f'agreement_onnx {label}']['min']:.6f}",
                     f"{e[f'agreement_onnx {label}']['mean']:.6f}", e[f"agreement_onnx {label}"]["images"]]
@@ -115,8 +115,8 @@ def scale_section(r: dict) -> list[str]:
     out = ["## Index scale", ""]
     if "command" in s:  # re-measured on its own (--only scale) after the run above
         m = s["machine"]
-        out += [f"Measured separately: `{s['command']}` on {s['date']} (UTC), seed {s['seed']}, {s['seconds']:.0f} s, "
-                f"{m['cpu']}, {m['cores']} cores, faiss-cpu {m['libraries'].get('faiss-cpu')}.", ""]
+        out += [(f"Measured separately: `{s['command']}` on {s['date']} (UTC), seed {s['seed']}, {s['seconds']:.0f} s, "
+                f"{m['cpu']}, {m['cores']} cores, faiss-cpu {m['libraries'].get('faiss-cpu')}."), ""]
     threads = s.get("faiss_threads")
     out += ["Synthetic unit vectors, dim 512, isotropic random directions (the hardest case for approximate "
             "indexes); each query is a stored vector plus noise (cosine to its source about 0.86). Latency: "
@@ -153,8 +153,8 @@ def _params(row: dict) -> str:
 def render(r: dict, dataset: dict) -> str:
     m = r["machine"]
     lines = ["# copyhound benchmark results", "",
-             "Generated by `benchmarks/run.py`; do not edit by hand. See docs/benchmarks.md for what each "
-             "number means and how to reproduce it.", "",
+             ("Generated by `benchmarks/run.py`; do not edit by hand. See docs/benchmarks.md for what each "
+             "number means and how to reproduce it."), "",
              f"- Command: `{r['command']}` ({'quick' if r['quick'] else 'full'} run)",
              f"- Date (UTC): {r['date']}; seed {r['seed']}; total {r['seconds']:.0f} s",
              f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}, Python {m['python']}",

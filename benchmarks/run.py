@@ -22,8 +22,8 @@ from pathlib import Path
 
 from benchmarks import machine, quality, report, scale, throughput
 from benchmarks.dataset import REPO, build, photos_dir
+from detector.catalogue import set_threads
 from detector.config import EmbedderSettings, IndexSettings
-from detector.indexes import set_threads
 
 PLANS = {
     # sizes, factories per size, recall queries, timed single queries per size
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _measure_scale(plan: dict, seed: int) -> dict:

@@ -68,7 +68,7 @@ def vector_rows(sizes: list[int], factories: dict[int, dict[str, list[str]]], qu
                 _, found = index.search(q, K)
                 if exact is None:
                     exact = found
-                p50, p99 = _latencies(lambda x: index.search(x, K), q[:timed])
+                p50, p99 = _latencies(lambda x, index=index: index.search(x, K), q[:timed])
                 rows.append({"works": n, "factory": factory, "search_params": index.search_params,
                              "default_params": not search_params, "build_s": build,
                              "bytes_per_work": _bytes(index) / n, "p50_ms": p50, "p99_ms": p99,
@@ -97,7 +97,7 @@ def binary_rows(sizes: list[int], queries: int, seed: int, radius: int = 31) -> 
         index.add(np.arange(n, dtype=np.int64), codes)
         build = time.perf_counter() - clock
         exact = [{i for i, _ in hits} for hits in index.range_search(q, radius)]
-        p50, p99 = _latencies(lambda x: index.range_search(x, radius), q[:200])
+        p50, p99 = _latencies(lambda x, index=index: index.range_search(x, radius), q[:200])
         size = len(faiss.serialize_index_binary(index._index))
         rows.append({"works": n, "index": "BinaryIndex (flat, exact)", "build_s": build, "bytes_per_work": size / n,
                      "p50_ms": p50, "p99_ms": p99, "recall": 1.0,
@@ -110,7 +110,7 @@ def binary_rows(sizes: list[int], queries: int, seed: int, radius: int = 31) -> 
         for row in q:
             limits, _, ids = multi.range_search(row[None, :], radius + 1)
             found.append(set(ids[limits[0]:limits[1]].tolist()))
-        p50, p99 = _latencies(lambda x: multi.range_search(x, radius + 1), q[:200])
+        p50, p99 = _latencies(lambda x, multi=multi: multi.range_search(x, radius + 1), q[:200])
         hits = sum(len(e) for e in exact)
         rows.append({"works": n, "index": "IndexBinaryMultiHash(8 x 32 bits)", "build_s": build,
                      "bytes_per_work": len(faiss.serialize_index_binary(multi)) / n, "p50_ms": p50, "p99_ms": p99,

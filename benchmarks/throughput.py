@@ -79,8 +79,8 @@ def decode_rows(files: list[Path], big: int) -> list[dict]:
 def detector_rows(home: Path, files: list[Path]) -> list[dict]:
     """Per-stage cost of `Detector.analyse` (embedder as configured in the workspace: none)."""
     from detector.detect import Detector
-    from detector.store import Store
     from detector.workspace import open_workspace
+    from detector.workspace.store import Store
 
     ws = open_workspace(home)
     settings = ws.settings()
@@ -106,9 +106,9 @@ def embedder_rows(workdir: Path, files: list[Path], windows_images: int) -> tupl
     import open_clip
     import torch
 
-    from detector.embedding import load_embedder
+    from detector.embedders import load_embedder
+    from detector.embedders.onnx_export import export_model
     from detector.fingerprint import query_windows
-    from detector.onnx_export import export_model
 
     torch.manual_seed(0)
     model = open_clip.create_model("ViT-B-32").eval()

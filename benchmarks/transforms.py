@@ -121,7 +121,7 @@ def stretch(im, rng, fillers):
 
 def perspective(im, rng, fillers):
     w, h = im.size
-    d = lambda: rng.uniform(0.04, 0.12)  # noqa: E731 - a one-line draw per corner
+    d = lambda: rng.uniform(0.04, 0.12)
     # Where each output corner samples from: corners pulled inwards by a few percent.
     quad = (w * d(), h * d(), w * d(), h * (1 - d()), w * (1 - d()), h * (1 - d()), w * (1 - d()), h * d())
     return im.transform((w, h), Image.Transform.QUAD, quad, Image.BICUBIC, fillcolor=(255, 255, 255))

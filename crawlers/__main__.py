@@ -16,8 +16,8 @@ from scrapy.settings import Settings
 
 from crawlers.spiders.site import SiteSpider
 from crawlers.summary import combine, target_summary
-from crawlers.targets import check_target
 from detector.config import Target, from_dict
+from detector.config.targets import check_target
 from detector.errors import ConfigError, CopyhoundError
 from detector.workspace import open_workspace
 

@@ -13,9 +13,9 @@ import json
 import shutil
 from pathlib import Path
 
+from crawlers.limits import limits
 from detector.config import CrawlSettings, Target
 from detector.workspace import Workspace
-from crawlers.targets import limits
 
 _CLEAN_MARKER = "closed.json"
 

@@ -25,7 +25,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from crawlers.addresses import non_public_kind
 from crawlers.refusals import Refused
 from crawlers.warc import WarcLog, warcinfo
-from detector.store import utc_now
+from detector.workspace.store import utc_now
 
 WARC_HEADER = "X-Copyhound-Warc"
 FETCHED_AT_HEADER = "X-Copyhound-Fetched-At"
@@ -65,13 +65,13 @@ class PrivateAddressGuard:
         parts = urlparse_cached(request)
         host = parts.hostname
         if not host:
-            return None
+            return
         port = parts.port or (443 if parts.scheme == "https" else 80)
         for address in await self._resolve(host, port) or ():
             kind = non_public_kind(address)
             if kind:
                 raise Refused("private_address", self._explain(request, host, address, kind))
-        return None
+        return
 
     async def _resolve(self, host: str, port: int) -> list[str] | None:
         key = (host, port)
@@ -140,7 +140,6 @@ class RetryBackoff:
         attempt = request.meta.get("retry_times", 0)
         if attempt and self.base > 0:
             await asyncio.sleep(self.base * 2 ** (attempt - 1))
-        return None
 
 
 class WarcCapture:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from detector.blobs import BlobStore
-from detector.store import Store
-from detector.workspace import Workspace
 from crawlers.items import CrawlEvent, ImageCapture
+from detector.workspace import Workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import Store
 
 
 class StorePipeline:

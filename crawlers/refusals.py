@@ -7,9 +7,6 @@ unsupported_format, unsupported_page, offsite, cap_reached, robots_ignored, fetc
 
 from __future__ import annotations
 
-from twisted.internet.defer import CancelledError
-from twisted.python.failure import Failure
-
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -18,6 +15,8 @@ from scrapy.exceptions import (
     IgnoreRequest,
 )
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
+from twisted.python.failure import Failure
 
 
 class Refused(IgnoreRequest):
@@ -47,8 +46,8 @@ def classify(failure: Failure, max_bytes: int) -> tuple[str, str]:
     if isinstance(error, (DownloadCancelledError, CancelledError)):
         return (
             "too_large",
-            f"{url} is larger than the {max_bytes}-byte limit, so its download was stopped; "
-            "raise crawl.max_image_bytes in config.toml to keep files this big.",
+            (f"{url} is larger than the {max_bytes}-byte limit, so its download was stopped; "
+            "raise crawl.max_image_bytes in config.toml to keep files this big."),
         )
     if isinstance(error, IgnoreRequest) and "max redirections" in str(error):
         return "too_many_redirects", f"{url} redirected more times than crawl.max_redirects allows."

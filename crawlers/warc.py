@@ -19,11 +19,10 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
-
 import scrapy
 from scrapy.http import Request, Response
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 REMOVED_TE_HEADER = "X-Copyhound-Removed-Transfer-Encoding"
 
@@ -67,7 +66,7 @@ class WarcLog:
             if keep < self.path.stat().st_size:
                 with open(self.path, "r+b") as handle:
                     handle.truncate(keep)
-        self._handle = open(self.path, "ab")
+        self._handle = open(self.path, "ab")  # noqa: SIM115 (held open for the whole crawl; closed by close())
         self._writer = WARCWriter(self._handle, gzip=True)
         if fresh:
             self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, self._info))

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 from detector import config
 from detector.demo_site import EXPECTED, WORKS_DIR, build_site, serve
-from detector.embedding import clip_weights_cached, load_embedder
+from detector.embedders import clip_weights_cached, load_embedder
 from detector.register import WorkInfo, image_paths, register_files
 from detector.scan import run_scan
-from detector.store import Store
 from detector.workspace import Workspace, create_workspace
+from detector.workspace.store import Store
 
 OWNER = "Demo Photographer"
 
@@ -57,7 +57,7 @@ def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult
     site_root = build_site(ws.home / "demo-site")
     server, base_url = serve(site_root)
     try:
-        from crawlers.targets import target_from_site
+        from detector.config.targets import target_from_site
 
         summary = run_scan(ws, store, settings, embedder, [target_from_site(base_url, allow_private=True)],
                            progress=progress)
@@ -86,11 +86,12 @@ DEMO_PROFILE = {
 
 def act_on_one_match(ws: Workspace, store: Store, settings: config.Settings) -> list[Path]:
     """Confirm the cropped copy's match and write everything a rights holder would act with."""
-    from detector.bundle import export_bundle
-    from detector.notices import make_notice, set_profile
-    from detector.offers import make_offer
-    from detector.report import write_report
-    from detector.review import review_match
+    from detector.evidence.bundle import export_bundle
+    from detector.evidence.notices import make_notice
+    from detector.evidence.offers import make_offer
+    from detector.evidence.profile import set_profile
+    from detector.evidence.report import write_report
+    from detector.evidence.review import review_match
 
     chosen = [m for m in store.matches() if m["image_url"].endswith("/cropped.jpg") and m["decision"] == "match"]
     if not chosen:

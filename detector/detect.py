@@ -19,19 +19,20 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from detector import __version__, indexes, ledger
-from detector.blobs import BlobStore
+from detector import __version__, catalogue
 from detector.config import Settings
-from detector.embedding import Embedder
+from detector.decide import Decision, decide
+from detector.embedders import Embedder
 from detector.errors import ConfigError, ImageRefused
+from detector.evidence import ledger
 from detector.features import LocalFeatures
 from detector.fingerprint import FEATURE_KINDS, hashes, local_features, mirrored
 from detector.intake import DecodedImage, decode_image
-from detector.score import Decision, decide
 from detector.shortlist import FeatureVoter, Nomination, embed_windows, nominate
-from detector.store import Store, utc_now
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import Store, utc_now
 
 #: Long side of the grayscale copies used for the photometric check (it works on a 256 px grid).
 _GRAY_SIDE = 512
@@ -91,8 +92,8 @@ class Detector:
     def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None):
         self.store, self.settings, self.embedder = store, settings, embedder
         self.blobs = BlobStore(ws.blobs_dir)
-        indexes.set_threads(settings.index.threads)
-        self.indexes = indexes.load(ws, store, embedder, settings.index)
+        catalogue.set_threads(settings.index.threads)
+        self.indexes = catalogue.load(ws, store, embedder, settings.index)
         self.assets = {a["id"]: a for a in store.assets()}
         self.assets_by_sha: dict[str, list[int]] = defaultdict(list)
         for asset in self.assets.values():

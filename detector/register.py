@@ -10,15 +10,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from detector import indexes, ledger
-from detector.blobs import BlobStore
+from detector import catalogue
 from detector.config import Settings
-from detector.embedding import Embedder
+from detector.embedders import Embedder
 from detector.errors import ImageRefused
+from detector.evidence import ledger
 from detector.fingerprint import FEATURE_KINDS, hashes, local_features
 from detector.intake import decode_file
-from detector.store import Store
 from detector.workspace import Workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import Store
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Em
                    files: list[Path], info: WorkInfo,
                    progress: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
     owner = store.ensure_owner(info.owner)
-    work_indexes = indexes.load(ws, store, embedder, settings.index)
+    work_indexes = catalogue.load(ws, store, embedder, settings.index)
     blobs = BlobStore(ws.blobs_dir)
     outcomes: list[Outcome] = []
     batch_size = max(1, settings.embedder.batch_size)
@@ -66,7 +67,7 @@ def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Em
             outcomes.append(outcome)
             progress(outcome)
         # Saved per batch: an interrupted run keeps what it registered, indexes included.
-        indexes.save(ws, work_indexes, embedder)
+        catalogue.save(ws, work_indexes, embedder)
     return outcomes
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from detector.blobs import BlobStore
 from detector.config import Settings
-from detector.embedding import Embedder
+from detector.embedders import Embedder
 from detector.intake import decode_image
-from detector.store import Store
 from detector.workspace import Workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import Store
 
 
 def reembed(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,

@@ -14,10 +14,10 @@ from dataclasses import asdict
 from detector import config
 from detector.config import Settings, Target
 from detector.detect import Detector
-from detector.embedding import Embedder
+from detector.embedders import Embedder
 from detector.errors import UsageError
-from detector.store import Store
 from detector.workspace import Workspace
+from detector.workspace.store import Store
 
 
 def _resumable_scan(store: Store) -> dict | None:
@@ -33,7 +33,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
              targets: list[Target], resume: bool = False, crawl: bool = True,
              progress: Callable[[str, int, int | None], None] = lambda stage, n, total: None) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage)."""
-    from crawlers.run import crawl as crawl_targets
+    from detector.crawl import crawl as crawl_targets
 
     with ws.lock("scan"):
         previous = _resumable_scan(store) if resume else None

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
+from detector.catalogue import HASH_INDEXES, WorkIndexes
 from detector.config import MatchSettings
-from detector.embedding import Embedder
+from detector.embedders import Embedder
 from detector.features import LocalFeatures
 from detector.fingerprint import Fingerprint, query_windows
-from detector.indexes import HASH_INDEXES, WorkIndexes
 from index.binary import hex_to_codes
 
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from detector.errors import NotFound
-from detector.store import Store
+from detector.workspace.store import Store
 
 PREFIX = "chp_"
 

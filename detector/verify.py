@@ -21,6 +21,7 @@ Core module: values in, values out.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -438,8 +439,8 @@ def _tiled_ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray, tiles: int = 4) -
     y_edges = np.linspace(ys.min(), ys.max() + 1, tiles + 1).astype(int)
     x_edges = np.linspace(xs.min(), xs.max() + 1, tiles + 1).astype(int)
     scores = []
-    for y0, y1 in zip(y_edges, y_edges[1:]):
-        for x0, x1 in zip(x_edges, x_edges[1:]):
+    for y0, y1 in itertools.pairwise(y_edges):
+        for x0, x1 in itertools.pairwise(x_edges):
             inside = mask[y0:y1, x0:x1]
             if inside.size and inside.mean() >= _TILE_COVERAGE and inside.sum() >= 32:
                 scores.append(_ncc(a[y0:y1, x0:x1][inside], b[y0:y1, x0:x1][inside]))

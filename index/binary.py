@@ -111,7 +111,7 @@ class BinaryIndex:
         persist.save(path, payload, KIND, {"bits": self.bits}, len(self), meta)
 
     @classmethod
-    def load(cls, path: Path, expect: dict | None = None) -> tuple["BinaryIndex", dict]:
+    def load(cls, path: Path, expect: dict | None = None) -> tuple[BinaryIndex, dict]:
         """The index saved at `path` and its whole manifest (the saved meta plus recorded keys).
 
         Raises IndexFileError when the file or manifest is missing, truncated or altered, or

@@ -129,7 +129,7 @@ def _check_meta(meta: dict, reserved: tuple[str, ...]) -> None:
 
 
 def _replace_atomically(path: Path, data: bytes) -> None:
-    handle = tempfile.NamedTemporaryFile(
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (renamed into place, not deleted)
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
     )
     try:

@@ -13,7 +13,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index import persist, search_params as params
+from index import persist
+from index import search_params as params
 from index.errors import IndexInputError, describe, faiss_reason, require_int
 from index.ids import check_ids, stored_ids
 
@@ -111,7 +112,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: Path, expect: dict | None = None,
-             search_params: str = "") -> tuple["VectorIndex", dict]:
+             search_params: str = "") -> tuple[VectorIndex, dict]:
         """The index saved at `path` and its whole manifest (the saved meta plus recorded keys),
         set to search with `search_params` (as set_search_params; '' for the defaults).
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import make_tiny_clip
 
 from detector import config
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
-from detector.store import Store
 from detector.workspace import create_workspace
-from support import make_tiny_clip
+from detector.workspace.store import Store
+
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> str:

@@ -38,4 +38,4 @@ def run_cli(*args: str, home: Path | None = None, env: dict | None = None, timeo
     if home is not None:
         command += ["--home", str(home)]
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout)
+    return subprocess.run(command, check=False, capture_output=True, text=True, env=full_env, timeout=timeout)

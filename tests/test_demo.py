@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from detector.bundle import verify_bundle
-from detector.demo_site import EXPECTED
 from support import run_cli
+
+from detector.demo_site import EXPECTED
+from detector.evidence.bundle_check import verify_bundle
 
 
 def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):

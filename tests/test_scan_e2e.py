@@ -13,12 +13,12 @@ from pathlib import Path
 from threading import Thread
 
 import pytest
-
 from support import run_cli
+
 from detector import config, demo_site
 from detector.register import WorkInfo, image_paths, register_files
-from detector.store import Store
 from detector.workspace import create_workspace
+from detector.workspace.store import Store
 
 
 @pytest.fixture(scope="module")

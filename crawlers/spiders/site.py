@@ -30,16 +30,17 @@ from scrapy.utils.sitemap import Sitemap
 from crawlers import configure
 from crawlers.discover import find_images, page_title
 from crawlers.items import CrawlEvent, Fetched, ImageCapture, Refusal, Sighting
+from crawlers.limits import in_domains, limits
 from crawlers.middlewares import evidence_of
 from crawlers.refusals import classify
 from crawlers.summary import combine, target_summary
-from crawlers.targets import check_target, in_domains, limits, target_from_site, targets_from_urls_file
-from detector.blobs import sha256_hex
 from detector.config import Target, from_dict
+from detector.config.targets import check_target, target_from_site, targets_from_urls_file
 from detector.errors import UsageError, WorkspaceMissing
 from detector.sniff import IMAGE_FORMATS, describe, sniff
-from detector.store import Store, utc_now
 from detector.workspace import Workspace
+from detector.workspace.blobs import sha256_hex
+from detector.workspace.store import Store, utc_now
 
 KEPT_HEADERS = ("Date", "Last-Modified", "ETag", "Server", "Content-Type", "Content-Length")
 _IMAGE_PRIORITY = 10  # fetch a page's images before walking on, so captures arrive steadily

@@ -14,15 +14,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from detector import bundle, ledger, notices, offers
 from detector.errors import ImageRefused, NotFound, UsageError
+from detector.evidence import bundle, ledger, notices, offers
+from detector.evidence.report import outline
+from detector.evidence.review import review_match
 from detector.intake import decode_image
 from detector.register import WorkInfo, register_files
-from detector.report import outline
-from detector.review import review_match
-from detector.store import MatchFilter, Store
 from detector.tokens import Principal
 from detector.web.portal import Portal
+from detector.workspace.store import MatchFilter, Store
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50

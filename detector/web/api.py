@@ -14,12 +14,12 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from detector.errors import NotFound
-from detector.review import REVIEW_STATUSES
-from detector.store import DECISIONS, MATCH_STATUSES
+from detector.evidence.review import REVIEW_STATUSES
 from detector.tokens import Principal
 from detector.web import actions
 from detector.web.auth import api_principal
 from detector.web.images import SIZES, rendition
+from detector.workspace.store import DECISIONS, MATCH_STATUSES
 
 router = APIRouter(prefix="/api")
 Who = Annotated[Principal, Depends(api_principal)]

@@ -5,8 +5,15 @@ NotFound is 404 for a missing id and for another owner's id alike, so ids cannot
 
 from __future__ import annotations
 
-from detector.errors import (ActionRefused, CopyhoundError, EmbedderUnavailable, ImageRefused, NotFound,
-                             UsageError, WorkspaceLocked)
+from detector.errors import (
+    ActionRefused,
+    CopyhoundError,
+    EmbedderUnavailable,
+    ImageRefused,
+    NotFound,
+    UsageError,
+    WorkspaceLocked,
+)
 
 # Refusal reasons of detector.intake that mean "not an image type we take" rather than "a bad image".
 _UNSUPPORTED_TYPE = {"not_image", "svg_unsupported", "unsupported_mode"}

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-from io import BytesIO
 import tempfile
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
-from detector.blobs import BlobStore
 from detector.config import IntakeSettings
 from detector.errors import NotFound
 from detector.intake import decode_image
 from detector.workspace import Workspace
+from detector.workspace.blobs import BlobStore
 
 SIZES = {"thumb": 240, "view": 1024}
 

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from detector.config import Settings
-from detector.embedding import Embedder, load_embedder
-from detector.store import Store
+from detector.embedders import Embedder, load_embedder
 from detector.web.sessions import SessionSigner
 from detector.workspace import Workspace
+from detector.workspace.store import Store
 
 SECRET_FILE = "portal-session.key"
 

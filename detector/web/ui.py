@@ -16,15 +16,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.background import BackgroundTask
 
 from detector.errors import CopyhoundError, ImageRefused, NotFound, UsageError
-from detector.report import oneline, safe_href
-from detector.review import REVIEW_STATUSES
-from detector.store import DECISIONS, MATCH_STATUSES
+from detector.evidence.case import oneline, safe_href
+from detector.evidence.review import REVIEW_STATUSES
 from detector.tokens import authenticate
 from detector.web import actions
 from detector.web.auth import session_of, session_principal
 from detector.web.errors import status_for
 from detector.web.images import SIZES, rendition
 from detector.web.sessions import COOKIE, LIFETIME_S, Session
+from detector.workspace.store import DECISIONS, MATCH_STATUSES
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(loader=PackageLoader("detector.web", "templates"),
@@ -127,7 +127,7 @@ def dashboard(request: Request):
 def matches(request: Request):
     session, who = session_principal(request)
     raw = {k: request.query_params.get(k, "") for k in FILTERS}
-    context = dict(session=session, principal=who, filters=raw, statuses=MATCH_STATUSES, decisions=DECISIONS)
+    context = {"session": session, "principal": who, "filters": raw, "statuses": MATCH_STATUSES, "decisions": DECISIONS}
     try:
         limit, offset = actions.paging(request.query_params.get("limit"), request.query_params.get("offset"))
         with request.app.state.portal.store() as store:

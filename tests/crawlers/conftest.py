@@ -247,17 +247,17 @@ def make_workspace(tmp_path_factory):
     """Makes fresh workspaces whose crawl settings are fast and small: no delays, tiny size cap."""
 
     def make(**crawl):
-        defaults = dict(
-            download_delay=0.0,
-            autothrottle=False,
-            max_depth=2,
-            max_pages=50,
-            max_image_bytes=MAX_IMAGE_BYTES,
-            timeout=10.0,
-            retries=2,
-            retry_backoff=0.05,
-            concurrency_per_domain=4,
-        )
+        defaults = {
+            "download_delay": 0.0,
+            "autothrottle": False,
+            "max_depth": 2,
+            "max_pages": 50,
+            "max_image_bytes": MAX_IMAGE_BYTES,
+            "timeout": 10.0,
+            "retries": 2,
+            "retry_backoff": 0.05,
+            "concurrency_per_domain": 4,
+        }
         settings = Settings()
         settings = replace(settings, crawl=replace(settings.crawl, **{**defaults, **crawl}))
         ws, _ = create_workspace(tmp_path_factory.mktemp("ws"), settings)

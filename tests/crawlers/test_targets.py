@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from crawlers.addresses import non_public_kind
-from crawlers.targets import check_target, in_domains, limits, target_from_site, targets_from_urls_file
+from crawlers.limits import in_domains, limits
 from detector.config import CrawlSettings, Target
+from detector.config.targets import check_target, target_from_site, targets_from_urls_file
 from detector.errors import ConfigError, UsageError
 
 
@@ -59,12 +60,12 @@ def test_empty_urls_file_is_refused(tmp_path):
 
 @pytest.mark.parametrize("target, message", [
     (Target(name="my blog", start_urls=("https://a.example/",)),
-     "target 'my blog': name must be letters, digits, '.', '-' or '_' (it names folders), got 'my blog'; "
-     "for example name = 'my-blog'."),
+     ("target 'my blog': name must be letters, digits, '.', '-' or '_' (it names folders), got 'my blog'; "
+     "for example name = 'my-blog'.")),
     (Target(name="blog"), "target 'blog': start_urls is empty; list the pages or sitemap.xml URLs to start from."),
     (Target(name="blog", start_urls=("https://a.example/",), ignore_robots=True),
-     "target 'blog': ignore_robots = true needs robots_reason = \"...\" saying why robots.txt may be ignored "
-     "(for example, the site owner's written permission); it is recorded with every scan."),
+     ("target 'blog': ignore_robots = true needs robots_reason = \"...\" saying why robots.txt may be ignored "
+     "(for example, the site owner's written permission); it is recorded with every scan.")),
 ])
 def test_check_target_says_what_to_fix(target, message):
     with pytest.raises(ConfigError) as e:

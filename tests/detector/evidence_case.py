@@ -16,12 +16,12 @@ from PIL import Image
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from detector import ledger, signing
-from detector.blobs import BlobStore
 from detector.config import Settings
+from detector.evidence import ledger, signing
 from detector.intake import decode_image
-from detector.store import Store
 from detector.workspace import Workspace, create_workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import Store
 
 DEMO = Path(__file__).resolve().parents[2] / "detector" / "demo_assets" / "works"
 PAGE_URL = "https://shop.example.com/products/mug?id=1&ref=a"

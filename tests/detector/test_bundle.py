@@ -7,12 +7,12 @@ import zipfile
 from dataclasses import replace
 
 import pytest
+from evidence_case import FINAL_URL, PAGE_URL, build_env
 from warcio.archiveiterator import ArchiveIterator
 
-from detector import bundle, ledger, notices, offers, signing
 from detector.errors import UsageError
+from detector.evidence import bundle, bundle_check, ledger, notices, offers, signing
 from detector.workspace import create_workspace
-from evidence_case import FINAL_URL, PAGE_URL, build_env
 
 AT = "2025-04-01T12:00:00Z"
 
@@ -42,7 +42,7 @@ def codes(check):
 
 def test_bundle_round_trips_and_verifies(exported):
     env, path = exported
-    check = bundle.verify_bundle(path, trusted_public_key=signing.ensure_keypair(env.ws))
+    check = bundle_check.verify_bundle(path, trusted_public_key=signing.ensure_keypair(env.ws))
     assert check.ok and check.problems == []
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
@@ -86,7 +86,7 @@ def test_a_flipped_byte_in_the_copy_is_named(exported, tmp_path):
     def flip(name, data):
         return data[:100] + bytes([data[100] ^ 1]) + data[101:] if name == target else data
 
-    check = bundle.verify_bundle(rewrite(path, tmp_path / "t.zip", flip))
+    check = bundle_check.verify_bundle(rewrite(path, tmp_path / "t.zip", flip))
     assert codes(check) == [("file_modified", target)]
     assert check.problems[0].message.startswith(f"{target} was modified: its SHA-256 or size differs")
 
@@ -97,7 +97,7 @@ def test_an_edited_manifest_breaks_the_signature(exported, tmp_path):
     def edit(name, data):
         return data.replace(b"Alice Example Photography Ltd", b"Mallory Ltd") if name == "manifest.json" else data
 
-    check = bundle.verify_bundle(rewrite(path, tmp_path / "t.zip", edit))
+    check = bundle_check.verify_bundle(rewrite(path, tmp_path / "t.zip", edit))
     assert codes(check) == [("signature_invalid", "manifest.json")]
     assert "the manifest was edited or the signature replaced" in check.problems[0].message
 
@@ -107,7 +107,7 @@ def test_a_swapped_signature_is_caught(exported, tmp_path):
     other_sig, _ = signing.sign(env.ws, b"some other manifest")
     swapped = rewrite(path, tmp_path / "t.zip",
                       lambda name, data: other_sig.hex().encode() + b"\n" if name == "manifest.sig" else data)
-    assert codes(bundle.verify_bundle(swapped)) == [("signature_invalid", "manifest.json")]
+    assert codes(bundle_check.verify_bundle(swapped)) == [("signature_invalid", "manifest.json")]
 
 
 def test_a_resigned_bundle_with_another_key_is_caught(exported, tmp_path):
@@ -119,7 +119,7 @@ def test_a_resigned_bundle_with_another_key_is_caught(exported, tmp_path):
     signature, _ = signing.sign(mallory, manifest)
     swaps = {"manifest.sig": signature.hex().encode() + b"\n", "public_key.pem": mallory_pem}
     forged = rewrite(path, tmp_path / "t.zip", lambda name, data: swaps.get(name, data))
-    check = bundle.verify_bundle(forged, trusted_public_key=signing.ensure_keypair(env.ws))
+    check = bundle_check.verify_bundle(forged, trusted_public_key=signing.ensure_keypair(env.ws))
     assert codes(check) == [("untrusted_key", "public_key.pem"), ("key_mismatch", "public_key.pem")]
 
 
@@ -127,11 +127,11 @@ def test_missing_and_extra_files_are_named(exported, tmp_path):
     env, path = exported
     report = f"matches/{env.match_id}/report.pdf"
     dropped = rewrite(path, tmp_path / "d.zip", lambda name, data: None if name == report else data)
-    assert codes(bundle.verify_bundle(dropped)) == [("file_missing", report)]
+    assert codes(bundle_check.verify_bundle(dropped)) == [("file_missing", report)]
     extra = rewrite(path, tmp_path / "e.zip", lambda name, data: data)
     with zipfile.ZipFile(extra, "a") as z:
         z.writestr("matches/1/innocent.txt", b"added later")
-    assert codes(bundle.verify_bundle(extra)) == [("file_extra", "matches/1/innocent.txt")]
+    assert codes(bundle_check.verify_bundle(extra)) == [("file_extra", "matches/1/innocent.txt")]
 
 
 @pytest.mark.parametrize("evil", ["../evil", "/abs/path", "matches/../../x", "C:/windows/x", "a\\..\\b"])
@@ -140,7 +140,7 @@ def test_entries_that_could_escape_are_refused(exported, tmp_path, evil):
     hostile = rewrite(path, tmp_path / "h.zip", lambda name, data: data)
     with zipfile.ZipFile(hostile, "a") as z:
         z.writestr(zipfile.ZipInfo(evil), b"payload")
-    check = bundle.verify_bundle(hostile)
+    check = bundle_check.verify_bundle(hostile)
     assert not check.ok and codes(check) == [("unsafe_name", evil)]
     assert "could escape the folder it is unpacked into, so it is refused" in check.problems[0].message
     assert not (tmp_path / "evil").exists()
@@ -149,7 +149,7 @@ def test_entries_that_could_escape_are_refused(exported, tmp_path, evil):
 def test_not_a_zip_is_named(tmp_path):
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"not a zip at all")
-    assert [p.code for p in bundle.verify_bundle(junk).problems] == ["not_a_zip"]
+    assert [p.code for p in bundle_check.verify_bundle(junk).problems] == ["not_a_zip"]
 
 
 def test_thumbnail_mode_carries_a_small_jpeg_instead_of_the_work(tmp_path):
@@ -161,7 +161,7 @@ def test_thumbnail_mode_carries_a_small_jpeg_instead_of_the_work(tmp_path):
         thumb = z.read(f"works/work-{env.asset_id}-thumbnail.jpg")
     from PIL import Image
     assert Image.open(io.BytesIO(thumb)).size == (200, 150)
-    assert bundle.verify_bundle(path).ok
+    assert bundle_check.verify_bundle(path).ok
 
 
 def test_selection_and_key_file_permissions(tmp_path):

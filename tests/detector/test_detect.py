@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from detector import demo_site
-from detector.blobs import BlobStore
 from detector.detect import Detector, authorized
 from detector.register import WorkInfo, image_paths, register_files
-from detector.store import utc_now
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import utc_now
 
 
 def _add_candidates(ws, store, folder: Path, scan_id: int, base="https://blog.example/"):
@@ -97,7 +97,7 @@ def test_authorized_patterns(page, patterns, expected):
 
 
 def test_detection_with_a_clip_embedder_uses_it_for_shortlisting(workspace, works_dir, site, tiny_clip):
-    from detector.embedding import load_embedder
+    from detector.embedders import load_embedder
 
     ws, store = workspace
     embedder = load_embedder(tiny_clip)
@@ -117,8 +117,8 @@ def test_orb_is_the_fast_alternative_and_never_matches_wrongly(tmp_path, works_d
     from dataclasses import replace
 
     from detector import config
-    from detector.store import Store
     from detector.workspace import create_workspace
+    from detector.workspace.store import Store
 
     orb = config.Settings(match=replace(config.MatchSettings(), local_features="orb")).with_embedder("none")
     ws, _ = create_workspace(tmp_path / "ws", orb)

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 from PIL import Image
-
 from support import make_tiny_clip
-from detector import config, indexes
-from detector.embedding import clip_weights_cached, load_embedder, parse_spec
+
+from detector import catalogue
+from detector.embedders import clip_weights_cached, load_embedder, parse_spec
 from detector.errors import ConfigError, EmbedderMismatch, EmbedderUnavailable
 from detector.register import WorkInfo, image_paths, register_files
 from detector.reindex import reembed
@@ -57,10 +57,10 @@ def test_mixing_models_is_refused_until_reindex(workspace, works_dir, tiny_clip,
     register_files(ws, store, settings, first, files, WorkInfo("alice"))
     second = load_embedder(make_tiny_clip(tmp_path / "other", seed=7))
     with pytest.raises(EmbedderMismatch) as e:
-        indexes.load(ws, store, second, ws.settings().index)
+        catalogue.load(ws, store, second, ws.settings().index)
     assert f"embedded with {first.id}" in str(e.value) and "copyhound reindex" in str(e.value)
     assert reembed(ws, store, settings, second) == 3
-    rebuilt = indexes.rebuild(ws, store, second, ws.settings().index)
+    rebuilt = catalogue.rebuild(ws, store, second, ws.settings().index)
     assert len(rebuilt.vectors) == 3 and store.embedder_ids() == [second.id]
 
 
@@ -73,6 +73,6 @@ def test_workspace_index_uses_the_configured_factory_and_search_params(workspace
                                             search_params="efSearch=77"))
     embedder = load_embedder(tiny_clip)
     register_files(ws, store, tuned, embedder, image_paths([works_dir], recursive=False)[:3], WorkInfo("alice"))
-    loaded = indexes.rebuild(ws, store, embedder, tuned.index)
+    loaded = catalogue.rebuild(ws, store, embedder, tuned.index)
     assert loaded.vectors.factory == "HNSW32,Flat" and loaded.vectors.search_params == "efSearch=77"
     assert len(loaded.vectors) == 3

@@ -19,7 +19,8 @@ from PIL import Image, ImageOps, PngImagePlugin
 import detector
 from detector.config import IntakeSettings
 from detector.errors import ImageRefused
-from detector.intake import DecodedImage, RightsMetadata, decode_file, decode_image
+from detector.intake import DecodedImage, decode_file, decode_image
+from detector.rights import RightsMetadata
 from detector.sniff import IMAGE_FORMATS, sniff
 
 WORKS = Path(detector.__file__).parent / "demo_assets" / "works"

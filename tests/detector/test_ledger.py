@@ -1,10 +1,12 @@
 """The provenance ledger: a real SQLite store, real entries, tampering done with SQL as an attacker would."""
 
+import itertools
+
 import pytest
 
-from detector import ledger
 from detector.errors import UsageError
-from detector.store import Store
+from detector.evidence import ledger
+from detector.workspace.store import Store
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def test_an_untouched_chain_verifies_and_links_each_entry_to_the_previous(store)
     rows = ledger.entries(store)
     assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0]["prev_hash"] == ledger.GENESIS
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:]))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(rows))
     assert ledger.verify(store) == []
     assert store.ledger_head() == {"seq": 5, "hash": rows[-1]["hash"]}
 

@@ -1,10 +1,10 @@
 """DMCA and DSA notices from a real workspace: each statutory element checked in the text."""
 
 import pytest
-
-from detector import ledger, notices
-from detector.errors import ActionRefused, UsageError
 from evidence_case import FINAL_URL, IMAGE_URL, PAGE_URL, build_env
+
+from detector.errors import ActionRefused, UsageError
+from detector.evidence import ledger, notices, profile
 
 AT = "2025-04-01T12:00:00Z"
 
@@ -104,18 +104,18 @@ def test_missing_profile_fields_are_named_with_the_command_to_set_them(tmp_path)
     assert str(refused.value) == (
         "Owner 'alice' has no address, email, signature in the profile, which a DMCA notice must carry. "
         "Set them with `copyhound owner set alice --address ... --email ... --signature ...`.")
-    notices.set_profile(env.store, "alice", email="alice@example.org")
+    profile.set_profile(env.store, "alice", email="alice@example.org")
     assert notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa").kind == "dsa"
 
 
 def test_set_profile_validates_fields_and_email(tmp_path):
     env = build_env(tmp_path)
-    owner = notices.set_profile(env.store, "bob", legal_name=" Bob B. ", phone="")
+    owner = profile.set_profile(env.store, "bob", legal_name=" Bob B. ", phone="")
     assert (owner["name"], owner["legal_name"], owner["phone"]) == ("bob", "Bob B.", None)
     with pytest.raises(UsageError, match="Unknown owner profile field.s. fax; valid ones: legal_name, address"):
-        notices.set_profile(env.store, "bob", fax="1")
+        profile.set_profile(env.store, "bob", fax="1")
     with pytest.raises(UsageError, match="--email must be one address like name@example.org, got 'bob at home'"):
-        notices.set_profile(env.store, "bob", email="bob at home")
+        profile.set_profile(env.store, "bob", email="bob at home")
 
 
 def test_unknown_kind_is_refused(tmp_path):

@@ -5,10 +5,11 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-
-from detector import config, ledger, offers
-from detector.errors import ActionRefused, ConfigError, UsageError
 from evidence_case import build_env
+
+from detector import config
+from detector.errors import ActionRefused, ConfigError, UsageError
+from detector.evidence import ledger, offers
 
 AT = "2025-04-01T12:00:00Z"
 
@@ -69,7 +70,7 @@ def test_size_band_limits_belong_to_the_band_they_end():
 
 def test_displayed_size_falls_back_to_the_copys_pixels(tmp_path):
     env = build_env(tmp_path, declared=None)
-    from detector.report import load_case
+    from detector.evidence.case import load_case
     assert offers.displayed_long_side(load_case(env.ws, env.store, env.match_id)) == 400
 
 

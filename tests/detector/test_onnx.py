@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
-from detector.embedding import ConfigError, OnnxSpec, load_embedder, parse_spec
-from detector.errors import EmbedderUnavailable
-from detector.onnx_embedder import OnnxEmbedder, read_sidecar, sidecar_path
-from detector.onnx_export import export_model, export_spec
+from detector.embedders import OnnxSpec, load_embedder, parse_spec
+from detector.embedders.onnx import OnnxEmbedder, read_sidecar, sidecar_path
+from detector.embedders.onnx_export import export_model, export_spec
+from detector.errors import ConfigError, EmbedderUnavailable
 
 TINY = {
     "embed_dim": 32,

@@ -4,8 +4,9 @@ import json
 import shutil
 
 from support import run_cli
-from detector.store import Store
+
 from detector.workspace import open_workspace
+from detector.workspace.store import Store
 
 
 def _folder_with_broken_files(tmp_path, works_dir):
@@ -60,15 +61,15 @@ def test_corrupt_index_file_is_rebuilt_not_used(tmp_path, works_dir):
     data[-5] ^= 0xFF
     pdq_file.write_bytes(bytes(data))
     (ws.index_dir / "phash.faiss").unlink()
-    from detector import indexes
+    from detector import catalogue
 
     store = Store(ws.db_path)
-    assert sorted(indexes.load(ws, store, None, ws.settings().index).rebuilt) == ["pdq", "phash"]
+    assert sorted(catalogue.load(ws, store, None, ws.settings().index).rebuilt) == ["pdq", "phash"]
     pdq_file.write_bytes(bytes(data))  # corrupt again: registration must not trust it either
 
     result = run_cli("register", str(works_dir / "castle.jpg"), home=home)
     assert result.returncode == 0, result.stderr
-    loaded = indexes.load(ws, store, None, ws.settings().index)
+    loaded = catalogue.load(ws, store, None, ws.settings().index)
     assert loaded.rebuilt == []  # the repaired files are trusted again
     assert sorted(loaded.hashes["pdq"].ids().tolist()) == [a["id"] for a in store.assets()]
     assert sorted(loaded.hashes["phash"].ids().tolist()) == [a["id"] for a in store.assets()]

@@ -5,10 +5,10 @@ import io
 import re
 
 import numpy as np
+from evidence_case import FINAL_URL, OFFSET, PAGE_URL, SCALE, build_env
 from PIL import Image
 
-from detector import report
-from evidence_case import FINAL_URL, OFFSET, PAGE_URL, SCALE, build_env
+from detector.evidence import case, pdf, report
 
 HOSTILE_TITLE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -20,7 +20,7 @@ def images_in(html):
 
 def test_html_report_is_self_contained_and_escapes_what_came_from_the_web(tmp_path):
     env = build_env(tmp_path, page_title=HOSTILE_TITLE)
-    html = report.render_html(report.build(report.load_case(env.ws, env.store, env.match_id), env.settings))
+    html = report.render_html(report.build(case.load_case(env.ws, env.store, env.match_id), env.settings))
     assert "<script" not in html and "onerror=alert(1)>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert "Content-Security-Policy" in html and "default-src 'none'; img-src data:" in html
@@ -33,7 +33,7 @@ def test_html_report_is_self_contained_and_escapes_what_came_from_the_web(tmp_pa
 
 def test_report_outlines_the_verified_region_where_the_transform_puts_the_work(tmp_path):
     env = build_env(tmp_path)
-    built = report.build(report.load_case(env.ws, env.store, env.match_id), env.settings)
+    built = report.build(case.load_case(env.ws, env.store, env.match_id), env.settings)
     work, copy = images_in(report.render_html(built))
     assert (work.width, work.height) == (480, 360) and (copy.width, copy.height) == (400, 300)
     pixels = np.asarray(copy).astype(int)
@@ -48,7 +48,7 @@ def test_report_outlines_the_verified_region_where_the_transform_puts_the_work(t
 
 def test_report_tells_which_rights_notices_the_copy_lost(tmp_path):
     env = build_env(tmp_path)
-    built = report.build(report.load_case(env.ws, env.store, env.match_id), env.settings)
+    built = report.build(case.load_case(env.ws, env.store, env.match_id), env.settings)
     verdicts = {row.field: (row.verdict, row.work, row.copy) for row in built.rights}
     assert verdicts["creator"] == ("stripped", "Alice Example", None)
     assert verdicts["copyright"] == ("stripped", "(c) 2024 Alice Example Photography Ltd", None)
@@ -56,16 +56,16 @@ def test_report_tells_which_rights_notices_the_copy_lost(tmp_path):
 
 
 def test_rights_comparison_names_changed_added_and_kept_fields():
-    rows = report.compare_rights({"creator": "Alice", "copyright": "(c) Alice", "credit": "A"},
+    rows = case.compare_rights({"creator": "Alice", "copyright": "(c) Alice", "credit": "A"},
                                  {"creator": "Mallory", "copyright": " (C)  alice ", "rights_url": "https://m.example"})
     assert [(r.field, r.verdict) for r in rows] == [
         ("creator", "changed"), ("copyright", "kept"), ("credit", "stripped"), ("rights_url", "added")]
-    assert {r.verdict for r in report.compare_rights({"creator": "Alice"}, None)} == {"unknown"}
+    assert {r.verdict for r in case.compare_rights({"creator": "Alice"}, None)} == {"unknown"}
 
 
 def test_report_carries_provenance_signals_and_versions(tmp_path):
     env = build_env(tmp_path)
-    html = report.render_html(report.build(report.load_case(env.ws, env.store, env.match_id), env.settings))
+    html = report.render_html(report.build(case.load_case(env.ws, env.store, env.match_id), env.settings))
     for expected in ("2025-03-01T10:00:00Z", "warc/scan-1.warc.gz @ byte", env.store.match(env.match_id)["sha256"],
                      f"{len(env.copy_bytes)} bytes", "Last-Modified", "RANSAC inliers</th><td>95",
                      "clip:ViT-B-32/laion2b_s34b_b79k#abc123", "copyhound 0.1.0", "&#34;match&#34;: 0.8",
@@ -74,19 +74,19 @@ def test_report_carries_provenance_signals_and_versions(tmp_path):
 
 
 def test_non_http_urls_are_shown_as_text_and_never_linked(tmp_path):
-    assert report.safe_href("javascript:alert(1)") == ""
-    assert report.safe_href("data:text/html,<b>x</b>") == ""
-    assert report.safe_href("https://ok.example/a b") == ""
-    assert report.safe_href("http://ok.example/a?b=1") == "http://ok.example/a?b=1"
+    assert case.safe_href("javascript:alert(1)") == ""
+    assert case.safe_href("data:text/html,<b>x</b>") == ""
+    assert case.safe_href("https://ok.example/a b") == ""
+    assert case.safe_href("http://ok.example/a?b=1") == "http://ok.example/a?b=1"
     env = build_env(tmp_path)
     env.store.update_candidate(env.candidate_id, final_url="javascript:alert(1)")
-    html = report.render_html(report.build(report.load_case(env.ws, env.store, env.match_id), env.settings))
+    html = report.render_html(report.build(case.load_case(env.ws, env.store, env.match_id), env.settings))
     assert 'href="javascript' not in html
     assert '<span class="unlinked">javascript:alert(1)</span> <em>(not linked: not an http(s) URL)</em>' in html
 
 
 def test_oneline_removes_controls_and_bidi_overrides():
-    assert report.oneline("a\nb\u202e\u0000c\t d") == "a b c d"
+    assert case.oneline("a\nb\u202e\u0000c\t d") == "a b c d"
 
 
 def test_report_without_transform_says_so_and_pdf_is_a_pdf_dated_by_the_evidence(tmp_path):
@@ -94,12 +94,12 @@ def test_report_without_transform_says_so_and_pdf_is_a_pdf_dated_by_the_evidence
     paths = report.write_report(env.ws, env.store, env.settings, env.match_id, pdf=True)
     assert [p.name for p in paths] == [f"match-{env.match_id}.html", f"match-{env.match_id}.pdf"]
     assert all(p.parent == env.ws.output_dir / "reports" for p in paths)
-    pdf = paths[1].read_bytes()
-    assert pdf.startswith(b"%PDF-") and b"D:20250301100000" in pdf
+    written = paths[1].read_bytes()
+    assert written.startswith(b"%PDF-") and b"D:20250301100000" in written
     assert "the match carries no transform" in paths[0].read_text(encoding="utf-8")
-    assert paths[1].read_bytes() == report.render_pdf(report.build(report.load_case(env.ws, env.store, env.match_id),
+    assert paths[1].read_bytes() == pdf.render_pdf(report.build(case.load_case(env.ws, env.store, env.match_id),
                                                                    env.settings))
 
 
 def test_pdf_text_keeps_latin1_and_spells_out_the_rest():
-    assert report.pdf_text("Café \u201cok\u201d \u4e2d") == 'Café "ok" \\u{4E2D}'
+    assert pdf.pdf_text("Café \u201cok\u201d \u4e2d") == 'Café "ok" \\u{4E2D}'

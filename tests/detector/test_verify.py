@@ -137,7 +137,10 @@ def gray(image):
     return np.asarray(image.convert("L"))
 
 
-def verify(candidate, work, kind="sift", verifier=Verifier(), with_mirror=True):
+DEFAULT_VERIFIER = Verifier()
+
+
+def verify(candidate, work, kind="sift", verifier=DEFAULT_VERIFIER, with_mirror=True):
     mirror = extract(ImageOps.mirror(candidate), kind) if with_mirror else None
     return verifier.verify(extract(candidate, kind), extract(work, kind), gray(candidate), gray(work), mirror)
 

@@ -4,8 +4,8 @@ import pytest
 
 from detector import config
 from detector.errors import UsageError, WorkspaceLocked, WorkspaceMissing
-from detector.store import SCHEMA_VERSION, MatchFilter, Store
 from detector.workspace import create_workspace, open_workspace, resolve_home
+from detector.workspace.store import SCHEMA_VERSION, MatchFilter, Store
 
 
 def test_home_comes_from_flag_then_environment_then_default(tmp_path):
@@ -26,7 +26,7 @@ def test_init_creates_the_layout_and_keeps_an_edited_config(tmp_path):
     Store(ws.db_path).close()
     assert created and all(folder.is_dir() for folder in ws.folders())
     ws.config_path.write_text('[match]\nmatch_threshold = 0.9\n')
-    again, created_again = create_workspace(tmp_path / "ws", config.Settings())
+    _again, created_again = create_workspace(tmp_path / "ws", config.Settings())
     assert not created_again
     assert open_workspace(tmp_path / "ws").settings().match.match_threshold == 0.9
 
@@ -34,9 +34,8 @@ def test_init_creates_the_layout_and_keeps_an_edited_config(tmp_path):
 def test_second_lock_holder_is_refused_and_lock_is_released(workspace):
     ws, _ = workspace
     with ws.lock("scan"):
-        with pytest.raises(WorkspaceLocked) as e:
-            with ws.lock("scan"):
-                pass
+        with pytest.raises(WorkspaceLocked) as e, ws.lock("scan"):
+            pass
         assert "another scan is running" in str(e.value)
         assert "pid" in str(e.value)
     with ws.lock("scan"):  # free again once the holder is done

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -128,7 +128,7 @@ def test_save_then_load_gives_identical_results(kind, filled, tmp_path):
 
 
 def test_save_leaves_no_temporary_files_and_overwrites(kind, filled, tmp_path):
-    index, ids, data = filled
+    index, ids, _data = filled
     path = tmp_path / "works.index"
     index.save(path, {"round": 1})
     index.remove(ids[:10])

@@ -28,5 +28,5 @@ def test_index_modules_import_nothing_forbidden(source):
 
 def test_the_rule_sees_forbidden_imports(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("import sqlite3\nfrom detector.store import Store\n")
+    sample.write_text("import sqlite3\nfrom detector.workspace.store import Store\n")
     assert imported_roots(sample) & FORBIDDEN == {"sqlite3", "detector"}

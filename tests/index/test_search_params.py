@@ -91,28 +91,28 @@ def test_parameters_combine_with_defaults_for_an_hnsw_quantizer():
     "factory, params, message",
     [
         ("Flat", "efSearch=64",
-         "search parameter 'efSearch' (in search_params 'efSearch=64') does not apply to factory 'Flat', which has "
-         "no search-time parameters (exact search visits every vector); drop it"),
+         ("search parameter 'efSearch' (in search_params 'efSearch=64') does not apply to factory 'Flat', which has "
+         "no search-time parameters (exact search visits every vector); drop it")),
         ("HNSW32,Flat", "nprobe=8",
-         "search parameter 'nprobe' (in search_params 'nprobe=8') does not apply to factory 'HNSW32,Flat', which "
-         "uses only efSearch; drop it or set one of efSearch"),
+         ("search parameter 'nprobe' (in search_params 'nprobe=8') does not apply to factory 'HNSW32,Flat', which "
+         "uses only efSearch; drop it or set one of efSearch")),
         ("IVF64,Flat", "nprobe=8,ef=3",
-         "search parameter 'ef' (in search_params 'nprobe=8,ef=3') does not apply to factory 'IVF64,Flat', which "
-         "uses only nprobe; drop it or set one of nprobe"),
+         ("search parameter 'ef' (in search_params 'nprobe=8,ef=3') does not apply to factory 'IVF64,Flat', which "
+         "uses only nprobe; drop it or set one of nprobe")),
         ("IVF64,Flat", "nprobe=65",
          "search parameter nprobe must be from 1 to 64 (the IVF lists of factory 'IVF64,Flat'), got 65"),
         ("HNSW32,Flat", "efSearch=0", "search parameter efSearch must be >= 1, got 0"),
         ("HNSW32,Flat", "efSearch:64",
-         "search_params must be comma-separated name=value pairs with whole-number values, such as "
+         ("search_params must be comma-separated name=value pairs with whole-number values, such as "
          "'efSearch=128' (HNSW) or 'nprobe=32' (IVF), got 'efSearch:64' (at 'efSearch:64'); fix that pair or "
-         "leave search_params empty for the defaults"),
+         "leave search_params empty for the defaults")),
         ("HNSW32,Flat", "efSearch=-5",
-         "search_params must be comma-separated name=value pairs with whole-number values, such as "
+         ("search_params must be comma-separated name=value pairs with whole-number values, such as "
          "'efSearch=128' (HNSW) or 'nprobe=32' (IVF), got 'efSearch=-5' (at 'efSearch=-5'); fix that pair or "
-         "leave search_params empty for the defaults"),
+         "leave search_params empty for the defaults")),
         ("HNSW32,Flat", 64,
-         "search_params must be a string such as 'efSearch=128' (HNSW) or 'nprobe=32' (IVF) (or '' for the "
-         "defaults), got int 64"),
+         ("search_params must be a string such as 'efSearch=128' (HNSW) or 'nprobe=32' (IVF) (or '' for the "
+         "defaults), got int 64")),
     ],
     ids=["flat", "nprobe-on-hnsw", "unknown", "nprobe-too-big", "zero", "syntax", "negative", "not-a-string"],
 )

@@ -19,13 +19,14 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from detector import config, demo_site, notices, signing, tokens
-from detector.blobs import BlobStore
+from detector import config, demo_site, tokens
 from detector.detect import Detector
+from detector.evidence import profile, signing
 from detector.register import WorkInfo, register_files
-from detector.store import Store, utc_now
 from detector.web import create_app
 from detector.workspace import Workspace, create_workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import Store, utc_now
 
 WORKS = demo_site.WORKS_DIR
 MAX_BYTES = 400_000  # small, so the oversized-upload test sends little
@@ -82,7 +83,7 @@ def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
         outcomes = register_files(ws, store, settings, None, [WORKS / n for n in names], WorkInfo(owner))
         assert [o.status for o in outcomes] == ["registered"] * len(names), outcomes
         assets[owner] = [o.asset_id for o in outcomes]
-    notices.set_profile(store, "alice", **PROFILE)
+    profile.set_profile(store, "alice", **PROFILE)
 
     blobs = BlobStore(ws.blobs_dir)
     scan_id = store.start_scan({"targets": ["test"]})
@@ -108,7 +109,7 @@ def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
 
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory) -> Portal:
-    ws, settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal") / "ws")
+    ws, _settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal") / "ws")
     server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=0, log_level="warning",
                                            lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -9,9 +9,9 @@ import zipfile
 import pytest
 from PIL import Image
 
-from detector import ledger
-from detector.bundle import verify_bundle
 from detector.demo_site import WORKS_DIR as WORKS
+from detector.evidence import ledger
+from detector.evidence.bundle_check import verify_bundle
 from detector.web.security import CSP
 
 
@@ -96,7 +96,7 @@ def test_match_detail_carries_region_provenance_and_ledger(portal):
     assert len(m["region"]) == 4  # the work's corners projected into the copy
     assert m["provenance"]["page_url"] == m["page_url"] == "https://shop.example.net/sale"
     # The banner pastes the work at 60% size at (60, 90): the projected corners say so.
-    (x0, y0), _, (x2, y2), _ = m["region"]
+    (x0, y0), _, (x2, _y2), _ = m["region"]
     assert abs(x0 - 60) < 6 and abs(y0 - 90) < 6
     assert abs((x2 - x0) - 0.6 * m["asset"]["width"]) < 8
     assert [e["kind"] for e in m["ledger"]][:1] == ["match"]

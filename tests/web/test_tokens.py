@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 from detector import config
 from detector.cli import app
 from detector.errors import NotFound, UsageError
-from detector.store import Store
 from detector.tokens import authenticate, token_hash
 from detector.workspace import create_workspace
+from detector.workspace.store import Store
 
 
 @pytest.fixture

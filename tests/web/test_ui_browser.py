@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.bundle import verify_bundle
+from detector.evidence.bundle_check import verify_bundle
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "match-page.png"

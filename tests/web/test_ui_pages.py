@@ -9,8 +9,6 @@ from contextlib import contextmanager
 
 import httpx
 
-from conftest import HOSTILE_TITLE
-
 
 def _csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)

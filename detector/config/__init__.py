@@ -162,7 +162,7 @@ class PricingSettings:
     """Price rules of licensing offers ([pricing]); [pricing.OWNER] tables override them per owner.
 
     price = base fee of the licence type x commercial x displayed size x duration x sightings;
-    see detector.offers for the exact rule and docs/evidence.md for a worked example.
+    see detector.evidence.offers for the exact rule and docs/evidence.md for a worked example.
     """
 
     currency: str = setting("EUR", "ISO 4217 code of the currency every amount is in.")
@@ -201,7 +201,7 @@ class PricingSettings:
         "subtables": True,
     })
 
-    def for_owner(self, name: str) -> "PricingSettings":
+    def for_owner(self, name: str) -> PricingSettings:
         """The rules for owner `name`: the defaults with its [pricing.NAME] table applied.
 
         A base_fees override adds to (or replaces single entries of) the default fees.
@@ -223,7 +223,7 @@ class Settings:
     pricing: PricingSettings = field(default_factory=PricingSettings)
     targets: tuple[Target, ...] = ()
 
-    def with_embedder(self, spec: str) -> "Settings":
+    def with_embedder(self, spec: str) -> Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 

@@ -1,4 +1,5 @@
-"""Targets: what one crawl visits. Built from config.toml, from `--site URL` or from `--urls FILE`.
+"""Targets: what one crawl visits. Built from config.toml, from `--site URL` or from `--urls FILE`,
+and checked before any crawl starts.
 
 A target's name names its crawl state folders (HTTP cache, resumable job) and its WARC file, so
 it is kept to letters, digits, dot, dash and underscore.
@@ -7,11 +8,10 @@ it is kept to letters, digits, dot, dash and underscore.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from detector.config import CrawlSettings, Target
+from detector.config import Target
 from detector.errors import ConfigError, UsageError
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -93,31 +93,3 @@ def check_target(target: Target) -> None:
             f"{where}: ignore_robots = true needs robots_reason = \"...\" saying why robots.txt may be "
             "ignored (for example, the site owner's written permission); it is recorded with every scan."
         )
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The caps and delay that apply to one target: its own overrides, else the [crawl] defaults."""
-
-    max_depth: int
-    max_pages: int
-    download_delay: float
-    allowed_domains: tuple[str, ...]
-
-
-def limits(target: Target, crawl: CrawlSettings) -> Limits:
-    domains = target.allowed_domains or tuple(
-        dict.fromkeys(urlsplit(u).hostname for u in target.start_urls)
-    )
-    return Limits(
-        max_depth=target.max_depth if target.max_depth > 0 else crawl.max_depth,
-        max_pages=target.max_pages if target.max_pages > 0 else crawl.max_pages,
-        download_delay=target.download_delay if target.download_delay >= 0 else crawl.download_delay,
-        allowed_domains=tuple(d.lower().lstrip(".") for d in domains if d),
-    )
-
-
-def in_domains(host: str | None, domains: tuple[str, ...]) -> bool:
-    """Whether `host` is one of `domains` or a subdomain of one."""
-    host = (host or "").lower()
-    return any(host == d or host.endswith("." + d) for d in domains)

@@ -1,6 +1,6 @@
 """The workspace database: the only module that talks SQLite (through sqlite-utils).
 
-Opening a store applies the schema migrations it lacks (`detector.schema`). WAL mode lets the
+Opening a store applies the schema migrations it lacks (`detector.workspace.schema`). WAL mode lets the
 portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`.
 """
 
@@ -10,18 +10,18 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlite_utils
 
 from detector.errors import NotFound, UsageError
-from detector.schema import MIGRATIONS, SCHEMA_VERSION
+from detector.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _json_columns(row: dict, names: Iterable[str]) -> dict:
@@ -280,7 +280,7 @@ class Store:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return [_json_columns(r, ["signals"]) for r in self.db.query(sql, params or [])]
 
-    def find_matches(self, filters: "MatchFilter", limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    def find_matches(self, filters: MatchFilter, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
         """Matches passing `filters` (one page of them) and how many pass in all."""
         where, params = filters.sql()
         total = self.db.execute(
@@ -481,7 +481,7 @@ class MatchFilter:
             raise UsageError(f"min_score must be between 0 and 1; got {self.min_score}.")
         if self.since is not None:
             try:
-                datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+                datetime.fromisoformat(self.since)
             except ValueError:
                 raise UsageError(
                     f"since {self.since!r} is not a date; use YYYY-MM-DD or an ISO 8601 time."

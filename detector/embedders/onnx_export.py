@@ -1,6 +1,6 @@
 """Export an open_clip image tower to ONNX (optionally int8-quantised) with its preprocessing sidecar.
 
-The exported file runs with `onnx:PATH` (detector.onnx_embedder) and gives the same vectors as
+The exported file runs with `onnx:PATH` (detector.embedders.onnx) and gives the same vectors as
 the torch model up to float rounding (fp32) or quantisation error (int8; measure it with
 `make bench` before relying on it: the embedder id changes, so works must be re-indexed anyway).
 """
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 
-from detector.embedding import ClipEmbedder, ClipSpec, parse_spec
+from detector.embedders.base import ClipSpec, parse_spec
+from detector.embedders.clip import ClipEmbedder
+from detector.embedders.onnx import Preprocessing
 from detector.errors import ConfigError
-from detector.onnx_embedder import Preprocessing
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "embedding"
 OPSET = 17

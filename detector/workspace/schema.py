@@ -1,6 +1,6 @@
 """The workspace database's schema, as forward migrations.
 
-`MIGRATIONS[i]` takes a database from version i to i+1; `detector.store` applies what is
+`MIGRATIONS[i]` takes a database from version i to i+1; `detector.workspace.store` applies what is
 missing when it opens a database, each migration in its own transaction. New features append a
 migration; an old one is never edited, since workspaces in the field have already run it.
 """
@@ -125,7 +125,7 @@ CREATE TABLE authorized_uses (
 """
 
 _V2 = """
--- Provenance ledger: an append-only hash chain (detector.ledger). prev_hash is UNIQUE so two
+-- Provenance ledger: an append-only hash chain (detector.evidence.ledger). prev_hash is UNIQUE so two
 -- writers racing from the same head cannot fork the chain; meta 'ledger_head' holds the newest
 -- entry so that deleting the last entries is detectable too.
 CREATE TABLE ledger (

@@ -83,7 +83,7 @@ class Workspace:
         An flock dies with its process, so a killed scan never leaves a stale lock behind.
         """
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.lock_path, "a+")
+        handle = open(self.lock_path, "a+")  # noqa: SIM115 (held while the lock is)
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

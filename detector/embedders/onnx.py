@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from detector.embedding import Embedder, file_sha256
+from detector.embedders.base import Embedder, file_sha256
 from detector.errors import EmbedderUnavailable
 
 SIDECAR_FORMAT = "copyhound-onnx-embedder"
@@ -95,7 +95,7 @@ class Preprocessing:
         else:
             new_w, new_h = int(target * w / h), target
         image = image.resize((new_w, new_h), resample)
-        left, top = int(round((new_w - width) / 2.0)), int(round((new_h - height) / 2.0))
+        left, top = round((new_w - width) / 2.0), round((new_h - height) / 2.0)
         return np.asarray(image.crop((left, top, left + width, top + height)))
 
 

@@ -14,10 +14,10 @@ import faiss
 import numpy as np
 
 from detector.config import IndexSettings
-from detector.embedding import Embedder
+from detector.embedders import Embedder
 from detector.errors import EmbedderMismatch
-from detector.store import Store
 from detector.workspace import Workspace
+from detector.workspace.store import Store
 from index.binary import BinaryIndex, hex_to_codes
 from index.errors import IndexFileError
 from index.vectors import VectorIndex, choose_factory

@@ -16,130 +16,25 @@ from __future__ import annotations
 import base64
 import io
 import json
-import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import jinja2
 import numpy as np
-from fpdf import FPDF
 from PIL import Image, ImageDraw
 
 import detector
-from detector.blobs import BlobStore
 from detector.config import Settings
 from detector.errors import ImageRefused
+from detector.evidence.case import Case, RightsRow, compare_rights, environment, load_case, oneline
 from detector.intake import decode_image
-from detector.store import Store
 from detector.workspace import Workspace
+from detector.workspace.store import Store
 
-RIGHTS_FIELDS = ("creator", "copyright", "credit", "rights_url")
 _OUTLINE = (230, 30, 30)
 _WINDOW = (30, 110, 230)
 
 
-# -- shared by reports, notices and offers ---------------------------------------------------
-
-def oneline(value) -> str:
-    """A web string made safe to show on one line: control, format (bidi) and separator
-    characters become spaces and runs of spaces collapse. None becomes ''."""
-    if value is None:
-        return ""
-    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in str(value))
-    return " ".join(text.split())
-
-
-def safe_href(url) -> str:
-    """`url` when it is an absolute http(s) URL without whitespace or control characters, else ''."""
-    if not isinstance(url, str) or any(unicodedata.category(c)[0] in "CZ" for c in url):
-        return ""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
-
-
-def environment(*extra_dirs: Path) -> jinja2.Environment:
-    """Templates from `extra_dirs` first, then the bundled ones.
-
-    Autoescape is on for every template except `*.txt.j2` (notices and letters are plain text,
-    where HTML escaping would corrupt URLs; web strings there go through `oneline`, so a page
-    title cannot forge a line of a notice).
-    """
-    loaders = [jinja2.FileSystemLoader([str(d) for d in extra_dirs])] if extra_dirs else []
-    loaders.append(jinja2.PackageLoader("detector", "templates"))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html.j2", "html", "htm"), disabled_extensions=("txt.j2",),
-            default_for_string=True, default=True,
-        ),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["oneline"] = oneline
-    env.filters["href"] = safe_href
-    return env
-
-
-@dataclass(frozen=True)
-class Case:
-    """Everything stored about one match: its rows and the bytes of work and copy (None if absent)."""
-
-    match: dict
-    asset: dict
-    owner: dict
-    candidate: dict | None
-    work_bytes: bytes | None
-    copy_bytes: bytes | None
-
-
-def load_case(ws: Workspace, store: Store, match_id: int, owner_id: int | None = None) -> Case:
-    """The case of match `match_id` (NotFound if missing or, with owner_id, someone else's)."""
-    match = store.match(match_id, owner_id)
-    asset = store.asset(match["asset_id"])
-    candidate = store.candidate(match["candidate_id"]) if match.get("candidate_id") else None
-    blobs = BlobStore(ws.blobs_dir)
-    work = blobs.get(asset["sha256"]) if asset["sha256"] in blobs else None
-    copy = blobs.get(match["sha256"]) if match["sha256"] in blobs else None
-    return Case(match, asset, store.owner(match["owner_id"]), candidate, work, copy)
-
-
 # -- what the report shows -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RightsRow:
-    field: str
-    work: str | None
-    copy: str | None
-    verdict: str  # kept, changed, stripped, added, absent, unknown
-
-
-def compare_rights(work: dict, copy: dict | None) -> list[RightsRow]:
-    """Embedded rights metadata of the registered file vs the copy, field by field.
-
-    `copy` None means the copy could not be read (verdict 'unknown'). Values are compared
-    case- and whitespace-insensitively, since re-encoders often rewrite spacing.
-    """
-    rows = []
-    for name in RIGHTS_FIELDS:
-        w, c = oneline(work.get(name)) or None, None if copy is None else (oneline(copy.get(name)) or None)
-        if copy is None:
-            verdict = "unknown"
-        elif w and c:
-            verdict = "kept" if w.casefold() == c.casefold() else "changed"
-        elif w:
-            verdict = "stripped"
-        else:
-            verdict = "added" if c else "absent"
-        rows.append(RightsRow(name, w, c, verdict))
-    return rows
-
 
 def outline(transform, work_size: tuple[int, int]) -> list[tuple[float, float]] | None:
     """The work's corners projected through `transform` (a 3x3 homography from work pixels to copy
@@ -190,7 +85,7 @@ def _png(image: Image.Image) -> bytes:
 def _pictures(case: Case, settings: Settings) -> tuple[Picture | None, Picture | None, dict | None, str | None]:
     """(work picture, copy picture with the matched region drawn, copy rights, why the copy is unreadable)."""
     side = settings.evidence.thumbnail_side
-    work_pic = copy_pic = copy_rights = problem = None
+    work_pic = copy_rights = problem = None
     if case.work_bytes is not None:
         try:
             decoded = decode_image(case.work_bytes, case.asset["filename"], settings.intake)
@@ -357,95 +252,6 @@ def render_html(report: Report) -> str:
     return environment().get_template("report.html.j2").render(report=report, m=report.case.match)
 
 
-# -- PDF -------------------------------------------------------------------------------------
-
-_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
-                             "\u2014": "-", "\u2026": "...", "\u00a0": " "})
-
-
-def pdf_text(value) -> str:
-    """Text the PDF's core font can show: characters outside Latin-1 become \\u{XXXX}.
-
-    Core fonts keep the PDF free of font files found on one machine only (and so identical
-    everywhere); the HTML report shows every character as it is.
-    """
-    text = oneline(value).translate(_TYPOGRAPHY)
-    return "".join(c if ord(c) < 256 else f"\\u{{{ord(c):04X}}}" for c in text)
-
-
-def _pdf_time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-def render_pdf(report: Report) -> bytes:
-    """The report as PDF (core fonts, images embedded); dated with the evidence, not the render time."""
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(_pdf_time(report.as_of))
-    pdf.set_title(report.title)
-    pdf.set_creator(f"copyhound {detector.__version__}")
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, pdf_text(report.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9)
-    pdf.multi_cell(0, 5, pdf_text(f"Page: {report.case.match['page_url']}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(0, 5, pdf_text(f"State of the evidence as of {report.as_of}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-    _pdf_pictures(pdf, report)
-    for heading, rows in report.sections:
-        _pdf_heading(pdf, heading)
-        for label, value, _ in rows:
-            _pdf_row(pdf, label, value)
-    _pdf_heading(pdf, "Rights metadata: registered file vs copy")
-    for row in report.rights:
-        _pdf_row(pdf, row.field, f"{row.verdict}: work {row.work or '-'}; copy {row.copy or '-'}")
-    if report.headers:
-        _pdf_heading(pdf, "HTTP response headers kept with the capture")
-        for name, value in report.headers:
-            _pdf_row(pdf, name, value)
-    return bytes(pdf.output())
-
-
-def _pdf_heading(pdf: FPDF, text: str) -> None:
-    pdf.ln(3)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9)
-
-
-def _pdf_row(pdf: FPDF, label: str, value) -> None:
-    label_width = 55
-    pdf.set_font("Helvetica", "B", 9)
-    y = pdf.get_y()
-    pdf.multi_cell(label_width, 5, pdf_text(label), new_x="RIGHT", new_y="TOP")
-    pdf.set_font("Helvetica", "", 9)
-    pdf.multi_cell(0, 5, pdf_text(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_y(max(pdf.get_y(), y + 5))
-
-
-def _pdf_pictures(pdf: FPDF, report: Report) -> None:
-    box = (pdf.w - pdf.l_margin - pdf.r_margin - 6) / 2
-    top = pdf.get_y()
-    heights = []
-    for i, (label, picture) in enumerate((("Registered work", report.work), ("Copy as fetched", report.copy))):
-        x = pdf.l_margin + i * (box + 6)
-        pdf.set_xy(x, top)
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(box, 5, label)
-        if picture is None:
-            heights.append(10)
-            continue
-        shown_h = box * picture.shown[1] / picture.shown[0]
-        pdf.image(io.BytesIO(picture.png), x=x, y=top + 6, w=box, h=shown_h)
-        pdf.set_xy(x, top + 7 + shown_h)
-        pdf.set_font("Helvetica", "", 8)
-        pdf.multi_cell(box, 4, pdf_text(f"{picture.width} x {picture.height} px; {picture.note}"))
-        heights.append(pdf.get_y() - top)
-    pdf.set_xy(pdf.l_margin, top + max(heights))
-    if report.picture_problem:
-        pdf.multi_cell(0, 5, pdf_text(f"Note: {report.picture_problem}"), new_x="LMARGIN", new_y="NEXT")
-
-
 # -- files -----------------------------------------------------------------------------------
 
 def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int, *,
@@ -457,6 +263,8 @@ def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int,
     paths = [folder / f"match-{match_id}.html"]
     paths[0].write_text(render_html(report), encoding="utf-8")
     if pdf:
+        from detector.evidence.pdf import render_pdf
+
         paths.append(folder / f"match-{match_id}.pdf")
         paths[1].write_bytes(render_pdf(report))
     return paths

@@ -84,7 +84,7 @@ def fingerprint(public_pem: bytes) -> str:
     """
     key = serialization.load_pem_public_key(public_pem)
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"not an Ed25519 public key: {type(key).__name__}")
+        raise ValueError(f"not an Ed25519 public key: {type(key).__name__}")  # noqa: TRY004 (callers catch ValueError for any bad key)
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()
 

@@ -21,7 +21,7 @@ import hashlib
 import io
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,13 +29,13 @@ from urllib.parse import urlsplit
 import jinja2
 from PIL import Image
 
-from detector import ledger
 from detector.config import PricingSettings, Settings
 from detector.errors import ActionRefused, ConfigError, UsageError
-from detector.notices import ensure_actionable, ensure_profile, evidence_summary
-from detector.report import Case, environment, load_case, oneline
-from detector.store import Store, utc_now
+from detector.evidence import ledger
+from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case, oneline
+from detector.evidence.profile import ensure_profile
 from detector.workspace import Workspace
+from detector.workspace.store import Store, utc_now
 
 STATUSES = ("draft", "sent", "accepted", "declined", "expired")
 TRANSITIONS = {
@@ -255,10 +255,9 @@ def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int 
         changes["sent_at"] = at
     else:
         changes["decided_at"] = at
-    if status == "accepted":
-        if at > offer["expires_at"]:
-            raise ActionRefused(f"Offer {offer_id} expired on {offer['expires_at']}; make a new one with "
-                                f"`copyhound offer {offer['match_id']}`, or record it as expired.")
+    if status == "accepted" and at > offer["expires_at"]:
+        raise ActionRefused(f"Offer {offer_id} expired on {offer['expires_at']}; make a new one with "
+                            f"`copyhound offer {offer['match_id']}`, or record it as expired.")
     with store.atomic():
         updated = store.update_offer(offer_id, **changes)
         payload = {"offer_id": offer_id, "status": status}
@@ -286,8 +285,8 @@ def expire_due(store: Store, match_ids: list[int], at: str | None = None) -> lis
 
 
 def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(stamp).astimezone(UTC)
 
 
 def _format(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

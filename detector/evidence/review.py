@@ -6,9 +6,9 @@ what and when, and a later change of mind leaves the earlier decision on record.
 
 from __future__ import annotations
 
-from detector import ledger
 from detector.errors import UsageError
-from detector.store import Store
+from detector.evidence import ledger
+from detector.workspace.store import Store
 
 REVIEW_STATUSES = ("confirmed", "rejected", "authorized")
 

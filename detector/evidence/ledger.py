@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 
 from detector.errors import UsageError
-from detector.store import Store, utc_now
+from detector.workspace.store import Store, utc_now
 
 KINDS = ("register", "match", "review", "notice", "offer", "export")
 GENESIS = "0" * 64

@@ -1,0 +1,130 @@
+"""Commands that turn a match into evidence: report, notice, offer, export, verify-bundle, ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from detector.cli.common import Home, OutDir, app, console, err, open_parts
+
+
+@app.command()
+def report(
+    match_id: Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")],
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF.")] = False,
+    out: OutDir = None,
+    home: Home = None,
+) -> None:
+    """Write the evidence report of a match: self-contained HTML (and PDF)."""
+    from detector.evidence.report import write_report
+
+    ws, settings, store = open_parts(home)
+    for path in write_report(ws, store, settings, match_id, pdf=pdf, out_dir=out):
+        console.print(f"Wrote {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def notice(
+    match_id: Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")],
+    kind: Annotated[str, typer.Option("--kind", help="dmca (17 U.S.C. 512(c)(3)) or dsa (EU DSA Article 16).")],
+    out: OutDir = None,
+    home: Home = None,
+) -> None:
+    """Draft a takedown notice for a match, record it and enter it in the ledger."""
+    from detector.evidence.notices import make_notice
+
+    ws, settings, store = open_parts(home)
+    made = make_notice(ws, store, settings, match_id, kind, out_dir=out)
+    console.print(f"Wrote {kind.upper()} notice {made.id} for match {match_id}: {made.path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def offer(
+    match_id: Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")],
+    licence: Annotated[str | None, typer.Option(help="Licence type priced in pricing.base_fees (default: pricing.default_licence).")] = None,
+    commercial: Annotated[bool, typer.Option("--commercial", help="Price it as commercial use.")] = False,
+    out: OutDir = None,
+    home: Home = None,
+) -> None:
+    """Price a licensing offer for a match from the pricing rules in config.toml and write the letter (draft)."""
+    from detector.evidence.offers import make_offer
+
+    ws, settings, store = open_parts(home)
+    made = make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial, out_dir=out)
+    r = made.record
+    console.print(f"Offer {r['id']} for match {match_id}: {r['currency']} {r['amount']} ({r['currency']} "
+                  f"{r['early_amount']} until {r['discount_until'][:10]}), expires {r['expires_at'][:10]}. "
+                  f"Letter: {made.path}", highlight=False, soft_wrap=True)
+
+
+@app.command("offer-status")
+def offer_status(
+    offer_id: Annotated[int, typer.Argument(metavar="OFFER", help="Offer id.")],
+    status: Annotated[str, typer.Argument(help="sent, accepted, declined or expired.")],
+    home: Home = None,
+) -> None:
+    """Record what happened to an offer (draft -> sent -> accepted | declined | expired)."""
+    from detector.evidence.offers import amount_due, set_offer_status
+
+    _, _, store = open_parts(home)
+    row = set_offer_status(store, offer_id, status)
+    due = amount_due(row)
+    console.print(f"Offer {offer_id} is now {row['status']}" + (f"; due: {row['currency']} {due}" if due else "") + ".",
+                  highlight=False, soft_wrap=True)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="The bundle file to write (.zip).")],
+    match: Annotated[list[int] | None, typer.Option("--match", help="Match id (repeatable).")] = None,
+    asset: Annotated[int | None, typer.Option(help="Every match of this asset (not rejected/authorized).")] = None,
+    status: Annotated[str | None, typer.Option(help="Every match with this status, e.g. confirmed.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only matches seen on or after this date (YYYY-MM-DD).")] = None,
+    home: Home = None,
+) -> None:
+    """Export a signed evidence bundle (zip) of matches, with captures, WARC records, reports, notices, offers."""
+    from detector.evidence.bundle import export_bundle, select_matches
+
+    ws, settings, store = open_parts(home)
+    ids = select_matches(store, match_ids=match, asset_id=asset, status=status, since=since)
+    path = export_bundle(ws, store, settings, ids, out)
+    console.print(f"Wrote a signed bundle of {len(ids)} match(es) to {path}", highlight=False, soft_wrap=True)
+
+
+@app.command("verify-bundle")
+def verify_bundle(
+    path: Annotated[Path, typer.Argument(metavar="FILE.zip", help="The bundle to check.")],
+    key: Annotated[Path | None, typer.Option(help="Trusted public key (PEM) the bundle must be signed with.")] = None,
+) -> None:
+    """Check a bundle's signature and every file's hash; name whatever was tampered with (exit 1)."""
+    from detector.evidence.bundle_check import verify_bundle as check_bundle
+
+    check = check_bundle(path, trusted_public_key=key.read_bytes() if key else None)
+    for problem in check.problems:
+        err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)
+    if not check.ok:
+        raise typer.Exit(1)
+    console.print(f"{path}: intact, signed by key {check.public_key_sha256} "
+                  "(compare it with the fingerprint the rights holder publishes).", highlight=False, soft_wrap=True)
+
+
+ledger_app = typer.Typer(help="The provenance ledger (an append-only hash chain).", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("verify")
+def ledger_verify(home: Home = None) -> None:
+    """Check the chain; name every edited, reordered or deleted entry (exit 1)."""
+    from detector.evidence import ledger
+
+    _, _, store = open_parts(home)
+    problems = ledger.verify(store)
+    for problem in problems:
+        err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)
+    if problems:
+        raise typer.Exit(1)
+    head = store.ledger_head()
+    console.print(f"Ledger intact: {head['seq'] if head else 0} entries"
+                  + (f", head {head['hash']}" if head else "") + ".", highlight=False, soft_wrap=True)

@@ -1,0 +1,79 @@
+"""Commands on matches: list them, review them, declare licensed uses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from detector.cli.common import Format, Home, app, check_format, console, open_parts
+from detector.errors import UsageError
+from detector.output import render
+
+
+@app.command()
+def matches(
+    owner: Annotated[str | None, typer.Option(help="Only this owner's matches.")] = None,
+    asset: Annotated[int | None, typer.Option(help="Only matches of this asset id.")] = None,
+    status: Annotated[str | None, typer.Option(help="new, confirmed, rejected or authorized.")] = None,
+    decision: Annotated[str | None, typer.Option(help="match or review.")] = None,
+    since: Annotated[str | None, typer.Option(help="Seen on or after this date (YYYY-MM-DD).")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Lowest score, 0 to 1.")] = None,
+    domain: Annotated[str | None, typer.Option(help="Only pages on this domain (and its sub-domains).")] = None,
+    fmt: Format = "table",
+    home: Home = None,
+) -> None:
+    """List matches, filtered; JSON and CSV carry every signal."""
+    from detector.workspace.store import MatchFilter
+
+    check_format(fmt)
+    _, _, store = open_parts(home)
+    rows, _ = store.find_matches(MatchFilter(owner=owner, asset=asset, status=status, decision=decision,
+                                             since=since, min_score=min_score, domain=domain))
+    render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "decision", "status", "page_url",
+                  "image_url", "sightings", "last_seen"], fmt, console, title="Matches")
+
+
+@app.command()
+def review(
+    match_id: Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")],
+    confirm: Annotated[bool, typer.Option("--confirm", help="It is an unauthorized copy.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="It is not a copy of the work.")] = False,
+    authorized: Annotated[bool, typer.Option("--authorized", help="It is a licensed use.")] = False,
+    note: Annotated[str | None, typer.Option(help="Why; kept with the match and in the ledger.")] = None,
+    home: Home = None,
+) -> None:
+    """Record a reviewer's decision on a match."""
+    from detector.evidence.review import review_match
+
+    chosen = [name for name, flag in (("confirmed", confirm), ("rejected", reject), ("authorized", authorized)) if flag]
+    if len(chosen) != 1:
+        raise UsageError("Give exactly one of --confirm, --reject or --authorized.")
+    _, _, store = open_parts(home)
+    row = review_match(store, match_id, chosen[0], note)
+    console.print(f"Match {row['id']} ({row['asset_filename']} on {row['page_url']}) is now {row['status']}.",
+                  highlight=False)
+
+
+@app.command()
+def authorize(
+    pattern: Annotated[str, typer.Argument(help="A domain (example.com, sub-domains included) or a URL prefix.")],
+    owner: Annotated[str, typer.Option(help="The owner who licensed this use.")] = "default",
+    note: Annotated[str | None, typer.Option(help="Licence reference.")] = None,
+    home: Home = None,
+) -> None:
+    """Declare a licensed use: matches on it are recorded as 'authorized' and never get notices or offers."""
+    from detector.detect import authorized as is_authorized
+    from detector.evidence.review import review_match
+    from detector.workspace.store import MatchFilter
+
+    _, _, store = open_parts(home)
+    row = store.owner_by_name(owner)
+    store.add_authorized_use(row["id"], pattern, note)
+    # Matches already found there and not yet reviewed are licensed uses too.
+    pending, _ = store.find_matches(MatchFilter(owner_id=row["id"], status="new"))
+    covered = [m for m in pending if is_authorized(m["page_url"], m["image_url"], [pattern])]
+    for match in covered:
+        review_match(store, match["id"], "authorized", f"declared licensed use: {pattern}" + (f" ({note})" if note else ""))
+    console.print(f"Uses on {pattern} are authorized for {owner}; {len(covered)} unreviewed match(es) there are now "
+                  "marked authorized, and matches found there later will be too.", highlight=False)

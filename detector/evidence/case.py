@@ -1,0 +1,176 @@
+"""One match's case, and what every document made from it shares.
+
+A case is the stored rows of a match with the bytes of work and copy. Reports, notices and offers
+all render it through the same Jinja environment (web strings made one-line, links only for
+http(s)), refuse it by the same rules (`ensure_actionable`), and describe it with the same
+plain sentences (`evidence_summary`).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+
+from detector.config import Settings
+from detector.errors import ActionRefused, ImageRefused
+from detector.intake import decode_image
+from detector.workspace import Workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import Store
+
+RIGHTS_FIELDS = ("creator", "copyright", "credit", "rights_url")
+
+
+def oneline(value) -> str:
+    """A web string made safe to show on one line: control, format (bidi) and separator
+    characters become spaces and runs of spaces collapse. None becomes ''."""
+    if value is None:
+        return ""
+    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in str(value))
+    return " ".join(text.split())
+
+
+def safe_href(url) -> str:
+    """`url` when it is an absolute http(s) URL without whitespace or control characters, else ''."""
+    if not isinstance(url, str) or any(unicodedata.category(c)[0] in "CZ" for c in url):
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+def environment(*extra_dirs: Path) -> jinja2.Environment:
+    """Templates from `extra_dirs` first, then the bundled ones.
+
+    Autoescape is on for every template except `*.txt.j2` (notices and letters are plain text,
+    where HTML escaping would corrupt URLs; web strings there go through `oneline`, so a page
+    title cannot forge a line of a notice).
+    """
+    loaders = [jinja2.FileSystemLoader([str(d) for d in extra_dirs])] if extra_dirs else []
+    loaders.append(jinja2.PackageLoader("detector.evidence", "templates"))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html.j2", "html", "htm"), disabled_extensions=("txt.j2",),
+            default_for_string=True, default=True,
+        ),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["oneline"] = oneline
+    env.filters["href"] = safe_href
+    return env
+
+
+@dataclass(frozen=True)
+class Case:
+    """Everything stored about one match: its rows and the bytes of work and copy (None if absent)."""
+
+    match: dict
+    asset: dict
+    owner: dict
+    candidate: dict | None
+    work_bytes: bytes | None
+    copy_bytes: bytes | None
+
+
+def load_case(ws: Workspace, store: Store, match_id: int, owner_id: int | None = None) -> Case:
+    """The case of match `match_id` (NotFound if missing or, with owner_id, someone else's)."""
+    match = store.match(match_id, owner_id)
+    asset = store.asset(match["asset_id"])
+    candidate = store.candidate(match["candidate_id"]) if match.get("candidate_id") else None
+    blobs = BlobStore(ws.blobs_dir)
+    work = blobs.get(asset["sha256"]) if asset["sha256"] in blobs else None
+    copy = blobs.get(match["sha256"]) if match["sha256"] in blobs else None
+    return Case(match, asset, store.owner(match["owner_id"]), candidate, work, copy)
+
+
+@dataclass(frozen=True)
+class RightsRow:
+    field: str
+    work: str | None
+    copy: str | None
+    verdict: str  # kept, changed, stripped, added, absent, unknown
+
+
+def compare_rights(work: dict, copy: dict | None) -> list[RightsRow]:
+    """Embedded rights metadata of the registered file vs the copy, field by field.
+
+    `copy` None means the copy could not be read (verdict 'unknown'). Values are compared
+    case- and whitespace-insensitively, since re-encoders often rewrite spacing.
+    """
+    rows = []
+    for name in RIGHTS_FIELDS:
+        w, c = oneline(work.get(name)) or None, None if copy is None else (oneline(copy.get(name)) or None)
+        if copy is None:
+            verdict = "unknown"
+        elif w and c:
+            verdict = "kept" if w.casefold() == c.casefold() else "changed"
+        elif w:
+            verdict = "stripped"
+        else:
+            verdict = "added" if c else "absent"
+        rows.append(RightsRow(name, w, c, verdict))
+    return rows
+
+
+def ensure_actionable(match: dict, action: str) -> None:
+    """Refuse `action` (a notice, an offer) for a match that must not be acted on."""
+    status, match_id = match["status"], match["id"]
+    if status in ("rejected", "authorized"):
+        raise ActionRefused(
+            f"Match {match_id} is {status}, so no {action} is made for it. If that status is wrong, "
+            f"review it again: `copyhound review {match_id} --confirm`."
+        )
+    if match["decision"] == "review" and status != "confirmed":
+        raise ActionRefused(
+            f"Match {match_id} is a borderline 'review' decision nobody has confirmed; a {action} "
+            f"asserts a belief that it is a copy. Look at it and run `copyhound review {match_id} "
+            "--confirm` first."
+        )
+
+
+def evidence_summary(case: Case, settings: Settings) -> list[str]:
+    """Plain sentences on why the copy is the work, from the stored signals (for notices and letters)."""
+    s = case.match.get("signals") or {}
+    v = s.get("verification") or {}
+    lines = []
+    if s.get("sha256_equal"):
+        lines.append("The file published is byte-for-byte identical to the registered file (same SHA-256).")
+    if v.get("verified"):
+        parts = [f"{v['inliers']} geometrically consistent feature matches" if v.get("inliers") else
+                 "a geometrically consistent set of feature matches"]
+        if isinstance(v.get("asset_coverage"), (int, float)):
+            parts.append(f"covering {v['asset_coverage']:.0%} of the registered work")
+        if isinstance(v.get("ncc"), (int, float)):
+            parts.append(f"with a pixel correlation of {v['ncc']:.2f} after alignment")
+        lines.append("Comparing the two images found " + ", ".join(parts) + ".")
+    if isinstance(s.get("clip_cosine"), (int, float)):
+        lines.append(f"Their visual embeddings have a cosine similarity of {s['clip_cosine']:.2f}.")
+    if v.get("mirrored"):
+        lines.append("The copy is mirrored.")
+    for row in _rights_rows(case, settings):
+        if row.verdict == "stripped":
+            lines.append(f"The {row.field} notice embedded in the registered file ({row.work}) was removed from the copy.")
+        elif row.verdict == "changed":
+            lines.append(f"The {row.field} notice embedded in the registered file ({row.work}) was changed "
+                         f"in the copy to: {row.copy}.")
+    return lines
+
+
+def _rights_rows(case: Case, settings: Settings):
+    if case.copy_bytes is None:
+        return []
+    try:
+        copy_rights = decode_image(case.copy_bytes, "captured copy", settings.intake).rights.as_dict()
+    except ImageRefused:
+        return []
+    return compare_rights(case.asset.get("rights") or {}, copy_rights)

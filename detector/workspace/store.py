@@ -454,6 +454,21 @@ class Store:
         return [_json_columns(r, ["breakdown"]) for r in rows], total
 
 
+    # -- enforcement: follow-up on rescans ---------------------------------------------------
+
+    def matches_touched_by_scan(self, scan_id: int) -> list[dict]:
+        """Matches whose page this scan fetched or failed to fetch, or whose image it tried."""
+        return self.matches(
+            "matches.page_url IN (SELECT page_url FROM candidates WHERE scan_id = ?) "
+            "OR matches.page_url IN (SELECT coalesce(page_url, url) FROM crawl_events WHERE scan_id = ?) "
+            "OR matches.image_url IN (SELECT url FROM crawl_events WHERE scan_id = ?)",
+            [scan_id, scan_id, scan_id],
+        )
+
+    def set_match_presence(self, match_id: int, **fields) -> None:
+        """Record what a rescan saw of a match: presence, presence_at, presence_detail, counts."""
+        self.db["matches"].update(match_id, fields)
+
 
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")
 DECISIONS = ("match", "review")

@@ -209,8 +209,9 @@ CREATE INDEX enforcement_actions_owner ON enforcement_actions(owner_id, at);
 CREATE TABLE recipient_lookups (
     host TEXT NOT NULL,
     source TEXT NOT NULL,               -- override, rdap_ip, rdap_domain, security_txt
-    address TEXT NOT NULL,
+    address TEXT NOT NULL,              -- '' when the source had none (cached too)
     detail TEXT NOT NULL,
+    country TEXT,                       -- the hosting network's country (rdap_ip)
     looked_up_at TEXT NOT NULL,
     PRIMARY KEY (host, source, address)
 );

@@ -1,0 +1,185 @@
+"""Policies end to end: a real workspace, a real RDAP service and a real SMTP server on loopback,
+and an injected clock that moves the case through offer, wait and escalation."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from enforcement_servers import NETWORK_ABUSE, REGISTRAR_ABUSE, SmtpServer, WebServer
+from evidence_case import build_env
+
+from detector import config
+from detector.enforcement import policy
+from detector.enforcement.run import enforce
+from detector.errors import ConfigError
+from detector.evidence import ledger
+
+# The loopback SMTP server takes AUTH without TLS, which aiosmtpd rightly warns about.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "enforcement.md"
+T0 = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
+
+
+def documented_policy() -> dict:
+    """The [enforcement] example shipped in docs/enforcement.md, parsed as config.toml would be."""
+    block = re.search(r"```toml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S).group(1)
+    return tomllib.loads(block)
+
+
+def settings_for(web: WebServer, smtp: SmtpServer, **enforcement) -> config.Settings:
+    data = documented_policy()
+    data["enforcement"].update(offer_url="https://portal.example/offers/{offer_id}", **enforcement)
+    data["recipients"] = {"rdap_ip_url": web.url, "rdap_domain_url": web.url, "allow_private": True}
+    data["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "starttls": False, "username": SmtpServer.USER,
+                    "password_file": "smtp-password"}
+    return config.from_dict(data)
+
+
+def with_rules(settings: config.Settings, *rules: config.PolicyRule) -> config.Settings:
+    return replace(settings, enforcement=replace(settings.enforcement, rules=rules))
+
+
+@pytest.fixture
+def web():
+    with WebServer(domains=("localhost",)) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp():
+    with SmtpServer(refuse={"nobody@hosting.example.net"}) as server:
+        yield server
+
+
+def commercial_case(tmp_path, web, smtp, **enforcement):
+    """A match scoring 0.97 on a commercial site served by `web` (its host resolves, on loopback)."""
+    env = build_env(tmp_path, settings=settings_for(web, smtp, **enforcement))
+    (env.ws.home / "smtp-password").write_text(SmtpServer.PASSWORD + "\n")
+    page = f"http://localhost:{web.server.server_address[1]}/products/mug"
+    env.store.db["matches"].update(env.match_id, {"page_url": page, "score": 0.97})
+    return env
+
+
+def test_policy_offers_by_rdap_contact_then_escalates_to_a_notice_after_21_days(tmp_path, web, smtp):
+    env = commercial_case(tmp_path, web, smtp)
+    ws, store, settings, match_id = env.ws, env.store, env.settings, env.match_id
+
+    (planned,) = enforce(ws, store, settings, T0, dry_run=True)
+    assert (planned.rule, planned.action, planned.recipient, planned.recipient_source) == \
+        ("offer-commercial", "offer", NETWORK_ABUSE, "rdap_ip")
+    assert planned.why == ["decision match", "score 0.97 >= 0.95", "site commercial", "latest offer none"]
+    assert planned.outcome == f"would send an offer to {NETWORK_ABUSE} (rdap_ip)"
+    assert store.offers([match_id]) == [] and smtp.messages == [] and store.match(match_id)["status"] == "new"
+
+    (offered,) = enforce(ws, store, settings, T0, dry_run=False)
+    ((sender, to, message),) = smtp.messages
+    (offer,) = store.offers([match_id])
+    assert (sender, to, message["To"]) == ("alice@example.org", [NETWORK_ABUSE], NETWORK_ABUSE)
+    assert message["Subject"] == "Licence offer for the use of Castle at dusk on localhost"
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert offer["letter"].strip() in text and f"https://portal.example/offers/{offer['id']}" in text
+    assert sorted(a.get_filename() for a in message.iter_attachments()) == \
+        [f"match-{match_id}.html", f"match-{match_id}.pdf"]
+    assert (offer["status"], offer["sent_at"], offer["commercial"]) == ("sent", "2025-04-01T09:00:00Z", 1)
+    (delivery,) = store.deliveries([match_id])
+    assert (delivery["status"], delivery["recipient"], delivery["offer_id"], delivery["at"]) == \
+        ("sent", NETWORK_ABUSE, offer["id"], "2025-04-01T09:00:00Z")
+    assert delivery["response"] == "250 2.0.0 queued as Q1" and delivery["message_id"] == message["Message-ID"]
+    assert offered.outcome == f"sent an offer to {NETWORK_ABUSE}: 250 2.0.0 queued as Q1"
+    match = store.match(match_id)
+    assert (match["status"], match["note"]) == ("confirmed", "policy rule offer-commercial")
+
+    assert enforce(ws, store, settings, T0 + timedelta(days=10), dry_run=False) == []  # unpaid, but only 10 days
+    assert len(smtp.messages) == 1
+
+    (escalated,) = enforce(ws, store, settings, T0 + timedelta(days=22), dry_run=False)
+    assert (escalated.rule, escalated.action) == ("escalate-unpaid-offer", "dmca")
+    assert escalated.why == ["latest offer sent", "offer 22 days old >= 21"]
+    (notice,) = store.notices([match_id])
+    (_, to, message) = smtp.messages[1]
+    assert to == [NETWORK_ABUSE] and message["Subject"] == "DMCA notice: infringing image on localhost"
+    assert notice["body"].strip() in message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert notice["created_at"] == "2025-04-23T09:00:00Z"
+
+    (again,) = enforce(ws, store, settings, T0 + timedelta(days=40), dry_run=False)
+    assert again.held == "a DMCA notice was already sent" and len(smtp.messages) == 2
+
+    entries = [e for e in ledger.entries(store, [ledger.match_subject(match_id)]) if e["kind"] == "enforce"]
+    assert [(e["at"], e["payload"].count('"rule":"' + rule + '"')) for e, rule in
+            zip(entries, ["offer-commercial", "escalate-unpaid-offer"])] == \
+        [("2025-04-01T09:00:00Z", 1), ("2025-04-23T09:00:00Z", 1)]
+    assert ledger.verify(store) == []
+    assert web.requests.count("/ip/127.0.0.1") + web.requests.count("/ip/::1") == 1  # cached for the next runs
+
+
+def test_a_refused_recipient_is_recorded_and_the_same_offer_is_sent_again_after_cooling(tmp_path, web, smtp):
+    web.ip_record["entities"][1]["vcardArray"][1][2][3] = "nobody@hosting.example.net"
+    env = commercial_case(tmp_path, web, smtp, cooling_days=3)
+    env.settings = with_rules(env.settings, config.PolicyRule(name="offer-commercial", action="offer", min_score=0.95))
+    (failed,) = enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    (delivery,) = env.store.deliveries([env.match_id])
+    assert delivery["status"] == "failed" and "550" in delivery["response"] and "mailbox unavailable" in delivery["response"]
+    assert failed.outcome.startswith("sending to nobody@hosting.example.net failed: SMTPRecipientsRefused")
+    (offer,) = env.store.offers([env.match_id])
+    assert offer["status"] == "draft"
+
+    env.store.replace_recipient_lookups("localhost", [])  # the provider fixed its contact; look it up again
+    web.ip_record["entities"][1]["vcardArray"][1][2][3] = NETWORK_ABUSE
+    (cooling,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=1), dry_run=False)
+    assert cooling.held == "cooling period: rule offer-commercial acted on 2025-04-01; nothing more before 2025-04-04"
+    (resent,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=4), dry_run=False)
+    assert resent.recipient == NETWORK_ABUSE and [o["id"] for o in env.store.offers([env.match_id])] == [offer["id"]]
+    assert env.store.offer(offer["id"])["status"] == "sent" and len(smtp.messages) == 1
+
+
+@pytest.mark.parametrize(("change", "held"), [
+    ({"status": "authorized"}, "an authorised use"),
+    ({"decision": "review", "score": 0.97}, "a review-band match: a person decides"),
+    ({"presence": "removed"}, "the copy is already gone"),
+])
+def test_hard_limits_hold_back_what_a_rule_would_do(tmp_path, web, smtp, change, held):
+    env = commercial_case(tmp_path, web, smtp)
+    env.store.db["matches"].update(env.match_id, change)
+    settings = with_rules(env.settings, config.PolicyRule(name="offer-anything", action="offer"))
+    (step,) = enforce(env.ws, env.store, settings, T0, dry_run=False)
+    assert step.held == held and smtp.messages == [] and env.store.offers([env.match_id]) == []
+
+
+def test_the_owners_daily_cap_holds_back_the_next_action(tmp_path, web, smtp):
+    env = commercial_case(tmp_path, web, smtp, daily_cap_owner=0)
+    (step,) = enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    assert step.held == "the owner's daily cap of 0 automated actions is reached" and smtp.messages == []
+
+
+def test_the_recipients_daily_cap_counts_deliveries_of_the_last_24_hours(tmp_path, web, smtp):
+    env = commercial_case(tmp_path, web, smtp, daily_cap_recipient=1)
+    env.store.add_delivery({"owner_id": 1, "match_id": env.match_id, "recipient": NETWORK_ABUSE.upper(),
+                            "message_id": "<x@y>", "status": "sent", "response": "250 ok",
+                            "at": "2025-04-01T08:00:00Z"})
+    (step,) = enforce(env.ws, env.store, env.settings, T0, dry_run=True)
+    assert step.held == f"the daily cap of 1 e-mails to {NETWORK_ABUSE} is reached"
+    (later,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=1), dry_run=True)
+    assert later.held is None
+
+
+def test_a_rule_with_an_unknown_action_is_named():
+    rules = config.from_dict({"enforcement": {"rules": [{"name": "x", "action": "sue"}]}}).enforcement
+    with pytest.raises(ConfigError) as refused:
+        policy.check_rules(rules)
+    assert str(refused.value) == ("enforcement.rules[1] (x): action = 'sue' is not known; use one of: 'offer', "
+                                  "'dmca', 'dsa', 'review', 'ignore'.")
+
+
+def test_a_registrar_contact_is_found_through_the_domains_rdap_record(tmp_path, web, smtp):
+    from detector.enforcement import recipients
+
+    env = commercial_case(tmp_path, web, smtp)
+    found = recipients.lookup(env.store, env.settings.recipients, "http://localhost:1/x", T0)
+    assert [(c.source, c.address) for c in found.contacts()] == \
+        [("rdap_ip", NETWORK_ABUSE), ("rdap_domain", REGISTRAR_ABUSE)]
+    assert found.country == "DE" and found.rows[-1].source == "security_txt" and found.rows[-1].address == ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -56,7 +57,7 @@ class WebServer:
     ip_record: dict = field(default_factory=network)
     requests: list[str] = field(default_factory=list)
 
-    def __enter__(self) -> WebServer:
+    def __enter__(self) -> Self:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -126,7 +127,7 @@ class SmtpServer:
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (self.USER.encode(), self.PASSWORD.encode())
         return AuthResult(success=ok)
 
-    def __enter__(self) -> SmtpServer:
+    def __enter__(self) -> Self:
         self.port = _free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, authenticator=self._auth,
                                      auth_required=True, auth_require_tls=False)

@@ -27,7 +27,7 @@ T0 = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
 
 def documented_policy() -> dict:
     """The [enforcement] example shipped in docs/enforcement.md, parsed as config.toml would be."""
-    block = re.search(r"```toml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S).group(1)
+    block = re.search(r"```toml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.DOTALL).group(1)
     return tomllib.loads(block)
 
 

@@ -95,11 +95,24 @@ def scan(
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress)
+    steps = None
+    if settings.enforcement.run_after_scan:
+        from datetime import UTC, datetime
+
+        from detector.enforcement.run import enforce
+
+        steps = enforce(ws, store, settings, datetime.now(UTC), dry_run=False)
     if as_json:
+        if steps is not None:
+            summary = dict(summary, enforcement=[s.as_dict() for s in steps])
         console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
     else:
         _print_scan_summary(summary)
         _print_scan_problems(store, summary["scan_id"], set(summary.get("followup", {}).get("explained_events", [])))
+        if steps is not None:
+            from detector.cli.enforcement import print_steps
+
+            print_steps(steps, "table", dry_run=False)
     if summary.get("errors"):
         raise typer.Exit(1)
 

@@ -72,8 +72,9 @@ def stamp(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def lookup(store: Store, settings: RecipientSettings, page_url: str, now: datetime) -> Lookup:
-    """The addresses for the site of `page_url`: an override, else cached lookups, else fresh ones."""
+def lookup(store: Store, settings: RecipientSettings, page_url: str, now: datetime, refresh: bool = False) -> Lookup:
+    """The addresses for the site of `page_url`: an override, else cached lookups (unless `refresh`),
+    else fresh ones."""
     parts = urlsplit(page_url)
     host = (parts.hostname or "").lower()
     at = stamp(now)
@@ -81,7 +82,7 @@ def lookup(store: Store, settings: RecipientSettings, page_url: str, now: dateti
     if override:
         return Lookup(host, (Contact(override, "override", "recipients.overrides in config.toml", at),), None)
     cached = store.recipient_lookups(host, stamp(now - timedelta(days=settings.cache_days)))
-    if cached:
+    if cached and not refresh:
         return _from_rows(host, cached)
     rows: list[dict] = []
     with httpx.Client(timeout=settings.timeout, follow_redirects=True, max_redirects=_MAX_REDIRECTS,

@@ -3,6 +3,7 @@ and an injected clock that moves the case through offer, wait and escalation."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import replace
@@ -12,9 +13,10 @@ from pathlib import Path
 import pytest
 from enforcement_servers import NETWORK_ABUSE, REGISTRAR_ABUSE, SmtpServer, WebServer
 from evidence_case import build_env
+from support import run_cli
 
 from detector import config
-from detector.enforcement import policy
+from detector.enforcement import cases, policy
 from detector.enforcement.run import enforce
 from detector.errors import ConfigError
 from detector.evidence import ledger
@@ -183,3 +185,68 @@ def test_a_registrar_contact_is_found_through_the_domains_rdap_record(tmp_path, 
     assert [(c.source, c.address) for c in found.contacts()] == \
         [("rdap_ip", NETWORK_ABUSE), ("rdap_domain", REGISTRAR_ABUSE)]
     assert found.country == "DE" and found.rows[-1].source == "security_txt" and found.rows[-1].address == ""
+
+
+def test_case_and_compliance_count_days_from_the_notice_to_the_removal(tmp_path, web, smtp):
+    env = commercial_case(tmp_path, web, smtp)
+    enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    enforce(env.ws, env.store, env.settings, T0 + timedelta(days=21), dry_run=False)  # the DMCA notice
+    env.store.set_match_presence(env.match_id, presence="removed", presence_at="2025-04-25T09:00:00Z",
+                                 presence_detail="the image answered HTTP 404", removed_at="2025-04-25T09:00:00Z")
+    (row,) = cases.cases(env.store)
+    assert (row["host"], row["matches"], row["removed"], row["notices"], row["offers"], row["emails_sent"]) == \
+        ("localhost", 1, 1, 1, 1, 2)
+    assert row["median_days_to_removal"] == 3.0
+    one = cases.case(env.store, "LOCALHOST")
+    assert [m["days_to_removal"] for m in one["matches"]] == [3.0]
+    assert [(a["rule"], a["action"]) for a in one["actions"]] == [("offer-commercial", "offer"),
+                                                                 ("escalate-unpaid-offer", "dmca")]
+    assert cases.compliance(env.store) == [{"recipient": NETWORK_ABUSE, "notices_sent": 1, "removed": 1,
+                                            "median_days_to_removal": 3.0}]
+    assert cases.compliance(env.store, owner_id=env.store.ensure_owner("bob")["id"]) == []
+
+    shown = run_cli("cases", "--site", "localhost", "--format", "json", home=env.ws.home)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)[0]["matches"][0]["presence"] == "removed"
+    plan = run_cli("enforce", "--dry-run", "--format", "json", home=env.ws.home)
+    assert plan.returncode == 0, plan.stderr
+    (step,) = json.loads(plan.stdout)
+    assert (step["rule"], step["held"]) == ("escalate-unpaid-offer", "the copy is already gone")
+    assert step["why"] == "latest offer sent" + "; offer " + str(step["facts"]["offer_days"]) + " days old >= 21"
+    run_cli("recipients", "localhost", home=env.ws.home)  # today the T0 lookup is stale: looked up again
+    asked = len(web.requests)
+    shown = run_cli("recipients", "localhost", home=env.ws.home)  # and now cached
+    assert shown.returncode == 0, shown.stderr
+    assert f"Notices go to: {NETWORK_ABUSE} (rdap_ip)" in shown.stdout and len(web.requests) == asked
+
+
+def test_an_offer_goes_to_the_sites_security_txt_contact_and_overrides_replace_every_lookup(tmp_path, smtp):
+    from detector.enforcement import recipients
+
+    text = b"# our contacts\nContact: mailto:security@site.example\nContact: https://site.example/contact\n" \
+           b"Contact: mailto:evil@site.example\r\nBcc: x@y.z\n"
+    with WebServer(files={"/.well-known/security.txt": text}) as site:
+        env = commercial_case(tmp_path, site, smtp)
+        page = f"http://localhost:{site.server.server_address[1]}/products/mug"
+        found = recipients.lookup(env.store, env.settings.recipients, page, T0)
+    assert [(c.source, c.address) for c in found.contacts()] == [
+        ("rdap_ip", NETWORK_ABUSE), ("security_txt", "security@site.example"), ("security_txt", "evil@site.example")]
+    assert found.best("offer").address == "security@site.example" and found.best("notice").address == NETWORK_ABUSE
+    assert found.rows[1] == recipients.Contact("", "rdap_domain", found.rows[1].detail, "2025-04-01T09:00:00Z")
+    assert "answered HTTP 404" in found.rows[1].detail
+
+    overridden = replace(env.settings.recipients, overrides={"LOCALHOST": "legal@owner.example"})
+    chosen = recipients.lookup(env.store, overridden, page, T0)
+    assert [(c.source, c.address) for c in chosen.contacts()] == [("override", "legal@owner.example")]
+
+
+def test_security_txt_is_not_fetched_from_a_private_address_unless_allowed(tmp_path, smtp):
+    from detector.enforcement import recipients
+
+    with WebServer(files={"/.well-known/security.txt": b"Contact: mailto:a@site.example\n"}) as site:
+        env = commercial_case(tmp_path, site, smtp)
+        strict = replace(env.settings.recipients, allow_private=False)
+        found = recipients.lookup(env.store, strict, f"http://127.0.0.1:{site.server.server_address[1]}/p", T0)
+        assert "/.well-known/security.txt" not in site.requests
+    (row,) = [r for r in found.rows if r.source == "security_txt"]
+    assert row.address == "" and "is not a public address (recipients.allow_private)" in row.detail

@@ -271,7 +271,7 @@ class RecipientSettings:
     cache_days: int = setting(30, "Days a looked-up address is reused before it is looked up again.")
     timeout: float = setting(10.0, "Seconds before an RDAP or security.txt request is given up.")
     allow_private: bool = setting(
-        False, "Allow RDAP and security.txt requests to loopback/private addresses (tests, intranets)."
+        False, "Fetch security.txt from sites at loopback/private addresses (tests, intranets)."
     )
 
 

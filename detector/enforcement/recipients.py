@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from detector.config import RecipientSettings
+from detector.errors import ConfigError
 from detector.workspace.store import Store
 
 _MAX_BYTES = 1_000_000
@@ -107,6 +108,9 @@ def _override(overrides: dict[str, str], host: str) -> str | None:
     for domain, address in overrides.items():
         domain = domain.lower()
         if host == domain or host.endswith("." + domain):
+            if valid_address(address) is None:
+                raise ConfigError(f"recipients.overrides.{domain} = {address!r} is not one e-mail address like "
+                                  "legal@example.org; fix it in config.toml.")
             return address
     return None
 

@@ -184,12 +184,16 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
             body = offer["letter"]
             if settings.enforcement.offer_url:
                 body += f"\n\nAccept or decline this offer here: " \
-                        f"{settings.enforcement.offer_url.format(offer_id=offer['id'])}\n"
+                        f"{settings.enforcement.offer_url.replace('{offer_id}', str(offer['id']))}\n"
             subject = f"Licence offer for the use of {match['asset_title'] or match['asset_filename']} on {step.host}"
             ids = {"offer_id": offer["id"]}
         else:
             made = [n for n in store.notices([match["id"]]) if n["kind"] == rule.action]
-            notice = made[-1] if made else vars(make_notice(ws, store, settings, match["id"], rule.action, at=at))
+            if made:
+                notice = made[-1]
+            else:
+                notice = vars(make_notice(ws, store, settings, match["id"], rule.action, at=at,
+                                          recipient=step.recipient))
             body = notice["body"]
             subject = f"{'DMCA' if rule.action == 'dmca' else 'DSA Article 16'} notice: infringing image on {step.host}"
             ids = {"notice_id": notice["id"]}

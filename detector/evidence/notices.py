@@ -34,15 +34,16 @@ class Notice:
     path: Path
 
 
-def render_notice(case: Case, settings: Settings, kind: str, date: str) -> str:
-    """The text of a `kind` notice for `case` dated `date` (YYYY-MM-DD); checks nothing."""
+def render_notice(case: Case, settings: Settings, kind: str, date: str, recipient: str | None = None) -> str:
+    """The text of a `kind` notice for `case` dated `date` (YYYY-MM-DD), addressed to `recipient`
+    when known; checks nothing."""
     if kind not in KINDS:
         raise UsageError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}.")
     m = case.match
     host = oneline(urlsplit(m["page_url"]).hostname or m["page_url"])
     return environment().get_template(f"{kind}.txt.j2").render(
         owner=case.owner, asset=case.asset, match=m, candidate=case.candidate or {}, host=host,
-        date=date, evidence=evidence_summary(case, settings),
+        date=date, evidence=evidence_summary(case, settings), recipient=recipient,
     )
 
 
@@ -63,8 +64,10 @@ def ensure_noticeable(match: dict, what: str) -> None:
 
 
 def make_notice(ws: Workspace, store: Store, settings: Settings, match_id: int, kind: str, *,
-                owner_id: int | None = None, at: str | None = None, out_dir: Path | None = None) -> Notice:
-    """Draft, record and write a `kind` notice for a match (ActionRefused when it must not be made).
+                owner_id: int | None = None, at: str | None = None, out_dir: Path | None = None,
+                recipient: str | None = None) -> Notice:
+    """Draft, record and write a `kind` notice for a match (ActionRefused when it must not be made),
+    addressed to `recipient` (an e-mail address) when it is known.
 
     Writes match-ID-KIND-NOTICE.txt under `out_dir` (default output/notices).
     """
@@ -75,7 +78,7 @@ def make_notice(ws: Workspace, store: Store, settings: Settings, match_id: int, 
     ensure_noticeable(case.match, f"{kind.upper()} notice")
     ensure_profile(case.owner, kind)
     at = at or utc_now()
-    body = render_notice(case, settings, kind, at[:10])
+    body = render_notice(case, settings, kind, at[:10], recipient)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     with store.atomic():
         notice_id = store.add_notice({"match_id": match_id, "owner_id": case.owner["id"], "kind": kind,

@@ -107,6 +107,7 @@ def test_policy_offers_by_rdap_contact_then_escalates_to_a_notice_after_21_days(
     assert to == [NETWORK_ABUSE] and message["Subject"] == "DMCA notice: infringing image on localhost"
     assert notice["body"].strip() in message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert notice["created_at"] == "2025-04-23T09:00:00Z"
+    assert f"To: {NETWORK_ABUSE}, The designated agent of the service provider hosting localhost" in notice["body"]
 
     (again,) = enforce(ws, store, settings, T0 + timedelta(days=40), dry_run=False)
     assert again.held == "a DMCA notice was already sent" and len(smtp.messages) == 2
@@ -250,3 +251,13 @@ def test_security_txt_is_not_fetched_from_a_private_address_unless_allowed(tmp_p
         assert "/.well-known/security.txt" not in site.requests
     (row,) = [r for r in found.rows if r.source == "security_txt"]
     assert row.address == "" and "is not a public address (recipients.allow_private)" in row.detail
+
+
+def test_the_nightly_scan_runs_the_policy_when_configured(tmp_path):
+    rules = (config.PolicyRule(name="look-first", action="review"),)
+    settings = config.Settings(enforcement=config.EnforcementSettings(run_after_scan=True, rules=rules))
+    env = build_env(tmp_path, settings=settings.with_embedder("none"))
+    scanned = run_cli("scan", "--no-crawl", "--json", home=env.ws.home)
+    assert scanned.returncode == 0, scanned.stderr
+    (step,) = json.loads(scanned.stdout)["enforcement"]
+    assert (step["match_id"], step["rule"], step["outcome"]) == (env.match_id, "look-first", "left for a person to review")

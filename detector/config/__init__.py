@@ -283,6 +283,10 @@ class SmtpSettings:
     ssl: bool = setting(False, "Connect over TLS from the start (port 465).")
     username: str = setting("", "SMTP user name; empty: no authentication.")
     password_file: str = setting("", "File holding the SMTP password (relative to the workspace).")
+    ca_file: str = setting(
+        "", "CA certificate (PEM) trusted for the SMTP server's TLS besides the system's, for a private relay "
+        "(relative to the workspace)."
+    )
     from_address: str = setting("", "Sender address; empty: the owner's e-mail.")
     timeout: float = setting(30.0, "Seconds before the SMTP server is given up.")
 

@@ -54,18 +54,31 @@ def compose(letter: Letter, at: datetime) -> EmailMessage:
     return message
 
 
-def _password(ws: Workspace, settings: SmtpSettings) -> str:
-    path = Path(settings.password_file).expanduser()
+def _workspace_file(ws: Workspace, name: str, value: str, remedy: str) -> Path:
+    path = Path(value).expanduser()
     path = path if path.is_absolute() else ws.home / path
     if not path.is_file():
-        raise ConfigError(f"smtp.password_file {settings.password_file!r}: no file at {path}. Put the SMTP "
-                          "password in that file, or clear smtp.username to send without logging in.")
+        raise ConfigError(f"smtp.{name} {value!r}: no file at {path}. {remedy}")
+    return path
+
+
+def _password(ws: Workspace, settings: SmtpSettings) -> str:
+    path = _workspace_file(ws, "password_file", settings.password_file, "Put the SMTP password in that file, "
+                           "or clear smtp.username to send without logging in.")
     return path.read_text(encoding="utf-8").strip()
+
+
+def _tls(ws: Workspace, settings: SmtpSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if settings.ca_file:
+        context.load_verify_locations(_workspace_file(ws, "ca_file", settings.ca_file, "Give the PEM file of the "
+                                                      "CA that signed the SMTP server's certificate, or clear it."))
+    return context
 
 
 def _transmit(ws: Workspace, settings: SmtpSettings, message: EmailMessage) -> str:
     """Send `message`; returns the server's answer to it (SMTPException or OSError on failure)."""
-    context = ssl.create_default_context()
+    context = _tls(ws, settings)
     connect = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context) \
         if settings.ssl else smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     with connect as smtp:

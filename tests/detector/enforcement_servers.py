@@ -8,17 +8,25 @@ server is aiosmtpd with AUTH LOGIN/PLAIN over the plain connection, keeping what
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 NETWORK_ABUSE = "abuse@hosting.example.net"
 REGISTRAR_ABUSE = "abuse@registrar.example.com"
@@ -101,6 +109,7 @@ def _free_port() -> int:
 class _Keep:
     def __init__(self, refuse: set[str]):
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.encrypted: list[bool] = []
         self.refuse = refuse
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -112,16 +121,39 @@ class _Keep:
     async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        self.encrypted.append(session.ssl is not None)
         return f"250 2.0.0 queued as Q{len(self.messages)}"
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key (cert.pem, key.pem): the CA a test trusts."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "copyhound test relay")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 class SmtpServer:
-    """aiosmtpd on loopback requiring USER/PASSWORD; `messages` are (from, recipients, message)."""
+    """aiosmtpd on loopback requiring USER/PASSWORD; `messages` are (from, recipients, message).
+
+    With `certificate` (cert, key) it requires STARTTLS before anything else, as a real relay does.
+    """
 
     USER, PASSWORD = "copyhound", "s3cret"
 
-    def __init__(self, refuse: set[str] | None = None):
+    def __init__(self, refuse: set[str] | None = None, certificate: tuple[Path, Path] | None = None):
         self.handler = _Keep(refuse or set())
+        self.certificate = certificate
 
     def _auth(self, server, session, envelope, mechanism, data):
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (self.USER.encode(), self.PASSWORD.encode())
@@ -129,8 +161,14 @@ class SmtpServer:
 
     def __enter__(self) -> Self:
         self.port = _free_port()
+        if self.certificate:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(*self.certificate)
+            secure = {"tls_context": tls, "require_starttls": True}
+        else:
+            secure = {"auth_require_tls": False}
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, authenticator=self._auth,
-                                     auth_required=True, auth_require_tls=False)
+                                     auth_required=True, **secure)
         self.controller.start()
         return self
 

@@ -261,3 +261,23 @@ def test_the_nightly_scan_runs_the_policy_when_configured(tmp_path):
     assert scanned.returncode == 0, scanned.stderr
     (step,) = json.loads(scanned.stdout)["enforcement"]
     assert (step["match_id"], step["rule"], step["outcome"]) == (env.match_id, "look-first", "left for a person to review")
+
+
+def test_mail_goes_over_starttls_to_a_relay_signed_by_the_configured_ca(tmp_path, web):
+    from enforcement_servers import self_signed
+
+    from detector.enforcement import mailer
+
+    cert, key = self_signed(tmp_path)
+    with SmtpServer(certificate=(cert, key)) as relay:
+        env = commercial_case(tmp_path, web, relay)
+        trusted = replace(env.settings.smtp, starttls=True, ca_file=str(cert))
+        letter = mailer.Letter(env.match_id, 1, "alice@example.org", NETWORK_ABUSE, "Notice", "text")
+        sent = mailer.send(env.ws, env.store, trusted, letter, T0)
+        untrusted = mailer.send(env.ws, env.store, replace(trusted, ca_file=""), letter, T0)
+        plain = mailer.send(env.ws, env.store, replace(trusted, starttls=False), letter, T0)
+    assert sent["status"] == "sent" and relay.handler.encrypted == [True]
+    assert untrusted["status"] == "failed" and "CERTIFICATE_VERIFY_FAILED" in untrusted["response"]
+    assert plain["status"] == "failed" and "AUTH extension not supported" in plain["response"]  # not before TLS
+    assert len(relay.messages) == 1 and [d["status"] for d in env.store.deliveries([env.match_id])] == \
+        ["sent", "failed", "failed"]

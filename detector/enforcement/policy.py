@@ -42,12 +42,15 @@ class Facts:
         return asdict(self)
 
 
-def check_rules(settings: EnforcementSettings) -> None:
-    """Refuse rules that name an unknown action or condition value (ConfigError naming the rule)."""
+def check_rules(settings: EnforcementSettings, owners: set[str]) -> None:
+    """Refuse rules that name an unknown owner, action or condition value (ConfigError naming the rule)."""
     for i, rule in enumerate(settings.rules, 1):
         where = f"enforcement.rules[{i}] ({rule.name or 'unnamed'})"
         if not rule.name:
             raise ConfigError(f"{where}: give the rule a name; it is recorded with every action it causes.")
+        if rule.owner and rule.owner not in owners:
+            raise ConfigError(f"{where}: owner {rule.owner!r} is not known; known owners: "
+                              f"{', '.join(sorted(owners)) or 'none yet'}.")
         for field, value, allowed in (("action", rule.action, ACTIONS), ("decision", rule.decision, ("", "match", "review")),
                                       ("commercial", rule.commercial, ("", "yes", "no")),
                                       ("offer", rule.offer, ("", "none") + OFFER_STATUSES)):

@@ -62,7 +62,7 @@ def enforce(ws: Workspace, store: Store, settings: Settings, now: datetime, *, d
             owner: str | None = None) -> list[Step]:
     """Plan (dry_run) or take each owner's policy actions; returns one Step per match a rule fits."""
     rules = settings.enforcement
-    policy.check_rules(rules)
+    policy.check_rules(rules, {o["name"] for o in store.owners()})
     where, params = "matches.status != 'rejected'", []
     if owner is not None:
         where, params = where + " AND matches.owner_id = ?", [store.owner_by_name(owner)["id"]]

@@ -170,12 +170,16 @@ def test_the_recipients_daily_cap_counts_deliveries_of_the_last_24_hours(tmp_pat
     assert later.held is None
 
 
-def test_a_rule_with_an_unknown_action_is_named():
+def test_a_rule_with_an_unknown_action_or_owner_is_named():
     rules = config.from_dict({"enforcement": {"rules": [{"name": "x", "action": "sue"}]}}).enforcement
     with pytest.raises(ConfigError) as refused:
-        policy.check_rules(rules)
+        policy.check_rules(rules, {"alice"})
     assert str(refused.value) == ("enforcement.rules[1] (x): action = 'sue' is not known; use one of: 'offer', "
                                   "'dmca', 'dsa', 'review', 'ignore'.")
+    rules = config.from_dict({"enforcement": {"rules": [{"name": "y", "owner": "Alise"}]}}).enforcement
+    with pytest.raises(ConfigError, match=r"enforcement.rules\[1\] \(y\): owner 'Alise' is not known; known owners: "
+                                          "alice, bob."):
+        policy.check_rules(rules, {"bob", "alice"})
 
 
 def test_a_registrar_contact_is_found_through_the_domains_rdap_record(tmp_path, web, smtp):

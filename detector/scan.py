@@ -16,6 +16,7 @@ from detector.config import Settings, Target
 from detector.detect import Detector
 from detector.embedders import Embedder
 from detector.errors import UsageError
+from detector.followup import follow_up
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -69,6 +70,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             detected = detector.run(progress=advance)
             seconds["detect"] = time.perf_counter() - clock
             summary["detect"] = detected.as_dict()
+            summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
             summary["errors"] = _errors(summary)
         except BaseException:
@@ -85,14 +87,18 @@ POLICY_REASONS = frozenset({"robots_disallowed", "robots_ignored", "offsite", "c
 
 
 def _errors(summary: dict) -> dict[str, int]:
-    """Errors by kind: the crawl's failed fetches and refusals (policy excepted), and images
-    detection could not decode. A non-empty result makes `copyhound scan` exit with 1."""
+    """Errors by kind: the crawl's failed fetches and refusals (policy excepted, and the 404s that
+    show a known copy was taken down), and images detection could not decode. A non-empty result
+    makes `copyhound scan` exit with 1."""
     crawl = summary.get("crawl", {})
     errors: dict[str, int] = {}
     for source in (crawl.get("refusals", {}), summary["detect"]["refused"]):
         for reason, count in source.items():
             if reason not in POLICY_REASONS:
                 errors[reason] = errors.get(reason, 0) + count
+    for reason, count in summary.get("followup", {}).get("explained", {}).items():
+        errors[reason] = errors.get(reason, 0) - count
+    errors = {reason: count for reason, count in errors.items() if count > 0}
     if crawl.get("errors"):
         errors["crawl_error"] = len(crawl["errors"])
     return errors

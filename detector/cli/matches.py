@@ -31,7 +31,7 @@ def matches(
     rows, _ = store.find_matches(MatchFilter(owner=owner, asset=asset, status=status, decision=decision,
                                              since=since, min_score=min_score, domain=domain))
     render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "decision", "status", "page_url",
-                  "image_url", "sightings", "last_seen"], fmt, console, title="Matches")
+                  "image_url", "sightings", "last_seen", "presence"], fmt, console, title="Matches")
 
 
 @app.command()

@@ -56,6 +56,11 @@ def _print_scan_summary(summary: dict) -> None:
         {"what": "matches new", "count": detect.get("matches_new")},
         {"what": "matches seen again", "count": detect.get("matches_updated")},
     ]
+    presence = summary.get("followup", {}).get("presence", {})
+    rows += [{"what": f"copies {state}", "count": presence[state]}
+             for state in ("up", "changed", "removed", "unreachable") if state in presence]
+    if summary.get("followup", {}).get("removed_now"):
+        rows.append({"what": "copies taken down since the last scan", "count": len(summary["followup"]["removed_now"])})
     rows += [{"what": f"error: {kind}", "count": n} for kind, n in sorted(summary.get("errors", {}).items())]
     rows += [{"what": f"policy: {kind}", "count": n} for kind, n in sorted(crawl.get("refusals", {}).items())
              if kind in POLICY_REASONS]
@@ -90,21 +95,35 @@ def scan(
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress)
+    steps = None
+    if settings.enforcement.run_after_scan:
+        from datetime import UTC, datetime
+
+        from detector.enforcement.run import enforce
+
+        steps = enforce(ws, store, settings, datetime.now(UTC), dry_run=False)
     if as_json:
+        if steps is not None:
+            summary = dict(summary, enforcement=[s.as_dict() for s in steps])
         console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
     else:
         _print_scan_summary(summary)
-        _print_scan_problems(store, summary["scan_id"])
+        _print_scan_problems(store, summary["scan_id"], set(summary.get("followup", {}).get("explained_events", [])))
+        if steps is not None:
+            from detector.cli.enforcement import print_steps
+
+            print_steps(steps, "table", dry_run=False)
     if summary.get("errors"):
         raise typer.Exit(1)
 
 
-def _print_scan_problems(store: Store, scan_id: int, most: int = 20) -> None:
-    """Each failed fetch and undecodable image of the scan, with its reason, on stderr."""
+def _print_scan_problems(store: Store, scan_id: int, removals: set[int], most: int = 20) -> None:
+    """Each failed fetch and undecodable image of the scan, with its reason, on stderr; fetch
+    failures that show a copy was taken down (`removals`, event ids) are not problems."""
     from detector.scan import POLICY_REASONS
 
     problems = [(e["url"], e["reason"], e["detail"]) for e in store.crawl_events(scan_id)
-                if e["reason"] not in POLICY_REASONS]
+                if e["reason"] not in POLICY_REASONS and e["id"] not in removals]
     problems += [(c["image_url"], c["refusal_reason"], c["refusal_detail"])
                  for c in store.candidates("scan_id = ? AND state = 'refused'", [scan_id])]
     for url, reason, detail in problems[:most]:

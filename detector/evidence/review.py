@@ -14,12 +14,12 @@ REVIEW_STATUSES = ("confirmed", "rejected", "authorized")
 
 
 def review_match(store: Store, match_id: int, status: str, note: str | None = None,
-                 owner_id: int | None = None, actor: str = "cli") -> dict:
+                 owner_id: int | None = None, actor: str = "cli", at: str | None = None) -> dict:
     """Set match `match_id`'s status and record the review in the ledger; returns the updated match.
 
     `status` must be one of REVIEW_STATUSES (UsageError otherwise). With `owner_id`, a match of
     another owner raises NotFound, exactly like a missing one. `actor` says who reviewed
-    ("cli", "token:3"), for the ledger.
+    ("cli", "token:3", "policy:RULE"), for the ledger; `at` is the time (default now).
     """
     if status not in REVIEW_STATUSES:
         raise UsageError(f"Review status {status!r} is not accepted; use one of: "
@@ -27,8 +27,8 @@ def review_match(store: Store, match_id: int, status: str, note: str | None = No
     note = (note or "").strip() or None
     before = store.match(match_id, owner_id=owner_id)
     with store.atomic():
-        updated = store.set_match_status(match_id, status, note)
+        updated = store.set_match_status(match_id, status, note, at=at)
         ledger.append(store, "review", ledger.match_subject(match_id), {
             "status": status, "previous": before["status"], "note": note, "by": actor,
-        })
+        }, at=at)
     return updated

@@ -298,8 +298,8 @@ class Store:
             raise NotFound(f"No match with id {match_id}; list them with `copyhound matches`.")
         return rows[0]
 
-    def set_match_status(self, match_id: int, status: str, note: str | None) -> dict:
-        self.db["matches"].update(match_id, {"status": status, "note": note, "reviewed_at": utc_now()})
+    def set_match_status(self, match_id: int, status: str, note: str | None, at: str | None = None) -> dict:
+        self.db["matches"].update(match_id, {"status": status, "note": note, "reviewed_at": at or utc_now()})
         return self.match(match_id)
 
     def add_authorized_use(self, owner_id: int, pattern: str, note: str | None) -> None:
@@ -453,6 +453,58 @@ class Store:
                              params + [limit, offset])
         return [_json_columns(r, ["breakdown"]) for r in rows], total
 
+
+    # -- enforcement: follow-up on rescans ---------------------------------------------------
+
+    def matches_touched_by_scan(self, scan_id: int) -> list[dict]:
+        """Matches whose page this scan fetched or failed to fetch, or whose image it tried."""
+        return self.matches(
+            "matches.page_url IN (SELECT page_url FROM candidates WHERE scan_id = ?) "
+            "OR matches.page_url IN (SELECT coalesce(page_url, url) FROM crawl_events WHERE scan_id = ?) "
+            "OR matches.image_url IN (SELECT url FROM crawl_events WHERE scan_id = ?)",
+            [scan_id, scan_id, scan_id],
+        )
+
+    def set_match_presence(self, match_id: int, **fields) -> None:
+        """Record what a rescan saw of a match: presence, presence_at, presence_detail, counts."""
+        self.db["matches"].update(match_id, fields)
+
+    # -- enforcement: policy actions, recipients, deliveries ---------------------------------
+
+    def add_enforcement_action(self, record: dict) -> int:
+        return self.db["enforcement_actions"].insert(dict(record, detail=json.dumps(record["detail"],
+                                                                                     sort_keys=True))).last_pk
+
+    def enforcement_actions(self, match_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" for _ in match_ids)
+        rows = self.db.query(f"SELECT * FROM enforcement_actions WHERE match_id IN ({marks}) ORDER BY id", match_ids)
+        return [_json_columns(r, ["detail"]) for r in rows]
+
+    def count_enforcement_actions(self, owner_id: int, since: str) -> int:
+        return self.db.execute("SELECT count(*) FROM enforcement_actions WHERE owner_id = ? AND at >= ?",
+                               [owner_id, since]).fetchone()[0]
+
+    def recipient_lookups(self, host: str, since: str) -> list[dict]:
+        """Cached lookups of `host` made at or after `since` (address '' records that a source had none)."""
+        return list(self.db["recipient_lookups"].rows_where("host = ? AND looked_up_at >= ?", [host, since],
+                                                            order_by="rowid"))
+
+    def replace_recipient_lookups(self, host: str, rows: list[dict]) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM recipient_lookups WHERE host = ?", [host])
+            for row in rows:
+                self.db["recipient_lookups"].insert(dict(row, host=host))
+
+    def add_delivery(self, record: dict) -> int:
+        return self.db["deliveries"].insert(record).last_pk
+
+    def deliveries(self, match_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" for _ in match_ids)
+        return list(self.db.query(f"SELECT * FROM deliveries WHERE match_id IN ({marks}) ORDER BY id", match_ids))
+
+    def count_deliveries(self, recipient: str, since: str) -> int:
+        return self.db.execute("SELECT count(*) FROM deliveries WHERE lower(recipient) = lower(?) AND at >= ?",
+                               [recipient, since]).fetchone()[0]
 
 
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")

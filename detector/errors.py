@@ -46,10 +46,6 @@ class EmbedderMismatch(CopyhoundError):
     """Stored embeddings come from a different model than the configured one."""
 
 
-class IndexCorrupt(CopyhoundError):
-    """An index file is missing, truncated or does not match its manifest."""
-
-
 class WorkspaceLocked(CopyhoundError):
     """Another process holds the workspace's scan lock."""
 

@@ -72,7 +72,7 @@ def open_parts(home: Path | None):
 
 def embedder_of(settings: config.Settings):
     e = settings.embedder
-    return load_embedder(e.spec, e.batch_size, e.torch_threads)
+    return load_embedder(e.spec, e.batch_size, e.threads)
 
 
 def progress_bar() -> Progress:

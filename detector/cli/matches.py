@@ -63,17 +63,9 @@ def authorize(
     home: Home = None,
 ) -> None:
     """Declare a licensed use: matches on it are recorded as 'authorized' and never get notices or offers."""
-    from detector.detect import authorized as is_authorized
-    from detector.evidence.review import review_match
-    from detector.workspace.store import MatchFilter
+    from detector.evidence.review import authorize_use
 
     _, _, store = open_parts(home)
-    row = store.owner_by_name(owner)
-    store.add_authorized_use(row["id"], pattern, note)
-    # Matches already found there and not yet reviewed are licensed uses too.
-    pending, _ = store.find_matches(MatchFilter(owner_id=row["id"], status="new"))
-    covered = [m for m in pending if is_authorized(m["page_url"], m["image_url"], [pattern])]
-    for match in covered:
-        review_match(store, match["id"], "authorized", f"declared licensed use: {pattern}" + (f" ({note})" if note else ""))
-    console.print(f"Uses on {pattern} are authorized for {owner}; {len(covered)} unreviewed match(es) there are now "
-                  "marked authorized, and matches found there later will be too.", highlight=False)
+    done = authorize_use(store, store.owner_by_name(owner)["id"], pattern, note)
+    console.print(f"Uses on {done.pattern} are authorized for {done.owner}; {len(done.marked)} unreviewed match(es) "
+                  "there are now marked authorized, and matches found there later will be too.", highlight=False)

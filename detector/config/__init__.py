@@ -34,7 +34,10 @@ class EmbedderSettings:
         "(local checkpoint; MODEL may be a model-config .json), 'onnx:PATH' (an exported image model with its .json sidecar), or 'none' (hashes and local features only).",
     )
     batch_size: int = setting(16, "Images embedded per forward pass.")
-    torch_threads: int = setting(0, "CPU threads torch may use; 0 keeps torch's default.")
+    threads: int = setting(
+        0, "CPU threads the embedding model may use (torch for clip:, onnxruntime for onnx:); 0 keeps the "
+        "runtime's default. Called torch_threads before 0.2; that name is still read."
+    )
 
 
 @dataclass(frozen=True)
@@ -284,8 +287,23 @@ def _build(where: str, cls: type, data: dict) -> Any:
     return cls(**values)
 
 
+#: Settings renamed since a release, (section, old name) -> new name: old config files keep working.
+RENAMED = {("embedder", "torch_threads"): "threads"}
+
+
+def _renamed(data: dict) -> dict:
+    data = dict(data)
+    for (section, old), new in RENAMED.items():
+        table = data.get(section)
+        if isinstance(table, dict) and old in table:
+            if new in table:
+                raise ConfigError(f"config.{section}: {old} is the old name of {new}; keep only {new}.")
+            data[section] = {new if k == old else k: v for k, v in table.items()}
+    return data
+
+
 def from_dict(data: dict) -> Settings:
-    return _build("config", Settings, data)
+    return _build("config", Settings, _renamed(data))
 
 
 def load(path: Path) -> Settings:

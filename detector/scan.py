@@ -16,6 +16,7 @@ from detector.config import Settings, Target
 from detector.detect import Detector
 from detector.embedders import Embedder
 from detector.errors import UsageError
+from detector.evidence.offers import expire_due
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -71,6 +72,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             summary["detect"] = detected.as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
             summary["errors"] = _errors(summary)
+            summary["offers_expired"] = len(expire_due(store))
         except BaseException:
             status = "interrupted"
             raise

@@ -358,6 +358,11 @@ class Store:
         rows = self.db.query(f"SELECT * FROM offers WHERE match_id IN ({marks}) ORDER BY id", match_ids)
         return [_json_columns(r, ["breakdown"]) for r in rows]
 
+    def open_offers(self) -> list[dict]:
+        """Every offer still draft or sent (the ones that can expire)."""
+        rows = self.db.query("SELECT * FROM offers WHERE status IN ('draft', 'sent') ORDER BY id")
+        return [_json_columns(r, ["breakdown"]) for r in rows]
+
     def update_offer(self, offer_id: int, **fields) -> dict:
         self.db["offers"].update(offer_id, fields)
         return self.offer(offer_id)

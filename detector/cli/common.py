@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -44,19 +43,31 @@ OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (
 
 def main() -> None:
     try:
-        code = app(standalone_mode=False)  # returns the code of a typer.Exit raised by a command
+        code = app(standalone_mode=False, prog_name="copyhound")  # the code of a typer.Exit raised by a command
     except CopyhoundError as e:
         err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         sys.exit(130)
+    except typer.TyperException as e:  # typer's own click: usage errors, and help for a bare group
+        sys.exit(usage_error(e))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error(e: typer.TyperException) -> int:
+    """Print a usage error as one line naming the command and where its help is; return exit code 2."""
+    message = e.format_message()
+    if not message.strip() or "\n" in message:  # a group called without a command: typer showed its help
+        console.out(message, highlight=False, end="")
+        return 2
+    ctx = getattr(e, "ctx", None)
+    command = ctx.command_path if ctx is not None else "copyhound"
+    message = " ".join(message.split()).rstrip(".") + "."
+    err.out(f"error: {command}: {message} Run `{command} --help` for usage.", highlight=False)
+    return 2
 
 
 def check_format(fmt: str) -> str:

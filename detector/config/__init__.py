@@ -291,7 +291,8 @@ def _build(where: str, cls: type, data: dict) -> Any:
 RENAMED = {("embedder", "torch_threads"): "threads"}
 
 
-def _renamed(data: dict) -> dict:
+def current_names(data: dict) -> dict:
+    """`data` (a parsed config file) with every renamed setting under its current name."""
     data = dict(data)
     for (section, old), new in RENAMED.items():
         table = data.get(section)
@@ -303,7 +304,7 @@ def _renamed(data: dict) -> dict:
 
 
 def from_dict(data: dict) -> Settings:
-    return _build("config", Settings, _renamed(data))
+    return _build("config", Settings, current_names(data))
 
 
 def load(path: Path) -> Settings:
@@ -328,15 +329,15 @@ def documented_fields() -> list[tuple[str, str, Any, str]]:
     return rows
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
@@ -355,17 +356,17 @@ def render_toml(settings: Settings) -> str:
             if f.metadata.get("subtables"):
                 for name, table in getattr(values, f.name).items():
                     out.append(f"[{section}.{_toml_key(name)}]")
-                    out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+                    out += [f"{k} = {toml_value(v)}" for k, v in table.items()]
                 continue
-            out.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
+            out.append(f"{f.name} = {toml_value(getattr(values, f.name))}")
         out.append("")
     out.append("# Sites to crawl on every scan. Copy this block once per site:")
     out.append("# [[targets]]")
     for f in fields(Target):
-        out.append(f"# {f.name} = {_toml_value(f.default if f.default is not MISSING else f.default_factory())}"
+        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
                    f"  # {f.metadata['help']}")
     for target in settings.targets:
         out += ["", "[[targets]]"]
         for f in fields(target):
-            out.append(f"{f.name} = {_toml_value(getattr(target, f.name))}")
+            out.append(f"{f.name} = {toml_value(getattr(target, f.name))}")
     return "\n".join(out) + "\n"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Format, Home, app, check_format, console, err, open_parts
+from detector.cli.common import Format, Home, Wide, app, check_format, console, err, open_parts
 from detector.errors import UsageError
 from detector.output import render
 
@@ -97,12 +97,12 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Token id (see `t
 
 
 @tokens_app.command("list")
-def tokens_list(fmt: Format = "table", home: Home = None) -> None:
+def tokens_list(wide: Wide = False, fmt: Format = "table", home: Home = None) -> None:
     """List tokens (never the tokens themselves)."""
     check_format(fmt)
     _, _, store = open_parts(home)
     rows = [dict({k: r[k] for k in _TOKEN_COLUMNS}, owner=r["owner"] or "(admin)") for r in store.api_tokens()]
-    render(rows, _TOKEN_COLUMNS, fmt, console, title="API tokens")
+    render(rows, _TOKEN_COLUMNS, fmt, console, title="API tokens", wide=wide)
 
 
 # -- models commands --

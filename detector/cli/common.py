@@ -38,6 +38,9 @@ Home = Annotated[
     typer.Option("--home", help="Workspace folder (default: $COPYHOUND_HOME, else ./copyhound-data)."),
 ]
 Format = Annotated[str, typer.Option("--format", help="Output format: table, json or csv.")]
+Wide = Annotated[bool, typer.Option("--wide", help="Table: every column, in full (wraps at narrow widths).")]
+Limit = Annotated[int, typer.Option("--limit", min=1, help="Show at most this many rows.")]
+Offset = Annotated[int, typer.Option("--offset", min=0, help="Skip this many rows first (with --limit: paging).")]
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (default: under the workspace's output/).")]
 
 
@@ -74,6 +77,13 @@ def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not known; use one of: {', '.join(FORMATS)}.")
     return fmt
+
+
+def page_title(title: str, rows: list, total: int, offset: int) -> str:
+    """A list's title, saying which rows of how many it shows when that is not all of them."""
+    if len(rows) == total:
+        return title
+    return f"{title} {offset + 1 if rows else offset}-{offset + len(rows)} of {total} (--offset/--limit for more)"
 
 
 def open_parts(home: Path | None):

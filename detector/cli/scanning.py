@@ -13,12 +13,16 @@ from detector import config
 from detector.cli.common import (
     Format,
     Home,
+    Limit,
+    Offset,
+    Wide,
     app,
     check_format,
     console,
     embedder_of,
     err,
     open_parts,
+    page_title,
     progress_bar,
     stage_progress,
 )
@@ -114,17 +118,18 @@ def _print_scan_problems(store: Store, scan_id: int, most: int = 20) -> None:
 
 
 @app.command()
-def scans(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+def scans(limit: Limit = 20, offset: Offset = 0, wide: Wide = False,
           fmt: Format = "table", home: Home = None) -> None:
-    """List scans with their status and summary."""
+    """List scans, newest first, with their status and summary."""
     check_format(fmt)
     _, _, store = open_parts(home)
-    rows = store.scans(limit=limit)
+    rows = store.scans_page(limit, offset)
     for row in rows:
         detect = row["summary"].get("detect", {})
         row["matches_new"] = detect.get("matches_new")
         row["errors"] = sum(row["summary"].get("errors", {}).values())
-    render(rows, ["id", "started_at", "finished_at", "status", "matches_new", "errors"], fmt, console, title="Scans")
+    render(rows, ["id", "started_at", "finished_at", "status", "matches_new", "errors"], fmt, console,
+           title=page_title("Scans", rows, store.count_scans(), offset), wide=wide)
 
 
 @app.command()
@@ -145,7 +150,8 @@ def demo(home: Annotated[Path | None, typer.Option(
     _print_scan_summary(result.summary)
     store = Store(result.workspace.db_path)
     render(store.matches(), ["id", "asset_filename", "image_url", "page_url", "score", "decision"], "table",
-           console, title="Matches found on the demo site")
+           console, title="Matches found on the demo site", short=["id", "asset_filename", "image_url", "score",
+                                                                    "decision"])
     total = len(result.found) + len(result.missed)
     console.print(f"{len(result.found)} of {total} copies found; {len(result.wrong)} wrong matches.")
     for line in result.missed:

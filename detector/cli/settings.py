@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Format, Home, app, check_format, console, err
+from detector.cli.common import Format, Home, Wide, app, check_format, console, err
 from detector.output import render
 from detector.workspace import open_workspace
 
@@ -17,6 +17,7 @@ app.add_typer(config_app, name="config")
 @config_app.command("get")
 def config_get(
     key: Annotated[str | None, typer.Argument(metavar="KEY", help="SECTION.NAME, e.g. embedder.spec; none lists every setting.")] = None,
+    wide: Wide = False,
     fmt: Format = "table",
     home: Home = None,
 ) -> None:
@@ -27,7 +28,7 @@ def config_get(
     settings = open_workspace(home).settings()
     if key is None:
         rows = [{"key": e.key, "value": e.text, "help": e.help} for e in edit.entries(settings)]
-        render(rows, ["key", "value"], fmt, console, title="Settings")
+        render(rows, ["key", "value", "help"], fmt, console, title="Settings", wide=wide, short=["key", "value"])
         return
     entry = edit.get(settings, key)
     if fmt != "table":

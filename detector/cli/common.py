@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from detector import config
 from detector.embedders import load_embedder
@@ -97,17 +98,25 @@ def embedder_of(settings: config.Settings):
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    """A bar per stage; a stage of unknown size (the crawl) shows its detail line instead of a count."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), _CountOrDetail(), TimeElapsedColumn(),
                     console=err, transient=True)
 
 
+class _CountOrDetail(MofNCompleteColumn):
+    def render(self, task):
+        if task.total is None and task.fields.get("detail"):
+            return Text(task.fields["detail"])
+        return super().render(task)
+
+
 def stage_progress(bar: Progress):
-    """A `progress(stage, done, total)` callback that keeps one bar per stage (crawl, detect)."""
+    """A `progress(stage, done, total, detail)` callback that keeps one bar per stage (crawl, detect)."""
     tasks: dict[str, int] = {}
 
-    def progress(stage: str, done: int, total: int | None) -> None:
+    def progress(stage: str, done: int, total: int | None, detail: str = "") -> None:
         if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
+            tasks[stage] = bar.add_task(stage, total=total, detail="")
+        bar.update(tasks[stage], completed=done, total=total, detail=detail)
 
     return progress

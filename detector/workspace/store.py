@@ -531,6 +531,13 @@ class Store:
                              f"FROM offers WHERE {where} ORDER BY id", params)
         return list(rows)
 
+    def crawl_progress(self, scan_id: int) -> dict[str, int]:
+        """What a running crawl has captured so far: pages with images, images, refused fetches."""
+        pages, images = self.db.execute("SELECT count(DISTINCT page_url), count(*) FROM candidates WHERE scan_id = ?",
+                                        [scan_id]).fetchone()
+        refusals = self.db.execute("SELECT count(*) FROM crawl_events WHERE scan_id = ?", [scan_id]).fetchone()[0]
+        return {"pages": pages, "images": images, "refusals": refusals}
+
     def notice_counts(self, owner_id: int | None) -> dict[str, int]:
         where, params = _and([("owner_id", owner_id)])
         rows = self.db.execute(f"SELECT kind, count(*) FROM notices WHERE {where} GROUP BY kind", params)

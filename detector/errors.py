@@ -46,6 +46,12 @@ class EmbedderMismatch(CopyhoundError):
     """Stored embeddings come from a different model than the configured one."""
 
 
+class ExtraMissing(CopyhoundError):
+    """An optional part of copyhound (the portal, ONNX export) is used without its packages installed."""
+
+    exit_code = 3
+
+
 class WorkspaceLocked(CopyhoundError):
     """Another process holds the workspace's scan lock."""
 

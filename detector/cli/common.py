@@ -8,6 +8,7 @@ one line on stderr.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ from rich.text import Text
 
 from detector import config
 from detector.embedders import load_embedder
-from detector.errors import CopyhoundError, UsageError
+from detector.errors import CopyhoundError, ExtraMissing, UsageError
 from detector.output import FORMATS
 from detector.workspace import open_workspace
 from detector.workspace.store import Store
@@ -72,6 +73,14 @@ def usage_error(e: typer.TyperException) -> int:
     message = " ".join(message.split()).rstrip(".") + "."
     err.out(f"error: {command}: {message} Run `{command} --help` for usage.", highlight=False)
     return 2
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Refuse, naming the pip command, when a package of an optional extra is not installed."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ExtraMissing(f"This command needs the '{extra}' extra ({', '.join(missing)} not installed): "
+                           f"pip install 'copyhound[{extra}]'.")
 
 
 def check_format(fmt: str) -> str:

@@ -81,12 +81,16 @@ def scan(
                                                 help="Allow loopback/private addresses (tests, intranets).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last interrupted scan.")] = False,
     no_crawl: Annotated[bool, typer.Option("--no-crawl", help="Only detect on candidates already collected.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    fmt: Format = "table",
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Same as --format json.")] = False,
     home: Home = None,
 ) -> None:
     """Crawl the targets and detect copies of registered works (run it nightly from cron)."""
     from detector.scan import run_scan
 
+    fmt = "json" if as_json else check_format(fmt)
+    if fmt == "csv":
+        raise UsageError("--format csv does not fit a scan summary (nested counts); use table or json.")
     ws, settings, store = open_parts(home)
     targets = [] if no_crawl else _scan_targets(settings, site or [], urls, allow_private)
     embedder = embedder_of(settings)
@@ -94,7 +98,7 @@ def scan(
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress)
-    if as_json:
+    if fmt == "json":
         console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
     else:
         _print_scan_summary(summary)

@@ -23,7 +23,7 @@ from detector.cli.common import (
     page_title,
     progress_bar,
 )
-from detector.embedders import parse_spec
+from detector.embedders import SPEC_HELP, parse_spec
 from detector.errors import UsageError
 from detector.output import render
 from detector.workspace import create_workspace
@@ -33,7 +33,7 @@ from detector.workspace.store import Store
 @app.command()
 def init(
     home: Home = None,
-    embedder: Annotated[str, typer.Option(help="Embedder spec: clip:MODEL/TAG, clip:MODEL@PATH or none.")] = (
+    embedder: Annotated[str, typer.Option(help=f"Embedder spec: {SPEC_HELP}.")] = (
         config.EmbedderSettings().spec
     ),
 ) -> None:

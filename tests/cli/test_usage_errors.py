@@ -27,3 +27,14 @@ def test_a_group_without_a_command_shows_its_help():
     result = run_cli("owner")
     assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
     assert "set" in result.stdout and "Rights holders' profiles" in result.stdout
+
+
+def test_a_missing_extra_names_the_pip_command():
+    from detector.cli.common import require_extra
+    from detector.errors import ExtraMissing
+
+    with pytest.raises(ExtraMissing) as e:
+        require_extra("portal", "fastapi", "no_such_module_for_copyhound")
+    assert str(e.value) == ("This command needs the 'portal' extra (no_such_module_for_copyhound not installed): "
+                            "pip install 'copyhound[portal]'.")
+    assert e.value.exit_code == 3

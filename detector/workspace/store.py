@@ -531,6 +531,11 @@ class Store:
                              f"FROM offers WHERE {where} ORDER BY id", params)
         return list(rows)
 
+    def unreviewed_match_ids(self, owner_id: int | None) -> list[int]:
+        where, params = _and([("owner_id", owner_id)])
+        rows = self.db.execute(f"SELECT id FROM matches WHERE {where} AND status = 'new' ORDER BY id", params)
+        return [r[0] for r in rows.fetchall()]
+
     def crawl_progress(self, scan_id: int) -> dict[str, int]:
         """What a running crawl has captured so far: pages with images, images, refused fetches."""
         pages, images = self.db.execute("SELECT count(DISTINCT page_url), count(*) FROM candidates WHERE scan_id = ?",

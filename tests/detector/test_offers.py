@@ -123,7 +123,8 @@ def test_no_offer_for_rejected_or_authorized_matches(tmp_path, status):
 def test_offer_needs_a_name_and_email(tmp_path):
     env = build_env(tmp_path, profile={"legal_name": "Alice Ltd"})
     with pytest.raises(ActionRefused, match="has no email in the profile, which a licensing offer must carry. "
-                                            "Set them with `copyhound owner set alice --email ...`"):
+                                            "Set them on the portal's Profile page \\(/profile\\), or with "
+                                            "`copyhound owner set alice --email ...`"):
         offers.make_offer(env.ws, env.store, env.settings, env.match_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PROFILE
+from cli_workspace import PROFILE
 from support import run_cli
 
 

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from conftest import PAGES
+from cli_workspace import PAGES
 from support import run_cli
 
 NARROW = {"COLUMNS": "80"}

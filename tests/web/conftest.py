@@ -109,7 +109,17 @@ def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
 
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory) -> Portal:
-    ws, _settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal") / "ws")
+    yield from serve_portal(tmp_path_factory.mktemp("portal") / "ws")
+
+
+@pytest.fixture(scope="module")
+def fresh_portal(tmp_path_factory) -> Portal:
+    """A portal of its own for a module whose tests change what the shared one's tests assert on."""
+    yield from serve_portal(tmp_path_factory.mktemp("fresh-portal") / "ws")
+
+
+def serve_portal(home: Path):
+    ws, _settings, minted, matches, assets = _build(home)
     server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=0, log_level="warning",
                                            lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

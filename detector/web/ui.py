@@ -2,7 +2,8 @@
 
 Every page needs a signed-in session (else a redirect to /signin); every POST carries the
 session's CSRF token in a hidden field and is refused without it. Pages are plain HTML forms
-and links: no JavaScript, so the Content-Security-Policy can forbid scripts outright.
+and links; the only script is the match page's keyboard shortcuts, a static file of this site
+(the Content-Security-Policy allows no other), and every page works without it.
 """
 
 from __future__ import annotations

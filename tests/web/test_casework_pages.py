@@ -161,8 +161,9 @@ def test_match_page_has_keyboard_shortcuts_and_a_next_link(fresh_portal):
     with signed_in(fresh_portal, "alice") as c:
         html = c.get(f"/matches/{first}").text
     for key in ("c", "r", "a"):
-        assert f'accesskey="{key}"' in html
-    assert re.search(r'<a href="/matches/(\d+)" id="next" accesskey="n"', html)
+        assert f'data-shortcut="{key}" aria-keyshortcuts="{key.upper()}"' in html
+    assert re.search(r'<a href="/matches/(\d+)" id="next" data-shortcut="n"', html)
+    assert '<script src="/static/shortcuts.js" defer></script>' in html
 
 
 @pytest.mark.parametrize("path", ["/profile", "/notices", "/offers", "/sites", "/sites/example.com"])

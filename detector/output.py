@@ -42,15 +42,18 @@ def host(url: str | None) -> str:
 
 
 def _short_cell(column: str, value: Any) -> str:
-    """A cell of the 80-column table: hosts for URLs, short hashes, dates for times, 2-decimal scores."""
+    """A cell of the 80-column table: hosts for URLs, short hashes, times to the minute (days when a thing
+    was seen), 2-decimal scores."""
     if value is None:
         return ""
     if column.endswith("url"):
         return host(str(value))
     if column in ("sha256", "hash") or column.endswith("_sha256"):
         return str(value)[:SHORT_HASH]
-    if column.endswith(("_at", "_seen", "_until")) and isinstance(value, str):
-        return value[:10]
+    if column.endswith(("_seen", "_until")) and isinstance(value, str):
+        return value[:10]  # the day is what a reader of a list needs
+    if column.endswith("_at") and isinstance(value, str):
+        return value[:16].replace("T", " ")  # to the minute
     if isinstance(value, float):
         return f"{value:.2f}"
     return _cell(value)

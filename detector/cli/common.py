@@ -41,7 +41,9 @@ Home = Annotated[
 ]
 Format = Annotated[str, typer.Option("--format", help="Output format: table, json or csv.")]
 Wide = Annotated[bool, typer.Option("--wide", help="Table: every column, in full (wraps at narrow widths).")]
-Limit = Annotated[int, typer.Option("--limit", min=1, help="Show at most this many rows.")]
+Limit = Annotated[int | None, typer.Option(
+    "--limit", min=1, help="Show at most this many rows (default: 100 in a table, all in JSON and CSV).")]
+TABLE_ROWS = 100
 Offset = Annotated[int, typer.Option("--offset", min=0, help="Skip this many rows first (with --limit: paging).")]
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (default: under the workspace's output/).")]
 
@@ -87,6 +89,11 @@ def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not known; use one of: {', '.join(FORMATS)}.")
     return fmt
+
+
+def row_limit(limit: int | None, fmt: str) -> int:
+    """The rows to fetch: as asked, else a screenful for a table and every row (-1) for a machine."""
+    return limit if limit is not None else (TABLE_ROWS if fmt == "table" else -1)
 
 
 def page_title(title: str, rows: list, total: int, offset: int) -> str:

@@ -6,7 +6,19 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Format, Home, Limit, Offset, Wide, app, check_format, console, open_parts, page_title
+from detector.cli.common import (
+    Format,
+    Home,
+    Limit,
+    Offset,
+    Wide,
+    app,
+    check_format,
+    console,
+    open_parts,
+    page_title,
+    row_limit,
+)
 from detector.errors import UsageError
 from detector.output import render
 
@@ -20,7 +32,7 @@ def matches(
     since: Annotated[str | None, typer.Option(help="Seen on or after this date (YYYY-MM-DD).")] = None,
     min_score: Annotated[float | None, typer.Option(help="Lowest score, 0 to 1.")] = None,
     domain: Annotated[str | None, typer.Option(help="Only pages on this domain (and its sub-domains).")] = None,
-    limit: Limit = 100,
+    limit: Limit = None,
     offset: Offset = 0,
     wide: Wide = False,
     fmt: Format = "table",
@@ -33,7 +45,7 @@ def matches(
     _, _, store = open_parts(home)
     rows, total = store.find_matches(MatchFilter(owner=owner, asset=asset, status=status, decision=decision,
                                                  since=since, min_score=min_score, domain=domain),
-                                     limit=limit, offset=offset)
+                                     limit=row_limit(limit, fmt), offset=offset)
     render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "decision", "status", "page_url",
                   "image_url", "sightings", "last_seen"], fmt, console, title=page_title("Matches", rows, total, offset),
            wide=wide, short=["id", "asset_filename", "score", "decision", "status", "page_url", "last_seen"])

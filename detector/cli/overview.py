@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 from detector.cli.admin import owner_app
-from detector.cli.common import Format, Home, Limit, Offset, Wide, app, check_format, console, open_parts, page_title
+from detector.cli.common import (
+    Format,
+    Home,
+    Limit,
+    Offset,
+    Wide,
+    app,
+    check_format,
+    console,
+    open_parts,
+    page_title,
+    row_limit,
+)
 from detector.errors import UsageError
 from detector.evidence.offers import STATUSES as OFFER_STATUSES
 from detector.output import render
@@ -61,14 +73,15 @@ def owner_show(name: Annotated[str, typer.Argument(metavar="NAME", help="Owner n
 @app.command()
 def notices(owner: Owner = None, match: Match = None,
             kind: Annotated[str | None, typer.Option(help="dmca or dsa.")] = None,
-            limit: Limit = 50, offset: Offset = 0, wide: Wide = False, fmt: Format = "table",
+            limit: Limit = None, offset: Offset = 0, wide: Wide = False, fmt: Format = "table",
             home: Home = None) -> None:
     """List takedown notices, newest first (`copyhound notice MATCH` drafts one)."""
     check_format(fmt)
     if kind is not None and kind not in NOTICE_KINDS:
         raise UsageError(f"--kind {kind!r} is not known; use one of: {', '.join(NOTICE_KINDS)}.")
     _, _, store = open_parts(home)
-    rows, total = store.find_notices(owner=owner, match_id=match, kind=kind, limit=limit, offset=offset)
+    rows, total = store.find_notices(owner=owner, match_id=match, kind=kind, limit=row_limit(limit, fmt),
+                                      offset=offset)
     render(rows, ["id", "match_id", "kind", "owner", "created_at", "match_status", "page_url", "sha256"], fmt,
            console, title=page_title("Notices", rows, total, offset), wide=wide,
            short=["id", "match_id", "kind", "owner", "created_at", "page_url"])
@@ -77,14 +90,15 @@ def notices(owner: Owner = None, match: Match = None,
 @app.command()
 def offers(owner: Owner = None, match: Match = None,
            status: Annotated[str | None, typer.Option(help=", ".join(OFFER_STATUSES) + ".")] = None,
-           limit: Limit = 50, offset: Offset = 0, wide: Wide = False, fmt: Format = "table",
+           limit: Limit = None, offset: Offset = 0, wide: Wide = False, fmt: Format = "table",
            home: Home = None) -> None:
     """List licensing offers, newest first (`copyhound offer-status OFFER STATUS` records what happened)."""
     check_format(fmt)
     if status is not None and status not in OFFER_STATUSES:
         raise UsageError(f"--status {status!r} is not known; use one of: {', '.join(OFFER_STATUSES)}.")
     _, _, store = open_parts(home)
-    rows, total = store.find_offers(owner=owner, match_id=match, status=status, limit=limit, offset=offset)
+    rows, total = store.find_offers(owner=owner, match_id=match, status=status, limit=row_limit(limit, fmt),
+                                     offset=offset)
     for row in rows:
         row["price"] = f"{row['currency']} {row['amount']}"
     render(rows, ["id", "match_id", "owner", "licence", "price", "early_amount", "status", "created_at", "expires_at",

@@ -24,6 +24,7 @@ from detector.cli.common import (
     open_parts,
     page_title,
     progress_bar,
+    row_limit,
     stage_progress,
 )
 from detector.errors import UsageError
@@ -122,12 +123,12 @@ def _print_scan_problems(store: Store, scan_id: int, most: int = 20) -> None:
 
 
 @app.command()
-def scans(limit: Limit = 20, offset: Offset = 0, wide: Wide = False,
+def scans(limit: Limit = None, offset: Offset = 0, wide: Wide = False,
           fmt: Format = "table", home: Home = None) -> None:
     """List scans, newest first, with their status and summary."""
     check_format(fmt)
     _, _, store = open_parts(home)
-    rows = store.scans_page(limit, offset)
+    rows = store.scans_page(row_limit(limit, fmt), offset)
     for row in rows:
         detect = row["summary"].get("detect", {})
         row["matches_new"] = detect.get("matches_new")

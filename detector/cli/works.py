@@ -22,6 +22,7 @@ from detector.cli.common import (
     open_parts,
     page_title,
     progress_bar,
+    row_limit,
 )
 from detector.embedders import SPEC_HELP, parse_spec
 from detector.errors import UsageError
@@ -87,13 +88,13 @@ def register(
 
 @app.command()
 def assets(owner: Annotated[str | None, typer.Option(help="Only this owner's works.")] = None,
-           limit: Limit = 100, offset: Offset = 0, wide: Wide = False,
+           limit: Limit = None, offset: Offset = 0, wide: Wide = False,
            fmt: Format = "table", home: Home = None) -> None:
     """List registered works."""
     check_format(fmt)
     _, _, store = open_parts(home)
     where, params = ("owners.name = ?", [owner]) if owner else ("1", [])
-    rows, total = store.assets_page(where, params, limit, offset), store.count_assets(where, params)
+    rows, total = store.assets_page(where, params, row_limit(limit, fmt), offset), store.count_assets(where, params)
     render(rows, ["id", "owner", "filename", "title", "creator", "width", "height", "sha256"], fmt, console,
            title=page_title("Registered works", rows, total, offset), wide=wide,
            short=["id", "owner", "filename", "title", "width", "height", "sha256"])

@@ -16,6 +16,7 @@ from detector.config import Settings, Target
 from detector.detect import Detector
 from detector.embedders import Embedder
 from detector.errors import UsageError
+from detector.evidence.offers import expire_due
 from detector.followup import follow_up
 from detector.workspace import Workspace
 from detector.workspace.store import Store
@@ -32,8 +33,13 @@ def _resumable_scan(store: Store) -> dict | None:
 
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
-             progress: Callable[[str, int, int | None], None] = lambda stage, n, total: None) -> dict:
-    """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage)."""
+             progress: Callable[..., None] = lambda stage, n, total, detail="": None) -> dict:
+    """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
+
+    `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
+    captured so far (total None) and a detail line of pages, refusals and rate; during detection
+    with the images analysed of those pending.
+    """
     from detector.crawl import crawl as crawl_targets
 
     with ws.lock("scan"):
@@ -55,7 +61,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             if crawl:
                 clock = time.perf_counter()
                 progress("crawl", 0, None)
-                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None)
+                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None,
+                                                 tick=lambda: _crawl_progress(store, scan_id, clock, progress))
                 seconds["crawl"] = time.perf_counter() - clock
             clock = time.perf_counter()
             detector = Detector(ws, store, settings, embedder)
@@ -73,6 +80,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
             summary["errors"] = _errors(summary)
+            summary["offers_expired"] = len(expire_due(store))
         except BaseException:
             status = "interrupted"
             raise
@@ -80,6 +88,14 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
             store.finish_scan(scan_id, status, summary)
     return summary
+
+
+def _crawl_progress(store: Store, scan_id: int, started: float, progress: Callable[..., None]) -> None:
+    """Report the crawl from what it has written to the workspace so far (it runs in another process)."""
+    seen = store.crawl_progress(scan_id)
+    elapsed = max(time.perf_counter() - started, 1e-6)
+    progress("crawl", seen["images"], None, f"{seen['pages']} pages, {seen['images']} images, "
+                                            f"{seen['refusals']} refused, {seen['images'] / elapsed:.1f} images/s")
 
 
 #: Refusals that are the crawl being polite or staying in bounds, not something going wrong.

@@ -60,14 +60,14 @@ def _found(home) -> dict[str, str]:
 def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root):
     server, base = _serve(site_root)
     try:
-        first = run_cli("scan", "--site", base, "--allow-private", "--json", home=home)
+        first = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
         assert first.returncode == 0, first.stderr
         summary = json.loads(first.stdout)
         assert summary["detect"]["matches_new"] == len(demo_site.EXPECTED)
         assert summary["crawl"]["pages_fetched"] >= len(demo_site.COPIES) + 1  # "/" and index.html may both count
         assert _found(home) == demo_site.EXPECTED  # and no unrelated photo, not even the same court
 
-        again = run_cli("scan", "--site", base, "--allow-private", "--json", home=home)
+        again = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["detect"]["matches_new"] == 0
         rows = json.loads(run_cli("matches", "--format", "json", home=home).stdout)
@@ -131,7 +131,7 @@ def test_killed_scan_resumes_and_loses_nothing(home, site_root):
 def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
     server, base = _serve(site_root)
     try:
-        assert run_cli("scan", "--site", base, "--allow-private", "--json", home=home).returncode == 0
+        assert run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home).returncode == 0
     finally:
         server.shutdown()
     first = json.loads(run_cli("matches", "--format", "json", home=home).stdout)[0]

@@ -34,7 +34,10 @@ class EmbedderSettings:
         "(local checkpoint; MODEL may be a model-config .json), 'onnx:PATH' (an exported image model with its .json sidecar), or 'none' (hashes and local features only).",
     )
     batch_size: int = setting(16, "Images embedded per forward pass.")
-    torch_threads: int = setting(0, "CPU threads torch may use; 0 keeps torch's default.")
+    threads: int = setting(
+        0, "CPU threads the embedding model may use (torch for clip:, onnxruntime for onnx:); 0 keeps the "
+        "runtime's default. Called torch_threads before 0.2; that name is still read."
+    )
 
 
 @dataclass(frozen=True)
@@ -367,8 +370,24 @@ def _build(where: str, cls: type, data: dict) -> Any:
     return cls(**values)
 
 
+#: Settings renamed since a release, (section, old name) -> new name: old config files keep working.
+RENAMED = {("embedder", "torch_threads"): "threads"}
+
+
+def current_names(data: dict) -> dict:
+    """`data` (a parsed config file) with every renamed setting under its current name."""
+    data = dict(data)
+    for (section, old), new in RENAMED.items():
+        table = data.get(section)
+        if isinstance(table, dict) and old in table:
+            if new in table:
+                raise ConfigError(f"config.{section}: {old} is the old name of {new}; keep only {new}.")
+            data[section] = {new if k == old else k: v for k, v in table.items()}
+    return data
+
+
 def from_dict(data: dict) -> Settings:
-    return _build("config", Settings, data)
+    return _build("config", Settings, current_names(data))
 
 
 def load(path: Path) -> Settings:
@@ -393,18 +412,18 @@ def documented_fields() -> list[tuple[str, str, Any, str]]:
     return rows
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if is_dataclass(value):  # a table in a list (enforcement.rules): only what differs from the defaults
-        return _toml_value({f.name: getattr(value, f.name) for f in fields(value)
-                            if getattr(value, f.name) != getattr(type(value)(), f.name)})
+        return toml_value({f.name: getattr(value, f.name) for f in fields(value)
+                           if getattr(value, f.name) != getattr(type(value)(), f.name)})
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
@@ -423,17 +442,17 @@ def render_toml(settings: Settings) -> str:
             if f.metadata.get("subtables"):
                 for name, table in getattr(values, f.name).items():
                     out.append(f"[{section}.{_toml_key(name)}]")
-                    out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+                    out += [f"{k} = {toml_value(v)}" for k, v in table.items()]
                 continue
-            out.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
+            out.append(f"{f.name} = {toml_value(getattr(values, f.name))}")
         out.append("")
     out.append("# Sites to crawl on every scan. Copy this block once per site:")
     out.append("# [[targets]]")
     for f in fields(Target):
-        out.append(f"# {f.name} = {_toml_value(f.default if f.default is not MISSING else f.default_factory())}"
+        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
                    f"  # {f.metadata['help']}")
     for target in settings.targets:
         out += ["", "[[targets]]"]
         for f in fields(target):
-            out.append(f"{f.name} = {_toml_value(getattr(target, f.name))}")
+            out.append(f"{f.name} = {toml_value(getattr(target, f.name))}")
     return "\n".join(out) + "\n"

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from detector import __version__
 from detector.config import Settings
 from detector.errors import CopyhoundError
-from detector.web import api, cases, ui
+from detector.web import api, cases, pages, ui
 from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
 from detector.web.portal import Portal
@@ -45,6 +45,7 @@ def create_app(ws: Workspace, settings: Settings | None = None):
     app.include_router(api.router)
     app.include_router(cases.router)
     app.include_router(ui.router)
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("detector.web", "static")]), name="static")
 
     @app.exception_handler(CopyhoundError)

@@ -126,7 +126,8 @@ def test_missing_profile_fields_are_named_with_the_command_to_set_them(tmp_path)
         notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca")
     assert str(refused.value) == (
         "Owner 'alice' has no address, email, signature in the profile, which a DMCA notice must carry. "
-        "Set them with `copyhound owner set alice --address ... --email ... --signature ...`.")
+        "Set them on the portal's Profile page (/profile), or with "
+        "`copyhound owner set alice --address ... --email ... --signature ...`.")
     profile.set_profile(env.store, "alice", email="alice@example.org")
     assert notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa").kind == "dsa"
 

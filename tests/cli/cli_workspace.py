@@ -8,6 +8,7 @@ from pathlib import Path
 
 from detector import config, demo_site
 from detector.evidence import notices, offers, profile, signing
+from detector.evidence.review import review_match
 from detector.register import WorkInfo, register_files
 from detector.workspace import create_workspace
 from detector.workspace.blobs import BlobStore
@@ -52,6 +53,8 @@ def build_listed(home: Path) -> Listed:
         match_ids.append(store.record_match(asset=asset, candidate=candidate, score=1.0, decision="match",
                                             signals={"tier": "identical"})[0])
     store.finish_scan(scan_id, "finished", {"scan_id": scan_id})
+    for match_id in match_ids[:2]:  # notices are made only on confirmed matches
+        review_match(store, match_id, "confirmed", None)
     notice_ids = [notices.make_notice(ws, store, settings, match_ids[0], "dmca").id,
                   notices.make_notice(ws, store, settings, match_ids[1], "dsa").id]
     offer_ids = [offers.make_offer(ws, store, settings, m).record["id"] for m in match_ids[:2]]

@@ -18,7 +18,8 @@ def _json(*args, home):
 def test_status_counts_works_matches_evidence_and_checks_the_indexes(listed):
     status = _json("status", home=listed.home)
     assert status["works"] == [{"owner": "alice", "works": 2}]
-    assert status["matches"] == [{"decision": "match", "status": "new", "matches": 3}]
+    assert status["matches"] == [{"decision": "match", "status": "confirmed", "matches": 2},
+                                 {"decision": "match", "status": "new", "matches": 1}]
     assert status["last_scan"][0]["status"] == "finished"
     assert {r["what"]: (r["count"], r["amount"]) for r in status["evidence"]} == {
         "dmca notices": (1, ""), "dsa notices": (1, ""),

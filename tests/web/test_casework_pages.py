@@ -24,6 +24,7 @@ def test_profile_page_sets_what_a_notice_needs_then_the_notice_is_drafted(fresh_
         match_page = c.get(f"/matches/{bobs_match}").text
         assert "A DMCA notice needs your legal name, address, email, signature" in match_page
         assert f'href="/profile?next=/matches/{bobs_match}"' in match_page
+        _post(c, f"/matches/{bobs_match}", f"/matches/{bobs_match}/review", {"status": "confirmed"})
         refused = _post(c, "/profile", f"/matches/{bobs_match}/notice", {"kind": "dmca"})
         assert refused.status_code == 409 and "Profile page (/profile)" in refused.text
 

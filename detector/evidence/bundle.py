@@ -186,7 +186,7 @@ def _refuse_incomplete(ws: Workspace, cases: list[Case]) -> None:
     if problems:
         raise ActionRefused(
             "The evidence is incomplete, so no bundle was signed: " + "; ".join(problems) + ". Restore the "
-            f"workspace's blobs/ and warc/ folders from a backup (or register the work again with `copyhound "
+            "workspace's blobs/ and warc/ folders from a backup (or register the work again with `copyhound "
             "register` and capture the copy again with `copyhound scan`), then export again."
         )
 
@@ -206,8 +206,8 @@ def _warc_pointer_problems(ws: Workspace, case: Case) -> list[str]:
     headers, payload_sha = found[1], found[2]
     urls = {candidate.get("final_url"), candidate.get("image_url")}
     if headers["target_uri"] not in urls or payload_sha != candidate.get("sha256"):
-        return [f"the WARC record at byte {offset} of {file} is the capture of {headers['target_uri']} "
-                f"(payload SHA-256 {str(payload_sha)[:16]}...), not of match {case.match['id']}'s copy"]
+        return [(f"the WARC record at byte {offset} of {file} is the capture of {headers['target_uri']} "
+                 f"(payload SHA-256 {str(payload_sha)[:16]}...), not of match {case.match['id']}'s copy")]
     return []
 
 
@@ -291,7 +291,7 @@ def _add_match(files: dict, ws: Workspace, settings: Settings, case: Case,
         sniffed = (case.candidate or {}).get("sniffed_format")
         entry["copy"] = f"{folder}/copy{_suffix('x.' + sniffed if sniffed else None, 'bin')}"
         files[entry["copy"]] = case.copy_bytes
-    warc_bytes, records = _warc_records(ws, case.candidate or {})
+    warc_bytes, records = capture_records(ws, case.candidate or {})
     if records:
         entry["warc"] = {"path": f"{folder}/capture.warc.gz", "records": records}
         files[entry["warc"]["path"]] = warc_bytes
@@ -304,7 +304,7 @@ def _add_match(files: dict, ws: Workspace, settings: Settings, case: Case,
     return entry
 
 
-def _warc_records(ws: Workspace, candidate: dict) -> tuple[bytes, list[dict]]:
+def capture_records(ws: Workspace, candidate: dict) -> tuple[bytes, list[dict]]:
     """A warcinfo record, then the page's and the image's response records, each followed by the
     request record the crawl wrote with it.
 

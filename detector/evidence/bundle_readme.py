@@ -14,17 +14,17 @@ _DESCRIPTIONS = (
     (r"^works/work-\d+-thumbnail\.jpg$", "a thumbnail of the registered work"),
     (r"^works/work-\d+\.", "the registered work, the file exactly as registered"),
     (r"^matches/\d+/copy\.", "the copy, the bytes exactly as fetched from the web"),
-    (r"^matches/\d+/capture\.warc\.gz$", "the WARC capture (ISO 28500): a warcinfo record, then the page's "
-                                         "and the image's response and request records as crawled"),
+    (r"^matches/\d+/capture\.warc\.gz$", ("the WARC capture (ISO 28500): a warcinfo record, then the page's "
+                                          "and the image's response and request records as crawled")),
     (r"^matches/\d+/report\.html$", "the evidence report"),
     (r"^matches/\d+/report\.pdf$", "the evidence report, printable"),
     (r"^matches/\d+/notices/", "a takedown notice drafted for the match"),
     (r"^matches/\d+/offers/", "a licensing offer letter for the match"),
-    (r"^ledger/checkpoint\.json$", "the ledger checkpoint (tree size, newest entry hash, Merkle root, time) "
-                                   "the ledger proofs in manifest.json lead to"),
+    (r"^ledger/checkpoint\.json$", ("the ledger checkpoint (tree size, newest entry hash, Merkle root, time) "
+                                    "the ledger proofs in manifest.json lead to")),
     (r"^ledger/checkpoint\.sig$", "the workspace key's Ed25519 signature of ledger/checkpoint.json, raw"),
-    (r"^ledger/checkpoint\.tsr$", "an RFC 3161 time-stamp of ledger/checkpoint.json by an outside "
-                                  "time-stamping authority"),
+    (r"^ledger/checkpoint\.tsr$", ("an RFC 3161 time-stamp of ledger/checkpoint.json by an outside "
+                                   "time-stamping authority")),
 )
 
 

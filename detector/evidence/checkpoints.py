@@ -157,7 +157,7 @@ def published_head(ws: Workspace, store: Store) -> dict:
     if not checkpoints:
         raise UsageError("No ledger checkpoint yet; make one with `copyhound ledger checkpoint`.")
     newest = checkpoints[-1]
-    public_pem = signing.ensure_keypair(ws)
+    public_pem = signing.public_key(ws)
     tsa_time = timestamp.check(newest.tsa_token, newest.statement_bytes)[0] if newest.tsa_token else None
     return {
         "checkpoint": newest.id, "statement": newest.statement_bytes.decode("utf-8"),

@@ -40,7 +40,7 @@ def request(url: str, data: bytes, timeout: float, roots: list[x509.Certificate]
     http = urllib.request.Request(url, data=query.as_bytes(), method="POST",
                                   headers={"Content-Type": "application/timestamp-query"})
     try:
-        with urllib.request.urlopen(http, timeout=timeout) as reply:  # noqa: S310 (the operator configures the URL)
+        with urllib.request.urlopen(http, timeout=timeout) as reply:
             body = reply.read(_MAX_RESPONSE_BYTES + 1)
     except (urllib.error.URLError, OSError) as e:
         raise TimestampUnavailable(f"The time-stamping authority at {url} did not answer ({e}); check "

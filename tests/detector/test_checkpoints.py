@@ -3,19 +3,12 @@
 from dataclasses import replace
 
 import pytest
-from local_tsa import local_tsa
 
 from detector.config import ProvenanceSettings, Settings
 from detector.errors import TimestampUnavailable, UsageError
 from detector.evidence import checkpoints, ledger, signing, timestamp
 from detector.workspace import create_workspace
 from detector.workspace.store import Store
-
-
-@pytest.fixture(scope="module")
-def tsa(tmp_path_factory):
-    with local_tsa(tmp_path_factory.mktemp("tsa")) as served:
-        yield served
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Home, app, console, open_parts
+from detector.cli.common import Home, app, console, err, open_parts
 from detector.cli.evidence import ledger_app
 
 
@@ -24,6 +24,15 @@ def ledger_checkpoint(home: Home = None) -> None:
         "not time-stamped (set provenance.tsa_url)"
     console.print(f"Checkpoint {made.id}: {made.tree_size} entries, head {made.statement['head_hash']}, signed and "
                   f"{stamped}.", highlight=False, soft_wrap=True)
+
+
+def checkpoint_if_due(ws, settings, store) -> None:
+    """After a scan (provenance.checkpoint_after_scan): a checkpoint when entries were added since the last."""
+    from detector.evidence import checkpoints
+
+    if checkpoints.due(store):
+        made = checkpoints.make(ws, store, settings)
+        err.print(f"Ledger checkpoint {made.id} made ({made.tree_size} entries).", highlight=False)
 
 
 @ledger_app.command("export-head")

@@ -95,6 +95,10 @@ def scan(
     else:
         _print_scan_summary(summary)
         _print_scan_problems(store, summary["scan_id"])
+    if settings.provenance.checkpoint_after_scan:
+        from detector.cli.provenance import checkpoint_if_due
+
+        checkpoint_if_due(ws, settings, store)
     if summary.get("errors"):
         raise typer.Exit(1)
 

@@ -94,6 +94,13 @@ def make(ws: Workspace, store: Store, settings: Settings) -> Checkpoint:
     return Checkpoint(checkpoint_id, statement, statement_bytes, signature, token, hashes[covered:])
 
 
+def due(store: Store) -> bool:
+    """True when the ledger has entries no checkpoint covers yet."""
+    made = load(store)
+    head = store.ledger_head()
+    return head is not None and (not made or made[-1].tree_size < head["seq"])
+
+
 def covering(store: Store, size: int) -> Checkpoint | None:
     """The oldest checkpoint covering the first `size` entries (stable once made), or None."""
     return next((c for c in load(store) if c.tree_size >= size), None)

@@ -176,3 +176,14 @@ def test_export_writes_a_replayable_wacz_beside_the_zip(tmp_path):
     with zipfile.ZipFile(tmp_path / "b.wacz") as wacz:
         for resource in package["resources"]:
             assert "sha256:" + hashlib.sha256(wacz.read(resource["path"])).hexdigest() == resource["hash"]
+
+
+def test_a_scan_makes_a_checkpoint_when_configured_and_only_when_entries_were_added(tmp_path):
+    settings = replace(Settings().with_embedder("none"), provenance=ProvenanceSettings(checkpoint_after_scan=True))
+    env = build_env(tmp_path, settings=settings)
+    first = run_cli("scan", "--no-crawl", home=env.ws.home)
+    assert first.returncode == 0, first.stderr
+    assert "Ledger checkpoint 1 made (2 entries)." in first.stderr
+    again = run_cli("scan", "--no-crawl", home=env.ws.home)
+    assert again.returncode == 0 and "checkpoint" not in again.stderr
+    assert [c["tree_size"] for c in env.store.ledger_checkpoints()] == [2]

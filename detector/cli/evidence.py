@@ -115,6 +115,9 @@ def verify_bundle(
         raise typer.Exit(1)
     console.print(f"{path}: intact, signed by key {check.public_key_sha256} "
                   "(compare it with the fingerprint the rights holder publishes).", highlight=False, soft_wrap=True)
+    if check.checkpoint_time:
+        console.print(f"Its ledger entries are proven against a checkpoint time-stamped {check.checkpoint_time} "
+                      "(check the TSA's certificate as its README says).", highlight=False, soft_wrap=True)
 
 
 ledger_app = typer.Typer(help="The provenance ledger (an append-only hash chain).", no_args_is_help=True)

@@ -123,6 +123,10 @@ def test_a_bundle_and_a_certificate_verify_with_only_openssl_and_the_standard_li
     exported = run_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), home=env.ws.home)
     assert exported.returncode == 0, exported.stderr
     assert verify_bundle_by_hand(tmp_path / "b.zip", tmp_path / "bundle", tsa_cert) == []
+    verified = run_cli("verify-bundle", str(tmp_path / "b.zip"), "--key",
+                       str(env.ws.keys_dir / "signing-ed25519.pub.pem"))
+    assert verified.returncode == 0, verified.stderr
+    assert ": intact, signed by key" in verified.stdout and "proven against a checkpoint time-stamped" in verified.stdout
     written = run_cli("certificate", str(env.asset_id), "--out", str(tmp_path / "cert.json"), home=env.ws.home)
     assert written.returncode == 0, written.stderr
     cert = json.loads((tmp_path / "cert.json").read_text())

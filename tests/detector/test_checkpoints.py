@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import pytest
+from support import run_cli
 
 from detector.config import ProvenanceSettings, Settings
 from detector.errors import TimestampUnavailable, UsageError
@@ -65,6 +66,8 @@ def test_a_rewritten_and_rehashed_first_entry_is_named(env):
     assert problems[0].message.startswith("Ledger entry 1 (register asset:1, 2020-01-01T00:00:00Z) disagrees "
                                           "with checkpoint 1 (signed ")
     assert "time-stamped" in problems[0].message and "rewritten after that checkpoint" in problems[0].message
+    cli = run_cli("ledger", "verify", home=ws.home)
+    assert cli.returncode == 1 and cli.stderr.startswith("disagrees_with_checkpoint: Ledger entry 1 (register")
     with pytest.raises(UsageError, match="fails verification .*no checkpoint was made"):
         checkpoints.make(ws, store, settings)
 

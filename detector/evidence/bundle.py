@@ -178,7 +178,7 @@ def _refuse_incomplete(ws: Workspace, cases: list[Case]) -> None:
         for what, digest in ((f"the registered work of asset {case.asset['id']}", case.asset["sha256"]),
                              (f"the copy captured for match {match_id}", case.match["sha256"])):
             if digest not in blobs:
-                problems.append(f"{what} (blob {digest[:16]}...) is missing from {ws.blobs_dir}")
+                problems.append(f"{what} (blob {digest[:16]}...) is missing from the workspace's blobs/")
             elif _sha(blobs.get(digest)) != digest:
                 problems.append(f"{what} (blob {digest[:16]}...) is corrupt: its bytes no longer have the "
                                 "recorded SHA-256")

@@ -157,13 +157,13 @@ def _kind(value) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+class _Malformed(ValueError):
+    pass
+
+
 def _want(value, types: tuple, where: str, wanted: str) -> None:
     if type(value) not in types:
         raise _Malformed(f"{where} is {_kind(value)}, where {wanted} belongs")
-
-
-class _Malformed(ValueError):
-    pass
 
 
 def manifest_shape_problem(manifest) -> str | None:
@@ -187,8 +187,7 @@ def manifest_shape_problem(manifest) -> str | None:
             _want(entry.get("provenance"), (dict, type(None)), f"matches[{i}].provenance", "an object")
             _want(entry.get("copy"), (str, type(None)), f"matches[{i}].copy", "a path")
         for i, entry in enumerate(manifest.get("ledger", [])):
-            for name in ("seq",):
-                _want(entry.get(name), (int,), f"ledger[{i}].{name}", "an integer")
+            _want(entry.get("seq"), (int,), f"ledger[{i}].seq", "an integer")
             for name in ("at", "kind", "subject", "payload", "prev_hash", "hash"):
                 _want(entry.get(name), (str,), f"ledger[{i}].{name}", "a string")
         _want(manifest.get("signing", {}), (dict,), "signing", "an object")

@@ -113,7 +113,7 @@ class WarcLog:
 def warcinfo(target: str, scan_id: int, user_agent: str) -> dict[str, str]:
     return {
         "software": f"copyhound crawlers on Scrapy {scrapy.__version__} with warcio",
-        "format": "WARC File Format 1.1",
+        "format": "WARC File Format 1.0",  # warcio writes WARC/1.0 records
         "isPartOf": f"copyhound scan {scan_id}, target {target}",
         "http-header-user-agent": user_agent,
     }

@@ -65,3 +65,9 @@ class NotFound(CopyhoundError):
 class ActionRefused(CopyhoundError):
     """A notice, offer or export that must not be made: the match is rejected or authorized, or the
     owner profile lacks what the document needs."""
+
+
+class TimestampUnavailable(CopyhoundError):
+    """The configured RFC 3161 time-stamping authority did not answer with a valid token."""
+
+    exit_code = 3

@@ -82,6 +82,7 @@ def export(
     asset: Annotated[int | None, typer.Option(help="Every match of this asset (not rejected/authorized).")] = None,
     status: Annotated[str | None, typer.Option(help="Every match with this status, e.g. confirmed.")] = None,
     since: Annotated[str | None, typer.Option(help="Only matches seen on or after this date (YYYY-MM-DD).")] = None,
+    wacz: Annotated[bool, typer.Option("--wacz", help="Also write the captures as a replayable WACZ beside the zip.")] = False,
     home: Home = None,
 ) -> None:
     """Export a signed evidence bundle (zip) of matches, with captures, WARC records, reports, notices, offers."""
@@ -91,6 +92,12 @@ def export(
     ids = select_matches(store, match_ids=match, asset_id=asset, status=status, since=since)
     path = export_bundle(ws, store, settings, ids, out)
     console.print(f"Wrote a signed bundle of {len(ids)} match(es) to {path}", highlight=False, soft_wrap=True)
+    if wacz:
+        from detector.evidence.wacz_export import write_wacz
+
+        replay = write_wacz(ws, store, ids, path.with_suffix(".wacz"))
+        console.print(f"Wrote the captures as WACZ (replay with ReplayWeb.page or pywb) to {replay}",
+                      highlight=False, soft_wrap=True)
 
 
 @app.command("verify-bundle")
@@ -108,6 +115,9 @@ def verify_bundle(
         raise typer.Exit(1)
     console.print(f"{path}: intact, signed by key {check.public_key_sha256} "
                   "(compare it with the fingerprint the rights holder publishes).", highlight=False, soft_wrap=True)
+    if check.checkpoint_time:
+        console.print(f"Its ledger entries are proven against a checkpoint time-stamped {check.checkpoint_time} "
+                      "(check the TSA's certificate as its README says).", highlight=False, soft_wrap=True)
 
 
 ledger_app = typer.Typer(help="The provenance ledger (an append-only hash chain).", no_args_is_help=True)
@@ -116,15 +126,17 @@ app.add_typer(ledger_app, name="ledger")
 
 @ledger_app.command("verify")
 def ledger_verify(home: Home = None) -> None:
-    """Check the chain; name every edited, reordered or deleted entry (exit 1)."""
-    from detector.evidence import ledger
+    """Check the chain and every signed checkpoint; name every edited, reordered or deleted entry (exit 1)."""
+    from detector.evidence import checkpoints, ledger, signing, timestamp
 
-    _, _, store = open_parts(home)
-    problems = ledger.verify(store)
+    ws, settings, store = open_parts(home)
+    roots = timestamp.load_roots(settings.provenance.tsa_certificate)
+    problems = ledger.verify(store) + checkpoints.verify(store, signing.public_key(ws), roots)
     for problem in problems:
         err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)
     if problems:
         raise typer.Exit(1)
     head = store.ledger_head()
     console.print(f"Ledger intact: {head['seq'] if head else 0} entries"
-                  + (f", head {head['hash']}" if head else "") + ".", highlight=False, soft_wrap=True)
+                  + (f", head {head['hash']}" if head else "")
+                  + f"; agrees with {len(checkpoints.load(store))} signed checkpoint(s).", highlight=False, soft_wrap=True)

@@ -122,6 +122,10 @@ def scan(
             from detector.cli.enforcement import print_steps
 
             print_steps(steps, "table", dry_run=False)
+    if settings.provenance.checkpoint_after_scan:
+        from detector.cli.provenance import checkpoint_if_due
+
+        checkpoint_if_due(ws, settings, store)
     if summary.get("errors"):
         raise typer.Exit(1)
 

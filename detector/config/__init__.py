@@ -161,6 +161,22 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True)
+class ProvenanceSettings:
+    tsa_url: str = setting(
+        "", "URL of an RFC 3161 time-stamping authority that stamps ledger checkpoints; empty: checkpoints "
+        "are signed with the workspace key but not time-stamped."
+    )
+    tsa_certificate: str = setting(
+        "", "PEM file of the TSA certificate (or its CA) that time-stamps must chain to; empty: a "
+        "time-stamp is checked against the certificate it carries."
+    )
+    tsa_timeout: float = setting(30.0, "Seconds to wait for the time-stamping authority.")
+    checkpoint_after_scan: bool = setting(
+        False, "Make a signed (and, with tsa_url, time-stamped) ledger checkpoint at the end of every scan."
+    )
+
+
+@dataclass(frozen=True)
 class PricingSettings:
     """Price rules of licensing offers ([pricing]); [pricing.OWNER] tables override them per owner.
 
@@ -302,6 +318,7 @@ class Settings:
     match: MatchSettings = field(default_factory=MatchSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    provenance: ProvenanceSettings = field(default_factory=ProvenanceSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
     enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
     recipients: RecipientSettings = field(default_factory=RecipientSettings)
@@ -312,8 +329,8 @@ class Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "pricing", "enforcement", "recipients",
-            "smtp")
+SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "provenance", "pricing", "enforcement",
+            "recipients", "smtp")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

@@ -232,5 +232,21 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_match ON deliveries(match_id);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT]
+
+_V_CHECKPOINTS = """
+-- Signed ledger checkpoints (detector.evidence.checkpoints). `statement` is the exact canonical JSON
+-- that was signed (Ed25519, hex) and time-stamped (RFC 3161 response, DER; NULL without a TSA);
+-- `leaves` lists the entry hashes added since the previous checkpoint, so a later rewrite of any
+-- entry can be named, while the signed Merkle root shows whether `leaves` itself was edited.
+CREATE TABLE ledger_checkpoints (
+    id INTEGER PRIMARY KEY,
+    tree_size INTEGER NOT NULL,
+    statement TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    tsa_token BLOB,
+    leaves TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -333,6 +333,20 @@ class Store:
         marks = ", ".join("?" for _ in subjects)
         return list(self.db.query(f"SELECT * FROM ledger WHERE subject IN ({marks}) ORDER BY seq", subjects))
 
+    # -- ledger checkpoints (signed, time-stamped heads: detector.evidence.checkpoints) -----------
+
+    def add_ledger_checkpoint(self, row: dict, after_size: int) -> int:
+        """Store a checkpoint if the newest one still covers `after_size` entries (none: 0)."""
+        with self.db.atomic():
+            newest = self.db.execute("SELECT MAX(tree_size) FROM ledger_checkpoints").fetchone()[0] or 0
+            if newest != after_size:
+                raise UsageError("Another checkpoint was made meanwhile; run the command again.")
+            return self.db["ledger_checkpoints"].insert(row).last_pk
+
+    def ledger_checkpoints(self) -> list[dict]:
+        """Every checkpoint, oldest first."""
+        return list(self.db.query("SELECT * FROM ledger_checkpoints ORDER BY id"))
+
     def add_notice(self, record: dict) -> int:
         return self.db["notices"].insert(record).last_pk
 

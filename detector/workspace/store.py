@@ -1,12 +1,19 @@
 """The workspace database: the only module that talks SQLite (through sqlite-utils).
 
 Opening a store applies the schema migrations it lacks (`detector.workspace.schema`). WAL mode lets the
-portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`.
+portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`, which takes the
+write lock up front (`BEGIN IMMEDIATE`): a transaction that reads and then writes would otherwise
+be refused at once ("database is locked", busy timeout or not) whenever another connection wrote
+in between, because SQLite cannot upgrade a stale read snapshot to a write.
+
+A database file that is empty or not SQLite is refused (`DatabaseUnusable`) rather than silently
+re-created, and `database_fault` turns SQLite's corruption errors into one line with the remedy.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +23,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from detector.errors import NotFound, UsageError
+from detector.errors import CopyhoundError, NotFound, UsageError
 from detector.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -31,17 +38,91 @@ def _json_columns(row: dict, names: Iterable[str]) -> dict:
     return row
 
 
+#: Raised by SQLite for a damaged or foreign database file (and its subclasses for other faults).
+DatabaseError = sqlite3.DatabaseError
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+class DatabaseUnusable(CopyhoundError):
+    """The workspace database is empty, not a database, or damaged."""
+
+    exit_code = 2
+
+
+def restore_hint(path: Path) -> str:
+    return (f"Restore it from a backup (make backups with `copyhound backup DEST`; copy the backup to {path} "
+            "while nothing runs), or move it away and run `copyhound init` for a new, empty workspace.")
+
+
+def database_fault(error: BaseException, path: Path) -> DatabaseUnusable | None:
+    """The one-line explanation of a SQLite error that means the file is damaged, else None."""
+    if not isinstance(error, DatabaseError) or getattr(error, "sqlite_errorname", None) not in _DAMAGE_CODES:
+        return None
+    return DatabaseUnusable(f"{path} is damaged ({error}). {restore_hint(path)}")
+
+
+def _refuse_unusable(path: Path) -> None:
+    """Refuse a file SQLite would silently treat as a new empty database, or cannot read at all."""
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        header = handle.read(len(_SQLITE_HEADER))
+    if not header:
+        raise DatabaseUnusable(f"{path} is empty (0 bytes): the workspace database was lost. {restore_hint(path)}")
+    if header != _SQLITE_HEADER:
+        raise DatabaseUnusable(f"{path} is not a SQLite database (it starts with {header[:8]!r}). "
+                               f"{restore_hint(path)}")
+
+
+class _Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose outermost transactions take the write lock when they begin.
+
+    Waiting for the lock at BEGIN lets the busy timeout do its job; nested blocks stay savepoints.
+    """
+
+    @contextmanager
+    def atomic(self):
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
 class Store:
-    """Typed access to the workspace database. Rows come back as plain dicts."""
+    """Typed access to the workspace database. Rows come back as plain dicts.
+
+    A missing file is created (and migrated); an empty or foreign one raises DatabaseUnusable.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.db = sqlite_utils.Database(self.path)
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.enable_wal()
-        self.db.register_function(_url_host, name="url_host", deterministic=True)
-        self._migrate()
+        _refuse_unusable(self.path)
+        self.db = _Database(self.path)
+        try:
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.enable_wal()
+            self.db.register_function(_url_host, name="url_host", deterministic=True)
+            self._migrate()
+        except DatabaseError as e:
+            self.db.close()
+            fault = database_fault(e, self.path)
+            if fault is None:
+                raise
+            raise fault from None
 
     def close(self) -> None:
         self.db.close()

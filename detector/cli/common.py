@@ -23,7 +23,7 @@ from detector.embedders import load_embedder
 from detector.errors import CopyhoundError, UsageError
 from detector.output import FORMATS
 from detector.workspace import open_workspace
-from detector.workspace.store import Store
+from detector.workspace.store import DatabaseError, Store, database_fault
 
 app = typer.Typer(
     help="copyhound: find unauthorized copies of your images on the web and act on them.",
@@ -39,6 +39,9 @@ Home = Annotated[
     typer.Option("--home", help="Workspace folder (default: $COPYHOUND_HOME, else ./copyhound-data)."),
 ]
 Format = Annotated[str, typer.Option("--format", help="Output format: table, json or csv.")]
+#: The database this command opened, so SQLite reporting it damaged mid-command can name it.
+_opened: list[Path] = []
+
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (default: under the workspace's output/).")]
 
 
@@ -46,8 +49,12 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns the code of a typer.Exit raised by a command
     except CopyhoundError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(e.exit_code)
+        _fail(e)
+    except DatabaseError as e:
+        fault = database_fault(e, _opened[-1]) if _opened else None
+        if fault is None:
+            raise
+        _fail(fault)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
@@ -59,6 +66,11 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def _fail(error: CopyhoundError):
+    err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    sys.exit(error.exit_code)
+
+
 def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not known; use one of: {', '.join(FORMATS)}.")
@@ -67,6 +79,7 @@ def check_format(fmt: str) -> str:
 
 def open_parts(home: Path | None):
     ws = open_workspace(home)
+    _opened.append(ws.db_path)
     return ws, ws.settings(), Store(ws.db_path)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detector import config
-from detector.errors import WorkspaceLocked, WorkspaceMissing
+from detector.errors import DatabaseUnusable, WorkspaceLocked, WorkspaceMissing
 
 DEFAULT_HOME = "copyhound-data"
 
@@ -106,6 +106,13 @@ class Workspace:
 def open_workspace(home: str | Path | None = None) -> Workspace:
     """The existing workspace, or WorkspaceMissing naming where it looked and how to create one."""
     ws = Workspace(resolve_home(home))
+    if ws.config_path.exists() and not ws.db_path.exists():
+        # A read command must not quietly start an empty database where the real one vanished.
+        raise DatabaseUnusable(
+            f"{ws.db_path} is missing, though {ws.home} holds a workspace. Restore the database from a "
+            f"backup (made with `copyhound backup DEST`), or run `copyhound init --home {ws.home}` to start "
+            "an empty one."
+        )
     if not ws.exists():
         raise WorkspaceMissing(ws.home)
     return ws

@@ -13,6 +13,7 @@ re-created, and `database_fault` turns SQLite's corruption errors into one line 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from detector.errors import CopyhoundError, NotFound, UsageError
+from detector.errors import DatabaseUnusable, NotFound, UsageError
 from detector.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -45,20 +46,14 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
-class DatabaseUnusable(CopyhoundError):
-    """The workspace database is empty, not a database, or damaged."""
-
-    exit_code = 2
-
-
 def restore_hint(path: Path) -> str:
-    return (f"Restore it from a backup (make backups with `copyhound backup DEST`; copy the backup to {path} "
-            "while nothing runs), or move it away and run `copyhound init` for a new, empty workspace.")
+    return (f"Restore it from a backup (made with `copyhound backup DEST`): copy the backup to {path} while "
+            "nothing runs. Without one, move it away and run `copyhound init` for a new, empty workspace.")
 
 
 def database_fault(error: BaseException, path: Path) -> DatabaseUnusable | None:
     """The one-line explanation of a SQLite error that means the file is damaged, else None."""
-    if not isinstance(error, DatabaseError) or getattr(error, "sqlite_errorname", None) not in _DAMAGE_CODES:
+    if not isinstance(error, DatabaseError) or not str(getattr(error, "sqlite_errorname", "")).startswith(_DAMAGE_CODES):
         return None
     return DatabaseUnusable(f"{path} is damaged ({error}). {restore_hint(path)}")
 
@@ -534,6 +529,33 @@ class Store:
                              params + [limit, offset])
         return [_json_columns(r, ["breakdown"]) for r in rows], total
 
+
+    # -- backup (reliability) -----------------------------------------------------------------
+
+    def backup_to(self, dest: Path) -> None:
+        """Copy the database to `dest` with SQLite's online backup API, then check the copy.
+
+        The backup API copies a consistent snapshot while scans and the portal keep writing. The
+        copy is written beside `dest` and renamed into place only once it passed `quick_check`, so
+        a failed backup never leaves a half-written file under the name asked for.
+        """
+        dest = Path(dest)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        target = sqlite3.connect(partial)
+        try:
+            self.db.conn.backup(target)
+            verdict = target.execute("PRAGMA quick_check").fetchone()[0]
+        except DatabaseError as e:
+            target.close()
+            partial.unlink(missing_ok=True)
+            raise database_fault(e, self.path) or e from None
+        target.close()
+        if verdict != "ok":
+            partial.unlink(missing_ok=True)
+            raise DatabaseUnusable(f"{self.path} is damaged ({verdict}); no backup was written to {dest}. "
+                                   f"{restore_hint(self.path)}")
+        os.replace(partial, dest)
 
 
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")

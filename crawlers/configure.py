@@ -16,6 +16,7 @@ from pathlib import Path
 from crawlers.limits import limits
 from detector.config import CrawlSettings, Target
 from detector.workspace import Workspace
+from detector.workspace.home import hold_lock
 
 _CLEAN_MARKER = "closed.json"
 
@@ -26,6 +27,17 @@ def target_dir(ws: Workspace, target: Target) -> Path:
 
 def job_dir(ws: Workspace, target: Target) -> Path:
     return target_dir(ws, target) / "job"
+
+
+def hold_target(ws: Workspace, target: Target):
+    """Lock the target's job folder and WARC files for this crawl process (the handle holds it).
+
+    The scan's workspace lock dies with the scan; a crawl process that outlived it must still keep
+    a second crawl of the same target from writing the same job folder and WARC file.
+    """
+    return hold_lock(target_dir(ws, target) / "crawl.lock", f"crawl of target {target.name}",
+                     f"Target {target.name!r} is still being crawled by " "{holder}" " (its job folder and WARC "
+                     "file are in use). Wait for that crawl to end, or stop it, then run this again.")
 
 
 def warc_path(ws: Workspace, scan_id: int, target: Target) -> Path:

@@ -32,7 +32,7 @@ from crawlers.discover import find_images, page_title
 from crawlers.items import CrawlEvent, Fetched, ImageCapture, Refusal, Sighting
 from crawlers.limits import in_domains, limits
 from crawlers.middlewares import evidence_of
-from crawlers.refusals import classify
+from crawlers.refusals import asked_url, classify
 from crawlers.summary import combine, target_summary
 from detector.config import Target, from_dict
 from detector.config.targets import check_target, target_from_site, targets_from_urls_file
@@ -291,9 +291,8 @@ class SiteSpider(scrapy.Spider):
             yield from self._follow(url, locations, depth=0)
 
     def page_failed(self, failure):
-        request = failure.request
         reason, detail = classify(failure, self.crawl_settings.max_image_bytes)
-        yield self._event(request.url, reason, detail)
+        yield self._event(asked_url(failure.request), reason, detail)
 
     def sitemap_missing(self, failure):
         self.logger.debug("No sitemap at %s: %s", failure.request.url, failure.getErrorMessage())

@@ -7,7 +7,7 @@ be refused at once ("database is locked", busy timeout or not) whenever another 
 in between, because SQLite cannot upgrade a stale read snapshot to a write.
 
 A database file that is empty or not SQLite is refused (`DatabaseUnusable`) rather than silently
-re-created, and `database_fault` turns SQLite's corruption errors into one line with the remedy.
+re-initialised, and `database_fault` turns SQLite's corruption errors into one line with the remedy.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ def _json_columns(row: dict, names: Iterable[str]) -> dict:
 #: Raised by SQLite for a damaged or foreign database file (and its subclasses for other faults).
 DatabaseError = sqlite3.DatabaseError
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
 _DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
@@ -53,22 +52,11 @@ def restore_hint(path: Path) -> str:
 
 def database_fault(error: BaseException, path: Path) -> DatabaseUnusable | None:
     """The one-line explanation of a SQLite error that means the file is damaged, else None."""
-    if not isinstance(error, DatabaseError) or not str(getattr(error, "sqlite_errorname", "")).startswith(_DAMAGE_CODES):
+    code = str(getattr(error, "sqlite_errorname", ""))
+    if not isinstance(error, DatabaseError) or not code.startswith(_DAMAGE_CODES):
         return None
-    return DatabaseUnusable(f"{path} is damaged ({error}). {restore_hint(path)}")
-
-
-def _refuse_unusable(path: Path) -> None:
-    """Refuse a file SQLite would silently treat as a new empty database, or cannot read at all."""
-    if not path.exists():
-        return
-    with open(path, "rb") as handle:
-        header = handle.read(len(_SQLITE_HEADER))
-    if not header:
-        raise DatabaseUnusable(f"{path} is empty (0 bytes): the workspace database was lost. {restore_hint(path)}")
-    if header != _SQLITE_HEADER:
-        raise DatabaseUnusable(f"{path} is not a SQLite database (it starts with {header[:8]!r}). "
-                               f"{restore_hint(path)}")
+    what = "is not a SQLite database" if code.startswith("SQLITE_NOTADB") else "is damaged"
+    return DatabaseUnusable(f"{path} {what} ({error}). {restore_hint(path)}")
 
 
 class _Database(sqlite_utils.Database):
@@ -104,9 +92,15 @@ class Store:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        _refuse_unusable(self.path)
+        existed = self.path.exists()
         self.db = _Database(self.path)
         try:
+            # Asked of SQLite, not read with open(): closing any other descriptor of the file would
+            # drop this process's POSIX locks on it, held by its other connections.
+            if existed and self.db.execute("PRAGMA page_count").fetchone()[0] == 0:
+                self.db.close()
+                raise DatabaseUnusable(f"{self.path} is empty (0 bytes): the workspace database was lost. "
+                                       f"{restore_hint(self.path)}")
             self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.enable_wal()

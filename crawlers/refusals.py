@@ -23,6 +23,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
+#: The reason (and Scrapy close reason) when a write failed because the disk is full.
+DISK_FULL = "disk_full"
+
 
 class Refused(IgnoreRequest):
     """A request a copyhound middleware declined, carrying the reason code and its explanation."""
@@ -64,7 +67,7 @@ def classify(failure: Failure, max_bytes: int) -> tuple[str, str]:
         return "too_large", (f"{url} decompresses to more than the {max_bytes}-byte limit (a compressed body "
                              "that expands past crawl.max_image_bytes), so its download was stopped.")
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return "disk_full", f"{url}: the disk is full ({error}); free space and resume the scan."
+        return DISK_FULL, f"{url}: the disk is full ({error}); free space, then resume the scan."
     if isinstance(error, CannotResolveHostError):
         return "dns_error", f"{url}: the host name does not resolve ({error})."
     if isinstance(error, DownloadTimeoutError):

@@ -34,5 +34,5 @@ ITEM_PIPELINES = {
 }
 
 HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
-HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
+HTTPCACHE_STORAGE = "crawlers.httpcache.WholeEntryCacheStorage"
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]

@@ -28,6 +28,10 @@ class DatabaseUnusable(CopyhoundError):
     exit_code = 2
 
 
+class DiskFull(CopyhoundError):
+    """A write failed because the disk is full; what was written before is kept."""
+
+
 class ConfigError(UsageError):
     """config.toml holds an unknown key, a wrong type or an unknown component name."""
 

@@ -20,10 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from detector import config
 from detector.embedders import load_embedder
-from detector.errors import CopyhoundError, UsageError
+from detector.errors import CopyhoundError, DiskFull, UsageError
 from detector.output import FORMATS
 from detector.workspace import open_workspace
-from detector.workspace.store import DatabaseError, Store, database_fault
+from detector.workspace.store import DatabaseError, Store, database_fault, is_disk_full
 
 app = typer.Typer(
     help="copyhound: find unauthorized copies of your images on the web and act on them.",
@@ -50,7 +50,10 @@ def main() -> None:
         code = app(standalone_mode=False)  # returns the code of a typer.Exit raised by a command
     except CopyhoundError as e:
         _fail(e)
-    except DatabaseError as e:
+    except (DatabaseError, OSError) as e:
+        if is_disk_full(e):
+            _fail(DiskFull(f"The disk is full ({e}); nothing after this point was written. Free space, then "
+                           "run the command again (`copyhound scan --resume` for a scan)."))
         fault = database_fault(e, _opened[-1]) if _opened else None
         if fault is None:
             raise

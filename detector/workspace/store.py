@@ -12,6 +12,7 @@ re-initialised, and `database_fault` turns SQLite's corruption errors into one l
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -57,6 +58,13 @@ def database_fault(error: BaseException, path: Path) -> DatabaseUnusable | None:
         return None
     what = "is not a SQLite database" if code.startswith("SQLITE_NOTADB") else "is damaged"
     return DatabaseUnusable(f"{path} {what} ({error}). {restore_hint(path)}")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for a write refused because the disk is full (by SQLite or by the file system)."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    return str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_FULL")
 
 
 class _Database(sqlite_utils.Database):

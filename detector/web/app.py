@@ -22,6 +22,8 @@ from detector.workspace import Workspace
 # Room for the multipart framing and the form's text fields around an image of intake.max_bytes;
 # also the most any other body (JSON, a sign-in or review form) may be.
 FORM_OVERHEAD = 64 * 1024
+# The routes that take an image upload; every other body is small.
+UPLOAD_PATHS = frozenset({"/api/assets", "/upload"})
 # What a validation error may quote of the input it refused (a 15 MB note must not come back).
 ECHO_CHARS = 120
 
@@ -86,4 +88,5 @@ def create_app(ws: Workspace, settings: Settings | None = None):
         return ui.render(request, "error.html", error.status_code, principal=None, message=str(error.detail))
 
     gated = AuthBeforeBody(app, app.state.portal)
-    return SecurityHeaders(BodyLimit(gated, settings.intake.max_bytes + FORM_OVERHEAD, FORM_OVERHEAD))
+    return SecurityHeaders(BodyLimit(gated, settings.intake.max_bytes + FORM_OVERHEAD, FORM_OVERHEAD,
+                                     upload_paths=UPLOAD_PATHS))

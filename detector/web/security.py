@@ -47,19 +47,20 @@ class BodyLimit:
 
     A declared Content-Length over the limit is refused before anything is read; a body without
     one (chunked) is counted as it streams in and cut off at the limit, and whatever the app
-    answers to the broken body is replaced by the 413. Multipart uploads may be `max_upload`
-    bytes; every other body (JSON, forms) `max_other`, which keeps a huge review note from ever
-    being read, parsed and echoed back.
+    answers to the broken body is replaced by the 413. Multipart uploads to `upload_paths` may be
+    `max_upload` bytes; every other body (JSON, forms, multipart anywhere else) `max_other`, which
+    keeps a huge review note from ever being read, parsed and echoed back.
     """
 
-    def __init__(self, app, max_upload: int, max_other: int):
-        self.app, self.max_upload, self.max_other = app, max_upload, max_other
+    def __init__(self, app, max_upload: int, max_other: int, upload_paths: frozenset[str]):
+        self.app, self.max_upload, self.max_other, self.upload_paths = app, max_upload, max_other, upload_paths
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers", []))
-        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        multipart = (scope["path"] in self.upload_paths
+                     and headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data"))
         limit = self.max_upload if multipart else self.max_other
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:

@@ -102,3 +102,11 @@ def test_an_empty_bearer_token_is_called_missing(portal):
     with httpx.Client(base_url=portal.url, timeout=30) as client:
         response = client.post("/api/matches/1/review", json={}, headers={"Authorization": "Bearer"})
     assert response.status_code == 401 and "the token is missing" in response.json()["error"]
+
+
+def test_a_chunked_multipart_body_to_a_route_that_takes_no_upload_gets_the_small_limit(portal):
+    body = _multipart(64 * 1024 * 1024)
+    response = _post(portal, "/signin", body, f"multipart/form-data; boundary={BOUNDARY}", None)
+    assert response.status_code == 413
+    assert f"passed {64 * 1024} bytes" in response.json()["error"]
+    assert body.sent < body.total // 4

@@ -101,6 +101,8 @@ class SiteSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.owns_scan:
+            # `scrapy crawl site` on its own; `python -m crawlers` holds this lock for its targets.
+            spider.target_lock = configure.hold_target(spider.ws, spider.target)
             store = Store(spider.ws.db_path)
             try:
                 # The same options `copyhound scan` records, so `copyhound scan --resume` can continue it.

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from scrapy.http import Request, Response
 
+from crawlers import configure
 from crawlers.items import Fetched, ImageCapture, Sighting
 from crawlers.pipelines import StorePipeline
 from crawlers.warc import WarcLog
 from detector.config import Target
+from detector.config.targets import target_from_site
 from detector.crawl import crawl_command
 from detector.workspace.store import Store, utc_now
 
@@ -145,3 +147,23 @@ def test_a_capture_whose_warc_pointer_names_another_record_is_not_stored(make_wo
             f"test.warc.gz:{coffee_at} is the response for https://example.com/coffee.jpg, not the response for "
             "https://example.com/rocket.jpg") in str(wrong_record.value)
     assert f"the record at test.warc.gz:{rocket_at} holds a body with SHA-256" in str(wrong_body.value)
+
+
+def test_a_plain_scrapy_crawl_of_a_target_being_crawled_is_refused(site, make_workspace):
+    ws = make_workspace()
+    Store(ws.db_path).close()
+    start = f"{site.base}/orphan.html"
+    held = configure.hold_target(ws, target_from_site(start, True))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"home={ws.home}", "-a", f"start_url={start}",
+             "-a", "allow_private=true"],
+            check=False, cwd=Path(__file__).resolve().parents[2] / "crawlers", capture_output=True, text=True,
+            timeout=120,
+        )
+    finally:
+        held.close()
+    assert "is still being crawled by crawl of target" in result.stderr
+    store = Store(ws.db_path)
+    assert store.scans() == []  # refused before it opened a scan
+    store.close()

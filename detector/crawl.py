@@ -8,6 +8,7 @@ capture as it goes, so whatever it captured is in the workspace whatever happens
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ def crawl_command(
         "--scan-id", str(scan_id),
         "--targets-file", str(targets_file),
         "--summary-out", str(summary_out),
+        "--parent-pid", str(os.getpid()),  # the crawl stops when this process dies
     ]
     return command + (["--resume"] if resume else [])
 

@@ -22,6 +22,16 @@ class WorkspaceMissing(UsageError):
         )
 
 
+class DatabaseUnusable(CopyhoundError):
+    """The workspace database is missing, empty, not a SQLite database, or damaged."""
+
+    exit_code = 2
+
+
+class DiskFull(CopyhoundError):
+    """A write failed because the disk is full; what was written before is kept."""
+
+
 class ConfigError(UsageError):
     """config.toml holds an unknown key, a wrong type or an unknown component name."""
 

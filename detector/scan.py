@@ -15,11 +15,11 @@ from detector import config
 from detector.config import Settings, Target
 from detector.detect import Detector
 from detector.embedders import Embedder
-from detector.errors import UsageError
+from detector.errors import DiskFull, UsageError
 from detector.evidence.offers import expire_due
 from detector.followup import follow_up
 from detector.workspace import Workspace
-from detector.workspace.store import Store
+from detector.workspace.store import Store, is_disk_full
 
 
 def _resumable_scan(store: Store) -> dict | None:
@@ -64,6 +64,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None,
                                                  tick=lambda: _crawl_progress(store, scan_id, clock, progress))
                 seconds["crawl"] = time.perf_counter() - clock
+                _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
             detector = Detector(ws, store, settings, embedder)
             pending = len(store.candidates("state = 'new' AND sha256 IS NOT NULL"))
@@ -86,7 +87,13 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             raise
         finally:
             summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
-            store.finish_scan(scan_id, status, summary)
+            try:
+                store.finish_scan(scan_id, status, summary)
+            except Exception as e:
+                if not is_disk_full(e):
+                    raise
+                # The scan stays 'running', which --resume continues.
+                raise _disk_full(ws, scan_id, str(e)) from None
     return summary
 
 
@@ -96,6 +103,18 @@ def _crawl_progress(store: Store, scan_id: int, started: float, progress: Callab
     elapsed = max(time.perf_counter() - started, 1e-6)
     progress("crawl", seen["images"], None, f"{seen['pages']} pages, {seen['images']} images, "
                                             f"{seen['refusals']} refused, {seen['images'] / elapsed:.1f} images/s")
+
+
+def _disk_full(ws: Workspace, scan_id: int, what: str) -> DiskFull:
+    return DiskFull(f"The disk holding {ws.home} is full ({what}); scan {scan_id} stopped and keeps what it "
+                    "captured. Free space, then run `copyhound scan --resume`.")
+
+
+def _stop_if_disk_full(ws: Workspace, scan_id: int, crawl: dict) -> None:
+    """A crawl that stopped because the disk filled up ends the scan as interrupted, to be resumed."""
+    full = sorted(name for name, t in crawl.get("targets", {}).items() if t.get("finish_reason") == "disk_full")
+    if full:
+        raise _disk_full(ws, scan_id, f"the crawl of {', '.join(full)} could not write")
 
 
 #: Refusals that are the crawl being polite or staying in bounds, not something going wrong.

@@ -21,10 +21,10 @@ from rich.text import Text
 
 from detector import config
 from detector.embedders import load_embedder
-from detector.errors import CopyhoundError, ExtraMissing, UsageError
+from detector.errors import CopyhoundError, DiskFull, ExtraMissing, UsageError
 from detector.output import FORMATS
 from detector.workspace import open_workspace
-from detector.workspace.store import Store
+from detector.workspace.store import DatabaseError, Store, database_fault, is_disk_full
 
 app = typer.Typer(
     help="copyhound: find unauthorized copies of your images on the web and act on them.",
@@ -45,6 +45,9 @@ Limit = Annotated[int | None, typer.Option(
     "--limit", min=1, help="Show at most this many rows (default: 100 in a table, all in JSON and CSV).")]
 TABLE_ROWS = 100
 Offset = Annotated[int, typer.Option("--offset", min=0, help="Skip this many rows first (with --limit: paging).")]
+#: The database this command opened, so SQLite reporting it damaged mid-command can name it.
+_opened: list[Path] = []
+
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (default: under the workspace's output/).")]
 
 
@@ -52,8 +55,15 @@ def main() -> None:
     try:
         code = app(standalone_mode=False, prog_name="copyhound")  # the code of a typer.Exit raised by a command
     except CopyhoundError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(e.exit_code)
+        _fail(e)
+    except (DatabaseError, OSError) as e:
+        if is_disk_full(e):
+            _fail(DiskFull(f"The disk is full ({e}); nothing after this point was written. Free space, then "
+                           "run the command again (`copyhound scan --resume` for a scan)."))
+        fault = database_fault(e, _opened[-1]) if _opened else None
+        if fault is None:
+            raise
+        _fail(fault)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
@@ -85,6 +95,11 @@ def require_extra(extra: str, *modules: str) -> None:
                            f"pip install 'copyhound[{extra}]'.")
 
 
+def _fail(error: CopyhoundError):
+    err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    sys.exit(error.exit_code)
+
+
 def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not known; use one of: {', '.join(FORMATS)}.")
@@ -105,6 +120,7 @@ def page_title(title: str, rows: list, total: int, offset: int) -> str:
 
 def open_parts(home: Path | None):
     ws = open_workspace(home)
+    _opened.append(ws.db_path)
     return ws, ws.settings(), Store(ws.db_path)
 
 

@@ -142,7 +142,10 @@ def _print_scan_problems(store: Store, scan_id: int, removals: set[int], most: i
     for url, reason, detail in problems[:most]:
         err.print(f"{reason}: {url}: {detail}", highlight=False, markup=False, soft_wrap=True)
     if len(problems) > most:
-        err.print(f"... and {len(problems) - most} more (table crawl_events and refused candidates of scan {scan_id}).")
+        err.print(f"... and {len(problems) - most} more.", highlight=False)
+    if store.crawl_events(scan_id) or problems:
+        err.print(f"Every refused URL with its reason, policy refusals included: copyhound refused {scan_id}",
+                  highlight=False)
 
 
 @app.command()

@@ -61,19 +61,19 @@ def register(
     home: Home = None,
 ) -> None:
     """Register image files as works: fingerprint them and add them to the index."""
-    from detector.register import WorkInfo, image_paths, register_files
+    from detector.register import WorkInfo, find_images, printable, register_files
 
     ws, settings, store = open_parts(home)
-    missing = [str(p) for p in paths if not p.exists()]
+    missing = [printable(str(p)) for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         raise UsageError(f"No such file or folder: {', '.join(missing)}. Check the path(s).")
-    files = image_paths(paths, recursive)
+    files, skipped = find_images(paths, recursive)
     embedder = embedder_of(settings)
     with progress_bar() as bar:
         task = bar.add_task("registering", total=len(files))
-        outcomes = register_files(ws, store, settings, embedder, files,
-                                  WorkInfo(owner, title, creator, license_url),
-                                  progress=lambda _: bar.advance(task))
+        outcomes = skipped + register_files(ws, store, settings, embedder, files,
+                                            WorkInfo(owner, title, creator, license_url),
+                                            progress=lambda _: bar.advance(task))
     counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused")}
     for o in outcomes:
         if o.status == "already":
@@ -81,7 +81,7 @@ def register(
         elif o.status == "refused":
             err.print(f"refused {o.path} ({o.reason}): {o.detail}", highlight=False, markup=False)
     console.print(f"{counts['registered']} registered, {counts['already']} already registered, "
-                  f"{counts['refused']} refused (of {len(files)} files).")
+                  f"{counts['refused']} refused (of {len(outcomes)} files).")
     if counts["refused"]:
         raise typer.Exit(1)
 

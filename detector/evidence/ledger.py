@@ -52,14 +52,16 @@ def append(store: Store, kind: str, subject: str, payload: dict, at: str | None 
     """
     if kind not in KINDS:
         raise UsageError(f"Ledger entry kind {kind!r} is not one of {', '.join(KINDS)}.")
-    head = store.ledger_head()
-    seq = 1 if head is None else head["seq"] + 1
-    prev_hash = GENESIS if head is None else head["hash"]
-    at = at or utc_now()
-    text = canonical_json(payload)
-    row = {"seq": seq, "at": at, "kind": kind, "subject": subject, "payload": text,
-           "prev_hash": prev_hash, "hash": entry_hash(at, kind, subject, text, prev_hash)}
-    store.append_ledger_row(row, head)
+    # Read the head inside the write transaction, so no other writer can move it before the insert.
+    with store.atomic():
+        head = store.ledger_head()
+        seq = 1 if head is None else head["seq"] + 1
+        prev_hash = GENESIS if head is None else head["hash"]
+        at = at or utc_now()
+        text = canonical_json(payload)
+        row = {"seq": seq, "at": at, "kind": kind, "subject": subject, "payload": text,
+               "prev_hash": prev_hash, "hash": entry_hash(at, kind, subject, text, prev_hash)}
+        store.append_ledger_row(row, head)
     return row
 
 

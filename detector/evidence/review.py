@@ -29,8 +29,8 @@ def review_match(store: Store, match_id: int, status: str, note: str | None = No
         raise UsageError(f"Review status {status!r} is not accepted; use one of: "
                          f"{', '.join(REVIEW_STATUSES)}.")
     note = (note or "").strip() or None
-    before = store.match(match_id, owner_id=owner_id)
     with store.atomic():
+        before = store.match(match_id, owner_id=owner_id)
         updated = store.set_match_status(match_id, status, note, at=at)
         ledger.append(store, "review", ledger.match_subject(match_id), {
             "status": status, "previous": before["status"], "note": note, "by": actor,

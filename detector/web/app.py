@@ -14,12 +14,18 @@ from detector.errors import CopyhoundError
 from detector.web import api, cases, pages, ui
 from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
+from detector.web.gate import AuthBeforeBody
 from detector.web.portal import Portal
 from detector.web.security import BodyLimit, SecurityHeaders
 from detector.workspace import Workspace
 
-# Room for the multipart framing and the form's text fields around an image of intake.max_bytes.
+# Room for the multipart framing and the form's text fields around an image of intake.max_bytes;
+# also the most any other body (JSON, a sign-in or review form) may be.
 FORM_OVERHEAD = 64 * 1024
+# The routes that take an image upload; every other body is small.
+UPLOAD_PATHS = frozenset({"/api/assets", "/upload"})
+# What a validation error may quote of the input it refused (a 15 MB note must not come back).
+ECHO_CHARS = 120
 
 
 def _is_api(request: Request) -> bool:
@@ -28,14 +34,18 @@ def _is_api(request: Request) -> bool:
 
 def _describe_validation(error: dict) -> str:
     where = " ".join(str(part) for part in error.get("loc", ()) if part != "body") or "request"
-    received = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+    received = ""
+    if "input" in error and not isinstance(error["input"], dict):
+        text = repr(error["input"])
+        received = f" (got {text[:ECHO_CHARS]}…, {len(text)} characters)" if len(text) > ECHO_CHARS else f" (got {text})"
     return f"{where}: {error.get('msg', 'invalid')}{received}"
 
 
 def create_app(ws: Workspace, settings: Settings | None = None):
     """The portal for workspace `ws`: JSON API under /api (OpenAPI at /openapi.json) and the pages.
 
-    Returns the ASGI app with security headers and the request-size limit applied around it.
+    Returns the ASGI app with security headers, the request-size limit and the API's
+    authenticate-before-reading gate applied around it.
     """
     settings = settings or ws.settings()
     app = FastAPI(title="copyhound portal", version=__version__, docs_url=None, redoc_url=None,
@@ -79,4 +89,6 @@ def create_app(ws: Workspace, settings: Settings | None = None):
                                 headers=getattr(error, "headers", None))
         return ui.render(request, "error.html", error.status_code, principal=None, message=str(error.detail))
 
-    return SecurityHeaders(BodyLimit(app, settings.intake.max_bytes + FORM_OVERHEAD))
+    gated = AuthBeforeBody(app, app.state.portal)
+    return SecurityHeaders(BodyLimit(gated, settings.intake.max_bytes + FORM_OVERHEAD, FORM_OVERHEAD,
+                                     upload_paths=UPLOAD_PATHS))

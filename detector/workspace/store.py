@@ -1,12 +1,21 @@
 """The workspace database: the only module that talks SQLite (through sqlite-utils).
 
 Opening a store applies the schema migrations it lacks (`detector.workspace.schema`). WAL mode lets the
-portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`.
+portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`, which takes the
+write lock up front (`BEGIN IMMEDIATE`): a transaction that reads and then writes would otherwise
+be refused at once ("database is locked", busy timeout or not) whenever another connection wrote
+in between, because SQLite cannot upgrade a stale read snapshot to a write.
+
+A database file that is empty or not SQLite is refused (`DatabaseUnusable`) rather than silently
+re-initialised, and `database_fault` turns SQLite's corruption errors into one line with the remedy.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +25,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from detector.errors import NotFound, UsageError
+from detector.errors import DatabaseUnusable, NotFound, UsageError
 from detector.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -31,17 +40,86 @@ def _json_columns(row: dict, names: Iterable[str]) -> dict:
     return row
 
 
+#: Raised by SQLite for a damaged or foreign database file (and its subclasses for other faults).
+DatabaseError = sqlite3.DatabaseError
+
+_DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def restore_hint(path: Path) -> str:
+    return (f"Restore it from a backup (made with `copyhound backup DEST`): copy the backup to {path} while "
+            "nothing runs. Without one, move it away and run `copyhound init` for a new, empty workspace.")
+
+
+def database_fault(error: BaseException, path: Path) -> DatabaseUnusable | None:
+    """The one-line explanation of a SQLite error that means the file is damaged, else None."""
+    code = str(getattr(error, "sqlite_errorname", ""))
+    if not isinstance(error, DatabaseError) or not code.startswith(_DAMAGE_CODES):
+        return None
+    what = "is not a SQLite database" if code.startswith("SQLITE_NOTADB") else "is damaged"
+    return DatabaseUnusable(f"{path} {what} ({error}). {restore_hint(path)}")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for a write refused because the disk is full (by SQLite or by the file system)."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    return str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_FULL")
+
+
+class _Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose outermost transactions take the write lock when they begin.
+
+    Waiting for the lock at BEGIN lets the busy timeout do its job; nested blocks stay savepoints.
+    """
+
+    @contextmanager
+    def atomic(self):
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
 class Store:
-    """Typed access to the workspace database. Rows come back as plain dicts."""
+    """Typed access to the workspace database. Rows come back as plain dicts.
+
+    A missing file is created (and migrated); an empty or foreign one raises DatabaseUnusable.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.db = sqlite_utils.Database(self.path)
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.enable_wal()
-        self.db.register_function(_url_host, name="url_host", deterministic=True)
-        self._migrate()
+        existed = self.path.exists()
+        self.db = _Database(self.path)
+        try:
+            # Asked of SQLite, not read with open(): closing any other descriptor of the file would
+            # drop this process's POSIX locks on it, held by its other connections.
+            if existed and self.db.execute("PRAGMA page_count").fetchone()[0] == 0:
+                self.db.close()
+                raise DatabaseUnusable(f"{self.path} is empty (0 bytes): the workspace database was lost. "
+                                       f"{restore_hint(self.path)}")
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.enable_wal()
+            self.db.register_function(_url_host, name="url_host", deterministic=True)
+            self._migrate()
+        except DatabaseError as e:
+            self.db.close()
+            fault = database_fault(e, self.path)
+            if fault is None:
+                raise
+            raise fault from None
 
     def close(self) -> None:
         self.db.close()
@@ -623,6 +701,33 @@ def _and(pairs: list[tuple[str, object]]) -> tuple[str, list]:
     def count_deliveries(self, recipient: str, since: str) -> int:
         return self.db.execute("SELECT count(*) FROM deliveries WHERE lower(recipient) = lower(?) AND at >= ?",
                                [recipient, since]).fetchone()[0]
+
+    # -- backup (reliability) -----------------------------------------------------------------
+
+    def backup_to(self, dest: Path) -> None:
+        """Copy the database to `dest` with SQLite's online backup API, then check the copy.
+
+        The backup API copies a consistent snapshot while scans and the portal keep writing. The
+        copy is written beside `dest` and renamed into place only once it passed `quick_check`, so
+        a failed backup never leaves a half-written file under the name asked for.
+        """
+        dest = Path(dest)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        target = sqlite3.connect(partial)
+        try:
+            self.db.conn.backup(target)
+            verdict = target.execute("PRAGMA quick_check").fetchone()[0]
+        except DatabaseError as e:
+            target.close()
+            partial.unlink(missing_ok=True)
+            raise database_fault(e, self.path) or e from None
+        target.close()
+        if verdict != "ok":
+            partial.unlink(missing_ok=True)
+            raise DatabaseUnusable(f"{self.path} is damaged ({verdict}); no backup was written to {dest}. "
+                                   f"{restore_hint(self.path)}")
+        os.replace(partial, dest)
 
 
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")

@@ -264,8 +264,9 @@ def test_a_public_url_redirecting_to_a_private_one_is_refused(site, make_workspa
     assert ("/go-local", 302) in site.hits
     assert site.full_fetches("/img/lake.jpg") == 0
     (event,) = store.crawl_events(scan_id)
-    assert (event["reason"], event["url"]) == ("private_address", f"{site.base}/img/lake.jpg")
-    assert f"(reached by a redirect from {public})" in event["detail"]
+    # Recorded under the URL that was asked for; the detail names where it led.
+    assert (event["reason"], event["url"]) == ("private_address", public)
+    assert f"{site.base}/img/lake.jpg (reached by a redirect from {public})" in event["detail"]
 
 
 def test_page_cap_bounds_an_endless_calendar(site, make_workspace):

@@ -641,15 +641,6 @@ class Store:
         return dict(rows.fetchall())
 
 
-def _and(pairs: list[tuple[str, object]]) -> tuple[str, list]:
-    """A WHERE clause ANDing `column = ?` for each pair whose value is not None."""
-    clauses, params = ["1"], []
-    for column, value in pairs:
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return " AND ".join(clauses), params
-
     # -- enforcement: follow-up on rescans ---------------------------------------------------
 
     def matches_touched_by_scan(self, scan_id: int) -> list[dict]:
@@ -732,6 +723,16 @@ def _and(pairs: list[tuple[str, object]]) -> tuple[str, list]:
 
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")
 DECISIONS = ("match", "review")
+
+
+def _and(pairs: list[tuple[str, object]]) -> tuple[str, list]:
+    """A WHERE clause ANDing `column = ?` for each pair whose value is not None."""
+    clauses, params = ["1"], []
+    for column, value in pairs:
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
 
 
 @dataclass(frozen=True)

@@ -167,4 +167,5 @@ def test_rescan_after_a_takedown_marks_the_copies_removed_and_succeeds(home, tmp
     assert presence["cropped.jpg"] == ("removed", "the image answered HTTP 404")
     assert presence["resized.jpg"] == ("removed", "the page no longer shows the image")
     assert {p for name, (p, _) in presence.items() if name not in ("cropped.jpg", "resized.jpg")} == {"up"}
-    assert run_cli("ledger", "verify", home=home).returncode == 0
+    verified = run_cli("ledger", "verify", home=home)
+    assert verified.returncode == 0, verified.stderr

@@ -130,8 +130,11 @@ def ledger_verify(home: Home = None) -> None:
     from detector.evidence import checkpoints, ledger, signing, timestamp
 
     ws, settings, store = open_parts(home)
-    roots = timestamp.load_roots(settings.provenance.tsa_certificate)
-    problems = ledger.verify(store) + checkpoints.verify(store, signing.public_key(ws), roots)
+    made = checkpoints.load(store)
+    problems = ledger.verify(store)
+    if made:  # a workspace without checkpoints may have no signing key yet
+        roots = timestamp.load_roots(settings.provenance.tsa_certificate)
+        problems += checkpoints.verify(store, signing.public_key(ws), roots)
     for problem in problems:
         err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)
     if problems:
@@ -139,4 +142,4 @@ def ledger_verify(home: Home = None) -> None:
     head = store.ledger_head()
     console.print(f"Ledger intact: {head['seq'] if head else 0} entries"
                   + (f", head {head['hash']}" if head else "")
-                  + f"; agrees with {len(checkpoints.load(store))} signed checkpoint(s).", highlight=False, soft_wrap=True)
+                  + f"; agrees with {len(made)} signed checkpoint(s).", highlight=False, soft_wrap=True)

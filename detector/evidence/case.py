@@ -138,39 +138,29 @@ def ensure_actionable(match: dict, action: str) -> None:
         )
 
 
-def evidence_summary(case: Case, settings: Settings) -> list[str]:
-    """Plain sentences on why the copy is the work, from the stored signals (for notices and letters)."""
-    s = case.match.get("signals") or {}
-    v = s.get("verification") or {}
-    lines = []
-    if s.get("sha256_equal"):
-        lines.append("The file published is byte-for-byte identical to the registered file (same SHA-256).")
-    if v.get("verified"):
-        parts = [f"{v['inliers']} geometrically consistent feature matches" if v.get("inliers") else
-                 "a geometrically consistent set of feature matches"]
-        if isinstance(v.get("asset_coverage"), (int, float)):
-            parts.append(f"covering {v['asset_coverage']:.0%} of the registered work")
-        if isinstance(v.get("ncc"), (int, float)):
-            parts.append(f"with a pixel correlation of {v['ncc']:.2f} after alignment")
-        lines.append("Comparing the two images found " + ", ".join(parts) + ".")
-    if isinstance(s.get("clip_cosine"), (int, float)):
-        lines.append(f"Their visual embeddings have a cosine similarity of {s['clip_cosine']:.2f}.")
-    if v.get("mirrored"):
-        lines.append("The copy is mirrored.")
-    for row in _rights_rows(case, settings):
-        if row.verdict == "stripped":
-            lines.append(f"The {row.field} notice embedded in the registered file ({row.work}) was removed from the copy.")
-        elif row.verdict == "changed":
-            lines.append(f"The {row.field} notice embedded in the registered file ({row.work}) was changed "
-                         f"in the copy to: {row.copy}.")
+def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[str]:
+    """Plain sentences on why the copy is the work and what rights information it lost, from the
+    stored signals (for notices and letters; the report says the same). `law` picks whose law on
+    removed copyright management information is cited: "us", "eu" or "both"."""
+    from detector.evidence import cmi, explain
+    from detector.evidence.region import matched_regions
+
+    signals = case.match.get("signals") or {}
+    copy = _decoded_copy(case, settings)
+    regions = None if copy is None else matched_regions(
+        (signals.get("verification") or {}).get("transform"),
+        (case.asset["width"], case.asset["height"]), (copy.width, copy.height))
+    lines = explain.why_sentences(signals, regions)
+    if copy is not None:
+        removed = cmi.removal_sentences(compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
+        lines += removed + ([cmi.statute(law)] if removed else [])
     return lines
 
 
-def _rights_rows(case: Case, settings: Settings):
+def _decoded_copy(case: Case, settings: Settings):
     if case.copy_bytes is None:
-        return []
+        return None
     try:
-        copy_rights = decode_image(case.copy_bytes, "captured copy", settings.intake).rights.as_dict()
+        return decode_image(case.copy_bytes, "captured copy", settings.intake)
     except ImageRefused:
-        return []
-    return compare_rights(case.asset.get("rights") or {}, copy_rights)
+        return None

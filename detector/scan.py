@@ -70,6 +70,12 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             seconds["detect"] = time.perf_counter() - clock
             summary["detect"] = detected.as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
+            if settings.report.screenshots != "none":
+                from detector.screenshots import after_scan
+
+                clock = time.perf_counter()
+                summary["screenshots"] = after_scan(ws.home, store, settings, scan_id, targets)
+                seconds["screenshots"] = time.perf_counter() - clock
             summary["errors"] = _errors(summary)
         except BaseException:
             status = "interrupted"

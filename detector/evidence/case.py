@@ -80,6 +80,8 @@ class Case:
     candidate: dict | None
     work_bytes: bytes | None
     copy_bytes: bytes | None
+    screenshot: dict | None = None  # the newest screenshot of the page (row of `screenshots`)
+    screenshot_bytes: bytes | None = None
 
 
 def load_case(ws: Workspace, store: Store, match_id: int, owner_id: int | None = None) -> Case:
@@ -90,7 +92,9 @@ def load_case(ws: Workspace, store: Store, match_id: int, owner_id: int | None =
     blobs = BlobStore(ws.blobs_dir)
     work = blobs.get(asset["sha256"]) if asset["sha256"] in blobs else None
     copy = blobs.get(match["sha256"]) if match["sha256"] in blobs else None
-    return Case(match, asset, store.owner(match["owner_id"]), candidate, work, copy)
+    shot = store.latest_screenshot(match_id)
+    shot_png = blobs.get(shot["sha256"]) if shot and shot["sha256"] in blobs else None
+    return Case(match, asset, store.owner(match["owner_id"]), candidate, work, copy, shot, shot_png)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -132,6 +132,37 @@ def _draw_copy_region(shown: Image.Image, signals: dict, regions: Regions | None
     return "no region to draw: the match carries no transform"
 
 
+_SCREENSHOT_SIDE = 1000
+
+
+def _screenshot(case: Case) -> tuple[Picture | None, list[tuple[str, object, str]]]:
+    """The page's screenshot, scaled to fit the report, and what it records."""
+    shot = case.screenshot
+    if shot is None:
+        return None, []
+    rows = [
+        ("Taken (UTC)", shot["taken_at"], "text"), ("Page URL", shot["page_url"], "url"),
+        ("Final URL (after redirects)", shot["final_url"] if shot["final_url"] != shot["page_url"] else None, "url"),
+        ("Browser", shot["browser"], "text"),
+        ("Viewport", f"{shot['viewport_width']} x {shot['viewport_height']} CSS px", "text"),
+        ("User agent", shot["user_agent"], "code"),
+        ("Screenshot", f"{shot['width']} x {shot['height']} px, {shot['byte_size']} bytes"
+         + (" (the page is longer: cut at report.max_screenshot_height)" if shot["cut"] else ""), "text"),
+        ("SHA-256 of the PNG", shot["sha256"], "code"),
+        ("WARC record", f"{shot['warc_file']} @ byte {shot['warc_offset']}, {shot['warc_record_id']}", "code"),
+        ("WARC block digest", shot["warc_digest"], "code"),
+        ("Requests refused", shot["detail"], "web"),
+    ]
+    rows = [row for row in rows if row[1] not in (None, "")]
+    if case.screenshot_bytes is None:
+        return None, rows
+    image = Image.open(io.BytesIO(case.screenshot_bytes)).convert("RGB")
+    shown = image.copy()
+    shown.thumbnail((_SCREENSHOT_SIDE, shown.height), Image.Resampling.LANCZOS)
+    note = f"the page at {shot['page_url']} as headless Chromium showed it, {shot['taken_at']} UTC"
+    return Picture(_png(shown), shown.size, image.width, image.height, note), rows
+
+
 def _rows_work(case: Case) -> list[tuple[str, object, str]]:
     a = case.asset
     return [
@@ -230,6 +261,8 @@ class Report:
     headers: list[tuple[str, str]]
     signals_json: str
     paper: str
+    screenshot: Picture | None = None
+    screenshot_rows: list[tuple[str, object, str]] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -257,6 +290,7 @@ def build(case: Case, settings: Settings) -> Report:
     work_pic, copy_pic, copy_rights, problem, regions = _pictures(case, settings)
     headers = sorted((str(k), oneline(v)) for k, v in ((case.candidate or {}).get("headers") or {}).items())
     rights = compare_rights(case.asset.get("rights") or {}, copy_rights)
+    screenshot, screenshot_rows = _screenshot(case)
     return Report(
         case=case, work=work_pic, copy=copy_pic, picture_problem=problem,
         why=explain.why_sentences(case.match.get("signals") or {}, regions),
@@ -268,6 +302,7 @@ def build(case: Case, settings: Settings) -> Report:
         headers=headers,
         signals_json=json.dumps(case.match.get("signals") or {}, indent=2, sort_keys=True),
         paper=settings.report.paper,
+        screenshot=screenshot, screenshot_rows=screenshot_rows,
     )
 
 

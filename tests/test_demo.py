@@ -25,8 +25,8 @@ def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):
 
 
 def report_is_a_clean_document(path: Path) -> None:
-    """Every page names the match and its capture time and is numbered; no page but the last is
-    left mostly empty (as when a table broke into pages of one row each)."""
+    """Every page names the match and its capture time and is numbered, and no page but the last
+    is a stray (the old PDF broke its table into pages of one row each: two or three lines)."""
     pages = [page.extract_text() for page in PdfReader(path).pages]
     match_id = path.stem.removeprefix("match-")
     lines = []
@@ -34,4 +34,4 @@ def report_is_a_clean_document(path: Path) -> None:
         flat = " ".join(text.split())
         assert f"Match {match_id} \u00b7 copy captured " in flat and f"Page {number} of {len(pages)}" in flat
         lines.append(len(text.splitlines()))
-    assert all(count >= max(lines) / 2 for count in lines[:-1]), lines
+    assert all(count >= 8 for count in lines[:-1]), lines  # a heading, a caption or rows, and the footer

@@ -147,6 +147,7 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
     stored signals (for notices and letters; the report says the same). `law` picks whose law on
     removed copyright management information is cited: "us", "eu" or "both"."""
     from detector.evidence import cmi, explain
+    from detector.evidence.credentials import credentials_sentences, read_credentials
     from detector.evidence.region import matched_regions
 
     signals = case.match.get("signals") or {}
@@ -157,6 +158,8 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
     lines = explain.why_sentences(signals, regions)
     if copy is not None:
         removed = cmi.removal_sentences(compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
+        if case.work_bytes is not None:
+            removed += credentials_sentences(read_credentials(case.work_bytes), read_credentials(case.copy_bytes))[0]
         lines += removed + ([cmi.statute(law)] if removed else [])
     return lines
 

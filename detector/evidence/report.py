@@ -26,6 +26,7 @@ from detector.config import Settings
 from detector.errors import ImageRefused
 from detector.evidence import cmi, explain
 from detector.evidence.case import Case, RightsRow, compare_rights, environment, load_case, oneline
+from detector.evidence.credentials import Credentials, credentials_sentences, read_credentials
 from detector.evidence.region import Regions, matched_regions
 from detector.intake import decode_image
 from detector.workspace import Workspace
@@ -257,6 +258,8 @@ class Report:
     why: list[str]
     rights: list[RightsRow]
     cmi_removed: list[str]
+    credentials_found: list[str]
+    credentials: list[tuple[str, Credentials]]
     sections: list[tuple[str, list[tuple[str, object, str]]]]
     headers: list[tuple[str, str]]
     signals_json: str
@@ -291,10 +294,13 @@ def build(case: Case, settings: Settings) -> Report:
     headers = sorted((str(k), oneline(v)) for k, v in ((case.candidate or {}).get("headers") or {}).items())
     rights = compare_rights(case.asset.get("rights") or {}, copy_rights)
     screenshot, screenshot_rows = _screenshot(case)
+    work_cc, copy_cc = (None if data is None else read_credentials(data) for data in (case.work_bytes, case.copy_bytes))
+    cc_removed, cc_found = credentials_sentences(work_cc, copy_cc)
     return Report(
         case=case, work=work_pic, copy=copy_pic, picture_problem=problem,
         why=explain.why_sentences(case.match.get("signals") or {}, regions),
-        rights=rights, cmi_removed=cmi.removal_sentences(rights),
+        rights=rights, cmi_removed=cmi.removal_sentences(rights) + cc_removed, credentials_found=cc_found,
+        credentials=[(who, cc) for who, cc in (("Registered file", work_cc), ("Copy", copy_cc)) if cc is not None],
         sections=[("Decision and signals", _rows_signals(case.match)),
                   ("Provenance of the copy", _rows_provenance(case)),
                   ("Registered work", _rows_work(case)),

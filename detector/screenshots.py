@@ -20,6 +20,7 @@ from pathlib import Path
 
 from detector.config import Settings, Target
 from detector.errors import CopyhoundError
+from detector.evidence import ledger
 from detector.workspace.store import Store
 
 DECISIONS = {"matches": ["match"], "all": ["match", "review"], "none": []}
@@ -30,10 +31,11 @@ class ScreenshotFailed(CopyhoundError):
     """The screenshot process ended without saying what it did."""
 
 
-def shoot(home: Path, match_ids: list[int], allow_private: set[int], timeout: float) -> list[dict]:
+def shoot(home: Path, store: Store, match_ids: list[int], allow_private: set[int], timeout: float) -> list[dict]:
     """Screenshot the pages of `match_ids` in a child process; returns one row per match (id,
     match_id, status 'taken' / 'refused' / 'failed', detail). Matches in `allow_private` may be on
-    private addresses (their target allows it)."""
+    private addresses (their target allows it). Each screenshot taken is entered in the ledger
+    with the digests that identify it."""
     command = [sys.executable, "-m", "crawlers.screenshot", "--home", str(home)]
     for match_id in match_ids:
         command += ["--match", str(match_id)] + (["--allow-private", str(match_id)] if match_id in allow_private else [])
@@ -48,7 +50,14 @@ def shoot(home: Path, match_ids: list[int], allow_private: set[int], timeout: fl
                                  else f"The screenshot process ended with exit code {done.returncode}.")
         error.exit_code = done.returncode if done.returncode in (2, 3) else 1
         raise error
-    return json.loads(done.stdout)
+    rows = json.loads(done.stdout)
+    for row in rows:
+        shot = store.latest_screenshot(row["match_id"]) if row["status"] == "taken" else None
+        if shot is not None:
+            ledger.append(store, "screenshot", ledger.match_subject(row["match_id"]), {
+                "screenshot_id": shot["id"], "sha256": shot["sha256"], "taken_at": shot["taken_at"],
+                "warc_record_id": shot["warc_record_id"], "warc_digest": shot["warc_digest"]})
+    return rows
 
 
 def after_scan(ws_home: Path, store: Store, settings: Settings, scan_id: int, targets: list[Target]) -> dict:
@@ -62,7 +71,7 @@ def after_scan(ws_home: Path, store: Store, settings: Settings, scan_id: int, ta
     private_ok = {t.name for t in targets if t.allow_private} | {t.name for t in settings.targets if t.allow_private}
     allow = {s["match_id"] for s in subjects if s["target"] in private_ok}
     try:
-        rows = shoot(ws_home, [s["match_id"] for s in subjects], allow, settings.report.screenshot_timeout)
+        rows = shoot(ws_home, store, [s["match_id"] for s in subjects], allow, settings.report.screenshot_timeout)
     except ScreenshotFailed as e:
         return {"error": str(e)}
     counts: dict[str, int] = {}

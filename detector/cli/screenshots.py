@@ -22,7 +22,7 @@ def screenshot(
     ws, settings, store = open_parts(home)
     for match_id in match_ids:
         store.screenshot_subject(match_id)  # an unknown id stops here, before a browser starts
-    rows = shoot(ws.home, match_ids, set(match_ids) if allow_private else set(), settings.report.screenshot_timeout)
+    rows = shoot(ws.home, store, match_ids, set(match_ids) if allow_private else set(), settings.report.screenshot_timeout)
     for row in rows:
         if row["status"] == "taken":
             console.print(f"Match {row['match_id']}: screenshot {row['id']} taken.", highlight=False, soft_wrap=True)

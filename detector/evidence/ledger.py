@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from detector.errors import UsageError
 from detector.workspace.store import Store, utc_now
 
-KINDS = ("register", "match", "review", "notice", "offer", "export")
+KINDS = ("register", "match", "review", "notice", "offer", "export", "screenshot")
 GENESIS = "0" * 64
 
 

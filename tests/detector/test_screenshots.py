@@ -2,6 +2,7 @@
 page served on 127.0.0.1, the WARC records read back with warcio, the report showing the shot."""
 
 import io
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawlers.screenshot import AddressGuard
 from detector.config import ReportSettings, Target
 from detector.demo_site import serve
-from detector.evidence import case, report
+from detector.evidence import case, ledger, report
 from detector.screenshots import after_scan, shoot
 from detector.workspace.blobs import BlobStore
 
@@ -54,10 +55,14 @@ def test_a_screenshot_is_stored_as_a_warc_resource_with_viewport_agent_and_time_
         tmp_path, site):
     env = env_on(tmp_path, site[1])
     settings = env.settings.report
-    [row] = shoot(env.ws.home, [env.match_id], {env.match_id}, settings.screenshot_timeout)
+    [row] = shoot(env.ws.home, env.store, [env.match_id], {env.match_id}, settings.screenshot_timeout)
     assert (row["match_id"], row["status"]) == (env.match_id, "taken")
     shot = env.store.latest_screenshot(env.match_id)
     assert (shot["viewport_width"], shot["viewport_height"]) == tuple(settings.viewport)
+    entry = ledger.entries(env.store, [ledger.match_subject(env.match_id)])[-1]
+    payload = json.loads(entry["payload"])
+    assert (entry["kind"], payload["sha256"], payload["warc_digest"]) == (
+        "screenshot", shot["sha256"], shot["warc_digest"])
     assert shot["user_agent"] == env.settings.crawl.user_agent and shot["browser"].startswith("Chromium ")
     png = BlobStore(env.ws.blobs_dir).get(shot["sha256"])
     image = Image.open(io.BytesIO(png)).convert("RGB")
@@ -94,7 +99,7 @@ def test_a_screenshot_is_stored_as_a_warc_resource_with_viewport_agent_and_time_
 
 def test_a_page_on_a_private_address_is_refused_unless_its_target_allows_it(tmp_path, site):
     env = env_on(tmp_path, site[1])
-    [row] = shoot(env.ws.home, [env.match_id], set(), 30.0)
+    [row] = shoot(env.ws.home, env.store, [env.match_id], set(), 30.0)
     assert row["status"] == "refused"
     assert row["detail"].startswith(f"private_address: {site[1]}mug.html: host 127.0.0.1 is or resolves to "
                                     "127.0.0.1, a loopback address; no screenshot taken.")

@@ -49,15 +49,6 @@ def _weasyprint():
     return weasyprint
 
 
-def renderer_problem() -> str | None:
-    """Why no PDF can be printed on this machine, or None when it can."""
-    try:
-        _weasyprint()
-    except PdfRendererMissing as e:
-        return str(e)
-    return None
-
-
 def render_pdf(report: Report) -> bytes:
     """The report's HTML printed to PDF/A (PdfRendererMissing when the renderer cannot load)."""
     from detector.evidence.report import render_html

@@ -99,5 +99,5 @@ def matched_regions(transform, work_size: tuple[int, int], copy_size: tuple[int,
         in_work=[(float(x), float(y)) for x, y in in_work],
         work_share=min(1.0, work_area / (work_size[0] * work_size[1])),
         scale=float(np.sqrt(_area(in_copy) / work_area)),
-        cut=_area(in_copy) < _area(border) * 0.999,
+        cut=_area(in_copy) < _area(border) * 0.99,  # (a pixel-centre half pixel is no cut)
     )

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from detector.config import ReportSettings, from_dict
 from detector.errors import ConfigError, ImageRefused
 from detector.evidence import case, pdf, report
+from detector.evidence.region import matched_regions
 from detector.features import extract
 from detector.intake import decode_image
 from detector.verify import Verifier
@@ -143,3 +144,10 @@ def test_printing_a_pdf_leaves_truncated_uploads_refused(tmp_path):
     with pytest.raises(ImageRefused) as refused:
         decode_image(env.work_bytes[:3000], "truncated.jpg", env.settings.intake)
     assert refused.value.reason == "corrupt"
+
+
+def test_regions_of_a_whole_mirrored_copy_and_of_a_transform_that_misses_the_copy():
+    whole = matched_regions([[-1, 0, 639], [0, 1, 0], [0, 0, 1]], (640, 432), (640, 432))
+    assert not whole.cut and whole.work_share > 0.99 and abs(whole.scale - 1) < 0.01
+    assert matched_regions([[1, 0, 5000], [0, 1, 0], [0, 0, 1]], (640, 432), (640, 432)) is None
+    assert matched_regions([[1, 0], [0, 1]], (640, 432), (640, 432)) is None

@@ -94,9 +94,10 @@ def credentials_sentences(work: Credentials | None, copy: Credentials | None) ->
     """(removed, found): sentences on the work's credentials missing from the copy (removed
     copyright management information), and on credentials the copy carries of its own."""
     removed, found = [], []
-    if work is not None and copy is None:
+    if work is not None and (copy is None or copy.label != work.label):
         removed.append(f"The registered file carries Content Credentials (a C2PA manifest {work.describe()}); "
-                       "the copy carries none: they were removed.")
+                       + ("the copy carries none: they were removed." if copy is None else
+                          "the copy does not: they were removed, and other credentials put in their place."))
     if copy is not None and (work is None or copy.label != work.label):
         found.append(f"The copy carries Content Credentials of its own (a C2PA manifest {copy.describe()}); "
                      f"the C2PA reader finds them {copy.validation.lower()}"

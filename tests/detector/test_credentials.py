@@ -117,3 +117,16 @@ def test_a_copys_own_manifest_claiming_another_author_is_shown(tmp_path):
     assert [who for who, _ in built.credentials] == ["Copy"]
     html = report.render_html(built)
     assert "naming Mallory &lt;b&gt;Thief&lt;/b&gt; as author" in html and "<b>Thief" not in html
+
+
+def test_a_works_credentials_replaced_by_anothers_in_the_copy_are_removed_and_the_new_ones_shown(tmp_path):
+    env = build_env(tmp_path)
+    work = signed(env.work_bytes, "Alice Example", "Alice Example")
+    replace_work(env, work)
+    replace_copy(env, signed(copy_jpeg(work), "Mallory Thief", "Mallory Signer"))
+    built = report.build(case.load_case(env.ws, env.store, env.match_id), env.settings)
+    assert ("The registered file carries Content Credentials (a C2PA manifest signed by Alice Example (Alice Example "
+            "Org) naming Alice Example as author); the copy does not: they were removed, and other credentials put "
+            "in their place.") in built.cmi_removed
+    assert "naming Mallory Thief as author" in built.credentials_found[0]
+    assert [who for who, _ in built.credentials] == ["Registered file", "Copy"]

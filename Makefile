@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs bench bench-quick clean
+.PHONY: demo test docs bench bench-quick clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Pango (PDF reports) and Chromium (screenshots, portal test): installed when run as root on
+# Debian/Ubuntu, otherwise named with the command that installs them.
+system-deps:
+	@.ci/system-deps
+
+demo: $(STAMP) system-deps
 	$(BIN)/copyhound demo
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

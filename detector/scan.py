@@ -80,6 +80,12 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             summary["detect"] = detected.as_dict()
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
+            if settings.report.screenshots != "none":
+                from detector.screenshots import after_scan
+
+                clock = time.perf_counter()
+                summary["screenshots"] = after_scan(ws.home, store, settings, scan_id, targets)
+                seconds["screenshots"] = time.perf_counter() - clock
             summary["errors"] = _errors(summary)
             summary["offers_expired"] = len(expire_due(store))
         except BaseException:

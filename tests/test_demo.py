@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pypdf import PdfReader
 from support import run_cli
 
 from detector.demo_site import EXPECTED
@@ -20,3 +21,17 @@ def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):
     assert verify_bundle(bundle).ok
     ledger = run_cli("ledger", "verify", home=home)
     assert ledger.returncode == 0 and "Ledger intact" in ledger.stdout
+    report_is_a_clean_document(next(p for p in written if p.suffix == ".pdf"))
+
+
+def report_is_a_clean_document(path: Path) -> None:
+    """Every page names the match and its capture time and is numbered, and no page but the last
+    is a stray (the old PDF broke its table into pages of one row each: two or three lines)."""
+    pages = [page.extract_text() for page in PdfReader(path).pages]
+    match_id = path.stem.removeprefix("match-")
+    lines = []
+    for number, text in enumerate(pages, 1):
+        flat = " ".join(text.split())
+        assert f"Match {match_id} \u00b7 copy captured " in flat and f"Page {number} of {len(pages)}" in flat
+        lines.append(len(text.splitlines()))
+    assert all(count >= 8 for count in lines[:-1]), lines  # a heading, a caption or rows, and the footer

@@ -177,6 +177,30 @@ class ProvenanceSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """The evidence report's PDF and the screenshot of the page where a copy appeared."""
+
+    paper: str = setting("A4", "Paper size of the report's PDF: 'A4' or 'Letter'.")
+    screenshots: str = setting(
+        "matches", "Which matches get a screenshot of their page after a scan: 'matches' (decision "
+        "'match'), 'all' (also 'review'), or 'none'. `copyhound screenshot MATCH` takes one on demand."
+    )
+    viewport: tuple[int, ...] = setting((1280, 800), "Width and height of the browser window for screenshots, in CSS pixels.")
+    screenshot_timeout: float = setting(30.0, "Seconds a screenshot may wait for its page to load.")
+    max_screenshot_height: int = setting(
+        8000, "Tallest full-page screenshot kept, in CSS pixels; longer pages are cut at this height."
+    )
+
+    def __post_init__(self):
+        choices = {"paper": ("A4", "Letter"), "screenshots": ("matches", "all", "none")}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ConfigError(f"report.{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}.")
+        if len(self.viewport) != 2 or min(self.viewport) < 100:
+            raise ConfigError(f"report.viewport must be [width, height], each 100 or more, got {list(self.viewport)}.")
+
+
+@dataclass(frozen=True)
 class PricingSettings:
     """Price rules of licensing offers ([pricing]); [pricing.OWNER] tables override them per owner.
 
@@ -319,6 +343,7 @@ class Settings:
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     provenance: ProvenanceSettings = field(default_factory=ProvenanceSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
     enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
     recipients: RecipientSettings = field(default_factory=RecipientSettings)
@@ -329,8 +354,8 @@ class Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "provenance", "pricing", "enforcement",
-            "recipients", "smtp")
+SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "provenance", "report", "pricing",
+            "enforcement", "recipients", "smtp")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

@@ -43,7 +43,8 @@ def render_notice(case: Case, settings: Settings, kind: str, date: str, recipien
     host = oneline(urlsplit(m["page_url"]).hostname or m["page_url"])
     return environment().get_template(f"{kind}.txt.j2").render(
         owner=case.owner, asset=case.asset, match=m, candidate=case.candidate or {}, host=host,
-        date=date, evidence=evidence_summary(case, settings), recipient=recipient,
+        date=date, evidence=evidence_summary(case, settings, "us" if kind == "dmca" else "eu"),
+        recipient=recipient,
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from detector.errors import ImageRefused, NotFound, UsageError
 from detector.evidence import bundle, ledger, notices, offers
-from detector.evidence.report import outline
+from detector.evidence.region import outline
 from detector.evidence.review import review_match
 from detector.intake import decode_image
 from detector.register import WorkInfo, register_files

@@ -248,5 +248,31 @@ CREATE TABLE ledger_checkpoints (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS]
+_V_SCREENSHOTS = """
+-- The page as it was seen (crawlers.screenshot): a headless-browser screenshot of the page where a
+-- match's copy appeared. The PNG is a blob and a WARC resource record; viewport, user agent and
+-- time are what the browser used. status 'taken', or 'refused'/'failed' with the reason in detail.
+CREATE TABLE screenshots (
+    id INTEGER PRIMARY KEY,
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    page_url TEXT NOT NULL,
+    final_url TEXT,
+    status TEXT NOT NULL,
+    detail TEXT,
+    taken_at TEXT NOT NULL,
+    viewport_width INTEGER NOT NULL,
+    viewport_height INTEGER NOT NULL,
+    user_agent TEXT NOT NULL,
+    browser TEXT,
+    sha256 TEXT,
+    byte_size INTEGER,
+    width INTEGER, height INTEGER,
+    cut INTEGER NOT NULL DEFAULT 0,
+    warc_file TEXT, warc_offset INTEGER, warc_record_id TEXT, warc_digest TEXT
+);
+CREATE INDEX screenshots_match ON screenshots(match_id);
+"""
+
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -213,6 +213,59 @@ class PricingSettings:
 
 
 @dataclass(frozen=True)
+class LicensingSettings:
+    """Settling offers ([licensing]): the public offer page, negotiation, invoices, payment, royalty splits.
+
+    [licensing.OWNER] tables override any of these per owner (see docs/licensing.md).
+    """
+
+    public_url: str = setting(
+        "http://127.0.0.1:8000", "Base URL at which recipients reach the portal; offer page links start with it."
+    )
+    licence_term_days: int = setting(
+        365, "Days a paid licence lasts; its domain is an authorised use of the work for that long."
+    )
+    floor_percent: float = setting(
+        60.0, "Lowest price ever accepted, in percent of the offer's price; a counter below it is answered "
+        "once with the floor."
+    )
+    accept_percent: float = setting(
+        80.0, "A counter-offer at or above this percent of the price (and the floor) is accepted at once."
+    )
+    commission_percent: float = setting(
+        0.0, "Agency commission taken from each payment before it is split among the work's contributors."
+    )
+    invoice_prefix: str = setting("INV-", "Invoice numbers are this prefix, the owner id and a per-owner number.")
+    tax_id: str = setting("", "The owner's tax or VAT number, printed on invoices.")
+    tax_percent: float = setting(
+        0.0, "Tax (e.g. VAT) included in prices, in percent; invoices show it apart from the net amount."
+    )
+    tax_note: str = setting("", "A line printed on invoices about tax, e.g. 'VAT reverse charge applies'.")
+    payment_link: str = setting(
+        "", "Payment link template shown after acceptance, with {amount}, {currency} and {reference} filled "
+        "in (URL-encoded), e.g. 'https://pay.example/c?amount={amount}&ref={reference}'. Empty: none."
+    )
+    bank_transfer: str = setting(
+        "", "Bank-transfer details shown after acceptance (account holder, IBAN, BIC); the invoice number "
+        "is given as the reference. Empty: none."
+    )
+    webhook_tolerance_s: int = setting(
+        300, "A payment webhook's signed timestamp may be at most this many seconds old (or ahead)."
+    )
+    page_requests_per_minute: int = setting(
+        30, "Requests one address may make to offer pages and the payment webhook per minute."
+    )
+    owners: dict[str, dict] = field(default_factory=dict, metadata={
+        "help": "Per-owner overrides: a [licensing.OWNER] table holding any of the settings above.",
+        "subtables": True,
+    })
+
+    def for_owner(self, name: str) -> LicensingSettings:
+        """The settings for owner `name`: the defaults with its [licensing.NAME] table applied."""
+        return replace(self, owners={}, **self.owners.get(name, {}))
+
+
+@dataclass(frozen=True)
 class Settings:
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
@@ -221,13 +274,14 @@ class Settings:
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
+    licensing: LicensingSettings = field(default_factory=LicensingSettings)
     targets: tuple[Target, ...] = ()
 
     def with_embedder(self, spec: str) -> Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "pricing")
+SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "pricing", "licensing")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

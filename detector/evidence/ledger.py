@@ -8,8 +8,8 @@ whole chain and the head; what this proves is that nothing changed since a head 
 elsewhere, e.g. in a signed evidence bundle, which carries the entries about its matches.
 
 Subjects name what an entry is about, so bundles can pick the entries that concern them:
-`asset:ID` for registrations, `match:ID` for detections, reviews, notices and offers, and
-`export` for bundle exports.
+`asset:ID` for registrations and contributors' shares, `match:ID` for detections, reviews,
+notices, offers and payments, and `export` for bundle exports.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from detector.errors import UsageError
 from detector.workspace.store import Store, utc_now
 
-KINDS = ("register", "match", "review", "notice", "offer", "export")
+KINDS = ("register", "match", "review", "notice", "offer", "export", "contributors", "payment")
 GENESIS = "0" * 64
 
 

@@ -10,9 +10,14 @@ The price follows the owner's [pricing] rules (detector.config.PricingSettings):
 
 rounded half-up to cents; accepted within early_discount_days it costs early_discount_percent
 less. Months seen = whole 30-day periods begun between first and last sighting (at least 1).
-Amounts are exact decimals (strings in the store). An offer moves draft -> sent ->
-accepted | declined | expired (a draft can be withdrawn as expired); every change is recorded with
-its date and entered in the ledger.
+Amounts are exact: integer minor units in the store (amount_minor), with the decimal string kept
+beside them for letters and older readers. An offer moves along TRANSITIONS:
+
+    draft -> sent -> viewed -> countered -> accepted -> paid
+
+sent, viewed and countered may also go straight to accepted, paid, declined or expired; every change is recorded
+with its date and entered in the ledger. detector.licensing settles offers: the public page,
+negotiation, payments and the licence a payment grants.
 """
 
 from __future__ import annotations
@@ -34,17 +39,24 @@ from detector.errors import ActionRefused, ConfigError, UsageError
 from detector.evidence import ledger
 from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case, oneline
 from detector.evidence.profile import ensure_profile
+from detector.licensing import money
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 
-STATUSES = ("draft", "sent", "accepted", "declined", "expired")
+STATUSES = ("draft", "sent", "viewed", "countered", "accepted", "paid", "declined", "expired")
+OPEN = ("sent", "viewed", "countered")
 TRANSITIONS = {
     "draft": ("sent", "expired"),
-    "sent": ("accepted", "declined", "expired"),
-    "accepted": (),
+    "sent": ("viewed", "countered", "accepted", "paid", "declined", "expired"),
+    "viewed": ("countered", "accepted", "paid", "declined", "expired"),
+    "countered": ("countered", "accepted", "paid", "declined", "expired"),
+    "accepted": ("paid",),
+    "paid": (),
     "declined": (),
     "expired": (),
 }
+# Moves the recipient makes, which the offer's expiry ends.
+_BEFORE_EXPIRY = ("viewed", "countered", "accepted")
 _CENT = Decimal("0.01")
 
 
@@ -186,6 +198,7 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     record = {
         "match_id": match_id, "owner_id": case.owner["id"], "licence": licence, "commercial": int(commercial),
         "currency": quote.currency, "amount": str(quote.amount), "early_amount": str(quote.early_amount),
+        "amount_minor": money.from_decimal(quote.amount), "early_amount_minor": money.from_decimal(quote.early_amount),
         "breakdown": quote.breakdown(), "status": "draft", "created_at": at,
         "discount_until": _format(created + timedelta(days=rules.early_discount_days)),
         "expires_at": _format(created + timedelta(days=rules.expiry_days)),
@@ -237,10 +250,11 @@ def _render_letter(template: jinja2.Template, case: Case, settings: Settings, of
 
 
 def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int | None = None,
-                     at: str | None = None) -> dict:
-    """Move an offer to `status` along TRANSITIONS, recording the date (sent_at or decided_at).
+                     at: str | None = None, details: dict | None = None) -> dict:
+    """Move an offer to `status` along TRANSITIONS, recording the date, and enter it in the ledger.
 
-    Accepting after expires_at is refused; the ledger entry of an acceptance carries `amount_due`.
+    The recipient's moves (viewed, countered, accepted) are refused after expires_at; an acceptance's
+    ledger entry carries `amount_due`. `details` (who, terms, counter amounts) go into the entry too.
     """
     if status not in STATUSES:
         raise UsageError(f"Offer status must be one of {', '.join(STATUSES)}, got {status!r}.")
@@ -250,35 +264,44 @@ def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int 
         then = f"it can become {' or '.join(allowed)}" if allowed else "that is final"
         raise ActionRefused(f"Offer {offer_id} is {offer['status']}; {then}, not {status}.")
     at = at or utc_now()
-    changes: dict = {"status": status}
-    if status == "sent":
-        changes["sent_at"] = at
-    else:
-        changes["decided_at"] = at
-    if status == "accepted" and at > offer["expires_at"]:
+    if status in _BEFORE_EXPIRY and at > offer["expires_at"]:
         raise ActionRefused(f"Offer {offer_id} expired on {offer['expires_at']}; make a new one with "
                             f"`copyhound offer {offer['match_id']}`, or record it as expired.")
+    changes: dict = {"status": status}
+    column = {"sent": "sent_at", "viewed": "viewed_at", "paid": "paid_at", "countered": None}.get(status, "decided_at")
+    if column:
+        changes[column] = at
     with store.atomic():
         updated = store.update_offer(offer_id, **changes)
-        payload = {"offer_id": offer_id, "status": status}
+        payload = {**(details or {}), "offer_id": offer_id, "status": status, "previous": offer["status"]}
         if status == "accepted":
             payload["amount_due"] = amount_due(updated)
         ledger.append(store, "offer", ledger.match_subject(offer["match_id"]), payload, at=at)
     return updated
 
 
+def due_minor(offer: dict, at: str | None = None) -> int:
+    """What the offer costs in minor units: the negotiated price if there is one, else the early amount
+    when accepted (or, not yet accepted, at `at`) by discount_until, else the full amount."""
+    if offer.get("standing_minor") is not None:
+        return offer["standing_minor"]
+    moment = offer.get("decided_at") if offer["status"] in ("accepted", "paid") and offer.get("decided_at") else None
+    moment = moment or at or utc_now()
+    return offer["early_amount_minor"] if moment <= offer["discount_until"] else offer["amount_minor"]
+
+
 def amount_due(offer: dict) -> str | None:
-    """What an accepted offer costs: the early amount if accepted by discount_until, else the amount."""
-    if offer["status"] != "accepted":
+    """What an accepted offer costs, as a decimal string; None before acceptance."""
+    if offer["status"] not in ("accepted", "paid"):
         return None
-    return offer["early_amount"] if offer["decided_at"] <= offer["discount_until"] else offer["amount"]
+    return money.text(due_minor(offer))
 
 
 def expire_due(store: Store, match_ids: list[int], at: str | None = None) -> list[int]:
     """Mark the draft or sent offers of `match_ids` whose expiry date has passed as expired; returns their ids."""
     at = at or utc_now()
     due = [o["id"] for o in store.offers(match_ids)
-           if o["status"] in ("draft", "sent") and o["expires_at"] < at]
+           if o["status"] in ("draft",) + OPEN and o["expires_at"] < at]
     for offer_id in due:
         set_offer_status(store, offer_id, "expired", at=at)
     return due

@@ -92,7 +92,7 @@ def test_status_moves_and_dates_are_recorded(tmp_path):
     assert (sent["status"], sent["sent_at"]) == ("sent", "2025-04-02T00:00:00Z")
     accepted = offers.set_offer_status(env.store, first["id"], "accepted", at="2025-04-10T00:00:00Z")
     assert (accepted["decided_at"], offers.amount_due(accepted)) == ("2025-04-10T00:00:00Z", "150.00")
-    with pytest.raises(ActionRefused, match=f"Offer {first['id']} is accepted; that is final, not declined"):
+    with pytest.raises(ActionRefused, match=f"Offer {first['id']} is accepted; it can become paid, not declined"):
         offers.set_offer_status(env.store, first["id"], "declined")
 
     late = offers.make_offer(env.ws, env.store, env.settings, env.match_id, at=AT).record
@@ -106,8 +106,11 @@ def test_status_moves_and_dates_are_recorded(tmp_path):
         offers.set_offer_status(env.store, expired["id"], "accepted", at="2025-06-01T00:00:00Z")
     assert offers.expire_due(env.store, [env.match_id], at="2025-06-01T00:00:00Z") == [expired["id"]]
     assert env.store.offer(expired["id"])["status"] == "expired"
-    with pytest.raises(UsageError, match="Offer status must be one of draft, sent, accepted, declined, expired, got 'paid'"):
+    with pytest.raises(ActionRefused, match=f"Offer {expired['id']} is expired; that is final, not paid"):
         offers.set_offer_status(env.store, expired["id"], "paid")
+    with pytest.raises(UsageError, match="Offer status must be one of draft, sent, viewed, countered, accepted, "
+                                         "paid, declined, expired, got 'settled'"):
+        offers.set_offer_status(env.store, expired["id"], "settled")
     kinds = [(e["kind"], e["subject"]) for e in ledger.entries(env.store)][-3:]
     assert kinds == [("offer", f"match:{env.match_id}")] * 3 and ledger.verify(env.store) == []
 

@@ -189,10 +189,8 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     ensure_actionable(case.match, "licensing offer")
     ensure_profile(case.owner, "offer")
     rules = settings.pricing.for_owner(case.owner["name"])
-    licence = licence or rules.default_licence
-    m = case.match
-    quote = price(rules, licence=licence, commercial=commercial, long_side=displayed_long_side(case),
-                  first_seen=m["first_seen"], last_seen=m["last_seen"], sightings=m["sightings"])
+    quote = _quote(case, rules, licence, commercial)
+    licence = quote.licence
     at = at or utc_now()
     created = _parse(at)
     record = {
@@ -218,6 +216,20 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     path = folder / f"match-{match_id}-offer-{offer_id}{suffix}"
     path.write_text(letter, encoding="utf-8")
     return Offer(store.offer(offer_id), quote, path)
+
+
+def quote_match(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
+                commercial: bool = False, owner_id: int | None = None) -> Quote:
+    """The price an offer for this match would have now, and how it is reached; records nothing."""
+    case = load_case(ws, store, match_id, owner_id)
+    return _quote(case, settings.pricing.for_owner(case.owner["name"]), licence, commercial)
+
+
+def _quote(case: Case, rules: PricingSettings, licence: str | None, commercial: bool) -> Quote:
+    m = case.match
+    return price(rules, licence=licence or rules.default_licence, commercial=commercial,
+                 long_side=displayed_long_side(case), first_seen=m["first_seen"], last_seen=m["last_seen"],
+                 sightings=m["sightings"])
 
 
 def _template(ws: Workspace, rules: PricingSettings) -> jinja2.Template:

@@ -214,6 +214,9 @@ def record_payment(store: Store, settings: Settings, offer_id: int, amount_minor
     if offer["status"] not in offers.OPEN + ("accepted",):
         raise ActionRefused(f"Offer {offer_id} is {offer['status']}; a payment is recorded against a sent, "
                             "viewed, countered or accepted offer.")
+    if received_at < offer["created_at"]:
+        raise UsageError(f"The payment was received before offer {offer_id} was made ({received_at} < "
+                         f"{offer['created_at']}); check --received.")
     if amount_minor <= 0:
         raise UsageError(f"--amount must be above 0, got {money.text(amount_minor)}.")
     if currency is not None and currency.upper() != offer["currency"]:
@@ -252,7 +255,7 @@ def record_payment(store: Store, settings: Settings, offer_id: int, amount_minor
 
 def licensed_domain(match: dict) -> str:
     host = (urlsplit(match["page_url"]).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
+    return host.removeprefix("www.")
 
 
 def _grant_licence(store: Store, rules: LicensingSettings, offer: dict, match: dict, at: str) -> dict:

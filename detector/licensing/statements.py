@@ -11,8 +11,8 @@ import csv
 import io
 from datetime import date
 
-from detector.evidence.case import environment
 from detector.errors import UsageError
+from detector.evidence.case import environment
 from detector.licensing import money
 from detector.workspace.store import Store
 

@@ -58,7 +58,7 @@ def _explain(quote) -> None:
     _say(f"  base fee                {quote.currency} {quote.base_fee:>10}  ({quote.licence} licence)")
     for factor in quote.factors:
         running *= factor.value
-        _say(f"  x {factor.name:<20} {str(factor.value.normalize()):>14}  ({factor.why}) = {running.normalize():f}")
+        _say(f"  x {factor.name:<20} {factor.value.normalize()!s:>14}  ({factor.why}) = {running.normalize():f}")
     _say(f"  = {money.show(money.from_decimal(quote.amount), quote.currency)} (rounded half-up to the cent); "
          f"{money.show(money.from_decimal(quote.early_amount), quote.currency)} with the early discount.")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import threading
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -107,18 +108,31 @@ def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
     return ws, settings, minted, matches, assets
 
 
-@pytest.fixture(scope="session")
-def portal(tmp_path_factory) -> Portal:
-    ws, _settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal") / "ws")
-    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (port 0) in a thread; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield Portal(f"http://127.0.0.1:{port}", ws, ws.settings(), minted, matches, assets)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """`with serve(app) as url:` a real server for an app of a test's own."""
+    return serving
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory) -> Portal:
+    ws, _settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal") / "ws")
+    with serving(create_app(ws)) as url:
+        yield Portal(url, ws, ws.settings(), minted, matches, assets)

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from detector import __version__
 from detector.config import Settings
 from detector.errors import CopyhoundError
-from detector.web import api, offer_page, ui
+from detector.web import api, licensing_api, licensing_pages, offer_page, ui
 from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
 from detector.web.portal import Portal
@@ -44,6 +44,8 @@ def create_app(ws: Workspace, settings: Settings | None = None):
     app.state.portal = Portal(ws, settings)
     app.include_router(api.router)
     app.include_router(ui.router)
+    app.include_router(licensing_api.router)
+    app.include_router(licensing_pages.router)
     app.include_router(offer_page.router)
     app.state.offer_rate_limit = offer_page.RateLimit(settings.licensing.page_requests_per_minute)
     app.mount("/static", StaticFiles(packages=[("detector.web", "static")]), name="static")

@@ -35,7 +35,10 @@ templates.filters["href"] = safe_href
 
 # Messages a redirect may ask a page to show (by key, so a URL cannot inject text).
 DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Work registered.",
-        "already": "That file was already registered; showing the existing work."}
+        "already": "That file was already registered; showing the existing work.",
+        "link": "A new offer page link was issued.", "revoked": "The offer page's links were revoked.",
+        "payment": "Payment recorded, split among the contributors and entered in the ledger.",
+        "contributors": "Contributors saved and entered in the ledger."}
 FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
 
 
@@ -188,15 +191,6 @@ def notice(request: Request, notice_id: int):
         row = store.notice(notice_id, owner_id=who.owner_id)
     return render(request, "document.html", session=session, principal=who, kind="Notice", doc=row,
                   text=row["body"])
-
-
-@router.get("/offers/{offer_id}")
-def offer(request: Request, offer_id: int):
-    session, who = session_principal(request)
-    with request.app.state.portal.store() as store:
-        row = store.offer(offer_id, owner_id=who.owner_id)
-    return render(request, "document.html", session=session, principal=who, kind="Offer", doc=row,
-                  text=row["letter"])
 
 
 @router.get("/img/{kind}/{item_id}/{size}")

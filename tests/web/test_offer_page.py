@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from detector import config, demo_site
+from detector import config, demo_site, tokens
 from detector.evidence import profile
 from detector.licensing import contributors, settlement, statements, webhook
 from detector.register import WorkInfo, register_files
@@ -34,7 +34,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 HOSTILE_PAGE = 'https://shop.example.net/mugs?q="><script>alert(1)</script>'
 PAGES = [HOSTILE_PAGE, "https://mugs.example.org/shop", "https://old.example.com/", "https://cafe.example.io/",
-         "https://www.browser.example/menu"]
+         "https://www.browser.example/menu", "https://api.example.net/x", "https://portal.example.net/y"]
 PAY = "https://pay.example/checkout?amount={amount}&currency={currency}&ref={reference}"
 PROFILE = {"legal_name": "Alice Example Photography Ltd", "address": "1 Lens Street, Camtown",
            "email": "alice@example.org", "signature": "/s/ Alice Example", "jurisdiction": "Germany"}
@@ -47,6 +47,7 @@ class Shop:
     settings: config.Settings
     match_ids: list[int]  # one per test: paying an offer authorises its match
     asset_id: int
+    token: str            # alice's API token
 
     def store(self) -> closing[Store]:
         return closing(Store(self.ws.db_path))
@@ -83,8 +84,10 @@ def shop(tmp_path_factory, serve) -> Shop:
             match_ids.append(store.record_match(asset=store.asset(outcome.asset_id),
                                                 candidate=store.candidate(candidate_id), score=0.95,
                                                 decision="match", signals={})[0])
+
+        _, token = tokens.create_token(store, "alice", label="test")
     with serve(create_app(ws)) as url:
-        yield Shop(url, ws, ws.settings(), match_ids, outcome.asset_id)
+        yield Shop(url, ws, ws.settings(), match_ids, outcome.asset_id, token)
 
 
 def _csrf(page: str) -> str:
@@ -224,3 +227,56 @@ def test_in_a_browser_counter_accept_and_pay_link(shop):
         browser.close()
     with shop.store() as store:
         assert store.acceptance(sent.offer["id"])["amount_minor"] == 13000
+
+
+def test_the_owner_sends_pays_and_sets_contributors_through_the_api(shop):
+    auth = {"Authorization": f"Bearer {shop.token}"}
+    with httpx.Client(base_url=shop.url, headers=auth) as api:
+        made = api.post(f"/api/matches/{shop.match_ids[5]}/offers", json={"send": True})
+        assert made.status_code == 201, made.text
+        offer = made.json()
+        assert offer["status"] == "sent" and offer["page_url"].startswith("http://127.0.0.1:8000/o/")
+        assert api.get(f"/api/offers/{offer['id']}/link").json()["url"] == offer["page_url"]
+        bad = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "1.234"})
+        assert bad.status_code == 422 and "amount must be an amount like 100.01" in bad.json()["error"]
+        assert api.post(f"/api/offers/{offer['id']}/status", json={"status": "paid"}).status_code == 422
+        part = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "100.00", "reference": "BANK-1"})
+        assert part.status_code == 201 and part.json()["offer"]["status"] == "sent"
+        assert [(p["contributor"], p["amount"]) for p in part.json()["split"]] == [("Ann Lee", "60.00"), ("Bo Chan", "40.00")]
+        rest = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "50.00", "reference": "BANK-2"})
+        assert rest.json()["offer"]["status"] == "paid" and rest.json()["licence"]["domain"] == "api.example.net"
+        assert api.delete(f"/api/offers/{offer['id']}/link").json() == {"revoked": 1}
+        assert httpx.get(offer["page_url"].replace("http://127.0.0.1:8000", shop.url)).status_code == 404
+
+        changed = api.put(f"/api/assets/{shop.asset_id}/contributors",
+                          json={"shares": ["Ann Lee=50", "Bo Chan=50"], "effective_from": "2999-01-01"})
+        assert changed.status_code == 200 and changed.json()["effective_from"] == "2999-01-01"
+        assert [s["effective_from"] for s in api.get(f"/api/assets/{shop.asset_id}/contributors").json()["items"]] \
+            == ["2020-01-01", "2999-01-01"]
+        refused = api.put(f"/api/assets/{shop.asset_id}/contributors", json={"shares": ["Ann Lee"]})
+        assert refused.status_code == 422 and "must be NAME=SHARE" in refused.json()["error"]
+        csv_text = api.get("/api/statements", params={"period": utc_now()[:7], "format": "csv"}).text
+        assert "BANK-1" in csv_text and "BANK-2" in csv_text
+    with httpx.Client(base_url=shop.url) as stranger:
+        assert stranger.get(f"/api/offers/{offer['id']}/link").status_code == 401
+
+
+def test_the_owner_records_a_payment_in_the_portal(shop):
+    sent = shop.send(6)
+    with httpx.Client(base_url=shop.url, follow_redirects=True) as browser:
+        signin = browser.get("/signin")
+        browser.post("/signin", data={"csrf": _csrf(signin.text), "token": shop.token, "next": "/"})
+        page = browser.get(f"/offers/{sent.offer['id']}")
+        assert page.status_code == 200 and sent.url in page.text
+        assert browser.get(f"/offers/{sent.offer['id']}?error=forged").text.count("forged") == 0
+        too_little = browser.post(f"/offers/{sent.offer['id']}/payment",
+                                  data={"csrf": _csrf(page.text), "amount": "-1", "reference": "x"})
+        assert too_little.status_code == 422 and "Amount must be an amount like 100.01" in too_little.text
+        paid = browser.post(f"/offers/{sent.offer['id']}/payment",
+                            data={"csrf": _csrf(page.text), "amount": "150.00", "reference": "CASH-1"})
+        assert "Payment recorded" in paid.text and 'id="offer-status">paid<' in paid.text
+        assert "Ann Lee (60): EUR 90.00" in paid.text
+        asset = browser.get(f"/assets/{shop.asset_id}")
+        saved = browser.post(f"/assets/{shop.asset_id}/contributors",
+                             data={"csrf": _csrf(asset.text), "shares": "Ann Lee=70\nBo Chan=30", "effective_from": ""})
+        assert "Contributors saved" in saved.text and "Ann Lee 70, Bo Chan 30" in saved.text

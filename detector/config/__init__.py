@@ -226,11 +226,12 @@ class LicensingSettings:
         365, "Days a paid licence lasts; its domain is an authorised use of the work for that long."
     )
     floor_percent: float = setting(
-        60.0, "Lowest price ever accepted, in percent of the offer's price; a counter below it is answered "
-        "once with the floor."
+        60.0, "The floor: lowest price ever agreed, in percent of the offer's price; a counter far below it is "
+        "answered once with the floor, and no rule accepts or proposes less."
     )
     accept_percent: float = setting(
-        80.0, "A counter-offer at or above this percent of the price (and the floor) is accepted at once."
+        80.0, "A counter-offer at or above this percent of the price (and the floor) is accepted at once; a "
+        "lower one is answered once with half-way between it and this level, never below the floor."
     )
     commission_percent: float = setting(
         0.0, "Agency commission taken from each payment before it is split among the work's contributors."

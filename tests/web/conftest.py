@@ -8,17 +8,14 @@ uploads, revocations) use matches, works and tokens nobody else asserts on.
 from __future__ import annotations
 
 import io
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from PIL import Image
+from support import serving
 
 from detector import config, demo_site, tokens
 from detector.detect import Detector
@@ -106,23 +103,6 @@ def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
     store.revoke_api_token(tokens.authenticate(store, minted["revoked"]).token_id)
     store.close()
     return ws, settings, minted, matches, assets
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 (port 0) in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ def _say(text: str) -> None:
 def offer(
     match_id: MatchArg,
     licence: Annotated[str | None, typer.Option(help="Licence type priced in pricing.base_fees (default: pricing.default_licence).")] = None,
-    commercial: Annotated[bool, typer.Option("--commercial", help="Price it as commercial use.")] = False,
+    commercial: Annotated[bool | None, typer.Option("--commercial/--non-commercial", help="Price it as commercial or non-commercial use (default: detected from the captured page).")] = None,
     draft: Annotated[bool, typer.Option("--draft", help="Only write the letter (status draft, no page link yet).")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Print the price calculation; record nothing.")] = False,
     out: OutDir = None,

@@ -161,7 +161,8 @@ class EvidenceSettings:
 class PricingSettings:
     """Price rules of licensing offers ([pricing]); [pricing.OWNER] tables override them per owner.
 
-    price = base fee of the licence type x commercial x displayed size x duration x sightings;
+    price = base fee of the licence type x commercial x displayed size x duration x sightings x demand
+    x territory;
     see detector.evidence.offers for the exact rule and docs/evidence.md for a worked example.
     """
 
@@ -187,6 +188,18 @@ class PricingSettings:
         0.02, "Added to the sightings factor for each sighting after the first."
     )
     max_sightings_multiplier: float = setting(1.5, "Upper limit of the sightings factor.")
+    demand_increase: float = setting(
+        0.1, "Added to the demand factor for each further site (distinct host) found using the same work."
+    )
+    max_demand_multiplier: float = setting(2.0, "Upper limit of the demand factor.")
+    detect_commercial: bool = setting(
+        True, "Price a use as commercial when the captured page has shop or product markup, a cart button, "
+        "prices or adverts (unless the offer says otherwise)."
+    )
+    territory_multipliers: dict[str, float] = setting(
+        {}, "Factor per territory: a country code from the site's TLD ('de', 'gb', 'us') or 'lang:xx' from the "
+        "page's language for generic domains; 'default' for the rest (1.0 when absent)."
+    )
     early_discount_percent: float = setting(
         20.0, "Discount in percent if the offer is accepted within early_discount_days."
     )

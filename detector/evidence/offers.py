@@ -7,9 +7,12 @@ The price follows the owner's [pricing] rules (detector.config.PricingSettings):
              x size_multipliers[band]           (band of the copy's displayed long side)
              x (1 + monthly_increase x (months seen - 1))
              x min(max_sightings_multiplier, 1 + sighting_increase x (sightings - 1))
+             x min(max_demand_multiplier, 1 + demand_increase x (sites - 1))
+             x territory_multipliers[territory]   (else ['default'], else 1)
 
 rounded half-up to cents; accepted within early_discount_days it costs early_discount_percent
 less. Months seen = whole 30-day periods begun between first and last sighting (at least 1).
+Sites, territory and (unless the owner says) commercial use are read by detector.licensing.demand.
 Amounts are exact: integer minor units in the store (amount_minor), with the decimal string kept
 beside them for letters and older readers. An offer moves along TRANSITIONS:
 
@@ -40,6 +43,7 @@ from detector.evidence import ledger
 from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case, oneline
 from detector.evidence.profile import ensure_profile
 from detector.licensing import money
+from detector.licensing.demand import assess
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 
@@ -121,7 +125,8 @@ def size_band(rules: PricingSettings, long_side: int) -> int:
 
 
 def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: int,
-          first_seen: str, last_seen: str, sightings: int) -> Quote:
+          first_seen: str, last_seen: str, sightings: int, sites: int = 1,
+          territory: tuple[str, str] = ("unknown", "territory not known"), commercial_why: str | None = None) -> Quote:
     """The price of a licence under `rules` for a use of the given size, duration and sightings."""
     _check_rules(rules)
     if licence not in rules.base_fees:
@@ -134,7 +139,7 @@ def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: 
         ([f"above {rules.size_bands[-1]}"] if rules.size_bands else [])
     factors = [
         Factor("commercial use", _decimal(rules.commercial_multiplier) if commercial else Decimal(1),
-               "commercial use" if commercial else "non-commercial use"),
+               commercial_why or ("commercial use" if commercial else "non-commercial use")),
         Factor("displayed size", _decimal(rules.size_multipliers[band]),
                f"long side {long_side} px (band {bands[band]} px)"),
         Factor("duration", 1 + _decimal(rules.monthly_increase) * (months - 1),
@@ -142,6 +147,11 @@ def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: 
         Factor("sightings", min(_decimal(rules.max_sightings_multiplier),
                                 1 + _decimal(rules.sighting_increase) * (sightings - 1)),
                f"seen {sightings} time{'s' if sightings != 1 else ''}"),
+        Factor("demand", min(_decimal(rules.max_demand_multiplier), 1 + _decimal(rules.demand_increase) * (sites - 1)),
+               f"used on {sites} site{'s' if sites != 1 else ''}"),
+        Factor("territory", _decimal(rules.territory_multipliers.get(territory[0],
+                                                                     rules.territory_multipliers.get("default", 1.0))),
+               territory[1]),
     ]
     base = _decimal(rules.base_fees[licence])
     exact = base
@@ -177,7 +187,7 @@ class Offer:
 
 
 def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
-               commercial: bool = False, owner_id: int | None = None, at: str | None = None,
+               commercial: bool | None = None, owner_id: int | None = None, at: str | None = None,
                out_dir: Path | None = None) -> Offer:
     """Price, render, record (status draft) and write a licensing offer letter for a match.
 
@@ -189,12 +199,12 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     ensure_actionable(case.match, "licensing offer")
     ensure_profile(case.owner, "offer")
     rules = settings.pricing.for_owner(case.owner["name"])
-    quote = _quote(case, rules, licence, commercial)
+    quote = _quote(ws, store, case, rules, licence, commercial)
     licence = quote.licence
     at = at or utc_now()
     created = _parse(at)
     record = {
-        "match_id": match_id, "owner_id": case.owner["id"], "licence": licence, "commercial": int(commercial),
+        "match_id": match_id, "owner_id": case.owner["id"], "licence": licence, "commercial": int(quote.commercial),
         "currency": quote.currency, "amount": str(quote.amount), "early_amount": str(quote.early_amount),
         "amount_minor": money.from_decimal(quote.amount), "early_amount_minor": money.from_decimal(quote.early_amount),
         "breakdown": quote.breakdown(), "status": "draft", "created_at": at,
@@ -219,17 +229,27 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
 
 
 def quote_match(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
-                commercial: bool = False, owner_id: int | None = None) -> Quote:
+                commercial: bool | None = None, owner_id: int | None = None) -> Quote:
     """The price an offer for this match would have now, and how it is reached; records nothing."""
     case = load_case(ws, store, match_id, owner_id)
-    return _quote(case, settings.pricing.for_owner(case.owner["name"]), licence, commercial)
+    return _quote(ws, store, case, settings.pricing.for_owner(case.owner["name"]), licence, commercial)
 
 
-def _quote(case: Case, rules: PricingSettings, licence: str | None, commercial: bool) -> Quote:
+def _quote(ws: Workspace, store: Store, case: Case, rules: PricingSettings, licence: str | None,
+           commercial: bool | None) -> Quote:
+    """The quote for a case; `commercial` None means: detected from the page (pricing.detect_commercial)."""
     m = case.match
+    demand = assess(ws, store, m, case.candidate)
+    if commercial is None:
+        commercial = rules.detect_commercial and bool(demand.commercial_reasons)
+        why = (f"commercial site detected: {', '.join(demand.commercial_reasons)}" if commercial
+               else "no commercial signs on the page")
+    else:
+        why = f"{'commercial' if commercial else 'non-commercial'} use (set for this offer)"
     return price(rules, licence=licence or rules.default_licence, commercial=commercial,
                  long_side=displayed_long_side(case), first_seen=m["first_seen"], last_seen=m["last_seen"],
-                 sightings=m["sightings"])
+                 sightings=m["sightings"], sites=demand.sites, territory=(demand.territory, demand.territory_why),
+                 commercial_why=why)
 
 
 def _template(ws: Workspace, rules: PricingSettings) -> jinja2.Template:

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from detector.config import LicensingSettings, Settings
 from detector.errors import ActionRefused, UsageError
 from detector.evidence import ledger, offers
 from detector.evidence.review import review_match
 from detector.licensing import contributors, links, money, negotiation
+from detector.licensing.demand import bare_host
 from detector.licensing.splits import split
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
@@ -36,8 +37,10 @@ class Sent:
 
 
 def send_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
-               commercial: bool = False, owner_id: int | None = None, at: str | None = None) -> Sent:
-    """Price and write an offer for a match, give it a public page link and mark it sent."""
+               commercial: bool | None = None, owner_id: int | None = None, at: str | None = None) -> Sent:
+    """Price and write an offer for a match, give it a public page link and mark it sent.
+
+    `commercial` None: commercial use is detected from the captured page (pricing.detect_commercial)."""
     made = offers.make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial,
                              owner_id=owner_id, at=at)
     token = links.issue(store, ws.keys_dir, made.record["id"])
@@ -254,8 +257,8 @@ def record_payment(store: Store, settings: Settings, offer_id: int, amount_minor
 
 
 def licensed_domain(match: dict) -> str:
-    host = (urlsplit(match["page_url"]).hostname or "").lower()
-    return host.removeprefix("www.")
+    """The domain a licence for this match covers: the page's host without `www.` (sub-domains included)."""
+    return bare_host(match["page_url"])
 
 
 def _grant_licence(store: Store, rules: LicensingSettings, offer: dict, match: dict, at: str) -> dict:

@@ -235,8 +235,9 @@ def make_notice(portal: Portal, store: Store, principal: Principal, match_id: in
 
 
 def make_offer(portal: Portal, store: Store, principal: Principal, match_id: int, licence: str | None,
-               commercial: bool, send: bool = False) -> dict:
-    """A draft offer; with `send`, sent with its public page link (`page_url` in the answer)."""
+               commercial: bool | None, send: bool = False) -> dict:
+    """A draft offer; with `send`, sent with its public page link (`page_url` in the answer).
+    `commercial` None: detected from the captured page."""
     if send:
         sent = settlement.send_offer(portal.ws, store, portal.settings, match_id, licence=_blank(licence),
                                      commercial=commercial, owner_id=principal.owner_id)

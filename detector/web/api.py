@@ -42,7 +42,7 @@ class NoticeIn(BaseModel):
 
 class OfferIn(BaseModel):
     licence: str | None = Field(default=None, description="Licence type; default: pricing.default_licence.")
-    commercial: bool = False
+    commercial: bool | None = Field(default=None, description="Commercial use; null: detected from the page.")
     send: bool = Field(default=False, description="Also give it a public offer page link and mark it sent.")
 
 

@@ -232,7 +232,8 @@ async def offer_create(request: Request, match_id: int):
     form = await checked_form(request)
     portal = request.app.state.portal
     with portal.store() as store:
-        row = actions.make_offer(portal, store, who, match_id, form.get("licence"), form.get("commercial") == "on")
+        use = {"commercial": True, "non-commercial": False}.get(str(form.get("use") or ""))
+        row = actions.make_offer(portal, store, who, match_id, form.get("licence"), use)
     return _see(f"/offers/{row['id']}")
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from detector.cli import app
 from detector.errors import UsageError
-from detector.workspace.store import utc_now
+from detector.workspace.store import Store, utc_now
 
 
 def run(env, *args):
@@ -52,3 +52,16 @@ def test_offer_contributors_payment_and_statement_from_the_command_line(tmp_path
 
     revoked = run(env, "offer-link", str(offer_id), "--revoke")
     assert revoked.output.strip() == f"Revoked 1 live link(s) of offer {offer_id}."
+
+
+def test_contributors_can_be_given_at_registration(tmp_path, works_dir):
+    home = tmp_path / "ws"
+    CliRunner().invoke(app, ["init", "--home", str(home), "--embedder", "none"])
+    done = CliRunner().invoke(app, ["register", str(works_dir / "coffee.jpg"), "--owner", "alice", "--contributor",
+                                    "Ann Lee=60", "--contributor", "Bo Chan=40", "--home", str(home)])
+    assert done.exit_code == 0, done.output
+    shown = CliRunner().invoke(app, ["contributors", "show", "1", "--home", str(home)])
+    assert shown.output.strip() == f"from {utc_now()[:10]}: Ann Lee 60, Bo Chan 40"
+    bad = CliRunner().invoke(app, ["register", str(works_dir / "rocket.jpg"), "--contributor", "Ann", "--home", str(home)])
+    assert isinstance(bad.exception, UsageError) and "Contributor 'Ann' must be NAME=SHARE" in str(bad.exception)
+    assert len(Store(home / "copyhound.db").assets()) == 1  # nothing was registered

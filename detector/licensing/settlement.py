@@ -67,6 +67,8 @@ def new_link(ws: Workspace, store: Store, offer_id: int, *, owner_id: int | None
         if revoke_old:
             revoke_links(store, offer_id)
         token = links.issue(store, ws.keys_dir, offer_id)
+        # the ledger says a link was issued, never the link itself: bundles carry these entries
+        ledger.append(store, "offer", ledger.match_subject(offer["match_id"]), {"offer_id": offer_id, "link_issued": True})
     if offer["status"] == "draft":
         offers.set_offer_status(store, offer_id, "sent")
     return token

@@ -20,6 +20,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from detector.errors import CopyhoundError, ImageRefused, NotFound
 from detector.evidence import offers
 from detector.licensing import documents, links, money, settlement, webhook
+from detector.tokens import active_principal
+from detector.web.auth import session_of
 from detector.web.errors import body_for, status_for
 from detector.web.images import rendition
 from detector.web.ui import CsrfRefused, render
@@ -95,8 +97,16 @@ async def _form(request: Request) -> dict:
 def page(request: Request, token: str):
     offer_id = _offer_id(request, token)
     with request.app.state.portal.store() as store:
-        settlement.view(store, offer_id, _visitor(request))
+        if not _owner_preview(request, store, offer_id):
+            settlement.view(store, offer_id, _visitor(request))
     return _show(request, token, offer_id)
+
+
+def _owner_preview(request: Request, store, offer_id: int) -> bool:
+    """True when the offer's owner (signed in to the portal) opens the page: that is no view by the recipient."""
+    session = session_of(request)
+    who = active_principal(store, session.token_id) if session and session.token_id else None
+    return who is not None and (who.is_admin or who.owner_id == store.offer(offer_id)["owner_id"])
 
 
 def _show(request: Request, token: str, offer_id: int, error: str | None = None, status_code: int = 200):

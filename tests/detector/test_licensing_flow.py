@@ -69,6 +69,10 @@ def test_an_offer_walks_from_sent_to_paid_to_a_contributor_statement(tmp_path):
         ("Ann Lee", "60", "90.00", "48.60", "48.60"), ("Bo Chan", "40", "90.00", "32.40", "32.40"),
         ("agency commission", "10%", "90.00", "9.00", "9.00")]
     assert statements.statement(env.store, "2026-12") == []
+    page = statements.as_html(statements.statement(env.store, "2026-11"), "2026-11")
+    assert "<h2>Ann Lee</h2>" in page and "<td>48.60</td>" in page and "<h2>agency commission</h2>" in page
+    with pytest.raises(UsageError, match="--period must be a month like 2026-11, got '2026-13'"):
+        statements.statement(env.store, "2026-13")
 
     entries = [(e["kind"], json.loads(e["payload"])) for e in ledger.entries(env.store, [ledger.match_subject(env.match_id)])]
     assert [p["status"] for kind, p in entries if kind == "offer"] == [

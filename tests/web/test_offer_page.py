@@ -59,7 +59,10 @@ class Shop:
 
 def _settings(**licensing) -> config.Settings:
     base = config.Settings().with_embedder("none")
-    return replace(base, licensing=replace(base.licensing, **licensing))
+    # The work is on one site per test here; without a demand increase every offer costs the same
+    # (demand pricing has tests of its own), and the factor still shows in the breakdown.
+    return replace(base, licensing=replace(base.licensing, **licensing),
+                   pricing=replace(base.pricing, demand_increase=0.0))
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,7 @@ def test_the_page_shows_the_offer_escaped_and_only_that_offer(shop):
         assert "Licence offer for “coffee”" in text and "Alice Example Photography Ltd" in text
         assert "<script>alert(1)</script>" not in text and "q=&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in text
         assert "Accept for EUR 150.00" in text and "EUR 187.50; EUR 150.00 if accepted by" in text
-        assert "long side 400 px" in text and "365 days from payment" in text
+        assert "long side 400 px" in text and "365 days from payment" in text and f"used on {len(PAGES)} sites" in text
         assert page.headers["cache-control"] == "no-store" and "script-src" not in page.headers["content-security-policy"]
         work = client.get(f"/o/{sent.token}/work.jpg")
         assert work.status_code == 200 and work.headers["content-type"] == "image/jpeg"
@@ -268,6 +271,9 @@ def test_the_owner_records_a_payment_in_the_portal(shop):
         browser.post("/signin", data={"csrf": _csrf(signin.text), "token": shop.token, "next": "/"})
         page = browser.get(f"/offers/{sent.offer['id']}")
         assert page.status_code == 200 and sent.url in page.text
+        # the owner previewing the public page is no view by the recipient
+        assert browser.get(f"/o/{sent.token}").status_code == 200
+        assert 'id="offer-status">sent<' in browser.get(f"/offers/{sent.offer['id']}").text
         assert browser.get(f"/offers/{sent.offer['id']}?error=forged").text.count("forged") == 0
         too_little = browser.post(f"/offers/{sent.offer['id']}/payment",
                                   data={"csrf": _csrf(page.text), "amount": "-1", "reference": "x"})

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick clean
+.PHONY: demo test docs bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The CLI reference page is written from every command's --help (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m detector.cli.reference docs/cli.md
 
 # Benchmarks read the real photos from ../shared/photos; PHOTOS=DIR points elsewhere.
 BENCH_ARGS := $(if $(PHOTOS),--photos $(PHOTOS),)

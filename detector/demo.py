@@ -52,7 +52,7 @@ def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult
     ws, _ = create_workspace(home, config.Settings(crawl=local_crawl).with_embedder(spec))
     settings = ws.settings()
     store = Store(ws.db_path)
-    embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.torch_threads)
+    embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.threads)
     register_files(ws, store, settings, embedder, image_paths([WORKS_DIR], recursive=False),
                    WorkInfo(owner=OWNER, creator=OWNER))
     site_root = build_site(ws.home / "demo-site")

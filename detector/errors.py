@@ -46,8 +46,10 @@ class EmbedderMismatch(CopyhoundError):
     """Stored embeddings come from a different model than the configured one."""
 
 
-class IndexCorrupt(CopyhoundError):
-    """An index file is missing, truncated or does not match its manifest."""
+class ExtraMissing(CopyhoundError):
+    """An optional part of copyhound (the portal, ONNX export) is used without its packages installed."""
+
+    exit_code = 3
 
 
 class WorkspaceLocked(CopyhoundError):

@@ -16,6 +16,8 @@ from detector.config import Settings, Target
 from detector.detect import Detector
 from detector.embedders import Embedder
 from detector.errors import UsageError
+from detector.evidence.offers import expire_due
+from detector.followup import follow_up
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -31,8 +33,13 @@ def _resumable_scan(store: Store) -> dict | None:
 
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
-             progress: Callable[[str, int, int | None], None] = lambda stage, n, total: None) -> dict:
-    """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage)."""
+             progress: Callable[..., None] = lambda stage, n, total, detail="": None) -> dict:
+    """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
+
+    `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
+    captured so far (total None) and a detail line of pages, refusals and rate; during detection
+    with the images analysed of those pending.
+    """
     from detector.crawl import crawl as crawl_targets
 
     with ws.lock("scan"):
@@ -54,7 +61,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             if crawl:
                 clock = time.perf_counter()
                 progress("crawl", 0, None)
-                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None)
+                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None,
+                                                 tick=lambda: _crawl_progress(store, scan_id, clock, progress))
                 seconds["crawl"] = time.perf_counter() - clock
             clock = time.perf_counter()
             detector = Detector(ws, store, settings, embedder)
@@ -69,8 +77,10 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             detected = detector.run(progress=advance)
             seconds["detect"] = time.perf_counter() - clock
             summary["detect"] = detected.as_dict()
+            summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
             summary["errors"] = _errors(summary)
+            summary["offers_expired"] = len(expire_due(store))
         except BaseException:
             status = "interrupted"
             raise
@@ -80,19 +90,31 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     return summary
 
 
+def _crawl_progress(store: Store, scan_id: int, started: float, progress: Callable[..., None]) -> None:
+    """Report the crawl from what it has written to the workspace so far (it runs in another process)."""
+    seen = store.crawl_progress(scan_id)
+    elapsed = max(time.perf_counter() - started, 1e-6)
+    progress("crawl", seen["images"], None, f"{seen['pages']} pages, {seen['images']} images, "
+                                            f"{seen['refusals']} refused, {seen['images'] / elapsed:.1f} images/s")
+
+
 #: Refusals that are the crawl being polite or staying in bounds, not something going wrong.
 POLICY_REASONS = frozenset({"robots_disallowed", "robots_ignored", "offsite", "cap_reached"})
 
 
 def _errors(summary: dict) -> dict[str, int]:
-    """Errors by kind: the crawl's failed fetches and refusals (policy excepted), and images
-    detection could not decode. A non-empty result makes `copyhound scan` exit with 1."""
+    """Errors by kind: the crawl's failed fetches and refusals (policy excepted, and the 404s that
+    show a known copy was taken down), and images detection could not decode. A non-empty result
+    makes `copyhound scan` exit with 1."""
     crawl = summary.get("crawl", {})
     errors: dict[str, int] = {}
     for source in (crawl.get("refusals", {}), summary["detect"]["refused"]):
         for reason, count in source.items():
             if reason not in POLICY_REASONS:
                 errors[reason] = errors.get(reason, 0) + count
+    for reason, count in summary.get("followup", {}).get("explained", {}).items():
+        errors[reason] = errors.get(reason, 0) - count
+    errors = {reason: count for reason, count in errors.items() if count > 0}
     if crawl.get("errors"):
         errors["crawl_error"] = len(crawl["errors"])
     return errors

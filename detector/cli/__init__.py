@@ -1,7 +1,9 @@
 """The `copyhound` command line. `common` holds the group and what every command shares; each other
-module adds the commands of one area, in the order `copyhound --help` lists them."""
+module adds the commands of one area. They are imported in the order of the work (set up, scan,
+review, act, look around, administer), which is the order `copyhound --help` lists them."""
 
-from detector.cli import admin, evidence, licensing, matches, scanning, works  # noqa: F401  (each registers its commands)
+# Each import registers its commands; the order is deliberate, so it is kept from being sorted.
+from detector.cli import works, scanning, matches, evidence, licensing, enforcement, overview, settings, admin  # noqa: F401, I001
 from detector.cli.common import app, main
 
 __all__ = ["app", "main"]

@@ -8,8 +8,23 @@ from typing import Annotated
 import typer
 
 from detector import catalogue, config
-from detector.cli.common import Format, Home, app, check_format, console, embedder_of, err, open_parts, progress_bar
-from detector.embedders import parse_spec
+from detector.cli.common import (
+    Format,
+    Home,
+    Limit,
+    Offset,
+    Wide,
+    app,
+    check_format,
+    console,
+    embedder_of,
+    err,
+    open_parts,
+    page_title,
+    progress_bar,
+    row_limit,
+)
+from detector.embedders import SPEC_HELP, parse_spec
 from detector.errors import UsageError
 from detector.output import render
 from detector.workspace import create_workspace
@@ -19,7 +34,7 @@ from detector.workspace.store import Store
 @app.command()
 def init(
     home: Home = None,
-    embedder: Annotated[str, typer.Option(help="Embedder spec: clip:MODEL/TAG, clip:MODEL@PATH or none.")] = (
+    embedder: Annotated[str, typer.Option(help=f"Embedder spec: {SPEC_HELP}.")] = (
         config.EmbedderSettings().spec
     ),
 ) -> None:
@@ -81,13 +96,16 @@ def register(
 
 @app.command()
 def assets(owner: Annotated[str | None, typer.Option(help="Only this owner's works.")] = None,
+           limit: Limit = None, offset: Offset = 0, wide: Wide = False,
            fmt: Format = "table", home: Home = None) -> None:
     """List registered works."""
     check_format(fmt)
     _, _, store = open_parts(home)
-    rows = store.assets("owners.name = ?", [owner]) if owner else store.assets()
+    where, params = ("owners.name = ?", [owner]) if owner else ("1", [])
+    rows, total = store.assets_page(where, params, row_limit(limit, fmt), offset), store.count_assets(where, params)
     render(rows, ["id", "owner", "filename", "title", "creator", "width", "height", "sha256"], fmt, console,
-           title="Registered works")
+           title=page_title("Registered works", rows, total, offset), wide=wide,
+           short=["id", "owner", "filename", "title", "width", "height", "sha256"])
 
 
 @app.command()

@@ -34,7 +34,10 @@ class EmbedderSettings:
         "(local checkpoint; MODEL may be a model-config .json), 'onnx:PATH' (an exported image model with its .json sidecar), or 'none' (hashes and local features only).",
     )
     batch_size: int = setting(16, "Images embedded per forward pass.")
-    torch_threads: int = setting(0, "CPU threads torch may use; 0 keeps torch's default.")
+    threads: int = setting(
+        0, "CPU threads the embedding model may use (torch for clip:, onnxruntime for onnx:); 0 keeps the "
+        "runtime's default. Called torch_threads before 0.2; that name is still read."
+    )
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,85 @@ class PricingSettings:
 
 
 @dataclass(frozen=True)
+class PolicyRule:
+    """One rule of an owner's enforcement policy ([[enforcement.rules]]); the first rule that fits acts."""
+
+    name: str = setting("", "Name of the rule, recorded in the ledger with every action it causes.")
+    owner: str = setting("", "Owner whose matches the rule is for; empty: every owner.")
+    action: str = setting("review", "What to do: offer, dmca, dsa, review (leave it to a person) or ignore.")
+    decision: str = setting("", "Only matches decided 'match' or 'review'; empty: either.")
+    min_score: float = setting(0.0, "Only matches scoring at least this.")
+    min_age_days: int = setting(0, "Only matches first seen at least this many days ago.")
+    min_sightings: int = setting(0, "Only matches seen at least this many times.")
+    commercial: str = setting("", "'yes': only sites in enforcement.commercial_domains; 'no': only others; "
+                                  "empty: any site.")
+    countries: tuple[str, ...] = setting((), "Only sites hosted in these countries (ISO codes from the hosting "
+                                             "network's RDAP record); empty: any.")
+    offer: str = setting("", "Only matches whose latest offer is in this state: none, draft, sent, accepted, "
+                             "declined, expired; empty: any.")
+    offer_days: int = setting(0, "Only matches whose latest offer was sent (or made) at least this many days ago; "
+                                 "with offer = 'sent' this escalates an unpaid offer.")
+
+
+@dataclass(frozen=True)
+class EnforcementSettings:
+    unreachable_limit: int = setting(
+        3, "Scans in a row in which a copy's URL fails with a network error before it counts as removed."
+    )
+    run_after_scan: bool = setting(False, "Run `copyhound enforce` at the end of every scan.")
+    cooling_days: int = setting(7, "Days after an automated action on a match during which no other is taken.")
+    daily_cap_owner: int = setting(50, "Automated actions per owner per day, at most.")
+    daily_cap_recipient: int = setting(5, "Automated e-mails to one recipient address per day, at most.")
+    commercial_domains: tuple[str, ...] = setting(
+        (), "Sites (domains, with their sub-domains) that use images commercially, for rules with commercial."
+    )
+    offer_url: str = setting(
+        "", "Link to an offer's page put in offer e-mails, with {offer_id} in it; empty: no link."
+    )
+    rules: tuple[PolicyRule, ...] = setting(
+        (), "Ordered policy rules ([[enforcement.rules]] tables, fields in docs/enforcement.md); none: "
+            "`copyhound enforce` does nothing."
+    )
+
+
+@dataclass(frozen=True)
+class RecipientSettings:
+    rdap_ip_url: str = setting(
+        "https://rdap.arin.net/registry/", "RDAP service for IP networks (ARIN redirects to the right RIR); "
+        "the hosting provider's abuse contact comes from it."
+    )
+    rdap_domain_url: str = setting(
+        "https://rdap.org/", "RDAP service for domains (rdap.org redirects to the registry); the registrar's "
+        "abuse contact comes from it."
+    )
+    security_txt: bool = setting(True, "Read the site's /.well-known/security.txt for a contact address.")
+    overrides: dict[str, str] = setting(
+        {}, "Addresses per domain that replace every lookup (a table: \"shop.example\" = \"legal@shop.example\")."
+    )
+    cache_days: int = setting(30, "Days a looked-up address is reused before it is looked up again.")
+    timeout: float = setting(10.0, "Seconds before an RDAP or security.txt request is given up.")
+    allow_private: bool = setting(
+        False, "Fetch security.txt from sites at loopback/private addresses (tests, intranets)."
+    )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = setting("", "SMTP server that sends notices and offers; empty: nothing is sent by e-mail.")
+    port: int = setting(587, "SMTP port (587 with STARTTLS, 465 with ssl, 25 plain).")
+    starttls: bool = setting(True, "Upgrade the connection with STARTTLS before authenticating.")
+    ssl: bool = setting(False, "Connect over TLS from the start (port 465).")
+    username: str = setting("", "SMTP user name; empty: no authentication.")
+    password_file: str = setting("", "File holding the SMTP password (relative to the workspace).")
+    ca_file: str = setting(
+        "", "CA certificate (PEM) trusted for the SMTP server's TLS besides the system's, for a private relay "
+        "(relative to the workspace)."
+    )
+    from_address: str = setting("", "Sender address; empty: the owner's e-mail.")
+    timeout: float = setting(30.0, "Seconds before the SMTP server is given up.")
+
+
+@dataclass(frozen=True)
 class LicensingSettings:
     """Settling offers ([licensing]): the public offer page, negotiation, invoices, payment, royalty splits.
 
@@ -288,6 +370,9 @@ class Settings:
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
+    enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
+    recipients: RecipientSettings = field(default_factory=RecipientSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
     licensing: LicensingSettings = field(default_factory=LicensingSettings)
     targets: tuple[Target, ...] = ()
 
@@ -295,7 +380,8 @@ class Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "pricing", "licensing")
+SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "pricing", "licensing", "enforcement",
+            "recipients", "smtp")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:
@@ -352,8 +438,24 @@ def _build(where: str, cls: type, data: dict) -> Any:
     return cls(**values)
 
 
+#: Settings renamed since a release, (section, old name) -> new name: old config files keep working.
+RENAMED = {("embedder", "torch_threads"): "threads"}
+
+
+def current_names(data: dict) -> dict:
+    """`data` (a parsed config file) with every renamed setting under its current name."""
+    data = dict(data)
+    for (section, old), new in RENAMED.items():
+        table = data.get(section)
+        if isinstance(table, dict) and old in table:
+            if new in table:
+                raise ConfigError(f"config.{section}: {old} is the old name of {new}; keep only {new}.")
+            data[section] = {new if k == old else k: v for k, v in table.items()}
+    return data
+
+
 def from_dict(data: dict) -> Settings:
-    return _build("config", Settings, data)
+    return _build("config", Settings, current_names(data))
 
 
 def load(path: Path) -> Settings:
@@ -378,15 +480,18 @@ def documented_fields() -> list[tuple[str, str, Any, str]]:
     return rows
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if is_dataclass(value):  # a table in a list (enforcement.rules): only what differs from the defaults
+        return toml_value({f.name: getattr(value, f.name) for f in fields(value)
+                           if getattr(value, f.name) != getattr(type(value)(), f.name)})
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
@@ -405,17 +510,17 @@ def render_toml(settings: Settings) -> str:
             if f.metadata.get("subtables"):
                 for name, table in getattr(values, f.name).items():
                     out.append(f"[{section}.{_toml_key(name)}]")
-                    out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+                    out += [f"{k} = {toml_value(v)}" for k, v in table.items()]
                 continue
-            out.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
+            out.append(f"{f.name} = {toml_value(getattr(values, f.name))}")
         out.append("")
     out.append("# Sites to crawl on every scan. Copy this block once per site:")
     out.append("# [[targets]]")
     for f in fields(Target):
-        out.append(f"# {f.name} = {_toml_value(f.default if f.default is not MISSING else f.default_factory())}"
+        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
                    f"  # {f.metadata['help']}")
     for target in settings.targets:
         out += ["", "[[targets]]"]
         for f in fields(target):
-            out.append(f"{f.name} = {_toml_value(getattr(target, f.name))}")
+            out.append(f"{f.name} = {toml_value(getattr(target, f.name))}")
     return "\n".join(out) + "\n"

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from detector.errors import UsageError
 from detector.workspace.store import Store, utc_now
 
-KINDS = ("register", "match", "review", "notice", "offer", "export", "contributors", "payment")
+KINDS = ("register", "match", "review", "notice", "offer", "export", "presence", "enforce", "delivery",
+         "contributors", "payment")
 GENESIS = "0" * 64
 
 

@@ -329,11 +329,12 @@ def amount_due(offer: dict) -> str | None:
     return money.text(due_minor(offer))
 
 
-def expire_due(store: Store, match_ids: list[int], at: str | None = None) -> list[int]:
-    """Mark the draft or sent offers of `match_ids` whose expiry date has passed as expired; returns their ids."""
+def expire_due(store: Store, match_ids: list[int] | None = None, at: str | None = None) -> list[int]:
+    """Mark the draft or sent offers (of `match_ids`, or every one) whose expiry date has passed as
+    expired, each in the ledger; returns their ids. Every scan runs it."""
     at = at or utc_now()
-    due = [o["id"] for o in store.offers(match_ids)
-           if o["status"] in ("draft",) + OPEN and o["expires_at"] < at]
+    offers = store.offers(match_ids) if match_ids is not None else store.open_offers()
+    due = [o["id"] for o in offers if o["status"] in ("draft",) + OPEN and o["expires_at"] < at]
     for offer_id in due:
         set_offer_status(store, offer_id, "expired", at=at)
     return due

@@ -48,6 +48,12 @@ def send_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     return Sent(sent, token, page_url(settings, store, sent, token), made.path)
 
 
+def page_link(ws: Workspace, store: Store, settings: Settings, offer_id: int) -> str:
+    """The URL of the offer's live page link, issuing one when it has none (its status is left as is)."""
+    token = links.token_of(store, ws.keys_dir, offer_id) or links.issue(store, ws.keys_dir, offer_id)
+    return page_url(settings, store, store.offer(offer_id), token)
+
+
 def page_url(settings: Settings, store: Store, offer: dict, token: str) -> str:
     return links.url(rules_for(settings, store, offer).public_url, token)
 

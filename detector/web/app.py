@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from detector import __version__
 from detector.config import Settings
 from detector.errors import CopyhoundError
-from detector.web import api, licensing_api, licensing_pages, offer_page, ui
+from detector.web import api, cases, licensing_api, licensing_pages, offer_page, pages, ui
 from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
 from detector.web.portal import Portal
@@ -43,7 +43,9 @@ def create_app(ws: Workspace, settings: Settings | None = None):
                               "Authenticate with `Authorization: Bearer TOKEN`.")
     app.state.portal = Portal(ws, settings)
     app.include_router(api.router)
+    app.include_router(cases.router)
     app.include_router(ui.router)
+    app.include_router(pages.router)
     app.include_router(licensing_api.router)
     app.include_router(licensing_pages.router)
     app.include_router(offer_page.router)

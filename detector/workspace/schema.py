@@ -183,6 +183,55 @@ CREATE TABLE api_tokens (
 );
 """
 
+_V_ENFORCEMENT = """
+-- Follow-up on rescans (detector.followup): whether each copy is still up at its URL.
+ALTER TABLE matches ADD COLUMN presence TEXT NOT NULL DEFAULT 'up';   -- up, changed, removed, unreachable
+ALTER TABLE matches ADD COLUMN presence_at TEXT;                      -- when a scan last checked it
+ALTER TABLE matches ADD COLUMN presence_detail TEXT;                  -- what that scan saw
+ALTER TABLE matches ADD COLUMN unreachable_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE matches ADD COLUMN removed_at TEXT;
+
+-- Every automated action of an enforcement policy (detector.enforcement), for cooling periods and caps.
+CREATE TABLE enforcement_actions (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    rule TEXT NOT NULL,
+    action TEXT NOT NULL,               -- offer, dmca, dsa, review, ignore
+    recipient TEXT,
+    at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX enforcement_actions_match ON enforcement_actions(match_id);
+CREATE INDEX enforcement_actions_owner ON enforcement_actions(owner_id, at);
+
+-- Where notices go (detector.recipients): each address found, its source and when it was looked up.
+CREATE TABLE recipient_lookups (
+    host TEXT NOT NULL,
+    source TEXT NOT NULL,               -- override, rdap_ip, rdap_domain, security_txt
+    address TEXT NOT NULL,              -- '' when the source had none (cached too)
+    detail TEXT NOT NULL,
+    country TEXT,                       -- the hosting network's country (rdap_ip)
+    looked_up_at TEXT NOT NULL,
+    PRIMARY KEY (host, source, address)
+);
+
+-- Each e-mail sent (detector.mailer): who got what, the server's answer, or why it failed.
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    notice_id INTEGER REFERENCES notices(id),
+    offer_id INTEGER REFERENCES offers(id),
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    status TEXT NOT NULL,               -- sent, failed
+    response TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX deliveries_match ON deliveries(match_id);
+"""
+
 _V_LICENSING = """
 -- Licensing (detector.licensing): money in integer minor units (cents). Offers written before this
 -- migration keep their decimal strings; their minor-unit columns are filled from them here.
@@ -281,5 +330,5 @@ CREATE TABLE webhook_events (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_LICENSING]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_LICENSING]
 SCHEMA_VERSION = len(MIGRATIONS)

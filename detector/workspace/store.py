@@ -298,8 +298,8 @@ class Store:
             raise NotFound(f"No match with id {match_id}; list them with `copyhound matches`.")
         return rows[0]
 
-    def set_match_status(self, match_id: int, status: str, note: str | None) -> dict:
-        self.db["matches"].update(match_id, {"status": status, "note": note, "reviewed_at": utc_now()})
+    def set_match_status(self, match_id: int, status: str, note: str | None, at: str | None = None) -> dict:
+        self.db["matches"].update(match_id, {"status": status, "note": note, "reviewed_at": at or utc_now()})
         return self.match(match_id)
 
     def add_authorized_use(self, owner_id: int, pattern: str, note: str | None) -> None:
@@ -356,6 +356,12 @@ class Store:
     def offers(self, match_ids: list[int]) -> list[dict]:
         marks = ", ".join("?" for _ in match_ids)
         rows = self.db.query(f"SELECT * FROM offers WHERE match_id IN ({marks}) ORDER BY id", match_ids)
+        return [_json_columns(r, ["breakdown"]) for r in rows]
+
+    def open_offers(self) -> list[dict]:
+        """Every offer still draft, sent, viewed or countered (the ones that can expire)."""
+        rows = self.db.query("SELECT * FROM offers WHERE status IN ('draft', 'sent', 'viewed', 'countered') "
+                             "ORDER BY id")
         return [_json_columns(r, ["breakdown"]) for r in rows]
 
     def update_offer(self, offer_id: int, **fields) -> dict:
@@ -453,6 +459,148 @@ class Store:
                              params + [limit, offset])
         return [_json_columns(r, ["breakdown"]) for r in rows], total
 
+    # -- cli-portal: lists of notices and offers, matches per site, the workspace at a glance --
+
+    _NOTICE_LIST = ("SELECT notices.id, notices.match_id, notices.kind, notices.created_at, notices.sha256, "
+                    "owners.name AS owner, matches.page_url, matches.status AS match_status FROM notices "
+                    "JOIN matches ON matches.id = notices.match_id JOIN owners ON owners.id = notices.owner_id ")
+
+    def find_notices(self, owner_id: int | None = None, owner: str | None = None, match_id: int | None = None,
+                     kind: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """Notices (newest first, without their text) passing the filters, and how many pass in all."""
+        where, params = _and([("notices.owner_id", owner_id), ("owners.name", owner),
+                              ("notices.match_id", match_id), ("notices.kind", kind)])
+        total = self.db.execute("SELECT count(*) FROM notices JOIN owners ON owners.id = notices.owner_id "
+                                f"WHERE {where}", params).fetchone()[0]
+        rows = self.db.query(self._NOTICE_LIST + f"WHERE {where} ORDER BY notices.id DESC LIMIT ? OFFSET ?",
+                             params + [limit, offset])
+        return list(rows), total
+
+    _OFFER_LIST = ("SELECT offers.id, offers.match_id, offers.licence, offers.commercial, offers.currency, "
+                   "offers.amount, offers.early_amount, offers.status, offers.created_at, offers.discount_until, "
+                   "offers.expires_at, offers.sent_at, offers.decided_at, owners.name AS owner, matches.page_url "
+                   "FROM offers JOIN matches ON matches.id = offers.match_id "
+                   "JOIN owners ON owners.id = offers.owner_id ")
+
+    def find_offers(self, owner_id: int | None = None, owner: str | None = None, match_id: int | None = None,
+                    status: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """Offers (newest first, without their letters) passing the filters, and how many pass in all."""
+        where, params = _and([("offers.owner_id", owner_id), ("owners.name", owner),
+                              ("offers.match_id", match_id), ("offers.status", status)])
+        total = self.db.execute("SELECT count(*) FROM offers JOIN owners ON owners.id = offers.owner_id "
+                                f"WHERE {where}", params).fetchone()[0]
+        rows = self.db.query(self._OFFER_LIST + f"WHERE {where} ORDER BY offers.id DESC LIMIT ? OFFSET ?",
+                             params + [limit, offset])
+        return list(rows), total
+
+    def match_counts(self, owner_id: int | None) -> list[dict]:
+        """Matches per (decision, status), for one owner or (None) all of them."""
+        where, params = _and([("owner_id", owner_id)])
+        return list(self.db.query(f"SELECT decision, status, count(*) AS matches FROM matches WHERE {where} "
+                                  "GROUP BY decision, status ORDER BY decision, status", params))
+
+    def matches_per_week(self, owner_id: int | None, weeks: int) -> list[dict]:
+        """Matches first seen per ISO-like week (YYYY-WW, Monday first) and decision, the last `weeks` weeks."""
+        where, params = _and([("owner_id", owner_id)])
+        return list(self.db.query(
+            "SELECT strftime('%Y-%W', first_seen) AS week, decision, count(*) AS matches FROM matches "
+            f"WHERE {where} AND first_seen >= date('now', ?) GROUP BY week, decision ORDER BY week",
+            params + [f"-{int(weeks) * 7} days"]))
+
+    def sites(self, owner_id: int | None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """Hosts with matches (most matches first): how many, how many unreviewed, when last seen; and how many hosts."""
+        where, params = _and([("owner_id", owner_id)])
+        total = self.db.execute(f"SELECT count(DISTINCT url_host(page_url)) FROM matches WHERE {where}",
+                                params).fetchone()[0]
+        rows = self.db.query(
+            "SELECT url_host(page_url) AS host, count(*) AS matches, sum(status = 'new') AS unreviewed, "
+            "sum(status = 'confirmed') AS confirmed, max(last_seen) AS last_seen FROM matches "
+            f"WHERE {where} GROUP BY host ORDER BY matches DESC, host LIMIT ? OFFSET ?", params + [limit, offset])
+        return list(rows), total
+
+    def site_match_ids(self, owner_id: int | None, host: str, status: str | None = None) -> list[int]:
+        """Ids of the matches on exactly this host (optionally only those with `status`)."""
+        where, params = _and([("owner_id", owner_id), ("status", status)])
+        rows = self.db.execute(f"SELECT id FROM matches WHERE {where} AND url_host(page_url) = ? ORDER BY id",
+                               params + [host.lower()])
+        return [r[0] for r in rows.fetchall()]
+
+    def offer_totals(self, owner_id: int | None) -> list[dict]:
+        """Offers per status and currency, with their amounts as stored (exact decimal strings)."""
+        where, params = _and([("owner_id", owner_id)])
+        rows = self.db.query(f"SELECT status, currency, amount, early_amount, decided_at, discount_until "
+                             f"FROM offers WHERE {where} ORDER BY id", params)
+        return list(rows)
+
+    def unreviewed_match_ids(self, owner_id: int | None) -> list[int]:
+        where, params = _and([("owner_id", owner_id)])
+        rows = self.db.execute(f"SELECT id FROM matches WHERE {where} AND status = 'new' ORDER BY id", params)
+        return [r[0] for r in rows.fetchall()]
+
+    def crawl_progress(self, scan_id: int) -> dict[str, int]:
+        """What a running crawl has captured so far: pages with images, images, refused fetches."""
+        pages, images = self.db.execute("SELECT count(DISTINCT page_url), count(*) FROM candidates WHERE scan_id = ?",
+                                        [scan_id]).fetchone()
+        refusals = self.db.execute("SELECT count(*) FROM crawl_events WHERE scan_id = ?", [scan_id]).fetchone()[0]
+        return {"pages": pages, "images": images, "refusals": refusals}
+
+    def notice_counts(self, owner_id: int | None) -> dict[str, int]:
+        where, params = _and([("owner_id", owner_id)])
+        rows = self.db.execute(f"SELECT kind, count(*) FROM notices WHERE {where} GROUP BY kind", params)
+        return dict(rows.fetchall())
+
+
+    # -- enforcement: follow-up on rescans ---------------------------------------------------
+
+    def matches_touched_by_scan(self, scan_id: int) -> list[dict]:
+        """Matches whose page this scan fetched or failed to fetch, or whose image it tried."""
+        return self.matches(
+            "matches.page_url IN (SELECT page_url FROM candidates WHERE scan_id = ?) "
+            "OR matches.page_url IN (SELECT coalesce(page_url, url) FROM crawl_events WHERE scan_id = ?) "
+            "OR matches.image_url IN (SELECT url FROM crawl_events WHERE scan_id = ?)",
+            [scan_id, scan_id, scan_id],
+        )
+
+    def set_match_presence(self, match_id: int, **fields) -> None:
+        """Record what a rescan saw of a match: presence, presence_at, presence_detail, counts."""
+        self.db["matches"].update(match_id, fields)
+
+    # -- enforcement: policy actions, recipients, deliveries ---------------------------------
+
+    def add_enforcement_action(self, record: dict) -> int:
+        return self.db["enforcement_actions"].insert(dict(record, detail=json.dumps(record["detail"],
+                                                                                     sort_keys=True))).last_pk
+
+    def enforcement_actions(self, match_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" for _ in match_ids)
+        rows = self.db.query(f"SELECT * FROM enforcement_actions WHERE match_id IN ({marks}) ORDER BY id", match_ids)
+        return [_json_columns(r, ["detail"]) for r in rows]
+
+    def count_enforcement_actions(self, owner_id: int, since: str) -> int:
+        return self.db.execute("SELECT count(*) FROM enforcement_actions WHERE owner_id = ? AND at >= ?",
+                               [owner_id, since]).fetchone()[0]
+
+    def recipient_lookups(self, host: str, since: str) -> list[dict]:
+        """Cached lookups of `host` made at or after `since` (address '' records that a source had none)."""
+        return list(self.db["recipient_lookups"].rows_where("host = ? AND looked_up_at >= ?", [host, since],
+                                                            order_by="rowid"))
+
+    def replace_recipient_lookups(self, host: str, rows: list[dict]) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM recipient_lookups WHERE host = ?", [host])
+            for row in rows:
+                self.db["recipient_lookups"].insert(dict(row, host=host))
+
+    def add_delivery(self, record: dict) -> int:
+        return self.db["deliveries"].insert(record).last_pk
+
+    def deliveries(self, match_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" for _ in match_ids)
+        return list(self.db.query(f"SELECT * FROM deliveries WHERE match_id IN ({marks}) ORDER BY id", match_ids))
+
+    def count_deliveries(self, recipient: str, since: str) -> int:
+        return self.db.execute("SELECT count(*) FROM deliveries WHERE lower(recipient) = lower(?) AND at >= ?",
+                               [recipient, since]).fetchone()[0]
 
     # -- licensing: offer links, counters, acceptances, contributors, payments, licences ---------
 
@@ -555,6 +703,15 @@ class Store:
                                  [event_id, at])
         return cursor.rowcount == 1
 
+
+def _and(pairs: list[tuple[str, object]]) -> tuple[str, list]:
+    """A WHERE clause ANDing `column = ?` for each pair whose value is not None."""
+    clauses, params = ["1"], []
+    for column, value in pairs:
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
 
 
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")

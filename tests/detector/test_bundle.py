@@ -19,7 +19,7 @@ AT = "2025-04-01T12:00:00Z"
 
 @pytest.fixture
 def exported(tmp_path):
-    env = build_env(tmp_path)
+    env = build_env(tmp_path, status="confirmed")
     notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca", at=AT)
     offers.make_offer(env.ws, env.store, env.settings, env.match_id, at=AT)
     path = bundle.export_bundle(env.ws, env.store, env.settings, [env.match_id], tmp_path / "out" / "b.zip")
@@ -67,7 +67,7 @@ def test_bundle_round_trips_and_verifies(exported):
     assert manifest["owners"][0]["legal_name"] == "Alice Example Photography Ltd"
     assert manifest["assets"][0]["sha256"] == env.store.asset(env.asset_id)["sha256"]
     assert [o["amount"] for o in manifest["offers"]] == ["187.50"] and manifest["notices"][0]["kind"] == "dmca"
-    assert [e["kind"] for e in manifest["ledger"]] == ["register", "match", "notice", "offer"]
+    assert [e["kind"] for e in manifest["ledger"]] == ["register", "match", "review", "notice", "offer"]
     assert all(ledger.entry_intact(e) for e in manifest["ledger"])
     assert manifest["signing"]["public_key_sha256"] == check.public_key_sha256
     assert ledger.entries(env.store)[-1]["kind"] == "export" and ledger.verify(env.store) == []

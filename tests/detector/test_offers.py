@@ -1,5 +1,6 @@
 """Licensing offers: prices computed by hand against the rules, statuses, letters, refusals."""
 
+import json
 import tomllib
 from dataclasses import replace
 from decimal import Decimal
@@ -125,7 +126,8 @@ def test_no_offer_for_rejected_or_authorized_matches(tmp_path, status):
 def test_offer_needs_a_name_and_email(tmp_path):
     env = build_env(tmp_path, profile={"legal_name": "Alice Ltd"})
     with pytest.raises(ActionRefused, match="has no email in the profile, which a licensing offer must carry. "
-                                            "Set them with `copyhound owner set alice --email ...`"):
+                                            "Set them on the portal's Profile page \\(/profile\\), or with "
+                                            "`copyhound owner set alice --email ...`"):
         offers.make_offer(env.ws, env.store, env.settings, env.match_id)
 
 
@@ -143,3 +145,18 @@ def test_the_owner_can_replace_the_letter_template(tmp_path):
         offers.make_offer(env.ws, env.store, settings, env.match_id, at=AT)
     with pytest.raises(ConfigError, match="pricing.letter_template 'nope.j2': no file at"):
         offers.make_offer(env.ws, env.store, settings_from('[pricing]\nletter_template = "nope.j2"\n'), env.match_id)
+
+
+def test_a_scan_expires_the_offers_past_their_date(tmp_path):
+    from detector.scan import run_scan
+
+    env = build_env(tmp_path)
+    overdue = offers.make_offer(env.ws, env.store, env.settings, env.match_id, at=AT).record
+    offers.set_offer_status(env.store, overdue["id"], "sent", at=AT)
+    current = offers.make_offer(env.ws, env.store, env.settings, env.match_id).record
+    summary = run_scan(env.ws, env.store, env.settings, None, [], crawl=False)
+    assert summary["offers_expired"] == 1
+    assert env.store.offer(overdue["id"])["status"] == "expired"
+    assert env.store.offer(current["id"])["status"] == "draft"
+    assert json.loads(ledger.entries(env.store)[-1]["payload"]) == {"offer_id": overdue["id"], "status": "expired",
+                                                                    "previous": "sent"}

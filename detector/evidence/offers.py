@@ -61,6 +61,10 @@ TRANSITIONS = {
 }
 # Moves the recipient makes, which the offer's expiry ends.
 _BEFORE_EXPIRY = ("viewed", "countered", "accepted")
+# What an owner may record by hand: views and counters happen on the offer page, and an offer
+# becomes paid only through a recorded payment (detector.licensing.settlement.record_payment).
+OWNER_MOVES = {status: tuple(t for t in targets if t not in ("viewed", "countered", "paid"))
+               for status, targets in TRANSITIONS.items()}
 _CENT = Decimal("0.01")
 
 
@@ -282,14 +286,18 @@ def _render_letter(template: jinja2.Template, case: Case, settings: Settings, of
 
 
 def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int | None = None,
-                     at: str | None = None, details: dict | None = None) -> dict:
+                     at: str | None = None, details: dict | None = None, payment: bool = False) -> dict:
     """Move an offer to `status` along TRANSITIONS, recording the date, and enter it in the ledger.
 
     The recipient's moves (viewed, countered, accepted) are refused after expires_at; an acceptance's
     ledger entry carries `amount_due`. `details` (who, terms, counter amounts) go into the entry too.
+    Only a recorded payment (`payment=True`) makes an offer paid.
     """
     if status not in STATUSES:
         raise UsageError(f"Offer status must be one of {', '.join(STATUSES)}, got {status!r}.")
+    if status == "paid" and not payment:
+        raise UsageError(f"Offer {offer_id} becomes paid when its payment is recorded: `copyhound offer-status "
+                         f"{offer_id} paid --amount 100.01 --reference REF`, or the portal's offer page.")
     offer = store.offer(offer_id, owner_id)
     allowed = TRANSITIONS[offer["status"]]
     if status not in allowed:

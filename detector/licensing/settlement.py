@@ -258,7 +258,7 @@ def record_payment(store: Store, settings: Settings, offer_id: int, amount_minor
         if paid_before + amount_minor >= due:
             if offer["standing_minor"] is None:
                 store.update_offer(offer_id, standing_minor=due)
-            offers.set_offer_status(store, offer_id, "paid", at=received_at,
+            offers.set_offer_status(store, offer_id, "paid", at=received_at, payment=True,
                                     details={"paid": money.text(paid_before + amount_minor), "due": money.text(due)})
             granted = _grant_licence(store, rules, offer, match, received_at)
     return Payment(payment_id, store.offer(offer_id), amount_minor, paid_before + amount_minor, due, parts, granted)

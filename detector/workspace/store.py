@@ -528,8 +528,9 @@ class Store:
     def offer_totals(self, owner_id: int | None) -> list[dict]:
         """Offers per status and currency, with their amounts as stored (exact decimal strings)."""
         where, params = _and([("owner_id", owner_id)])
-        rows = self.db.query(f"SELECT status, currency, amount, early_amount, decided_at, discount_until "
-                             f"FROM offers WHERE {where} ORDER BY id", params)
+        rows = self.db.query(f"SELECT status, currency, amount, early_amount, amount_minor, early_amount_minor, "
+                             f"standing_minor, decided_at, discount_until FROM offers WHERE {where} ORDER BY id",
+                             params)
         return list(rows)
 
     def unreviewed_match_ids(self, owner_id: int | None) -> list[int]:

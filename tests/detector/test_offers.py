@@ -107,7 +107,9 @@ def test_status_moves_and_dates_are_recorded(tmp_path):
         offers.set_offer_status(env.store, expired["id"], "accepted", at="2025-06-01T00:00:00Z")
     assert offers.expire_due(env.store, [env.match_id], at="2025-06-01T00:00:00Z") == [expired["id"]]
     assert env.store.offer(expired["id"])["status"] == "expired"
-    with pytest.raises(ActionRefused, match=f"Offer {expired['id']} is expired; that is final, not paid"):
+    with pytest.raises(ActionRefused, match=f"Offer {expired['id']} is expired; that is final, not declined"):
+        offers.set_offer_status(env.store, expired["id"], "declined")
+    with pytest.raises(UsageError, match=f"Offer {expired['id']} becomes paid when its payment is recorded"):
         offers.set_offer_status(env.store, expired["id"], "paid")
     with pytest.raises(UsageError, match="Offer status must be one of draft, sent, viewed, countered, accepted, "
                                          "paid, declined, expired, got 'settled'"):

@@ -262,7 +262,8 @@ class EnforcementSettings:
         (), "Sites (domains, with their sub-domains) that use images commercially, for rules with commercial."
     )
     offer_url: str = setting(
-        "", "Link to an offer's page put in offer e-mails, with {offer_id} in it; empty: no link."
+        "", "Link to an offer's page put in offer e-mails, with {offer_id} in it; empty: the offer's own public "
+        "page (docs/licensing.md)."
     )
     rules: tuple[PolicyRule, ...] = setting(
         (), "Ordered policy rules ([[enforcement.rules]] tables, fields in docs/enforcement.md); none: "

@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+import httpx
 from pypdf import PdfReader
-from support import run_cli
+from support import run_cli, serving
 
 from detector.demo_site import EXPECTED
 from detector.evidence.bundle_check import verify_bundle
+from detector.web import create_app
+from detector.workspace import open_workspace
 
 
 def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):
@@ -22,6 +25,13 @@ def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):
     ledger = run_cli("ledger", "verify", home=home)
     assert ledger.returncode == 0 and "Ledger intact" in ledger.stdout
     report_is_a_clean_document(next(p for p in written if p.suffix == ".pdf"))
+
+    # the demo ends with the offer page a reader can open once the portal runs
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("offer page: http://127.0.0.1:8000/o/"), last
+    with serving(create_app(open_workspace(home))) as url:
+        page = httpx.get(last.removeprefix("offer page: ").replace("http://127.0.0.1:8000", url))
+    assert page.status_code == 200 and "Licence offer for" in page.text and "Accept for EUR" in page.text
 
 
 def report_is_a_clean_document(path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Commands that turn a match into evidence: report, notice, offer, export, verify-bundle, ledger."""
+"""Commands that turn a match into evidence: report, notice, export, verify-bundle, ledger (offers: licensing)."""
 
 from __future__ import annotations
 
@@ -38,41 +38,6 @@ def notice(
     ws, settings, store = open_parts(home)
     made = make_notice(ws, store, settings, match_id, kind, out_dir=out)
     console.print(f"Wrote {kind.upper()} notice {made.id} for match {match_id}: {made.path}", highlight=False, soft_wrap=True)
-
-
-@app.command()
-def offer(
-    match_id: Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")],
-    licence: Annotated[str | None, typer.Option(help="Licence type priced in pricing.base_fees (default: pricing.default_licence).")] = None,
-    commercial: Annotated[bool, typer.Option("--commercial", help="Price it as commercial use.")] = False,
-    out: OutDir = None,
-    home: Home = None,
-) -> None:
-    """Price a licensing offer for a match from the pricing rules in config.toml and write the letter (draft)."""
-    from detector.evidence.offers import make_offer
-
-    ws, settings, store = open_parts(home)
-    made = make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial, out_dir=out)
-    r = made.record
-    console.print(f"Offer {r['id']} for match {match_id}: {r['currency']} {r['amount']} ({r['currency']} "
-                  f"{r['early_amount']} until {r['discount_until'][:10]}), expires {r['expires_at'][:10]}. "
-                  f"Letter: {made.path}", highlight=False, soft_wrap=True)
-
-
-@app.command("offer-status")
-def offer_status(
-    offer_id: Annotated[int, typer.Argument(metavar="OFFER", help="Offer id.")],
-    status: Annotated[str, typer.Argument(help="sent, accepted, declined or expired.")],
-    home: Home = None,
-) -> None:
-    """Record what happened to an offer (draft -> sent -> accepted | declined | expired)."""
-    from detector.evidence.offers import amount_due, set_offer_status
-
-    _, _, store = open_parts(home)
-    row = set_offer_status(store, offer_id, status)
-    due = amount_due(row)
-    console.print(f"Offer {offer_id} is now {row['status']}" + (f"; due: {row['currency']} {due}" if due else "") + ".",
-                  highlight=False, soft_wrap=True)
 
 
 @app.command()

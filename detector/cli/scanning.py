@@ -192,5 +192,8 @@ def demo(home: Annotated[Path | None, typer.Option(
     for path in result.evidence:
         console.print(f"wrote {path}", highlight=False)
     console.print(f"Explore it: copyhound matches --home {home}", highlight=False)
+    if result.offer_page:
+        console.print(f"The licensing offer as its recipient sees it: run `copyhound serve --home {home}`, "
+                      f"then open\noffer page: {result.offer_page}", highlight=False, soft_wrap=True)
     if result.missed or result.wrong:
         raise typer.Exit(1)

@@ -58,11 +58,16 @@ def register(
     creator: Annotated[str | None, typer.Option(help="Creator (default: from the file's metadata).")] = None,
     license_url: Annotated[str | None, typer.Option(help="Licence or rights URL.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    contributor: Annotated[list[str] | None, typer.Option(
+        "--contributor", help='A contributor and share, NAME=SHARE (repeatable): --contributor "Ann Lee=60".')] = None,
     home: Home = None,
 ) -> None:
     """Register image files as works: fingerprint them and add them to the index."""
+    from detector.licensing.contributors import parse_shares, set_contributors
     from detector.register import WorkInfo, find_images, printable, register_files
 
+    if contributor:
+        parse_shares(contributor)  # refuse a malformed share before any work is done
     ws, settings, store = open_parts(home)
     missing = [printable(str(p)) for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
@@ -75,6 +80,9 @@ def register(
                                             WorkInfo(owner, title, creator, license_url),
                                             progress=lambda _: bar.advance(task))
     counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused")}
+    for o in outcomes:
+        if contributor and o.status == "registered":
+            set_contributors(store, o.asset_id, contributor)
     for o in outcomes:
         if o.status == "already":
             console.print(f"{o.path}: {o.detail}", highlight=False)

@@ -204,7 +204,8 @@ class ReportSettings:
 class PricingSettings:
     """Price rules of licensing offers ([pricing]); [pricing.OWNER] tables override them per owner.
 
-    price = base fee of the licence type x commercial x displayed size x duration x sightings;
+    price = base fee of the licence type x commercial x displayed size x duration x sightings x demand
+    x territory;
     see detector.evidence.offers for the exact rule and docs/evidence.md for a worked example.
     """
 
@@ -230,6 +231,18 @@ class PricingSettings:
         0.02, "Added to the sightings factor for each sighting after the first."
     )
     max_sightings_multiplier: float = setting(1.5, "Upper limit of the sightings factor.")
+    demand_increase: float = setting(
+        0.1, "Added to the demand factor for each further site (distinct host) found using the same work."
+    )
+    max_demand_multiplier: float = setting(2.0, "Upper limit of the demand factor.")
+    detect_commercial: bool = setting(
+        True, "Price a use as commercial when the captured page has shop or product markup, a cart button, "
+        "prices or adverts (unless the offer says otherwise)."
+    )
+    territory_multipliers: dict[str, float] = setting(
+        {}, "Factor per territory: a country code from the site's TLD ('de', 'gb', 'us') or 'lang:xx' from the "
+        "page's language for generic domains; 'default' for the rest (1.0 when absent)."
+    )
     early_discount_percent: float = setting(
         20.0, "Discount in percent if the offer is accepted within early_discount_days."
     )
@@ -289,7 +302,8 @@ class EnforcementSettings:
         (), "Sites (domains, with their sub-domains) that use images commercially, for rules with commercial."
     )
     offer_url: str = setting(
-        "", "Link to an offer's page put in offer e-mails, with {offer_id} in it; empty: no link."
+        "", "Link to an offer's page put in offer e-mails, with {offer_id} in it; empty: the offer's own public "
+        "page (docs/licensing.md)."
     )
     rules: tuple[PolicyRule, ...] = setting(
         (), "Ordered policy rules ([[enforcement.rules]] tables, fields in docs/enforcement.md); none: "
@@ -335,6 +349,60 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class LicensingSettings:
+    """Settling offers ([licensing]): the public offer page, negotiation, invoices, payment, royalty splits.
+
+    [licensing.OWNER] tables override any of these per owner (see docs/licensing.md).
+    """
+
+    public_url: str = setting(
+        "http://127.0.0.1:8000", "Base URL at which recipients reach the portal; offer page links start with it."
+    )
+    licence_term_days: int = setting(
+        365, "Days a paid licence lasts; its domain is an authorised use of the work for that long."
+    )
+    floor_percent: float = setting(
+        60.0, "The floor: lowest price ever agreed, in percent of the offer's price; a counter far below it is "
+        "answered once with the floor, and no rule accepts or proposes less."
+    )
+    accept_percent: float = setting(
+        80.0, "A counter-offer at or above this percent of the price (and the floor) is accepted at once; a "
+        "lower one is answered once with half-way between it and this level, never below the floor."
+    )
+    commission_percent: float = setting(
+        0.0, "Agency commission taken from each payment before it is split among the work's contributors."
+    )
+    invoice_prefix: str = setting("INV-", "Invoice numbers are this prefix, the owner id and a per-owner number.")
+    tax_id: str = setting("", "The owner's tax or VAT number, printed on invoices.")
+    tax_percent: float = setting(
+        0.0, "Tax (e.g. VAT) included in prices, in percent; invoices show it apart from the net amount."
+    )
+    tax_note: str = setting("", "A line printed on invoices about tax, e.g. 'VAT reverse charge applies'.")
+    payment_link: str = setting(
+        "", "Payment link template shown after acceptance, with {amount}, {currency} and {reference} filled "
+        "in (URL-encoded), e.g. 'https://pay.example/c?amount={amount}&ref={reference}'. Empty: none."
+    )
+    bank_transfer: str = setting(
+        "", "Bank-transfer details shown after acceptance (account holder, IBAN, BIC); the invoice number "
+        "is given as the reference. Empty: none."
+    )
+    webhook_tolerance_s: int = setting(
+        300, "A payment webhook's signed timestamp may be at most this many seconds old (or ahead)."
+    )
+    page_requests_per_minute: int = setting(
+        30, "Requests one address may make to offer pages and the payment webhook per minute."
+    )
+    owners: dict[str, dict] = field(default_factory=dict, metadata={
+        "help": "Per-owner overrides: a [licensing.OWNER] table holding any of the settings above.",
+        "subtables": True,
+    })
+
+    def for_owner(self, name: str) -> LicensingSettings:
+        """The settings for owner `name`: the defaults with its [licensing.NAME] table applied."""
+        return replace(self, owners={}, **self.owners.get(name, {}))
+
+
+@dataclass(frozen=True)
 class Settings:
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
@@ -348,6 +416,7 @@ class Settings:
     enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
     recipients: RecipientSettings = field(default_factory=RecipientSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    licensing: LicensingSettings = field(default_factory=LicensingSettings)
     targets: tuple[Target, ...] = ()
 
     def with_embedder(self, spec: str) -> Settings:
@@ -355,7 +424,7 @@ class Settings:
 
 
 SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "provenance", "report", "pricing",
-            "enforcement", "recipients", "smtp")
+            "licensing", "enforcement", "recipients", "smtp")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

@@ -168,6 +168,7 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
     from detector.evidence.offers import make_offer, set_offer_status
     from detector.evidence.report import write_report
     from detector.evidence.review import review_match
+    from detector.licensing.settlement import page_link
 
     at = _stamp(now)
     owner = store.owner(match["owner_id"])
@@ -182,9 +183,10 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
             offer = drafts[-1] if drafts else \
                 make_offer(ws, store, settings, match["id"], commercial=step.facts["commercial"], at=at).record
             body = offer["letter"]
-            if settings.enforcement.offer_url:
-                body += f"\n\nAccept or decline this offer here: " \
-                        f"{settings.enforcement.offer_url.replace('{offer_id}', str(offer['id']))}\n"
+            # enforcement.offer_url replaces the offer's own public page (detector.licensing) when set
+            link = settings.enforcement.offer_url.replace("{offer_id}", str(offer["id"])) \
+                if settings.enforcement.offer_url else page_link(ws, store, settings, offer["id"])
+            body += f"\n\nAccept or decline this offer here: {link}\n"
             subject = f"Licence offer for the use of {match['asset_title'] or match['asset_filename']} on {step.host}"
             ids = {"offer_id": offer["id"]}
         else:

@@ -8,8 +8,8 @@ whole chain and the head; signed, time-stamped checkpoints (`detector.evidence.c
 what catch that, and evidence bundles carry their entries with Merkle proofs against one.
 
 Subjects name what an entry is about, so bundles can pick the entries that concern them:
-`asset:ID` for registrations, `match:ID` for detections, reviews, notices and offers, and
-`export` for bundle exports.
+`asset:ID` for registrations and contributors' shares, `match:ID` for detections, reviews,
+notices, offers and payments, and `export` for bundle exports.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from detector.errors import UsageError
 from detector.workspace.store import Store, utc_now
 
 KINDS = ("register", "match", "review", "notice", "offer", "export", "presence", "enforce", "delivery",
-         "screenshot")
+         "screenshot", "contributors", "payment")
 GENESIS = "0" * 64
 
 

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from detector import __version__
 from detector.config import Settings
 from detector.errors import CopyhoundError
-from detector.web import api, cases, pages, ui
+from detector.web import api, cases, licensing_api, licensing_pages, offer_page, pages, ui
 from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
 from detector.web.gate import AuthBeforeBody
@@ -56,6 +56,10 @@ def create_app(ws: Workspace, settings: Settings | None = None):
     app.include_router(cases.router)
     app.include_router(ui.router)
     app.include_router(pages.router)
+    app.include_router(licensing_api.router)
+    app.include_router(licensing_pages.router)
+    app.include_router(offer_page.router)
+    app.state.offer_rate_limit = offer_page.RateLimit(settings.licensing.page_requests_per_minute)
     app.mount("/static", StaticFiles(packages=[("detector.web", "static")]), name="static")
 
     @app.exception_handler(CopyhoundError)
@@ -76,6 +80,8 @@ def create_app(ws: Workspace, settings: Settings | None = None):
         return ui.render(request, "error.html", 403, principal=None,
                          message="This form was not sent from this site's page (its CSRF token is missing "
                                  "or stale). Go back, reload the page and send it again.")
+
+    app.add_exception_handler(offer_page.TooMany, offer_page.too_many)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):

@@ -103,7 +103,7 @@ def offers_page(request: Request):
     session, who = session_principal(request)
     filters = {k: request.query_params.get(k, "") for k in ("status", "match")}
     context = {"session": session, "principal": who, "filters": filters, "statuses": offers.STATUSES,
-               "transitions": offers.TRANSITIONS}
+               "transitions": offers.OWNER_MOVES}
     try:
         limit, offset = _paging(request)
         with request.app.state.portal.store() as store:

@@ -40,7 +40,10 @@ templates.filters["href"] = safe_href
 DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Work registered.",
         "already": "That file was already registered; showing the existing work.",
         "profile": "Profile saved.", "offer": "Offer status saved and entered in the ledger.",
-        "authorized": "Licensed use saved: its unreviewed matches are now marked authorized, and later ones will be."}
+        "authorized": "Licensed use saved: its unreviewed matches are now marked authorized, and later ones will be.",
+        "link": "A new offer page link was issued.", "revoked": "The offer page's links were revoked.",
+        "payment": "Payment recorded, split among the contributors and entered in the ledger.",
+        "contributors": "Contributors saved and entered in the ledger."}
 FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
 
 
@@ -199,15 +202,6 @@ def notice(request: Request, notice_id: int):
                   text=row["body"])
 
 
-@router.get("/offers/{offer_id}")
-def offer(request: Request, offer_id: int):
-    session, who = session_principal(request)
-    with request.app.state.portal.store() as store:
-        row = store.offer(offer_id, owner_id=who.owner_id)
-    return render(request, "document.html", session=session, principal=who, kind="Offer", doc=row,
-                  text=row["letter"])
-
-
 @router.get("/img/{kind}/{item_id}/{size}")
 def image(request: Request, kind: str, item_id: int, size: str):
     _, who = session_principal(request)
@@ -247,7 +241,8 @@ async def offer_create(request: Request, match_id: int):
     form = await checked_form(request)
     portal = request.app.state.portal
     with portal.store() as store:
-        row = actions.make_offer(portal, store, who, match_id, form.get("licence"), form.get("commercial") == "on")
+        use = {"commercial": True, "non-commercial": False}.get(str(form.get("use") or ""))
+        row = actions.make_offer(portal, store, who, match_id, form.get("licence"), use)
     return _see(f"/offers/{row['id']}")
 
 

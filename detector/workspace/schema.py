@@ -274,5 +274,103 @@ CREATE INDEX screenshots_match ON screenshots(match_id);
 """
 
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS]
+_V_LICENSING = """
+-- Licensing (detector.licensing): money in integer minor units (cents). Offers written before this
+-- migration keep their decimal strings; their minor-unit columns are filled from them here.
+ALTER TABLE offers ADD COLUMN amount_minor INTEGER;
+ALTER TABLE offers ADD COLUMN early_amount_minor INTEGER;
+UPDATE offers SET amount_minor = CAST(ROUND(CAST(amount AS REAL) * 100) AS INTEGER),
+                  early_amount_minor = CAST(ROUND(CAST(early_amount AS REAL) * 100) AS INTEGER);
+-- The price on the table after negotiation (NULL: the quoted amount, early or not, applies).
+ALTER TABLE offers ADD COLUMN standing_minor INTEGER;
+ALTER TABLE offers ADD COLUMN viewed_at TEXT;
+ALTER TABLE offers ADD COLUMN paid_at TEXT;
+
+-- The public offer page's link: a random nonce, signed; revoking it kills the link for good.
+CREATE TABLE offer_links (
+    id INTEGER PRIMARY KEY,
+    offer_id INTEGER NOT NULL REFERENCES offers(id),
+    nonce TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX offer_links_offer ON offer_links(offer_id);
+
+-- Counter-offers made on the page and the answer given to each.
+CREATE TABLE counter_offers (
+    id INTEGER PRIMARY KEY,
+    offer_id INTEGER NOT NULL REFERENCES offers(id),
+    amount_minor INTEGER NOT NULL,
+    answer TEXT NOT NULL,               -- accepted, proposed, stands
+    answer_minor INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX counter_offers_offer ON counter_offers(offer_id);
+
+-- Who accepted an offer, the exact terms and price, and the invoice it produced.
+CREATE TABLE acceptances (
+    offer_id INTEGER PRIMARY KEY REFERENCES offers(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    name TEXT NOT NULL, organisation TEXT, email TEXT NOT NULL,
+    ip TEXT, user_agent TEXT,
+    terms TEXT NOT NULL,                -- JSON
+    amount_minor INTEGER NOT NULL,
+    invoice_seq INTEGER NOT NULL,
+    invoice_number TEXT NOT NULL UNIQUE,
+    at TEXT NOT NULL,
+    UNIQUE (owner_id, invoice_seq)
+);
+
+-- Contributors' shares of a work, each set in force from its date until the next one.
+CREATE TABLE contributor_shares (
+    id INTEGER PRIMARY KEY,
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    effective_from TEXT NOT NULL,       -- YYYY-MM-DD
+    shares TEXT NOT NULL,               -- JSON [[name, weight], ...], in the order given
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX contributor_shares_asset ON contributor_shares(asset_id, effective_from);
+
+CREATE TABLE payments (
+    id INTEGER PRIMARY KEY,
+    offer_id INTEGER NOT NULL REFERENCES offers(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    currency TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    reference TEXT,
+    source TEXT NOT NULL,               -- owner, webhook
+    received_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX payments_offer ON payments(offer_id);
+
+-- How each payment was divided: the agency commission (contributor NULL) and each contributor's part.
+CREATE TABLE payment_splits (
+    id INTEGER PRIMARY KEY,
+    payment_id INTEGER NOT NULL REFERENCES payments(id),
+    contributor TEXT,
+    share TEXT NOT NULL,                -- the weight as given, e.g. '60'
+    amount_minor INTEGER NOT NULL
+);
+CREATE INDEX payment_splits_payment ON payment_splits(payment_id);
+
+-- A paid licence: its domain is an authorised use of its work until ends_at.
+CREATE TABLE licences (
+    id INTEGER PRIMARY KEY,
+    offer_id INTEGER NOT NULL UNIQUE REFERENCES offers(id),
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    domain TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL
+);
+CREATE INDEX licences_asset ON licences(asset_id);
+
+-- Payment-provider webhook events already taken, so a replayed request is refused.
+CREATE TABLE webhook_events (
+    event_id TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -59,8 +59,8 @@ def test_offers_list_filters_by_status(listed):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["offers", "--status", "paid"], ("error: --status 'paid' is not known; use one of: draft, sent, accepted, "
-                                     "declined, expired.")),
+    (["offers", "--status", "settled"], ("error: --status 'settled' is not known; use one of: draft, sent, viewed, "
+                                        "countered, accepted, paid, declined, expired.")),
     (["notices", "--kind", "cease"], "error: --kind 'cease' is not known; use one of: dmca, dsa."),
 ])
 def test_an_unknown_filter_value_is_one_line_and_exit_2(listed, args, message):

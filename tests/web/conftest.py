@@ -8,16 +8,14 @@ uploads, revocations) use matches, works and tokens nobody else asserts on.
 from __future__ import annotations
 
 import io
-import threading
-import time
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from PIL import Image
+from support import serving
 
 from detector import config, demo_site, tokens
 from detector.detect import Detector
@@ -126,6 +124,12 @@ def browser():
 
 
 @pytest.fixture(scope="session")
+def serve():
+    """`with serve(app) as url:` a real server for an app of a test's own."""
+    return serving
+
+
+@pytest.fixture(scope="session")
 def portal(tmp_path_factory) -> Portal:
     yield from serve_portal(tmp_path_factory.mktemp("portal") / "ws")
 
@@ -138,15 +142,5 @@ def fresh_portal(tmp_path_factory) -> Portal:
 
 def serve_portal(home: Path):
     ws, _settings, minted, matches, assets = _build(home)
-    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield Portal(f"http://127.0.0.1:{port}", ws, ws.settings(), minted, matches, assets)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(ws)) as url:
+        yield Portal(url, ws, ws.settings(), minted, matches, assets)

@@ -72,7 +72,7 @@ def test_offers_page_lists_filters_and_moves_an_offer_along(fresh_portal):
         assert f'id="offer-{offer_id}"' in c.get(sent.headers["location"]).text
         assert f'id="offer-{offer_id}"' not in c.get("/offers?status=draft").text
         again = _post(c, "/offers", f"/offers/{offer_id}/status", {"status": "draft"})
-        bad_filter = c.get("/offers?status=paid")
+        bad_filter = c.get("/offers?status=settled")
     assert again.status_code == 409 and f"Offer {offer_id} is sent; it can become" in again.text
     assert bad_filter.status_code == 422 and "status must be one of draft, sent" in bad_filter.text
     with signed_in(fresh_portal, "bob") as bob:

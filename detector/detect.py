@@ -25,6 +25,7 @@ from detector.decide import Decision, decide
 from detector.embedders import Embedder
 from detector.errors import ConfigError, ImageRefused
 from detector.evidence import ledger
+from detector.evidence.credentials import Credentials, credentials_signal, from_record, read_credentials, to_record
 from detector.features import LocalFeatures
 from detector.fingerprint import FEATURE_KINDS, hashes, local_features, mirrored
 from detector.intake import DecodedImage, decode_image
@@ -196,40 +197,58 @@ class Detector:
                     for owner_id in {a["owner_id"] for a in self.assets.values()}}
         licensed = self.store.licensed_domains(utc_now())  # paid licences: per work, for their term
         for sha256, sightings in by_content.items():
-            findings, refusal = self._analyse_blob(sha256, sightings[0]["image_url"], summary)
+            findings, refusal, copy_credentials = self._analyse_blob(sha256, sightings[0]["image_url"], summary)
             with self.store.atomic():
                 for candidate in sightings:
                     if refusal is not None:
                         self.store.update_candidate(candidate["id"], state="refused", refusal_reason=refusal.reason,
                                                     refusal_detail=refusal.detail, detected_at=utc_now())
                         continue
+                    self.store.set_candidate_credentials(candidate["id"], to_record(copy_credentials))
                     for finding in findings:
-                        self._record(candidate, finding, patterns, licensed, summary)
+                        self._record(candidate, finding, patterns, licensed, summary, copy_credentials)
                     self.store.update_candidate(candidate["id"], state="detected", detected_at=utc_now())
             summary.candidates += len(sightings)
             progress(len(sightings))
         return summary
 
     def _analyse_blob(self, sha256: str, name: str, summary: DetectSummary):
+        """(findings, refusal, the copy's Content Credentials) of one captured image."""
         clock = time.perf_counter()
+        data = self.blobs.get(sha256)
         try:
-            decoded = decode_image(self.blobs.get(sha256), name, self.settings.intake)
+            decoded = decode_image(data, name, self.settings.intake)
         except ImageRefused as refusal:
             summary.refused[refusal.reason] += 1
-            return [], refusal
+            return [], refusal, None
         finally:
             summary.seconds["decode"] += time.perf_counter() - clock
         summary.images += 1
-        return self.analyse(sha256, decoded, summary.seconds), None
+        clock = time.perf_counter()
+        credentials = read_credentials(data)
+        summary.seconds["credentials"] += time.perf_counter() - clock
+        return self.analyse(sha256, decoded, summary.seconds), None, credentials
+
+    def _work_credentials(self, asset: dict) -> Credentials | None:
+        """The work's Content Credentials as read at registration; a work registered before they
+        were stored is read now, once, and stored."""
+        if asset.get("credentials") is None:
+            asset["credentials"] = to_record(read_credentials(self.blobs.get(asset["sha256"])))
+            self.store.set_asset_credentials(asset["id"], asset["credentials"])
+        return from_record(asset["credentials"])
 
     def _record(self, candidate: dict, finding: Finding, patterns: dict, licensed: dict,
-                summary: DetectSummary) -> None:
+                summary: DetectSummary, copy_credentials: Credentials | None) -> None:
         asset = self.assets[finding.asset_id]
         is_authorized = authorized(candidate["page_url"], candidate["image_url"],
                                    patterns[asset["owner_id"]] + licensed.get(asset["id"], []))
+        signals = finding.signals
+        credentials = credentials_signal(self._work_credentials(asset), copy_credentials)
+        if credentials is not None:
+            signals = dict(signals, content_credentials=credentials)
         match_id, created = self.store.record_match(
             asset=asset, candidate=candidate, score=finding.decision.score, decision=finding.decision.decision,
-            signals=finding.signals, status="authorized" if is_authorized else "new",
+            signals=signals, status="authorized" if is_authorized else "new",
         )
         summary.decisions[finding.decision.decision] += 1
         if created:

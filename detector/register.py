@@ -18,6 +18,7 @@ from detector.config import Settings
 from detector.embedders import Embedder
 from detector.errors import ImageRefused
 from detector.evidence import ledger
+from detector.evidence.credentials import read_credentials, to_record
 from detector.fingerprint import FEATURE_KINDS, hashes, local_features
 from detector.intake import decode_file
 from detector.workspace import Workspace
@@ -157,6 +158,7 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
             "license_url": info.license_url or image.rights.rights_url,
             "width": image.width, "height": image.height, "format": image.format,
             "frames": image.frames, "byte_size": len(data), "rights": image.rights.as_dict(),
+            "credentials": to_record(read_credentials(data)),
             **fingerprint.as_dict(),
         }
         features = {kind: local_features(image, kind).to_bytes() for kind in FEATURE_KINDS}

@@ -1,11 +1,14 @@
 """`copyhound demo` (what `make demo` runs), for real, in a temporary workspace."""
 
+import hashlib
+import zipfile
 from pathlib import Path
 
 import httpx
 from pypdf import PdfReader
 from support import run_cli, serving
 
+from crawlers.screenshot import CHROMIUM
 from detector.demo_site import EXPECTED
 from detector.evidence.bundle_check import verify_bundle
 from detector.web import create_app
@@ -21,7 +24,13 @@ def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):
     assert sorted(p.suffix for p in written) == [".html", ".pdf", ".txt", ".txt", ".zip"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in written)
     bundle = next(p for p in written if p.suffix == ".zip")
-    assert verify_bundle(bundle).ok
+    check = verify_bundle(bundle)
+    assert check.ok, [str(p) for p in check.problems]
+    if CHROMIUM.exists():  # the scan shot the page, and the bundle carries the screenshot, checked
+        [entry] = check.manifest["matches"]
+        with zipfile.ZipFile(bundle) as z:
+            png = z.read(entry["screenshot"]["png"])
+        assert hashlib.sha256(png).hexdigest() == entry["screenshot"]["sha256"] and png.startswith(b"\x89PNG")
     ledger = run_cli("ledger", "verify", home=home)
     assert ledger.returncode == 0 and "Ledger intact" in ledger.stdout
     report_is_a_clean_document(next(p for p in written if p.suffix == ".pdf"))

@@ -12,6 +12,10 @@ Layout (all names relative, no `..`):
     matches/ID/copy.EXT         the captured bytes exactly as fetched
     matches/ID/capture.warc.gz  a warcinfo record, then the page's and the image's response and request
                                 records, byte-exact copies of the crawl's WARC records
+    matches/ID/screenshot.png   the page as the browser saw it, the PNG exactly as taken
+    matches/ID/screenshot.warc.gz  a warcinfo record, then the screenshot's resource record and its
+                                metadata record (viewport, user agent, browser, time), byte-exact
+                                copies of the records in the workspace's warc/screenshots-*.warc.gz
     matches/ID/report.html|pdf  the evidence report
     matches/ID/notices/...      notices made for the match; matches/ID/offers/... offer letters
     works/work-ID.EXT           the registered work (or works/work-ID-thumbnail.jpg)
@@ -183,6 +187,7 @@ def _refuse_incomplete(ws: Workspace, cases: list[Case]) -> None:
                 problems.append(f"{what} (blob {digest[:16]}...) is corrupt: its bytes no longer have the "
                                 "recorded SHA-256")
         problems += _warc_pointer_problems(ws, case)
+        problems += _screenshot_problems(ws, blobs, case)
     if problems:
         raise ActionRefused(
             "The evidence is incomplete, so no bundle was signed: " + "; ".join(problems) + ". Restore the "
@@ -208,6 +213,27 @@ def _warc_pointer_problems(ws: Workspace, case: Case) -> list[str]:
     if headers["target_uri"] not in urls or payload_sha != candidate.get("sha256"):
         return [(f"the WARC record at byte {offset} of {file} is the capture of {headers['target_uri']} "
                  f"(payload SHA-256 {str(payload_sha)[:16]}...), not of match {case.match['id']}'s copy")]
+    return []
+
+
+def _screenshot_problems(ws: Workspace, blobs: BlobStore, case: Case) -> list[str]:
+    """The page's screenshot, when there is one, must be whole: its PNG blob and its WARC resource
+    record holding that very PNG."""
+    shot = case.screenshot
+    if shot is None:
+        return []
+    what = f"the screenshot {shot['id']} of match {case.match['id']}'s page"
+    if shot["sha256"] not in blobs:
+        return [f"{what} (blob {shot['sha256'][:16]}...) is missing from the workspace's blobs/"]
+    if _sha(blobs.get(shot["sha256"])) != shot["sha256"]:
+        return [f"{what} (blob {shot['sha256'][:16]}...) is corrupt: its bytes no longer have the recorded SHA-256"]
+    path = (ws.home / (shot["warc_file"] or "")).resolve()
+    if not shot["warc_file"] or not path.is_relative_to(ws.home.resolve()) or not path.is_file():
+        return [f"the WARC file {shot['warc_file']} of {what} is missing"]
+    found = _read_record(path, shot["warc_offset"])
+    if found is None or found[1]["record_id"] != shot["warc_record_id"] or found[2] != shot["sha256"]:
+        return [(f"the WARC record at byte {shot['warc_offset']} of {shot['warc_file']} is not {what} "
+                 f"(record {shot['warc_record_id']})")]
     return []
 
 
@@ -295,6 +321,8 @@ def _add_match(files: dict, ws: Workspace, settings: Settings, case: Case,
     if records:
         entry["warc"] = {"path": f"{folder}/capture.warc.gz", "records": records}
         files[entry["warc"]["path"]] = warc_bytes
+    if case.screenshot is not None and case.screenshot_bytes is not None:
+        entry["screenshot"] = _add_screenshot(files, ws, folder, case.screenshot, case.screenshot_bytes)
     for notice in notices:
         if notice["match_id"] == match_id:
             files[_notice_path(notice)] = notice["body"].encode("utf-8")
@@ -302,6 +330,51 @@ def _add_match(files: dict, ws: Workspace, settings: Settings, case: Case,
         if offer["match_id"] == match_id:
             files[_offer_path(offer)] = offer["letter"].encode("utf-8")
     return entry
+
+
+#: What the manifest says of a screenshot, from its `screenshots` row (the rest is bookkeeping).
+_SCREENSHOT_FIELDS = ("id", "page_url", "final_url", "taken_at", "viewport_width", "viewport_height", "user_agent",
+                      "browser", "sha256", "byte_size", "width", "height", "cut", "warc_record_id", "warc_digest")
+
+
+def _add_screenshot(files: dict, ws: Workspace, folder: str, shot: dict, png: bytes) -> dict:
+    """Put the screenshot's PNG and its WARC records in `files` (both were checked before)."""
+    entry = {k: shot[k] for k in _SCREENSHOT_FIELDS}
+    entry["png"] = f"{folder}/screenshot.png"
+    files[entry["png"]] = png
+    warc_bytes, records = screenshot_records(ws, shot)
+    entry["warc"] = {"path": f"{folder}/screenshot.warc.gz", "records": records}
+    files[entry["warc"]["path"]] = warc_bytes
+    return entry
+
+
+def screenshot_records(ws: Workspace, shot: dict) -> tuple[bytes, list[dict]]:
+    """A warcinfo record, then the screenshot's `resource` record and the `metadata` record written
+    with it, copied byte for byte (as gzip members) from the workspace's screenshots WARC."""
+    record = {"role": "screenshot", "source_file": shot["warc_file"], "source_offset": shot["warc_offset"]}
+    path = (ws.home / (shot["warc_file"] or "")).resolve()
+    found = _read_record(path, shot["warc_offset"]) if path.is_relative_to(ws.home.resolve()) and path.is_file() \
+        else None
+    if found is None:
+        return b"", [dict(record, missing=f"no WARC record at byte {shot['warc_offset']} of {shot['warc_file']}")]
+    raw, headers, _ = found
+    version = headers.pop("warc_version")
+    members = [raw]
+    metadata = _read_record(path, shot["warc_offset"] + headers.pop("length"))
+    if metadata is not None and metadata[1]["warc_type"] == "metadata" \
+            and metadata[1]["concurrent_to"] == headers["record_id"]:
+        members.append(metadata[0])
+        headers["metadata_record_id"] = metadata[1]["record_id"]
+    record.update({k: v for k, v in headers.items() if k not in ("concurrent_to", "payload_digest")})
+    info = _warcinfo(version, {}, headers["date"], headers["record_id"], "screenshot.warc.gz",
+                     "copyhound evidence bundle: the screenshot of the page where the copy appeared, copied "
+                     "byte for byte from the workspace's screenshots WARC")
+    return info + _gzip_members(members), [record]
+
+
+def _gzip_members(members: list[bytes]) -> bytes:
+    """Records as gzip members: those of a gzipped WARC as they are, others gzipped with mtime 0."""
+    return b"".join(m if m[:2] == b"\x1f\x8b" else gzip.compress(m, mtime=0) for m in members)
 
 
 def capture_records(ws: Workspace, candidate: dict) -> tuple[bytes, list[dict]]:
@@ -340,8 +413,10 @@ def capture_records(ws: Workspace, candidate: dict) -> tuple[bytes, list[dict]]:
     if not members:
         return b"", records
     ids = " ".join(r.get("record_id") or "" for r in records)
-    info = _warcinfo(version, source_info, records[-1].get("date"), ids)
-    return info + b"".join(m if m[:2] == b"\x1f\x8b" else gzip.compress(m, mtime=0) for m in members), records
+    info = _warcinfo(version, source_info, records[-1].get("date"), ids, "capture.warc.gz",
+                     "copyhound evidence bundle: the WARC records of one capture, copied byte for byte "
+                     "from the crawl's WARC files")
+    return info + _gzip_members(members), records
 
 
 def _source_warcinfo(path: Path) -> dict:
@@ -357,13 +432,14 @@ def _source_warcinfo(path: Path) -> dict:
     return fields
 
 
-def _warcinfo(version: str, source: dict, when: str | None, ids: str) -> bytes:
+def _warcinfo(version: str, source: dict, when: str | None, ids: str, filename: str, description: str) -> bytes:
+    """A warcinfo record made the same way every time: its id from the records it introduces, its
+    date theirs."""
     out = io.BytesIO()
     writer = WARCWriter(out, gzip=True, warc_version=version)
     info = {**source, "format": f"WARC File Format {version.removeprefix('WARC/')}",
-            "description": "copyhound evidence bundle: the WARC records of one capture, copied byte for byte "
-                           "from the crawl's WARC files", "bundled-by": f"copyhound {detector.__version__}"}
-    record = writer.create_warcinfo_record("capture.warc.gz", info)
+            "description": description, "bundled-by": f"copyhound {detector.__version__}"}
+    record = writer.create_warcinfo_record(filename, info)
     record.rec_headers.replace_header("WARC-Record-ID", f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, ids)}>")
     if when:
         record.rec_headers.replace_header("WARC-Date", when)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
 from detector.evidence import ledger, merkle, signing, timestamp
 from detector.evidence.bundle import (
@@ -111,6 +115,7 @@ def verify_bundle(path: Path, trusted_public_key: bytes | None = None) -> Bundle
         _check_key_named(check, manifest, public_pem)
         _check_files(check, archive, entries, listed)
         _check_provenance(check, manifest, listed)
+        _check_screenshots(check, archive, entries, manifest, listed)
         _check_ledger(check, archive, entries, manifest, public_pem)
     return check
 
@@ -186,6 +191,13 @@ def manifest_shape_problem(manifest) -> str | None:
             _want(entry.get("match"), (dict,), f"matches[{i}].match", "an object")
             _want(entry.get("provenance"), (dict, type(None)), f"matches[{i}].provenance", "an object")
             _want(entry.get("copy"), (str, type(None)), f"matches[{i}].copy", "a path")
+            shot = entry.get("screenshot")
+            _want(shot, (dict, type(None)), f"matches[{i}].screenshot", "an object")
+            if shot is not None:
+                for name in ("png", "sha256", "warc_record_id"):
+                    _want(shot.get(name), (str,), f"matches[{i}].screenshot.{name}", "a string")
+                _want(shot.get("warc"), (dict,), f"matches[{i}].screenshot.warc", "an object")
+                _want(shot["warc"].get("path"), (str,), f"matches[{i}].screenshot.warc.path", "a path")
         for i, entry in enumerate(manifest.get("ledger", [])):
             _want(entry.get("seq"), (int,), f"ledger[{i}].seq", "an integer")
             for name in ("at", "kind", "subject", "payload", "prev_hash", "hash"):
@@ -313,6 +325,65 @@ def _check_provenance(check, manifest: dict, listed: dict[str, dict]) -> None:
             check.add("provenance_mismatch", bundled, f"{bundled} is not the registered work of asset "
                                                       f"{asset.get('id')}: its SHA-256 differs from the one "
                                                       "registered.")
+
+
+def _check_screenshots(check, archive, entries, manifest: dict, listed: dict[str, dict]) -> None:
+    """Each page screenshot is the one recorded when it was taken: the PNG carried has its recorded
+    SHA-256 (as has the ledger's `screenshot` entry, when bundled), and the WARC carried holds it
+    as the recorded resource record, whose block digest holds."""
+    recorded_in_ledger = {}
+    for row in manifest.get("ledger", []):
+        if row.get("kind") == "screenshot":
+            try:
+                payload = json.loads(row["payload"])
+            except ValueError:
+                continue
+            if isinstance(payload, dict):
+                recorded_in_ledger[payload.get("screenshot_id")] = payload.get("sha256")
+    for entry in manifest.get("matches", []):
+        shot = entry.get("screenshot")
+        if shot is None:
+            continue
+        label = f"the screenshot of match {entry['match'].get('id')}"
+        png, warc = shot["png"], shot["warc"]["path"]
+        if shot.get("id") in recorded_in_ledger and recorded_in_ledger[shot["id"]] != shot["sha256"]:
+            check.add("provenance_mismatch", MANIFEST, f"The manifest's SHA-256 of {label} is not the one the "
+                                                       "ledger recorded when it was taken.")
+        if png not in listed or warc not in listed:
+            check.add("copy_missing", MANIFEST, f"The bundle lacks {png if png not in listed else warc}, "
+                                                f"{label}: the evidence is incomplete.")
+            continue
+        if listed[png]["sha256"] != shot["sha256"]:
+            check.add("provenance_mismatch", png, f"{png} is not {label} recorded when it was taken: its SHA-256 "
+                                                  f"is {listed[png]['sha256'][:16]}..., the record says "
+                                                  f"{shot['sha256'][:16]}....")
+        why = _screenshot_record_problem(archive, entries, listed[warc], warc, shot)
+        if why:
+            check.add("provenance_mismatch", warc, f"{warc} does not hold {label}: {why}.")
+
+
+def _screenshot_record_problem(archive, entries, meta: dict, name: str, shot: dict) -> str | None:
+    """Why the WARC `name` does not hold the screenshot's resource record intact, or None."""
+    if name not in entries:
+        return "it is missing"
+    with archive.open(entries[name]) as member:
+        data = member.read(min(meta["size"], entries[name].file_size) + 1)
+    try:
+        for record in ArchiveIterator(io.BytesIO(data), check_digests=True):
+            if record.rec_type != "resource":
+                continue
+            payload = record.content_stream().read()
+            if record.rec_headers.get_header("WARC-Record-ID") != shot["warc_record_id"]:
+                return f"its resource record is {record.rec_headers.get_header('WARC-Record-ID')}, not the recorded " \
+                       f"{shot['warc_record_id']}"
+            if hashlib.sha256(payload).hexdigest() != shot["sha256"]:
+                return "its resource record's PNG does not have the screenshot's recorded SHA-256"
+            if record.digest_checker.passed is False:
+                return "its resource record's WARC-Block-Digest does not match the record's bytes"
+            return None
+    except (ArchiveLoadFailed, OSError, ValueError, EOFError) as e:
+        return f"it is not a readable WARC ({e})"
+    return "it has no resource record"
 
 
 def _check_ledger(check, archive, entries, manifest: dict, public_pem: bytes) -> None:

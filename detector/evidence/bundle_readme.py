@@ -16,6 +16,12 @@ _DESCRIPTIONS = (
     (r"^matches/\d+/copy\.", "the copy, the bytes exactly as fetched from the web"),
     (r"^matches/\d+/capture\.warc\.gz$", ("the WARC capture (ISO 28500): a warcinfo record, then the page's "
                                           "and the image's response and request records as crawled")),
+    (r"^matches/\d+/screenshot\.png$", ("the page where the copy appeared, as a headless browser showed it "
+                                        "(the PNG exactly as taken; when, viewport, user agent and browser are "
+                                        "in manifest.json and screenshot.warc.gz)")),
+    (r"^matches/\d+/screenshot\.warc\.gz$", ("the screenshot as web archive records (ISO 28500): a warcinfo "
+                                             "record, then its resource record (the PNG, with its own block "
+                                             "digest) and its metadata record, as taken")),
     (r"^matches/\d+/report\.html$", "the evidence report"),
     (r"^matches/\d+/report\.pdf$", "the evidence report, printable"),
     (r"^matches/\d+/notices/", "a takedown notice drafted for the match"),
@@ -34,5 +40,7 @@ def describe(name: str) -> str:
 
 def render(files: dict[str, bytes], *, has_checkpoint: bool, has_tsa: bool) -> str:
     listed = sorted(set(files) | {"README.txt", "SHA256SUMS"})
+    screenshots = [name for name in listed if re.match(r"^matches/\d+/screenshot\.png$", name)]
     return environment().get_template("bundle_readme.txt.j2").render(
-        files=[(name, describe(name)) for name in listed], has_checkpoint=has_checkpoint, has_tsa=has_tsa)
+        files=[(name, describe(name)) for name in listed], has_checkpoint=has_checkpoint, has_tsa=has_tsa,
+        screenshots=screenshots)

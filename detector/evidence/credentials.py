@@ -5,13 +5,17 @@ signature and hashes). A registered work's credentials missing from the copy are
 copyright management information, like a stripped EXIF copyright; a copy's own manifest, for
 instance one claiming another author, is shown in the report as it reads. A copy's manifest
 comes from the web: every string taken from it is cut to one short line.
+
+They are read when a work is registered and when a copy is detected, stored with the asset and the
+candidate (`to_record`), and a match's signals say what became of them (`credentials_signal`), so
+a work's credentials missing from its copy show wherever the match does, not only in its report.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from detector.evidence.case import oneline
 from detector.sniff import sniff
@@ -103,3 +107,30 @@ def credentials_sentences(work: Credentials | None, copy: Credentials | None) ->
                      f"the C2PA reader finds them {copy.validation.lower()}"
                      + (f" ({', '.join(copy.problems)})" if copy.problems else "") + ".")
     return removed, found
+
+
+def to_record(credentials: Credentials | None) -> dict:
+    """The stored form: the fields of the manifest read, or {} for a file that carries none."""
+    return asdict(credentials) if credentials is not None else {}
+
+
+def from_record(record: dict | None) -> Credentials | None:
+    return Credentials(**record) if record else None
+
+
+def credentials_signal(work: Credentials | None, copy: Credentials | None) -> dict | None:
+    """What a match's signals say of Content Credentials, or None when neither file carries any.
+
+    verdict: 'kept' (the copy carries the work's manifest), 'removed' (the work's are gone, the copy
+    carries none), 'replaced' (the work's are gone, the copy carries other ones), 'copy_only' (the
+    work has none; the copy carries its own)."""
+    if work is None and copy is None:
+        return None
+    if work is None:
+        verdict = "copy_only"
+    elif copy is None:
+        verdict = "removed"
+    else:
+        verdict = "kept" if copy.label == work.label else "replaced"
+    return {"verdict": verdict, "work": work.describe() if work else None,
+            "copy": copy.describe() if copy else None, "copy_validation": copy.validation if copy else None}

@@ -273,8 +273,10 @@ class Report:
 
     @property
     def as_of(self) -> str:
-        """The newest time in the evidence (last sighting or review): the date the report speaks for."""
-        return max(self.case.match["last_seen"], self.case.match.get("reviewed_at") or "")
+        """The newest time in the evidence (last sighting, review or page screenshot): the date the
+        report speaks for."""
+        return max(self.case.match["last_seen"], self.case.match.get("reviewed_at") or "",
+                   (self.case.screenshot or {}).get("taken_at") or "")
 
     @property
     def captured_at(self) -> str:

@@ -1,8 +1,9 @@
 """WACZ export: the captures of some matches as a Web Archive Collection Zipped (the `wacz`
 package), which ReplayWeb.page and pywb open to replay the page as it was crawled.
 
-It holds the same WARC records as the signed bundle (`bundle.capture_records`), one WARC per
-match, and a pages list naming each match's page. The WACZ is for viewing; the signed zip stays
+It holds the same WARC records as the signed bundle (`bundle.capture_records`, and
+`bundle.screenshot_records` for the page's screenshot, a `urn:view:PAGE` resource as
+browsertrix-crawler writes them), and a pages list naming each match's page. The WACZ is for viewing; the signed zip stays
 the evidence (the WACZ's own datapackage carries SHA-256 digests of its files, but no signature).
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from wacz.main import main as wacz_main
 
 from detector.errors import UsageError
-from detector.evidence.bundle import capture_records
+from detector.evidence.bundle import capture_records, screenshot_records
 from detector.evidence.case import load_case
 from detector.workspace import Workspace
 from detector.workspace.store import Store
@@ -38,6 +39,11 @@ def write_wacz(ws: Workspace, store: Store, match_ids: list[int], out_path: Path
             warc = Path(tmp) / f"match-{match_id}.warc.gz"
             warc.write_bytes(data)
             warcs.append(str(warc))
+            shot_data = screenshot_records(ws, case.screenshot)[0] if case.screenshot is not None else b""
+            if shot_data:
+                shot = Path(tmp) / f"match-{match_id}-screenshot.warc.gz"
+                shot.write_bytes(shot_data)
+                warcs.append(str(shot))
             found = [r for r in records if "missing" not in r]
             page = next((r for r in found if r["role"] == "page"), found[0])
             pages.append({"url": page["target_uri"], "ts": page.get("date"),

@@ -135,7 +135,8 @@ def ledger_entries(store: Store, subject: str) -> list[dict]:
 
 
 def match_detail(store: Store, principal: Principal, match_id: int) -> dict:
-    """The match with its work, its latest sighting's provenance, its ledger entries, notices and offers."""
+    """The match with its work, its latest sighting's provenance, its ledger entries, notices, offers
+    and newest page screenshot."""
     match = store.match(match_id, owner_id=principal.owner_id)
     asset = store.asset(match["asset_id"])
     candidate = store.candidate(match["candidate_id"]) if match.get("candidate_id") else None
@@ -145,6 +146,7 @@ def match_detail(store: Store, principal: Principal, match_id: int) -> dict:
         region=outline(verification.get("transform"), (asset["width"], asset["height"])),
         ledger=ledger_entries(store, ledger.match_subject(match_id)),
         notices=store.notices([match_id]), offers=store.offers([match_id]),
+        screenshot=store.latest_screenshot(match_id),
     )
 
 

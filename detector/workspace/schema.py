@@ -372,5 +372,14 @@ CREATE TABLE webhook_events (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING]
+_V_CONTENT_CREDENTIALS = """
+-- Content Credentials (detector.evidence.credentials): the C2PA manifest read from a registered
+-- file at registration and from a captured copy at detection, as JSON ('{}' when the file carries
+-- none; NULL when it was never read, as for works registered before this migration).
+ALTER TABLE assets ADD COLUMN credentials TEXT;
+ALTER TABLE candidates ADD COLUMN credentials TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
+                         _V_CONTENT_CREDENTIALS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -193,11 +193,13 @@ class Store:
 
     def asset_by_sha(self, owner_id: int, sha256: str) -> dict | None:
         rows = list(self.db["assets"].rows_where("owner_id = ? AND sha256 = ?", [owner_id, sha256]))
-        return _json_columns(rows[0], ["rights"]) if rows else None
+        return _json_columns(rows[0], ["rights", "credentials"]) if rows else None
 
     def add_asset(self, record: dict, features: dict[str, bytes], embedding: tuple[str, bytes] | None) -> int:
         """Insert one asset with its cached local features and embedding, all or nothing."""
         record = dict(record, rights=json.dumps(record.get("rights") or {}, sort_keys=True))
+        if "credentials" in record:
+            record["credentials"] = json.dumps(record["credentials"], sort_keys=True)
         with self.db.atomic():
             asset_id = self.db["assets"].insert(dict(record, registered_at=utc_now())).last_pk
             for kind, data in features.items():
@@ -224,7 +226,7 @@ class Store:
             "SELECT assets.*, owners.name AS owner FROM assets JOIN owners ON owners.id = assets.owner_id "
             f"WHERE {where} ORDER BY assets.id"
         )
-        return [_json_columns(r, ["rights"]) for r in self.db.query(sql, params or [])]
+        return [_json_columns(r, ["rights", "credentials"]) for r in self.db.query(sql, params or [])]
 
     def asset_features(self, asset_id: int, kind: str) -> bytes | None:
         row = self.db.execute(
@@ -291,11 +293,11 @@ class Store:
         rows = list(self.db["candidates"].rows_where("id = ?", [candidate_id]))
         if not rows:
             raise NotFound(f"No candidate with id {candidate_id}.")
-        return _json_columns(rows[0], ["headers"])
+        return _json_columns(rows[0], ["headers", "credentials"])
 
     def candidates(self, where: str = "1", params: list | None = None) -> list[dict]:
         rows = self.db["candidates"].rows_where(where, params or [], order_by="id")
-        return [_json_columns(r, ["headers"]) for r in rows]
+        return [_json_columns(r, ["headers", "credentials"]) for r in rows]
 
     def update_candidate(self, candidate_id: int, **fields) -> None:
         self.db["candidates"].update(candidate_id, fields)
@@ -460,6 +462,16 @@ class Store:
         self.db["offers"].update(offer_id, fields)
         return self.offer(offer_id)
 
+    # -- content credentials: the C2PA manifests of works and copies --------------------------------
+
+    def set_asset_credentials(self, asset_id: int, credentials: dict) -> None:
+        """Store what was read of a work's C2PA manifest ({} when it carries none)."""
+        self.db["assets"].update(asset_id, {"credentials": json.dumps(credentials, sort_keys=True)})
+
+    def set_candidate_credentials(self, candidate_id: int, credentials: dict) -> None:
+        """Store what was read of a captured copy's C2PA manifest ({} when it carries none)."""
+        self.db["candidates"].update(candidate_id, {"credentials": json.dumps(credentials, sort_keys=True)})
+
     # -- screenshots: the page as it was seen ---------------------------------------------------
 
     def add_screenshot(self, record: dict) -> int:
@@ -530,7 +542,7 @@ class Store:
             "SELECT assets.*, owners.name AS owner FROM assets JOIN owners ON owners.id = assets.owner_id "
             f"WHERE {where} ORDER BY assets.id LIMIT ? OFFSET ?"
         )
-        return [_json_columns(r, ["rights"]) for r in self.db.query(sql, list(params) + [limit, offset])]
+        return [_json_columns(r, ["rights", "credentials"]) for r in self.db.query(sql, list(params) + [limit, offset])]
 
     def match_status_counts(self, owner_id: int | None) -> dict[str, int]:
         """Matches per review status, for one owner or (None) all of them."""

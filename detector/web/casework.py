@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from detector.enforcement import cases
 from detector.errors import NotFound, UsageError
 from detector.evidence import offers, profile
 from detector.evidence.case import load_case
@@ -101,16 +102,18 @@ def site_host(host: str) -> str:
 
 
 def list_sites(store: Store, principal: Principal, limit: int, offset: int) -> Page:
+    """One page of the sites with matches, each with its review counts and its case summary."""
     rows, total = store.sites(principal.owner_id, limit, offset)
+    rows = [row | cases.summary(row["host"], store.site_matches(principal.owner_id, row["host"]), store)
+            for row in rows]
     return Page(rows, total, limit, offset)
 
 
-def site_matches(store: Store, principal: Principal, host: str) -> list[dict]:
-    """Every match on exactly this host (NotFound when the principal has none there)."""
-    ids = store.site_match_ids(principal.owner_id, site_host(host))
-    if not ids:
-        raise NotFound(f"No matches on {host}.")
-    return [store.match(i) for i in ids]
+def site_case(store: Store, principal: Principal, host: str) -> tuple[list[dict], dict]:
+    """Every match on exactly this host and the host's case (NotFound when the principal has none there)."""
+    host = site_host(host)
+    matches = cases.site_matches(store, host, principal.owner_id)
+    return matches, cases.case_of(store, host, matches)
 
 
 def review_site(store: Store, principal: Principal, host: str, status: str, note) -> list[int]:

@@ -1,5 +1,6 @@
-"""The casework pages: the owner's profile, notices, offers, sites (matches grouped by host, with
-bulk review), licensed uses, and report downloads. Plain HTML forms and links, like `ui`;
+"""The casework pages: the owner's profile, notices, offers, sites (one page per infringing site:
+its matches with bulk review, and its case: notices, offers, e-mails, outcomes), licensed uses,
+and report downloads. Plain HTML forms and links, like `ui`;
 filters and paging live in the query string so every list view can be bookmarked.
 """
 
@@ -160,8 +161,8 @@ def sites_page(request: Request):
 def site_page(request: Request, host: str):
     session, who = session_principal(request)
     with request.app.state.portal.store() as store:
-        rows = casework.site_matches(store, who, host)
-    return render(request, "site.html", session=session, principal=who, host=host.lower(), rows=rows,
+        rows, case = casework.site_case(store, who, host)
+    return render(request, "site.html", session=session, principal=who, host=case["host"], rows=rows, case=case,
                   unreviewed=sum(m["status"] == "new" for m in rows))
 
 

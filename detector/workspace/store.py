@@ -640,6 +640,13 @@ class Store:
             f"WHERE {where} GROUP BY host ORDER BY matches DESC, host LIMIT ? OFFSET ?", params + [limit, offset])
         return list(rows), total
 
+    def site_matches(self, owner_id: int | None, host: str) -> list[dict]:
+        """The matches on exactly this host, whole (as `matches` gives them)."""
+        where, params = "url_host(matches.page_url) = ?", [host.lower()]
+        if owner_id is not None:
+            where, params = where + " AND matches.owner_id = ?", params + [owner_id]
+        return self.matches(where, params)
+
     def site_match_ids(self, owner_id: int | None, host: str, status: str | None = None) -> list[int]:
         """Ids of the matches on exactly this host (optionally only those with `status`)."""
         where, params = _and([("owner_id", owner_id), ("status", status)])

@@ -66,7 +66,7 @@ def test_a_site_is_reviewed_in_bulk_and_a_domain_authorised(fresh_portal, browse
     context, page, problems = _sign_in(browser, fresh_portal, "alice")
     page.get_by_role("link", name="Sites").click()
     page.get_by_role("link", name="blog.example.com").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Matches on blog.example.com")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Case: blog.example.com")
     page.get_by_role("button", name="Reject all 1").click()
     expect(page.get_by_role("status")).to_contain_text("Review saved")
     expect(page.locator("table.matches .badge")).to_have_text(["rejected"])

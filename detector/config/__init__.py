@@ -349,6 +349,10 @@ class SmtpSettings:
     )
     from_address: str = setting("", "Sender address; empty: the owner's e-mail.")
     timeout: float = setting(30.0, "Seconds before the SMTP server is given up.")
+    bounce_maildir: str = setting(
+        "", "Maildir where bounce reports (DSNs) for the sender arrive (relative to the workspace); `copyhound "
+        "deliveries check-bounces` and every scan read it; empty: bounces are not read."
+    )
 
 
 @dataclass(frozen=True)

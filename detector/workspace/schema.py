@@ -372,5 +372,13 @@ CREATE TABLE webhook_events (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING]
+_V_CASEWORK = """
+-- A delivery the server accepted that bounced later (detector.enforcement.bounces): status 'bounced',
+-- when the report says it failed, and what it said.
+ALTER TABLE deliveries ADD COLUMN bounced_at TEXT;
+ALTER TABLE deliveries ADD COLUMN bounce TEXT;
+CREATE INDEX deliveries_message_id ON deliveries(message_id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING, _V_CASEWORK]
 SCHEMA_VERSION = len(MIGRATIONS)

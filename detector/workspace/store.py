@@ -732,6 +732,26 @@ class Store:
         return self.db.execute("SELECT count(*) FROM deliveries WHERE lower(recipient) = lower(?) AND at >= ?",
                                [recipient, since]).fetchone()[0]
 
+    # -- casework: bounces ------------------------------------------------------------------------
+
+    def delivery(self, delivery_id: int) -> dict:
+        return self.db["deliveries"].get(delivery_id)
+
+    def delivery_by_message_id(self, message_id: str) -> dict | None:
+        rows = list(self.db["deliveries"].rows_where("message_id = ?", [message_id], order_by="id", limit=1))
+        return rows[0] if rows else None
+
+    def latest_delivery_to(self, recipient: str, before: str | None) -> dict | None:
+        """The latest e-mail sent to `recipient` (at or before `before` when given)."""
+        where, params = "lower(recipient) = lower(?) AND status = 'sent'", [recipient]
+        if before is not None:
+            where, params = where + " AND at <= ?", params + [before]
+        rows = list(self.db["deliveries"].rows_where(where, params, order_by="id DESC", limit=1))
+        return rows[0] if rows else None
+
+    def mark_delivery_bounced(self, delivery_id: int, at: str, bounce: str) -> None:
+        self.db["deliveries"].update(delivery_id, {"status": "bounced", "bounced_at": at, "bounce": bounce})
+
     # -- backup (reliability) -----------------------------------------------------------------
 
     def backup_to(self, dest: Path) -> None:

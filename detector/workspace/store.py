@@ -752,6 +752,14 @@ class Store:
     def mark_delivery_bounced(self, delivery_id: int, at: str, bounce: str) -> None:
         self.db["deliveries"].update(delivery_id, {"status": "bounced", "bounced_at": at, "bounce": bounce})
 
+    # -- casework: dashboard ---------------------------------------------------------------------
+
+    def presence_by_site(self, owner_id: int | None) -> list[dict]:
+        """How many copies per host are in each presence (up, changed, removed, unreachable)."""
+        where, params = _and([("owner_id", owner_id)])
+        return list(self.db.query(f"SELECT url_host(page_url) AS host, presence, count(*) AS copies FROM matches "
+                                  f"WHERE {where} GROUP BY host, presence", params))
+
     # -- backup (reliability) -----------------------------------------------------------------
 
     def backup_to(self, dest: Path) -> None:

@@ -113,8 +113,8 @@ def test_every_page_fits_a_phone(fresh_portal, browser):
         assert overflow <= 0, f"{path} is {overflow}px wider than a 375px phone"
     page.goto(f"{fresh_portal.url}/")
     charts = page.locator("figure.chart svg")
-    assert charts.count() == 3
-    for i in range(3):
+    assert charts.count() == 4
+    for i in range(4):
         box = charts.nth(i).bounding_box()
         assert 0 < box["width"] <= 375 and box["height"] > 0
     assert problems == []

@@ -378,6 +378,13 @@ _V_CASEWORK = """
 ALTER TABLE deliveries ADD COLUMN bounced_at TEXT;
 ALTER TABLE deliveries ADD COLUMN bounce TEXT;
 CREATE INDEX deliveries_message_id ON deliveries(message_id);
+
+-- Pricing overrides an owner set in the portal (detector.evidence.owner_pricing): a JSON object of
+-- [pricing] settings laid over config.toml's.
+CREATE TABLE owner_pricing (
+    owner_id INTEGER PRIMARY KEY REFERENCES owners(id),
+    pricing TEXT NOT NULL
+);
 """
 
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING, _V_CASEWORK]

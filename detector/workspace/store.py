@@ -752,6 +752,16 @@ class Store:
     def mark_delivery_bounced(self, delivery_id: int, at: str, bounce: str) -> None:
         self.db["deliveries"].update(delivery_id, {"status": "bounced", "bounced_at": at, "bounce": bounce})
 
+    # -- casework: owners' pricing overrides ----------------------------------------------------
+
+    def owner_pricing(self, owner_id: int) -> dict:
+        row = self.db.execute("SELECT pricing FROM owner_pricing WHERE owner_id = ?", [owner_id]).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_owner_pricing(self, owner_id: int, values: dict) -> None:
+        self.db["owner_pricing"].upsert({"owner_id": owner_id, "pricing": json.dumps(values, sort_keys=True)},
+                                        pk="owner_id")
+
     # -- casework: dashboard ---------------------------------------------------------------------
 
     def presence_by_site(self, owner_id: int | None) -> list[dict]:

@@ -28,15 +28,17 @@ def enforce(
     fmt: Format = "table",
     home: Home = None,
 ) -> None:
-    """Apply the owners' policy rules ([[enforcement.rules]]): send offers and notices, within the hard limits."""
+    """Apply the owners' policy rules (their portal rules, then [[enforcement.rules]]): send offers and notices,
+    within the hard limits."""
     from detector.enforcement.run import enforce as run_enforce
 
     check_format(fmt)
     ws, settings, store = open_parts(home)
     steps = run_enforce(ws, store, settings, datetime.now(UTC), dry_run=dry_run, owner=owner)
     print_steps(steps, fmt, dry_run)
-    if not settings.enforcement.rules and fmt == "table":
-        console.print("No [[enforcement.rules]] in config.toml: nothing to do (see docs/enforcement.md).")
+    if not steps and fmt == "table":
+        console.print("No rule fits a match: add [[enforcement.rules]] to config.toml or rules in the portal "
+                      "(/rules); see docs/enforcement.md.")
 
 
 @app.command()

@@ -45,7 +45,8 @@ DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Wo
         "link": "A new offer page link was issued.", "revoked": "The offer page's links were revoked.",
         "payment": "Payment recorded, split among the contributors and entered in the ledger.",
         "contributors": "Contributors saved and entered in the ledger.",
-        "pricing": "Pricing saved and entered in the ledger; new offers use it."}
+        "pricing": "Pricing saved and entered in the ledger; new offers use it.",
+        "rules": "Rules saved and entered in the ledger; `copyhound enforce` follows them from now on."}
 FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
 
 

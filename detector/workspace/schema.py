@@ -385,6 +385,15 @@ CREATE TABLE owner_pricing (
     owner_id INTEGER PRIMARY KEY REFERENCES owners(id),
     pricing TEXT NOT NULL
 );
+
+-- Policy rules an owner keeps in the portal (detector.enforcement.owner_rules), tried in `position`
+-- order before config.toml's; `rule` is a JSON object of PolicyRule fields.
+CREATE TABLE owner_rules (
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    position INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    PRIMARY KEY (owner_id, position)
+);
 """
 
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING, _V_CASEWORK]

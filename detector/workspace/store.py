@@ -762,6 +762,19 @@ class Store:
         self.db["owner_pricing"].upsert({"owner_id": owner_id, "pricing": json.dumps(values, sort_keys=True)},
                                         pk="owner_id")
 
+    # -- casework: owners' policy rules ---------------------------------------------------------
+
+    def owner_rules(self, owner_id: int) -> list[dict]:
+        rows = self.db.execute("SELECT rule FROM owner_rules WHERE owner_id = ? ORDER BY position", [owner_id])
+        return [json.loads(r[0]) for r in rows.fetchall()]
+
+    def replace_owner_rules(self, owner_id: int, rules: list[dict]) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM owner_rules WHERE owner_id = ?", [owner_id])
+            for position, rule in enumerate(rules):
+                self.db["owner_rules"].insert({"owner_id": owner_id, "position": position,
+                                               "rule": json.dumps(rule, sort_keys=True)})
+
     # -- casework: dashboard ---------------------------------------------------------------------
 
     def presence_by_site(self, owner_id: int | None) -> list[dict]:

@@ -107,7 +107,7 @@ def test_every_page_fits_a_phone(fresh_portal, browser):
                                        is_mobile=True, has_touch=True)
     match_id = fresh_portal.matches["alice"][2]
     for path in ("/", "/matches", f"/matches/{match_id}", "/sites", "/sites/news.example.org", "/notices",
-                 "/offers", "/profile", "/assets", "/upload"):
+                 "/offers", "/profile", "/assets", "/upload", "/rules", "/compliance"):
         page.goto(f"{fresh_portal.url}{path}")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than a 375px phone"

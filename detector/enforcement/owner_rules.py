@@ -91,22 +91,22 @@ def parse(form, owner: dict) -> PolicyRule:
 def change(rules: list[PolicyRule], op: str, index: int | None, rule: PolicyRule | None) -> list[PolicyRule]:
     """The owner's rules after `op` (add, edit, delete, up, down) on the rule at `index`."""
     rules = list(rules)
+    if op not in ("add", "edit", "delete", "up", "down"):
+        raise ConfigError(f"op must be add, edit, delete, up or down, got {op!r}.")
     if op == "add":
         if len(rules) >= MAX_RULES:
             raise ConfigError(f"An owner keeps at most {MAX_RULES} rules; delete one first.")
-        return rules + [rule]
-    if index is None or not 0 <= index < len(rules):
-        raise NotFound(f"No rule number {index if index is None else index + 1} among your rules.")
-    if op == "edit":
+        rules.append(rule)
+    elif index is None:
+        raise ConfigError(f"Say which rule to {op}: the index is missing.")
+    elif not 0 <= index < len(rules):
+        raise NotFound(f"No rule number {index + 1} among your rules.")
+    elif op == "edit":
         rules[index] = rule
     elif op == "delete":
         del rules[index]
-    elif op in ("up", "down"):
-        other = index - 1 if op == "up" else index + 1
-        if 0 <= other < len(rules):
-            rules[index], rules[other] = rules[other], rules[index]
-    else:
-        raise ConfigError(f"op must be add, edit, delete, up or down, got {op!r}.")
+    elif 0 <= (other := index - 1 if op == "up" else index + 1) < len(rules):
+        rules[index], rules[other] = rules[other], rules[index]
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         raise ConfigError(f"Two of your rules are named {next(n for n in names if names.count(n) > 1)!r}; "

@@ -42,6 +42,8 @@ def test_a_rule_is_previewed_as_a_dry_run_then_saved_and_enforce_follows_it(fres
         saved = _post(c, "/rules/apply", rule)
         assert (saved.status_code, saved.headers["location"]) == (303, "/rules?done=rules")
         _post(c, "/rules/apply", {"op": "add", "name": "look-first", "action": "review", "decision": "review"})
+        twin = _post(c, "/rules/preview", {"op": "add", "name": "look-first", "action": "ignore"})
+        assert twin.status_code == 422 and "Two of your rules are named &#39;look-first&#39;" in twin.text
         page = c.get("/rules").text
     assert _rules(fresh_portal, "alice") == [{"action": "offer", "min_score": 0.5, "name": "offer-shops"},
                                              {"decision": "review", "name": "look-first"}]  # review: the default
@@ -95,6 +97,7 @@ def test_rules_are_refused_as_config_toml_would_refuse_them(fresh_portal):
                 assert str(escape(message)) in r.text, (fields, r.text[-800:])
                 assert "<script>alert(1)</script>" not in r.text
         assert _post(c, "/rules/apply", {"op": "delete", "index": "9"}).status_code == 404
+        assert "the index is missing" in _post(c, "/rules/apply", {"op": "delete"}).text
         assert c.post("/rules/apply", data={"op": "add", "name": "x"}).status_code == 403  # no CSRF token
     assert _rules(fresh_portal, "alice") == before
 

@@ -28,15 +28,17 @@ def enforce(
     fmt: Format = "table",
     home: Home = None,
 ) -> None:
-    """Apply the owners' policy rules ([[enforcement.rules]]): send offers and notices, within the hard limits."""
+    """Apply the owners' policy rules (their portal rules, then [[enforcement.rules]]): send offers and notices,
+    within the hard limits."""
     from detector.enforcement.run import enforce as run_enforce
 
     check_format(fmt)
     ws, settings, store = open_parts(home)
     steps = run_enforce(ws, store, settings, datetime.now(UTC), dry_run=dry_run, owner=owner)
     print_steps(steps, fmt, dry_run)
-    if not settings.enforcement.rules and fmt == "table":
-        console.print("No [[enforcement.rules]] in config.toml: nothing to do (see docs/enforcement.md).")
+    if not steps and fmt == "table":
+        console.print("No rule fits a match: add [[enforcement.rules]] to config.toml or rules in the portal "
+                      "(/rules); see docs/enforcement.md.")
 
 
 @app.command()
@@ -79,7 +81,7 @@ def cases(
     owner_id = store.owner_by_name(owner)["id"] if owner else None
     if site is None:
         render(found.cases(store, owner_id), ["owner", "host", "matches", "up", "removed", "notices", "offers",
-                                              "emails_sent", "emails_failed", "median_days_to_removal"],
+                                              "emails_sent", "emails_failed", "emails_bounced", "median_days_to_removal"],
                fmt, console, title="Cases")
         return
     one = found.case(store, site, owner_id)
@@ -91,7 +93,8 @@ def cases(
     render(one["notices"], ["id", "match_id", "kind", "created_at"], fmt, console, title="Notices")
     render(one["offers"], ["id", "match_id", "status", "currency", "amount", "sent_at", "decided_at"], fmt, console,
            title="Offers")
-    render(one["deliveries"], ["id", "match_id", "recipient", "status", "response", "at"], fmt, console,
+    answers = [dict(d, answer=d.get("bounce") or d["response"]) for d in one["deliveries"]]  # a bounce says more
+    render(answers, ["id", "match_id", "recipient", "status", "at", "answer"], fmt, console,
            title="E-mails")
     render(one["actions"], ["id", "match_id", "rule", "action", "recipient", "at", "outcome"], fmt, console,
            title="Automated actions")

@@ -66,6 +66,8 @@ def _print_scan_summary(summary: dict) -> None:
              for state in ("up", "changed", "removed", "unreachable") if state in presence]
     if summary.get("followup", {}).get("removed_now"):
         rows.append({"what": "copies taken down since the last scan", "count": len(summary["followup"]["removed_now"])})
+    if "bounced" in summary:
+        rows.append({"what": "e-mails newly bounced", "count": summary["bounced"]})
     rows += [{"what": f"error: {kind}", "count": n} for kind, n in sorted(summary.get("errors", {}).items())]
     rows += [{"what": f"policy: {kind}", "count": n} for kind, n in sorted(crawl.get("refusals", {}).items())
              if kind in POLICY_REASONS]
@@ -104,6 +106,10 @@ def scan(
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress)
+    if settings.smtp.bounce_maildir:
+        from detector.enforcement import bounces
+
+        summary = dict(summary, bounced=len(bounces.check(ws, store, settings.smtp)))
     steps = None
     if settings.enforcement.run_after_scan:
         from datetime import UTC, datetime

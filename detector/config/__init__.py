@@ -322,13 +322,16 @@ class RecipientSettings:
         "abuse contact comes from it."
     )
     security_txt: bool = setting(True, "Read the site's /.well-known/security.txt for a contact address.")
+    contact_page: bool = setting(
+        True, "Read the contact, imprint or legal page linked from the site's home page for mailto: addresses."
+    )
     overrides: dict[str, str] = setting(
         {}, "Addresses per domain that replace every lookup (a table: \"shop.example\" = \"legal@shop.example\")."
     )
     cache_days: int = setting(30, "Days a looked-up address is reused before it is looked up again.")
-    timeout: float = setting(10.0, "Seconds before an RDAP or security.txt request is given up.")
+    timeout: float = setting(10.0, "Seconds before an RDAP, security.txt or contact page request is given up.")
     allow_private: bool = setting(
-        False, "Fetch security.txt from sites at loopback/private addresses (tests, intranets)."
+        False, "Fetch security.txt and contact pages from sites at loopback/private addresses (tests, intranets)."
     )
 
 
@@ -346,6 +349,10 @@ class SmtpSettings:
     )
     from_address: str = setting("", "Sender address; empty: the owner's e-mail.")
     timeout: float = setting(30.0, "Seconds before the SMTP server is given up.")
+    bounce_maildir: str = setting(
+        "", "Maildir where bounce reports (DSNs) for the sender arrive (relative to the workspace); `copyhound "
+        "deliveries check-bounces` and every scan read it; empty: bounces are not read."
+    )
 
 
 @dataclass(frozen=True)

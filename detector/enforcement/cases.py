@@ -38,34 +38,47 @@ def _owned_matches(store: Store, owner_id: int | None) -> list[dict]:
     return store.matches("matches.owner_id = ?", [owner_id]) if owner_id is not None else store.matches()
 
 
+def summary(host: str, matches: list[dict], store: Store) -> dict:
+    """One site's counts: copies up and removed, notices, offers, e-mails, median days to removal."""
+    ids = [m["id"] for m in matches]
+    notices, deliveries = store.notices(ids), store.deliveries(ids)
+    removal = [d for m in matches if (d := days_to_removal(m, notices, deliveries)) is not None]
+    return {
+        "host": host, "matches": len(matches),
+        "up": sum(m["presence"] != "removed" for m in matches),
+        "removed": sum(m["presence"] == "removed" for m in matches),
+        "notices": len(notices), "offers": len(store.offers(ids)),
+        "emails_sent": sum(d["status"] == "sent" for d in deliveries),
+        "emails_failed": sum(d["status"] == "failed" for d in deliveries),
+        "emails_bounced": sum(d["status"] == "bounced" for d in deliveries),
+        "median_days_to_removal": median(removal) if removal else None,
+    }
+
+
 def cases(store: Store, owner_id: int | None = None) -> list[dict]:
     """One row per (owner, site) with matches: counts of copies up and removed, notices, offers, e-mails."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for match in _owned_matches(store, owner_id):
         groups[(match["owner"], host_of(match["page_url"]))].append(match)
-    rows = []
-    for (owner, host), matches in sorted(groups.items()):
-        ids = [m["id"] for m in matches]
-        notices, deliveries = store.notices(ids), store.deliveries(ids)
-        removal = [d for m in matches if (d := days_to_removal(m, notices, deliveries)) is not None]
-        rows.append({
-            "owner": owner, "host": host, "matches": len(matches),
-            "up": sum(m["presence"] != "removed" for m in matches),
-            "removed": sum(m["presence"] == "removed" for m in matches),
-            "notices": len(notices), "offers": len(store.offers(ids)),
-            "emails_sent": sum(d["status"] == "sent" for d in deliveries),
-            "emails_failed": sum(d["status"] == "failed" for d in deliveries),
-            "median_days_to_removal": median(removal) if removal else None,
-        })
-    return rows
+    return [{"owner": owner} | summary(host, matches, store) for (owner, host), matches in sorted(groups.items())]
+
+
+def site_matches(store: Store, host: str, owner_id: int | None = None) -> list[dict]:
+    """Every match on exactly this host (NotFound when there is none, or none of `owner_id`'s)."""
+    host = host.strip().lower()
+    matches = store.site_matches(owner_id, host)
+    if not matches:
+        raise NotFound(f"No matches on {host!r}; `copyhound cases` lists the sites with matches.")
+    return matches
 
 
 def case(store: Store, host: str, owner_id: int | None = None) -> dict:
     """Everything about one site: its matches (with outcome), notices, offers, deliveries and actions."""
-    host = host.strip().lower()
-    matches = [m for m in _owned_matches(store, owner_id) if host_of(m["page_url"]) == host]
-    if not matches:
-        raise NotFound(f"No matches on {host!r}; `copyhound cases` lists the sites with matches.")
+    return case_of(store, host.strip().lower(), site_matches(store, host, owner_id))
+
+
+def case_of(store: Store, host: str, matches: list[dict]) -> dict:
+    """The case of `host` made of its `matches` (as `site_matches` gives them)."""
     ids = [m["id"] for m in matches]
     notices, deliveries = store.notices(ids), store.deliveries(ids)
     return {

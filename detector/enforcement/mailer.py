@@ -3,7 +3,8 @@
 A delivery row (and a ledger entry) holds the recipient, the Message-ID, the time and the
 server's answer to the message (`250 ...`), or, for a failure (a refused recipient, a server
 that cannot be reached, a failed login), the error; a failure is recorded and returned, not
-raised, so one bad address does not stop a run. Bounces that arrive later, by mail, are not read.
+raised, so one bad address does not stop a run. Bounces that arrive later, by mail, are read by
+detector.enforcement.bounces.
 """
 
 from __future__ import annotations

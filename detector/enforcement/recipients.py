@@ -7,7 +7,9 @@ Sources, each recorded with the URL it was read from and the time:
   (recipients.rdap_ip_url; ARIN redirects to the RIR that holds the address), and its country;
 - `rdap_domain`: the registrar's abuse contact, from the domain's RDAP record
   (recipients.rdap_domain_url; rdap.org redirects to the registry);
-- `security_txt`: the site's own `mailto:` contacts in /.well-known/security.txt (RFC 9116).
+- `security_txt`: the site's own `mailto:` contacts in /.well-known/security.txt (RFC 9116);
+- `contact_page`: the `mailto:` links of the site's contact, imprint or legal page, found among the
+  links of its home page (same site only).
 
 A notice goes to the hosting provider first (it can take the copy down), an offer to the site
 first (it is the one asked to pay). Lookups, including the ones that found nothing, are cached in
@@ -19,13 +21,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
+import lxml.etree
+import lxml.html
 
 from detector.config import RecipientSettings
 from detector.errors import ConfigError
@@ -35,8 +40,8 @@ _MAX_BYTES = 1_000_000
 _MAX_REDIRECTS = 5
 #: Which source is asked first, per purpose.
 PREFERENCE = {
-    "notice": ("override", "rdap_ip", "rdap_domain", "security_txt"),
-    "offer": ("override", "security_txt", "rdap_ip", "rdap_domain"),
+    "notice": ("override", "rdap_ip", "rdap_domain", "security_txt", "contact_page"),
+    "offer": ("override", "security_txt", "contact_page", "rdap_ip", "rdap_domain"),
 }
 
 
@@ -91,8 +96,13 @@ def lookup(store: Store, settings: RecipientSettings, page_url: str, now: dateti
         rows += _rdap_ip(client, settings, host)
         if not _is_ip(host):
             rows += _rdap_domain(client, settings, host)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        refused = None if settings.allow_private or not (settings.security_txt or settings.contact_page) \
+            else _public(host)
         if settings.security_txt:
-            rows += _security_txt(client, settings, f"{parts.scheme}://{parts.netloc}", host)
+            rows += _security_txt(client, origin, refused)
+        if settings.contact_page:
+            rows += _contact_page(client, origin, refused)
     rows = [dict(r, looked_up_at=at) for r in rows]
     store.replace_recipient_lookups(host, rows)
     return _from_rows(host, rows)
@@ -240,18 +250,13 @@ def valid_address(text: str) -> str | None:
     return address if local and "." in domain else None
 
 
-def _security_txt(client: httpx.Client, settings: RecipientSettings, origin: str, host: str) -> list[dict]:
+def _security_txt(client: httpx.Client, origin: str, refused: str | None) -> list[dict]:
     url = f"{origin}/.well-known/security.txt"
-    if not settings.allow_private:
-        refused = _public(host)
-        if refused:
-            return [_none("security_txt", f"{url} not fetched: {refused}")]
-    try:
-        status, body = _get(client, url, follow=False)  # a redirect could lead past the address check
-    except (httpx.HTTPError, ValueError) as e:
-        return [_none("security_txt", f"{url}: {type(e).__name__}: {e}")]
+    if refused:
+        return [_none("security_txt", f"{url} not fetched: {refused}")]
+    status, body = _page(client, url)
     if status != 200:
-        return [_none("security_txt", f"{url} answered HTTP {status}")]
+        return [_none("security_txt", body.decode())]
     found = []
     for line in body.decode("utf-8", errors="replace").splitlines():
         key, _, value = line.partition(":")
@@ -262,3 +267,54 @@ def _security_txt(client: httpx.Client, settings: RecipientSettings, origin: str
                 found.append(address)
     return [{"source": "security_txt", "address": a, "detail": url, "country": None} for a in found] or \
         [_none("security_txt", f"{url} lists no mailto: contact")]
+
+
+def _page(client: httpx.Client, url: str) -> tuple[int, bytes]:
+    """(200, body) of a page fetched without following redirects (one could lead past the address
+    check), or (0, why not) as a sentence."""
+    try:
+        status, body = _get(client, url, follow=False)
+    except (httpx.HTTPError, ValueError) as e:
+        return 0, f"{url}: {type(e).__name__}: {e}".encode()
+    return (200, body) if status == 200 else (0, f"{url} answered HTTP {status}".encode())
+
+
+#: Links to pages that usually carry a site's own contact address (English, German, French, Spanish).
+_CONTACT_LINK = re.compile(r"contact|kontakt|imprint|impressum|legal|mentions|aviso", re.IGNORECASE)
+_MAX_CONTACT_PAGES = 3
+
+
+def _contact_page(client: httpx.Client, origin: str, refused: str | None) -> list[dict]:
+    """`mailto:` addresses on the contact, imprint or legal pages linked from the site's home page."""
+    home = f"{origin}/"
+    if refused:
+        return [_none("contact_page", f"{home} not fetched: {refused}")]
+    status, body = _page(client, home)
+    if status != 200:
+        return [_none("contact_page", body.decode())]
+    pages = [url for url, text in _links(body, home)
+             if urlsplit(url).netloc == urlsplit(home).netloc and _CONTACT_LINK.search(f"{urlsplit(url).path} {text}")]
+    pages = list(dict.fromkeys(url.partition("#")[0] for url in pages))[:_MAX_CONTACT_PAGES]
+    if not pages:
+        return [_none("contact_page", f"{home} links to no contact, imprint or legal page")]
+    found: dict[str, str] = {}
+    empty = []
+    for url in pages:
+        status, page = _page(client, url)
+        addresses = [a for href, _ in _links(page, url) if href.lower().startswith("mailto:")
+                     and (a := valid_address(unquote(href[len("mailto:"):].partition("?")[0])))] if status == 200 else []
+        if not addresses:
+            empty.append(f"{url} has no mailto: link" if status == 200 else page.decode())
+        for address in addresses:
+            found.setdefault(address, url)
+    return [{"source": "contact_page", "address": a, "detail": f"{url} (linked from {home})", "country": None}
+            for a, url in found.items()] or [_none("contact_page", "; ".join(empty))]
+
+
+def _links(html: bytes, base: str) -> list[tuple[str, str]]:
+    """(absolute href, link text) of every <a href> in a page (an unparsable page has none)."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    return [(urljoin(base, a.get("href").strip()), a.text_content()[:200]) for a in tree.iter("a") if a.get("href")]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from detector.config import PolicyRule, Settings
-from detector.enforcement import mailer, policy, recipients
+from detector.enforcement import mailer, owner_rules, policy, recipients
 from detector.errors import ActionRefused, ConfigError
 from detector.evidence import ledger
 from detector.workspace import Workspace
@@ -61,7 +61,7 @@ class _Counts:
 def enforce(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_run: bool,
             owner: str | None = None) -> list[Step]:
     """Plan (dry_run) or take each owner's policy actions; returns one Step per match a rule fits."""
-    rules = settings.enforcement
+    rules = owner_rules.effective(store, settings.enforcement)  # each owner's portal rules, then config.toml's
     policy.check_rules(rules, {o["name"] for o in store.owners()})
     where, params = "matches.status != 'rejected'", []
     if owner is not None:

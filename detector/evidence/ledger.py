@@ -22,7 +22,7 @@ from detector.errors import UsageError
 from detector.workspace.store import Store, utc_now
 
 KINDS = ("register", "match", "review", "notice", "offer", "export", "presence", "enforce", "delivery",
-         "screenshot", "contributors", "payment")
+         "screenshot", "contributors", "payment", "owner_settings")
 GENESIS = "0" * 64
 
 
@@ -32,6 +32,10 @@ def asset_subject(asset_id: int) -> str:
 
 def match_subject(match_id: int) -> str:
     return f"match:{match_id}"
+
+
+def owner_subject(owner_id: int) -> str:
+    return f"owner:{owner_id}"
 
 
 def canonical_json(value) -> str:

@@ -39,7 +39,7 @@ from PIL import Image
 
 from detector.config import PricingSettings, Settings
 from detector.errors import ActionRefused, ConfigError, UsageError
-from detector.evidence import ledger
+from detector.evidence import ledger, owner_pricing
 from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case, oneline
 from detector.evidence.profile import ensure_profile
 from detector.licensing import money
@@ -101,7 +101,7 @@ def _decimal(value: float) -> Decimal:
     return Decimal(str(value))
 
 
-def _check_rules(rules: PricingSettings) -> None:
+def check_rules(rules: PricingSettings) -> None:
     if len(rules.size_multipliers) != len(rules.size_bands) + 1:
         raise ConfigError(
             f"pricing.size_multipliers needs one more entry than pricing.size_bands (one per band, the "
@@ -132,7 +132,7 @@ def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: 
           first_seen: str, last_seen: str, sightings: int, sites: int = 1,
           territory: tuple[str, str] = ("unknown", "territory not known"), commercial_why: str | None = None) -> Quote:
     """The price of a licence under `rules` for a use of the given size, duration and sightings."""
-    _check_rules(rules)
+    check_rules(rules)
     if licence not in rules.base_fees:
         raise UsageError(f"--licence {licence!r} has no base fee; priced licence types: "
                          f"{', '.join(sorted(rules.base_fees))} (pricing.base_fees in config.toml).")
@@ -202,7 +202,7 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     case = load_case(ws, store, match_id, owner_id)
     ensure_actionable(case.match, "licensing offer")
     ensure_profile(case.owner, "offer")
-    rules = settings.pricing.for_owner(case.owner["name"])
+    rules = owner_pricing.rules_for(store, settings.pricing, case.owner)
     quote = _quote(ws, store, case, rules, licence, commercial)
     licence = quote.licence
     at = at or utc_now()
@@ -236,7 +236,7 @@ def quote_match(ws: Workspace, store: Store, settings: Settings, match_id: int, 
                 commercial: bool | None = None, owner_id: int | None = None) -> Quote:
     """The price an offer for this match would have now, and how it is reached; records nothing."""
     case = load_case(ws, store, match_id, owner_id)
-    return _quote(ws, store, case, settings.pricing.for_owner(case.owner["name"]), licence, commercial)
+    return _quote(ws, store, case, owner_pricing.rules_for(store, settings.pricing, case.owner), licence, commercial)
 
 
 def _quote(ws: Workspace, store: Store, case: Case, rules: PricingSettings, licence: str | None,

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from detector import __version__
 from detector.config import Settings
 from detector.errors import CopyhoundError
-from detector.web import api, cases, licensing_api, licensing_pages, offer_page, pages, screenshots, ui
+from detector.web import api, cases, licensing_api, licensing_pages, offer_page, pages, rules, screenshots, ui
 from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
 from detector.web.gate import AuthBeforeBody
@@ -56,6 +56,7 @@ def create_app(ws: Workspace, settings: Settings | None = None):
     app.include_router(cases.router)
     app.include_router(ui.router)
     app.include_router(pages.router)
+    app.include_router(rules.router)
     app.include_router(licensing_api.router)
     app.include_router(licensing_pages.router)
     app.include_router(offer_page.router)

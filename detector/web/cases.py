@@ -1,4 +1,5 @@
-"""Cases and compliance in the portal: pages under /cases and /compliance, JSON under /api.
+"""Cases and compliance in the portal: the compliance page, JSON under /api; /cases and /cases/{host}
+lead to the one view per infringing site under /sites (detector/web/pages.py).
 
 Each owner sees only the sites where their own works were found; a site with none of their
 matches answers 404, exactly like one that has no matches at all.
@@ -6,7 +7,10 @@ matches answers 404, exactly like one that has no matches at all.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 
 from detector.enforcement import cases
 from detector.web.api import Who
@@ -38,19 +42,14 @@ def api_compliance(request: Request, who: Who) -> list[dict]:
 
 
 @router.get("/cases", include_in_schema=False)
-def cases_page(request: Request):
-    session, who = session_principal(request)
-    with request.app.state.portal.store() as store:
-        rows = cases.cases(store, who.owner_id)
-    return render(request, "cases.html", session=session, principal=who, rows=rows)
+def cases_page() -> RedirectResponse:
+    """The list of cases is the list of sites (one view per infringing site)."""
+    return RedirectResponse("/sites", status_code=308)
 
 
 @router.get("/cases/{host}", include_in_schema=False)
-def case_page(host: str, request: Request):
-    session, who = session_principal(request)
-    with request.app.state.portal.store() as store:
-        one = cases.case(store, host, who.owner_id)
-    return render(request, "case.html", session=session, principal=who, case=one)
+def case_page(host: str) -> RedirectResponse:
+    return RedirectResponse(f"/sites/{quote(host, safe='')}", status_code=308)
 
 
 @router.get("/compliance", include_in_schema=False)

@@ -5,9 +5,12 @@ written once and scoped to the principal like `actions`: another owner's id rais
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from detector.config import PricingSettings, documented_fields, toml_value
+from detector.enforcement import cases
 from detector.errors import NotFound, UsageError
-from detector.evidence import offers, profile
+from detector.evidence import offers, owner_pricing, profile
 from detector.evidence.case import load_case
 from detector.evidence.pdf import render_pdf
 from detector.evidence.report import build, render_html
@@ -45,6 +48,36 @@ def save_profile(store: Store, principal: Principal, owner_name: str | None, for
     if long:
         raise UsageError(f"{', '.join(long)} is longer than {MAX_PROFILE_FIELD} characters; shorten it.")
     return profile.set_profile(store, owner["name"], **values)
+
+
+@dataclass(frozen=True)
+class PricingField:
+    name: str
+    help: str
+    effective: str      # the value offers use now, as TOML text
+    override: str       # the owner's own value as typed ('' when the config's applies)
+
+
+def pricing_fields(store: Store, pricing: PricingSettings, owner: dict, typed: dict | None = None) -> list[PricingField]:
+    """The pricing settings an owner may override, with what applies now; `typed` keeps a refused form."""
+    helps = {name: text for section, name, _, text in documented_fields() if section == "pricing"}
+    rules = owner_pricing.rules_for(store, pricing, owner)
+    own = owner_pricing.overrides(store, owner["id"])
+    def text(value) -> str:  # as `config set` takes it: text as is, anything else in TOML
+        return value if isinstance(value, str) else toml_value(value)
+
+    return [PricingField(name, helps[name], text(getattr(rules, name)),
+                         typed.get(name, "") if typed is not None else (text(own[name]) if name in own else ""))
+            for name in owner_pricing.EDITABLE]
+
+
+def save_pricing(store: Store, principal: Principal, owner_name: str | None, pricing: PricingSettings, form) -> dict:
+    """Set the owner's pricing overrides from a posted form (a blank field: the config's value)."""
+    owner = owner_for(store, principal, owner_name)
+    texts = {name: str(form.get(f"pricing.{name}") or "") for name in owner_pricing.EDITABLE}
+    owner_pricing.set_overrides(store, pricing, owner, texts, actor=f"portal token {principal.token_id} "
+                                                                    f"({principal.name})")
+    return owner
 
 
 def missing_for(owner: dict) -> dict[str, list[str]]:
@@ -101,16 +134,18 @@ def site_host(host: str) -> str:
 
 
 def list_sites(store: Store, principal: Principal, limit: int, offset: int) -> Page:
+    """One page of the sites with matches, each with its review counts and its case summary."""
     rows, total = store.sites(principal.owner_id, limit, offset)
+    rows = [row | cases.summary(row["host"], store.site_matches(principal.owner_id, row["host"]), store)
+            for row in rows]
     return Page(rows, total, limit, offset)
 
 
-def site_matches(store: Store, principal: Principal, host: str) -> list[dict]:
-    """Every match on exactly this host (NotFound when the principal has none there)."""
-    ids = store.site_match_ids(principal.owner_id, site_host(host))
-    if not ids:
-        raise NotFound(f"No matches on {host}.")
-    return [store.match(i) for i in ids]
+def site_case(store: Store, principal: Principal, host: str) -> tuple[list[dict], dict]:
+    """Every match on exactly this host and the host's case (NotFound when the principal has none there)."""
+    host = site_host(host)
+    matches = cases.site_matches(store, host, principal.owner_id)
+    return matches, cases.case_of(store, host, matches)
 
 
 def review_site(store: Store, principal: Principal, host: str, status: str, note) -> list[int]:

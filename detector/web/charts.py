@@ -116,5 +116,32 @@ def offers_by_status(store: Store, owner_id: int | None) -> Chart:
                  "(for accepted offers, the amount due).", list(OFFER_STATUSES), rows)
 
 
+#: Whether a copy is still there, worst first: so a bar reads from what is left to do to what is done.
+PRESENCE = ["up", "changed", "unreachable", "removed"]
+
+
+def copies_removed(store: Store, owner_id: int | None) -> Chart:
+    """Copies removed vs still up: all sites first, then the sites with the most copies."""
+    per_site: dict[str, dict[str, int]] = {}
+    for row in store.presence_by_site(owner_id):
+        per_site.setdefault(row["host"], {})[row["presence"]] = row["copies"]
+    everywhere: dict[str, int] = {}
+    for counts in per_site.values():
+        for presence, n in counts.items():
+            everywhere[presence] = everywhere.get(presence, 0) + n
+    busiest = sorted(per_site, key=lambda host: (-sum(per_site[host].values()), host))[:TOP_SITES]
+
+    def note(counts: dict[str, int]) -> str:
+        total = sum(counts.values())
+        return f"{round(100 * counts.get('removed', 0) / total)}% removed" if total else ""
+
+    rows = [("all sites", everywhere, note(everywhere))] + [(host, per_site[host], note(per_site[host]))
+                                                            for host in busiest]
+    return chart("presence", "Copies removed vs still up",
+                 "What the latest scans saw of each copy, for all sites and the sites with the most copies: still "
+                 "up, changed (other bytes at the URL), unreachable, or removed.", PRESENCE, rows)
+
+
 def dashboard_charts(store: Store, owner_id: int | None) -> list[Chart]:
-    return [matches_per_week(store, owner_id), top_sites(store, owner_id), offers_by_status(store, owner_id)]
+    return [matches_per_week(store, owner_id), top_sites(store, owner_id), copies_removed(store, owner_id),
+            offers_by_status(store, owner_id)]

@@ -1,5 +1,6 @@
-"""The casework pages: the owner's profile, notices, offers, sites (matches grouped by host, with
-bulk review), licensed uses, and report downloads. Plain HTML forms and links, like `ui`;
+"""The casework pages: the owner's profile, notices, offers, sites (one page per infringing site:
+its matches with bulk review, and its case: notices, offers, e-mails, outcomes), licensed uses,
+and report downloads. Plain HTML forms and links, like `ui`;
 filters and paging live in the query string so every list view can be bookmarked.
 """
 
@@ -10,8 +11,8 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from detector.errors import CopyhoundError, NotFound, UsageError
-from detector.evidence import offers
+from detector.errors import ConfigError, CopyhoundError, NotFound, UsageError
+from detector.evidence import offers, owner_pricing
 from detector.evidence.profile import PROFILE_FIELDS
 from detector.web import actions, casework
 from detector.web.auth import session_principal
@@ -51,8 +52,10 @@ def profile_page(request: Request, owner: str | None = None, next: str | None = 
             return render(request, "profile.html", session=session, principal=who, owner=None,
                           owners=store.owners(), missing={}, error=None, request_next="")
         row = casework.owner_for(store, who, owner)
+        pricing = casework.pricing_fields(store, portal.settings.pricing, row)
     return render(request, "profile.html", session=session, principal=who, owner=row, owners=[],
-                  missing=casework.missing_for(row), error=None, request_next=_match_path(next))
+                  missing=casework.missing_for(row), error=None, request_next=_match_path(next), pricing=pricing,
+                  pricing_error=None)
 
 
 def _match_path(target: str | None) -> str:
@@ -74,12 +77,32 @@ async def profile_save(request: Request):
             row = casework.owner_for(store, who, owner_name)
             unsaved = dict(row, **{f: form.get(f) for f in PROFILE_FIELDS})
             return render(request, "profile.html", 422, session=session, principal=who, owner=unsaved, owners=[],
-                          missing=casework.missing_for(row), error=str(e), request_next=_match_path(form.get("next")))
+                          missing=casework.missing_for(row), error=str(e), request_next=_match_path(form.get("next")),
+                          pricing=casework.pricing_fields(store, portal.settings.pricing, row), pricing_error=None)
     back = _match_path(form.get("next"))
     if back:
         return _see(back + "?done=profile")  # back to the match whose notice needed the profile
     suffix = f"&owner={quote(row['name'])}" if who.is_admin else ""
     return _see(f"/profile?done=profile{suffix}")
+
+
+@router.post("/profile/pricing")
+async def pricing_save(request: Request):
+    session, who = session_principal(request)
+    form = await checked_form(request)
+    portal = request.app.state.portal
+    owner_name = form.get("owner") if who.is_admin else None
+    with portal.store() as store:
+        try:
+            row = casework.save_pricing(store, who, owner_name, portal.settings.pricing, form)
+        except (UsageError, ConfigError) as e:
+            row = casework.owner_for(store, who, owner_name)
+            typed = {name: str(form.get(f"pricing.{name}") or "") for name in owner_pricing.EDITABLE}
+            return render(request, "profile.html", 422, session=session, principal=who, owner=row, owners=[],
+                          missing=casework.missing_for(row), error=None, request_next="", pricing_error=str(e),
+                          pricing=casework.pricing_fields(store, portal.settings.pricing, row, typed))
+    suffix = f"&owner={quote(row['name'])}" if who.is_admin else ""
+    return _see(f"/profile?done=pricing{suffix}#pricing")
 
 
 # -- notices and offers --------------------------------------------------------------------------
@@ -160,8 +183,8 @@ def sites_page(request: Request):
 def site_page(request: Request, host: str):
     session, who = session_principal(request)
     with request.app.state.portal.store() as store:
-        rows = casework.site_matches(store, who, host)
-    return render(request, "site.html", session=session, principal=who, host=host.lower(), rows=rows,
+        rows, case = casework.site_case(store, who, host)
+    return render(request, "site.html", session=session, principal=who, host=case["host"], rows=rows, case=case,
                   unreviewed=sum(m["status"] == "new" for m in rows))
 
 

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.background import BackgroundTask
 
 from detector.errors import CopyhoundError, ImageRefused, NotFound, UsageError
+from detector.evidence import owner_pricing
 from detector.evidence.case import oneline, safe_href
 from detector.evidence.review import REVIEW_STATUSES
 from detector.output import host
@@ -44,7 +45,9 @@ DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Wo
         "link": "A new offer page link was issued.", "revoked": "The offer page's links were revoked.",
         "payment": "Payment recorded, split among the contributors and entered in the ledger.",
         "contributors": "Contributors saved and entered in the ledger.",
-        "screenshot": "Screenshot of the page taken, stored as a WARC record and entered in the ledger."}
+        "screenshot": "Screenshot of the page taken, stored as a WARC record and entered in the ledger.",
+        "pricing": "Pricing saved and entered in the ledger; new offers use it.",
+        "rules": "Rules saved and entered in the ledger; `copyhound enforce` follows them from now on."}
 FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
 
 
@@ -160,14 +163,15 @@ def match(request: Request, match_id: int):
     portal = request.app.state.portal
     with portal.store() as store:
         detail = actions.match_detail(store, who, match_id)
-        missing = casework.missing_for(store.owner(detail["owner_id"]))
+        owner = store.owner(detail["owner_id"])
+        missing = casework.missing_for(owner)
         next_id = casework.next_to_review(store, who, match_id)
+        pricing = owner_pricing.rules_for(store, portal.settings.pricing, owner)
     try:
         copy = rendition(portal.ws, portal.settings.intake, detail["sha256"], "view")
         copy_problem = None
     except (ImageRefused, NotFound) as e:
         copy, copy_problem = None, str(e)
-    pricing = portal.settings.pricing.for_owner(detail["owner"])
     return render(request, "match.html", session=session, principal=who, m=detail, copy=copy,
                   copy_problem=copy_problem, review_statuses=REVIEW_STATUSES,
                   licences=sorted(pricing.base_fees), default_licence=pricing.default_licence,

@@ -380,6 +380,30 @@ ALTER TABLE assets ADD COLUMN credentials TEXT;
 ALTER TABLE candidates ADD COLUMN credentials TEXT;
 """
 
+_V_CASEWORK = """
+-- A delivery the server accepted that bounced later (detector.enforcement.bounces): status 'bounced',
+-- when the report says it failed, and what it said.
+ALTER TABLE deliveries ADD COLUMN bounced_at TEXT;
+ALTER TABLE deliveries ADD COLUMN bounce TEXT;
+CREATE INDEX deliveries_message_id ON deliveries(message_id);
+
+-- Pricing overrides an owner set in the portal (detector.evidence.owner_pricing): a JSON object of
+-- [pricing] settings laid over config.toml's.
+CREATE TABLE owner_pricing (
+    owner_id INTEGER PRIMARY KEY REFERENCES owners(id),
+    pricing TEXT NOT NULL
+);
+
+-- Policy rules an owner keeps in the portal (detector.enforcement.owner_rules), tried in `position`
+-- order before config.toml's; `rule` is a JSON object of PolicyRule fields.
+CREATE TABLE owner_rules (
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    position INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    PRIMARY KEY (owner_id, position)
+);
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
-                         _V_CONTENT_CREDENTIALS]
+                         _V_CONTENT_CREDENTIALS, _V_CASEWORK]
 SCHEMA_VERSION = len(MIGRATIONS)

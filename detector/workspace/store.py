@@ -652,6 +652,13 @@ class Store:
             f"WHERE {where} GROUP BY host ORDER BY matches DESC, host LIMIT ? OFFSET ?", params + [limit, offset])
         return list(rows), total
 
+    def site_matches(self, owner_id: int | None, host: str) -> list[dict]:
+        """The matches on exactly this host, whole (as `matches` gives them)."""
+        where, params = "url_host(matches.page_url) = ?", [host.lower()]
+        if owner_id is not None:
+            where, params = where + " AND matches.owner_id = ?", params + [owner_id]
+        return self.matches(where, params)
+
     def site_match_ids(self, owner_id: int | None, host: str, status: str | None = None) -> list[int]:
         """Ids of the matches on exactly this host (optionally only those with `status`)."""
         where, params = _and([("owner_id", owner_id), ("status", status)])
@@ -736,6 +743,57 @@ class Store:
     def count_deliveries(self, recipient: str, since: str) -> int:
         return self.db.execute("SELECT count(*) FROM deliveries WHERE lower(recipient) = lower(?) AND at >= ?",
                                [recipient, since]).fetchone()[0]
+
+    # -- casework: bounces ------------------------------------------------------------------------
+
+    def delivery(self, delivery_id: int) -> dict:
+        return self.db["deliveries"].get(delivery_id)
+
+    def delivery_by_message_id(self, message_id: str) -> dict | None:
+        rows = list(self.db["deliveries"].rows_where("message_id = ?", [message_id], order_by="id", limit=1))
+        return rows[0] if rows else None
+
+    def latest_delivery_to(self, recipient: str, before: str | None) -> dict | None:
+        """The latest e-mail sent to `recipient` (at or before `before` when given)."""
+        where, params = "lower(recipient) = lower(?) AND status = 'sent'", [recipient]
+        if before is not None:
+            where, params = where + " AND at <= ?", params + [before]
+        rows = list(self.db["deliveries"].rows_where(where, params, order_by="id DESC", limit=1))
+        return rows[0] if rows else None
+
+    def mark_delivery_bounced(self, delivery_id: int, at: str, bounce: str) -> None:
+        self.db["deliveries"].update(delivery_id, {"status": "bounced", "bounced_at": at, "bounce": bounce})
+
+    # -- casework: owners' pricing overrides ----------------------------------------------------
+
+    def owner_pricing(self, owner_id: int) -> dict:
+        row = self.db.execute("SELECT pricing FROM owner_pricing WHERE owner_id = ?", [owner_id]).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_owner_pricing(self, owner_id: int, values: dict) -> None:
+        self.db["owner_pricing"].upsert({"owner_id": owner_id, "pricing": json.dumps(values, sort_keys=True)},
+                                        pk="owner_id")
+
+    # -- casework: owners' policy rules ---------------------------------------------------------
+
+    def owner_rules(self, owner_id: int) -> list[dict]:
+        rows = self.db.execute("SELECT rule FROM owner_rules WHERE owner_id = ? ORDER BY position", [owner_id])
+        return [json.loads(r[0]) for r in rows.fetchall()]
+
+    def replace_owner_rules(self, owner_id: int, rules: list[dict]) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM owner_rules WHERE owner_id = ?", [owner_id])
+            for position, rule in enumerate(rules):
+                self.db["owner_rules"].insert({"owner_id": owner_id, "position": position,
+                                               "rule": json.dumps(rule, sort_keys=True)})
+
+    # -- casework: dashboard ---------------------------------------------------------------------
+
+    def presence_by_site(self, owner_id: int | None) -> list[dict]:
+        """How many copies per host are in each presence (up, changed, removed, unreachable)."""
+        where, params = _and([("owner_id", owner_id)])
+        return list(self.db.query(f"SELECT url_host(page_url) AS host, presence, count(*) AS copies FROM matches "
+                                  f"WHERE {where} GROUP BY host, presence", params))
 
     # -- backup (reliability) -----------------------------------------------------------------
 

@@ -21,14 +21,21 @@ def test_each_owner_sees_only_the_cases_of_their_own_matches(portal):
     assert compliance.status_code == 200 and compliance.json() == []
 
 
-def test_case_pages_list_a_sites_matches_and_hide_other_owners_sites(portal):
+def test_one_view_per_site_holds_its_case_and_the_old_case_urls_lead_there(portal):
     with _signed_in(portal, "alice") as client:
-        listing = client.get("/cases")
-        page = client.get("/cases/shop.example.net")
-        other = client.get("/cases/rockets.example.io")
+        listing = client.get("/sites")
+        page = client.get("/sites/shop.example.net")
+        other = client.get("/sites/rockets.example.io")
+        old_list = client.get("/cases", follow_redirects=False)
+        old_case = client.get("/cases/shop.example.net", follow_redirects=False)
+        followed = client.get("/cases/shop.example.net", follow_redirects=True)
         compliance = client.get("/compliance")
-    assert listing.status_code == 200 and 'href="/cases/shop.example.net"' in listing.text
-    assert "rockets.example.io" not in listing.text
+    assert listing.status_code == 200 and 'href="/sites/shop.example.net"' in listing.text
+    assert "rockets.example.io" not in listing.text and "Median days to removal" in listing.text
     assert page.status_code == 200 and "https://shop.example.net/sale" in page.text
+    assert "Outcome per copy" in page.text and "Automated actions" in page.text and "Confirm all" in page.text
     assert other.status_code == 404
+    assert (old_list.status_code, old_list.headers["location"]) == (308, "/sites")
+    assert (old_case.status_code, old_case.headers["location"]) == (308, "/sites/shop.example.net")
+    assert followed.status_code == 200 and followed.text == page.text
     assert compliance.status_code == 200 and "No notices sent yet." in compliance.text

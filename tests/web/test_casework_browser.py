@@ -66,7 +66,7 @@ def test_a_site_is_reviewed_in_bulk_and_a_domain_authorised(fresh_portal, browse
     context, page, problems = _sign_in(browser, fresh_portal, "alice")
     page.get_by_role("link", name="Sites").click()
     page.get_by_role("link", name="blog.example.com").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Matches on blog.example.com")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Case: blog.example.com")
     page.get_by_role("button", name="Reject all 1").click()
     expect(page.get_by_role("status")).to_contain_text("Review saved")
     expect(page.locator("table.matches .badge")).to_have_text(["rejected"])
@@ -107,14 +107,14 @@ def test_every_page_fits_a_phone(fresh_portal, browser):
                                        is_mobile=True, has_touch=True)
     match_id = fresh_portal.matches["alice"][2]
     for path in ("/", "/matches", f"/matches/{match_id}", "/sites", "/sites/news.example.org", "/notices",
-                 "/offers", "/profile", "/assets", "/upload"):
+                 "/offers", "/profile", "/assets", "/upload", "/rules", "/compliance"):
         page.goto(f"{fresh_portal.url}{path}")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than a 375px phone"
     page.goto(f"{fresh_portal.url}/")
     charts = page.locator("figure.chart svg")
-    assert charts.count() == 3
-    for i in range(3):
+    assert charts.count() == 4
+    for i in range(4):
         box = charts.nth(i).bounding_box()
         assert 0 < box["width"] <= 375 and box["height"] > 0
     assert problems == []

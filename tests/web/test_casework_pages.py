@@ -147,7 +147,7 @@ def test_dashboard_draws_accessible_charts_without_script(fresh_portal):
     with signed_in(fresh_portal, "alice") as c:
         html = c.get("/").text
     charts = re.findall(r'<svg viewBox="[^"]+" role="img" aria-labelledby="([^"]+)"', html)
-    assert len(charts) == 3 and "<script" not in html
+    assert len(charts) == 4 and "<script" not in html
     for ids in charts:
         for part in ids.split():
             assert f'id="{part}"' in html
@@ -155,6 +155,25 @@ def test_dashboard_draws_accessible_charts_without_script(fresh_portal):
     assert "Licensing offers by status" in html
     assert "<th scope=\"row\">blog.example.com</th>" in html  # the numbers as a table too
     assert "rockets.example.io" not in html
+
+
+def test_dashboard_charts_copies_removed_against_still_up(fresh_portal):
+    removed = fresh_portal.matches["alice"][0]
+    with fresh_portal.store() as store:
+        host = store.match(removed)["page_url"].split("/")[2]
+        total = len(store.matches("matches.owner_id = ?", [store.owner_by_name("alice")["id"]]))
+        store.set_match_presence(removed, presence="removed", presence_at="2025-05-01T00:00:00Z",
+                                 presence_detail="the page answered HTTP 404", removed_at="2025-05-01T00:00:00Z")
+    with signed_in(fresh_portal, "alice") as c:
+        html = c.get("/").text
+    figure = html[html.index('<figure class="chart" id="chart-presence">'):]
+    figure = figure[:figure.index("</figure>")]
+    assert "<title id=\"chart-presence-title\">Copies removed vs still up</title>" in figure
+    rows = dict(re.findall(r'<tr><th scope="row">([^<]+)</th>((?:<td>[^<]*</td>)+)</tr>', figure))
+    assert re.findall(r"<td>([^<]*)</td>", rows["all sites"]) == \
+        [str(total - 1), "0", "0", "1", f"{total} (" + f"{round(100 / total)}% removed)"]
+    assert re.findall(r"<td>([^<]*)</td>", rows[host])[3] == "1"  # its site's bar shows it removed too
+    assert "rockets.example.io" not in figure  # bob's sites stay his
 
 
 def test_match_page_has_keyboard_shortcuts_and_a_next_link(fresh_portal):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -26,9 +26,9 @@ from detector.embedders import Embedder
 from detector.errors import ConfigError, ImageRefused
 from detector.evidence import ledger
 from detector.features import LocalFeatures
-from detector.fingerprint import FEATURE_KINDS, hashes, local_features, mirrored
+from detector.fingerprint import FEATURE_KINDS, CandidatePrint, fingerprint_candidate
 from detector.intake import DecodedImage, decode_image
-from detector.shortlist import FeatureVoter, Nomination, embed_windows, nominate
+from detector.shortlist import Nomination, nominate
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
@@ -89,31 +89,26 @@ def authorized(page_url: str, image_url: str, patterns: list[str]) -> bool:
 class Detector:
     """Holds the registered works' indexes and cached features for one detection run."""
 
-    def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None):
+    def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
+                 progress: catalogue.Progress = lambda stage, done, total: None):
         self.store, self.settings, self.embedder = store, settings, embedder
         self.blobs = BlobStore(ws.blobs_dir)
+        self.kind = settings.match.local_features
+        if self.kind not in FEATURE_KINDS:
+            raise ConfigError(f"match.local_features {self.kind!r} is not known; use one of: {', '.join(FEATURE_KINDS)}.")
         catalogue.set_threads(settings.index.threads)
-        self.indexes = catalogue.load(ws, store, embedder, settings.index)
+        # Only a sample of each work's descriptors stays in memory (in the shortlist index); full
+        # features and grayscale copies are loaded when a work is shortlisted, and the most recent kept.
+        self.indexes = catalogue.load(ws, store, embedder, settings.index, kind=self.kind,
+                                      shortlist=settings.shortlist, progress=progress)
         self.assets = {a["id"]: a for a in store.assets()}
         self.assets_by_sha: dict[str, list[int]] = defaultdict(list)
         for asset in self.assets.values():
             self.assets_by_sha[asset["sha256"]].append(asset["id"])
-        self.kind = settings.match.local_features
-        if self.kind not in FEATURE_KINDS:
-            raise ConfigError(f"match.local_features {self.kind!r} is not known; use one of: {', '.join(FEATURE_KINDS)}.")
-        # Only a sample of each work's descriptors stays in memory (in the voter); full features
-        # and grayscale copies are loaded when a work is shortlisted, and the most recent kept.
-        self.voter = FeatureVoter(self.kind, self._stored_features())
         self.work_features = lru_cache(maxsize=_WORK_CACHE)(self._work_features)
         self.work_gray = lru_cache(maxsize=_WORK_CACHE)(self._work_gray)
         self.verifier = Verifier()
         self.sources = ["sha256", "phash", "pdq", "features"] + (["clip"] if embedder else [])
-
-    def _stored_features(self) -> Iterator[tuple[int, LocalFeatures]]:
-        for asset_id in self.assets:
-            features = self._work_features(asset_id)
-            if features is not None:
-                yield asset_id, features
 
     def _work_features(self, asset_id: int) -> LocalFeatures | None:
         """None for works registered before this kind was cached: hashes alone can match them."""
@@ -127,48 +122,30 @@ class Detector:
 
     def analyse(self, sha256: str, decoded: DecodedImage, seconds: Counter) -> list[Finding]:
         """Every registered work this image shows, with the decision and all signals."""
-        clock = time.perf_counter()
-        image = decoded.image
-        flipped = mirrored(image)
-        fingerprint, mirror_fingerprint = hashes(image), hashes(flipped)
-        seconds["hash"] += time.perf_counter() - clock
+        candidate = fingerprint_candidate(sha256, decoded, self.kind, self.embedder, seconds)
 
         clock = time.perf_counter()
-        window_vectors, windows = embed_windows(self.embedder, image)
-        seconds["embed"] += time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        feats = local_features(decoded, self.kind)
-        mirror_feats = local_features(decoded, self.kind, image=flipped)
-        seconds["features"] += time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        same_bytes = self.assets_by_sha.get(sha256, [])
-        nominations = nominate(
-            candidate_sha=sha256, fingerprint=fingerprint, mirror_fingerprint=mirror_fingerprint,
-            features=feats, mirror_features=mirror_feats, window_vectors=window_vectors, windows=windows,
-            same_bytes=same_bytes, indexes=self.indexes, voter=self.voter, settings=self.settings.match,
-        )
+        nominations = nominate(candidate, self.assets_by_sha.get(sha256, []), self.indexes, self.settings.match)
         seconds["search"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
-        candidate_gray = _gray(image)
+        candidate_gray = _gray(decoded.image)
         findings = []
         for asset_id, nomination in nominations.items():
-            verdict = self._verify(nomination, feats, mirror_feats, candidate_gray)
-            decision = decide(nomination, verdict, fingerprint.pdq_quality, self.settings.match)
+            verdict = self._verify(nomination, candidate, candidate_gray)
+            decision = decide(nomination, verdict, candidate.hashes.pdq_quality, self.settings.match)
             if decision.decision is None:
                 continue
-            findings.append(Finding(asset_id, decision, self._signals(nomination, verdict, decision, fingerprint)))
+            findings.append(Finding(asset_id, decision, self._signals(nomination, verdict, decision, candidate.hashes)))
         seconds["verify"] += time.perf_counter() - clock
         return findings
 
-    def _verify(self, nomination: Nomination, feats, mirror_feats, candidate_gray) -> Verdict | None:
+    def _verify(self, nomination: Nomination, candidate: CandidatePrint, candidate_gray) -> Verdict | None:
         work = self.work_features(nomination.asset_id)
         if work is None:
             return None
-        return self.verifier.verify(feats, work, candidate_gray, self.work_gray(nomination.asset_id),
-                                    candidate_mirror=mirror_feats)
+        return self.verifier.verify(candidate.features, work, candidate_gray, self.work_gray(nomination.asset_id),
+                                    candidate_mirror=candidate.mirror_features)
 
     def _signals(self, nomination: Nomination, verdict: Verdict | None, decision: Decision, fingerprint) -> dict:
         m = self.settings.match

@@ -55,23 +55,33 @@ def image_paths(paths: Iterable[Path], recursive: bool) -> list[Path]:
 
 def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
                    files: list[Path], info: WorkInfo,
-                   progress: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+                   progress: Callable[[Outcome], None] = lambda outcome: None,
+                   index_progress: catalogue.Progress = lambda stage, done, total: None) -> list[Outcome]:
+    """Register `files`; the shortlist index grows by adds, retrained (reporting to
+    `index_progress`) when the catalogue has outgrown it (catalogue.needs_training)."""
     owner = store.ensure_owner(info.owner)
-    work_indexes = catalogue.load(ws, store, embedder, settings.index)
+    kind = settings.match.local_features
+    work_indexes = catalogue.load(ws, store, embedder, settings.index, kind=kind, shortlist=settings.shortlist)
     blobs = BlobStore(ws.blobs_dir)
     outcomes: list[Outcome] = []
     batch_size = max(1, settings.embedder.batch_size)
     for start in range(0, len(files), batch_size):
         for outcome in _register_batch(store, settings, embedder, blobs, work_indexes, owner,
-                                       files[start:start + batch_size], info):
+                                       files[start:start + batch_size], info, kind):
             outcomes.append(outcome)
             progress(outcome)
-        # Saved per batch: an interrupted run keeps what it registered, indexes included.
-        catalogue.save(ws, work_indexes, embedder)
+        # Saved per batch: an interrupted run keeps what it registered, indexes included. The
+        # local-feature index (the largest) is saved once at the end; after an interruption it is
+        # out of step with the database and rebuilt from it on the next load.
+        catalogue.save(ws, work_indexes, embedder, local=False)
+    if work_indexes.features is not None and catalogue.needs_training(work_indexes.features, settings.shortlist):
+        work_indexes.features = catalogue.build_local(store, kind, store.asset_ids_with_features(kind),
+                                                      settings.shortlist, index_progress)
+    catalogue.save(ws, work_indexes, embedder)
     return outcomes
 
 
-def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files, info) -> list[Outcome]:
+def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files, info, kind) -> list[Outcome]:
     outcomes: dict[int, Outcome] = {}
     decoded = []
     for position, path in enumerate(files):
@@ -104,7 +114,8 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
             "frames": image.frames, "byte_size": len(data), "rights": image.rights.as_dict(),
             **fingerprint.as_dict(),
         }
-        features = {kind: local_features(image, kind).to_bytes() for kind in FEATURE_KINDS}
+        extracted = {name: local_features(image, name) for name in FEATURE_KINDS}
+        features = {name: feats.to_bytes() for name, feats in extracted.items()}
         vector = vectors[row] if vectors is not None else None
         embedding = (embedder.id, vector.tobytes()) if vector is not None else None
         with store.atomic():
@@ -113,6 +124,6 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
                 "owner": owner["name"], "filename": path.name, "sha256": sha,
                 **fingerprint.as_dict(), "embedder": embedder.id if embedder else None,
             })
-        work_indexes.add(asset_id, vector, fingerprint.as_dict())
+        work_indexes.add(asset_id, vector, fingerprint.as_dict(), extracted[kind])
         outcomes[position] = Outcome(str(path), "registered", asset_id=asset_id)
     return [outcomes[i] for i in sorted(outcomes)]

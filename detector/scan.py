@@ -57,7 +57,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None)
                 seconds["crawl"] = time.perf_counter() - clock
             clock = time.perf_counter()
-            detector = Detector(ws, store, settings, embedder)
+            detector = Detector(ws, store, settings, embedder, progress=progress)
             pending = len(store.candidates("state = 'new' AND sha256 IS NOT NULL"))
             done = 0
 

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from detector import catalogue, config
-from detector.cli.common import Format, Home, app, check_format, console, embedder_of, err, open_parts, progress_bar
+from detector.cli.common import (
+    Format,
+    Home,
+    app,
+    check_format,
+    console,
+    embedder_of,
+    err,
+    open_parts,
+    progress_bar,
+    stage_progress,
+)
 from detector.embedders import parse_spec
 from detector.errors import UsageError
 from detector.output import render
@@ -58,7 +69,7 @@ def register(
         task = bar.add_task("registering", total=len(files))
         outcomes = register_files(ws, store, settings, embedder, files,
                                   WorkInfo(owner, title, creator, license_url),
-                                  progress=lambda _: bar.advance(task))
+                                  progress=lambda _: bar.advance(task), index_progress=stage_progress(bar))
     counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused")}
     for o in outcomes:
         if o.status == "already":
@@ -84,7 +95,8 @@ def assets(owner: Annotated[str | None, typer.Option(help="Only this owner's wor
 
 @app.command()
 def reindex(home: Home = None) -> None:
-    """Re-embed every work with the configured embedder and rebuild the index files."""
+    """Re-embed every work with the configured embedder and rebuild the index files (retraining the
+    local-feature shortlist index)."""
     from detector.reindex import reembed
 
     ws, settings, store = open_parts(home)
@@ -92,6 +104,7 @@ def reindex(home: Home = None) -> None:
     with progress_bar() as bar:
         task = bar.add_task("re-embedding", total=len(store.assets()))
         reembed(ws, store, settings, embedder, progress=lambda n: bar.advance(task, n))
-    rebuilt = catalogue.rebuild(ws, store, embedder, settings.index)
+        rebuilt = catalogue.rebuild(ws, store, embedder, settings.index, kind=settings.match.local_features,
+                                    shortlist=settings.shortlist, progress=stage_progress(bar))
     console.print(f"Rebuilt {', '.join(rebuilt.rebuilt)} for {len(store.assets())} works "
                   f"(embedder: {embedder.id if embedder else 'none'}).")

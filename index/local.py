@@ -103,13 +103,17 @@ class LocalFeatureIndex:
         if self.binary:
             quantiser = faiss.IndexBinaryHNSW(self.dim, 32) if lists > _HNSW_LISTS else faiss.IndexBinaryFlat(self.dim)
             index = faiss.IndexBinaryIVF(quantiser, self.dim, lists)
+            quantiser.this.disown()  # the IVF owns and frees its quantiser, so Python must not
             index.own_fields = True
-            index.cp.niter = _KMEANS_ITERATIONS
+            clustering = index.cp
         else:
             coarse = f"IVF{lists}_HNSW32" if lists > _HNSW_LISTS else f"IVF{lists}"
-            index = faiss.index_factory(self.dim, f"{coarse},PQ{self.code_bytes}", faiss.METRIC_L2)
-            faiss.extract_index_ivf(index).cp.niter = _KMEANS_ITERATIONS
-        faiss.extract_index_ivf(index).cp.min_points_per_centroid = 1  # the sample is sized above
+            # "np": no polysemous training, which costs minutes and serves Hamming filtering we do not use.
+            index = faiss.index_factory(self.dim, f"{coarse},PQ{self.code_bytes}np", faiss.METRIC_L2)
+            clustering = faiss.extract_index_ivf(index).cp
+            faiss.downcast_index(faiss.extract_index_ivf(index)).pq.cp.min_points_per_centroid = 1
+        clustering.niter = _KMEANS_ITERATIONS
+        clustering.min_points_per_centroid = 1  # the sample is sized above
         index.train(sample)
         self._index = index
         self.trained_on = len(sample)

@@ -30,6 +30,7 @@ from detector.workspace.store import Store
 from index.binary import BinaryIndex, hex_to_codes
 from index.errors import IndexFileError
 from index.local import MIN_LISTS, LocalFeatureIndex, lists_for, training_size
+from index.persist import read_manifest
 from index.vectors import VectorIndex, choose_factory
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,32 @@ def rebuild(ws: Workspace, store: Store, embedder: Embedder | None, settings: In
     for path in _paths(ws).values():
         path.unlink(missing_ok=True)
     return load(ws, store, embedder, settings, kind=kind, shortlist=shortlist, progress=progress)
+
+
+def stats(ws: Workspace, works: int) -> list[dict]:
+    """What each index file holds and costs, from its manifest (nothing is rebuilt; the local-feature
+    index is read to count its works).
+
+    `bytes` is the file's size, which is also about what the index occupies in memory.
+    """
+    rows = []
+    for name, path in _paths(ws).items():
+        try:
+            manifest = read_manifest(path)
+            # The local index holds many entries per work; only its lists know how many works.
+            held = len(LocalFeatureIndex.load(path)[0].work_ids()) if name == "features" else manifest.get("count")
+        except IndexFileError as e:
+            rows.append({"index": name, "file": path.name, "state": e.reason})
+            continue
+        entries, size = manifest.get("count"), manifest.get("bytes")
+        rows.append({
+            "index": name, "file": path.name, "state": "ok", "works": held, "entries": entries, "bytes": size,
+            "bytes_per_work": round(size / held) if held else None,
+            "kind": manifest.get("feature_kind") or manifest.get("factory") or f"{manifest.get('bits')} bits",
+            "lists": manifest.get("lists"), "trained_for": manifest.get("trained_for"),
+            "trained_at": manifest.get("trained_at"),
+        })
+    return rows
 
 
 # -- the local-feature shortlist index ---------------------------------------------------------

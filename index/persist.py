@@ -155,6 +155,11 @@ def _sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def read_manifest(path: Path) -> dict:
+    """The manifest of the index file `path`, unverified (for reporting); IndexFileError if unreadable."""
+    return _read_manifest(Path(path))
+
+
 def _read_manifest(path: Path) -> dict:
     where = manifest_path(path)
     if not where.exists():

@@ -95,8 +95,7 @@ def assets(owner: Annotated[str | None, typer.Option(help="Only this owner's wor
 
 @app.command()
 def reindex(home: Home = None) -> None:
-    """Re-embed every work with the configured embedder and rebuild the index files (retraining the
-    local-feature shortlist index)."""
+    """Re-embed every work with the configured embedder; rebuild every index, retraining the local-feature one."""
     from detector.reindex import reembed
 
     ws, settings, store = open_parts(home)

@@ -79,7 +79,7 @@ class WorkIndexes:
             self.vectors.add(ids, vector.reshape(1, -1).astype(np.float32))
         for name, bits in HASH_INDEXES.items():
             self.hashes[name].add(ids, hex_to_codes([hash_hex[name]], bits))
-        if self.features is not None and local is not None:
+        if self.features is not None and local is not None:  # a new work: nothing of it held yet
             self.features.add(asset_id, _sampled(local, self.per_work))
 
     def remove(self, asset_ids: list[int]) -> None:

@@ -38,7 +38,7 @@ NEIGHBOURS = 8
 ID_BYTES = 8
 MIN_LISTS, _MAX_LISTS = 16, 65_536
 #: Above this many lists the coarse quantiser is an HNSW graph rather than a flat scan.
-_HNSW_LISTS = 4096
+_HNSW_LISTS = 1024
 _TRAIN_POINTS_PER_LIST = 32
 _KMEANS_ITERATIONS = 10
 
@@ -138,10 +138,10 @@ class LocalFeatureIndex:
         return np.unique(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def add(self, work_id: int, descriptors: np.ndarray) -> None:
-        """Hold `descriptors` for `work_id`, replacing any it held."""
+        """Hold `descriptors` for `work_id`, besides any it holds already (to replace a work's,
+        `remove` it first: finding what it holds means visiting every list, so adds do not)."""
         work_id = require_int("work_id", work_id, 0)
         descriptors = self._check(descriptors, "descriptors")
-        self.remove([work_id])
         if len(descriptors):
             self._index.add_with_ids(descriptors, np.full(len(descriptors), work_id, dtype=np.int64))
 

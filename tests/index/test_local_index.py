@@ -72,10 +72,13 @@ def test_a_works_own_repeated_texture_does_not_cancel_its_votes():
 
 
 @pytest.mark.parametrize("stage", ["exact", "trained"])
-def test_add_replaces_and_remove_forgets_a_work(stage):
+def test_add_adds_and_remove_forgets_a_work(stage):
     works = float_works()
     index = filled(LocalFeatureIndex(128), works) if stage == "exact" else trained_float_index(works)
     assert len(index) == WORKS * PER_WORK and index.work_ids().tolist() == sorted(works)
+    index.add(100, works[100][:10])
+    assert len(index) == WORKS * PER_WORK + 10
+    assert index.remove([100]) == PER_WORK + 10
     index.add(100, works[100][:10])
     assert len(index) == (WORKS - 1) * PER_WORK + 10
     assert index.remove([117, 999]) == PER_WORK

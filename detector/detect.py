@@ -9,6 +9,7 @@ where it stopped.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -28,11 +29,14 @@ from detector.evidence import ledger
 from detector.features import LocalFeatures
 from detector.fingerprint import FEATURE_KINDS, CandidatePrint, fingerprint_candidate
 from detector.intake import DecodedImage, decode_image
+from detector.parallel import analyse_all
 from detector.shortlist import Nomination, nominate
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, utc_now
+
+log = logging.getLogger(__name__)
 
 #: Long side of the grayscale copies used for the photometric check (it works on a 256 px grid).
 _GRAY_SIDE = 512
@@ -45,6 +49,15 @@ class Finding:
     asset_id: int
     decision: Decision
     signals: dict
+
+
+@dataclass
+class Analysis:
+    """One content's findings, or its refusal (reason, detail), and the seconds per stage it took."""
+
+    findings: list[Finding]
+    refusal: tuple[str, str] | None
+    seconds: Counter
 
 
 @dataclass
@@ -162,8 +175,16 @@ class Detector:
             "software": f"copyhound {__version__}",
         }
 
-    def run(self, progress: Callable[[int], None] = lambda n: None, limit: int | None = None) -> DetectSummary:
-        """Detect on every candidate still in state 'new' (from any scan)."""
+    def run(self, progress: Callable[[int], None] = lambda n: None, limit: int | None = None,
+            workers: int = 1) -> DetectSummary:
+        """Detect on every candidate still in state 'new' (from any scan).
+
+        With `workers` > 1 and no embedder, images are analysed in that many processes forked from this one (they
+        share its loaded indexes, copy-on-write); only this process writes to the store, one
+        content at a time, so results are those of one process. A worker that dies (even by
+        SIGKILL) costs only the analyses in flight: they are run again in a fresh pool, and a
+        content is recorded once, when its analysis comes back.
+        """
         summary = DetectSummary(shortlist_sources=self.sources)
         pending = self.store.candidates("state = 'new' AND sha256 IS NOT NULL")[:limit]
         by_content: dict[str, list[dict]] = defaultdict(list)
@@ -171,32 +192,44 @@ class Detector:
             by_content[candidate["sha256"]].append(candidate)
         patterns = {owner_id: [u["pattern"] for u in self.store.authorized_uses(owner_id)]
                     for owner_id in {a["owner_id"] for a in self.assets.values()}}
-        for sha256, sightings in by_content.items():
-            findings, refusal = self._analyse_blob(sha256, sightings[0]["image_url"], summary)
+        contents = [(sha256, sightings[0]["image_url"]) for sha256, sightings in by_content.items()]
+        if self.embedder is not None and workers > 1:
+            # torch's and onnxruntime's thread pools do not survive a fork (a forked worker hangs
+            # in its first embedding), so with an embedder the images are analysed here.
+            log.info("an embedder is configured: detecting in one process")
+            workers = 1
+        for sha256, analysis in analyse_all(self, contents, workers):
+            sightings = by_content[sha256]
+            summary.seconds.update(analysis.seconds)
+            if analysis.refusal is None:
+                summary.images += 1
+            else:
+                summary.refused[analysis.refusal[0]] += 1
             with self.store.atomic():
                 for candidate in sightings:
-                    if refusal is not None:
-                        self.store.update_candidate(candidate["id"], state="refused", refusal_reason=refusal.reason,
-                                                    refusal_detail=refusal.detail, detected_at=utc_now())
+                    if analysis.refusal is not None:
+                        reason, detail = analysis.refusal
+                        self.store.update_candidate(candidate["id"], state="refused", refusal_reason=reason,
+                                                    refusal_detail=detail, detected_at=utc_now())
                         continue
-                    for finding in findings:
+                    for finding in analysis.findings:
                         self._record(candidate, finding, patterns, summary)
                     self.store.update_candidate(candidate["id"], state="detected", detected_at=utc_now())
             summary.candidates += len(sightings)
             progress(len(sightings))
         return summary
 
-    def _analyse_blob(self, sha256: str, name: str, summary: DetectSummary):
+    def analyse_content(self, sha256: str, name: str) -> Analysis:
+        """Decode and analyse one stored content; what `run` records for it (picklable)."""
+        seconds: Counter = Counter()
         clock = time.perf_counter()
         try:
             decoded = decode_image(self.blobs.get(sha256), name, self.settings.intake)
         except ImageRefused as refusal:
-            summary.refused[refusal.reason] += 1
-            return [], refusal
+            return Analysis([], (refusal.reason, refusal.detail), seconds)
         finally:
-            summary.seconds["decode"] += time.perf_counter() - clock
-        summary.images += 1
-        return self.analyse(sha256, decoded, summary.seconds), None
+            seconds["decode"] += time.perf_counter() - clock
+        return Analysis(self.analyse(sha256, decoded, seconds), None, seconds)
 
     def _record(self, candidate: dict, finding: Finding, patterns: dict, summary: DetectSummary) -> None:
         asset = self.assets[finding.asset_id]

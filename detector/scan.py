@@ -16,6 +16,7 @@ from detector.config import Settings, Target
 from detector.detect import Detector
 from detector.embedders import Embedder
 from detector.errors import UsageError
+from detector.parallel import default_workers
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -31,8 +32,11 @@ def _resumable_scan(store: Store) -> dict | None:
 
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
-             progress: Callable[[str, int, int | None], None] = lambda stage, n, total: None) -> dict:
-    """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage)."""
+             progress: Callable[[str, int, int | None], None] = lambda stage, n, total: None,
+             workers: int | None = None) -> dict:
+    """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
+
+    `workers`: detection processes (default: `detect.workers`, where 0 means one per core)."""
     from detector.crawl import crawl as crawl_targets
 
     with ws.lock("scan"):
@@ -66,7 +70,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 done += n
                 progress("detect", done, pending)
 
-            detected = detector.run(progress=advance)
+            workers = settings.detect.workers if workers is None else workers
+            detected = detector.run(progress=advance, workers=workers or default_workers())
             seconds["detect"] = time.perf_counter() - clock
             summary["detect"] = detected.as_dict()
             summary["embedder"] = embedder.id if embedder else "none"

@@ -78,6 +78,9 @@ def scan(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last interrupted scan.")] = False,
     no_crawl: Annotated[bool, typer.Option("--no-crawl", help="Only detect on candidates already collected.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1,
+                                                help="Detection processes (default: [detect] workers; 0 there "
+                                                     "means one per core).")] = None,
     home: Home = None,
 ) -> None:
     """Crawl the targets and detect copies of registered works (run it nightly from cron)."""
@@ -89,7 +92,7 @@ def scan(
     with progress_bar() as bar:
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
-                           progress=progress)
+                           progress=progress, workers=workers)
     if as_json:
         console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
     else:

@@ -73,6 +73,14 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class DetectSettings:
+    workers: int = setting(
+        0, "Processes that analyse candidate images during a scan (`scan --workers` overrides it); 0 means one "
+        "per core this process may use. They share the loaded indexes; only the scan's own process writes."
+    )
+
+
+@dataclass(frozen=True)
 class ShortlistSettings:
     per_work: int = setting(
         300, "Local descriptors of each work kept in the local-feature shortlist index, spread over the work's "
@@ -243,6 +251,7 @@ class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
     match: MatchSettings = field(default_factory=MatchSettings)
     shortlist: ShortlistSettings = field(default_factory=ShortlistSettings)
+    detect: DetectSettings = field(default_factory=DetectSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
@@ -252,7 +261,7 @@ class Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "crawl", "evidence", "pricing")
+SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "detect", "crawl", "evidence", "pricing")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from support import run_cli
+
 from detector import catalogue
 from detector.workspace import open_workspace
-from tests.support import run_cli
 
 
 def test_index_stats_reports_works_entries_and_bytes_per_work(tmp_path, works_dir):

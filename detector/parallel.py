@@ -70,3 +70,14 @@ def analyse_all(analyser, contents: list[tuple[str, str]], workers: int) -> Iter
             log.warning("a detection worker died; analysing the %d images it left again", len(left))
         finally:
             _ANALYSER = None
+
+
+def ordered_map(function, items: list, workers: int) -> list:
+    """[function(item) for item in items], computed in up to `workers` forked processes.
+
+    `function` must be a module-level function (it is sent to the workers by name).
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(function, items))

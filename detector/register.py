@@ -15,8 +15,10 @@ from detector.config import Settings
 from detector.embedders import Embedder
 from detector.errors import ImageRefused
 from detector.evidence import ledger
-from detector.fingerprint import FEATURE_KINDS, hashes, local_features
-from detector.intake import decode_file
+from detector.features import LocalFeatures
+from detector.fingerprint import FEATURE_KINDS, Fingerprint, hashes, local_features
+from detector.intake import DecodedImage, decode_file
+from detector.parallel import ordered_map
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store
@@ -56,9 +58,14 @@ def image_paths(paths: Iterable[Path], recursive: bool) -> list[Path]:
 def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
                    files: list[Path], info: WorkInfo,
                    progress: Callable[[Outcome], None] = lambda outcome: None,
-                   index_progress: catalogue.Progress = lambda stage, done, total: None) -> list[Outcome]:
+                   index_progress: catalogue.Progress = lambda stage, done, total: None,
+                   workers: int = 1) -> list[Outcome]:
     """Register `files`; the shortlist index grows by adds, retrained (reporting to
-    `index_progress`) when the catalogue has outgrown it (catalogue.needs_training)."""
+    `index_progress`) when the catalogue has outgrown it (catalogue.needs_training).
+
+    `workers` > 1 computes the works' hashes and local features in that many forked processes;
+    this one embeds and writes, in file order, so the result is that of one process.
+    """
     owner = store.ensure_owner(info.owner)
     kind = settings.match.local_features
     work_indexes = catalogue.load(ws, store, embedder, settings.index, kind=kind, shortlist=settings.shortlist)
@@ -67,7 +74,7 @@ def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Em
     batch_size = max(1, settings.embedder.batch_size)
     for start in range(0, len(files), batch_size):
         for outcome in _register_batch(store, settings, embedder, blobs, work_indexes, owner,
-                                       files[start:start + batch_size], info, kind):
+                                       files[start:start + batch_size], info, kind, workers):
             outcomes.append(outcome)
             progress(outcome)
         # Saved per batch: an interrupted run keeps what it registered, indexes included. The
@@ -81,7 +88,13 @@ def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Em
     return outcomes
 
 
-def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files, info, kind) -> list[Outcome]:
+def _work_prints(image: DecodedImage) -> tuple[Fingerprint, dict[str, LocalFeatures]]:
+    """A work's hashes and its local features of every kind (the CPU-heavy part of registering)."""
+    return hashes(image.image), {name: local_features(image, name) for name in FEATURE_KINDS}
+
+
+def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files, info, kind,
+                    workers) -> list[Outcome]:
     outcomes: dict[int, Outcome] = {}
     decoded = []
     for position, path in enumerate(files):
@@ -103,8 +116,9 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
         decoded.append((position, path, data, sha, image))
 
     vectors = embedder.embed([image.image for *_, image in decoded]) if embedder and decoded else None
+    prints = ordered_map(_work_prints, [image for *_, image in decoded], workers)
     for row, (position, path, data, sha, image) in enumerate(decoded):
-        fingerprint = hashes(image.image)
+        fingerprint, extracted = prints[row]
         record = {
             "owner_id": owner["id"], "sha256": sha, "filename": path.name,
             "title": info.title or path.stem,
@@ -114,7 +128,6 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
             "frames": image.frames, "byte_size": len(data), "rights": image.rights.as_dict(),
             **fingerprint.as_dict(),
         }
-        extracted = {name: local_features(image, name) for name in FEATURE_KINDS}
         features = {name: feats.to_bytes() for name, feats in extracted.items()}
         vector = vectors[row] if vectors is not None else None
         embedding = (embedder.id, vector.tobytes()) if vector is not None else None

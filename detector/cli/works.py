@@ -54,9 +54,13 @@ def register(
     creator: Annotated[str | None, typer.Option(help="Creator (default: from the file's metadata).")] = None,
     license_url: Annotated[str | None, typer.Option(help="Licence or rights URL.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1,
+                                                help="Processes that fingerprint the files (default: [detect] "
+                                                     "workers; 0 there means one per core).")] = None,
     home: Home = None,
 ) -> None:
     """Register image files as works: fingerprint them and add them to the index."""
+    from detector.parallel import default_workers
     from detector.register import WorkInfo, image_paths, register_files
 
     ws, settings, store = open_parts(home)
@@ -69,7 +73,8 @@ def register(
         task = bar.add_task("registering", total=len(files))
         outcomes = register_files(ws, store, settings, embedder, files,
                                   WorkInfo(owner, title, creator, license_url),
-                                  progress=lambda _: bar.advance(task), index_progress=stage_progress(bar))
+                                  progress=lambda _: bar.advance(task), index_progress=stage_progress(bar),
+                                  workers=workers or settings.detect.workers or default_workers())
     counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused")}
     for o in outcomes:
         if o.status == "already":

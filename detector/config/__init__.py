@@ -75,8 +75,9 @@ class IndexSettings:
 @dataclass(frozen=True)
 class DetectSettings:
     workers: int = setting(
-        0, "Processes that analyse candidate images during a scan (`scan --workers` overrides it); 0 means one "
-        "per core this process may use. They share the loaded indexes; only the scan's own process writes."
+        0, "Processes that fingerprint and analyse images during `scan` and `register` (`--workers` overrides "
+        "it); 0 means one per core this process may use. They share the loaded indexes; only the command's own "
+        "process writes."
     )
 
 

@@ -82,3 +82,21 @@ def test_a_worker_killed_mid_run_loses_no_candidate_and_records_none_twice(works
     assert _results(store) == one_process  # every match once, one sighting each
     recorded = [e for e in ledger.entries(store) if e["kind"] == "match"]
     assert len(recorded) == len({e["subject"] for e in recorded}) == len(one_process)
+
+
+def test_registering_with_two_workers_stores_what_one_process_stores(tmp_path, works_dir):
+    from detector import config
+    from detector.workspace import create_workspace
+    from detector.workspace.store import Store
+
+    stored = []
+    for workers in (1, 2):
+        ws, _ = create_workspace(tmp_path / f"w{workers}", config.Settings().with_embedder("none"))
+        store = Store(ws.db_path)
+        outcomes = register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"),
+                                  workers=workers)
+        assert {o.status for o in outcomes} == {"registered"}
+        stored.append({a["filename"]: (a["id"], a["phash"], a["pdq"], store.asset_features(a["id"], "sift"),
+                                       store.asset_features(a["id"], "orb")) for a in store.assets()})
+        store.close()
+    assert stored[0] == stored[1] and len(stored[0]) == len(image_paths([works_dir], False))

@@ -162,11 +162,13 @@ def shortlist_section(r: dict) -> list[str]:
                   [[row["works"], row["method"], row["lists"], row["recall"], row["recall_subset"], row["cpu_ms"],
                     row["wall_ms"], row["p99_wall_ms"], round(row["bytes_per_work"]), row["build_s"]]
                    for row in s["rows"]])
-    transforms = sorted({t for row in s["rows"] for t in row["recall_per_transform"]})
-    out += ["", "Recall per transform:", ""]
-    out += _table(["works", "method"] + transforms,
-                  [[row["works"], row["method"]] + [row["recall_per_transform"].get(t) for t in transforms]
-                   for row in s["rows"]])
+    detailed = [row for row in s["rows"] if row.get("recall_per_transform")]
+    transforms = sorted({t for row in detailed for t in row["recall_per_transform"]})
+    if detailed:
+        out += ["", "Recall per transform:", ""]
+        out += _table(["works", "method"] + transforms,
+                      [[row["works"], row["method"]] + [row["recall_per_transform"].get(t) for t in transforms]
+                       for row in detailed])
     out.append("")
     return out
 

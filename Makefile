@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick bench-scale clean
+.PHONY: demo test docs bench bench-quick bench-scale clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Pango (PDF reports) and Chromium (screenshots, portal test): installed when run as root on
+# Debian/Ubuntu, otherwise named with the command that installs them.
+system-deps:
+	@.ci/system-deps
+
+demo: $(STAMP) system-deps
 	$(BIN)/copyhound demo
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The CLI reference page is written from every command's --help (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m detector.cli.reference docs/cli.md
 
 # Benchmarks read the real photos from ../shared/photos; PHOTOS=DIR points elsewhere.
 BENCH_ARGS := $(if $(PHOTOS),--photos $(PHOTOS),)

@@ -7,19 +7,25 @@ so every crawl runs in a process of its own; `crawlers.run.crawl` starts this on
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawlers.configure import hold_target
 from crawlers.spiders.site import SiteSpider
 from crawlers.summary import combine, target_summary
 from detector.config import Target, from_dict
 from detector.config.targets import check_target
 from detector.errors import ConfigError, CopyhoundError
 from detector.workspace import open_workspace
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +37,22 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--targets-file", type=Path, help="A file holding that JSON list.")
     parser.add_argument("--resume", action="store_true", help="Continue this scan's stopped crawl.")
     parser.add_argument("--summary-out", type=Path, help="Write the summary here (default: stdout).")
+    parser.add_argument("--parent-pid", type=int, help="Stop when this process (the scan) dies.")
     return parser
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have Linux send SIGTERM (a graceful Scrapy stop) when the process that started us dies.
+
+    A scan killed with SIGKILL cannot stop its crawl, and an orphaned crawl would keep writing
+    while a resumed scan starts another. If the parent is already gone, stop at once.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:
+        sys.exit(f"crawl: the scan that started this crawl (pid {parent_pid}) is gone; stopping.")
 
 
 def _targets(args) -> tuple[Target, ...]:
@@ -47,6 +68,8 @@ def _targets(args) -> tuple[Target, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     try:
         targets = _targets(args)
         names = [t.name for t in targets]
@@ -54,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"Target names must be unique within a scan, got {names}.")
         for target in targets:
             check_target(target)
-        open_workspace(args.home)
+        ws = open_workspace(args.home)
+        held = [hold_target(ws, target) for target in targets]  # released when this process ends
         settings = Settings()
         settings.setmodule("crawlers.settings", priority="project")
         process = CrawlerProcess(settings)
@@ -73,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         args.summary_out.write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+    del held  # the targets' locks are released only once the summary is written
     return 0
 
 

@@ -10,12 +10,14 @@ already fetched and the store ignores sightings it already holds.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 from crawlers.limits import limits
 from detector.config import CrawlSettings, Target
 from detector.workspace import Workspace
+from detector.workspace.home import hold_lock
 
 _CLEAN_MARKER = "closed.json"
 
@@ -26,6 +28,17 @@ def target_dir(ws: Workspace, target: Target) -> Path:
 
 def job_dir(ws: Workspace, target: Target) -> Path:
     return target_dir(ws, target) / "job"
+
+
+def hold_target(ws: Workspace, target: Target):
+    """Lock the target's job folder and WARC files for this crawl process (the handle holds it).
+
+    The scan's workspace lock dies with the scan; a crawl process that outlived it must still keep
+    a second crawl of the same target from writing the same job folder and WARC file.
+    """
+    return hold_lock(target_dir(ws, target) / "crawl.lock", f"crawl of target {target.name}",
+                     f"Target {target.name!r} is still being crawled by " "{holder}" " (its job folder and WARC "
+                     "file are in use). Wait for that crawl to end, or stop it, then run this again.")
 
 
 def warc_path(ws: Workspace, scan_id: int, target: Target) -> Path:
@@ -82,7 +95,7 @@ def prepare_job(ws: Workspace, scan_id: int, target: Target, resume: bool) -> bo
     marker = folder / _CLEAN_MARKER
     keep = False
     if resume and marker.exists():
-        keep = json.loads(marker.read_text(encoding="utf-8")).get("scan_id") == scan_id
+        keep = _marked_scan(marker) == scan_id
     if not keep and folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,4 +106,15 @@ def prepare_job(ws: Workspace, scan_id: int, target: Target, resume: bool) -> bo
 def mark_job_closed(ws: Workspace, scan_id: int, target: Target, reason: str) -> None:
     """Record that the job folder was left consistent by a clean close."""
     marker = job_dir(ws, target) / _CLEAN_MARKER
-    marker.write_text(json.dumps({"scan_id": scan_id, "reason": reason}), encoding="utf-8")
+    # Written beside and renamed into place: a marker is whole or absent, never empty.
+    partial = marker.with_name(marker.name + ".partial")
+    partial.write_text(json.dumps({"scan_id": scan_id, "reason": reason}), encoding="utf-8")
+    os.replace(partial, marker)
+
+
+def _marked_scan(marker: Path) -> int | None:
+    """The scan a clean-close marker names; None for a marker that cannot be read (not clean)."""
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("scan_id")
+    except (OSError, ValueError, AttributeError):
+        return None

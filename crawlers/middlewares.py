@@ -1,4 +1,5 @@
-"""Downloader middlewares: the SSRF guard, robots refusals with a reason, retry backoff, WARC capture.
+"""Downloader middlewares: the SSRF guard, robots refusals with a reason, loop-safe redirects, retry
+backoff, WARC capture.
 
 Their places in the chain (see settings.py) matter:
 - the SSRF guard runs first on every request, including each hop of a redirect (Scrapy sends a
@@ -17,6 +18,7 @@ import socket
 from pathlib import Path
 
 from scrapy import signals
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
@@ -120,6 +122,23 @@ class RecordedRobotsTxtMiddleware(RobotsTxtMiddleware):
             super().process_request_2(rp, request)
         except IgnoreRequest:
             raise RobotsDisallowed(request.url) from None
+
+
+class LoopSafeRedirect(RedirectMiddleware):
+    """Scrapy's redirects, with every hop let past the duplicate filter.
+
+    A hop back to a URL already requested (a loop) would otherwise be dropped by the scheduler's
+    duplicate filter without any error, and the URL asked for would vanish from the record. Let
+    through, a loop runs into crawl.max_redirects and is recorded as `redirect_loop`; a hop to a
+    page fetched before costs one more answer from the HTTP cache, and the store ignores the
+    repeated sighting.
+    """
+
+    def process_response(self, request, response, spider=None):
+        result = super().process_response(request, response, spider)
+        if isinstance(result, Request) and result is not request and not result.dont_filter:
+            result = result.replace(dont_filter=True)
+        return result
 
 
 class RetryBackoff:

@@ -1,7 +1,8 @@
 """Hand what the crawl captured to the workspace: blobs by SHA-256, candidate rows, crawl events.
 
 Each item is committed on its own as it arrives, so a crawl killed at any point keeps
-everything captured before. The store ignores a sighting this scan already holds, which makes
+everything captured before. A capture's WARC pointer is checked against the record it points at
+(target URI and body digest) before the candidate is written. The store ignores a sighting this scan already holds, which makes
 a resumed crawl safe to repeat work.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from crawlers.items import CrawlEvent, ImageCapture
+from crawlers.warc import pointer_problem
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store
@@ -56,6 +58,12 @@ class StorePipeline:
             raise ValueError(
                 f"{item.sighting.image_url}: no bytes came with this capture and blob {digest} is not stored"
             )
+        fetched = item.fetched
+        if fetched.warc_file is not None and fetched.warc_offset is not None:
+            problem = pointer_problem(self.workspace.home / fetched.warc_file, fetched.warc_offset,
+                                      fetched.final_url, digest)
+            if problem is not None:
+                raise ValueError(f"{item.sighting.image_url}: not stored, its WARC evidence is wrong: {problem}")
         row = {"scan_id": self.scan_id, "target": item.target, **asdict(item.sighting), **asdict(item.fetched)}
         if self.store.add_candidate(row) is not None:
             self.stats.inc_value("copyhound/candidates_added")

@@ -12,6 +12,9 @@ NEWSPIDER_MODULE = "crawlers.spiders"
 ROBOTSTXT_OBEY = True
 TELNETCONSOLE_ENABLED = False
 COOKIES_ENABLED = False
+# Resolves through getaddrinfo, so IPv6 hosts and literals ([::1]) connect; Scrapy's default
+# resolver knows only IPv4 and called [::1] a name that does not resolve.
+DNS_RESOLVER = "scrapy.resolver.CachingHostnameResolver"
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
@@ -20,6 +23,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.RetryBackoff": 45,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawlers.middlewares.RecordedRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawlers.middlewares.LoopSafeRedirect": 600,
     # Below the HTTP cache (900): records only what really came off the network.
     "crawlers.middlewares.WarcCapture": 950,
 }
@@ -29,5 +34,5 @@ ITEM_PIPELINES = {
 }
 
 HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
-HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
+HTTPCACHE_STORAGE = "crawlers.httpcache.WholeEntryCacheStorage"
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]

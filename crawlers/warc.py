@@ -13,6 +13,7 @@ is dropped and noted in `X-Copyhound-Removed-Transfer-Encoding`.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zlib
 from http import HTTPStatus
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Request, Response
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -47,6 +49,30 @@ def complete_length(path: Path) -> int:
                 chunk = decoder.unused_data
                 decoder = zlib.decompressobj(wbits=31)
     return good
+
+
+def pointer_problem(path: Path, offset: int, url: str, sha256: str) -> str | None:
+    """Why the record at `offset` of `path` is not the response for `url` whose body is `sha256`, or None.
+
+    A candidate's WARC pointer is evidence: checking it against the record's own target URI and
+    digest when the candidate is written catches a pointer into another capture (a second writer,
+    a rewritten file) before anything is built on it.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            record = next(iter(ArchiveIterator(handle)), None)
+            if record is None:
+                return f"{path.name} has no record at offset {offset}"
+            target = record.rec_headers.get_header("WARC-Target-URI")
+            if record.rec_type != "response" or target != url:
+                return f"the record at {path.name}:{offset} is the {record.rec_type} for {target}, not the response for {url}"
+            digest = hashlib.sha256(record.content_stream().read()).hexdigest()
+    except (OSError, ValueError, EOFError) as e:
+        return f"the record at {path.name}:{offset} cannot be read ({e})"
+    if digest != sha256:
+        return f"the record at {path.name}:{offset} holds a body with SHA-256 {digest}, not {sha256}"
+    return None
 
 
 class WarcLog:
@@ -113,7 +139,7 @@ class WarcLog:
 def warcinfo(target: str, scan_id: int, user_agent: str) -> dict[str, str]:
     return {
         "software": f"copyhound crawlers on Scrapy {scrapy.__version__} with warcio",
-        "format": "WARC File Format 1.1",
+        "format": "WARC File Format 1.0",  # warcio writes WARC/1.0 records
         "isPartOf": f"copyhound scan {scan_id}, target {target}",
         "http-header-user-agent": user_agent,
     }

@@ -316,3 +316,45 @@ def _build_vector_index(store: Store, embedder: Embedder, exact_limit: int, fact
         vectors = np.stack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
         index.add(ids, vectors)
     return index
+
+
+def health(ws: Workspace, store: Store) -> list[dict]:
+    """Each index file's state without loading a model: {index, entries, state}, where state is 'ok',
+    'missing' or why it cannot be trusted. A scan rebuilds an untrusted file; so does `reindex`."""
+    paths = _paths(ws)
+    asset_ids = {row["id"] for row in store.hashes()}
+    checks = [(name, BinaryIndex, {"hash": name}, asset_ids) for name in HASH_INDEXES]
+    checks += [("embeddings", VectorIndex, {"embedder": embedder_id},
+                {asset_id for asset_id, _ in store.embeddings(embedder_id)}) for embedder_id in store.embedder_ids()]
+    rows = []
+    for name, cls, expect, expected_ids in checks:
+        path = paths["vectors" if name == "embeddings" else name]
+        entries, state = None, "ok"
+        if not path.exists():
+            state = "missing (the next scan builds it)"
+        else:
+            try:
+                index, _ = cls.load(path, expect=expect)
+                entries = len(index.ids())
+                if set(index.ids().tolist()) != expected_ids:
+                    state = "out of step with the database (the next scan rebuilds it)"
+            except IndexFileError as e:
+                state = f"unusable: {e.detail} (the next scan rebuilds it)"
+        rows.append({"index": name, "entries": entries, "state": state})
+    rows.append(_local_health(paths["features"], store))
+    return rows
+
+
+def _local_health(path, store: Store) -> dict:
+    entries, state = None, "ok"
+    if not path.exists():
+        state = "missing (the next scan builds it)"
+    else:
+        try:
+            index, manifest = LocalFeatureIndex.load(path)
+            entries = len(index)
+            if set(index.work_ids().tolist()) != set(store.asset_ids_with_features(manifest["feature_kind"])):
+                state = "out of step with the database (the next scan rebuilds it)"
+        except IndexFileError as e:
+            state = f"unusable: {e.detail} (the next scan rebuilds it)"
+    return {"index": "local-features", "entries": entries, "state": state}

@@ -8,9 +8,11 @@ capture as it goes, so whatever it captured is in the workspace whatever happens
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -41,6 +43,7 @@ def crawl_command(
         "--scan-id", str(scan_id),
         "--targets-file", str(targets_file),
         "--summary-out", str(summary_out),
+        "--parent-pid", str(os.getpid()),  # the crawl stops when this process dies
     ]
     return command + (["--resume"] if resume else [])
 
@@ -50,13 +53,15 @@ def log_path(home: Path, scan_id: int) -> Path:
     return Workspace(Path(home)).crawl_dir / f"scan-{scan_id}.log"
 
 
-def crawl(home: Path, scan_id: int, targets: list[Target], resume: bool = False) -> dict:
+def crawl(home: Path, scan_id: int, targets: list[Target], resume: bool = False,
+          tick: Callable[[], None] = lambda: None, tick_seconds: float = 1.0) -> dict:
     """Crawl `targets` for scan `scan_id` in a child process; return the crawl summary.
 
     Captures land in the workspace as they happen (candidates, crawl_events, blobs, WARC files).
     The summary (see `crawlers.summary.combine`) holds pages_fetched, images_fetched,
     from_cache, candidates_added, refusals by reason, caps_hit per target, errors, complete
-    and per-target details. `resume=True` continues this scan's interrupted crawl.
+    and per-target details. `resume=True` continues this scan's interrupted crawl. `tick` is
+    called every `tick_seconds` while the crawl runs (to show progress from what it has captured).
     Raises CrawlFailed, with the end of the crawl's log, when the process dies without a summary.
     """
     home = Path(home)
@@ -68,7 +73,7 @@ def crawl(home: Path, scan_id: int, targets: list[Target], resume: bool = False)
         with open(log, "ab") as log_handle:
             child = subprocess.Popen(command, stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:
-                returncode = child.wait()
+                returncode = _wait(child, tick, tick_seconds)
             except KeyboardInterrupt:
                 # A Ctrl-C reaches the child too (same process group) and it stops cleanly,
                 # saving its job for --resume; give it that time before giving up on it.
@@ -89,3 +94,11 @@ def crawl(home: Path, scan_id: int, targets: list[Target], resume: bool = False)
     )
     error.exit_code = returncode if returncode in (2, 3) else 1
     raise error
+
+
+def _wait(child: subprocess.Popen, tick: Callable[[], None], seconds: float) -> int:
+    while True:
+        try:
+            return child.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            tick()

@@ -30,6 +30,7 @@ class DemoResult:
     missed: list[str]              # copies on the site that no match names
     wrong: list[str]               # matches on images that are not copies of that work
     evidence: list[Path]           # report, notice, offer and bundle written for one match
+    offer_page: str | None         # the public page of that match's licensing offer
 
 
 def choose_embedder_spec() -> tuple[str, str | None]:
@@ -51,7 +52,7 @@ def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult
     ws, _ = create_workspace(home, config.Settings(crawl=local_crawl).with_embedder(spec))
     settings = ws.settings()
     store = Store(ws.db_path)
-    embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.torch_threads)
+    embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.threads)
     register_files(ws, store, settings, embedder, image_paths([WORKS_DIR], recursive=False),
                    WorkInfo(owner=OWNER, creator=OWNER))
     site_root = build_site(ws.home / "demo-site")
@@ -71,9 +72,9 @@ def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult
         else:
             wrong.append(f"{copy_name} matched {row['asset_filename']}")
     missed = sorted(set(EXPECTED) - set(found))
-    evidence = act_on_one_match(ws, store, settings)
+    evidence, offer_page = act_on_one_match(ws, store, settings)
     store.close()
-    return DemoResult(ws, note, summary, found, missed, wrong, evidence)
+    return DemoResult(ws, note, summary, found, missed, wrong, evidence, offer_page)
 
 
 #: The demo rights holder's contact details, as `copyhound owner set` would store them.
@@ -84,23 +85,27 @@ DEMO_PROFILE = {
 }
 
 
-def act_on_one_match(ws: Workspace, store: Store, settings: config.Settings) -> list[Path]:
-    """Confirm the cropped copy's match and write everything a rights holder would act with."""
+def act_on_one_match(ws: Workspace, store: Store, settings: config.Settings) -> tuple[list[Path], str | None]:
+    """Confirm the cropped copy's match and write everything a rights holder would act with; send a
+    licensing offer for it. Returns the files written and the offer's public page URL."""
     from detector.evidence.bundle import export_bundle
     from detector.evidence.notices import make_notice
-    from detector.evidence.offers import make_offer
     from detector.evidence.profile import set_profile
     from detector.evidence.report import write_report
     from detector.evidence.review import review_match
+    from detector.licensing.contributors import set_contributors
+    from detector.licensing.settlement import send_offer
 
     chosen = [m for m in store.matches() if m["image_url"].endswith("/cropped.jpg") and m["decision"] == "match"]
     if not chosen:
-        return []
+        return [], None
     match_id = chosen[0]["id"]
     set_profile(store, OWNER, **DEMO_PROFILE)
+    set_contributors(store, chosen[0]["asset_id"], [f"{OWNER}=70", "Demo Retoucher=30"])
     review_match(store, match_id, "confirmed", "demo: no licence on file")
     paths = write_report(ws, store, settings, match_id, pdf=True)
     paths.append(make_notice(ws, store, settings, match_id, "dmca").path)
-    paths.append(make_offer(ws, store, settings, match_id).path)
+    sent = send_offer(ws, store, settings, match_id)
+    paths.append(sent.letter)
     paths.append(export_bundle(ws, store, settings, [match_id], ws.output_dir / f"bundle-match-{match_id}.zip"))
-    return paths
+    return paths, sent.url

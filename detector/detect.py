@@ -192,6 +192,7 @@ class Detector:
             by_content[candidate["sha256"]].append(candidate)
         patterns = {owner_id: [u["pattern"] for u in self.store.authorized_uses(owner_id)]
                     for owner_id in {a["owner_id"] for a in self.assets.values()}}
+        licensed = self.store.licensed_domains(utc_now())  # paid licences: per work, for their term
         contents = [(sha256, sightings[0]["image_url"]) for sha256, sightings in by_content.items()]
         if self.embedder is not None and workers > 1:
             # torch's and onnxruntime's thread pools do not survive a fork (a forked worker hangs
@@ -213,7 +214,7 @@ class Detector:
                                                     refusal_detail=detail, detected_at=utc_now())
                         continue
                     for finding in analysis.findings:
-                        self._record(candidate, finding, patterns, summary)
+                        self._record(candidate, finding, patterns, licensed, summary)
                     self.store.update_candidate(candidate["id"], state="detected", detected_at=utc_now())
             summary.candidates += len(sightings)
             progress(len(sightings))
@@ -231,9 +232,11 @@ class Detector:
             seconds["decode"] += time.perf_counter() - clock
         return Analysis(self.analyse(sha256, decoded, seconds), None, seconds)
 
-    def _record(self, candidate: dict, finding: Finding, patterns: dict, summary: DetectSummary) -> None:
+    def _record(self, candidate: dict, finding: Finding, patterns: dict, licensed: dict,
+                summary: DetectSummary) -> None:
         asset = self.assets[finding.asset_id]
-        is_authorized = authorized(candidate["page_url"], candidate["image_url"], patterns[asset["owner_id"]])
+        is_authorized = authorized(candidate["page_url"], candidate["image_url"],
+                                   patterns[asset["owner_id"]] + licensed.get(asset["id"], []))
         match_id, created = self.store.record_match(
             asset=asset, candidate=candidate, score=finding.decision.score, decision=finding.decision.decision,
             signals=finding.signals, status="authorized" if is_authorized else "new",

@@ -22,6 +22,16 @@ class WorkspaceMissing(UsageError):
         )
 
 
+class DatabaseUnusable(CopyhoundError):
+    """The workspace database is missing, empty, not a SQLite database, or damaged."""
+
+    exit_code = 2
+
+
+class DiskFull(CopyhoundError):
+    """A write failed because the disk is full; what was written before is kept."""
+
+
 class ConfigError(UsageError):
     """config.toml holds an unknown key, a wrong type or an unknown component name."""
 
@@ -46,8 +56,10 @@ class EmbedderMismatch(CopyhoundError):
     """Stored embeddings come from a different model than the configured one."""
 
 
-class IndexCorrupt(CopyhoundError):
-    """An index file is missing, truncated or does not match its manifest."""
+class ExtraMissing(CopyhoundError):
+    """An optional part of copyhound (the portal, ONNX export) is used without its packages installed."""
+
+    exit_code = 3
 
 
 class WorkspaceLocked(CopyhoundError):
@@ -63,3 +75,9 @@ class NotFound(CopyhoundError):
 class ActionRefused(CopyhoundError):
     """A notice, offer or export that must not be made: the match is rejected or authorized, or the
     owner profile lacks what the document needs."""
+
+
+class TimestampUnavailable(CopyhoundError):
+    """The configured RFC 3161 time-stamping authority did not answer with a valid token."""
+
+    exit_code = 3

@@ -1,4 +1,9 @@
-"""Rows out to a person (a rich table) or to a machine (JSON, CSV)."""
+"""Rows out to a person (a rich table) or to a machine (JSON, CSV).
+
+A table reads at 80 columns by default: the caller's short list of columns, URLs shown as their
+host, hashes and times shortened, one line per row (an ellipsis where a cell does not fit).
+`wide` shows every column in full, wrapped. JSON and CSV always carry every key of every row.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,19 @@ import csv
 import io
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 FORMATS = ("table", "json", "csv")
+
+#: Headers of the short table, where the key would waste the width it names.
+HEADERS = {"asset_id": "work", "asset_filename": "work", "page_url": "page", "image_url": "image",
+           "last_seen": "seen", "first_seen": "first", "created_at": "created", "started_at": "started",
+           "finished_at": "finished", "matches_new": "new", "sightings": "seen x", "match_id": "match"}
+SHORT_HASH = 12
 
 
 def _cell(value: Any) -> str:
@@ -24,8 +36,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render(rows: list[dict], columns: list[str], fmt: str, console: Console, title: str | None = None) -> None:
-    """Tables show `columns`; JSON and CSV carry every key of every row."""
+def host(url: str | None) -> str:
+    """The host a URL points at (the URL itself when it has none)."""
+    return (urlsplit(url).hostname or url) if url else ""
+
+
+def _short_cell(column: str, value: Any) -> str:
+    """A cell of the 80-column table: hosts for URLs, short hashes, times to the minute (days when a thing
+    was seen), 2-decimal scores."""
+    if value is None:
+        return ""
+    if column.endswith("url"):
+        return host(str(value))
+    if column in ("sha256", "hash") or column.endswith("_sha256"):
+        return str(value)[:SHORT_HASH]
+    if column.endswith(("_seen", "_until")) and isinstance(value, str):
+        return value[:10]  # the day is what a reader of a list needs
+    if column.endswith("_at") and isinstance(value, str):
+        return value[:16].replace("T", " ")  # to the minute
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return _cell(value)
+
+
+def render(rows: list[dict], columns: list[str], fmt: str, console: Console, title: str | None = None,
+           wide: bool = False, short: list[str] | None = None) -> None:
+    """Tables show `short` (default: `columns`) shortened to fit, or with `wide` every one of `columns`
+    in full; JSON and CSV carry every key of every row."""
     if fmt == "json":
         console.out(json.dumps(rows, indent=2, sort_keys=True, default=str), highlight=False)
     elif fmt == "csv":
@@ -36,7 +73,7 @@ def render(rows: list[dict], columns: list[str], fmt: str, console: Console, tit
         for row in rows:
             writer.writerow({k: _cell(row.get(k)) for k in keys})
         console.out(buffer.getvalue(), end="", highlight=False)
-    else:
+    elif wide:
         table = Table(title=title)
         for column in columns:
             table.add_column(column, overflow="fold")
@@ -44,3 +81,39 @@ def render(rows: list[dict], columns: list[str], fmt: str, console: Console, tit
             # Text from the web is shown as text, never as rich markup.
             table.add_row(*(escape(_cell(row.get(c))) for c in columns))
         console.print(table)
+    else:
+        shown = short or columns
+        headers = [HEADERS.get(c, c) for c in shown]
+        cells = [[_short_cell(c, row.get(c)) for c in shown] for row in rows]
+        natural = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+        # Each column costs two spaces of padding and a border, plus the table's closing border.
+        widths = fit(natural, [_flexible(c) for c in shown], console.width - 3 * len(shown) - 1)
+        table = Table(title=title)
+        for header, width in zip(headers, widths):
+            table.add_column(header, overflow="ellipsis", no_wrap=True, width=width)
+        for row in cells:
+            table.add_row(*(escape(cell) for cell in row))
+        console.print(table)
+
+
+def _flexible(column: str) -> bool:
+    """Free text, which may give way (with an ellipsis); ids, numbers, statuses and dates keep their width."""
+    return column.endswith(("url", "filename", "title", "name", "owner", "creator", "label", "note", "help",
+                            "value", "what", "kind", "subject", "target", "count")) or column == "detail"
+
+
+def fit(natural: list[int], flexible: list[bool], room: int, least: int = 4) -> list[int]:
+    """Column widths within `room`: fixed columns as they are; the widest flexible columns are cut
+    first, down to the width of the others (never below `least`) until the row fits."""
+    widths = list(natural)
+    while sum(widths) > room:
+        cuttable = [i for i, f in enumerate(widths) if flexible[i] and f > least]
+        if not cuttable:
+            break
+        widest = max(widths[i] for i in cuttable)
+        tops = [i for i in cuttable if widths[i] == widest]
+        below = max([widths[i] for i in cuttable if widths[i] < widest] + [least])
+        step = min(widest - below, -(-(sum(widths) - room) // len(tops)))
+        for i in tops:
+            widths[i] -= step
+    return widths

@@ -6,6 +6,9 @@ Registration is idempotent by SHA-256 per owner.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,16 +46,64 @@ class WorkInfo:
     license_url: str | None = None
 
 
-def image_paths(paths: Iterable[Path], recursive: bool) -> list[Path]:
-    """Files named directly, plus the files in named folders (their sub-folders with `recursive`)."""
+def find_images(paths: Iterable[Path], recursive: bool) -> tuple[list[Path], list[Outcome]]:
+    """Files named directly, plus the regular files in named folders (their sub-folders with `recursive`).
+
+    Entries of a folder that cannot be images (FIFOs, sockets, devices, links that loop or point
+    nowhere) come back as skipped outcomes with the reason, instead of vanishing silently.
+    """
     found: list[Path] = []
+    skipped: list[Outcome] = []
     for path in paths:
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found += sorted(p for p in path.glob(pattern) if p.is_file() and not p.name.startswith("."))
-        else:
+        if not path.is_dir():
             found.append(path)
-    return found
+            continue
+        pattern = "**/*" if recursive else "*"
+        for entry in sorted(p for p in path.glob(pattern) if not p.name.startswith(".")):
+            refusal = not_a_file(entry)
+            if refusal is None:
+                found.append(entry)
+            elif refusal.reason != "folder":
+                skipped.append(refusal)
+    return found, skipped
+
+
+def image_paths(paths: Iterable[Path], recursive: bool) -> list[Path]:
+    """The files `find_images` finds, without what it skipped."""
+    return find_images(paths, recursive)[0]
+
+
+def printable(text: str) -> str:
+    """`text` as valid UTF-8: the bytes of a non-UTF-8 file name (surrogate escapes) as `\\xNN`.
+
+    SQLite, JSON and the terminal take only valid text; a Latin-1 name like b'caf\\xe9.jpg' is
+    kept readable as 'caf\\xe9.jpg', and its bytes can be read back from that spelling.
+    """
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def not_a_file(path: Path) -> Outcome | None:
+    """Why `path` cannot be read as an image file (a folder, FIFO, socket, device, broken link), or None.
+
+    Checked before opening: opening a FIFO would wait forever for a writer.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        if path.is_symlink():
+            why = "a symbolic link that loops" if e.errno == errno.ELOOP else "a symbolic link to nothing"
+            return _skipped(path, "broken_link", f"{printable(str(path))} is {why}; skipped.")
+        return None  # missing or unreadable: reading it reports that
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return _skipped(path, "folder", f"{printable(str(path))} is a folder.")
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return _skipped(path, "not_a_file", f"{printable(str(path))} is {kind}, not an image file; skipped.")
+
+
+def _skipped(path: Path, reason: str, detail: str) -> Outcome:
+    return Outcome(printable(str(path)), "refused", reason=reason, detail=detail)
 
 
 def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
@@ -98,19 +149,23 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
     outcomes: dict[int, Outcome] = {}
     decoded = []
     for position, path in enumerate(files):
+        name = printable(str(path))
+        if (refusal := not_a_file(path)) is not None:
+            outcomes[position] = refusal
+            continue
         try:
             data, image = decode_file(path, settings.intake)
         except ImageRefused as refusal:
-            outcomes[position] = Outcome(str(path), "refused", reason=refusal.reason, detail=refusal.detail)
+            outcomes[position] = Outcome(name, "refused", reason=refusal.reason, detail=printable(refusal.detail))
             continue
         except OSError as e:
-            outcomes[position] = Outcome(str(path), "refused", reason="unreadable",
-                                         detail=f"{path}: cannot be read ({e.strerror or e}); check the path and its permissions.")
+            outcomes[position] = Outcome(name, "refused", reason="unreadable",
+                                         detail=f"{name}: cannot be read ({e.strerror or e}); check the path and its permissions.")
             continue
         sha = blobs.put(data)
         existing = store.asset_by_sha(owner["id"], sha)
         if existing:
-            outcomes[position] = Outcome(str(path), "already", asset_id=existing["id"],
+            outcomes[position] = Outcome(name, "already", asset_id=existing["id"],
                                          detail=f"already registered as asset {existing['id']}")
             continue
         decoded.append((position, path, data, sha, image))
@@ -120,8 +175,8 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
     for row, (position, path, data, sha, image) in enumerate(decoded):
         fingerprint, extracted = prints[row]
         record = {
-            "owner_id": owner["id"], "sha256": sha, "filename": path.name,
-            "title": info.title or path.stem,
+            "owner_id": owner["id"], "sha256": sha, "filename": printable(path.name),
+            "title": info.title or printable(path.stem),
             "creator": info.creator or image.rights.creator,
             "license_url": info.license_url or image.rights.rights_url,
             "width": image.width, "height": image.height, "format": image.format,
@@ -134,9 +189,9 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
         with store.atomic():
             asset_id = store.add_asset(record, features, embedding)
             ledger.append(store, "register", f"asset:{asset_id}", {
-                "owner": owner["name"], "filename": path.name, "sha256": sha,
+                "owner": owner["name"], "filename": printable(path.name), "sha256": sha,
                 **fingerprint.as_dict(), "embedder": embedder.id if embedder else None,
             })
         work_indexes.add(asset_id, vector, fingerprint.as_dict(), extracted[kind])
-        outcomes[position] = Outcome(str(path), "registered", asset_id=asset_id)
+        outcomes[position] = Outcome(printable(str(path)), "registered", asset_id=asset_id)
     return [outcomes[i] for i in sorted(outcomes)]

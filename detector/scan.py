@@ -15,10 +15,12 @@ from detector import config
 from detector.config import Settings, Target
 from detector.detect import Detector
 from detector.embedders import Embedder
-from detector.errors import UsageError
+from detector.errors import DiskFull, UsageError
+from detector.evidence.offers import expire_due
+from detector.followup import follow_up
 from detector.parallel import default_workers
 from detector.workspace import Workspace
-from detector.workspace.store import Store
+from detector.workspace.store import Store, is_disk_full
 
 
 def _resumable_scan(store: Store) -> dict | None:
@@ -32,11 +34,15 @@ def _resumable_scan(store: Store) -> dict | None:
 
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
-             progress: Callable[[str, int, int | None], None] = lambda stage, n, total: None,
+             progress: Callable[..., None] = lambda stage, n, total, detail="": None,
              workers: int | None = None) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
-    `workers`: detection processes (default: `detect.workers`, where 0 means one per core)."""
+    `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
+    captured so far (total None) and a detail line of pages, refusals and rate; during detection
+    with the images analysed of those pending. `workers`: detection processes (default:
+    `detect.workers`, where 0 means one per core).
+    """
     from detector.crawl import crawl as crawl_targets
 
     with ws.lock("scan"):
@@ -58,8 +64,10 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             if crawl:
                 clock = time.perf_counter()
                 progress("crawl", 0, None)
-                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None)
+                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None,
+                                                 tick=lambda: _crawl_progress(store, scan_id, clock, progress))
                 seconds["crawl"] = time.perf_counter() - clock
+                _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
             detector = Detector(ws, store, settings, embedder, progress=progress)
             pending = len(store.candidates("state = 'new' AND sha256 IS NOT NULL"))
@@ -74,15 +82,49 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             detected = detector.run(progress=advance, workers=workers or default_workers())
             seconds["detect"] = time.perf_counter() - clock
             summary["detect"] = detected.as_dict()
+            summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
+            if settings.report.screenshots != "none":
+                from detector.screenshots import after_scan
+
+                clock = time.perf_counter()
+                summary["screenshots"] = after_scan(ws.home, store, settings, scan_id, targets)
+                seconds["screenshots"] = time.perf_counter() - clock
             summary["errors"] = _errors(summary)
+            summary["offers_expired"] = len(expire_due(store))
         except BaseException:
             status = "interrupted"
             raise
         finally:
             summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
-            store.finish_scan(scan_id, status, summary)
+            try:
+                store.finish_scan(scan_id, status, summary)
+            except Exception as e:
+                if not is_disk_full(e):
+                    raise
+                # The scan stays 'running', which --resume continues.
+                raise _disk_full(ws, scan_id, str(e)) from None
     return summary
+
+
+def _crawl_progress(store: Store, scan_id: int, started: float, progress: Callable[..., None]) -> None:
+    """Report the crawl from what it has written to the workspace so far (it runs in another process)."""
+    seen = store.crawl_progress(scan_id)
+    elapsed = max(time.perf_counter() - started, 1e-6)
+    progress("crawl", seen["images"], None, f"{seen['pages']} pages, {seen['images']} images, "
+                                            f"{seen['refusals']} refused, {seen['images'] / elapsed:.1f} images/s")
+
+
+def _disk_full(ws: Workspace, scan_id: int, what: str) -> DiskFull:
+    return DiskFull(f"The disk holding {ws.home} is full ({what}); scan {scan_id} stopped and keeps what it "
+                    "captured. Free space, then run `copyhound scan --resume`.")
+
+
+def _stop_if_disk_full(ws: Workspace, scan_id: int, crawl: dict) -> None:
+    """A crawl that stopped because the disk filled up ends the scan as interrupted, to be resumed."""
+    full = sorted(name for name, t in crawl.get("targets", {}).items() if t.get("finish_reason") == "disk_full")
+    if full:
+        raise _disk_full(ws, scan_id, f"the crawl of {', '.join(full)} could not write")
 
 
 #: Refusals that are the crawl being polite or staying in bounds, not something going wrong.
@@ -90,14 +132,18 @@ POLICY_REASONS = frozenset({"robots_disallowed", "robots_ignored", "offsite", "c
 
 
 def _errors(summary: dict) -> dict[str, int]:
-    """Errors by kind: the crawl's failed fetches and refusals (policy excepted), and images
-    detection could not decode. A non-empty result makes `copyhound scan` exit with 1."""
+    """Errors by kind: the crawl's failed fetches and refusals (policy excepted, and the 404s that
+    show a known copy was taken down), and images detection could not decode. A non-empty result
+    makes `copyhound scan` exit with 1."""
     crawl = summary.get("crawl", {})
     errors: dict[str, int] = {}
     for source in (crawl.get("refusals", {}), summary["detect"]["refused"]):
         for reason, count in source.items():
             if reason not in POLICY_REASONS:
                 errors[reason] = errors.get(reason, 0) + count
+    for reason, count in summary.get("followup", {}).get("explained", {}).items():
+        errors[reason] = errors.get(reason, 0) - count
+    errors = {reason: count for reason, count in errors.items() if count > 0}
     if crawl.get("errors"):
         errors["crawl_error"] = len(crawl["errors"])
     return errors

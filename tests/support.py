@@ -1,4 +1,5 @@
-"""Helpers the tests import: a tiny real CLIP checkpoint, and the real CLI in a child process."""
+"""Helpers the tests import: a tiny real CLIP checkpoint, the real CLI in a child process, and a real
+server (uvicorn on loopback) for an ASGI app."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import uvicorn
 
 #: A CLIP architecture small enough to build, save and run in a second; random weights.
 TINY_CLIP_CONFIG = {
@@ -39,3 +46,20 @@ def run_cli(*args: str, home: Path | None = None, env: dict | None = None, timeo
         command += ["--home", str(home)]
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run(command, check=False, capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (port 0) in a thread; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -55,3 +55,13 @@ def test_invalid_toml_names_the_file(tmp_path):
     with pytest.raises(ConfigError) as e:
         config.load(path)
     assert str(path) in str(e.value)
+
+
+def test_the_old_name_of_embedder_threads_is_still_read():
+    assert config.from_dict({"embedder": {"torch_threads": 3}}).embedder.threads == 3
+
+
+def test_old_and_new_name_of_a_setting_together_are_refused():
+    with pytest.raises(ConfigError) as e:
+        config.from_dict({"embedder": {"torch_threads": 3, "threads": 2}})
+    assert str(e.value) == "config.embedder: torch_threads is the old name of threads; keep only threads."

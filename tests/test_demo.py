@@ -2,10 +2,14 @@
 
 from pathlib import Path
 
-from support import run_cli
+import httpx
+from pypdf import PdfReader
+from support import run_cli, serving
 
 from detector.demo_site import EXPECTED
 from detector.evidence.bundle_check import verify_bundle
+from detector.web import create_app
+from detector.workspace import open_workspace
 
 
 def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):
@@ -20,3 +24,24 @@ def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):
     assert verify_bundle(bundle).ok
     ledger = run_cli("ledger", "verify", home=home)
     assert ledger.returncode == 0 and "Ledger intact" in ledger.stdout
+    report_is_a_clean_document(next(p for p in written if p.suffix == ".pdf"))
+
+    # the demo ends with the offer page a reader can open once the portal runs
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("offer page: http://127.0.0.1:8000/o/"), last
+    with serving(create_app(open_workspace(home))) as url:
+        page = httpx.get(last.removeprefix("offer page: ").replace("http://127.0.0.1:8000", url))
+    assert page.status_code == 200 and "Licence offer for" in page.text and "Accept for EUR" in page.text
+
+
+def report_is_a_clean_document(path: Path) -> None:
+    """Every page names the match and its capture time and is numbered, and no page but the last
+    is a stray (the old PDF broke its table into pages of one row each: two or three lines)."""
+    pages = [page.extract_text() for page in PdfReader(path).pages]
+    match_id = path.stem.removeprefix("match-")
+    lines = []
+    for number, text in enumerate(pages, 1):
+        flat = " ".join(text.split())
+        assert f"Match {match_id} \u00b7 copy captured " in flat and f"Page {number} of {len(pages)}" in flat
+        lines.append(len(text.splitlines()))
+    assert all(count >= 8 for count in lines[:-1]), lines  # a heading, a caption or rows, and the footer

@@ -60,14 +60,14 @@ def _found(home) -> dict[str, str]:
 def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root):
     server, base = _serve(site_root)
     try:
-        first = run_cli("scan", "--site", base, "--allow-private", "--json", home=home)
+        first = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
         assert first.returncode == 0, first.stderr
         summary = json.loads(first.stdout)
         assert summary["detect"]["matches_new"] == len(demo_site.EXPECTED)
         assert summary["crawl"]["pages_fetched"] >= len(demo_site.COPIES) + 1  # "/" and index.html may both count
         assert _found(home) == demo_site.EXPECTED  # and no unrelated photo, not even the same court
 
-        again = run_cli("scan", "--site", base, "--allow-private", "--json", home=home)
+        again = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["detect"]["matches_new"] == 0
         rows = json.loads(run_cli("matches", "--format", "json", home=home).stdout)
@@ -131,7 +131,7 @@ def test_killed_scan_resumes_and_loses_nothing(home, site_root):
 def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
     server, base = _serve(site_root)
     try:
-        assert run_cli("scan", "--site", base, "--allow-private", "--json", home=home).returncode == 0
+        assert run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home).returncode == 0
     finally:
         server.shutdown()
     first = json.loads(run_cli("matches", "--format", "json", home=home).stdout)[0]
@@ -142,3 +142,30 @@ def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
     assert rows.pop(first["id"])["status"] == "rejected"  # a reviewer's decision stands
     assert {r["status"] for r in rows.values()} == {"authorized"}
     assert f"{len(rows)} unreviewed match(es) there are now marked authorized" in result.stdout
+
+
+def test_rescan_after_a_takedown_marks_the_copies_removed_and_succeeds(home, tmp_path):
+    site = demo_site.build_site(tmp_path / "takedown-site")
+    server, base = _serve(site)
+    try:
+        assert run_cli("scan", "--site", base, "--allow-private", "--json", home=home).returncode == 0
+        (site / "img" / "cropped.jpg").unlink()                    # the file is deleted: 404
+        page = site / "resized.html"                                # the page drops the image
+        page.write_text(page.read_text(encoding="utf-8").replace("<img src='img/resized.jpg'", "<p"),
+                        encoding="utf-8")
+        again = run_cli("scan", "--site", base, "--allow-private", "--json", home=home)
+        assert again.returncode == 0, again.stderr
+        followup = json.loads(again.stdout)["followup"]
+        assert followup["presence"] == {"up": len(demo_site.EXPECTED) - 2, "removed": 2}
+        assert followup["explained"] == {"http_404": 1} and len(followup["removed_now"]) == 2
+        table = run_cli("scan", "--site", base, "--allow-private", home=home)
+        assert table.returncode == 0 and "http_404" not in table.stderr
+    finally:
+        server.shutdown()
+    rows = json.loads(run_cli("matches", "--format", "json", home=home).stdout)
+    presence = {Path(r["image_url"]).name: (r["presence"], r["presence_detail"]) for r in rows}
+    assert presence["cropped.jpg"] == ("removed", "the image answered HTTP 404")
+    assert presence["resized.jpg"] == ("removed", "the page no longer shows the image")
+    assert {p for name, (p, _) in presence.items() if name not in ("cropped.jpg", "resized.jpg")} == {"up"}
+    verified = run_cli("ledger", "verify", home=home)
+    assert verified.returncode == 0, verified.stderr

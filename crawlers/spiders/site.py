@@ -22,8 +22,10 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
+from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.linkextractors import LinkExtractor
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
@@ -32,7 +34,7 @@ from crawlers.discover import find_images, page_title
 from crawlers.items import CrawlEvent, Fetched, ImageCapture, Refusal, Sighting
 from crawlers.limits import in_domains, limits
 from crawlers.middlewares import evidence_of
-from crawlers.refusals import classify
+from crawlers.refusals import DISK_FULL, asked_url, classify
 from crawlers.summary import combine, target_summary
 from detector.config import Target, from_dict
 from detector.config.targets import check_target, target_from_site, targets_from_urls_file
@@ -40,7 +42,7 @@ from detector.errors import UsageError, WorkspaceMissing
 from detector.sniff import IMAGE_FORMATS, describe, sniff
 from detector.workspace import Workspace
 from detector.workspace.blobs import sha256_hex
-from detector.workspace.store import Store, utc_now
+from detector.workspace.store import Store, is_disk_full, utc_now
 
 KEPT_HEADERS = ("Date", "Last-Modified", "ETag", "Server", "Content-Type", "Content-Length")
 _IMAGE_PRIORITY = 10  # fetch a page's images before walking on, so captures arrive steadily
@@ -99,6 +101,8 @@ class SiteSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.owns_scan:
+            # `scrapy crawl site` on its own; `python -m crawlers` holds this lock for its targets.
+            spider.target_lock = configure.hold_target(spider.ws, spider.target)
             store = Store(spider.ws.db_path)
             try:
                 # The same options `copyhound scan` records, so `copyhound scan --resume` can continue it.
@@ -125,7 +129,10 @@ class SiteSpider(scrapy.Spider):
         self.crawler.signals.connect(self._mark_clean, signal=signals.spider_closed)
 
     def _mark_clean(self, spider, reason: str) -> None:
-        configure.mark_job_closed(self.ws, self.scan_id, self.target, reason)
+        # A crawl stopped by a full disk lost the request that failed: its job is not resumed as
+        # it stands, the crawl walks again (the HTTP cache answers what was fetched).
+        if reason != DISK_FULL:
+            configure.mark_job_closed(self.ws, self.scan_id, self.target, reason)
 
     def closed(self, reason: str) -> None:
         stats = self.crawler.stats
@@ -144,6 +151,13 @@ class SiteSpider(scrapy.Spider):
 
     def _item_error(self, item, response, spider, failure) -> None:
         self.errors.append(f"storing a capture from {getattr(response, 'url', '?')}: {failure.getErrorMessage()}")
+        if is_disk_full(failure.value):
+            self._stop_for_full_disk()
+
+    def _stop_for_full_disk(self) -> None:
+        self.logger.error("The disk is full; stopping the crawl (free space, then resume the scan).")
+        self.crawler.stats.set_value("copyhound/disk_full", True)
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=DISK_FULL))
 
     # -- start -------------------------------------------------------------------------------
 
@@ -291,9 +305,10 @@ class SiteSpider(scrapy.Spider):
             yield from self._follow(url, locations, depth=0)
 
     def page_failed(self, failure):
-        request = failure.request
         reason, detail = classify(failure, self.crawl_settings.max_image_bytes)
-        yield self._event(request.url, reason, detail)
+        yield self._event(asked_url(failure.request), reason, detail)
+        if reason == DISK_FULL:
+            raise CloseSpider(DISK_FULL)
 
     def sitemap_missing(self, failure):
         self.logger.debug("No sitemap at %s: %s", failure.request.url, failure.getErrorMessage())
@@ -327,6 +342,8 @@ class SiteSpider(scrapy.Spider):
         url = failure.request.meta["image_url"]
         reason, detail = classify(failure, self.crawl_settings.max_image_bytes)
         yield from self._refuse(url, Refusal(reason, detail), self.state["pending"].pop(url, []))
+        if reason == DISK_FULL:
+            raise CloseSpider(DISK_FULL)
 
     def _direct_image(self, response: Response):
         """A listed URL that is an image itself: its own page, as far as provenance goes."""

@@ -1,7 +1,9 @@
 """The `copyhound` command line. `common` holds the group and what every command shares; each other
-module adds the commands of one area, in the order `copyhound --help` lists them."""
+module adds the commands of one area. They are imported in the order of the work (set up, scan,
+review, act, look around, administer), which is the order `copyhound --help` lists them."""
 
-from detector.cli import admin, evidence, index_cmds, matches, scanning, works  # noqa: F401  (each registers its commands)
+# Each import registers its commands; the order is deliberate, so it is kept from being sorted.
+from detector.cli import works, index_cmds, scanning, refused, matches, evidence, licensing, screenshots, provenance, enforcement, overview, settings, keys, backup, admin  # noqa: F401, I001
 from detector.cli.common import app, main
 
 __all__ = ["app", "main"]

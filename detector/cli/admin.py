@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Format, Home, app, check_format, console, err, open_parts
+from detector.cli.common import Format, Home, Wide, app, check_format, console, err, open_parts, require_extra
 from detector.errors import UsageError
 from detector.output import render
 
@@ -45,6 +45,7 @@ def serve(
     home: Home = None,
 ) -> None:
     """Serve the rights-holder portal: web pages and the JSON API (OpenAPI at /openapi.json)."""
+    require_extra("portal", "fastapi", "uvicorn", "multipart")
     import uvicorn
 
     from detector.web import create_app
@@ -97,12 +98,12 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Token id (see `t
 
 
 @tokens_app.command("list")
-def tokens_list(fmt: Format = "table", home: Home = None) -> None:
+def tokens_list(wide: Wide = False, fmt: Format = "table", home: Home = None) -> None:
     """List tokens (never the tokens themselves)."""
     check_format(fmt)
     _, _, store = open_parts(home)
     rows = [dict({k: r[k] for k in _TOKEN_COLUMNS}, owner=r["owner"] or "(admin)") for r in store.api_tokens()]
-    render(rows, _TOKEN_COLUMNS, fmt, console, title="API tokens")
+    render(rows, _TOKEN_COLUMNS, fmt, console, title="API tokens", wide=wide)
 
 
 # -- models commands --
@@ -119,6 +120,7 @@ def models_export_onnx(
     home: Home = None,
 ) -> None:
     """Export the configured open_clip image tower to ONNX, to run it with embedder onnx:PATH."""
+    require_extra("onnx", "onnx")
     from detector.embedders.onnx_export import export_spec
 
     ws, settings, _ = open_parts(home)

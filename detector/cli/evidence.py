@@ -1,4 +1,4 @@
-"""Commands that turn a match into evidence: report, notice, offer, export, verify-bundle, ledger."""
+"""Commands that turn a match into evidence: report, notice, export, verify-bundle, ledger (offers: licensing)."""
 
 from __future__ import annotations
 
@@ -41,47 +41,13 @@ def notice(
 
 
 @app.command()
-def offer(
-    match_id: Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")],
-    licence: Annotated[str | None, typer.Option(help="Licence type priced in pricing.base_fees (default: pricing.default_licence).")] = None,
-    commercial: Annotated[bool, typer.Option("--commercial", help="Price it as commercial use.")] = False,
-    out: OutDir = None,
-    home: Home = None,
-) -> None:
-    """Price a licensing offer for a match from the pricing rules in config.toml and write the letter (draft)."""
-    from detector.evidence.offers import make_offer
-
-    ws, settings, store = open_parts(home)
-    made = make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial, out_dir=out)
-    r = made.record
-    console.print(f"Offer {r['id']} for match {match_id}: {r['currency']} {r['amount']} ({r['currency']} "
-                  f"{r['early_amount']} until {r['discount_until'][:10]}), expires {r['expires_at'][:10]}. "
-                  f"Letter: {made.path}", highlight=False, soft_wrap=True)
-
-
-@app.command("offer-status")
-def offer_status(
-    offer_id: Annotated[int, typer.Argument(metavar="OFFER", help="Offer id.")],
-    status: Annotated[str, typer.Argument(help="sent, accepted, declined or expired.")],
-    home: Home = None,
-) -> None:
-    """Record what happened to an offer (draft -> sent -> accepted | declined | expired)."""
-    from detector.evidence.offers import amount_due, set_offer_status
-
-    _, _, store = open_parts(home)
-    row = set_offer_status(store, offer_id, status)
-    due = amount_due(row)
-    console.print(f"Offer {offer_id} is now {row['status']}" + (f"; due: {row['currency']} {due}" if due else "") + ".",
-                  highlight=False, soft_wrap=True)
-
-
-@app.command()
 def export(
     out: Annotated[Path, typer.Option("--out", help="The bundle file to write (.zip).")],
     match: Annotated[list[int] | None, typer.Option("--match", help="Match id (repeatable).")] = None,
     asset: Annotated[int | None, typer.Option(help="Every match of this asset (not rejected/authorized).")] = None,
     status: Annotated[str | None, typer.Option(help="Every match with this status, e.g. confirmed.")] = None,
     since: Annotated[str | None, typer.Option(help="Only matches seen on or after this date (YYYY-MM-DD).")] = None,
+    wacz: Annotated[bool, typer.Option("--wacz", help="Also write the captures as a replayable WACZ beside the zip.")] = False,
     home: Home = None,
 ) -> None:
     """Export a signed evidence bundle (zip) of matches, with captures, WARC records, reports, notices, offers."""
@@ -91,6 +57,12 @@ def export(
     ids = select_matches(store, match_ids=match, asset_id=asset, status=status, since=since)
     path = export_bundle(ws, store, settings, ids, out)
     console.print(f"Wrote a signed bundle of {len(ids)} match(es) to {path}", highlight=False, soft_wrap=True)
+    if wacz:
+        from detector.evidence.wacz_export import write_wacz
+
+        replay = write_wacz(ws, store, ids, path.with_suffix(".wacz"))
+        console.print(f"Wrote the captures as WACZ (replay with ReplayWeb.page or pywb) to {replay}",
+                      highlight=False, soft_wrap=True)
 
 
 @app.command("verify-bundle")
@@ -108,6 +80,9 @@ def verify_bundle(
         raise typer.Exit(1)
     console.print(f"{path}: intact, signed by key {check.public_key_sha256} "
                   "(compare it with the fingerprint the rights holder publishes).", highlight=False, soft_wrap=True)
+    if check.checkpoint_time:
+        console.print(f"Its ledger entries are proven against a checkpoint time-stamped {check.checkpoint_time} "
+                      "(check the TSA's certificate as its README says).", highlight=False, soft_wrap=True)
 
 
 ledger_app = typer.Typer(help="The provenance ledger (an append-only hash chain).", no_args_is_help=True)
@@ -116,15 +91,20 @@ app.add_typer(ledger_app, name="ledger")
 
 @ledger_app.command("verify")
 def ledger_verify(home: Home = None) -> None:
-    """Check the chain; name every edited, reordered or deleted entry (exit 1)."""
-    from detector.evidence import ledger
+    """Check the chain and every signed checkpoint; name every edited, reordered or deleted entry (exit 1)."""
+    from detector.evidence import checkpoints, ledger, signing, timestamp
 
-    _, _, store = open_parts(home)
+    ws, settings, store = open_parts(home)
+    made = checkpoints.load(store)
     problems = ledger.verify(store)
+    if made:  # a workspace without checkpoints may have no signing key yet
+        roots = timestamp.load_roots(settings.provenance.tsa_certificate)
+        problems += checkpoints.verify(store, signing.public_key(ws), roots)
     for problem in problems:
         err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)
     if problems:
         raise typer.Exit(1)
     head = store.ledger_head()
     console.print(f"Ledger intact: {head['seq'] if head else 0} entries"
-                  + (f", head {head['hash']}" if head else "") + ".", highlight=False, soft_wrap=True)
+                  + (f", head {head['hash']}" if head else "")
+                  + f"; agrees with {len(made)} signed checkpoint(s).", highlight=False, soft_wrap=True)

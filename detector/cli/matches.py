@@ -6,7 +6,19 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Format, Home, app, check_format, console, open_parts
+from detector.cli.common import (
+    Format,
+    Home,
+    Limit,
+    Offset,
+    Wide,
+    app,
+    check_format,
+    console,
+    open_parts,
+    page_title,
+    row_limit,
+)
 from detector.errors import UsageError
 from detector.output import render
 
@@ -20,18 +32,24 @@ def matches(
     since: Annotated[str | None, typer.Option(help="Seen on or after this date (YYYY-MM-DD).")] = None,
     min_score: Annotated[float | None, typer.Option(help="Lowest score, 0 to 1.")] = None,
     domain: Annotated[str | None, typer.Option(help="Only pages on this domain (and its sub-domains).")] = None,
+    limit: Limit = None,
+    offset: Offset = 0,
+    wide: Wide = False,
     fmt: Format = "table",
     home: Home = None,
 ) -> None:
-    """List matches, filtered; JSON and CSV carry every signal."""
+    """List matches, filtered, oldest first; JSON and CSV carry every signal."""
     from detector.workspace.store import MatchFilter
 
     check_format(fmt)
     _, _, store = open_parts(home)
-    rows, _ = store.find_matches(MatchFilter(owner=owner, asset=asset, status=status, decision=decision,
-                                             since=since, min_score=min_score, domain=domain))
+    rows, total = store.find_matches(MatchFilter(owner=owner, asset=asset, status=status, decision=decision,
+                                                 since=since, min_score=min_score, domain=domain),
+                                     limit=row_limit(limit, fmt), offset=offset)
     render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "decision", "status", "page_url",
-                  "image_url", "sightings", "last_seen"], fmt, console, title="Matches")
+                  "image_url", "sightings", "last_seen", "presence"], fmt, console,
+           title=page_title("Matches", rows, total, offset),
+           wide=wide, short=["id", "asset_filename", "score", "decision", "status", "page_url", "last_seen"])
 
 
 @app.command()
@@ -63,17 +81,9 @@ def authorize(
     home: Home = None,
 ) -> None:
     """Declare a licensed use: matches on it are recorded as 'authorized' and never get notices or offers."""
-    from detector.detect import authorized as is_authorized
-    from detector.evidence.review import review_match
-    from detector.workspace.store import MatchFilter
+    from detector.evidence.review import authorize_use
 
     _, _, store = open_parts(home)
-    row = store.owner_by_name(owner)
-    store.add_authorized_use(row["id"], pattern, note)
-    # Matches already found there and not yet reviewed are licensed uses too.
-    pending, _ = store.find_matches(MatchFilter(owner_id=row["id"], status="new"))
-    covered = [m for m in pending if is_authorized(m["page_url"], m["image_url"], [pattern])]
-    for match in covered:
-        review_match(store, match["id"], "authorized", f"declared licensed use: {pattern}" + (f" ({note})" if note else ""))
-    console.print(f"Uses on {pattern} are authorized for {owner}; {len(covered)} unreviewed match(es) there are now "
-                  "marked authorized, and matches found there later will be too.", highlight=False)
+    done = authorize_use(store, store.owner_by_name(owner)["id"], pattern, note)
+    console.print(f"Uses on {done.pattern} are authorized for {done.owner}; {len(done.marked)} unreviewed match(es) "
+                  "there are now marked authorized, and matches found there later will be too.", highlight=False)

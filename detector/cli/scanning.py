@@ -13,13 +13,18 @@ from detector import config
 from detector.cli.common import (
     Format,
     Home,
+    Limit,
+    Offset,
+    Wide,
     app,
     check_format,
     console,
     embedder_of,
     err,
     open_parts,
+    page_title,
     progress_bar,
+    row_limit,
     stage_progress,
 )
 from detector.errors import UsageError
@@ -56,6 +61,11 @@ def _print_scan_summary(summary: dict) -> None:
         {"what": "matches new", "count": detect.get("matches_new")},
         {"what": "matches seen again", "count": detect.get("matches_updated")},
     ]
+    presence = summary.get("followup", {}).get("presence", {})
+    rows += [{"what": f"copies {state}", "count": presence[state]}
+             for state in ("up", "changed", "removed", "unreachable") if state in presence]
+    if summary.get("followup", {}).get("removed_now"):
+        rows.append({"what": "copies taken down since the last scan", "count": len(summary["followup"]["removed_now"])})
     rows += [{"what": f"error: {kind}", "count": n} for kind, n in sorted(summary.get("errors", {}).items())]
     rows += [{"what": f"policy: {kind}", "count": n} for kind, n in sorted(crawl.get("refusals", {}).items())
              if kind in POLICY_REASONS]
@@ -77,7 +87,8 @@ def scan(
                                                 help="Allow loopback/private addresses (tests, intranets).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last interrupted scan.")] = False,
     no_crawl: Annotated[bool, typer.Option("--no-crawl", help="Only detect on candidates already collected.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    fmt: Format = "table",
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Same as --format json.")] = False,
     workers: Annotated[int | None, typer.Option("--workers", min=1,
                                                 help="Detection processes (default: [detect] workers; 0 there "
                                                      "means one per core).")] = None,
@@ -86,6 +97,9 @@ def scan(
     """Crawl the targets and detect copies of registered works (run it nightly from cron)."""
     from detector.scan import run_scan
 
+    fmt = "json" if as_json else check_format(fmt)
+    if fmt == "csv":
+        raise UsageError("--format csv does not fit a scan summary (nested counts); use table or json.")
     ws, settings, store = open_parts(home)
     targets = [] if no_crawl else _scan_targets(settings, site or [], urls, allow_private)
     embedder = embedder_of(settings)
@@ -93,41 +107,63 @@ def scan(
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress, workers=workers)
-    if as_json:
+    steps = None
+    if settings.enforcement.run_after_scan:
+        from datetime import UTC, datetime
+
+        from detector.enforcement.run import enforce
+
+        steps = enforce(ws, store, settings, datetime.now(UTC), dry_run=False)
+    if fmt == "json":
+        if steps is not None:
+            summary = dict(summary, enforcement=[s.as_dict() for s in steps])
         console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
     else:
         _print_scan_summary(summary)
-        _print_scan_problems(store, summary["scan_id"])
+        _print_scan_problems(store, summary["scan_id"], set(summary.get("followup", {}).get("explained_events", [])))
+        if steps is not None:
+            from detector.cli.enforcement import print_steps
+
+            print_steps(steps, "table", dry_run=False)
+    if settings.provenance.checkpoint_after_scan:
+        from detector.cli.provenance import checkpoint_if_due
+
+        checkpoint_if_due(ws, settings, store)
     if summary.get("errors"):
         raise typer.Exit(1)
 
 
-def _print_scan_problems(store: Store, scan_id: int, most: int = 20) -> None:
-    """Each failed fetch and undecodable image of the scan, with its reason, on stderr."""
+def _print_scan_problems(store: Store, scan_id: int, removals: set[int], most: int = 20) -> None:
+    """Each failed fetch and undecodable image of the scan, with its reason, on stderr; fetch
+    failures that show a copy was taken down (`removals`, event ids) are not problems."""
     from detector.scan import POLICY_REASONS
 
     problems = [(e["url"], e["reason"], e["detail"]) for e in store.crawl_events(scan_id)
-                if e["reason"] not in POLICY_REASONS]
+                if e["reason"] not in POLICY_REASONS and e["id"] not in removals]
     problems += [(c["image_url"], c["refusal_reason"], c["refusal_detail"])
                  for c in store.candidates("scan_id = ? AND state = 'refused'", [scan_id])]
     for url, reason, detail in problems[:most]:
         err.print(f"{reason}: {url}: {detail}", highlight=False, markup=False, soft_wrap=True)
     if len(problems) > most:
-        err.print(f"... and {len(problems) - most} more (table crawl_events and refused candidates of scan {scan_id}).")
+        err.print(f"... and {len(problems) - most} more.", highlight=False)
+    if store.crawl_events(scan_id) or problems:
+        err.print(f"Every refused URL with its reason, policy refusals included: copyhound refused {scan_id}",
+                  highlight=False)
 
 
 @app.command()
-def scans(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+def scans(limit: Limit = None, offset: Offset = 0, wide: Wide = False,
           fmt: Format = "table", home: Home = None) -> None:
-    """List scans with their status and summary."""
+    """List scans, newest first, with their status and summary."""
     check_format(fmt)
     _, _, store = open_parts(home)
-    rows = store.scans(limit=limit)
+    rows = store.scans_page(row_limit(limit, fmt), offset)
     for row in rows:
         detect = row["summary"].get("detect", {})
         row["matches_new"] = detect.get("matches_new")
         row["errors"] = sum(row["summary"].get("errors", {}).values())
-    render(rows, ["id", "started_at", "finished_at", "status", "matches_new", "errors"], fmt, console, title="Scans")
+    render(rows, ["id", "started_at", "finished_at", "status", "matches_new", "errors"], fmt, console,
+           title=page_title("Scans", rows, store.count_scans(), offset), wide=wide)
 
 
 @app.command()
@@ -148,7 +184,8 @@ def demo(home: Annotated[Path | None, typer.Option(
     _print_scan_summary(result.summary)
     store = Store(result.workspace.db_path)
     render(store.matches(), ["id", "asset_filename", "image_url", "page_url", "score", "decision"], "table",
-           console, title="Matches found on the demo site")
+           console, title="Matches found on the demo site", short=["id", "asset_filename", "image_url", "score",
+                                                                    "decision"])
     total = len(result.found) + len(result.missed)
     console.print(f"{len(result.found)} of {total} copies found; {len(result.wrong)} wrong matches.")
     for line in result.missed:
@@ -158,5 +195,8 @@ def demo(home: Annotated[Path | None, typer.Option(
     for path in result.evidence:
         console.print(f"wrote {path}", highlight=False)
     console.print(f"Explore it: copyhound matches --home {home}", highlight=False)
+    if result.offer_page:
+        console.print(f"The licensing offer as its recipient sees it: run `copyhound serve --home {home}`, "
+                      f"then open\noffer page: {result.offer_page}", highlight=False, soft_wrap=True)
     if result.missed or result.wrong:
         raise typer.Exit(1)

@@ -11,16 +11,21 @@ from detector import catalogue, config
 from detector.cli.common import (
     Format,
     Home,
+    Limit,
+    Offset,
+    Wide,
     app,
     check_format,
     console,
     embedder_of,
     err,
     open_parts,
+    page_title,
     progress_bar,
+    row_limit,
     stage_progress,
 )
-from detector.embedders import parse_spec
+from detector.embedders import SPEC_HELP, parse_spec
 from detector.errors import UsageError
 from detector.output import render
 from detector.workspace import create_workspace
@@ -30,7 +35,7 @@ from detector.workspace.store import Store
 @app.command()
 def init(
     home: Home = None,
-    embedder: Annotated[str, typer.Option(help="Embedder spec: clip:MODEL/TAG, clip:MODEL@PATH or none.")] = (
+    embedder: Annotated[str, typer.Option(help=f"Embedder spec: {SPEC_HELP}.")] = (
         config.EmbedderSettings().spec
     ),
 ) -> None:
@@ -54,48 +59,59 @@ def register(
     creator: Annotated[str | None, typer.Option(help="Creator (default: from the file's metadata).")] = None,
     license_url: Annotated[str | None, typer.Option(help="Licence or rights URL.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    contributor: Annotated[list[str] | None, typer.Option(
+        "--contributor", help='A contributor and share, NAME=SHARE (repeatable): --contributor "Ann Lee=60".')] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1,
                                                 help="Processes that fingerprint the files (default: [detect] "
                                                      "workers; 0 there means one per core).")] = None,
     home: Home = None,
 ) -> None:
     """Register image files as works: fingerprint them and add them to the index."""
+    from detector.licensing.contributors import parse_shares, set_contributors
     from detector.parallel import default_workers
-    from detector.register import WorkInfo, image_paths, register_files
+    from detector.register import WorkInfo, find_images, printable, register_files
 
+    if contributor:
+        parse_shares(contributor)  # refuse a malformed share before any work is done
     ws, settings, store = open_parts(home)
-    missing = [str(p) for p in paths if not p.exists()]
+    missing = [printable(str(p)) for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         raise UsageError(f"No such file or folder: {', '.join(missing)}. Check the path(s).")
-    files = image_paths(paths, recursive)
+    files, skipped = find_images(paths, recursive)
     embedder = embedder_of(settings)
     with progress_bar() as bar:
         task = bar.add_task("registering", total=len(files))
-        outcomes = register_files(ws, store, settings, embedder, files,
-                                  WorkInfo(owner, title, creator, license_url),
-                                  progress=lambda _: bar.advance(task), index_progress=stage_progress(bar),
-                                  workers=workers or settings.detect.workers or default_workers())
+        outcomes = skipped + register_files(ws, store, settings, embedder, files,
+                                            WorkInfo(owner, title, creator, license_url),
+                                            progress=lambda _: bar.advance(task), index_progress=stage_progress(bar),
+                                            workers=workers or settings.detect.workers or default_workers())
     counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused")}
+    for o in outcomes:
+        if contributor and o.status == "registered":
+            set_contributors(store, o.asset_id, contributor)
     for o in outcomes:
         if o.status == "already":
             console.print(f"{o.path}: {o.detail}", highlight=False)
         elif o.status == "refused":
             err.print(f"refused {o.path} ({o.reason}): {o.detail}", highlight=False, markup=False)
     console.print(f"{counts['registered']} registered, {counts['already']} already registered, "
-                  f"{counts['refused']} refused (of {len(files)} files).")
+                  f"{counts['refused']} refused (of {len(outcomes)} files).")
     if counts["refused"]:
         raise typer.Exit(1)
 
 
 @app.command()
 def assets(owner: Annotated[str | None, typer.Option(help="Only this owner's works.")] = None,
+           limit: Limit = None, offset: Offset = 0, wide: Wide = False,
            fmt: Format = "table", home: Home = None) -> None:
     """List registered works."""
     check_format(fmt)
     _, _, store = open_parts(home)
-    rows = store.assets("owners.name = ?", [owner]) if owner else store.assets()
+    where, params = ("owners.name = ?", [owner]) if owner else ("1", [])
+    rows, total = store.assets_page(where, params, row_limit(limit, fmt), offset), store.count_assets(where, params)
     render(rows, ["id", "owner", "filename", "title", "creator", "width", "height", "sha256"], fmt, console,
-           title="Registered works")
+           title=page_title("Registered works", rows, total, offset), wide=wide,
+           short=["id", "owner", "filename", "title", "width", "height", "sha256"])
 
 
 @app.command()

@@ -34,7 +34,10 @@ class EmbedderSettings:
         "(local checkpoint; MODEL may be a model-config .json), 'onnx:PATH' (an exported image model with its .json sidecar), or 'none' (hashes and local features only).",
     )
     batch_size: int = setting(16, "Images embedded per forward pass.")
-    torch_threads: int = setting(0, "CPU threads torch may use; 0 keeps torch's default.")
+    threads: int = setting(
+        0, "CPU threads the embedding model may use (torch for clip:, onnxruntime for onnx:); 0 keeps the "
+        "runtime's default. Called torch_threads before 0.2; that name is still read."
+    )
 
 
 @dataclass(frozen=True)
@@ -191,10 +194,51 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True)
+class ProvenanceSettings:
+    tsa_url: str = setting(
+        "", "URL of an RFC 3161 time-stamping authority that stamps ledger checkpoints; empty: checkpoints "
+        "are signed with the workspace key but not time-stamped."
+    )
+    tsa_certificate: str = setting(
+        "", "PEM file of the TSA certificate (or its CA) that time-stamps must chain to; empty: a "
+        "time-stamp is checked against the certificate it carries."
+    )
+    tsa_timeout: float = setting(30.0, "Seconds to wait for the time-stamping authority.")
+    checkpoint_after_scan: bool = setting(
+        False, "Make a signed (and, with tsa_url, time-stamped) ledger checkpoint at the end of every scan."
+    )
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The evidence report's PDF and the screenshot of the page where a copy appeared."""
+
+    paper: str = setting("A4", "Paper size of the report's PDF: 'A4' or 'Letter'.")
+    screenshots: str = setting(
+        "matches", "Which matches get a screenshot of their page after a scan: 'matches' (decision "
+        "'match'), 'all' (also 'review'), or 'none'. `copyhound screenshot MATCH` takes one on demand."
+    )
+    viewport: tuple[int, ...] = setting((1280, 800), "Width and height of the browser window for screenshots, in CSS pixels.")
+    screenshot_timeout: float = setting(30.0, "Seconds a screenshot may wait for its page to load.")
+    max_screenshot_height: int = setting(
+        8000, "Tallest full-page screenshot kept, in CSS pixels; longer pages are cut at this height."
+    )
+
+    def __post_init__(self):
+        choices = {"paper": ("A4", "Letter"), "screenshots": ("matches", "all", "none")}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ConfigError(f"report.{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}.")
+        if len(self.viewport) != 2 or min(self.viewport) < 100:
+            raise ConfigError(f"report.viewport must be [width, height], each 100 or more, got {list(self.viewport)}.")
+
+
+@dataclass(frozen=True)
 class PricingSettings:
     """Price rules of licensing offers ([pricing]); [pricing.OWNER] tables override them per owner.
 
-    price = base fee of the licence type x commercial x displayed size x duration x sightings;
+    price = base fee of the licence type x commercial x displayed size x duration x sightings x demand
+    x territory;
     see detector.evidence.offers for the exact rule and docs/evidence.md for a worked example.
     """
 
@@ -220,6 +264,18 @@ class PricingSettings:
         0.02, "Added to the sightings factor for each sighting after the first."
     )
     max_sightings_multiplier: float = setting(1.5, "Upper limit of the sightings factor.")
+    demand_increase: float = setting(
+        0.1, "Added to the demand factor for each further site (distinct host) found using the same work."
+    )
+    max_demand_multiplier: float = setting(2.0, "Upper limit of the demand factor.")
+    detect_commercial: bool = setting(
+        True, "Price a use as commercial when the captured page has shop or product markup, a cart button, "
+        "prices or adverts (unless the offer says otherwise)."
+    )
+    territory_multipliers: dict[str, float] = setting(
+        {}, "Factor per territory: a country code from the site's TLD ('de', 'gb', 'us') or 'lang:xx' from the "
+        "page's language for generic domains; 'default' for the rest (1.0 when absent)."
+    )
     early_discount_percent: float = setting(
         20.0, "Discount in percent if the offer is accepted within early_discount_days."
     )
@@ -246,6 +302,140 @@ class PricingSettings:
 
 
 @dataclass(frozen=True)
+class PolicyRule:
+    """One rule of an owner's enforcement policy ([[enforcement.rules]]); the first rule that fits acts."""
+
+    name: str = setting("", "Name of the rule, recorded in the ledger with every action it causes.")
+    owner: str = setting("", "Owner whose matches the rule is for; empty: every owner.")
+    action: str = setting("review", "What to do: offer, dmca, dsa, review (leave it to a person) or ignore.")
+    decision: str = setting("", "Only matches decided 'match' or 'review'; empty: either.")
+    min_score: float = setting(0.0, "Only matches scoring at least this.")
+    min_age_days: int = setting(0, "Only matches first seen at least this many days ago.")
+    min_sightings: int = setting(0, "Only matches seen at least this many times.")
+    commercial: str = setting("", "'yes': only sites in enforcement.commercial_domains; 'no': only others; "
+                                  "empty: any site.")
+    countries: tuple[str, ...] = setting((), "Only sites hosted in these countries (ISO codes from the hosting "
+                                             "network's RDAP record); empty: any.")
+    offer: str = setting("", "Only matches whose latest offer is in this state: none, draft, sent, accepted, "
+                             "declined, expired; empty: any.")
+    offer_days: int = setting(0, "Only matches whose latest offer was sent (or made) at least this many days ago; "
+                                 "with offer = 'sent' this escalates an unpaid offer.")
+
+
+@dataclass(frozen=True)
+class EnforcementSettings:
+    unreachable_limit: int = setting(
+        3, "Scans in a row in which a copy's URL fails with a network error before it counts as removed."
+    )
+    run_after_scan: bool = setting(False, "Run `copyhound enforce` at the end of every scan.")
+    cooling_days: int = setting(7, "Days after an automated action on a match during which no other is taken.")
+    daily_cap_owner: int = setting(50, "Automated actions per owner per day, at most.")
+    daily_cap_recipient: int = setting(5, "Automated e-mails to one recipient address per day, at most.")
+    commercial_domains: tuple[str, ...] = setting(
+        (), "Sites (domains, with their sub-domains) that use images commercially, for rules with commercial."
+    )
+    offer_url: str = setting(
+        "", "Link to an offer's page put in offer e-mails, with {offer_id} in it; empty: the offer's own public "
+        "page (docs/licensing.md)."
+    )
+    rules: tuple[PolicyRule, ...] = setting(
+        (), "Ordered policy rules ([[enforcement.rules]] tables, fields in docs/enforcement.md); none: "
+            "`copyhound enforce` does nothing."
+    )
+
+
+@dataclass(frozen=True)
+class RecipientSettings:
+    rdap_ip_url: str = setting(
+        "https://rdap.arin.net/registry/", "RDAP service for IP networks (ARIN redirects to the right RIR); "
+        "the hosting provider's abuse contact comes from it."
+    )
+    rdap_domain_url: str = setting(
+        "https://rdap.org/", "RDAP service for domains (rdap.org redirects to the registry); the registrar's "
+        "abuse contact comes from it."
+    )
+    security_txt: bool = setting(True, "Read the site's /.well-known/security.txt for a contact address.")
+    overrides: dict[str, str] = setting(
+        {}, "Addresses per domain that replace every lookup (a table: \"shop.example\" = \"legal@shop.example\")."
+    )
+    cache_days: int = setting(30, "Days a looked-up address is reused before it is looked up again.")
+    timeout: float = setting(10.0, "Seconds before an RDAP or security.txt request is given up.")
+    allow_private: bool = setting(
+        False, "Fetch security.txt from sites at loopback/private addresses (tests, intranets)."
+    )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = setting("", "SMTP server that sends notices and offers; empty: nothing is sent by e-mail.")
+    port: int = setting(587, "SMTP port (587 with STARTTLS, 465 with ssl, 25 plain).")
+    starttls: bool = setting(True, "Upgrade the connection with STARTTLS before authenticating.")
+    ssl: bool = setting(False, "Connect over TLS from the start (port 465).")
+    username: str = setting("", "SMTP user name; empty: no authentication.")
+    password_file: str = setting("", "File holding the SMTP password (relative to the workspace).")
+    ca_file: str = setting(
+        "", "CA certificate (PEM) trusted for the SMTP server's TLS besides the system's, for a private relay "
+        "(relative to the workspace)."
+    )
+    from_address: str = setting("", "Sender address; empty: the owner's e-mail.")
+    timeout: float = setting(30.0, "Seconds before the SMTP server is given up.")
+
+
+@dataclass(frozen=True)
+class LicensingSettings:
+    """Settling offers ([licensing]): the public offer page, negotiation, invoices, payment, royalty splits.
+
+    [licensing.OWNER] tables override any of these per owner (see docs/licensing.md).
+    """
+
+    public_url: str = setting(
+        "http://127.0.0.1:8000", "Base URL at which recipients reach the portal; offer page links start with it."
+    )
+    licence_term_days: int = setting(
+        365, "Days a paid licence lasts; its domain is an authorised use of the work for that long."
+    )
+    floor_percent: float = setting(
+        60.0, "The floor: lowest price ever agreed, in percent of the offer's price; a counter far below it is "
+        "answered once with the floor, and no rule accepts or proposes less."
+    )
+    accept_percent: float = setting(
+        80.0, "A counter-offer at or above this percent of the price (and the floor) is accepted at once; a "
+        "lower one is answered once with half-way between it and this level, never below the floor."
+    )
+    commission_percent: float = setting(
+        0.0, "Agency commission taken from each payment before it is split among the work's contributors."
+    )
+    invoice_prefix: str = setting("INV-", "Invoice numbers are this prefix, the owner id and a per-owner number.")
+    tax_id: str = setting("", "The owner's tax or VAT number, printed on invoices.")
+    tax_percent: float = setting(
+        0.0, "Tax (e.g. VAT) included in prices, in percent; invoices show it apart from the net amount."
+    )
+    tax_note: str = setting("", "A line printed on invoices about tax, e.g. 'VAT reverse charge applies'.")
+    payment_link: str = setting(
+        "", "Payment link template shown after acceptance, with {amount}, {currency} and {reference} filled "
+        "in (URL-encoded), e.g. 'https://pay.example/c?amount={amount}&ref={reference}'. Empty: none."
+    )
+    bank_transfer: str = setting(
+        "", "Bank-transfer details shown after acceptance (account holder, IBAN, BIC); the invoice number "
+        "is given as the reference. Empty: none."
+    )
+    webhook_tolerance_s: int = setting(
+        300, "A payment webhook's signed timestamp may be at most this many seconds old (or ahead)."
+    )
+    page_requests_per_minute: int = setting(
+        30, "Requests one address may make to offer pages and the payment webhook per minute."
+    )
+    owners: dict[str, dict] = field(default_factory=dict, metadata={
+        "help": "Per-owner overrides: a [licensing.OWNER] table holding any of the settings above.",
+        "subtables": True,
+    })
+
+    def for_owner(self, name: str) -> LicensingSettings:
+        """The settings for owner `name`: the defaults with its [licensing.NAME] table applied."""
+        return replace(self, owners={}, **self.owners.get(name, {}))
+
+
+@dataclass(frozen=True)
 class Settings:
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
@@ -255,14 +445,21 @@ class Settings:
     detect: DetectSettings = field(default_factory=DetectSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    provenance: ProvenanceSettings = field(default_factory=ProvenanceSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
+    enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
+    recipients: RecipientSettings = field(default_factory=RecipientSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    licensing: LicensingSettings = field(default_factory=LicensingSettings)
     targets: tuple[Target, ...] = ()
 
     def with_embedder(self, spec: str) -> Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "detect", "crawl", "evidence", "pricing")
+SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "detect", "crawl", "evidence", "provenance", "report", "pricing",
+            "licensing", "enforcement", "recipients", "smtp")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:
@@ -319,8 +516,24 @@ def _build(where: str, cls: type, data: dict) -> Any:
     return cls(**values)
 
 
+#: Settings renamed since a release, (section, old name) -> new name: old config files keep working.
+RENAMED = {("embedder", "torch_threads"): "threads"}
+
+
+def current_names(data: dict) -> dict:
+    """`data` (a parsed config file) with every renamed setting under its current name."""
+    data = dict(data)
+    for (section, old), new in RENAMED.items():
+        table = data.get(section)
+        if isinstance(table, dict) and old in table:
+            if new in table:
+                raise ConfigError(f"config.{section}: {old} is the old name of {new}; keep only {new}.")
+            data[section] = {new if k == old else k: v for k, v in table.items()}
+    return data
+
+
 def from_dict(data: dict) -> Settings:
-    return _build("config", Settings, data)
+    return _build("config", Settings, current_names(data))
 
 
 def load(path: Path) -> Settings:
@@ -345,15 +558,18 @@ def documented_fields() -> list[tuple[str, str, Any, str]]:
     return rows
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if is_dataclass(value):  # a table in a list (enforcement.rules): only what differs from the defaults
+        return toml_value({f.name: getattr(value, f.name) for f in fields(value)
+                           if getattr(value, f.name) != getattr(type(value)(), f.name)})
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
@@ -372,17 +588,17 @@ def render_toml(settings: Settings) -> str:
             if f.metadata.get("subtables"):
                 for name, table in getattr(values, f.name).items():
                     out.append(f"[{section}.{_toml_key(name)}]")
-                    out += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+                    out += [f"{k} = {toml_value(v)}" for k, v in table.items()]
                 continue
-            out.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
+            out.append(f"{f.name} = {toml_value(getattr(values, f.name))}")
         out.append("")
     out.append("# Sites to crawl on every scan. Copy this block once per site:")
     out.append("# [[targets]]")
     for f in fields(Target):
-        out.append(f"# {f.name} = {_toml_value(f.default if f.default is not MISSING else f.default_factory())}"
+        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
                    f"  # {f.metadata['help']}")
     for target in settings.targets:
         out += ["", "[[targets]]"]
         for f in fields(target):
-            out.append(f"{f.name} = {_toml_value(getattr(target, f.name))}")
+            out.append(f"{f.name} = {toml_value(getattr(target, f.name))}")
     return "\n".join(out) + "\n"

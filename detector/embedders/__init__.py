@@ -13,10 +13,11 @@ __all__ = ["SPEC_HELP", "ClipSpec", "Embedder", "OnnxSpec", "clip_weights_cached
            "parse_spec"]
 
 
-def load_embedder(spec: str, batch_size: int = 16, torch_threads: int = 0) -> Embedder | None:
+def load_embedder(spec: str, batch_size: int = 16, threads: int = 0) -> Embedder | None:
+    """The embedder `spec` names (None for 'none'); `threads` > 0 caps the CPU threads of its runtime."""
     parsed = parse_spec(spec)
     if isinstance(parsed, OnnxSpec):
         from detector.embedders.onnx import OnnxEmbedder  # onnxruntime loads only when asked for
 
-        return OnnxEmbedder(parsed.path, batch_size, torch_threads)
-    return None if parsed is None else ClipEmbedder(parsed, batch_size, torch_threads)
+        return OnnxEmbedder(parsed.path, batch_size, threads)
+    return None if parsed is None else ClipEmbedder(parsed, batch_size, threads)

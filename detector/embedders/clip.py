@@ -9,19 +9,19 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from detector.embedders.base import ClipSpec, Embedder, file_sha256, parse_spec
+from detector.embedders.base import ClipSpec, Embedder, OnnxSpec, file_sha256, parse_spec
 from detector.errors import ConfigError, EmbedderUnavailable
 
 
 class ClipEmbedder(Embedder):
     """open_clip image tower on the CPU, in eval mode, batched."""
 
-    def __init__(self, spec: ClipSpec, batch_size: int = 16, torch_threads: int = 0):
+    def __init__(self, spec: ClipSpec, batch_size: int = 16, threads: int = 0):
         import open_clip
         import torch
 
-        if torch_threads > 0:
-            torch.set_num_threads(torch_threads)
+        if threads > 0:
+            torch.set_num_threads(threads)
         model_name = spec.model
         if model_name.endswith(".json"):
             config_path = Path(model_name).expanduser()
@@ -68,7 +68,7 @@ _REMEDIES = (
     "remedies: connect to the internet once so open_clip can download and cache the weights; "
     "or download the checkpoint elsewhere and use embedder 'clip:MODEL@/path/to/checkpoint'; "
     "or run on hashes and local features only with embedder 'none' "
-    "(`copyhound init --embedder none`, or spec = \"none\" under [embedder] in config.toml)."
+    "(`copyhound config set embedder.spec none` in an existing workspace, then `copyhound reindex`)."
 )
 
 
@@ -120,6 +120,8 @@ def _cached_file(pretrained_cfg: dict) -> bool:
 def clip_weights_cached(spec: str) -> bool:
     """Whether `spec` can be loaded without the network (the demo asks before trying)."""
     parsed = parse_spec(spec)
+    if isinstance(parsed, OnnxSpec):
+        return parsed.path.is_file()
     if parsed is None or parsed.checkpoint is not None:
         return parsed is None or parsed.checkpoint.is_file()
     import open_clip

@@ -2,27 +2,38 @@
 
 Layout (all names relative, no `..`):
 
+    README.txt                  what each file is and how to verify the bundle (openssl, sha256sum, copyhound)
+    SHA256SUMS                  `sha256sum -c SHA256SUMS` checks every file below
     manifest.json               what is inside, signed (see below)
     manifest.sig                Ed25519 signature of manifest.json's exact bytes, hex
+    manifest.sig.bin            the same signature, raw 64 bytes (`openssl pkeyutl -verify -rawin -sigfile`)
+    manifest.sig.b64            the same signature, base64
     public_key.pem              the workspace's public key
     matches/ID/copy.EXT         the captured bytes exactly as fetched
-    matches/ID/capture.warc.gz  the WARC records of the image and of its page, byte-exact copies
+    matches/ID/capture.warc.gz  a warcinfo record, then the page's and the image's response and request
+                                records, byte-exact copies of the crawl's WARC records
     matches/ID/report.html|pdf  the evidence report
     matches/ID/notices/...      notices made for the match; matches/ID/offers/... offer letters
     works/work-ID.EXT           the registered work (or works/work-ID-thumbnail.jpg)
+    ledger/checkpoint.json|sig|tsr  the signed (and RFC 3161 time-stamped) ledger checkpoint the
+                                ledger proofs lead to, when one covers the bundled entries
 
 manifest.json lists every other file with SHA-256 and size, and holds the match, asset and owner
-records, signals, provenance, the software, embedder and thresholds, the notices and offers, and
-the ledger entries about these assets and matches (each checkable on its own).
+records, signals, provenance, the software, embedder and thresholds, the notices and offers, the
+ledger entries about these assets and matches, and a Merkle inclusion proof of each of those
+entries (RFC 9162) against a tree head: the oldest checkpoint covering them, else the ledger up
+to the newest bundled entry. An export refuses to sign a case whose stored bytes are missing or
+no longer match their recorded SHA-256.
 
 The same inputs give the same bytes: zip entries are sorted and carry a fixed timestamp, and the
 manifest holds no export time. When a bundle was made is recorded in the ledger instead (an
-`export` entry with the manifest's SHA-256), so re-exporting unchanged evidence proves it is
-unchanged rather than producing a different file.
+`export` entry with the manifest's SHA-256, written the first time that manifest is made), so
+re-exporting unchanged evidence proves it is unchanged, and fetching it again changes nothing.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -30,24 +41,31 @@ import json
 import os
 import re
 import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 
 from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
+from warcio.warcwriter import WARCWriter
 
 import detector
 from detector.config import Settings
-from detector.errors import UsageError
-from detector.evidence import ledger, pdf, report, signing
+from detector.errors import ActionRefused, UsageError
+from detector.evidence import bundle_readme, checkpoints, ledger, merkle, pdf, report, signing
 from detector.evidence.case import Case, load_case
 from detector.intake import decode_image
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store
 
-FORMAT = "copyhound-evidence-bundle/1"
+FORMAT = "copyhound-evidence-bundle/2"
 MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "public_key.pem"
+SIGNATURE_RAW, SIGNATURE_B64 = "manifest.sig.bin", "manifest.sig.b64"
+#: Files the manifest cannot list: itself and what signs it.
+UNLISTED = frozenset({MANIFEST, SIGNATURE, SIGNATURE_RAW, SIGNATURE_B64, PUBLIC_KEY})
+README, SUMS = "README.txt", "SHA256SUMS"
+CHECKPOINT, CHECKPOINT_SIG, CHECKPOINT_TOKEN = "ledger/checkpoint.json", "ledger/checkpoint.sig", "ledger/checkpoint.tsr"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _SAFE_SUFFIX = re.compile(r"^[a-z0-9]{1,8}$")
 
@@ -87,12 +105,17 @@ def select_matches(store: Store, *, match_ids: list[int] | None = None, asset_id
 
 def export_bundle(ws: Workspace, store: Store, settings: Settings, match_ids: list[int], out_path: Path,
                   *, owner_id: int | None = None) -> Path:
-    """Write the signed bundle of `match_ids` to `out_path` (atomically) and enter it in the ledger."""
+    """Write the signed bundle of `match_ids` to `out_path` (atomically) and enter it in the ledger.
+
+    Refuses (ActionRefused, naming each blob and how to recover) rather than sign a case whose
+    work or copy is missing or corrupt, or whose WARC pointer leads to another record.
+    """
     ids = sorted(set(match_ids))
     if not ids:
         raise UsageError("No matches to export: the selection is empty. List them with `copyhound matches`.")
-    files: dict[str, bytes] = {}
     cases = [load_case(ws, store, match_id, owner_id) for match_id in ids]
+    _refuse_incomplete(ws, cases)
+    files: dict[str, bytes] = {}
     assets = {c.asset["id"]: c.asset for c in cases}
     owners = {c.owner["id"]: c.owner for c in cases}
     works = {asset_id: _add_work(files, ws, settings, asset) for asset_id, asset in assets.items()}
@@ -102,32 +125,116 @@ def export_bundle(ws: Workspace, store: Store, settings: Settings, match_ids: li
     for case in cases:
         match_entries.append(_add_match(files, ws, settings, case, notices, offers))
     subjects = [ledger.asset_subject(a) for a in assets] + [ledger.match_subject(m) for m in ids]
+    entries = ledger.entries(store, subjects)
     public_pem = signing.ensure_keypair(ws)
+    proof = _ledger_proof(files, store, entries)
+    files[README] = bundle_readme.render(files, has_checkpoint=CHECKPOINT in files,
+                                         has_tsa=CHECKPOINT_TOKEN in files).encode("utf-8")
+    files[SUMS] = "".join(f"{_sha(data)}  {name}\n" for name, data in sorted(files.items())).encode("utf-8")
     manifest = {
         "format": FORMAT,
         "software": {"copyhound": detector.__version__},
-        "signing": {"algorithm": "Ed25519", "public_key_sha256": signing.fingerprint(public_pem)},
+        "signing": {"algorithm": "Ed25519", "public_key_sha256": signing.fingerprint(public_pem),
+                    "fingerprint": "SHA-256 of the raw 32-byte Ed25519 public key (the last 32 bytes of "
+                                   "public_key.pem's DER form)"},
         "bundle_work": settings.evidence.bundle_work,
         "owners": [_owner_record(o) for _, o in sorted(owners.items())],
         "assets": [dict(a, bundled=works[i]) for i, a in sorted(assets.items())],
         "matches": match_entries,
         "notices": [dict(n, path=_notice_path(n)) for n in notices],
         "offers": [dict({k: v for k, v in o.items() if k != "letter"}, path=_offer_path(o)) for o in offers],
-        "ledger": ledger.entries(store, subjects),
+        "ledger": entries,
+        "ledger_proof": proof,
         "files": [{"path": name, "sha256": _sha(data), "size": len(data)} for name, data in sorted(files.items())],
     }
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     signature, public_pem = signing.sign(ws, manifest_bytes)
     files[MANIFEST] = manifest_bytes
     files[SIGNATURE] = signature.hex().encode("ascii") + b"\n"
+    files[SIGNATURE_RAW] = signature
+    files[SIGNATURE_B64] = base64.b64encode(signature) + b"\n"
     files[PUBLIC_KEY] = public_pem
     out_path = Path(out_path)
     _write_zip(out_path, files)
-    ledger.append(store, "export", "export", {
-        "file": out_path.name, "manifest_sha256": _sha(manifest_bytes), "matches": ids,
-        "public_key_sha256": manifest["signing"]["public_key_sha256"],
-    })
+    _record_export(store, out_path, _sha(manifest_bytes), ids, manifest["signing"]["public_key_sha256"])
     return out_path
+
+
+def _record_export(store: Store, out_path: Path, manifest_sha: str, ids: list[int], key_sha: str) -> None:
+    """An `export` ledger entry the first time a manifest is made; an identical bundle made again adds none."""
+    for row in ledger.entries(store, ["export"]):
+        if json.loads(row["payload"]).get("manifest_sha256") == manifest_sha:
+            return
+    ledger.append(store, "export", "export", {"file": out_path.name, "manifest_sha256": manifest_sha,
+                                              "matches": ids, "public_key_sha256": key_sha})
+
+
+def _refuse_incomplete(ws: Workspace, cases: list[Case]) -> None:
+    """ActionRefused naming every missing or corrupt blob and WARC pointer of `cases`, if any."""
+    blobs = BlobStore(ws.blobs_dir)
+    problems = []
+    for case in cases:
+        match_id = case.match["id"]
+        for what, digest in ((f"the registered work of asset {case.asset['id']}", case.asset["sha256"]),
+                             (f"the copy captured for match {match_id}", case.match["sha256"])):
+            if digest not in blobs:
+                problems.append(f"{what} (blob {digest[:16]}...) is missing from the workspace's blobs/")
+            elif _sha(blobs.get(digest)) != digest:
+                problems.append(f"{what} (blob {digest[:16]}...) is corrupt: its bytes no longer have the "
+                                "recorded SHA-256")
+        problems += _warc_pointer_problems(ws, case)
+    if problems:
+        raise ActionRefused(
+            "The evidence is incomplete, so no bundle was signed: " + "; ".join(problems) + ". Restore the "
+            "workspace's blobs/ and warc/ folders from a backup (or register the work again with `copyhound "
+            "register` and capture the copy again with `copyhound scan`), then export again."
+        )
+
+
+def _warc_pointer_problems(ws: Workspace, case: Case) -> list[str]:
+    """The image WARC record must be the capture of this candidate: its URI and its payload."""
+    candidate = case.candidate or {}
+    file, offset = candidate.get("warc_file"), candidate.get("warc_offset")
+    if not file or offset is None:
+        return []
+    path = (ws.home / file).resolve()
+    if not path.is_relative_to(ws.home.resolve()) or not path.is_file():
+        return [f"the WARC file {file} of match {case.match['id']} is missing"]
+    found = _read_record(path, offset)
+    if found is None:
+        return [f"there is no WARC record at byte {offset} of {file} (match {case.match['id']})"]
+    headers, payload_sha = found[1], found[2]
+    urls = {candidate.get("final_url"), candidate.get("image_url")}
+    if headers["target_uri"] not in urls or payload_sha != candidate.get("sha256"):
+        return [(f"the WARC record at byte {offset} of {file} is the capture of {headers['target_uri']} "
+                 f"(payload SHA-256 {str(payload_sha)[:16]}...), not of match {case.match['id']}'s copy")]
+    return []
+
+
+def _ledger_proof(files: dict, store: Store, entries: list[dict]) -> dict:
+    """Inclusion proofs of `entries` against the oldest checkpoint covering them (its statement,
+    signature and time-stamp go into `files`), else against the ledger up to the newest of them."""
+    if not entries:
+        return {"tree_size": 0, "root": None, "inclusion": {}, "checkpoint": None}
+    size = max(e["seq"] for e in entries)
+    checkpoint = checkpoints.covering(store, size)
+    if checkpoint is not None:
+        size = checkpoint.tree_size
+        files[CHECKPOINT] = checkpoint.statement_bytes
+        files[CHECKPOINT_SIG] = checkpoint.signature
+        if checkpoint.tsa_token:
+            files[CHECKPOINT_TOKEN] = checkpoint.tsa_token
+    leaves = [merkle.leaf_hash(row["hash"]) for row in store.ledger_rows()[:size]]
+    return {
+        "tree_size": size,
+        "root": merkle.root(leaves).hex(),
+        "leaf": "SHA-256(0x00 || entry hash); node: SHA-256(0x01 || left || right) (RFC 9162)",
+        "inclusion": {str(e["seq"]): [h.hex() for h in merkle.inclusion_proof(e["seq"] - 1, leaves)]
+                      for e in entries},
+        "checkpoint": {"statement": CHECKPOINT, "signature": CHECKPOINT_SIG,
+                       "tsa_token": CHECKPOINT_TOKEN if CHECKPOINT_TOKEN in files else None}
+        if checkpoint is not None else None,
+    }
 
 
 def _sha(data: bytes) -> str:
@@ -145,11 +252,8 @@ def _owner_record(owner: dict) -> dict:
 
 
 def _add_work(files: dict, ws: Workspace, settings: Settings, asset: dict) -> str | None:
-    """Put the work (or its thumbnail) in `files`; returns its archive name, None if the blob is gone."""
-    blobs = BlobStore(ws.blobs_dir)
-    if asset["sha256"] not in blobs:
-        return None
-    data = blobs.get(asset["sha256"])
+    """Put the work (or its thumbnail) in `files`; returns its archive name (the blob was checked before)."""
+    data = BlobStore(ws.blobs_dir).get(asset["sha256"])
     if settings.evidence.bundle_work == "full":
         name = f"works/work-{asset['id']}{_suffix(asset['filename'], 'bin')}"
         files[name] = data
@@ -187,7 +291,7 @@ def _add_match(files: dict, ws: Workspace, settings: Settings, case: Case,
         sniffed = (case.candidate or {}).get("sniffed_format")
         entry["copy"] = f"{folder}/copy{_suffix('x.' + sniffed if sniffed else None, 'bin')}"
         files[entry["copy"]] = case.copy_bytes
-    warc_bytes, records = _warc_records(ws, case.candidate or {})
+    warc_bytes, records = capture_records(ws, case.candidate or {})
     if records:
         entry["warc"] = {"path": f"{folder}/capture.warc.gz", "records": records}
         files[entry["warc"]["path"]] = warc_bytes
@@ -200,13 +304,16 @@ def _add_match(files: dict, ws: Workspace, settings: Settings, case: Case,
     return entry
 
 
-def _warc_records(ws: Workspace, candidate: dict) -> tuple[bytes, list[dict]]:
-    """The page and image WARC records of a capture, copied byte for byte as gzip members.
+def capture_records(ws: Workspace, candidate: dict) -> tuple[bytes, list[dict]]:
+    """A warcinfo record, then the page's and the image's response records, each followed by the
+    request record the crawl wrote with it.
 
-    Each record is one gzip member in a .warc.gz, so the copy can be compared with the crawl's
-    file at the recorded offset; records of an uncompressed WARC are gzipped (mtime 0).
+    Response and request records are copied byte for byte as gzip members, so each can be compared
+    with the crawl's file at the recorded offset (records of an uncompressed WARC are gzipped,
+    mtime 0). The warcinfo record is made here, deterministically, with the WARC version of the
+    copied records and what the crawl's own warcinfo said about the crawl.
     """
-    out, records = io.BytesIO(), []
+    members, records, version, source_info = [], [], None, {}
     for role, file, offset in (("page", candidate.get("page_warc_file"), candidate.get("page_warc_offset")),
                                ("image", candidate.get("warc_file"), candidate.get("warc_offset"))):
         if not file or offset is None:
@@ -216,31 +323,78 @@ def _warc_records(ws: Workspace, candidate: dict) -> tuple[bytes, list[dict]]:
         if not path.is_relative_to(ws.home.resolve()) or not path.is_file():
             records.append(dict(note, missing=f"no WARC file at {file} in the workspace"))
             continue
-        raw, headers = _read_record(path, offset)
-        if raw is None:
+        found = _read_record(path, offset)
+        if found is None:
             records.append(dict(note, missing=f"no WARC record at byte {offset} of {file}"))
             continue
-        out.write(raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
-        records.append(dict(note, **headers))
-    return out.getvalue(), records
+        raw, headers, _ = found
+        members.append(raw)
+        version = headers.pop("warc_version")
+        request = _read_record(path, offset + headers.pop("length"))
+        if request is not None and request[1]["warc_type"] == "request" \
+                and request[1]["concurrent_to"] == headers["record_id"]:
+            members.append(request[0])
+            headers["request_record_id"] = request[1]["record_id"]
+        records.append(dict(note, **{k: v for k, v in headers.items() if k != "concurrent_to"}))
+        source_info = source_info or _source_warcinfo(path)
+    if not members:
+        return b"", records
+    ids = " ".join(r.get("record_id") or "" for r in records)
+    info = _warcinfo(version, source_info, records[-1].get("date"), ids)
+    return info + b"".join(m if m[:2] == b"\x1f\x8b" else gzip.compress(m, mtime=0) for m in members), records
 
 
-def _read_record(path: Path, offset: int) -> tuple[bytes | None, dict]:
+def _source_warcinfo(path: Path) -> dict:
+    """The fields of the crawl's own warcinfo record (the file's first), except its format label."""
+    found = _read_record(path, 0, payload=True)
+    if found is None or found[1]["warc_type"] != "warcinfo":
+        return {}
+    fields = {}
+    for line in found[2].decode("utf-8", "replace").splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() and name.strip() != "format":
+            fields[name.strip()] = value.strip()
+    return fields
+
+
+def _warcinfo(version: str, source: dict, when: str | None, ids: str) -> bytes:
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True, warc_version=version)
+    info = {**source, "format": f"WARC File Format {version.removeprefix('WARC/')}",
+            "description": "copyhound evidence bundle: the WARC records of one capture, copied byte for byte "
+                           "from the crawl's WARC files", "bundled-by": f"copyhound {detector.__version__}"}
+    record = writer.create_warcinfo_record("capture.warc.gz", info)
+    record.rec_headers.replace_header("WARC-Record-ID", f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, ids)}>")
+    if when:
+        record.rec_headers.replace_header("WARC-Date", when)
+    writer.write_record(record)
+    return out.getvalue()
+
+
+def _read_record(path: Path, offset: int, *, payload: bool = False) -> tuple[bytes, dict, object] | None:
+    """(raw record bytes, headers, payload) of the record at `offset`, or None if there is none.
+
+    The payload is its SHA-256 (hex) of the decoded content, or with `payload` the bytes themselves.
+    """
     with path.open("rb") as f:
         f.seek(offset)
         iterator = ArchiveIterator(f)
         try:
             record = next(iterator)
+            content = record.content_stream().read()
         except Exception:  # noqa: BLE001 (warcio raises several types on a wrong offset, StopIteration included)
-            return None, {}
-        headers = {"warc_type": record.rec_type,
+            return None
+        headers = {"warc_type": record.rec_type, "warc_version": record.rec_headers.protocol,
                    "target_uri": record.rec_headers.get_header("WARC-Target-URI"),
                    "record_id": record.rec_headers.get_header("WARC-Record-ID"),
-                   "payload_digest": record.rec_headers.get_header("WARC-Payload-Digest")}
+                   "date": record.rec_headers.get_header("WARC-Date"),
+                   "payload_digest": record.rec_headers.get_header("WARC-Payload-Digest"),
+                   "concurrent_to": record.rec_headers.get_header("WARC-Concurrent-To")}
         iterator.read_to_end(record)
         start, length = iterator.get_record_offset(), iterator.get_record_length()
+        headers["length"] = length
         f.seek(start)
-        return f.read(length), headers
+        return f.read(length), headers, content if payload else _sha(content)
 
 
 def _write_zip(out_path: Path, files: dict[str, bytes]) -> None:

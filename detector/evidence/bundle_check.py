@@ -3,6 +3,7 @@ but the bundle and, optionally, the public key its recipient trusts."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -10,8 +11,18 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detector.evidence import ledger, signing
-from detector.evidence.bundle import MANIFEST, PUBLIC_KEY, SIGNATURE
+from detector.evidence import ledger, merkle, signing, timestamp
+from detector.evidence.bundle import (
+    CHECKPOINT,
+    CHECKPOINT_SIG,
+    CHECKPOINT_TOKEN,
+    MANIFEST,
+    PUBLIC_KEY,
+    SIGNATURE,
+    SIGNATURE_B64,
+    SIGNATURE_RAW,
+    UNLISTED,
+)
 
 _MAX_MANIFEST_BYTES = 64_000_000
 
@@ -20,7 +31,7 @@ _MAX_MANIFEST_BYTES = 64_000_000
 class BundleProblem:
     """One thing wrong with a bundle. `code`: not_a_zip, unsafe_name, duplicate_name, file_missing,
     file_modified, file_extra, manifest_unreadable, signature_invalid, key_mismatch, untrusted_key,
-    ledger_entry_modified."""
+    copy_missing, provenance_mismatch, ledger_entry_modified, ledger_proof_invalid, timestamp_invalid."""
 
     code: str
     path: str | None
@@ -37,6 +48,7 @@ class BundleCheck:
     problems: list[BundleProblem] = field(default_factory=list)
     public_key_sha256: str | None = None
     manifest: dict | None = None
+    checkpoint_time: str | None = None  # the TSA's time of the bundled ledger checkpoint
 
     @property
     def ok(self) -> bool:
@@ -60,10 +72,13 @@ def unsafe_name(name: str) -> str | None:
 
 
 def verify_bundle(path: Path, trusted_public_key: bytes | None = None) -> BundleCheck:
-    """Check a bundle without unpacking it: names, signature, every file's hash and size, and the
-    ledger entries it carries. With `trusted_public_key` (PEM), also that it was signed by that key.
+    """Check a bundle without unpacking it: names, signature, every file's hash and size, the
+    provenance hashes against the files carried, and the ledger entries with their inclusion
+    proofs and checkpoint. With `trusted_public_key` (PEM), also that it was signed by that key.
 
-    Every problem is named (which file, which entry); nothing is extracted to disk.
+    Every problem is named (which file, which entry); nothing is extracted to disk. A bundle whose
+    signature fails is not read further: what its manifest claims is then worth nothing, and a
+    forged manifest must not make the checker decompress anything large.
     """
     check = BundleCheck()
     try:
@@ -76,31 +91,42 @@ def verify_bundle(path: Path, trusted_public_key: bytes | None = None) -> Bundle
         manifest_bytes = _read(archive, entries, MANIFEST, _MAX_MANIFEST_BYTES, check)
         signature = _read(archive, entries, SIGNATURE, 1024, check)
         public_pem = _read(archive, entries, PUBLIC_KEY, 4096, check)
-        if manifest_bytes is None:
+        if manifest_bytes is None or signature is None or public_pem is None:
             return check
         _check_signature(check, manifest_bytes, signature, public_pem, trusted_public_key)
+        _check_signature_forms(check, archive, entries, signature)
+        if any(p.code == "signature_invalid" for p in check.problems):
+            return check
         try:
             manifest = json.loads(manifest_bytes)
-            listed = {f["path"]: f for f in manifest["files"]}
-            if not all(isinstance(f["sha256"], str) and type(f["size"]) is int for f in listed.values()):
-                raise ValueError("a files entry lacks a string sha256 or an integer size")
-        except (ValueError, KeyError, TypeError) as e:
-            check.add("manifest_unreadable", MANIFEST, f"{MANIFEST} is not a bundle manifest ({e}).")
+        except ValueError as e:
+            check.add("manifest_unreadable", MANIFEST, f"{MANIFEST} is not JSON ({e}).")
+            return check
+        wrong = manifest_shape_problem(manifest)
+        if wrong:
+            check.add("manifest_unreadable", MANIFEST, f"{MANIFEST} is not a bundle manifest: {wrong}.")
             return check
         check.manifest = manifest
+        listed = {f["path"]: f for f in manifest["files"]}
         _check_key_named(check, manifest, public_pem)
         _check_files(check, archive, entries, listed)
-        _check_ledger(check, manifest.get("ledger") or [])
+        _check_provenance(check, manifest, listed)
+        _check_ledger(check, archive, entries, manifest, public_pem)
     return check
 
 
 def _safe_entries(archive: zipfile.ZipFile, check: BundleCheck) -> dict[str, zipfile.ZipInfo]:
+    """Archive members by name. Folder entries (as `zip -r` adds) hold nothing and are skipped,
+    once their names are found safe."""
     entries: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
-        reason = unsafe_name(info.filename)
+        is_folder = info.filename.endswith("/") and info.file_size == 0
+        reason = unsafe_name(info.filename[:-1] if is_folder else info.filename)
         if reason:
             check.add("unsafe_name", info.filename, f"Archive entry {info.filename!r} {reason}; it could "
                                                     "escape the folder it is unpacked into, so it is refused.")
+        elif is_folder:
+            continue
         elif info.filename in entries:
             check.add("duplicate_name", info.filename, f"Archive entry {info.filename} appears more than once.")
         else:
@@ -120,6 +146,67 @@ def _read(archive, entries, name: str, limit: int, check: BundleCheck) -> bytes 
     return data
 
 
+# -- the manifest's shape: what the checks below rely on, named precisely when it is wrong ---
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _kind(value) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+class _Malformed(ValueError):
+    pass
+
+
+def _want(value, types: tuple, where: str, wanted: str) -> None:
+    if type(value) not in types:
+        raise _Malformed(f"{where} is {_kind(value)}, where {wanted} belongs")
+
+
+def manifest_shape_problem(manifest) -> str | None:
+    """What is wrong with the structure of a parsed manifest, naming the place; None when sound."""
+    try:
+        _want(manifest, (dict,), "the manifest", "an object")
+        _want(manifest.get("files"), (list,), "files", "a list")
+        for i, item in enumerate(manifest["files"]):
+            _want(item, (dict,), f"files[{i}]", "an object")
+            _want(item.get("path"), (str,), f"files[{i}].path", "a string")
+            _want(item.get("sha256"), (str,), f"files[{i}].sha256", "a string")
+            if not _HEX64.match(item["sha256"]):
+                raise _Malformed(f"files[{i}].sha256 is not 64 hex digits")
+            _want(item.get("size"), (int,), f"files[{i}].size", "an integer")
+        for key in ("matches", "assets", "ledger"):
+            _want(manifest.get(key, []), (list,), key, "a list")
+            for i, item in enumerate(manifest.get(key, [])):
+                _want(item, (dict,), f"{key}[{i}]", "an object")
+        for i, entry in enumerate(manifest.get("matches", [])):
+            _want(entry.get("match"), (dict,), f"matches[{i}].match", "an object")
+            _want(entry.get("provenance"), (dict, type(None)), f"matches[{i}].provenance", "an object")
+            _want(entry.get("copy"), (str, type(None)), f"matches[{i}].copy", "a path")
+        for i, entry in enumerate(manifest.get("ledger", [])):
+            _want(entry.get("seq"), (int,), f"ledger[{i}].seq", "an integer")
+            for name in ("at", "kind", "subject", "payload", "prev_hash", "hash"):
+                _want(entry.get(name), (str,), f"ledger[{i}].{name}", "a string")
+        _want(manifest.get("signing", {}), (dict,), "signing", "an object")
+        proof = manifest.get("ledger_proof")
+        if proof is not None:
+            _want(proof, (dict,), "ledger_proof", "an object")
+            _want(proof.get("tree_size"), (int,), "ledger_proof.tree_size", "an integer")
+            _want(proof.get("root"), (str, type(None)), "ledger_proof.root", "a hex string")
+            _want(proof.get("inclusion"), (dict,), "ledger_proof.inclusion", "an object")
+            for seq, path in proof["inclusion"].items():
+                _want(path, (list,), f"ledger_proof.inclusion[{seq}]", "a list")
+                if not all(isinstance(h, str) and _HEX64.match(h) for h in path):
+                    raise _Malformed(f"ledger_proof.inclusion[{seq}] holds something other than 64-hex hashes")
+            _want(proof.get("checkpoint"), (dict, type(None)), "ledger_proof.checkpoint", "an object")
+    except _Malformed as e:
+        return str(e)
+    return None
+
+
 def _check_signature(check, manifest_bytes, signature, public_pem, trusted) -> None:
     if signature is None or public_pem is None:
         return
@@ -137,10 +224,37 @@ def _check_signature(check, manifest_bytes, signature, public_pem, trusted) -> N
         check.add("signature_invalid", MANIFEST, f"The signature in {SIGNATURE} does not match {MANIFEST} "
                                                  f"and {PUBLIC_KEY}: the manifest was edited or the signature "
                                                  "replaced.")
-    if trusted is not None and signing.fingerprint(trusted) != key_sha:
+    if trusted is None:
+        return
+    try:
+        trusted_sha = signing.fingerprint(trusted)
+    except (ValueError, TypeError) as e:
+        check.add("untrusted_key", None, f"The trusted key given holds no Ed25519 public key ({e}); pass the "
+                                         "PEM file the rights holder publishes.")
+        return
+    if trusted_sha != key_sha:
         check.add("untrusted_key", PUBLIC_KEY, f"The bundle is signed with key {key_sha[:16]}..., not the "
-                                               f"trusted key {signing.fingerprint(trusted)[:16]}...; the key "
-                                               "and signature were replaced.")
+                                               f"trusted key {trusted_sha[:16]}...; the key and signature "
+                                               "were replaced.")
+
+
+def _check_signature_forms(check, archive, entries, signature: bytes) -> None:
+    """manifest.sig.bin and .b64 must be the very signature in manifest.sig (openssl reads the raw one)."""
+    try:
+        expected = bytes.fromhex(signature.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return  # already named as an invalid signature
+    raw = _read(archive, entries, SIGNATURE_RAW, 1024, check)
+    b64 = _read(archive, entries, SIGNATURE_B64, 1024, check)
+    for name, data, decode in ((SIGNATURE_RAW, raw, bytes), (SIGNATURE_B64, b64, base64.b64decode)):
+        if data is None:
+            continue
+        try:
+            same = decode(data) == expected
+        except ValueError:
+            same = False
+        if not same:
+            check.add("signature_invalid", name, f"{name} is not the signature in {SIGNATURE}: it was replaced.")
 
 
 def _check_key_named(check, manifest: dict, public_pem: bytes | None) -> None:
@@ -153,18 +267,19 @@ def _check_key_named(check, manifest: dict, public_pem: bytes | None) -> None:
 
 def _check_files(check, archive, entries, listed: dict[str, dict]) -> None:
     for name, meta in sorted(listed.items()):
-        reason = unsafe_name(name) if isinstance(name, str) else "is not a string"
+        reason = unsafe_name(name)
         if reason:
-            check.add("unsafe_name", str(name), f"The manifest lists {name!r}, which {reason}.")
+            check.add("unsafe_name", name, f"The manifest lists {name!r}, which {reason}.")
             continue
         if name not in entries:
             check.add("file_missing", name, f"{name} is listed in the manifest but missing from the bundle.")
             continue
+        # Read at most one byte more than both the manifest and the archive state, so a zip bomb cannot run on.
+        limit = min(meta["size"], entries[name].file_size) + 1
         digest, size = hashlib.sha256(), 0
         with archive.open(entries[name]) as member:
-            # Read at most one byte more than the manifest states, so a zip bomb cannot run on.
-            while size <= meta["size"]:
-                chunk = member.read(min(1 << 20, meta["size"] + 1 - size))
+            while size < limit:
+                chunk = member.read(min(1 << 20, limit - size))
                 if not chunk:
                     break
                 digest.update(chunk)
@@ -173,17 +288,72 @@ def _check_files(check, archive, entries, listed: dict[str, dict]) -> None:
             check.add("file_modified", name, f"{name} was modified: its SHA-256 or size differs from the "
                                              f"manifest (expected {meta['sha256'][:16]}..., {meta['size']} "
                                              "bytes).")
-    for name in sorted(set(entries) - set(listed) - {MANIFEST, SIGNATURE, PUBLIC_KEY}):
+    for name in sorted(set(entries) - set(listed) - UNLISTED):
         check.add("file_extra", name, f"{name} is in the bundle but not in the manifest: it was added.")
 
 
-def _check_ledger(check, entries: list[dict]) -> None:
-    for entry in entries:
-        try:
-            intact = ledger.entry_intact(entry)
-        except (KeyError, TypeError):
-            intact = False
-        if not intact:
-            check.add("ledger_entry_modified", MANIFEST,
-                      f"Ledger entry {entry.get('seq')} in the manifest does not match its hash.")
+def _check_provenance(check, manifest: dict, listed: dict[str, dict]) -> None:
+    """The hashes recorded at capture and registration must be those of the files the bundle carries."""
+    for entry in manifest.get("matches", []):
+        match, provenance = entry["match"], entry.get("provenance") or {}
+        label = f"match {match.get('id')}"
+        recorded = {provenance.get("sha256"), match.get("sha256")} - {None}
+        copy = entry.get("copy")
+        if copy is None or copy not in listed:
+            check.add("copy_missing", MANIFEST, f"The bundle carries no copy for {label}: the evidence is "
+                                                "incomplete.")
+        elif recorded != {listed[copy]["sha256"]}:
+            check.add("provenance_mismatch", copy, f"{copy} is not the copy captured for {label}: its SHA-256 is "
+                                                   f"{listed[copy]['sha256'][:16]}..., the capture recorded "
+                                                   f"{', '.join(sorted(str(r)[:16] for r in recorded))}....")
+    for asset in manifest.get("assets", []):
+        bundled = asset.get("bundled")
+        if manifest.get("bundle_work") == "full" and isinstance(bundled, str) and bundled in listed \
+                and listed[bundled]["sha256"] != asset.get("sha256"):
+            check.add("provenance_mismatch", bundled, f"{bundled} is not the registered work of asset "
+                                                      f"{asset.get('id')}: its SHA-256 differs from the one "
+                                                      "registered.")
 
+
+def _check_ledger(check, archive, entries, manifest: dict, public_pem: bytes) -> None:
+    """Each entry intact; each included, by its Merkle proof, in the tree head the bundle names; that
+    tree head the checkpoint's, signed by the bundle's key and time-stamped, when there is one."""
+    proof = manifest.get("ledger_proof")
+    for entry in manifest.get("ledger", []):
+        if not ledger.entry_intact(entry):
+            check.add("ledger_entry_modified", MANIFEST,
+                      f"Ledger entry {entry['seq']} in the manifest does not match its hash.")
+        elif proof is not None and not _included(entry, proof):
+            check.add("ledger_proof_invalid", MANIFEST,
+                      f"Ledger entry {entry['seq']} is not in the ledger of {proof['tree_size']} entries the "
+                      "bundle names: its inclusion proof does not lead to that tree's root.")
+    if proof is None or proof.get("checkpoint") is None:
+        return
+    statement = _read(archive, entries, CHECKPOINT, 4096, check)
+    signature = _read(archive, entries, CHECKPOINT_SIG, 1024, check)
+    if statement is None or signature is None:
+        return
+    try:
+        head = json.loads(statement)
+    except ValueError:
+        head = None
+    if not isinstance(head, dict) or head.get("tree_size") != proof["tree_size"] or head.get("root") != proof["root"]:
+        check.add("ledger_proof_invalid", CHECKPOINT, f"{CHECKPOINT} is not the tree head the ledger proofs lead to.")
+    if not signing.verify(public_pem, statement, signature):
+        check.add("signature_invalid", CHECKPOINT_SIG, f"{CHECKPOINT_SIG} is not {PUBLIC_KEY}'s signature of "
+                                                       f"{CHECKPOINT}.")
+    if proof["checkpoint"].get("tsa_token"):
+        token = _read(archive, entries, CHECKPOINT_TOKEN, 1_000_000, check)
+        if token is not None:
+            check.checkpoint_time, why = timestamp.check(token, statement)
+            if why:
+                check.add("timestamp_invalid", CHECKPOINT_TOKEN, f"{CHECKPOINT_TOKEN} does not time-stamp "
+                                                                 f"{CHECKPOINT}: {why}.")
+
+
+def _included(entry: dict, proof: dict) -> bool:
+    path = proof["inclusion"].get(str(entry["seq"]))
+    if path is None or not proof.get("root"):
+        return False
+    return merkle.verify_inclusion(merkle.leaf_hash(entry["hash"]), entry["seq"] - 1, proof["tree_size"],
+                                   [bytes.fromhex(h) for h in path], bytes.fromhex(proof["root"]))

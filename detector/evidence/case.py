@@ -80,6 +80,8 @@ class Case:
     candidate: dict | None
     work_bytes: bytes | None
     copy_bytes: bytes | None
+    screenshot: dict | None = None  # the newest screenshot of the page (row of `screenshots`)
+    screenshot_bytes: bytes | None = None
 
 
 def load_case(ws: Workspace, store: Store, match_id: int, owner_id: int | None = None) -> Case:
@@ -90,7 +92,9 @@ def load_case(ws: Workspace, store: Store, match_id: int, owner_id: int | None =
     blobs = BlobStore(ws.blobs_dir)
     work = blobs.get(asset["sha256"]) if asset["sha256"] in blobs else None
     copy = blobs.get(match["sha256"]) if match["sha256"] in blobs else None
-    return Case(match, asset, store.owner(match["owner_id"]), candidate, work, copy)
+    shot = store.latest_screenshot(match_id)
+    shot_png = blobs.get(shot["sha256"]) if shot and shot["sha256"] in blobs else None
+    return Case(match, asset, store.owner(match["owner_id"]), candidate, work, copy, shot, shot_png)
 
 
 @dataclass(frozen=True)
@@ -138,39 +142,32 @@ def ensure_actionable(match: dict, action: str) -> None:
         )
 
 
-def evidence_summary(case: Case, settings: Settings) -> list[str]:
-    """Plain sentences on why the copy is the work, from the stored signals (for notices and letters)."""
-    s = case.match.get("signals") or {}
-    v = s.get("verification") or {}
-    lines = []
-    if s.get("sha256_equal"):
-        lines.append("The file published is byte-for-byte identical to the registered file (same SHA-256).")
-    if v.get("verified"):
-        parts = [f"{v['inliers']} geometrically consistent feature matches" if v.get("inliers") else
-                 "a geometrically consistent set of feature matches"]
-        if isinstance(v.get("asset_coverage"), (int, float)):
-            parts.append(f"covering {v['asset_coverage']:.0%} of the registered work")
-        if isinstance(v.get("ncc"), (int, float)):
-            parts.append(f"with a pixel correlation of {v['ncc']:.2f} after alignment")
-        lines.append("Comparing the two images found " + ", ".join(parts) + ".")
-    if isinstance(s.get("clip_cosine"), (int, float)):
-        lines.append(f"Their visual embeddings have a cosine similarity of {s['clip_cosine']:.2f}.")
-    if v.get("mirrored"):
-        lines.append("The copy is mirrored.")
-    for row in _rights_rows(case, settings):
-        if row.verdict == "stripped":
-            lines.append(f"The {row.field} notice embedded in the registered file ({row.work}) was removed from the copy.")
-        elif row.verdict == "changed":
-            lines.append(f"The {row.field} notice embedded in the registered file ({row.work}) was changed "
-                         f"in the copy to: {row.copy}.")
+def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[str]:
+    """Plain sentences on why the copy is the work and what rights information it lost, from the
+    stored signals (for notices and letters; the report says the same). `law` picks whose law on
+    removed copyright management information is cited: "us", "eu" or "both"."""
+    from detector.evidence import cmi, explain
+    from detector.evidence.credentials import credentials_sentences, read_credentials
+    from detector.evidence.region import matched_regions
+
+    signals = case.match.get("signals") or {}
+    copy = _decoded_copy(case, settings)
+    regions = None if copy is None else matched_regions(
+        (signals.get("verification") or {}).get("transform"),
+        (case.asset["width"], case.asset["height"]), (copy.width, copy.height))
+    lines = explain.why_sentences(signals, regions)
+    if copy is not None:
+        removed = cmi.removal_sentences(compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
+        if case.work_bytes is not None:
+            removed += credentials_sentences(read_credentials(case.work_bytes), read_credentials(case.copy_bytes))[0]
+        lines += removed + ([cmi.statute(law)] if removed else [])
     return lines
 
 
-def _rights_rows(case: Case, settings: Settings):
+def _decoded_copy(case: Case, settings: Settings):
     if case.copy_bytes is None:
-        return []
+        return None
     try:
-        copy_rights = decode_image(case.copy_bytes, "captured copy", settings.intake).rights.as_dict()
+        return decode_image(case.copy_bytes, "captured copy", settings.intake)
     except ImageRefused:
-        return []
-    return compare_rights(case.asset.get("rights") or {}, copy_rights)
+        return None

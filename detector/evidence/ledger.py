@@ -4,12 +4,12 @@ Each entry's hash covers its time, kind, subject, payload and the previous entry
 editing an entry breaks its own hash, and moving or deleting one breaks the link of the entry
 after it. Deleting the newest entries leaves a valid chain, so the head (newest seq and hash) is
 also kept in the store's meta and compared. Whoever controls the workspace can still rewrite the
-whole chain and the head; what this proves is that nothing changed since a head was seen
-elsewhere, e.g. in a signed evidence bundle, which carries the entries about its matches.
+whole chain and the head; signed, time-stamped checkpoints (`detector.evidence.checkpoints`) are
+what catch that, and evidence bundles carry their entries with Merkle proofs against one.
 
 Subjects name what an entry is about, so bundles can pick the entries that concern them:
-`asset:ID` for registrations, `match:ID` for detections, reviews, notices and offers, and
-`export` for bundle exports.
+`asset:ID` for registrations and contributors' shares, `match:ID` for detections, reviews,
+notices, offers and payments, and `export` for bundle exports.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from detector.errors import UsageError
 from detector.workspace.store import Store, utc_now
 
-KINDS = ("register", "match", "review", "notice", "offer", "export")
+KINDS = ("register", "match", "review", "notice", "offer", "export", "presence", "enforce", "delivery",
+         "screenshot", "contributors", "payment")
 GENESIS = "0" * 64
 
 
@@ -52,14 +53,16 @@ def append(store: Store, kind: str, subject: str, payload: dict, at: str | None 
     """
     if kind not in KINDS:
         raise UsageError(f"Ledger entry kind {kind!r} is not one of {', '.join(KINDS)}.")
-    head = store.ledger_head()
-    seq = 1 if head is None else head["seq"] + 1
-    prev_hash = GENESIS if head is None else head["hash"]
-    at = at or utc_now()
-    text = canonical_json(payload)
-    row = {"seq": seq, "at": at, "kind": kind, "subject": subject, "payload": text,
-           "prev_hash": prev_hash, "hash": entry_hash(at, kind, subject, text, prev_hash)}
-    store.append_ledger_row(row, head)
+    # Read the head inside the write transaction, so no other writer can move it before the insert.
+    with store.atomic():
+        head = store.ledger_head()
+        seq = 1 if head is None else head["seq"] + 1
+        prev_hash = GENESIS if head is None else head["hash"]
+        at = at or utc_now()
+        text = canonical_json(payload)
+        row = {"seq": seq, "at": at, "kind": kind, "subject": subject, "payload": text,
+               "prev_hash": prev_hash, "hash": entry_hash(at, kind, subject, text, prev_hash)}
+        store.append_ledger_row(row, head)
     return row
 
 

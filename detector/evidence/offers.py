@@ -7,12 +7,20 @@ The price follows the owner's [pricing] rules (detector.config.PricingSettings):
              x size_multipliers[band]           (band of the copy's displayed long side)
              x (1 + monthly_increase x (months seen - 1))
              x min(max_sightings_multiplier, 1 + sighting_increase x (sightings - 1))
+             x min(max_demand_multiplier, 1 + demand_increase x (sites - 1))
+             x territory_multipliers[territory]   (else ['default'], else 1)
 
 rounded half-up to cents; accepted within early_discount_days it costs early_discount_percent
 less. Months seen = whole 30-day periods begun between first and last sighting (at least 1).
-Amounts are exact decimals (strings in the store). An offer moves draft -> sent ->
-accepted | declined | expired (a draft can be withdrawn as expired); every change is recorded with
-its date and entered in the ledger.
+Sites, territory and (unless the owner says) commercial use are read by detector.licensing.demand.
+Amounts are exact: integer minor units in the store (amount_minor), with the decimal string kept
+beside them for letters and older readers. An offer moves along TRANSITIONS:
+
+    draft -> sent -> viewed -> countered -> accepted -> paid
+
+sent, viewed and countered may also go straight to accepted, paid, declined or expired; every change is recorded
+with its date and entered in the ledger. detector.licensing settles offers: the public page,
+negotiation, payments and the licence a payment grants.
 """
 
 from __future__ import annotations
@@ -34,17 +42,29 @@ from detector.errors import ActionRefused, ConfigError, UsageError
 from detector.evidence import ledger
 from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case, oneline
 from detector.evidence.profile import ensure_profile
+from detector.licensing import money
+from detector.licensing.demand import assess
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 
-STATUSES = ("draft", "sent", "accepted", "declined", "expired")
+STATUSES = ("draft", "sent", "viewed", "countered", "accepted", "paid", "declined", "expired")
+OPEN = ("sent", "viewed", "countered")
 TRANSITIONS = {
     "draft": ("sent", "expired"),
-    "sent": ("accepted", "declined", "expired"),
-    "accepted": (),
+    "sent": ("viewed", "countered", "accepted", "paid", "declined", "expired"),
+    "viewed": ("countered", "accepted", "paid", "declined", "expired"),
+    "countered": ("countered", "accepted", "paid", "declined", "expired"),
+    "accepted": ("paid",),
+    "paid": (),
     "declined": (),
     "expired": (),
 }
+# Moves the recipient makes, which the offer's expiry ends.
+_BEFORE_EXPIRY = ("viewed", "countered", "accepted")
+# What an owner may record by hand: views and counters happen on the offer page, and an offer
+# becomes paid only through a recorded payment (detector.licensing.settlement.record_payment).
+OWNER_MOVES = {status: tuple(t for t in targets if t not in ("viewed", "countered", "paid"))
+               for status, targets in TRANSITIONS.items()}
 _CENT = Decimal("0.01")
 
 
@@ -109,7 +129,8 @@ def size_band(rules: PricingSettings, long_side: int) -> int:
 
 
 def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: int,
-          first_seen: str, last_seen: str, sightings: int) -> Quote:
+          first_seen: str, last_seen: str, sightings: int, sites: int = 1,
+          territory: tuple[str, str] = ("unknown", "territory not known"), commercial_why: str | None = None) -> Quote:
     """The price of a licence under `rules` for a use of the given size, duration and sightings."""
     _check_rules(rules)
     if licence not in rules.base_fees:
@@ -122,7 +143,7 @@ def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: 
         ([f"above {rules.size_bands[-1]}"] if rules.size_bands else [])
     factors = [
         Factor("commercial use", _decimal(rules.commercial_multiplier) if commercial else Decimal(1),
-               "commercial use" if commercial else "non-commercial use"),
+               commercial_why or ("commercial use" if commercial else "non-commercial use")),
         Factor("displayed size", _decimal(rules.size_multipliers[band]),
                f"long side {long_side} px (band {bands[band]} px)"),
         Factor("duration", 1 + _decimal(rules.monthly_increase) * (months - 1),
@@ -130,6 +151,11 @@ def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: 
         Factor("sightings", min(_decimal(rules.max_sightings_multiplier),
                                 1 + _decimal(rules.sighting_increase) * (sightings - 1)),
                f"seen {sightings} time{'s' if sightings != 1 else ''}"),
+        Factor("demand", min(_decimal(rules.max_demand_multiplier), 1 + _decimal(rules.demand_increase) * (sites - 1)),
+               f"used on {sites} site{'s' if sites != 1 else ''}"),
+        Factor("territory", _decimal(rules.territory_multipliers.get(territory[0],
+                                                                     rules.territory_multipliers.get("default", 1.0))),
+               territory[1]),
     ]
     base = _decimal(rules.base_fees[licence])
     exact = base
@@ -165,7 +191,7 @@ class Offer:
 
 
 def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
-               commercial: bool = False, owner_id: int | None = None, at: str | None = None,
+               commercial: bool | None = None, owner_id: int | None = None, at: str | None = None,
                out_dir: Path | None = None) -> Offer:
     """Price, render, record (status draft) and write a licensing offer letter for a match.
 
@@ -177,15 +203,14 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     ensure_actionable(case.match, "licensing offer")
     ensure_profile(case.owner, "offer")
     rules = settings.pricing.for_owner(case.owner["name"])
-    licence = licence or rules.default_licence
-    m = case.match
-    quote = price(rules, licence=licence, commercial=commercial, long_side=displayed_long_side(case),
-                  first_seen=m["first_seen"], last_seen=m["last_seen"], sightings=m["sightings"])
+    quote = _quote(ws, store, case, rules, licence, commercial)
+    licence = quote.licence
     at = at or utc_now()
     created = _parse(at)
     record = {
-        "match_id": match_id, "owner_id": case.owner["id"], "licence": licence, "commercial": int(commercial),
+        "match_id": match_id, "owner_id": case.owner["id"], "licence": licence, "commercial": int(quote.commercial),
         "currency": quote.currency, "amount": str(quote.amount), "early_amount": str(quote.early_amount),
+        "amount_minor": money.from_decimal(quote.amount), "early_amount_minor": money.from_decimal(quote.early_amount),
         "breakdown": quote.breakdown(), "status": "draft", "created_at": at,
         "discount_until": _format(created + timedelta(days=rules.early_discount_days)),
         "expires_at": _format(created + timedelta(days=rules.expiry_days)),
@@ -205,6 +230,30 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     path = folder / f"match-{match_id}-offer-{offer_id}{suffix}"
     path.write_text(letter, encoding="utf-8")
     return Offer(store.offer(offer_id), quote, path)
+
+
+def quote_match(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
+                commercial: bool | None = None, owner_id: int | None = None) -> Quote:
+    """The price an offer for this match would have now, and how it is reached; records nothing."""
+    case = load_case(ws, store, match_id, owner_id)
+    return _quote(ws, store, case, settings.pricing.for_owner(case.owner["name"]), licence, commercial)
+
+
+def _quote(ws: Workspace, store: Store, case: Case, rules: PricingSettings, licence: str | None,
+           commercial: bool | None) -> Quote:
+    """The quote for a case; `commercial` None means: detected from the page (pricing.detect_commercial)."""
+    m = case.match
+    demand = assess(ws, store, m, case.candidate)
+    if commercial is None:
+        commercial = rules.detect_commercial and bool(demand.commercial_reasons)
+        why = (f"commercial site detected: {', '.join(demand.commercial_reasons)}" if commercial
+               else "no commercial signs on the page")
+    else:
+        why = f"{'commercial' if commercial else 'non-commercial'} use (set for this offer)"
+    return price(rules, licence=licence or rules.default_licence, commercial=commercial,
+                 long_side=displayed_long_side(case), first_seen=m["first_seen"], last_seen=m["last_seen"],
+                 sightings=m["sightings"], sites=demand.sites, territory=(demand.territory, demand.territory_why),
+                 commercial_why=why)
 
 
 def _template(ws: Workspace, rules: PricingSettings) -> jinja2.Template:
@@ -237,48 +286,63 @@ def _render_letter(template: jinja2.Template, case: Case, settings: Settings, of
 
 
 def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int | None = None,
-                     at: str | None = None) -> dict:
-    """Move an offer to `status` along TRANSITIONS, recording the date (sent_at or decided_at).
+                     at: str | None = None, details: dict | None = None, payment: bool = False) -> dict:
+    """Move an offer to `status` along TRANSITIONS, recording the date, and enter it in the ledger.
 
-    Accepting after expires_at is refused; the ledger entry of an acceptance carries `amount_due`.
+    The recipient's moves (viewed, countered, accepted) are refused after expires_at; an acceptance's
+    ledger entry carries `amount_due`. `details` (who, terms, counter amounts) go into the entry too.
+    Only a recorded payment (`payment=True`) makes an offer paid.
     """
     if status not in STATUSES:
         raise UsageError(f"Offer status must be one of {', '.join(STATUSES)}, got {status!r}.")
+    if status == "paid" and not payment:
+        raise UsageError(f"Offer {offer_id} becomes paid when its payment is recorded: `copyhound offer-status "
+                         f"{offer_id} paid --amount 100.01 --reference REF`, or the portal's offer page.")
     offer = store.offer(offer_id, owner_id)
     allowed = TRANSITIONS[offer["status"]]
     if status not in allowed:
         then = f"it can become {' or '.join(allowed)}" if allowed else "that is final"
         raise ActionRefused(f"Offer {offer_id} is {offer['status']}; {then}, not {status}.")
     at = at or utc_now()
-    changes: dict = {"status": status}
-    if status == "sent":
-        changes["sent_at"] = at
-    else:
-        changes["decided_at"] = at
-    if status == "accepted" and at > offer["expires_at"]:
+    if status in _BEFORE_EXPIRY and at > offer["expires_at"]:
         raise ActionRefused(f"Offer {offer_id} expired on {offer['expires_at']}; make a new one with "
                             f"`copyhound offer {offer['match_id']}`, or record it as expired.")
+    changes: dict = {"status": status}
+    column = {"sent": "sent_at", "viewed": "viewed_at", "paid": "paid_at", "countered": None}.get(status, "decided_at")
+    if column:
+        changes[column] = at
     with store.atomic():
         updated = store.update_offer(offer_id, **changes)
-        payload = {"offer_id": offer_id, "status": status}
+        payload = {**(details or {}), "offer_id": offer_id, "status": status, "previous": offer["status"]}
         if status == "accepted":
             payload["amount_due"] = amount_due(updated)
         ledger.append(store, "offer", ledger.match_subject(offer["match_id"]), payload, at=at)
     return updated
 
 
+def due_minor(offer: dict, at: str | None = None) -> int:
+    """What the offer costs in minor units: the negotiated price if there is one, else the early amount
+    when accepted (or, not yet accepted, at `at`) by discount_until, else the full amount."""
+    if offer.get("standing_minor") is not None:
+        return offer["standing_minor"]
+    moment = offer.get("decided_at") if offer["status"] in ("accepted", "paid") and offer.get("decided_at") else None
+    moment = moment or at or utc_now()
+    return offer["early_amount_minor"] if moment <= offer["discount_until"] else offer["amount_minor"]
+
+
 def amount_due(offer: dict) -> str | None:
-    """What an accepted offer costs: the early amount if accepted by discount_until, else the amount."""
-    if offer["status"] != "accepted":
+    """What an accepted offer costs, as a decimal string; None before acceptance."""
+    if offer["status"] not in ("accepted", "paid"):
         return None
-    return offer["early_amount"] if offer["decided_at"] <= offer["discount_until"] else offer["amount"]
+    return money.text(due_minor(offer))
 
 
-def expire_due(store: Store, match_ids: list[int], at: str | None = None) -> list[int]:
-    """Mark the draft or sent offers of `match_ids` whose expiry date has passed as expired; returns their ids."""
+def expire_due(store: Store, match_ids: list[int] | None = None, at: str | None = None) -> list[int]:
+    """Mark the draft or sent offers (of `match_ids`, or every one) whose expiry date has passed as
+    expired, each in the ledger; returns their ids. Every scan runs it."""
     at = at or utc_now()
-    due = [o["id"] for o in store.offers(match_ids)
-           if o["status"] in ("draft", "sent") and o["expires_at"] < at]
+    offers = store.offers(match_ids) if match_ids is not None else store.open_offers()
+    due = [o["id"] for o in offers if o["status"] in ("draft",) + OPEN and o["expires_at"] < at]
     for offer_id in due:
         set_offer_status(store, offer_id, "expired", at=at)
     return due

@@ -1,98 +1,59 @@
-"""The evidence report as a PDF."""
+"""The evidence report as a PDF, printed by WeasyPrint from the very HTML the report shows.
+
+One source for both: the page size, footers and page breaks are the template's print CSS
+(`@page`), so what the PDF says is what the HTML says. The PDF is PDF/A-2b (fonts embedded, an
+sRGB output intent, XMP metadata), the archival form courts and e-filing systems ask for, and it
+is dated with the evidence (the template's `dcterms.created`), so the same evidence prints to the
+same bytes on the same machine.
+
+WeasyPrint lays text out with Pango, a system library. Without it the import fails with OSError;
+`PdfRendererMissing` then says what to install, and callers keep the HTML.
+"""
 
 from __future__ import annotations
 
-import io
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from fpdf import FPDF
+from PIL import ImageFile
 
-import detector
-from detector.evidence.case import oneline
-from detector.evidence.report import Report
+from detector.errors import CopyhoundError
 
-_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
-                             "\u2014": "-", "\u2026": "...", "\u00a0": " "})
+if TYPE_CHECKING:
+    from detector.evidence.report import Report
 
+PDF_VARIANT = "pdf/a-2b"
 
-def pdf_text(value) -> str:
-    """Text the PDF's core font can show: characters outside Latin-1 become \\u{XXXX}.
-
-    Core fonts keep the PDF free of font files found on one machine only (and so identical
-    everywhere); the HTML report shows every character as it is.
-    """
-    text = oneline(value).translate(_TYPOGRAPHY)
-    return "".join(c if ord(c) < 256 else f"\\u{{{ord(c):04X}}}" for c in text)
+INSTALL_HINT = (
+    "the PDF renderer WeasyPrint needs the Pango library. Install it with "
+    "`apt-get install libpango-1.0-0 libpangoft2-1.0-0` (Debian, Ubuntu), `dnf install pango` (Fedora) "
+    "or `brew install pango` (macOS); the HTML report is complete without it."
+)
 
 
-def _pdf_time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp).astimezone(UTC)
+class PdfRendererMissing(CopyhoundError):
+    """WeasyPrint or the system libraries it needs are not installed."""
+
+    exit_code = 3
+
+
+def _weasyprint():
+    # Importing WeasyPrint turns on Pillow's process-wide LOAD_TRUNCATED_IMAGES, which would let
+    # intake accept truncated uploads in the same process; the report's own PNGs never need it.
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        import weasyprint
+    except (ImportError, OSError) as e:  # OSError: Pango missing (cffi cannot load libpango)
+        raise PdfRendererMissing(f"{INSTALL_HINT} ({type(e).__name__}: {e})") from e
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+    return weasyprint
 
 
 def render_pdf(report: Report) -> bytes:
-    """The report as PDF (core fonts, images embedded); dated with the evidence, not the render time."""
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(_pdf_time(report.as_of))
-    pdf.set_title(report.title)
-    pdf.set_creator(f"copyhound {detector.__version__}")
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, pdf_text(report.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9)
-    pdf.multi_cell(0, 5, pdf_text(f"Page: {report.case.match['page_url']}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(0, 5, pdf_text(f"State of the evidence as of {report.as_of}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-    _pdf_pictures(pdf, report)
-    for heading, rows in report.sections:
-        _pdf_heading(pdf, heading)
-        for label, value, _ in rows:
-            _pdf_row(pdf, label, value)
-    _pdf_heading(pdf, "Rights metadata: registered file vs copy")
-    for row in report.rights:
-        _pdf_row(pdf, row.field, f"{row.verdict}: work {row.work or '-'}; copy {row.copy or '-'}")
-    if report.headers:
-        _pdf_heading(pdf, "HTTP response headers kept with the capture")
-        for name, value in report.headers:
-            _pdf_row(pdf, name, value)
-    return bytes(pdf.output())
+    """The report's HTML printed to PDF/A (PdfRendererMissing when the renderer cannot load)."""
+    from detector.evidence.report import render_html
 
-
-def _pdf_heading(pdf: FPDF, text: str) -> None:
-    pdf.ln(3)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9)
-
-
-def _pdf_row(pdf: FPDF, label: str, value) -> None:
-    label_width = 55
-    pdf.set_font("Helvetica", "B", 9)
-    y = pdf.get_y()
-    pdf.multi_cell(label_width, 5, pdf_text(label), new_x="RIGHT", new_y="TOP")
-    pdf.set_font("Helvetica", "", 9)
-    pdf.multi_cell(0, 5, pdf_text(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_y(max(pdf.get_y(), y + 5))
-
-
-def _pdf_pictures(pdf: FPDF, report: Report) -> None:
-    box = (pdf.w - pdf.l_margin - pdf.r_margin - 6) / 2
-    top = pdf.get_y()
-    heights = []
-    for i, (label, picture) in enumerate((("Registered work", report.work), ("Copy as fetched", report.copy))):
-        x = pdf.l_margin + i * (box + 6)
-        pdf.set_xy(x, top)
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(box, 5, label)
-        if picture is None:
-            heights.append(10)
-            continue
-        shown_h = box * picture.shown[1] / picture.shown[0]
-        pdf.image(io.BytesIO(picture.png), x=x, y=top + 6, w=box, h=shown_h)
-        pdf.set_xy(x, top + 7 + shown_h)
-        pdf.set_font("Helvetica", "", 8)
-        pdf.multi_cell(box, 4, pdf_text(f"{picture.width} x {picture.height} px; {picture.note}"))
-        heights.append(pdf.get_y() - top)
-    pdf.set_xy(pdf.l_margin, top + max(heights))
-    if report.picture_problem:
-        pdf.multi_cell(0, 5, pdf_text(f"Note: {report.picture_problem}"), new_x="LMARGIN", new_y="NEXT")
+    weasyprint = _weasyprint()
+    # The HTML is self-contained (images are data: URIs): printing it must fetch nothing else.
+    fetcher = weasyprint.URLFetcher(allowed_protocols={"data"})
+    return weasyprint.HTML(string=render_html(report), url_fetcher=fetcher).write_pdf(pdf_variant=PDF_VARIANT)

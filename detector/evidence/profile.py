@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from detector.errors import ActionRefused, UsageError
 from detector.workspace.store import Store
 
@@ -40,8 +42,8 @@ def ensure_profile(owner: dict, purpose: str) -> None:
         flags = " ".join(f"--{name.replace('_', '-')} ..." for name in missing)
         raise ActionRefused(
             f"Owner {owner['name']!r} has no {', '.join(missing)} in the profile, which a "
-            f"{_PURPOSE_NAMES[purpose]} must carry. Set them with "
-            f"`copyhound owner set {owner['name']} {flags}`."
+            f"{_PURPOSE_NAMES[purpose]} must carry. Set them on the portal's Profile page (/profile), or "
+            f"with `copyhound owner set {shlex.quote(owner['name'])} {flags}`."
         )
 
 

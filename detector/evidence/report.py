@@ -16,42 +16,24 @@ from __future__ import annotations
 import base64
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 import detector
 from detector.config import Settings
 from detector.errors import ImageRefused
+from detector.evidence import cmi, explain
 from detector.evidence.case import Case, RightsRow, compare_rights, environment, load_case, oneline
+from detector.evidence.credentials import Credentials, credentials_sentences, read_credentials
+from detector.evidence.region import Regions, matched_regions
 from detector.intake import decode_image
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
 _OUTLINE = (230, 30, 30)
 _WINDOW = (30, 110, 230)
-
-
-# -- what the report shows -------------------------------------------------------------------
-
-def outline(transform, work_size: tuple[int, int]) -> list[tuple[float, float]] | None:
-    """The work's corners projected through `transform` (a 3x3 homography from work pixels to copy
-    pixels), or None when there is no usable transform (missing, malformed, or folding a corner
-    behind the camera)."""
-    try:
-        h = np.asarray(transform, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    if h.shape != (3, 3) or not np.all(np.isfinite(h)):
-        return None
-    w, ht = work_size
-    corners = np.array([[0, 0, 1], [w, 0, 1], [w, ht, 1], [0, ht, 1]], dtype=float)
-    projected = corners @ h.T
-    if np.any(projected[:, 2] <= 1e-9):
-        return None
-    return [(float(x / z), float(y / z)) for x, y, z in projected]
 
 
 @dataclass(frozen=True)
@@ -82,49 +64,104 @@ def _png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _pictures(case: Case, settings: Settings) -> tuple[Picture | None, Picture | None, dict | None, str | None]:
-    """(work picture, copy picture with the matched region drawn, copy rights, why the copy is unreadable)."""
+def _pictures(case: Case, settings: Settings) -> tuple[Picture | None, Picture | None, dict | None, str | None,
+                                                     Regions | None]:
+    """(work picture, copy picture, copy rights, why a picture is missing, matched regions); the
+    matched region is drawn on both pictures."""
     side = settings.evidence.thumbnail_side
-    work_pic = copy_rights = problem = None
+    work = copy = problem = None
     if case.work_bytes is not None:
         try:
-            decoded = decode_image(case.work_bytes, case.asset["filename"], settings.intake)
-            shown = _display(decoded.image, side)
-            work_pic = Picture(_png(shown), shown.size, decoded.width, decoded.height, "registered work")
+            work = decode_image(case.work_bytes, case.asset["filename"], settings.intake)
         except ImageRefused as e:
             problem = f"the registered file no longer decodes: {e}"
     if case.copy_bytes is None:
-        return work_pic, None, None, "the captured bytes are not in the workspace's blob store"
-    try:
-        decoded = decode_image(case.copy_bytes, "captured copy", settings.intake)
-    except ImageRefused as e:
-        return work_pic, None, None, f"the captured bytes do not decode ({e.reason}: {e.detail})"
-    copy_rights = decoded.rights.as_dict()
-    shown = _display(decoded.image, side)
-    note = _draw_region(shown, case, (decoded.width, decoded.height))
-    return work_pic, Picture(_png(shown), shown.size, decoded.width, decoded.height, note), copy_rights, problem
-
-
-def _draw_region(shown: Image.Image, case: Case, copy_size: tuple[int, int]) -> str:
-    """Draw what matched onto the displayed copy; returns a sentence saying what was drawn."""
+        problem = "the captured bytes are not in the workspace's blob store"
+    else:
+        try:
+            copy = decode_image(case.copy_bytes, "captured copy", settings.intake)
+        except ImageRefused as e:
+            problem = f"the captured bytes do not decode ({e.reason}: {e.detail})"
     signals = case.match.get("signals") or {}
-    scale_x, scale_y = shown.width / copy_size[0], shown.height / copy_size[1]
-    draw = ImageDraw.Draw(shown)
+    regions = None if copy is None else matched_regions(
+        (signals.get("verification") or {}).get("transform"),
+        (case.asset["width"], case.asset["height"]), (copy.width, copy.height))
+    work_pic = None
+    if work is not None:
+        shown = _display(work.image, side)
+        note = "registered work"
+        if regions is not None:
+            _draw_polygon(shown, regions.in_work, (work.width, work.height), _OUTLINE)
+            note = ("red outline: the part of the work the copy shows" if regions.work_share < 0.995
+                    else "red outline: the copy shows the whole work")
+        work_pic = Picture(_png(shown), shown.size, work.width, work.height, note)
+    if copy is None:
+        return work_pic, None, None, problem, None
+    shown = _display(copy.image, side)
+    note = _draw_copy_region(shown, signals, regions, (copy.width, copy.height))
+    copy_pic = Picture(_png(shown), shown.size, copy.width, copy.height, note)
+    return work_pic, copy_pic, copy.rights.as_dict(), problem, regions
+
+
+def _draw_polygon(shown: Image.Image, polygon, full_size: tuple[int, int], colour) -> None:
+    """Draw `polygon` (full-size pixels) on the displayed image, kept inside it so that an edge along
+    the image's border stays visible."""
     width = max(3, round(min(shown.size) / 100))
-    verification = signals.get("verification") or {}
-    corners = outline(verification.get("transform"), (case.asset["width"], case.asset["height"]))
-    if corners is not None:
-        points = [(x * scale_x, y * scale_y) for x, y in corners]
-        draw.line(points + points[:1], fill=_OUTLINE, width=width, joint="curve")
-        return "red outline: the registered work's border mapped into the copy by the verified transform"
+    sx, sy = shown.width / full_size[0], shown.height / full_size[1]
+    inset = width / 2
+
+    def fit(v, limit):
+        return min(max(v, inset), limit - inset)
+
+    points = [(fit(x * sx, shown.width), fit(y * sy, shown.height)) for x, y in polygon]
+    ImageDraw.Draw(shown).line(points + points[:1], fill=colour, width=width, joint="curve")
+
+
+def _draw_copy_region(shown: Image.Image, signals: dict, regions: Regions | None, copy_size: tuple[int, int]) -> str:
+    """Draw what matched onto the displayed copy; returns a sentence saying what was drawn."""
+    if regions is not None:
+        _draw_polygon(shown, regions.in_copy, copy_size, _OUTLINE)
+        return ("red outline: where the work sits in the copy" +
+                (" (cut at the copy's edges: the copy shows only part of the work)" if regions.cut else ""))
     region = signals.get("clip_region")
     if isinstance(region, (list, tuple)) and len(region) == 4 and all(isinstance(v, (int, float)) for v in region):
         x0, y0, x1, y1 = region
-        draw.rectangle([x0 * scale_x, y0 * scale_y, x1 * scale_x, y1 * scale_y], outline=_WINDOW, width=width)
+        _draw_polygon(shown, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)], copy_size, _WINDOW)
         return "blue box: the window of the copy whose embedding matched best (no verified transform)"
     if signals.get("sha256_equal"):
         return "the copy is byte-identical to the registered file"
     return "no region to draw: the match carries no transform"
+
+
+_SCREENSHOT_SIDE = 1000
+
+
+def _screenshot(case: Case) -> tuple[Picture | None, list[tuple[str, object, str]]]:
+    """The page's screenshot, scaled to fit the report, and what it records."""
+    shot = case.screenshot
+    if shot is None:
+        return None, []
+    rows = [
+        ("Taken (UTC)", shot["taken_at"], "text"), ("Page URL", shot["page_url"], "url"),
+        ("Final URL (after redirects)", shot["final_url"] if shot["final_url"] != shot["page_url"] else None, "url"),
+        ("Browser", shot["browser"], "text"),
+        ("Viewport", f"{shot['viewport_width']} x {shot['viewport_height']} CSS px", "text"),
+        ("User agent", shot["user_agent"], "code"),
+        ("Screenshot", f"{shot['width']} x {shot['height']} px, {shot['byte_size']} bytes"
+         + (" (the page is longer: cut at report.max_screenshot_height)" if shot["cut"] else ""), "text"),
+        ("SHA-256 of the PNG", shot["sha256"], "code"),
+        ("WARC record", f"{shot['warc_file']} @ byte {shot['warc_offset']}, {shot['warc_record_id']}", "code"),
+        ("WARC block digest", shot["warc_digest"], "code"),
+        ("Requests refused", shot["detail"], "web"),
+    ]
+    rows = [row for row in rows if row[1] not in (None, "")]
+    if case.screenshot_bytes is None:
+        return None, rows
+    image = Image.open(io.BytesIO(case.screenshot_bytes)).convert("RGB")
+    shown = image.copy()
+    shown.thumbnail((_SCREENSHOT_SIDE, shown.height), Image.Resampling.LANCZOS)
+    note = f"the page at {shot['page_url']} as headless Chromium showed it, {shot['taken_at']} UTC"
+    return Picture(_png(shown), shown.size, image.width, image.height, note), rows
 
 
 def _rows_work(case: Case) -> list[tuple[str, object, str]]:
@@ -212,16 +249,23 @@ def _rows_software(match: dict) -> list[tuple[str, object, str]]:
 
 @dataclass(frozen=True)
 class Report:
-    """What a report shows, computed once and rendered to HTML and PDF."""
+    """What a report shows, computed once and rendered to HTML; the PDF is printed from that HTML."""
 
     case: Case
     work: Picture | None
     copy: Picture | None
     picture_problem: str | None
+    why: list[str]
     rights: list[RightsRow]
+    cmi_removed: list[str]
+    credentials_found: list[str]
+    credentials: list[tuple[str, Credentials]]
     sections: list[tuple[str, list[tuple[str, object, str]]]]
     headers: list[tuple[str, str]]
     signals_json: str
+    paper: str
+    screenshot: Picture | None = None
+    screenshot_rows: list[tuple[str, object, str]] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -232,39 +276,69 @@ class Report:
         """The newest time in the evidence (last sighting or review): the date the report speaks for."""
         return max(self.case.match["last_seen"], self.case.match.get("reviewed_at") or "")
 
+    @property
+    def captured_at(self) -> str:
+        """When the copy was fetched (its first sighting when the capture row is gone)."""
+        return (self.case.candidate or {}).get("fetched_at") or self.case.match["first_seen"]
+
+    @property
+    def footer(self) -> str:
+        """The text every printed page's footer carries, safe inside a CSS string (only characters
+        a match id and a timestamp use are kept)."""
+        text = f"Match {self.case.match['id']} \u00b7 copy captured {self.captured_at} UTC"
+        return "".join(c for c in text if c.isalnum() or c in " :.+-\u00b7")
+
 
 def build(case: Case, settings: Settings) -> Report:
-    work_pic, copy_pic, copy_rights, problem = _pictures(case, settings)
+    work_pic, copy_pic, copy_rights, problem, regions = _pictures(case, settings)
     headers = sorted((str(k), oneline(v)) for k, v in ((case.candidate or {}).get("headers") or {}).items())
+    rights = compare_rights(case.asset.get("rights") or {}, copy_rights)
+    screenshot, screenshot_rows = _screenshot(case)
+    work_cc, copy_cc = (None if data is None else read_credentials(data) for data in (case.work_bytes, case.copy_bytes))
+    cc_removed, cc_found = credentials_sentences(work_cc, copy_cc)
     return Report(
         case=case, work=work_pic, copy=copy_pic, picture_problem=problem,
-        rights=compare_rights(case.asset.get("rights") or {}, copy_rights),
+        why=explain.why_sentences(case.match.get("signals") or {}, regions),
+        rights=rights, cmi_removed=cmi.removal_sentences(rights) + cc_removed, credentials_found=cc_found,
+        credentials=[(who, cc) for who, cc in (("Registered file", work_cc), ("Copy", copy_cc)) if cc is not None],
         sections=[("Decision and signals", _rows_signals(case.match)),
                   ("Provenance of the copy", _rows_provenance(case)),
                   ("Registered work", _rows_work(case)),
                   ("Software and settings", _rows_software(case.match))],
         headers=headers,
         signals_json=json.dumps(case.match.get("signals") or {}, indent=2, sort_keys=True),
+        paper=settings.report.paper,
+        screenshot=screenshot, screenshot_rows=screenshot_rows,
     )
 
 
 def render_html(report: Report) -> str:
-    return environment().get_template("report.html.j2").render(report=report, m=report.case.match)
+    return environment().get_template("report.html.j2").render(report=report, m=report.case.match,
+                                                               cmi_label=cmi.label, cmi_statute=cmi.statute())
 
 
 # -- files -----------------------------------------------------------------------------------
 
 def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int, *,
                  pdf: bool = False, out_dir: Path | None = None, owner_id: int | None = None) -> list[Path]:
-    """Write match-ID.html (and match-ID.pdf) under `out_dir` (default output/reports); returns the paths."""
+    """Write match-ID.html (and match-ID.pdf) under `out_dir` (default output/reports); returns the paths.
+
+    The HTML is written first, so a machine without the PDF renderer keeps it: PdfRendererMissing
+    then names the file written and what to install.
+    """
+    from detector.evidence.pdf import PdfRendererMissing, render_pdf
+
     report = build(load_case(ws, store, match_id, owner_id), settings)
     folder = out_dir or ws.output_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
+    html = render_html(report)
     paths = [folder / f"match-{match_id}.html"]
-    paths[0].write_text(render_html(report), encoding="utf-8")
+    paths[0].write_text(html, encoding="utf-8")
     if pdf:
-        from detector.evidence.pdf import render_pdf
-
+        try:
+            document = render_pdf(report)
+        except PdfRendererMissing as e:
+            raise PdfRendererMissing(f"Wrote {paths[0]} but no PDF: {e}") from e
         paths.append(folder / f"match-{match_id}.pdf")
-        paths[1].write_bytes(render_pdf(report))
+        paths[1].write_bytes(document)
     return paths

@@ -46,6 +46,17 @@ def ensure_keypair(ws: Workspace) -> bytes:
     return public_pem
 
 
+def public_key(ws: Workspace) -> bytes:
+    """The workspace's public key (PEM); UsageError when the workspace has no key pair yet."""
+    private_path, _ = _paths(ws)
+    if not private_path.exists():
+        raise UsageError(
+            f"No signing key at {private_path}. Create it with `copyhound init --home {ws.home}` "
+            "(an existing workspace and its config are kept)."
+        )
+    return public_key_pem(_load_private(private_path).public_key())
+
+
 def sign(ws: Workspace, data: bytes) -> tuple[bytes, bytes]:
     """Sign `data` with the workspace key; returns (64-byte signature, public key PEM)."""
     private_path, _ = _paths(ws)

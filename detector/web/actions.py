@@ -16,9 +16,10 @@ from pathlib import Path
 
 from detector.errors import ImageRefused, NotFound, UsageError
 from detector.evidence import bundle, ledger, notices, offers
-from detector.evidence.report import outline
+from detector.evidence.region import outline
 from detector.evidence.review import review_match
 from detector.intake import decode_image
+from detector.licensing import contributors, settlement
 from detector.register import WorkInfo, register_files
 from detector.tokens import Principal
 from detector.web.portal import Portal
@@ -123,9 +124,10 @@ def list_assets(store: Store, principal: Principal, owner: str | None, limit: in
 
 
 def asset_detail(store: Store, principal: Principal, asset_id: int) -> dict:
-    """The asset and every sighting of it (its matches, oldest first)."""
+    """The asset, every sighting of it (its matches, oldest first) and its contributors' share sets."""
     asset = store.asset(asset_id, owner_id=principal.owner_id)
-    return dict(asset, sightings=store.matches("matches.asset_id = ?", [asset_id]))
+    return dict(asset, sightings=store.matches("matches.asset_id = ?", [asset_id]),
+                contributors=contributors.history(store, asset_id))
 
 
 def ledger_entries(store: Store, subject: str) -> list[dict]:
@@ -233,7 +235,13 @@ def make_notice(portal: Portal, store: Store, principal: Principal, match_id: in
 
 
 def make_offer(portal: Portal, store: Store, principal: Principal, match_id: int, licence: str | None,
-               commercial: bool) -> dict:
+               commercial: bool | None, send: bool = False) -> dict:
+    """A draft offer; with `send`, sent with its public page link (`page_url` in the answer).
+    `commercial` None: detected from the captured page."""
+    if send:
+        sent = settlement.send_offer(portal.ws, store, portal.settings, match_id, licence=_blank(licence),
+                                     commercial=commercial, owner_id=principal.owner_id)
+        return dict(sent.offer, page_url=sent.url)
     offer = offers.make_offer(portal.ws, store, portal.settings, match_id, licence=_blank(licence),
                         commercial=commercial, owner_id=principal.owner_id)
     return offer.record

@@ -42,7 +42,8 @@ class NoticeIn(BaseModel):
 
 class OfferIn(BaseModel):
     licence: str | None = Field(default=None, description="Licence type; default: pricing.default_licence.")
-    commercial: bool = False
+    commercial: bool | None = Field(default=None, description="Commercial use; null: detected from the page.")
+    send: bool = Field(default=False, description="Also give it a public offer page link and mark it sent.")
 
 
 @router.get("/me", summary="Who the token acts for")
@@ -133,7 +134,7 @@ def notice(request: Request, who: Who, match_id: int, body: NoticeIn) -> dict:
 def offer(request: Request, who: Who, match_id: int, body: OfferIn) -> dict:
     portal = _portal(request)
     with portal.store() as store:
-        return actions.make_offer(portal, store, who, match_id, body.licence, body.commercial)
+        return actions.make_offer(portal, store, who, match_id, body.licence, body.commercial, send=body.send)
 
 
 @router.get("/matches/{match_id}/bundle", summary="The signed evidence bundle (zip)",

@@ -11,15 +11,21 @@ from starlette.exceptions import HTTPException
 from detector import __version__
 from detector.config import Settings
 from detector.errors import CopyhoundError
-from detector.web import api, ui
+from detector.web import api, cases, licensing_api, licensing_pages, offer_page, pages, ui
 from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
+from detector.web.gate import AuthBeforeBody
 from detector.web.portal import Portal
 from detector.web.security import BodyLimit, SecurityHeaders
 from detector.workspace import Workspace
 
-# Room for the multipart framing and the form's text fields around an image of intake.max_bytes.
+# Room for the multipart framing and the form's text fields around an image of intake.max_bytes;
+# also the most any other body (JSON, a sign-in or review form) may be.
 FORM_OVERHEAD = 64 * 1024
+# The routes that take an image upload; every other body is small.
+UPLOAD_PATHS = frozenset({"/api/assets", "/upload"})
+# What a validation error may quote of the input it refused (a 15 MB note must not come back).
+ECHO_CHARS = 120
 
 
 def _is_api(request: Request) -> bool:
@@ -28,14 +34,18 @@ def _is_api(request: Request) -> bool:
 
 def _describe_validation(error: dict) -> str:
     where = " ".join(str(part) for part in error.get("loc", ()) if part != "body") or "request"
-    received = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+    received = ""
+    if "input" in error and not isinstance(error["input"], dict):
+        text = repr(error["input"])
+        received = f" (got {text[:ECHO_CHARS]}…, {len(text)} characters)" if len(text) > ECHO_CHARS else f" (got {text})"
     return f"{where}: {error.get('msg', 'invalid')}{received}"
 
 
 def create_app(ws: Workspace, settings: Settings | None = None):
     """The portal for workspace `ws`: JSON API under /api (OpenAPI at /openapi.json) and the pages.
 
-    Returns the ASGI app with security headers and the request-size limit applied around it.
+    Returns the ASGI app with security headers, the request-size limit and the API's
+    authenticate-before-reading gate applied around it.
     """
     settings = settings or ws.settings()
     app = FastAPI(title="copyhound portal", version=__version__, docs_url=None, redoc_url=None,
@@ -43,7 +53,13 @@ def create_app(ws: Workspace, settings: Settings | None = None):
                               "Authenticate with `Authorization: Bearer TOKEN`.")
     app.state.portal = Portal(ws, settings)
     app.include_router(api.router)
+    app.include_router(cases.router)
     app.include_router(ui.router)
+    app.include_router(pages.router)
+    app.include_router(licensing_api.router)
+    app.include_router(licensing_pages.router)
+    app.include_router(offer_page.router)
+    app.state.offer_rate_limit = offer_page.RateLimit(settings.licensing.page_requests_per_minute)
     app.mount("/static", StaticFiles(packages=[("detector.web", "static")]), name="static")
 
     @app.exception_handler(CopyhoundError)
@@ -65,6 +81,8 @@ def create_app(ws: Workspace, settings: Settings | None = None):
                          message="This form was not sent from this site's page (its CSRF token is missing "
                                  "or stale). Go back, reload the page and send it again.")
 
+    app.add_exception_handler(offer_page.TooMany, offer_page.too_many)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):
         problems = [_describe_validation(e) for e in error.errors()]
@@ -77,4 +95,6 @@ def create_app(ws: Workspace, settings: Settings | None = None):
                                 headers=getattr(error, "headers", None))
         return ui.render(request, "error.html", error.status_code, principal=None, message=str(error.detail))
 
-    return SecurityHeaders(BodyLimit(app, settings.intake.max_bytes + FORM_OVERHEAD))
+    gated = AuthBeforeBody(app, app.state.portal)
+    return SecurityHeaders(BodyLimit(gated, settings.intake.max_bytes + FORM_OVERHEAD, FORM_OVERHEAD,
+                                     upload_paths=UPLOAD_PATHS))

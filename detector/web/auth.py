@@ -19,15 +19,25 @@ class Unauthorized(Exception):
 
 def api_principal(request: Request) -> Principal:
     """FastAPI dependency: the principal of the request's `Authorization: Bearer TOKEN` header."""
-    header = request.headers.get("authorization")
+    return bearer_principal(request.app.state.portal, request.headers.get("authorization"))
+
+
+def bearer_principal(portal, header: str | None) -> Principal:
+    """The principal of an `Authorization` header's Bearer token; Unauthorized naming what is wrong.
+
+    Also called before a request body is read (`detector.web.gate`), so it needs only the header.
+    """
     if not header:
         raise Unauthorized("No API token: send the header 'Authorization: Bearer TOKEN' "
                            "(make a token with `copyhound tokens create --owner NAME`).")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(f"The Authorization header must be 'Bearer TOKEN', got a {scheme or 'blank'!r} "
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized(f"The Authorization header must be 'Bearer TOKEN', got a {scheme!r} "
                            "scheme. Send the token after 'Bearer '.")
-    with request.app.state.portal.store() as store:
+    if not token.strip():
+        raise Unauthorized("The Authorization header says 'Bearer' but the token is missing: send "
+                           "'Authorization: Bearer TOKEN'.")
+    with portal.store() as store:
         try:
             return authenticate(store, token)
         except NotFound as e:

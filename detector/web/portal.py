@@ -54,6 +54,6 @@ class Portal:
         with self._embedder_lock:
             if not self._embedder_loaded:
                 e = self.settings.embedder
-                self._embedder = load_embedder(e.spec, e.batch_size, e.torch_threads)
+                self._embedder = load_embedder(e.spec, e.batch_size, e.threads)
                 self._embedder_loaded = True
             return self._embedder

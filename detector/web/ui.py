@@ -2,7 +2,8 @@
 
 Every page needs a signed-in session (else a redirect to /signin); every POST carries the
 session's CSRF token in a hidden field and is refused without it. Pages are plain HTML forms
-and links: no JavaScript, so the Content-Security-Policy can forbid scripts outright.
+and links; the only script is the match page's keyboard shortcuts, a static file of this site
+(the Content-Security-Policy allows no other), and every page works without it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from starlette.background import BackgroundTask
 from detector.errors import CopyhoundError, ImageRefused, NotFound, UsageError
 from detector.evidence.case import oneline, safe_href
 from detector.evidence.review import REVIEW_STATUSES
+from detector.output import host
 from detector.tokens import authenticate
-from detector.web import actions
+from detector.web import actions, casework
 from detector.web.auth import session_of, session_principal
+from detector.web.charts import dashboard_charts
 from detector.web.errors import status_for
 from detector.web.images import SIZES, rendition
 from detector.web.sessions import COOKIE, LIFETIME_S, Session
@@ -35,7 +38,12 @@ templates.filters["href"] = safe_href
 
 # Messages a redirect may ask a page to show (by key, so a URL cannot inject text).
 DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Work registered.",
-        "already": "That file was already registered; showing the existing work."}
+        "already": "That file was already registered; showing the existing work.",
+        "profile": "Profile saved.", "offer": "Offer status saved and entered in the ledger.",
+        "authorized": "Licensed use saved: its unreviewed matches are now marked authorized, and later ones will be.",
+        "link": "A new offer page link was issued.", "revoked": "The offer page's links were revoked.",
+        "payment": "Payment recorded, split among the contributors and entered in the ledger.",
+        "contributors": "Contributors saved and entered in the ledger."}
 FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
 
 
@@ -120,7 +128,8 @@ def dashboard(request: Request):
     session, who = session_principal(request)
     with request.app.state.portal.store() as store:
         data = actions.dashboard(store, who)
-    return render(request, "dashboard.html", session=session, principal=who, **data)
+        charts = dashboard_charts(store, who.owner_id)
+    return render(request, "dashboard.html", session=session, principal=who, charts=charts, **data)
 
 
 @router.get("/matches")
@@ -150,6 +159,8 @@ def match(request: Request, match_id: int):
     portal = request.app.state.portal
     with portal.store() as store:
         detail = actions.match_detail(store, who, match_id)
+        missing = casework.missing_for(store.owner(detail["owner_id"]))
+        next_id = casework.next_to_review(store, who, match_id)
     try:
         copy = rendition(portal.ws, portal.settings.intake, detail["sha256"], "view")
         copy_problem = None
@@ -158,7 +169,8 @@ def match(request: Request, match_id: int):
     pricing = portal.settings.pricing.for_owner(detail["owner"])
     return render(request, "match.html", session=session, principal=who, m=detail, copy=copy,
                   copy_problem=copy_problem, review_statuses=REVIEW_STATUSES,
-                  licences=sorted(pricing.base_fees), default_licence=pricing.default_licence)
+                  licences=sorted(pricing.base_fees), default_licence=pricing.default_licence,
+                  missing=missing, next_id=next_id, site=host(detail["page_url"]))
 
 
 @router.get("/assets")
@@ -188,15 +200,6 @@ def notice(request: Request, notice_id: int):
         row = store.notice(notice_id, owner_id=who.owner_id)
     return render(request, "document.html", session=session, principal=who, kind="Notice", doc=row,
                   text=row["body"])
-
-
-@router.get("/offers/{offer_id}")
-def offer(request: Request, offer_id: int):
-    session, who = session_principal(request)
-    with request.app.state.portal.store() as store:
-        row = store.offer(offer_id, owner_id=who.owner_id)
-    return render(request, "document.html", session=session, principal=who, kind="Offer", doc=row,
-                  text=row["letter"])
 
 
 @router.get("/img/{kind}/{item_id}/{size}")
@@ -238,7 +241,8 @@ async def offer_create(request: Request, match_id: int):
     form = await checked_form(request)
     portal = request.app.state.portal
     with portal.store() as store:
-        row = actions.make_offer(portal, store, who, match_id, form.get("licence"), form.get("commercial") == "on")
+        use = {"commercial": True, "non-commercial": False}.get(str(form.get("use") or ""))
+        row = actions.make_offer(portal, store, who, match_id, form.get("licence"), use)
     return _see(f"/offers/{row['id']}")
 
 

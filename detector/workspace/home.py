@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detector import config
-from detector.errors import WorkspaceLocked, WorkspaceMissing
+from detector.errors import DatabaseUnusable, WorkspaceLocked, WorkspaceMissing
 
 DEFAULT_HOME = "copyhound-data"
 
@@ -82,30 +82,45 @@ class Workspace:
 
         An flock dies with its process, so a killed scan never leaves a stale lock behind.
         """
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.lock_path, "a+")  # noqa: SIM115 (held while the lock is)
+        handle = hold_lock(self.lock_path, purpose, f"{self.home} is locked by " "{holder}" f"; another {purpose} "
+                           "is running. Wait for it to finish (or stop it) and run this again.")
         try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise WorkspaceLocked(
-                    f"{self.home} is locked by {holder}; another {purpose} is running. "
-                    "Wait for it to finish (or stop it) and run this again."
-                ) from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{purpose} pid {os.getpid()}")
-            handle.flush()
             yield
         finally:
             handle.close()
 
 
+def hold_lock(path: Path, purpose: str, refusal: str):
+    """Take the exclusive flock on `path` for this process and return its open handle (closing it,
+    or the process ending, releases it). Held already: WorkspaceLocked with `refusal`, in which
+    `{holder}` names the holder ("crawl pid 123").
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115 (held while the lock is)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise WorkspaceLocked(refusal.replace("{holder}", holder)) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{purpose} pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
 def open_workspace(home: str | Path | None = None) -> Workspace:
     """The existing workspace, or WorkspaceMissing naming where it looked and how to create one."""
     ws = Workspace(resolve_home(home))
+    if ws.config_path.exists() and not ws.db_path.exists():
+        # A read command must not quietly start an empty database where the real one vanished.
+        raise DatabaseUnusable(
+            f"{ws.db_path} is missing, though {ws.home} holds a workspace. Restore the database from a "
+            f"backup (made with `copyhound backup DEST`), or run `copyhound init --home {ws.home}` to start "
+            "an empty one."
+        )
     if not ws.exists():
         raise WorkspaceMissing(ws.home)
     return ws

@@ -183,5 +183,194 @@ CREATE TABLE api_tokens (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+_V_ENFORCEMENT = """
+-- Follow-up on rescans (detector.followup): whether each copy is still up at its URL.
+ALTER TABLE matches ADD COLUMN presence TEXT NOT NULL DEFAULT 'up';   -- up, changed, removed, unreachable
+ALTER TABLE matches ADD COLUMN presence_at TEXT;                      -- when a scan last checked it
+ALTER TABLE matches ADD COLUMN presence_detail TEXT;                  -- what that scan saw
+ALTER TABLE matches ADD COLUMN unreachable_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE matches ADD COLUMN removed_at TEXT;
+
+-- Every automated action of an enforcement policy (detector.enforcement), for cooling periods and caps.
+CREATE TABLE enforcement_actions (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    rule TEXT NOT NULL,
+    action TEXT NOT NULL,               -- offer, dmca, dsa, review, ignore
+    recipient TEXT,
+    at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX enforcement_actions_match ON enforcement_actions(match_id);
+CREATE INDEX enforcement_actions_owner ON enforcement_actions(owner_id, at);
+
+-- Where notices go (detector.recipients): each address found, its source and when it was looked up.
+CREATE TABLE recipient_lookups (
+    host TEXT NOT NULL,
+    source TEXT NOT NULL,               -- override, rdap_ip, rdap_domain, security_txt
+    address TEXT NOT NULL,              -- '' when the source had none (cached too)
+    detail TEXT NOT NULL,
+    country TEXT,                       -- the hosting network's country (rdap_ip)
+    looked_up_at TEXT NOT NULL,
+    PRIMARY KEY (host, source, address)
+);
+
+-- Each e-mail sent (detector.mailer): who got what, the server's answer, or why it failed.
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    notice_id INTEGER REFERENCES notices(id),
+    offer_id INTEGER REFERENCES offers(id),
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    status TEXT NOT NULL,               -- sent, failed
+    response TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX deliveries_match ON deliveries(match_id);
+"""
+
+
+_V_CHECKPOINTS = """
+-- Signed ledger checkpoints (detector.evidence.checkpoints). `statement` is the exact canonical JSON
+-- that was signed (Ed25519, hex) and time-stamped (RFC 3161 response, DER; NULL without a TSA);
+-- `leaves` lists the entry hashes added since the previous checkpoint, so a later rewrite of any
+-- entry can be named, while the signed Merkle root shows whether `leaves` itself was edited.
+CREATE TABLE ledger_checkpoints (
+    id INTEGER PRIMARY KEY,
+    tree_size INTEGER NOT NULL,
+    statement TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    tsa_token BLOB,
+    leaves TEXT NOT NULL
+);
+"""
+
+_V_SCREENSHOTS = """
+-- The page as it was seen (crawlers.screenshot): a headless-browser screenshot of the page where a
+-- match's copy appeared. The PNG is a blob and a WARC resource record; viewport, user agent and
+-- time are what the browser used. status 'taken', or 'refused'/'failed' with the reason in detail.
+CREATE TABLE screenshots (
+    id INTEGER PRIMARY KEY,
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    page_url TEXT NOT NULL,
+    final_url TEXT,
+    status TEXT NOT NULL,
+    detail TEXT,
+    taken_at TEXT NOT NULL,
+    viewport_width INTEGER NOT NULL,
+    viewport_height INTEGER NOT NULL,
+    user_agent TEXT NOT NULL,
+    browser TEXT,
+    sha256 TEXT,
+    byte_size INTEGER,
+    width INTEGER, height INTEGER,
+    cut INTEGER NOT NULL DEFAULT 0,
+    warc_file TEXT, warc_offset INTEGER, warc_record_id TEXT, warc_digest TEXT
+);
+CREATE INDEX screenshots_match ON screenshots(match_id);
+"""
+
+
+_V_LICENSING = """
+-- Licensing (detector.licensing): money in integer minor units (cents). Offers written before this
+-- migration keep their decimal strings; their minor-unit columns are filled from them here.
+ALTER TABLE offers ADD COLUMN amount_minor INTEGER;
+ALTER TABLE offers ADD COLUMN early_amount_minor INTEGER;
+UPDATE offers SET amount_minor = CAST(ROUND(CAST(amount AS REAL) * 100) AS INTEGER),
+                  early_amount_minor = CAST(ROUND(CAST(early_amount AS REAL) * 100) AS INTEGER);
+-- The price on the table after negotiation (NULL: the quoted amount, early or not, applies).
+ALTER TABLE offers ADD COLUMN standing_minor INTEGER;
+ALTER TABLE offers ADD COLUMN viewed_at TEXT;
+ALTER TABLE offers ADD COLUMN paid_at TEXT;
+
+-- The public offer page's link: a random nonce, signed; revoking it kills the link for good.
+CREATE TABLE offer_links (
+    id INTEGER PRIMARY KEY,
+    offer_id INTEGER NOT NULL REFERENCES offers(id),
+    nonce TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX offer_links_offer ON offer_links(offer_id);
+
+-- Counter-offers made on the page and the answer given to each.
+CREATE TABLE counter_offers (
+    id INTEGER PRIMARY KEY,
+    offer_id INTEGER NOT NULL REFERENCES offers(id),
+    amount_minor INTEGER NOT NULL,
+    answer TEXT NOT NULL,               -- accepted, proposed, stands
+    answer_minor INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX counter_offers_offer ON counter_offers(offer_id);
+
+-- Who accepted an offer, the exact terms and price, and the invoice it produced.
+CREATE TABLE acceptances (
+    offer_id INTEGER PRIMARY KEY REFERENCES offers(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    name TEXT NOT NULL, organisation TEXT, email TEXT NOT NULL,
+    ip TEXT, user_agent TEXT,
+    terms TEXT NOT NULL,                -- JSON
+    amount_minor INTEGER NOT NULL,
+    invoice_seq INTEGER NOT NULL,
+    invoice_number TEXT NOT NULL UNIQUE,
+    at TEXT NOT NULL,
+    UNIQUE (owner_id, invoice_seq)
+);
+
+-- Contributors' shares of a work, each set in force from its date until the next one.
+CREATE TABLE contributor_shares (
+    id INTEGER PRIMARY KEY,
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    effective_from TEXT NOT NULL,       -- YYYY-MM-DD
+    shares TEXT NOT NULL,               -- JSON [[name, weight], ...], in the order given
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX contributor_shares_asset ON contributor_shares(asset_id, effective_from);
+
+CREATE TABLE payments (
+    id INTEGER PRIMARY KEY,
+    offer_id INTEGER NOT NULL REFERENCES offers(id),
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    currency TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    reference TEXT,
+    source TEXT NOT NULL,               -- owner, webhook
+    received_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX payments_offer ON payments(offer_id);
+
+-- How each payment was divided: the agency commission (contributor NULL) and each contributor's part.
+CREATE TABLE payment_splits (
+    id INTEGER PRIMARY KEY,
+    payment_id INTEGER NOT NULL REFERENCES payments(id),
+    contributor TEXT,
+    share TEXT NOT NULL,                -- the weight as given, e.g. '60'
+    amount_minor INTEGER NOT NULL
+);
+CREATE INDEX payment_splits_payment ON payment_splits(payment_id);
+
+-- A paid licence: its domain is an authorised use of its work until ends_at.
+CREATE TABLE licences (
+    id INTEGER PRIMARY KEY,
+    offer_id INTEGER NOT NULL UNIQUE REFERENCES offers(id),
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    domain TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL
+);
+CREATE INDEX licences_asset ON licences(asset_id);
+
+-- Payment-provider webhook events already taken, so a replayed request is refused.
+CREATE TABLE webhook_events (
+    event_id TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING]
 SCHEMA_VERSION = len(MIGRATIONS)

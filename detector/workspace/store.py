@@ -1,12 +1,21 @@
 """The workspace database: the only module that talks SQLite (through sqlite-utils).
 
 Opening a store applies the schema migrations it lacks (`detector.workspace.schema`). WAL mode lets the
-portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`.
+portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`, which takes the
+write lock up front (`BEGIN IMMEDIATE`): a transaction that reads and then writes would otherwise
+be refused at once ("database is locked", busy timeout or not) whenever another connection wrote
+in between, because SQLite cannot upgrade a stale read snapshot to a write.
+
+A database file that is empty or not SQLite is refused (`DatabaseUnusable`) rather than silently
+re-initialised, and `database_fault` turns SQLite's corruption errors into one line with the remedy.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +25,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from detector.errors import NotFound, UsageError
+from detector.errors import DatabaseUnusable, NotFound, UsageError
 from detector.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -31,17 +40,86 @@ def _json_columns(row: dict, names: Iterable[str]) -> dict:
     return row
 
 
+#: Raised by SQLite for a damaged or foreign database file (and its subclasses for other faults).
+DatabaseError = sqlite3.DatabaseError
+
+_DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def restore_hint(path: Path) -> str:
+    return (f"Restore it from a backup (made with `copyhound backup DEST`): copy the backup to {path} while "
+            "nothing runs. Without one, move it away and run `copyhound init` for a new, empty workspace.")
+
+
+def database_fault(error: BaseException, path: Path) -> DatabaseUnusable | None:
+    """The one-line explanation of a SQLite error that means the file is damaged, else None."""
+    code = str(getattr(error, "sqlite_errorname", ""))
+    if not isinstance(error, DatabaseError) or not code.startswith(_DAMAGE_CODES):
+        return None
+    what = "is not a SQLite database" if code.startswith("SQLITE_NOTADB") else "is damaged"
+    return DatabaseUnusable(f"{path} {what} ({error}). {restore_hint(path)}")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for a write refused because the disk is full (by SQLite or by the file system)."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    return str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_FULL")
+
+
+class _Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose outermost transactions take the write lock when they begin.
+
+    Waiting for the lock at BEGIN lets the busy timeout do its job; nested blocks stay savepoints.
+    """
+
+    @contextmanager
+    def atomic(self):
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
 class Store:
-    """Typed access to the workspace database. Rows come back as plain dicts."""
+    """Typed access to the workspace database. Rows come back as plain dicts.
+
+    A missing file is created (and migrated); an empty or foreign one raises DatabaseUnusable.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.db = sqlite_utils.Database(self.path)
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.enable_wal()
-        self.db.register_function(_url_host, name="url_host", deterministic=True)
-        self._migrate()
+        existed = self.path.exists()
+        self.db = _Database(self.path)
+        try:
+            # Asked of SQLite, not read with open(): closing any other descriptor of the file would
+            # drop this process's POSIX locks on it, held by its other connections.
+            if existed and self.db.execute("PRAGMA page_count").fetchone()[0] == 0:
+                self.db.close()
+                raise DatabaseUnusable(f"{self.path} is empty (0 bytes): the workspace database was lost. "
+                                       f"{restore_hint(self.path)}")
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.enable_wal()
+            self.db.register_function(_url_host, name="url_host", deterministic=True)
+            self._migrate()
+        except DatabaseError as e:
+            self.db.close()
+            fault = database_fault(e, self.path)
+            if fault is None:
+                raise
+            raise fault from None
 
     def close(self) -> None:
         self.db.close()
@@ -305,8 +383,8 @@ class Store:
             raise NotFound(f"No match with id {match_id}; list them with `copyhound matches`.")
         return rows[0]
 
-    def set_match_status(self, match_id: int, status: str, note: str | None) -> dict:
-        self.db["matches"].update(match_id, {"status": status, "note": note, "reviewed_at": utc_now()})
+    def set_match_status(self, match_id: int, status: str, note: str | None, at: str | None = None) -> dict:
+        self.db["matches"].update(match_id, {"status": status, "note": note, "reviewed_at": at or utc_now()})
         return self.match(match_id)
 
     def add_authorized_use(self, owner_id: int, pattern: str, note: str | None) -> None:
@@ -340,6 +418,20 @@ class Store:
         marks = ", ".join("?" for _ in subjects)
         return list(self.db.query(f"SELECT * FROM ledger WHERE subject IN ({marks}) ORDER BY seq", subjects))
 
+    # -- ledger checkpoints (signed, time-stamped heads: detector.evidence.checkpoints) -----------
+
+    def add_ledger_checkpoint(self, row: dict, after_size: int) -> int:
+        """Store a checkpoint if the newest one still covers `after_size` entries (none: 0)."""
+        with self.db.atomic():
+            newest = self.db.execute("SELECT MAX(tree_size) FROM ledger_checkpoints").fetchone()[0] or 0
+            if newest != after_size:
+                raise UsageError("Another checkpoint was made meanwhile; run the command again.")
+            return self.db["ledger_checkpoints"].insert(row).last_pk
+
+    def ledger_checkpoints(self) -> list[dict]:
+        """Every checkpoint, oldest first."""
+        return list(self.db.query("SELECT * FROM ledger_checkpoints ORDER BY id"))
+
     def add_notice(self, record: dict) -> int:
         return self.db["notices"].insert(record).last_pk
 
@@ -365,9 +457,45 @@ class Store:
         rows = self.db.query(f"SELECT * FROM offers WHERE match_id IN ({marks}) ORDER BY id", match_ids)
         return [_json_columns(r, ["breakdown"]) for r in rows]
 
+    def open_offers(self) -> list[dict]:
+        """Every offer still draft, sent, viewed or countered (the ones that can expire)."""
+        rows = self.db.query("SELECT * FROM offers WHERE status IN ('draft', 'sent', 'viewed', 'countered') "
+                             "ORDER BY id")
+        return [_json_columns(r, ["breakdown"]) for r in rows]
+
     def update_offer(self, offer_id: int, **fields) -> dict:
         self.db["offers"].update(offer_id, fields)
         return self.offer(offer_id)
+
+    # -- screenshots: the page as it was seen ---------------------------------------------------
+
+    def add_screenshot(self, record: dict) -> int:
+        return self.db["screenshots"].insert(record).last_pk
+
+    def latest_screenshot(self, match_id: int) -> dict | None:
+        """The match's newest screenshot that was taken (not refused or failed), or None."""
+        rows = list(self.db.query(
+            "SELECT * FROM screenshots WHERE match_id = ? AND status = 'taken' ORDER BY id DESC LIMIT 1", [match_id]))
+        return rows[0] if rows else None
+
+    def matches_to_screenshot(self, scan_id: int, decisions: list[str]) -> list[dict]:
+        """Matches seen in scan `scan_id` with one of `decisions` and no screenshot attempted yet:
+        (match id, page URL, the target that found it)."""
+        marks = ", ".join("?" for _ in decisions)
+        return list(self.db.query(
+            f"SELECT m.id AS match_id, m.page_url, c.target FROM matches m JOIN candidates c ON c.id = m.candidate_id "
+            f"WHERE c.scan_id = ? AND m.decision IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM screenshots s WHERE s.match_id = m.id) ORDER BY m.id",
+            [scan_id, *decisions]))
+
+    def screenshot_subject(self, match_id: int) -> dict:
+        """What a screenshot of match `match_id` needs: its page URL and the target that found it."""
+        rows = list(self.db.query(
+            "SELECT m.id AS match_id, m.page_url, c.target FROM matches m LEFT JOIN candidates c "
+            "ON c.id = m.candidate_id WHERE m.id = ?", [match_id]))
+        if not rows:
+            raise NotFound(f"No match with id {match_id}; list matches with `copyhound matches`.")
+        return rows[0]
 
     # -- portal --------------------------------------------------------------------------------
 
@@ -460,10 +588,291 @@ class Store:
                              params + [limit, offset])
         return [_json_columns(r, ["breakdown"]) for r in rows], total
 
+    # -- cli-portal: lists of notices and offers, matches per site, the workspace at a glance --
+
+    _NOTICE_LIST = ("SELECT notices.id, notices.match_id, notices.kind, notices.created_at, notices.sha256, "
+                    "owners.name AS owner, matches.page_url, matches.status AS match_status FROM notices "
+                    "JOIN matches ON matches.id = notices.match_id JOIN owners ON owners.id = notices.owner_id ")
+
+    def find_notices(self, owner_id: int | None = None, owner: str | None = None, match_id: int | None = None,
+                     kind: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """Notices (newest first, without their text) passing the filters, and how many pass in all."""
+        where, params = _and([("notices.owner_id", owner_id), ("owners.name", owner),
+                              ("notices.match_id", match_id), ("notices.kind", kind)])
+        total = self.db.execute("SELECT count(*) FROM notices JOIN owners ON owners.id = notices.owner_id "
+                                f"WHERE {where}", params).fetchone()[0]
+        rows = self.db.query(self._NOTICE_LIST + f"WHERE {where} ORDER BY notices.id DESC LIMIT ? OFFSET ?",
+                             params + [limit, offset])
+        return list(rows), total
+
+    _OFFER_LIST = ("SELECT offers.id, offers.match_id, offers.licence, offers.commercial, offers.currency, "
+                   "offers.amount, offers.early_amount, offers.status, offers.created_at, offers.discount_until, "
+                   "offers.expires_at, offers.sent_at, offers.decided_at, owners.name AS owner, matches.page_url "
+                   "FROM offers JOIN matches ON matches.id = offers.match_id "
+                   "JOIN owners ON owners.id = offers.owner_id ")
+
+    def find_offers(self, owner_id: int | None = None, owner: str | None = None, match_id: int | None = None,
+                    status: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """Offers (newest first, without their letters) passing the filters, and how many pass in all."""
+        where, params = _and([("offers.owner_id", owner_id), ("owners.name", owner),
+                              ("offers.match_id", match_id), ("offers.status", status)])
+        total = self.db.execute("SELECT count(*) FROM offers JOIN owners ON owners.id = offers.owner_id "
+                                f"WHERE {where}", params).fetchone()[0]
+        rows = self.db.query(self._OFFER_LIST + f"WHERE {where} ORDER BY offers.id DESC LIMIT ? OFFSET ?",
+                             params + [limit, offset])
+        return list(rows), total
+
+    def match_counts(self, owner_id: int | None) -> list[dict]:
+        """Matches per (decision, status), for one owner or (None) all of them."""
+        where, params = _and([("owner_id", owner_id)])
+        return list(self.db.query(f"SELECT decision, status, count(*) AS matches FROM matches WHERE {where} "
+                                  "GROUP BY decision, status ORDER BY decision, status", params))
+
+    def matches_per_week(self, owner_id: int | None, weeks: int) -> list[dict]:
+        """Matches first seen per ISO-like week (YYYY-WW, Monday first) and decision, the last `weeks` weeks."""
+        where, params = _and([("owner_id", owner_id)])
+        return list(self.db.query(
+            "SELECT strftime('%Y-%W', first_seen) AS week, decision, count(*) AS matches FROM matches "
+            f"WHERE {where} AND first_seen >= date('now', ?) GROUP BY week, decision ORDER BY week",
+            params + [f"-{int(weeks) * 7} days"]))
+
+    def sites(self, owner_id: int | None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """Hosts with matches (most matches first): how many, how many unreviewed, when last seen; and how many hosts."""
+        where, params = _and([("owner_id", owner_id)])
+        total = self.db.execute(f"SELECT count(DISTINCT url_host(page_url)) FROM matches WHERE {where}",
+                                params).fetchone()[0]
+        rows = self.db.query(
+            "SELECT url_host(page_url) AS host, count(*) AS matches, sum(status = 'new') AS unreviewed, "
+            "sum(status = 'confirmed') AS confirmed, max(last_seen) AS last_seen FROM matches "
+            f"WHERE {where} GROUP BY host ORDER BY matches DESC, host LIMIT ? OFFSET ?", params + [limit, offset])
+        return list(rows), total
+
+    def site_match_ids(self, owner_id: int | None, host: str, status: str | None = None) -> list[int]:
+        """Ids of the matches on exactly this host (optionally only those with `status`)."""
+        where, params = _and([("owner_id", owner_id), ("status", status)])
+        rows = self.db.execute(f"SELECT id FROM matches WHERE {where} AND url_host(page_url) = ? ORDER BY id",
+                               params + [host.lower()])
+        return [r[0] for r in rows.fetchall()]
+
+    def offer_totals(self, owner_id: int | None) -> list[dict]:
+        """Offers per status and currency, with their amounts as stored (exact decimal strings)."""
+        where, params = _and([("owner_id", owner_id)])
+        rows = self.db.query(f"SELECT status, currency, amount, early_amount, amount_minor, early_amount_minor, "
+                             f"standing_minor, decided_at, discount_until FROM offers WHERE {where} ORDER BY id",
+                             params)
+        return list(rows)
+
+    def unreviewed_match_ids(self, owner_id: int | None) -> list[int]:
+        where, params = _and([("owner_id", owner_id)])
+        rows = self.db.execute(f"SELECT id FROM matches WHERE {where} AND status = 'new' ORDER BY id", params)
+        return [r[0] for r in rows.fetchall()]
+
+    def crawl_progress(self, scan_id: int) -> dict[str, int]:
+        """What a running crawl has captured so far: pages with images, images, refused fetches."""
+        pages, images = self.db.execute("SELECT count(DISTINCT page_url), count(*) FROM candidates WHERE scan_id = ?",
+                                        [scan_id]).fetchone()
+        refusals = self.db.execute("SELECT count(*) FROM crawl_events WHERE scan_id = ?", [scan_id]).fetchone()[0]
+        return {"pages": pages, "images": images, "refusals": refusals}
+
+    def notice_counts(self, owner_id: int | None) -> dict[str, int]:
+        where, params = _and([("owner_id", owner_id)])
+        rows = self.db.execute(f"SELECT kind, count(*) FROM notices WHERE {where} GROUP BY kind", params)
+        return dict(rows.fetchall())
+
+
+    # -- enforcement: follow-up on rescans ---------------------------------------------------
+
+    def matches_touched_by_scan(self, scan_id: int) -> list[dict]:
+        """Matches whose page this scan fetched or failed to fetch, or whose image it tried."""
+        return self.matches(
+            "matches.page_url IN (SELECT page_url FROM candidates WHERE scan_id = ?) "
+            "OR matches.page_url IN (SELECT coalesce(page_url, url) FROM crawl_events WHERE scan_id = ?) "
+            "OR matches.image_url IN (SELECT url FROM crawl_events WHERE scan_id = ?)",
+            [scan_id, scan_id, scan_id],
+        )
+
+    def set_match_presence(self, match_id: int, **fields) -> None:
+        """Record what a rescan saw of a match: presence, presence_at, presence_detail, counts."""
+        self.db["matches"].update(match_id, fields)
+
+    # -- enforcement: policy actions, recipients, deliveries ---------------------------------
+
+    def add_enforcement_action(self, record: dict) -> int:
+        return self.db["enforcement_actions"].insert(dict(record, detail=json.dumps(record["detail"],
+                                                                                     sort_keys=True))).last_pk
+
+    def enforcement_actions(self, match_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" for _ in match_ids)
+        rows = self.db.query(f"SELECT * FROM enforcement_actions WHERE match_id IN ({marks}) ORDER BY id", match_ids)
+        return [_json_columns(r, ["detail"]) for r in rows]
+
+    def count_enforcement_actions(self, owner_id: int, since: str) -> int:
+        return self.db.execute("SELECT count(*) FROM enforcement_actions WHERE owner_id = ? AND at >= ?",
+                               [owner_id, since]).fetchone()[0]
+
+    def recipient_lookups(self, host: str, since: str) -> list[dict]:
+        """Cached lookups of `host` made at or after `since` (address '' records that a source had none)."""
+        return list(self.db["recipient_lookups"].rows_where("host = ? AND looked_up_at >= ?", [host, since],
+                                                            order_by="rowid"))
+
+    def replace_recipient_lookups(self, host: str, rows: list[dict]) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM recipient_lookups WHERE host = ?", [host])
+            for row in rows:
+                self.db["recipient_lookups"].insert(dict(row, host=host))
+
+    def add_delivery(self, record: dict) -> int:
+        return self.db["deliveries"].insert(record).last_pk
+
+    def deliveries(self, match_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" for _ in match_ids)
+        return list(self.db.query(f"SELECT * FROM deliveries WHERE match_id IN ({marks}) ORDER BY id", match_ids))
+
+    def count_deliveries(self, recipient: str, since: str) -> int:
+        return self.db.execute("SELECT count(*) FROM deliveries WHERE lower(recipient) = lower(?) AND at >= ?",
+                               [recipient, since]).fetchone()[0]
+
+    # -- backup (reliability) -----------------------------------------------------------------
+
+    def backup_to(self, dest: Path) -> None:
+        """Copy the database to `dest` with SQLite's online backup API, then check the copy.
+
+        The backup API copies a consistent snapshot while scans and the portal keep writing. The
+        copy is written beside `dest` and renamed into place only once it passed `quick_check`, so
+        a failed backup never leaves a half-written file under the name asked for.
+        """
+        dest = Path(dest)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        target = sqlite3.connect(partial)
+        try:
+            self.db.conn.backup(target)
+            verdict = target.execute("PRAGMA quick_check").fetchone()[0]
+        except DatabaseError as e:
+            target.close()
+            partial.unlink(missing_ok=True)
+            raise database_fault(e, self.path) or e from None
+        target.close()
+        if verdict != "ok":
+            partial.unlink(missing_ok=True)
+            raise DatabaseUnusable(f"{self.path} is damaged ({verdict}); no backup was written to {dest}. "
+                                   f"{restore_hint(self.path)}")
+        os.replace(partial, dest)
+
+    # -- licensing: offer links, counters, acceptances, contributors, payments, licences ---------
+
+    def add_offer_link(self, offer_id: int, nonce: str) -> int:
+        return self.db["offer_links"].insert({"offer_id": offer_id, "nonce": nonce, "created_at": utc_now()}).last_pk
+
+    def offer_link(self, nonce: str) -> dict | None:
+        rows = list(self.db["offer_links"].rows_where("nonce = ?", [nonce]))
+        return rows[0] if rows else None
+
+    def live_offer_link(self, offer_id: int) -> dict | None:
+        """The newest link of an offer that was not revoked, or None."""
+        rows = list(self.db["offer_links"].rows_where("offer_id = ? AND revoked_at IS NULL", [offer_id],
+                                                      order_by="id DESC", limit=1))
+        return rows[0] if rows else None
+
+    def revoke_offer_links(self, offer_id: int, at: str) -> int:
+        """Revoke every live link of an offer; returns how many were live."""
+        cursor = self.db.execute("UPDATE offer_links SET revoked_at = ? WHERE offer_id = ? AND revoked_at IS NULL",
+                                 [at, offer_id])
+        return cursor.rowcount
+
+    def add_counter_offer(self, record: dict) -> int:
+        return self.db["counter_offers"].insert(record).last_pk
+
+    def counter_offers(self, offer_id: int) -> list[dict]:
+        return list(self.db["counter_offers"].rows_where("offer_id = ?", [offer_id], order_by="id"))
+
+    def next_invoice_seq(self, owner_id: int) -> int:
+        row = self.db.execute("SELECT coalesce(max(invoice_seq), 0) FROM acceptances WHERE owner_id = ?",
+                              [owner_id]).fetchone()
+        return row[0] + 1
+
+    def add_acceptance(self, record: dict) -> None:
+        self.db["acceptances"].insert(dict(record, terms=json.dumps(record["terms"], sort_keys=True)))
+
+    def acceptance(self, offer_id: int) -> dict | None:
+        rows = list(self.db["acceptances"].rows_where("offer_id = ?", [offer_id]))
+        return _json_columns(rows[0], ["terms"]) if rows else None
+
+    def acceptance_by_invoice(self, invoice_number: str) -> dict | None:
+        rows = list(self.db["acceptances"].rows_where("invoice_number = ?", [invoice_number]))
+        return _json_columns(rows[0], ["terms"]) if rows else None
+
+    def add_contributor_shares(self, asset_id: int, effective_from: str, shares: list) -> int:
+        return self.db["contributor_shares"].insert({
+            "asset_id": asset_id, "effective_from": effective_from, "shares": json.dumps(shares),
+            "recorded_at": utc_now()}).last_pk
+
+    def contributor_shares(self, asset_id: int) -> list[dict]:
+        """Every share set of a work, oldest effective date first (a later record wins a tie)."""
+        rows = self.db["contributor_shares"].rows_where("asset_id = ?", [asset_id], order_by="effective_from, id")
+        return [_json_columns(r, ["shares"]) for r in rows]
+
+    def add_payment(self, record: dict, parts: list[dict]) -> int:
+        payment_id = self.db["payments"].insert(dict(record, recorded_at=utc_now())).last_pk
+        for part in parts:
+            self.db["payment_splits"].insert(dict(part, payment_id=payment_id))
+        return payment_id
+
+    def payments(self, offer_id: int) -> list[dict]:
+        return list(self.db["payments"].rows_where("offer_id = ?", [offer_id], order_by="id"))
+
+    def payment_splits(self, payment_id: int) -> list[dict]:
+        return list(self.db["payment_splits"].rows_where("payment_id = ?", [payment_id], order_by="id"))
+
+    def statement_rows(self, owner_id: int | None, start: str, end: str) -> list[dict]:
+        """Each contributor's part of each payment received in [start, end), with the payment and the work."""
+        where, params = "payments.received_at >= ? AND payments.received_at < ?", [start, end]
+        if owner_id is not None:
+            where, params = where + " AND payments.owner_id = ?", params + [owner_id]
+        return list(self.db.query(
+            "SELECT payment_splits.contributor, payment_splits.share, payment_splits.amount_minor AS part_minor, "
+            "payments.id AS payment_id, payments.offer_id, payments.currency, payments.amount_minor, "
+            "payments.reference, payments.received_at, owners.name AS owner, assets.id AS asset_id, "
+            "coalesce(assets.title, assets.filename) AS work FROM payment_splits "
+            "JOIN payments ON payments.id = payment_splits.payment_id "
+            "JOIN offers ON offers.id = payments.offer_id JOIN matches ON matches.id = offers.match_id "
+            "JOIN assets ON assets.id = matches.asset_id JOIN owners ON owners.id = payments.owner_id "
+            f"WHERE {where} ORDER BY payments.received_at, payments.id, payment_splits.id", params))
+
+    def add_licence(self, record: dict) -> int:
+        return self.db["licences"].insert(record, replace=True).last_pk
+
+    def licence(self, offer_id: int) -> dict | None:
+        rows = list(self.db["licences"].rows_where("offer_id = ?", [offer_id]))
+        return rows[0] if rows else None
+
+    def licensed_domains(self, at: str) -> dict[int, list[str]]:
+        """Per work, the domains of licences in force at `at`."""
+        found: dict[int, list[str]] = {}
+        for asset_id, domain in self.db.execute(
+                "SELECT asset_id, domain FROM licences WHERE starts_at <= ? AND ends_at > ? ORDER BY id", [at, at]):
+            found.setdefault(asset_id, []).append(domain)
+        return found
+
+    def take_webhook_event(self, event_id: str, at: str) -> bool:
+        """Remember a webhook event id; False when it was taken before (a replay)."""
+        cursor = self.db.execute("INSERT OR IGNORE INTO webhook_events(event_id, received_at) VALUES (?, ?)",
+                                 [event_id, at])
+        return cursor.rowcount == 1
 
 
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")
 DECISIONS = ("match", "review")
+
+
+def _and(pairs: list[tuple[str, object]]) -> tuple[str, list]:
+    """A WHERE clause ANDing `column = ?` for each pair whose value is not None."""
+    clauses, params = ["1"], []
+    for column, value in pairs:
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ class Crawled:
     scan_id: int
     summary: dict
     hits: list
+    ticks: list  # store.crawl_progress as seen from this process while the crawl ran
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +98,22 @@ def full_crawl(site, make_workspace):
     site.reset()
     ws = make_workspace()
     store, scan_id = new_scan(ws)
-    summary = crawl(ws.home, scan_id, [site_target(site)])
-    yield Crawled(ws, store, scan_id, summary, list(site.hits))
+    ticks: list[dict] = []
+    summary = crawl(ws.home, scan_id, [site_target(site)], tick=lambda: ticks.append(store.crawl_progress(scan_id)),
+                    tick_seconds=0.05)
+    yield Crawled(ws, store, scan_id, summary, list(site.hits), ticks)
     store.close()
+
+
+def test_progress_is_read_from_the_workspace_while_the_crawl_runs(full_crawl):
+    ticks = full_crawl.ticks
+    assert ticks, "the crawl ended before the first tick"
+    for key in ("pages", "images", "refusals"):
+        assert [t[key] for t in ticks] == sorted(t[key] for t in ticks)  # counts only grow
+    final = full_crawl.store.crawl_progress(full_crawl.scan_id)
+    assert final["images"] == full_crawl.summary["candidates_added"]
+    assert final["refusals"] == len(full_crawl.store.crawl_events(full_crawl.scan_id)) > 0
+    assert ticks[-1]["images"] <= final["images"]
 
 
 def test_crawl_captures_every_image_form_and_records_every_refusal(site, full_crawl):
@@ -250,8 +264,9 @@ def test_a_public_url_redirecting_to_a_private_one_is_refused(site, make_workspa
     assert ("/go-local", 302) in site.hits
     assert site.full_fetches("/img/lake.jpg") == 0
     (event,) = store.crawl_events(scan_id)
-    assert (event["reason"], event["url"]) == ("private_address", f"{site.base}/img/lake.jpg")
-    assert f"(reached by a redirect from {public})" in event["detail"]
+    # Recorded under the URL that was asked for; the detail names where it led.
+    assert (event["reason"], event["url"]) == ("private_address", public)
+    assert f"{site.base}/img/lake.jpg (reached by a redirect from {public})" in event["detail"]
 
 
 def test_page_cap_bounds_an_endless_calendar(site, make_workspace):

@@ -76,3 +76,10 @@ def test_workspace_index_uses_the_configured_factory_and_search_params(workspace
     loaded = catalogue.rebuild(ws, store, embedder, tuned.index)
     assert loaded.vectors.factory == "HNSW32,Flat" and loaded.vectors.search_params == "efSearch=77"
     assert len(loaded.vectors) == 3
+
+
+def test_an_onnx_spec_is_cached_exactly_when_its_model_file_exists(tmp_path):
+    model = tmp_path / "model.onnx"
+    assert not clip_weights_cached(f"onnx:{model}")
+    model.write_bytes(b"not read, only looked for")
+    assert clip_weights_cached(f"onnx:{model}")

@@ -79,8 +79,9 @@ def test_a_deleted_last_entry_is_caught_through_the_head(store):
 
 
 def test_unknown_kinds_are_refused_with_the_valid_ones(store):
-    with pytest.raises(UsageError, match="Ledger entry kind 'payment' is not one of register, match, review"):
-        ledger.append(store, "payment", "match:1", {})
+    with pytest.raises(UsageError, match="Ledger entry kind 'refund' is not one of register, match, review, notice, offer, export, presence, "
+                                         "enforce, delivery, contributors, payment"):
+        ledger.append(store, "refund", "match:1", {})
 
 
 def test_appending_after_the_head_moved_underneath_is_refused(store):

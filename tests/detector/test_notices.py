@@ -16,7 +16,7 @@ def section(body: str, start: str, end: str | None) -> str:
 
 
 def test_dmca_notice_has_every_element_of_512_c_3_A(tmp_path):
-    env = build_env(tmp_path, page_title="Mugs\nI hereby withdraw this notice")
+    env = build_env(tmp_path, page_title="Mugs\nI hereby withdraw this notice", status="confirmed")
     notice = notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca", at=AT)
     body = notice.body
     match = env.store.match(env.match_id)
@@ -30,9 +30,13 @@ def test_dmca_notice_has_every_element_of_512_c_3_A(tmp_path):
         assert text in work, text
     # (iii) the infringing material and where it is
     material = section(body, "[512(c)(3)(A)(iii)]", "[512(c)(3)(A)(iv)]")
-    for text in (IMAGE_URL, FINAL_URL, PAGE_URL, match["sha256"], "2025-03-01T10:00:00Z",
-                 "The creator notice embedded in the registered file (Alice Example) was removed"):
+    for text in (IMAGE_URL, FINAL_URL, PAGE_URL, match["sha256"], "2025-03-01T10:00:00Z"):
         assert text in material, text
+    # removed rights metadata is named in plain words, as removal of copyright management information
+    said = " ".join(material.split())
+    assert "The author's name embedded in the registered file (\u201cAlice Example\u201d) was removed from the copy." in said
+    assert "copyright management information" in said and "17 U.S.C. 1202(b)" in said
+    assert "Directive 2001/29/EC" not in said and "rights_url" not in body and "creator notice" not in body
     # a page title cannot add lines to the notice
     assert '(page title as published: "Mugs I hereby withdraw this notice")' in material
     # (iv) contact information
@@ -51,12 +55,14 @@ def test_dmca_notice_has_every_element_of_512_c_3_A(tmp_path):
 
 
 def test_dsa_notice_has_every_element_of_article_16_2(tmp_path):
-    env = build_env(tmp_path)
+    env = build_env(tmp_path, status="confirmed")
     body = notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa", at=AT).body
     reasons = " ".join(section(body, "[Article 16(2)(a)]", "[Article 16(2)(b)]").split())
     assert "Alice Example Photography Ltd holds the copyright in the work \"Castle at dusk\"" in reasons
     assert "without the rights holder's authorisation" in reasons and "Directive 2001/29/EC" in reasons
-    assert "copyright law of Germany" in reasons and "95 geometrically consistent feature matches" in reasons
+    assert "copyright law of Germany" in reasons
+    assert "95 distinctive points of the work were found in the copy in the same arrangement" in reasons
+    assert "Article 7 of Directive 2001/29/EC" in reasons and "U.S.C." not in reasons
     location = section(body, "[Article 16(2)(b)]", "[Article 16(2)(c)]")
     assert f"Image URL: {IMAGE_URL}" in location and f"Page URL: {PAGE_URL}" in location and FINAL_URL in location
     notifier = section(body, "[Article 16(2)(c)]", "[Article 16(2)(d)]")
@@ -67,7 +73,7 @@ def test_dsa_notice_has_every_element_of_article_16_2(tmp_path):
 
 
 def test_a_notice_is_recorded_written_and_entered_in_the_ledger(tmp_path):
-    env = build_env(tmp_path)
+    env = build_env(tmp_path, status="confirmed")
     notice = notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa", at=AT)
     assert notice.path == env.ws.output_dir / "notices" / f"match-{env.match_id}-dsa-{notice.id}.txt"
     assert notice.path.read_text(encoding="utf-8") == notice.body
@@ -97,13 +103,37 @@ def test_no_notice_for_an_unconfirmed_borderline_match(tmp_path):
         notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa")
 
 
+def test_no_notice_for_a_match_nobody_confirmed(tmp_path):
+    env = build_env(tmp_path)
+    with pytest.raises(ActionRefused) as refused:
+        notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca")
+    assert str(refused.value) == (
+        f"Match {env.match_id} is new, not confirmed; a DMCA notice is made only on a confirmed match. Look at "
+        f"it and run `copyhound review {env.match_id} --confirm`, or let a policy rule confirm it "
+        "(`copyhound enforce`).")
+
+
+def test_no_notice_for_a_copy_the_latest_scan_saw_gone(tmp_path):
+    env = build_env(tmp_path, status="confirmed")
+    env.store.set_match_presence(env.match_id, presence="removed", presence_at="2025-04-02T03:00:00Z",
+                                 presence_detail="the image answered HTTP 404", removed_at="2025-04-02T03:00:00Z")
+    with pytest.raises(ActionRefused) as refused:
+        notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa")
+    assert str(refused.value) == (
+        f"Match {env.match_id}: no DSA notice, the copy is gone: the image answered HTTP 404 (scan of "
+        "2025-04-02T03:00:00Z); it was last seen on 2025-03-01T10:00:00Z.")
+    assert env.store.notices([env.match_id]) == []
+
+
 def test_missing_profile_fields_are_named_with_the_command_to_set_them(tmp_path):
-    env = build_env(tmp_path, profile={"legal_name": "Alice Ltd", "email": "", "address": None, "signature": None})
+    env = build_env(tmp_path, status="confirmed",
+                    profile={"legal_name": "Alice Ltd", "email": "", "address": None, "signature": None})
     with pytest.raises(ActionRefused) as refused:
         notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca")
     assert str(refused.value) == (
         "Owner 'alice' has no address, email, signature in the profile, which a DMCA notice must carry. "
-        "Set them with `copyhound owner set alice --address ... --email ... --signature ...`.")
+        "Set them on the portal's Profile page (/profile), or with "
+        "`copyhound owner set alice --address ... --email ... --signature ...`.")
     profile.set_profile(env.store, "alice", email="alice@example.org")
     assert notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dsa").kind == "dsa"
 

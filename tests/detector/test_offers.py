@@ -1,5 +1,6 @@
 """Licensing offers: prices computed by hand against the rules, statuses, letters, refusals."""
 
+import json
 import tomllib
 from dataclasses import replace
 from decimal import Decimal
@@ -26,7 +27,7 @@ def test_default_rules_small_web_use_seen_once(tmp_path):
     assert (offer.record["currency"], offer.record["amount"], offer.record["early_amount"]) == ("EUR", "187.50", "150.00")
     assert offer.record["status"] == "draft"
     assert offer.record["discount_until"] == "2025-04-15T12:00:00Z" and offer.record["expires_at"] == "2025-05-01T12:00:00Z"
-    assert [row["value"] for row in offer.record["breakdown"]] == ["250", "1", "0.75", "1", "1"]
+    assert [row["value"] for row in offer.record["breakdown"]] == ["250", "1", "0.75", "1", "1", "1", "1"]
 
 
 def test_owner_override_commercial_long_and_repeated_use(tmp_path):
@@ -92,7 +93,7 @@ def test_status_moves_and_dates_are_recorded(tmp_path):
     assert (sent["status"], sent["sent_at"]) == ("sent", "2025-04-02T00:00:00Z")
     accepted = offers.set_offer_status(env.store, first["id"], "accepted", at="2025-04-10T00:00:00Z")
     assert (accepted["decided_at"], offers.amount_due(accepted)) == ("2025-04-10T00:00:00Z", "150.00")
-    with pytest.raises(ActionRefused, match=f"Offer {first['id']} is accepted; that is final, not declined"):
+    with pytest.raises(ActionRefused, match=f"Offer {first['id']} is accepted; it can become paid, not declined"):
         offers.set_offer_status(env.store, first["id"], "declined")
 
     late = offers.make_offer(env.ws, env.store, env.settings, env.match_id, at=AT).record
@@ -106,8 +107,13 @@ def test_status_moves_and_dates_are_recorded(tmp_path):
         offers.set_offer_status(env.store, expired["id"], "accepted", at="2025-06-01T00:00:00Z")
     assert offers.expire_due(env.store, [env.match_id], at="2025-06-01T00:00:00Z") == [expired["id"]]
     assert env.store.offer(expired["id"])["status"] == "expired"
-    with pytest.raises(UsageError, match="Offer status must be one of draft, sent, accepted, declined, expired, got 'paid'"):
+    with pytest.raises(ActionRefused, match=f"Offer {expired['id']} is expired; that is final, not declined"):
+        offers.set_offer_status(env.store, expired["id"], "declined")
+    with pytest.raises(UsageError, match=f"Offer {expired['id']} becomes paid when its payment is recorded"):
         offers.set_offer_status(env.store, expired["id"], "paid")
+    with pytest.raises(UsageError, match="Offer status must be one of draft, sent, viewed, countered, accepted, "
+                                         "paid, declined, expired, got 'settled'"):
+        offers.set_offer_status(env.store, expired["id"], "settled")
     kinds = [(e["kind"], e["subject"]) for e in ledger.entries(env.store)][-3:]
     assert kinds == [("offer", f"match:{env.match_id}")] * 3 and ledger.verify(env.store) == []
 
@@ -122,7 +128,8 @@ def test_no_offer_for_rejected_or_authorized_matches(tmp_path, status):
 def test_offer_needs_a_name_and_email(tmp_path):
     env = build_env(tmp_path, profile={"legal_name": "Alice Ltd"})
     with pytest.raises(ActionRefused, match="has no email in the profile, which a licensing offer must carry. "
-                                            "Set them with `copyhound owner set alice --email ...`"):
+                                            "Set them on the portal's Profile page \\(/profile\\), or with "
+                                            "`copyhound owner set alice --email ...`"):
         offers.make_offer(env.ws, env.store, env.settings, env.match_id)
 
 
@@ -140,3 +147,18 @@ def test_the_owner_can_replace_the_letter_template(tmp_path):
         offers.make_offer(env.ws, env.store, settings, env.match_id, at=AT)
     with pytest.raises(ConfigError, match="pricing.letter_template 'nope.j2': no file at"):
         offers.make_offer(env.ws, env.store, settings_from('[pricing]\nletter_template = "nope.j2"\n'), env.match_id)
+
+
+def test_a_scan_expires_the_offers_past_their_date(tmp_path):
+    from detector.scan import run_scan
+
+    env = build_env(tmp_path)
+    overdue = offers.make_offer(env.ws, env.store, env.settings, env.match_id, at=AT).record
+    offers.set_offer_status(env.store, overdue["id"], "sent", at=AT)
+    current = offers.make_offer(env.ws, env.store, env.settings, env.match_id).record
+    summary = run_scan(env.ws, env.store, env.settings, None, [], crawl=False)
+    assert summary["offers_expired"] == 1
+    assert env.store.offer(overdue["id"])["status"] == "expired"
+    assert env.store.offer(current["id"])["status"] == "draft"
+    assert json.loads(ledger.entries(env.store)[-1]["payload"]) == {"offer_id": overdue["id"], "status": "expired",
+                                                                    "previous": "sent"}

@@ -7,6 +7,7 @@ import re
 import numpy as np
 from evidence_case import FINAL_URL, OFFSET, PAGE_URL, SCALE, build_env
 from PIL import Image
+from pypdf import PdfReader
 
 from detector.evidence import case, pdf, report
 
@@ -43,7 +44,8 @@ def test_report_outlines_the_verified_region_where_the_transform_puts_the_work(t
     assert red[(y0 + y1) // 2, x0 - 1:x0 + 2].any() and red[(y0 + y1) // 2, x1 - 2:x1 + 1].any()
     assert red[y0 - 1:y0 + 2, (x0 + x1) // 2].any() and red[y1 - 2:y1 + 1, (x0 + x1) // 2].any()
     assert not red[150, 330] and not red[280, 20]  # the grey canvas outside the outline stays unmarked
-    assert "mapped into the copy by the verified transform" in built.copy.note
+    assert built.copy.note == "red outline: where the work sits in the copy"
+    assert built.work.note == "red outline: the copy shows the whole work"
 
 
 def test_report_tells_which_rights_notices_the_copy_lost(tmp_path):
@@ -89,17 +91,14 @@ def test_oneline_removes_controls_and_bidi_overrides():
     assert case.oneline("a\nb\u202e\u0000c\t d") == "a b c d"
 
 
-def test_report_without_transform_says_so_and_pdf_is_a_pdf_dated_by_the_evidence(tmp_path):
+def test_report_without_transform_says_so_and_pdf_is_printed_from_it_dated_by_the_evidence(tmp_path):
     env = build_env(tmp_path, signals={"sha256_equal": False, "embedder": "none", "page_title": "x"})
     paths = report.write_report(env.ws, env.store, env.settings, env.match_id, pdf=True)
     assert [p.name for p in paths] == [f"match-{env.match_id}.html", f"match-{env.match_id}.pdf"]
     assert all(p.parent == env.ws.output_dir / "reports" for p in paths)
-    written = paths[1].read_bytes()
-    assert written.startswith(b"%PDF-") and b"D:20250301100000" in written
+    document = PdfReader(paths[1])
+    assert document.metadata["/CreationDate"].startswith("D:20250301100000")
     assert "the match carries no transform" in paths[0].read_text(encoding="utf-8")
+    assert "the match carries no transform" in " ".join(document.pages[0].extract_text().split())
     assert paths[1].read_bytes() == pdf.render_pdf(report.build(case.load_case(env.ws, env.store, env.match_id),
                                                                    env.settings))
-
-
-def test_pdf_text_keeps_latin1_and_spells_out_the_rest():
-    assert pdf.pdf_text("Café \u201cok\u201d \u4e2d") == 'Café "ok" \\u{4E2D}'

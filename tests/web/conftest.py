@@ -8,16 +8,14 @@ uploads, revocations) use matches, works and tokens nobody else asserts on.
 from __future__ import annotations
 
 import io
-import threading
-import time
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from PIL import Image
+from support import serving
 
 from detector import config, demo_site, tokens
 from detector.detect import Detector
@@ -107,18 +105,42 @@ def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
     return ws, settings, minted, matches, assets
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags for a root user in a container with no GPU and no network beyond loopback.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright; tests that use it skip where it is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """`with serve(app) as url:` a real server for an app of a test's own."""
+    return serving
+
+
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory) -> Portal:
-    ws, _settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal") / "ws")
-    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield Portal(f"http://127.0.0.1:{port}", ws, ws.settings(), minted, matches, assets)
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_portal(tmp_path_factory.mktemp("portal") / "ws")
+
+
+@pytest.fixture(scope="module")
+def fresh_portal(tmp_path_factory) -> Portal:
+    """A portal of its own for a module whose tests change what the shared one's tests assert on."""
+    yield from serve_portal(tmp_path_factory.mktemp("fresh-portal") / "ws")
+
+
+def serve_portal(home: Path):
+    ws, _settings, minted, matches, assets = _build(home)
+    with serving(create_app(ws)) as url:
+        yield Portal(url, ws, ws.settings(), minted, matches, assets)

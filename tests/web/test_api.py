@@ -219,6 +219,19 @@ def test_bundle_downloads_and_verifies(portal, tmp_path):
     assert [o["name"] for o in manifest["owners"]] == ["alice"]
 
 
+def test_fetching_a_bundle_again_changes_nothing(portal):
+    match_id = portal.matches["alice"][0]
+    with portal.client("alice") as c:
+        first = c.get(f"/api/matches/{match_id}/bundle")
+        with portal.store() as store:
+            entries = ledger.entries(store)
+        second = c.get(f"/api/matches/{match_id}/bundle")
+        with portal.store() as store:
+            assert ledger.entries(store) == entries  # a GET writes nothing
+    assert first.status_code == second.status_code == 200 and first.content == second.content
+    assert entries[-1]["kind"] == "export" and entries[-1]["payload"].count(str(match_id))
+
+
 def _png(side: int, seed: int) -> bytes:
     image = Image.effect_noise((side, side), 64 + seed).convert("RGB")
     out = io.BytesIO()

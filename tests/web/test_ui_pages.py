@@ -3,24 +3,9 @@ covers the happy path in Chromium)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import httpx
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-@contextmanager
-def _signed_in(portal, who: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=portal.url, timeout=60) as client:
-        page = client.get("/signin")
-        r = client.post("/signin", data={"token": portal.tokens[who], "csrf": _csrf(page.text), "next": "/matches"})
-        assert r.status_code == 303 and r.headers["location"] == "/matches"
-        yield client
+from web_session import csrf as _csrf
+from web_session import signed_in as _signed_in
 
 
 def test_pages_redirect_to_sign_in_and_back(portal):

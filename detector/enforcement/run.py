@@ -1,0 +1,226 @@
+"""`copyhound enforce`: apply the owners' policy rules to their matches, within hard limits.
+
+For each match (rejected ones aside) the first fitting rule names an action. An action that
+writes to someone (offer, dmca, dsa) is held back, with the reason, when:
+
+- the use is authorised, or the match is in the `review` band (a person decides those);
+- the copy is already gone, or the same offer or notice was already made;
+- an automated action was taken on the match within enforcement.cooling_days;
+- the owner's daily cap (enforcement.daily_cap_owner) or the recipient's
+  (enforcement.daily_cap_recipient) is reached, counted over the last 24 hours;
+- no recipient address, sender address or SMTP server is known.
+
+Otherwise the match is confirmed on the owner's behalf (the review names the rule), the offer or
+notice is made, e-mailed with the evidence report attached, and the action is recorded with its
+rule, the facts that made the rule fit, the recipient and where its address came from, in the
+enforcement log and the ledger. A dry run plans the same steps, looks recipients up, and changes
+nothing else. Every time comes from `now`, so tests run on an injected clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from detector.config import PolicyRule, Settings
+from detector.enforcement import mailer, policy, recipients
+from detector.errors import ActionRefused, ConfigError
+from detector.evidence import ledger
+from detector.workspace import Workspace
+from detector.workspace.store import Store
+
+
+@dataclass
+class Step:
+    """One match's planned (or taken) action and why."""
+
+    match_id: int
+    owner: str
+    host: str
+    rule: str
+    action: str
+    why: list[str]
+    facts: dict
+    held: str | None = None
+    recipient: str | None = None
+    recipient_source: str | None = None
+    outcome: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Counts:
+    """Actions counted against the daily caps: those of the last 24 hours plus this run's."""
+
+    owner: dict[int, int] = field(default_factory=dict)
+    recipient: dict[str, int] = field(default_factory=dict)
+
+
+def enforce(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_run: bool,
+            owner: str | None = None) -> list[Step]:
+    """Plan (dry_run) or take each owner's policy actions; returns one Step per match a rule fits."""
+    rules = settings.enforcement
+    policy.check_rules(rules, {o["name"] for o in store.owners()})
+    where, params = "matches.status != 'rejected'", []
+    if owner is not None:
+        where, params = where + " AND matches.owner_id = ?", [store.owner_by_name(owner)["id"]]
+    lookups: dict[str, recipients.Lookup] = {}
+    counts = _Counts()
+    steps = []
+    for match in store.matches(where, params):
+        lookup = None
+        if any(r.countries for r in rules.rules):
+            lookup = _lookup(store, settings, match, now, lookups)
+        offers, notices = store.offers([match["id"]]), store.notices([match["id"]])
+        facts = policy.facts_of(match, offers, notices, rules, lookup.country if lookup else None, now)
+        chosen = policy.choose(rules.rules, facts)
+        if chosen is None:
+            continue
+        rule, why = chosen
+        step = Step(match["id"], facts.owner, facts.host, rule.name, rule.action, why, facts.as_dict())
+        steps.append(step)
+        if rule.action not in policy.OUTWARD:
+            step.outcome = "left for a person to review" if rule.action == "review" else "ignored"
+            continue
+        step.held = _held(store, settings, match, facts, rule, now, counts)
+        if step.held is None:
+            contact = _lookup(store, settings, match, now, lookups).best("notice" if rule.action != "offer" else "offer")
+            step.held = _recipient_held(store, settings, match, contact, now, counts)
+            if contact is not None:
+                step.recipient, step.recipient_source = contact.address, contact.source
+        if step.held is not None:
+            step.outcome = f"held: {step.held}"
+            continue
+        counts.owner[match["owner_id"]] = counts.owner.get(match["owner_id"], 0) + 1
+        counts.recipient[step.recipient.lower()] = counts.recipient.get(step.recipient.lower(), 0) + 1
+        if dry_run:
+            step.outcome = f"would {_verb(rule.action)} {step.recipient} ({step.recipient_source})"
+        else:
+            _act(ws, store, settings, match, rule, step, now)
+    return steps
+
+
+def _verb(action: str) -> str:
+    return "send an offer to" if action == "offer" else f"send a {action.upper()} notice to"
+
+
+def _lookup(store: Store, settings: Settings, match: dict, now: datetime,
+            cache: dict[str, recipients.Lookup]) -> recipients.Lookup:
+    host = policy.host_of(match["page_url"])
+    if host not in cache:
+        cache[host] = recipients.lookup(store, settings.recipients, match["page_url"], now)
+    return cache[host]
+
+
+def _stamp(moment: datetime) -> str:
+    return recipients.stamp(moment)
+
+
+def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, rule: PolicyRule,
+          now: datetime, counts: _Counts) -> str | None:
+    """Why a hard limit holds this outward action back, or None."""
+    limits = settings.enforcement
+    if facts.status == "authorized":
+        return "an authorised use"
+    if facts.decision == "review":
+        return "a review-band match: a person decides"
+    if facts.presence == "removed":
+        return "the copy is already gone"
+    if rule.action == "offer" and facts.offer in ("sent", "accepted"):
+        return f"an offer is already {facts.offer}"
+    delivered = {d["notice_id"] for d in store.deliveries([match["id"]]) if d["status"] == "sent"}
+    if any(n["kind"] == rule.action and n["id"] in delivered for n in store.notices([match["id"]])):
+        return f"a {rule.action.upper()} notice was already sent"
+    last = store.enforcement_actions([match["id"]])
+    if last:
+        until = datetime.fromisoformat(last[-1]["at"]) + timedelta(days=limits.cooling_days)
+        if now < until:
+            return (f"cooling period: rule {last[-1]['rule']} acted on {last[-1]['at'][:10]}; nothing more "
+                    f"before {_stamp(until)[:10]}")
+    taken = store.count_enforcement_actions(match["owner_id"], _stamp(now - timedelta(days=1)))
+    if taken + counts.owner.get(match["owner_id"], 0) >= limits.daily_cap_owner:
+        return f"the owner's daily cap of {limits.daily_cap_owner} automated actions is reached"
+    if not settings.smtp.host:
+        return "smtp.host is empty, so nothing can be sent; set [smtp] in config.toml"
+    if not (settings.smtp.from_address or store.owner(match["owner_id"]).get("email")):
+        return f"no sender address: set smtp.from_address or `copyhound owner set {facts.owner} --email ...`"
+    return None
+
+
+def _recipient_held(store: Store, settings: Settings, match: dict, contact: recipients.Contact | None,
+                    now: datetime, counts: _Counts) -> str | None:
+    if contact is None:
+        return (f"no recipient address found for {policy.host_of(match['page_url'])}; add one under "
+                "[recipients.overrides] in config.toml (`copyhound recipients HOST` shows what was tried)")
+    cap = settings.enforcement.daily_cap_recipient
+    sent = store.count_deliveries(contact.address, _stamp(now - timedelta(days=1)))
+    if sent + counts.recipient.get(contact.address.lower(), 0) >= cap:
+        return f"the daily cap of {cap} e-mails to {contact.address} is reached"
+    return None
+
+
+def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: PolicyRule, step: Step,
+         now: datetime) -> None:
+    """Confirm on the owner's behalf, make the offer or notice, send it, and record the action."""
+    from detector.evidence.notices import make_notice
+    from detector.evidence.offers import make_offer, set_offer_status
+    from detector.evidence.report import write_report
+    from detector.evidence.review import review_match
+    from detector.licensing.settlement import page_link
+
+    at = _stamp(now)
+    owner = store.owner(match["owner_id"])
+    detail: dict = {"why": step.why, "facts": step.facts, "recipient_source": step.recipient_source}
+    try:
+        if match["status"] != "confirmed":
+            review_match(store, match["id"], "confirmed", f"policy rule {rule.name}", actor=f"policy:{rule.name}",
+                         at=at)
+        if rule.action == "offer":
+            # A draft left by a run whose e-mail failed is sent again rather than priced anew.
+            drafts = [o for o in store.offers([match["id"]]) if o["status"] == "draft"]
+            offer = drafts[-1] if drafts else \
+                make_offer(ws, store, settings, match["id"], commercial=step.facts["commercial"], at=at).record
+            body = offer["letter"]
+            # enforcement.offer_url replaces the offer's own public page (detector.licensing) when set
+            link = settings.enforcement.offer_url.replace("{offer_id}", str(offer["id"])) \
+                if settings.enforcement.offer_url else page_link(ws, store, settings, offer["id"])
+            body += f"\n\nAccept or decline this offer here: {link}\n"
+            subject = f"Licence offer for the use of {match['asset_title'] or match['asset_filename']} on {step.host}"
+            ids = {"offer_id": offer["id"]}
+        else:
+            made = [n for n in store.notices([match["id"]]) if n["kind"] == rule.action]
+            if made:
+                notice = made[-1]
+            else:
+                notice = vars(make_notice(ws, store, settings, match["id"], rule.action, at=at,
+                                          recipient=step.recipient))
+            body = notice["body"]
+            subject = f"{'DMCA' if rule.action == 'dmca' else 'DSA Article 16'} notice: infringing image on {step.host}"
+            ids = {"notice_id": notice["id"]}
+        detail.update(ids)
+        report = write_report(ws, store, settings, match["id"], pdf=True)
+    except (ActionRefused, ConfigError) as e:
+        step.held = str(e)
+        step.outcome = f"refused: {e}"
+        return
+    letter = mailer.Letter(match["id"], owner["id"], settings.smtp.from_address or owner["email"], step.recipient,
+                           subject, body, tuple(report), **ids)
+    delivery = mailer.send(ws, store, settings.smtp, letter, now)
+    detail["delivery_id"] = delivery["id"]
+    if delivery["status"] == "sent":
+        if rule.action == "offer":
+            set_offer_status(store, ids["offer_id"], "sent", at=at)
+        step.outcome = f"{_verb(rule.action).replace('send', 'sent')} {step.recipient}: {delivery['response']}"
+    else:
+        step.outcome = f"sending to {step.recipient} failed: {delivery['response']}"
+    record = {"owner_id": match["owner_id"], "match_id": match["id"], "rule": rule.name, "action": rule.action,
+              "recipient": step.recipient, "at": at, "detail": dict(detail, outcome=step.outcome)}
+    with store.atomic():
+        store.add_enforcement_action(record)
+        ledger.append(store, "enforce", ledger.match_subject(match["id"]), {
+            "rule": rule.name, "action": rule.action, "why": step.why, "recipient": step.recipient,
+            "recipient_source": step.recipient_source, "outcome": step.outcome,
+            **{k: detail[k] for k in ("offer_id", "notice_id", "delivery_id") if k in detail},
+        }, at=at)

@@ -1,0 +1,105 @@
+"""Content Credentials (C2PA manifests) embedded in the registered file and in the copy.
+
+Read with c2pa-python (the C2PA project's own reader, which also validates the manifest's
+signature and hashes). A registered work's credentials missing from the copy are removed
+copyright management information, like a stripped EXIF copyright; a copy's own manifest, for
+instance one claiming another author, is shown in the report as it reads. A copy's manifest
+comes from the web: every string taken from it is cut to one short line.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+
+from detector.evidence.case import oneline
+from detector.sniff import sniff
+
+#: Image formats (as detector.sniff names them) that C2PA embeds manifests in, with their media types.
+MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
+               "tiff": "image/tiff"}
+_MAX_CHARS = 200
+
+
+def _short(value) -> str | None:
+    text = oneline(value)[:_MAX_CHARS]
+    return text or None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The active manifest of a file: who signed it, who it names as author, and whether it validates.
+
+    validation is the reader's verdict: 'Valid' (intact, signer not on a trust list), 'Trusted',
+    'Invalid', or 'Unreadable' when the manifest could not be parsed (problems say why).
+    """
+
+    label: str | None
+    signer: str | None
+    issuer: str | None
+    signed_at: str | None
+    authors: list[str] = field(default_factory=list)
+    title: str | None = None
+    generator: str | None = None
+    validation: str = "Valid"
+    problems: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One sentence-part: signed by whom, naming whom as author."""
+        parts = [f"signed by {self.signer or 'an unnamed signer'}" + (f" ({self.issuer})" if self.issuer else "")]
+        if self.signed_at:
+            parts.append(f"on {self.signed_at}")
+        if self.authors:
+            parts.append("naming " + ", ".join(self.authors) + " as author")
+        return " ".join(parts)
+
+
+def read_credentials(data: bytes) -> Credentials | None:
+    """The file's Content Credentials, or None when it carries none (or its format cannot)."""
+    media_type = MEDIA_TYPES.get(sniff(data) or "")
+    if media_type is None:
+        return None
+    import c2pa
+
+    try:
+        reader = c2pa.Reader(media_type, io.BytesIO(data))
+        store = json.loads(reader.json())
+    except c2pa.C2paError.ManifestNotFound:
+        return None
+    except (c2pa.C2paError, ValueError) as e:
+        return Credentials(None, None, None, None, validation="Unreadable", problems=[_short(e) or type(e).__name__])
+    manifest = (store.get("manifests") or {}).get(store.get("active_manifest")) or {}
+    signature = manifest.get("signature_info") or {}
+    authors = []
+    for assertion in manifest.get("assertions") or []:
+        if str(assertion.get("label", "")).startswith("stds.schema-org.CreativeWork"):
+            for author in (assertion.get("data") or {}).get("author") or []:
+                name = _short(author.get("name") if isinstance(author, dict) else author)
+                if name:
+                    authors.append(name)
+    generators = manifest.get("claim_generator_info") or [{}]
+    generator = generators[0] if isinstance(generators[0], dict) else {}
+    return Credentials(
+        label=_short(manifest.get("label")), signer=_short(signature.get("common_name")),
+        issuer=_short(signature.get("issuer")), signed_at=_short(signature.get("time")), authors=authors[:10],
+        title=_short(manifest.get("title")),
+        generator=_short(" ".join(str(generator.get(k, "")) for k in ("name", "version"))),
+        validation=_short(store.get("validation_state")) or "Unknown",
+        problems=[_short(s.get("code")) for s in store.get("validation_status") or [] if isinstance(s, dict)][:10],
+    )
+
+
+def credentials_sentences(work: Credentials | None, copy: Credentials | None) -> tuple[list[str], list[str]]:
+    """(removed, found): sentences on the work's credentials missing from the copy (removed
+    copyright management information), and on credentials the copy carries of its own."""
+    removed, found = [], []
+    if work is not None and (copy is None or copy.label != work.label):
+        removed.append(f"The registered file carries Content Credentials (a C2PA manifest {work.describe()}); "
+                       + ("the copy carries none: they were removed." if copy is None else
+                          "the copy does not: they were removed, and other credentials put in their place."))
+    if copy is not None and (work is None or copy.label != work.label):
+        found.append(f"The copy carries Content Credentials of its own (a C2PA manifest {copy.describe()}); "
+                     f"the C2PA reader finds them {copy.validation.lower()}"
+                     + (f" ({', '.join(copy.problems)})" if copy.problems else "") + ".")
+    return removed, found

@@ -1,0 +1,120 @@
+"""The dashboard's charts, drawn on the server as SVG: readable without JavaScript, with a title,
+a description and the numbers as text beside every bar, in a palette safe for colour-blind readers.
+
+A chart is a list of labelled bars, each a stack of series; the template `_chart.html` draws it
+from the geometry computed here (in viewBox units), and lists the same numbers in a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from detector.evidence.offers import STATUSES as OFFER_STATUSES
+from detector.evidence.offers import amount_due
+from detector.workspace.store import DECISIONS, Store
+
+WIDTH = 640
+LABEL_WIDTH = 150
+VALUE_WIDTH = 90
+ROW = 26
+BAR = 18
+WEEKS = 12
+TOP_SITES = 8
+
+
+@dataclass(frozen=True)
+class Segment:
+    series: str
+    value: int
+    x: float
+    width: float
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    total: int
+    note: str           # shown after the bar, e.g. the amount of money behind it
+    y: float
+    segments: list[Segment]
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    description: str
+    series: list[str]   # legend order; each series has its own colour class in portal.css
+    bars: list[Bar]
+
+    @property
+    def height(self) -> int:
+        return ROW * max(1, len(self.bars)) + 8
+
+    width = WIDTH
+    label_width = LABEL_WIDTH
+
+
+def chart(id: str, title: str, description: str, series: list[str],
+          rows: list[tuple[str, dict[str, int], str]]) -> Chart:
+    """Bars scaled to the largest total; `rows` are (label, value per series, note)."""
+    span = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    top = max([sum(values.values()) for _, values, _ in rows] + [1])
+    bars = []
+    for i, (label, values, note) in enumerate(rows):
+        x, segments = float(LABEL_WIDTH), []
+        for name in series:
+            value = values.get(name, 0)
+            if value:
+                width = span * value / top
+                segments.append(Segment(name, value, round(x, 1), round(width, 1)))
+                x += width
+        bars.append(Bar(label, sum(values.values()), note, 4 + i * ROW, segments))
+    return Chart(id, title, description, series, bars)
+
+
+def _weeks(now: datetime) -> list[str]:
+    """The last WEEKS week keys, oldest first, as SQLite's strftime('%Y-%W') writes them."""
+    monday = (now - timedelta(days=now.weekday())).replace(hour=12, minute=0, second=0, microsecond=0)
+    return [(monday - timedelta(weeks=k)).strftime("%Y-%W") for k in range(WEEKS - 1, -1, -1)]
+
+
+def matches_per_week(store: Store, owner_id: int | None, now: datetime | None = None) -> Chart:
+    counts: dict[str, dict[str, int]] = {}
+    for row in store.matches_per_week(owner_id, WEEKS):
+        counts.setdefault(row["week"], {})[row["decision"]] = row["matches"]
+    rows = [(f"week {week[5:]} of {week[:4]}", counts.get(week, {}), "") for week in _weeks(now or datetime.now(UTC))]
+    return chart("weeks", f"Matches found per week, last {WEEKS} weeks",
+                 "Matches first seen each week, split by the detector's decision: match (certain) or review "
+                 "(a person should look).", list(DECISIONS), rows)
+
+
+def top_sites(store: Store, owner_id: int | None) -> Chart:
+    sites, _ = store.sites(owner_id, TOP_SITES, 0)
+    rows = [(s["host"], {"unreviewed": s["unreviewed"], "confirmed": s["confirmed"],
+                         "other": s["matches"] - s["unreviewed"] - s["confirmed"]}, "") for s in sites]
+    return chart("sites", f"Top {TOP_SITES} sites by matches",
+                 "Sites with the most matches, split into unreviewed, confirmed copies and the rest "
+                 "(rejected or licensed).", ["unreviewed", "confirmed", "other"], rows)
+
+
+def offers_by_status(store: Store, owner_id: int | None) -> Chart:
+    """Offers per status; the note adds up their amounts per currency (accepted: what is due)."""
+    counts: dict[str, int] = {}
+    sums: dict[str, dict[str, Decimal]] = {}
+    for offer in store.offer_totals(owner_id):
+        counts[offer["status"]] = counts.get(offer["status"], 0) + 1
+        per_currency = sums.setdefault(offer["status"], {})
+        value = Decimal(amount_due(offer) or offer["amount"])
+        per_currency[offer["currency"]] = per_currency.get(offer["currency"], Decimal(0)) + value
+    rows = [(status, {status: counts.get(status, 0)},
+             ", ".join(f"{c} {v}" for c, v in sorted(sums.get(status, {}).items()))) for status in OFFER_STATUSES]
+    return chart("offers", "Licensing offers by status",
+                 "How many offers are drafts, sent, accepted, declined or expired, with the money behind them "
+                 "(for accepted offers, the amount due).", list(OFFER_STATUSES), rows)
+
+
+def dashboard_charts(store: Store, owner_id: int | None) -> list[Chart]:
+    return [matches_per_week(store, owner_id), top_sites(store, owner_id), offers_by_status(store, owner_id)]

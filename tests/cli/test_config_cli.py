@@ -1,0 +1,70 @@
+"""`copyhound config get/set` on a real workspace: values checked like the file, the file kept on refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import run_cli
+
+from detector.config import edit
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = tmp_path / "ws"
+    assert run_cli("init", "--embedder", "none", home=home).returncode == 0
+    return home
+
+
+def test_set_then_get_round_trips_through_the_file(home):
+    result = run_cli("config", "set", "crawl.max_pages", "40", home=home)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"crawl.max_pages = 40 in {home / 'config.toml'}."
+    got = run_cli("config", "get", "crawl.max_pages", home=home)
+    assert got.stdout == "40\n"
+    assert got.stderr.strip() == "Pages fetched per target per scan, at most. Default: 500."
+
+
+def test_changing_the_embedder_says_to_reindex(home):
+    result = run_cli("config", "set", "embedder.spec", "clip:ViT-B-32/openai", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "Run `copyhound reindex` next: the works' stored vectors come from the old model." in result.stdout
+    assert json.loads(run_cli("config", "get", "embedder.spec", "--format", "json", home=home).stdout)[0]["value"] \
+        == "clip:ViT-B-32/openai"
+
+
+def test_a_setting_that_needs_no_reindex_does_not_ask_for_one(home):
+    result = run_cli("config", "set", "crawl.obey_robots", "false", home=home)
+    assert result.returncode == 0 and "reindex" not in result.stdout
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("match.match_threshold", "high", ("error: match.match_threshold: 'high' is not a value of this setting; "
+                                      "give a number, true/false, a list like [400, 1200] or a table like "
+                                      "{ web = 250 }.")),
+    ("match.match_threshold", '"0.9"', "error: config.match.match_threshold must be float, got str: '0.9'"),
+    ("match.match_treshold", "0.9", ("error: No setting named 'match.match_treshold'; settings are SECTION.NAME "
+                                    "like embedder.spec (`copyhound config get` lists them all). Did you mean "
+                                    "match.match_threshold or match.review_threshold?")),
+    ("embedder.spec", "clip", "error: Unknown embedder 'clip'; accepted:"),
+])
+def test_a_refused_value_names_the_setting_and_leaves_the_file_alone(home, key, value, message):
+    before = (home / "config.toml").read_text()
+    result = run_cli("config", "set", key, value, home=home)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+    assert (home / "config.toml").read_text() == before
+
+
+def test_every_setting_is_listed_with_its_value(home):
+    rows = json.loads(run_cli("config", "get", "--format", "json", home=home).stdout)
+    assert [r["key"] for r in rows] == [e.key for e in edit.entries(edit.config.Settings())]
+    assert {"key": "embedder.spec", "value": '"none"'} == {k: rows[0][k] for k in ("key", "value")}
+
+
+def test_the_old_name_in_a_file_is_carried_over_by_a_change(home):
+    path = home / "config.toml"
+    path.write_text(path.read_text().replace("threads = 0\n", "torch_threads = 3\n", 1))
+    assert run_cli("config", "set", "embedder.batch_size", "8", home=home).returncode == 0
+    assert run_cli("config", "get", "embedder.threads", home=home).stdout == "3\n"

@@ -1,0 +1,67 @@
+"""The licensing commands on a real workspace: offer with its page, contributors, paid, statements."""
+
+import csv
+import io
+from datetime import date, timedelta
+
+from evidence_case import build_env
+from typer.testing import CliRunner
+
+from detector.cli import app
+from detector.errors import UsageError
+from detector.workspace.store import Store, utc_now
+
+
+def run(env, *args):
+    result = CliRunner().invoke(app, [*args, "--home", str(env.ws.home)])
+    return result
+
+
+def test_offer_contributors_payment_and_statement_from_the_command_line(tmp_path):
+    env = build_env(tmp_path)
+    explained = run(env, "offer", str(env.match_id), "--explain")
+    assert explained.exit_code == 0, explained.output
+    assert "x displayed size" in explained.output and "= EUR 187.50" in explained.output
+    assert env.store.offers([env.match_id]) == []  # a dry run records nothing
+
+    made = run(env, "offer", str(env.match_id))
+    assert made.exit_code == 0, made.output
+    assert "EUR 187.50 (EUR 150.00 until" in made.output and "Offer page" in made.output
+    link = made.output.split("Offer page")[1].split(": ", 1)[1].split()[0]
+    assert link.startswith("http://127.0.0.1:8000/o/")
+    offer_id = env.store.offers([env.match_id])[0]["id"]
+    assert run(env, "offer-link", str(offer_id)).output.strip() == link
+
+    shares = run(env, "contributors", "set", str(env.asset_id), "Ann Lee=60", "Bo Chan=40", "--from", "2020-01-01")
+    assert shares.output.strip() == f"Work {env.asset_id}: Ann Lee 60, Bo Chan 40, in force from 2020-01-01."
+
+    bad = run(env, "offer-status", str(offer_id), "paid", "--amount", "100.001")
+    assert isinstance(bad.exception, UsageError) and "--amount must be an amount like 100.01" in str(bad.exception)
+    early = run(env, "offer-status", str(offer_id), "paid", "--amount", "150.00", "--received", "2001-01-01")
+    assert "was received before offer" in str(early.exception)
+    paid = run(env, "offer-status", str(offer_id), "paid", "--amount", "150.00", "--reference", "INV-7")
+    assert paid.exit_code == 0, paid.output
+    assert "offer paid" in paid.output and "Ann Lee (60): EUR 90.00" in paid.output
+    until = (date.fromisoformat(utc_now()[:10]) + timedelta(days=365)).isoformat()
+    assert f"Licensed: shop.example.com may use the work until {until}" in paid.output
+
+    statement = run(env, "statements", "--period", utc_now()[:7], "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(statement.output)))
+    assert [(r["contributor"], r["reference"], r["amount"]) for r in rows] == [
+        ("Ann Lee", "INV-7", "90.00"), ("Bo Chan", "INV-7", "60.00")]
+
+    revoked = run(env, "offer-link", str(offer_id), "--revoke")
+    assert revoked.output.strip() == f"Revoked 1 live link(s) of offer {offer_id}."
+
+
+def test_contributors_can_be_given_at_registration(tmp_path, works_dir):
+    home = tmp_path / "ws"
+    CliRunner().invoke(app, ["init", "--home", str(home), "--embedder", "none"])
+    done = CliRunner().invoke(app, ["register", str(works_dir / "coffee.jpg"), "--owner", "alice", "--contributor",
+                                    "Ann Lee=60", "--contributor", "Bo Chan=40", "--home", str(home)])
+    assert done.exit_code == 0, done.output
+    shown = CliRunner().invoke(app, ["contributors", "show", "1", "--home", str(home)])
+    assert shown.output.strip() == f"from {utc_now()[:10]}: Ann Lee 60, Bo Chan 40"
+    bad = CliRunner().invoke(app, ["register", str(works_dir / "rocket.jpg"), "--contributor", "Ann", "--home", str(home)])
+    assert isinstance(bad.exception, UsageError) and "Contributor 'Ann' must be NAME=SHARE" in str(bad.exception)
+    assert len(Store(home / "copyhound.db").assets()) == 1  # nothing was registered

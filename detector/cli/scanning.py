@@ -90,7 +90,7 @@ def scan(
     fmt: Format = "table",
     as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Same as --format json.")] = False,
     workers: Annotated[int | None, typer.Option("--workers", min=1,
-                                                help="Detection processes (default: [detect] workers; 0 there "
+                                                help="Detection processes (default: the detect.workers setting; 0 there "
                                                      "means one per core).")] = None,
     home: Home = None,
 ) -> None:

@@ -62,8 +62,8 @@ def register(
     contributor: Annotated[list[str] | None, typer.Option(
         "--contributor", help='A contributor and share, NAME=SHARE (repeatable): --contributor "Ann Lee=60".')] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1,
-                                                help="Processes that fingerprint the files (default: [detect] "
-                                                     "workers; 0 there means one per core).")] = None,
+                                                help="Processes that fingerprint the files (default: the detect.workers "
+                                                     "setting; 0 there means one per core).")] = None,
     home: Home = None,
 ) -> None:
     """Register image files as works: fingerprint them and add them to the index."""

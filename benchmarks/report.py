@@ -149,7 +149,8 @@ def shortlist_section(r: dict) -> list[str]:
         return []
     m = s["machine"]
     out = ["## Local-feature shortlist at catalogue scale", "",
-           (f"Measured by `{s['command']}` on {s['date']} (UTC), seed {s['seed']}, {s['seconds']:.0f} s, {m['cpu']}, "
+           (f"Measured by `{s['command']}` on {s['date']} (UTC), seed {s['seed']}, "
+            + (f"{s['seconds']:.0f} s, " if s.get("seconds") else "") + f"{m['cpu']}, "
             f"{m['cores']} cores, FAISS on 1 thread. {s['true_works']} true works (real RootSIFT, {s['per_work']} "
             f"descriptors each) and {s['queries']} of their transformed copies; distractor works up to each size are "
             f"{s['per_work']} real descriptors each, drawn from the other photos and their variants "

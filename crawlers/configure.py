@@ -83,6 +83,7 @@ def scrapy_settings(ws: Workspace, scan_id: int, target: Target, crawl: CrawlSet
         "COPYHOUND_ALLOW_PRIVATE": target.allow_private,
         "COPYHOUND_RETRY_BACKOFF": crawl.retry_backoff,
         "COPYHOUND_WARC_FILE": str(warc_path(ws, scan_id, target)),
+        "COPYHOUND_PROGRESS_FILE": str(ws.crawl_progress_path(target.name)),
     }
 
 
@@ -100,6 +101,7 @@ def prepare_job(ws: Workspace, scan_id: int, target: Target, resume: bool) -> bo
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
+    ws.crawl_progress_path(target.name).unlink(missing_ok=True)  # an earlier crawl's queue is not this one's
     return keep
 
 

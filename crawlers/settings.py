@@ -29,6 +29,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.WarcCapture": 950,
 }
 
+EXTENSIONS = {
+    "crawlers.progress.CrawlProgress": 500,
+}
+
 ITEM_PIPELINES = {
     "crawlers.pipelines.StorePipeline": 300,
 }

@@ -48,6 +48,20 @@ def crawl_command(
     return command + (["--resume"] if resume else [])
 
 
+def queued(ws: Workspace, targets: list[Target]) -> int:
+    """Requests the running crawl still has queued, over every target, as its processes last reported
+    (targets not started yet, or that wrote nothing, count 0)."""
+    total = 0
+    for target in targets:
+        try:
+            state = json.loads(ws.crawl_progress_path(target.name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(state, dict) and isinstance(state.get("queued"), int) and not state.get("finished"):
+            total += state["queued"]
+    return total
+
+
 def log_path(home: Path, scan_id: int) -> Path:
     """Where the crawl process of a scan writes its log (appended to by a resumed crawl)."""
     return Workspace(Path(home)).crawl_dir / f"scan-{scan_id}.log"

@@ -13,6 +13,8 @@ from dataclasses import asdict
 
 from detector import config
 from detector.config import Settings, Target
+from detector.crawl import crawl as crawl_targets
+from detector.crawl import queued
 from detector.detect import Detector
 from detector.embedders import Embedder
 from detector.errors import DiskFull, UsageError
@@ -39,12 +41,10 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
-    captured so far (total None) and a detail line of pages, refusals and rate; during detection
+    captured so far (total None) and a detail line of pages, images, the crawl's queue, refusals and rate; during detection
     with the images analysed of those pending. `workers`: detection processes (default:
     `detect.workers`, where 0 means one per core).
     """
-    from detector.crawl import crawl as crawl_targets
-
     with ws.lock("scan"):
         previous = _resumable_scan(store) if resume else None
         if previous is not None:
@@ -65,7 +65,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 clock = time.perf_counter()
                 progress("crawl", 0, None)
                 summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None,
-                                                 tick=lambda: _crawl_progress(store, scan_id, clock, progress))
+                                                 tick=lambda: _crawl_progress(ws, store, scan_id, targets, clock,
+                                                                              progress))
                 seconds["crawl"] = time.perf_counter() - clock
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
@@ -107,12 +108,15 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     return summary
 
 
-def _crawl_progress(store: Store, scan_id: int, started: float, progress: Callable[..., None]) -> None:
-    """Report the crawl from what it has written to the workspace so far (it runs in another process)."""
+def _crawl_progress(ws: Workspace, store: Store, scan_id: int, targets: list[Target], started: float,
+                    progress: Callable[..., None]) -> None:
+    """Report the crawl from what it has written so far (it runs in another process): captures and
+    refusals from the workspace, the queue from the crawl's own progress files."""
     seen = store.crawl_progress(scan_id)
     elapsed = max(time.perf_counter() - started, 1e-6)
     progress("crawl", seen["images"], None, f"{seen['pages']} pages, {seen['images']} images, "
-                                            f"{seen['refusals']} refused, {seen['images'] / elapsed:.1f} images/s")
+                                            f"{queued(ws, targets)} queued, {seen['refusals']} refused, "
+                                            f"{seen['images'] / elapsed:.1f} images/s")
 
 
 def _disk_full(ws: Workspace, scan_id: int, what: str) -> DiskFull:

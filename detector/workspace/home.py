@@ -54,6 +54,10 @@ class Workspace:
         """Scrapy JOBDIRs and HTTP cache, one sub-folder per target."""
         return self.home / "crawl"
 
+    def crawl_progress_path(self, target_name: str) -> Path:
+        """Where a running crawl of `target_name` reports its queue (crawlers.progress) for the scan to show."""
+        return self.crawl_dir / target_name / "progress.json"
+
     @property
     def keys_dir(self) -> Path:
         return self.home / "keys"

@@ -16,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from detector.config import Target
 from detector.config.targets import targets_from_urls_file
-from detector.crawl import CrawlFailed, crawl, crawl_command
+from detector.crawl import CrawlFailed, crawl, crawl_command, queued
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store
 
@@ -114,6 +114,22 @@ def test_progress_is_read_from_the_workspace_while_the_crawl_runs(full_crawl):
     assert final["images"] == full_crawl.summary["candidates_added"]
     assert final["refusals"] == len(full_crawl.store.crawl_events(full_crawl.scan_id)) > 0
     assert ticks[-1]["images"] <= final["images"]
+
+
+def test_the_crawl_reports_its_queue_while_it_runs_and_empties_it_by_the_end(site, make_workspace):
+    """A polite crawl (a delay between requests) keeps requests queued long enough to be seen."""
+    site.reset()
+    ws = make_workspace()
+    store, scan_id = new_scan(ws)
+    target = site_target(site, download_delay=0.3)
+    seen: list[int] = []
+    summary = crawl(ws.home, scan_id, [target], tick=lambda: seen.append(queued(ws, [target])), tick_seconds=0.05)
+    store.close()
+    assert max(seen) > 0, "no tick saw a request waiting in the crawl's queue"
+    state = json.loads(ws.crawl_progress_path(target.name).read_text(encoding="utf-8"))
+    assert state["queued"] == 0 and state["finished"] == "finished"
+    assert state["responses"] >= summary["pages_fetched"]
+    assert queued(ws, [target]) == 0  # a finished crawl has nothing left
 
 
 def test_crawl_captures_every_image_form_and_records_every_refusal(site, full_crawl):

@@ -91,7 +91,7 @@ def test_reading_a_signed_file_gives_its_signer_author_and_verdict(tmp_path):
 
 
 def test_a_works_content_credentials_missing_from_the_copy_are_removed_management_information(tmp_path):
-    env = build_env(tmp_path)
+    env = build_env(tmp_path, status="confirmed")
     work = signed(env.work_bytes, "Alice Example", "Alice Example")
     replace_work(env, work)
     replace_copy(env, copy_jpeg(work))  # re-encoded by the copier: the manifest is gone

@@ -79,8 +79,8 @@ def test_a_deleted_last_entry_is_caught_through_the_head(store):
 
 
 def test_unknown_kinds_are_refused_with_the_valid_ones(store):
-    with pytest.raises(UsageError, match="Ledger entry kind 'refund' is not one of register, match, review, notice, offer, export, presence, "
-                                         "enforce, delivery, contributors, payment"):
+    with pytest.raises(UsageError, match="Ledger entry kind 'refund' is not one of register, match, review, notice, "
+                                         "offer, export, presence, enforce, delivery, screenshot, contributors, payment"):
         ledger.append(store, "refund", "match:1", {})
 
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs bench bench-quick clean system-deps
+.PHONY: demo test docs bench bench-quick bench-scale clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick $(BENCH_ARGS)
+
+# The local-feature shortlist at 1k, 10k and 100k registered works, merged into RESULTS.md.
+bench-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.run --only shortlist --shortlist-sizes 1000,10000,100000 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache copyhound-data

@@ -143,6 +143,37 @@ def scale_section(r: dict) -> list[str]:
     return out
 
 
+def shortlist_section(r: dict) -> list[str]:
+    s = r.get("shortlist")
+    if not s:
+        return []
+    m = s["machine"]
+    out = ["## Local-feature shortlist at catalogue scale", "",
+           (f"Measured by `{s['command']}` on {s['date']} (UTC), seed {s['seed']}, "
+            + (f"{s['seconds']:.0f} s, " if s.get("seconds") else "") + f"{m['cpu']}, "
+            f"{m['cores']} cores, FAISS on 1 thread. {s['true_works']} true works (real RootSIFT, {s['per_work']} "
+            f"descriptors each) and {s['queries']} of their transformed copies; distractor works up to each size are "
+            f"{s['per_work']} real descriptors each, drawn from the other photos and their variants "
+            f"({s['pool_descriptors']} descriptors) and moved by Gaussian noise (sigma {s['noise']}). Recall: the true "
+            "work is on the shortlist (top 5 by votes, image or mirror, at least 6 votes). Cost: the votes of one "
+            "candidate (image and mirror). The exhaustive methods ran on every 4th candidate; 'recall, same subset' "
+            "compares every method on those."), ""]
+    out += _table(["works", "method", "lists", "recall", "recall, same subset", "CPU ms", "wall ms", "p99 wall ms",
+                   "bytes/work", "build s"],
+                  [[row["works"], row["method"], row["lists"], row["recall"], row["recall_subset"], row["cpu_ms"],
+                    row["wall_ms"], row["p99_wall_ms"], round(row["bytes_per_work"]), row["build_s"]]
+                   for row in s["rows"]])
+    detailed = [row for row in s["rows"] if row.get("recall_per_transform")]
+    transforms = sorted({t for row in detailed for t in row["recall_per_transform"]})
+    if detailed:
+        out += ["", "Recall per transform:", ""]
+        out += _table(["works", "method"] + transforms,
+                      [[row["works"], row["method"]] + [row["recall_per_transform"].get(t) for t in transforms]
+                       for row in detailed])
+    out.append("")
+    return out
+
+
 def _params(row: dict) -> str:
     if "search_params" not in row:
         return "FAISS defaults"
@@ -160,5 +191,5 @@ def render(r: dict, dataset: dict) -> str:
              f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}, Python {m['python']}",
              "- Libraries: " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
              f"- Photos: {r['photos']}", ""]
-    lines += quality_section(r, dataset) + throughput_section(r) + scale_section(r)
+    lines += quality_section(r, dataset) + throughput_section(r) + scale_section(r) + shortlist_section(r)
     return "\n".join(lines) + "\n"

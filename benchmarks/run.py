@@ -1,11 +1,13 @@
 """Run every benchmark (or, with --only scale, just the index-scale part) and write benchmarks/RESULTS.md.
 
-    python -m benchmarks.run [--quick] [--only scale] [--photos DIR] [--seed N] [--workdir DIR] [--out FILE]
+    python -m benchmarks.run [--quick] [--only scale|shortlist] [--shortlist-sizes N,N] [--photos DIR] [--seed N]
+                             [--workdir DIR] [--out FILE]
 
 `--only scale` re-measures the indexes alone and merges them into the existing RESULTS.json beside
 --out (the other parts keep their numbers, and the scale part records its own command and date).
 
-`make bench` (under 30 minutes on 2 cores) and `make bench-quick` (a few minutes) call this.
+`make bench` (under 30 minutes on 2 cores) and `make bench-quick` (a few minutes) call this;
+`make bench-scale` re-measures the local-feature shortlist at 1k, 10k and 100k works and merges it in.
 Nothing here asserts anything: it measures and reports.
 """
 
@@ -20,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import machine, quality, report, scale, throughput
+from benchmarks import machine, quality, report, scale, shortlist_scale, throughput
 from benchmarks.dataset import REPO, build, photos_dir
 from detector.catalogue import set_threads
 from detector.config import EmbedderSettings, IndexSettings
@@ -53,13 +55,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7, help="Seed of the split, the transforms and the vectors.")
     parser.add_argument("--workdir", type=Path, help="Keep the dataset and workspace here (default: a temp dir).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md", help="Report file.")
-    parser.add_argument("--only", choices=["scale"],
+    parser.add_argument("--only", choices=["scale", "shortlist"],
                         help="Run this part alone and merge it into the RESULTS.json beside --out.")
+    parser.add_argument("--shortlist-sizes", default="1000,10000",
+                        help="Catalogue sizes of the shortlist part (comma-separated works; `make bench-scale` "
+                             "adds 100000).")
     args = parser.parse_args(argv)
     command = " ".join(["python -m benchmarks.run"] + (argv if argv is not None else sys.argv[1:]))
     plan = PLANS[args.quick]
     if args.only:
-        _scale_only(args, plan, command)
+        _part_only(args, plan, command)
         return
     photos = photos_dir(args.photos)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
@@ -90,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
 
     step("index scale")
     results["scale"] = _measure_scale(plan, args.seed)
+    step("local-feature shortlist at catalogue scale")
+    results["shortlist"] = _measure_shortlist(args, photos, workdir, command)
     results["seconds"] = time.perf_counter() - started
     summary = {"works": len(dataset.works), "negatives": len(dataset.negatives), "queries": len(dataset.queries),
                "families": [q.family for q in dataset.queries]}
@@ -113,19 +120,35 @@ def _measure_scale(plan: dict, seed: int) -> dict:
             "skipped": plan["skipped"], "faiss_threads": threads}
 
 
-def _scale_only(args, plan: dict, command: str) -> None:
+def _measure_shortlist(args, photos: Path, workdir: Path, command: str) -> dict:
+    sizes = [int(n) for n in args.shortlist_sizes.split(",")]
+    if args.quick:
+        sizes = [n for n in sizes if n <= 10_000]
+    started = time.perf_counter()
+    part = shortlist_scale.run(photos, sizes, shortlist_scale.methods_for(sizes), args.seed,
+                               shortlist_scale.QUERIES_PER_WORK, workdir)
+    part.update(command=command, date=_now(), seed=args.seed, seconds=time.perf_counter() - started,
+                machine=machine.describe())
+    return part
+
+
+def _part_only(args, plan: dict, command: str) -> None:
     raw = args.out.with_suffix(".json")
     if not raw.exists():
-        sys.exit(f"--only scale merges into {raw}, which does not exist; run the whole benchmark once "
+        sys.exit(f"--only {args.only} merges into {raw}, which does not exist; run the whole benchmark once "
                  "(make bench) or point --out at a report that has its RESULTS.json beside it")
     saved = json.loads(raw.read_text(encoding="utf-8"))
     started = time.perf_counter()
-    part = _measure_scale(plan, args.seed)
-    part.update(command=command, date=_now(), seed=args.seed, quick=args.quick,
-                seconds=time.perf_counter() - started, machine=machine.describe())
-    saved["results"]["scale"] = part
+    if args.only == "scale":
+        part = _measure_scale(plan, args.seed)
+        part.update(command=command, date=_now(), seed=args.seed, quick=args.quick,
+                    seconds=time.perf_counter() - started, machine=machine.describe())
+    else:
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
+        part = _measure_shortlist(args, photos_dir(args.photos), workdir, command)
+    saved["results"][args.only] = part
     _write(args.out, saved["results"], saved["dataset"])
-    print(f"merged the index-scale part into {raw} and rewrote {args.out}", flush=True)
+    print(f"merged the {args.only} part into {raw} and rewrote {args.out}", flush=True)
 
 
 def _write(out: Path, results: dict, summary: dict) -> None:

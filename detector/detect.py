@@ -9,9 +9,10 @@ where it stopped.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -27,13 +28,16 @@ from detector.errors import ConfigError, ImageRefused
 from detector.evidence import ledger
 from detector.evidence.credentials import Credentials, credentials_signal, from_record, read_credentials, to_record
 from detector.features import LocalFeatures
-from detector.fingerprint import FEATURE_KINDS, hashes, local_features, mirrored
+from detector.fingerprint import FEATURE_KINDS, CandidatePrint, fingerprint_candidate
 from detector.intake import DecodedImage, decode_image
-from detector.shortlist import FeatureVoter, Nomination, embed_windows, nominate
+from detector.parallel import analyse_all
+from detector.shortlist import Nomination, nominate
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, utc_now
+
+log = logging.getLogger(__name__)
 
 #: Long side of the grayscale copies used for the photometric check (it works on a 256 px grid).
 _GRAY_SIDE = 512
@@ -46,6 +50,17 @@ class Finding:
     asset_id: int
     decision: Decision
     signals: dict
+
+
+@dataclass
+class Analysis:
+    """One content's findings, or its refusal (reason, detail), the seconds per stage it took, and its
+    Content Credentials."""
+
+    findings: list[Finding]
+    refusal: tuple[str, str] | None
+    seconds: Counter
+    credentials: dict | None  # the copy's Content Credentials in stored form; None when refused
 
 
 @dataclass
@@ -90,31 +105,26 @@ def authorized(page_url: str, image_url: str, patterns: list[str]) -> bool:
 class Detector:
     """Holds the registered works' indexes and cached features for one detection run."""
 
-    def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None):
+    def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
+                 progress: catalogue.Progress = lambda stage, done, total: None):
         self.store, self.settings, self.embedder = store, settings, embedder
         self.blobs = BlobStore(ws.blobs_dir)
+        self.kind = settings.match.local_features
+        if self.kind not in FEATURE_KINDS:
+            raise ConfigError(f"match.local_features {self.kind!r} is not known; use one of: {', '.join(FEATURE_KINDS)}.")
         catalogue.set_threads(settings.index.threads)
-        self.indexes = catalogue.load(ws, store, embedder, settings.index)
+        # Only a sample of each work's descriptors stays in memory (in the shortlist index); full
+        # features and grayscale copies are loaded when a work is shortlisted, and the most recent kept.
+        self.indexes = catalogue.load(ws, store, embedder, settings.index, kind=self.kind,
+                                      shortlist=settings.shortlist, progress=progress)
         self.assets = {a["id"]: a for a in store.assets()}
         self.assets_by_sha: dict[str, list[int]] = defaultdict(list)
         for asset in self.assets.values():
             self.assets_by_sha[asset["sha256"]].append(asset["id"])
-        self.kind = settings.match.local_features
-        if self.kind not in FEATURE_KINDS:
-            raise ConfigError(f"match.local_features {self.kind!r} is not known; use one of: {', '.join(FEATURE_KINDS)}.")
-        # Only a sample of each work's descriptors stays in memory (in the voter); full features
-        # and grayscale copies are loaded when a work is shortlisted, and the most recent kept.
-        self.voter = FeatureVoter(self.kind, self._stored_features())
         self.work_features = lru_cache(maxsize=_WORK_CACHE)(self._work_features)
         self.work_gray = lru_cache(maxsize=_WORK_CACHE)(self._work_gray)
         self.verifier = Verifier()
         self.sources = ["sha256", "phash", "pdq", "features"] + (["clip"] if embedder else [])
-
-    def _stored_features(self) -> Iterator[tuple[int, LocalFeatures]]:
-        for asset_id in self.assets:
-            features = self._work_features(asset_id)
-            if features is not None:
-                yield asset_id, features
 
     def _work_features(self, asset_id: int) -> LocalFeatures | None:
         """None for works registered before this kind was cached: hashes alone can match them."""
@@ -128,48 +138,30 @@ class Detector:
 
     def analyse(self, sha256: str, decoded: DecodedImage, seconds: Counter) -> list[Finding]:
         """Every registered work this image shows, with the decision and all signals."""
-        clock = time.perf_counter()
-        image = decoded.image
-        flipped = mirrored(image)
-        fingerprint, mirror_fingerprint = hashes(image), hashes(flipped)
-        seconds["hash"] += time.perf_counter() - clock
+        candidate = fingerprint_candidate(sha256, decoded, self.kind, self.embedder, seconds)
 
         clock = time.perf_counter()
-        window_vectors, windows = embed_windows(self.embedder, image)
-        seconds["embed"] += time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        feats = local_features(decoded, self.kind)
-        mirror_feats = local_features(decoded, self.kind, image=flipped)
-        seconds["features"] += time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        same_bytes = self.assets_by_sha.get(sha256, [])
-        nominations = nominate(
-            candidate_sha=sha256, fingerprint=fingerprint, mirror_fingerprint=mirror_fingerprint,
-            features=feats, mirror_features=mirror_feats, window_vectors=window_vectors, windows=windows,
-            same_bytes=same_bytes, indexes=self.indexes, voter=self.voter, settings=self.settings.match,
-        )
+        nominations = nominate(candidate, self.assets_by_sha.get(sha256, []), self.indexes, self.settings.match)
         seconds["search"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
-        candidate_gray = _gray(image)
+        candidate_gray = _gray(decoded.image)
         findings = []
         for asset_id, nomination in nominations.items():
-            verdict = self._verify(nomination, feats, mirror_feats, candidate_gray)
-            decision = decide(nomination, verdict, fingerprint.pdq_quality, self.settings.match)
+            verdict = self._verify(nomination, candidate, candidate_gray)
+            decision = decide(nomination, verdict, candidate.hashes.pdq_quality, self.settings.match)
             if decision.decision is None:
                 continue
-            findings.append(Finding(asset_id, decision, self._signals(nomination, verdict, decision, fingerprint)))
+            findings.append(Finding(asset_id, decision, self._signals(nomination, verdict, decision, candidate.hashes)))
         seconds["verify"] += time.perf_counter() - clock
         return findings
 
-    def _verify(self, nomination: Nomination, feats, mirror_feats, candidate_gray) -> Verdict | None:
+    def _verify(self, nomination: Nomination, candidate: CandidatePrint, candidate_gray) -> Verdict | None:
         work = self.work_features(nomination.asset_id)
         if work is None:
             return None
-        return self.verifier.verify(feats, work, candidate_gray, self.work_gray(nomination.asset_id),
-                                    candidate_mirror=mirror_feats)
+        return self.verifier.verify(candidate.features, work, candidate_gray, self.work_gray(nomination.asset_id),
+                                    candidate_mirror=candidate.mirror_features)
 
     def _signals(self, nomination: Nomination, verdict: Verdict | None, decision: Decision, fingerprint) -> dict:
         m = self.settings.match
@@ -186,8 +178,16 @@ class Detector:
             "software": f"copyhound {__version__}",
         }
 
-    def run(self, progress: Callable[[int], None] = lambda n: None, limit: int | None = None) -> DetectSummary:
-        """Detect on every candidate still in state 'new' (from any scan)."""
+    def run(self, progress: Callable[[int], None] = lambda n: None, limit: int | None = None,
+            workers: int = 1) -> DetectSummary:
+        """Detect on every candidate still in state 'new' (from any scan).
+
+        With `workers` > 1 and no embedder, images are analysed in that many processes forked from this one (they
+        share its loaded indexes, copy-on-write); only this process writes to the store, one
+        content at a time, so results are those of one process. A worker that dies (even by
+        SIGKILL) costs only the analyses in flight: they are run again in a fresh pool, and a
+        content is recorded once, when its analysis comes back.
+        """
         summary = DetectSummary(shortlist_sources=self.sources)
         pending = self.store.candidates("state = 'new' AND sha256 IS NOT NULL")[:limit]
         by_content: dict[str, list[dict]] = defaultdict(list)
@@ -196,38 +196,50 @@ class Detector:
         patterns = {owner_id: [u["pattern"] for u in self.store.authorized_uses(owner_id)]
                     for owner_id in {a["owner_id"] for a in self.assets.values()}}
         licensed = self.store.licensed_domains(utc_now())  # paid licences: per work, for their term
-        for sha256, sightings in by_content.items():
-            findings, refusal, copy_credentials = self._analyse_blob(sha256, sightings[0]["image_url"], summary)
+        contents = [(sha256, sightings[0]["image_url"]) for sha256, sightings in by_content.items()]
+        if self.embedder is not None and workers > 1:
+            # torch's and onnxruntime's thread pools do not survive a fork (a forked worker hangs
+            # in its first embedding), so with an embedder the images are analysed here.
+            log.info("an embedder is configured: detecting in one process")
+            workers = 1
+        for sha256, analysis in analyse_all(self, contents, workers):
+            sightings = by_content[sha256]
+            summary.seconds.update(analysis.seconds)
+            if analysis.refusal is None:
+                summary.images += 1
+            else:
+                summary.refused[analysis.refusal[0]] += 1
+            copy_credentials = from_record(analysis.credentials)
             with self.store.atomic():
                 for candidate in sightings:
-                    if refusal is not None:
-                        self.store.update_candidate(candidate["id"], state="refused", refusal_reason=refusal.reason,
-                                                    refusal_detail=refusal.detail, detected_at=utc_now())
+                    if analysis.refusal is not None:
+                        reason, detail = analysis.refusal
+                        self.store.update_candidate(candidate["id"], state="refused", refusal_reason=reason,
+                                                    refusal_detail=detail, detected_at=utc_now())
                         continue
-                    self.store.set_candidate_credentials(candidate["id"], to_record(copy_credentials))
-                    for finding in findings:
+                    self.store.set_candidate_credentials(candidate["id"], analysis.credentials)
+                    for finding in analysis.findings:
                         self._record(candidate, finding, patterns, licensed, summary, copy_credentials)
                     self.store.update_candidate(candidate["id"], state="detected", detected_at=utc_now())
             summary.candidates += len(sightings)
             progress(len(sightings))
         return summary
 
-    def _analyse_blob(self, sha256: str, name: str, summary: DetectSummary):
-        """(findings, refusal, the copy's Content Credentials) of one captured image."""
+    def analyse_content(self, sha256: str, name: str) -> Analysis:
+        """Decode and analyse one stored content; what `run` records for it (picklable)."""
+        seconds: Counter = Counter()
         clock = time.perf_counter()
         data = self.blobs.get(sha256)
         try:
             decoded = decode_image(data, name, self.settings.intake)
         except ImageRefused as refusal:
-            summary.refused[refusal.reason] += 1
-            return [], refusal, None
+            return Analysis([], (refusal.reason, refusal.detail), seconds, None)
         finally:
-            summary.seconds["decode"] += time.perf_counter() - clock
-        summary.images += 1
+            seconds["decode"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        credentials = read_credentials(data)
-        summary.seconds["credentials"] += time.perf_counter() - clock
-        return self.analyse(sha256, decoded, summary.seconds), None, credentials
+        credentials = to_record(read_credentials(data))
+        seconds["credentials"] += time.perf_counter() - clock
+        return Analysis(self.analyse(sha256, decoded, seconds), None, seconds, credentials)
 
     def _work_credentials(self, asset: dict) -> Credentials | None:
         """The work's Content Credentials as read at registration; a work registered before they

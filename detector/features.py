@@ -180,3 +180,23 @@ def _strongest_spread(keypoints, width: int, height: int, limit: int) -> list:
         else:
             rest.append(kp)
     return chosen + rest[: limit - len(chosen)]
+
+
+def spread_sample(feats: LocalFeatures, limit: int, grid: int = _GRID) -> np.ndarray:
+    """Indices of up to `limit` keypoints, an equal share per grid cell, strongest (first) first.
+
+    What a work keeps in the shortlist index: spread over its area so that a crop of any part
+    of it still finds voters.
+    """
+    if len(feats) <= limit:
+        return np.arange(len(feats))
+    cells = (np.minimum((feats.points[:, 0] * grid / feats.width).astype(int), grid - 1) * grid
+             + np.minimum((feats.points[:, 1] * grid / feats.height).astype(int), grid - 1))
+    rank_in_cell = np.zeros(len(feats), dtype=int)
+    seen: dict[int, int] = {}
+    for i, cell in enumerate(cells):
+        rank_in_cell[i] = seen.get(int(cell), 0)
+        seen[int(cell)] = rank_in_cell[i] + 1
+    # Round-robin over cells: every cell's best, then every cell's second best, and so on.
+    order = np.lexsort((np.arange(len(feats)), rank_in_cell))
+    return np.sort(order[:limit])

@@ -1,20 +1,28 @@
 """Everything computed from one decoded image, the same way for registered works and candidates.
 
-Embeddings are computed separately (`embed_views`) because they are batched across images.
+A candidate is fingerprinted once (`fingerprint_candidate`): its hashes and its mirror image's,
+its local features and its mirror image's, and the embeddings of its query windows. That one
+object is what the shortlist and verification read.
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from detector import features
+from detector.embedders import Embedder
 from detector.hashing import HASHERS
 from detector.intake import DecodedImage
 
 #: Both kinds are cached at registration so `match.local_features` can change without re-registering.
 FEATURE_KINDS = ("sift", "orb")
+
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,22 @@ class Fingerprint:
 
     def as_dict(self) -> dict:
         return {"phash": self.phash, "dhash": self.dhash, "pdq": self.pdq, "pdq_quality": self.pdq_quality}
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: it holds numpy arrays
+class CandidatePrint:
+    """One candidate image, analysed once: what every shortlist source and the verifier read.
+
+    window_vectors is None without an embedder; otherwise row i embeds `windows[i]`.
+    """
+
+    sha256: str
+    hashes: Fingerprint
+    mirror_hashes: Fingerprint
+    features: features.LocalFeatures
+    mirror_features: features.LocalFeatures
+    windows: list[Box]
+    window_vectors: np.ndarray | None
 
 
 def hashes(image: Image.Image) -> Fingerprint:
@@ -44,7 +68,29 @@ def local_features(decoded: DecodedImage, kind: str, image: Image.Image | None =
     return features.extract(image or decoded.image, kind=kind, original_size=(decoded.width, decoded.height))
 
 
-def query_windows(image: Image.Image, grid: int = 3, scale: float = 0.5) -> list[tuple[int, int, int, int]]:
+def fingerprint_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Embedder | None,
+                          seconds: Counter | None = None) -> CandidatePrint:
+    """Fingerprint a candidate once; `seconds` (if given) gains the time of each stage."""
+    seconds = seconds if seconds is not None else Counter()
+    image = decoded.image
+    clock = time.perf_counter()
+    flipped = mirrored(image)
+    image_hashes, mirror_hashes = hashes(image), hashes(flipped)
+    seconds["hash"] += time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    windows = query_windows(image)
+    window_vectors = embedder.embed([image.crop(box) for box in windows]) if embedder is not None else None
+    seconds["embed"] += time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    feats = local_features(decoded, kind)
+    mirror_feats = local_features(decoded, kind, image=flipped)
+    seconds["features"] += time.perf_counter() - clock
+    return CandidatePrint(sha256, image_hashes, mirror_hashes, feats, mirror_feats, windows, window_vectors)
+
+
+def query_windows(image: Image.Image, grid: int = 3, scale: float = 0.5) -> list[Box]:
     """The whole image plus a grid of overlapping windows (boxes in the image's pixels).
 
     A work that fills only part of a screenshot or a collage quadrant scores low as a whole,

@@ -19,8 +19,10 @@ from detector.embedders import Embedder
 from detector.errors import ImageRefused
 from detector.evidence import ledger
 from detector.evidence.credentials import read_credentials, to_record
-from detector.fingerprint import FEATURE_KINDS, hashes, local_features
-from detector.intake import decode_file
+from detector.features import LocalFeatures
+from detector.fingerprint import FEATURE_KINDS, Fingerprint, hashes, local_features
+from detector.intake import DecodedImage, decode_file
+from detector.parallel import ordered_map
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store
@@ -107,23 +109,44 @@ def _skipped(path: Path, reason: str, detail: str) -> Outcome:
 
 def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
                    files: list[Path], info: WorkInfo,
-                   progress: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+                   progress: Callable[[Outcome], None] = lambda outcome: None,
+                   index_progress: catalogue.Progress = lambda stage, done, total: None,
+                   workers: int = 1) -> list[Outcome]:
+    """Register `files`; the shortlist index grows by adds, retrained (reporting to
+    `index_progress`) when the catalogue has outgrown it (catalogue.needs_training).
+
+    `workers` > 1 computes the works' hashes and local features in that many forked processes;
+    this one embeds and writes, in file order, so the result is that of one process.
+    """
     owner = store.ensure_owner(info.owner)
-    work_indexes = catalogue.load(ws, store, embedder, settings.index)
+    kind = settings.match.local_features
+    work_indexes = catalogue.load(ws, store, embedder, settings.index, kind=kind, shortlist=settings.shortlist)
     blobs = BlobStore(ws.blobs_dir)
     outcomes: list[Outcome] = []
     batch_size = max(1, settings.embedder.batch_size)
     for start in range(0, len(files), batch_size):
         for outcome in _register_batch(store, settings, embedder, blobs, work_indexes, owner,
-                                       files[start:start + batch_size], info):
+                                       files[start:start + batch_size], info, kind, workers):
             outcomes.append(outcome)
             progress(outcome)
-        # Saved per batch: an interrupted run keeps what it registered, indexes included.
-        catalogue.save(ws, work_indexes, embedder)
+        # Saved per batch: an interrupted run keeps what it registered, indexes included. The
+        # local-feature index (the largest) is saved once at the end; after an interruption it is
+        # out of step with the database and rebuilt from it on the next load.
+        catalogue.save(ws, work_indexes, embedder, local=False)
+    if work_indexes.features is not None and catalogue.needs_training(work_indexes.features, settings.shortlist):
+        work_indexes.features = catalogue.build_local(store, kind, store.asset_ids_with_features(kind),
+                                                      settings.shortlist, index_progress)
+    catalogue.save(ws, work_indexes, embedder)
     return outcomes
 
 
-def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files, info) -> list[Outcome]:
+def _work_prints(image: DecodedImage) -> tuple[Fingerprint, dict[str, LocalFeatures]]:
+    """A work's hashes and its local features of every kind (the CPU-heavy part of registering)."""
+    return hashes(image.image), {name: local_features(image, name) for name in FEATURE_KINDS}
+
+
+def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files, info, kind,
+                    workers) -> list[Outcome]:
     outcomes: dict[int, Outcome] = {}
     decoded = []
     for position, path in enumerate(files):
@@ -149,8 +172,9 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
         decoded.append((position, path, data, sha, image))
 
     vectors = embedder.embed([image.image for *_, image in decoded]) if embedder and decoded else None
+    prints = ordered_map(_work_prints, [image for *_, image in decoded], workers)
     for row, (position, path, data, sha, image) in enumerate(decoded):
-        fingerprint = hashes(image.image)
+        fingerprint, extracted = prints[row]
         record = {
             "owner_id": owner["id"], "sha256": sha, "filename": printable(path.name),
             "title": info.title or printable(path.stem),
@@ -161,7 +185,7 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
             "credentials": to_record(read_credentials(data)),
             **fingerprint.as_dict(),
         }
-        features = {kind: local_features(image, kind).to_bytes() for kind in FEATURE_KINDS}
+        features = {name: feats.to_bytes() for name, feats in extracted.items()}
         vector = vectors[row] if vectors is not None else None
         embedding = (embedder.id, vector.tobytes()) if vector is not None else None
         with store.atomic():
@@ -170,6 +194,6 @@ def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files
                 "owner": owner["name"], "filename": printable(path.name), "sha256": sha,
                 **fingerprint.as_dict(), "embedder": embedder.id if embedder else None,
             })
-        work_indexes.add(asset_id, vector, fingerprint.as_dict())
+        work_indexes.add(asset_id, vector, fingerprint.as_dict(), extracted[kind])
         outcomes[position] = Outcome(printable(str(path)), "registered", asset_id=asset_id)
     return [outcomes[i] for i in sorted(outcomes)]

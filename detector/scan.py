@@ -20,6 +20,7 @@ from detector.embedders import Embedder
 from detector.errors import DiskFull, UsageError
 from detector.evidence.offers import expire_due
 from detector.followup import follow_up
+from detector.parallel import default_workers
 from detector.workspace import Workspace
 from detector.workspace.store import Store, is_disk_full
 
@@ -35,12 +36,14 @@ def _resumable_scan(store: Store) -> dict | None:
 
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
-             progress: Callable[..., None] = lambda stage, n, total, detail="": None) -> dict:
+             progress: Callable[..., None] = lambda stage, n, total, detail="": None,
+             workers: int | None = None) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
     captured so far (total None) and a detail line of pages, images, the crawl's queue, refusals and rate; during detection
-    with the images analysed of those pending.
+    with the images analysed of those pending. `workers`: detection processes (default:
+    `detect.workers`, where 0 means one per core).
     """
     with ws.lock("scan"):
         previous = _resumable_scan(store) if resume else None
@@ -67,7 +70,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 seconds["crawl"] = time.perf_counter() - clock
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
-            detector = Detector(ws, store, settings, embedder)
+            detector = Detector(ws, store, settings, embedder, progress=progress)
             pending = len(store.candidates("state = 'new' AND sha256 IS NOT NULL"))
             done = 0
 
@@ -76,7 +79,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 done += n
                 progress("detect", done, pending)
 
-            detected = detector.run(progress=advance)
+            workers = settings.detect.workers if workers is None else workers
+            detected = detector.run(progress=advance, workers=workers or default_workers())
             seconds["detect"] = time.perf_counter() - clock
             summary["detect"] = detected.as_dict()
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()

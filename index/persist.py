@@ -87,10 +87,10 @@ def load(path: Path, kind: str, expect: dict | None) -> tuple[bytes, dict]:
     return payload, manifest
 
 
-def parse(path: Path, payload: bytes, read, expected: type, width: int, count: int):
+def parse(path: Path, payload: bytes, read, expected: type | tuple[type, ...], width: int, count: int):
     """The FAISS index `read` (faiss.deserialize_index or its binary twin) makes of `payload`.
 
-    Raises IndexFileError unless it is an `expected` with `width` dimensions (the index's `d`)
+    Raises IndexFileError unless it is an `expected` (a class or a tuple of them) with `width` dimensions (the index's `d`)
     and `count` entries, as the manifest records: a manifest rewritten to match a foreign or
     damaged file must not get past loading.
     """
@@ -101,10 +101,11 @@ def parse(path: Path, payload: bytes, read, expected: type, width: int, count: i
             path, "corrupt", f"is not a readable FAISS index ({faiss_reason(e)})"
         ) from e
     if not isinstance(index, expected) or index.d != width or index.ntotal != count:
+        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
         raise IndexFileError(
             path, "corrupt",
             f"holds {type(index).__name__} of d={index.d} with {index.ntotal} entries where the "
-            f"manifest records {expected.__name__} of d={width} with {count}",
+            f"manifest records {names} of d={width} with {count}",
         )
     return index
 
@@ -152,6 +153,11 @@ def _sync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest of the index file `path`, unverified (for reporting); IndexFileError if unreadable."""
+    return _read_manifest(Path(path))
 
 
 def _read_manifest(path: Path) -> dict:

@@ -91,6 +91,9 @@ def scan(
     no_crawl: Annotated[bool, typer.Option("--no-crawl", help="Only detect on candidates already collected.")] = False,
     fmt: Format = "table",
     as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Same as --format json.")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1,
+                                                help="Detection processes (default: the detect.workers setting; 0 there "
+                                                     "means one per core).")] = None,
     home: Home = None,
 ) -> None:
     """Crawl the targets and detect copies of registered works (run it nightly from cron)."""
@@ -105,7 +108,7 @@ def scan(
     with progress_bar() as bar:
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
-                           progress=progress)
+                           progress=progress, workers=workers)
     if settings.smtp.bounce_maildir:
         from detector.enforcement import bounces
 

@@ -23,6 +23,7 @@ from detector.cli.common import (
     page_title,
     progress_bar,
     row_limit,
+    stage_progress,
 )
 from detector.embedders import SPEC_HELP, parse_spec
 from detector.errors import UsageError
@@ -60,10 +61,14 @@ def register(
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
     contributor: Annotated[list[str] | None, typer.Option(
         "--contributor", help='A contributor and share, NAME=SHARE (repeatable): --contributor "Ann Lee=60".')] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1,
+                                                help="Processes that fingerprint the files (default: the detect.workers "
+                                                     "setting; 0 there means one per core).")] = None,
     home: Home = None,
 ) -> None:
     """Register image files as works: fingerprint them and add them to the index."""
     from detector.licensing.contributors import parse_shares, set_contributors
+    from detector.parallel import default_workers
     from detector.register import WorkInfo, find_images, printable, register_files
 
     if contributor:
@@ -78,7 +83,8 @@ def register(
         task = bar.add_task("registering", total=len(files))
         outcomes = skipped + register_files(ws, store, settings, embedder, files,
                                             WorkInfo(owner, title, creator, license_url),
-                                            progress=lambda _: bar.advance(task))
+                                            progress=lambda _: bar.advance(task), index_progress=stage_progress(bar),
+                                            workers=workers or settings.detect.workers or default_workers())
     counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused")}
     for o in outcomes:
         if contributor and o.status == "registered":
@@ -110,7 +116,7 @@ def assets(owner: Annotated[str | None, typer.Option(help="Only this owner's wor
 
 @app.command()
 def reindex(home: Home = None) -> None:
-    """Re-embed every work with the configured embedder and rebuild the index files."""
+    """Re-embed every work with the configured embedder; rebuild every index, retraining the local-feature one."""
     from detector.reindex import reembed
 
     ws, settings, store = open_parts(home)
@@ -118,6 +124,7 @@ def reindex(home: Home = None) -> None:
     with progress_bar() as bar:
         task = bar.add_task("re-embedding", total=len(store.assets()))
         reembed(ws, store, settings, embedder, progress=lambda n: bar.advance(task, n))
-    rebuilt = catalogue.rebuild(ws, store, embedder, settings.index)
+        rebuilt = catalogue.rebuild(ws, store, embedder, settings.index, kind=settings.match.local_features,
+                                    shortlist=settings.shortlist, progress=stage_progress(bar))
     console.print(f"Rebuilt {', '.join(rebuilt.rebuilt)} for {len(store.assets())} works "
                   f"(embedder: {embedder.id if embedder else 'none'}).")

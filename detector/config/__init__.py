@@ -76,6 +76,39 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class DetectSettings:
+    workers: int = setting(
+        0, "Processes that fingerprint and analyse images during `scan` and `register` (`--workers` overrides "
+        "it); 0 means one per core this process may use. They share the loaded indexes; only the command's own "
+        "process writes."
+    )
+
+
+@dataclass(frozen=True)
+class ShortlistSettings:
+    per_work: int = setting(
+        300, "Local descriptors of each work kept in the local-feature shortlist index, spread over the work's "
+        "area (a 4x4 grid) so that a crop of any part of it still finds voters."
+    )
+    exact_limit: int = setting(
+        60_000, "Up to this many descriptors (about 200 works) the local-feature index is exact (flat, 512 bytes "
+        "per SIFT descriptor); above it an inverted file is trained on the works' own descriptors."
+    )
+    code_bytes: int = setting(
+        16, "Bytes of the product-quantisation code kept per SIFT descriptor in the trained index (plus an 8-byte "
+        "work id): 300 x 24 = 7.2 KB per work. ORB descriptors are kept whole (32 bytes), so fewer per work."
+    )
+    nprobe: int = setting(
+        16, "Inverted lists a query descriptor visits in the trained index; more finds more true neighbours "
+        "but costs more per candidate."
+    )
+    retrain_growth: float = setting(
+        4.0, "The trained index is retrained (its lists re-clustered, every work re-added) when it holds this "
+        "many times the descriptors it was trained for; `copyhound reindex` retrains at once."
+    )
+
+
+@dataclass(frozen=True)
 class MatchSettings:
     phash_max_distance: int = setting(
         10, "pHash/dHash Hamming distance (of 64) within which a work is shortlisted."
@@ -415,6 +448,8 @@ class Settings:
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     match: MatchSettings = field(default_factory=MatchSettings)
+    shortlist: ShortlistSettings = field(default_factory=ShortlistSettings)
+    detect: DetectSettings = field(default_factory=DetectSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     provenance: ProvenanceSettings = field(default_factory=ProvenanceSettings)
@@ -430,7 +465,7 @@ class Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "crawl", "evidence", "provenance", "report", "pricing",
+SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "detect", "crawl", "evidence", "provenance", "report", "pricing",
             "licensing", "enforcement", "recipients", "smtp")
 
 

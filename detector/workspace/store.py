@@ -234,6 +234,13 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    # -- scale: the local-feature shortlist index ---------------------------------------------
+
+    def asset_ids_with_features(self, kind: str) -> list[int]:
+        """Ids of the works whose local features of `kind` are cached, in id order."""
+        return [r[0] for r in self.db.execute(
+            "SELECT asset_id FROM asset_features WHERE kind = ? ORDER BY asset_id", [kind]).fetchall()]
+
     def embeddings(self, embedder_id: str) -> list[tuple[int, bytes]]:
         return list(
             self.db.execute(

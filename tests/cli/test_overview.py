@@ -27,7 +27,8 @@ def test_status_counts_works_matches_evidence_and_checks_the_indexes(listed):
         "offers sent": (1, f"EUR {_offer(listed, 'sent')['amount']}"),
     }
     assert status["indexes"] == [{"index": "phash", "entries": 2, "state": "ok"},
-                                 {"index": "pdq", "entries": 2, "state": "ok"}]
+                                 {"index": "pdq", "entries": 2, "state": "ok"},
+                                 {"index": "local-features", "entries": 600, "state": "ok"}]  # 300 a work
 
 
 def _offer(listed, status):

@@ -1,0 +1,83 @@
+"""Analysing candidates in worker processes, and surviving a worker that dies.
+
+Workers are forked from the detecting process after it has loaded the indexes, so they share
+those (copy-on-write) instead of each loading its own. They only compute; the parent records.
+A worker killed mid-analysis (SIGKILL, out of memory) breaks its pool: the contents whose
+analyses did not come back are submitted again to a fresh pool, so none is lost, and since only
+results that came back are yielded, none is recorded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+
+from detector.errors import CopyhoundError
+
+log = logging.getLogger(__name__)
+
+#: The detector the forked workers inherit (set just before the pool starts).
+_ANALYSER = None
+
+
+class WorkersFailed(CopyhoundError):
+    """Worker processes keep dying on the same contents."""
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _analyse(sha256: str, name: str):
+    return _ANALYSER.analyse_content(sha256, name)
+
+
+def analyse_all(analyser, contents: list[tuple[str, str]], workers: int) -> Iterator[tuple[str, object]]:
+    """(sha256, analysis) for each (sha256, name) of `contents`, in completion order; each exactly once.
+
+    `analyser.analyse_content(sha256, name)` does the work, here (workers <= 1) or in forked workers.
+    """
+    global _ANALYSER
+    if workers <= 1 or len(contents) <= 1:
+        for sha256, name in contents:
+            yield sha256, analyser.analyse_content(sha256, name)
+        return
+    left = dict(contents)
+    fruitless = 0
+    while left:
+        _ANALYSER = analyser
+        done_before = len(left)
+        try:
+            with ProcessPoolExecutor(min(workers, len(left)), mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = {pool.submit(_analyse, sha256, name): sha256 for sha256, name in left.items()}
+                for future in as_completed(futures):
+                    sha256 = futures[future]
+                    analysis = future.result()
+                    del left[sha256]
+                    yield sha256, analysis
+        except BrokenProcessPool:
+            fruitless = fruitless + 1 if len(left) == done_before else 0
+            if fruitless >= 3:
+                raise WorkersFailed(
+                    f"detection workers died three times in a row without finishing any of {len(left)} images; "
+                    "they stay 'new'. Run the scan again with --workers 1 to see which image fails."
+                ) from None
+            log.warning("a detection worker died; analysing the %d images it left again", len(left))
+        finally:
+            _ANALYSER = None
+
+
+def ordered_map(function, items: list, workers: int) -> list:
+    """[function(item) for item in items], computed in up to `workers` forked processes.
+
+    `function` must be a module-level function (it is sent to the workers by name).
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(function, items))

@@ -1,0 +1,221 @@
+"""Registered works' local descriptors in one index; a candidate's descriptors vote for works.
+
+Each held descriptor is labelled with its work's id (many descriptors per id). The index has two
+stages, chosen by its owner:
+- exact: a flat index, every query descriptor compared with every held one. Right while the
+  catalogue is small (and the default before any training), but linear in the catalogue and
+  512 bytes per float descriptor.
+- trained: an inverted file (FAISS IVF). Its coarse lists are k-means centroids of the works' own
+  descriptors (`train`); float descriptors (RootSIFT) are stored as product-quantisation codes of
+  `code_bytes` bytes, binary ones (ORB) as they are. A query descriptor visits only `nprobe`
+  lists, and the number of lists grows with the square root of the descriptors held
+  (`lists_for`), so a query costs about the square root of the catalogue, and each entry costs
+  its code plus an 8-byte id.
+
+Votes follow Lowe's ratio test, with the second neighbour taken from ANOTHER work: a descriptor
+votes for the work of its nearest neighbour when that is clearly closer than the nearest
+descriptor of any other work (a work's own repeated texture does not cancel its votes).
+
+Pure computation over numpy arrays and files; imports neither `detector` nor `crawlers`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index import persist
+from index.errors import IndexInputError, describe, require_int
+
+KIND = "local"
+#: Neighbours fetched per query descriptor, to find the nearest one of another work.
+NEIGHBOURS = 8
+#: Id width FAISS stores beside every entry.
+ID_BYTES = 8
+MIN_LISTS, _MAX_LISTS = 16, 65_536
+#: Above this many lists the coarse quantiser is an HNSW graph rather than a flat scan.
+_HNSW_LISTS = 1024
+_TRAIN_POINTS_PER_LIST = 32
+_KMEANS_ITERATIONS = 10
+
+
+def lists_for(descriptors: int) -> int:
+    """Inverted lists for `descriptors` held: the power of two nearest 2 * sqrt(n), 16 to 65,536."""
+    descriptors = require_int("descriptors", descriptors, 1)
+    return int(min(_MAX_LISTS, max(MIN_LISTS, 2 ** round(math.log2(2 * math.sqrt(descriptors))))))
+
+
+def training_size(lists: int) -> int:
+    """How many descriptors `train` needs for `lists` lists (and uses; more are sampled down)."""
+    return lists * _TRAIN_POINTS_PER_LIST
+
+
+class LocalFeatureIndex:
+    """Work ids mapped to many descriptors each; `votes` counts, per work, the query descriptors
+    that pass the ratio test.
+
+    binary=False: float32[n, dim] descriptors compared by L2 (RootSIFT, dim 128);
+    binary=True: uint8[n, dim // 8] codes compared by Hamming distance (ORB, dim 256 bits).
+    """
+
+    def __init__(self, dim: int, binary: bool = False, code_bytes: int = 16, nprobe: int = 16):
+        self.dim = require_int("dim", dim, 8)
+        self.binary = bool(binary)
+        self.code_bytes = require_int("code_bytes", code_bytes, 1)
+        if not binary and dim % code_bytes:
+            raise IndexInputError(f"code_bytes must divide dim {dim} (product quantisation), got {code_bytes}")
+        self.nprobe = require_int("nprobe", nprobe, 1)
+        self.trained_on = self.trained_for = 0
+        self.trained_at: str | None = None
+        self._index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(dim)) if binary \
+            else faiss.IndexIDMap(faiss.IndexFlatL2(dim))
+
+    # -- stage ---------------------------------------------------------------------------------
+
+    @property
+    def lists(self) -> int:
+        """Inverted lists (0 while exact)."""
+        ivf = self._ivf()
+        return int(ivf.nlist) if ivf is not None else 0
+
+    def train(self, sample: np.ndarray, lists: int | None = None, trained_for: int | None = None) -> None:
+        """Become an (empty) inverted file whose lists are k-means centroids of `sample`.
+
+        `trained_for`: how many descriptors the lists are meant to hold (default: the sample's
+        size), recorded so that an owner can tell when the index has outgrown them.
+        `lists` defaults to `lists_for(len(sample))`; the sample needs at least
+        `training_size(lists)` rows and is sampled down to that. Anything held is dropped: the
+        caller re-adds from its source of truth (stored features), since codes cannot be re-encoded.
+        """
+        sample = self._check(sample, "training sample")
+        lists = lists_for(len(sample)) if lists is None else require_int("lists", lists, 1)
+        if len(sample) < training_size(lists):
+            raise IndexInputError(
+                f"training {lists} lists needs at least {training_size(lists)} descriptors, got {len(sample)}; "
+                "train fewer lists or keep the index exact at this size"
+            )
+        rng = np.random.default_rng(0)  # a fixed sample: the same works train the same lists
+        sample = sample[np.sort(rng.choice(len(sample), training_size(lists), replace=False))]
+        if self.binary:
+            quantiser = faiss.IndexBinaryHNSW(self.dim, 32) if lists > _HNSW_LISTS else faiss.IndexBinaryFlat(self.dim)
+            index = faiss.IndexBinaryIVF(quantiser, self.dim, lists)
+            quantiser.this.disown()  # the IVF owns and frees its quantiser, so Python must not
+            index.own_fields = True
+            clustering = index.cp
+        else:
+            coarse = f"IVF{lists}_HNSW32" if lists > _HNSW_LISTS else f"IVF{lists}"
+            # "np": no polysemous training, which costs minutes and serves Hamming filtering we do not use.
+            index = faiss.index_factory(self.dim, f"{coarse},PQ{self.code_bytes}np", faiss.METRIC_L2)
+            clustering = faiss.extract_index_ivf(index).cp
+            faiss.downcast_index(faiss.extract_index_ivf(index)).pq.cp.min_points_per_centroid = 1
+        clustering.niter = _KMEANS_ITERATIONS
+        clustering.min_points_per_centroid = 1  # the sample is sized above
+        index.train(sample)
+        self._index = index
+        self.trained_on = len(sample)
+        self.trained_for = require_int("trained_for", trained_for, 1) if trained_for is not None else len(sample)
+        self.trained_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self._ivf().nprobe = min(self.nprobe, lists)
+
+    # -- contents ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Descriptors held."""
+        return int(self._index.ntotal)
+
+    def work_ids(self) -> np.ndarray:
+        """The distinct work ids held, sorted."""
+        ivf = self._ivf()
+        if ivf is None:
+            return np.unique(faiss.vector_to_array(self._index.id_map).astype(np.int64))
+        lists = ivf.invlists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                 for i in range(ivf.nlist) if lists.list_size(i)]
+        return np.unique(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    def add(self, work_id: int, descriptors: np.ndarray) -> None:
+        """Hold `descriptors` for `work_id`, besides any it holds already (to replace a work's,
+        `remove` it first: finding what it holds means visiting every list, so adds do not)."""
+        work_id = require_int("work_id", work_id, 0)
+        descriptors = self._check(descriptors, "descriptors")
+        if len(descriptors):
+            self._index.add_with_ids(descriptors, np.full(len(descriptors), work_id, dtype=np.int64))
+
+    def remove(self, work_ids) -> int:
+        """Forget every descriptor of `work_ids`; returns how many descriptors were dropped."""
+        ids = np.asarray(list(work_ids), dtype=np.int64)
+        if not len(ids) or not len(self):
+            return 0
+        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+
+    def memory_bytes(self) -> int:
+        """Bytes the index occupies (its serialised size: codes, ids, centroids)."""
+        return len(self._serialise())
+
+    # -- search --------------------------------------------------------------------------------
+
+    def votes(self, descriptors: np.ndarray, ratio: float = 0.8) -> dict[int, int]:
+        """Per work id, how many of `descriptors` vote for it (see the module docstring)."""
+        descriptors = self._check(descriptors, "query descriptors")
+        if not len(descriptors) or len(self) < 2:
+            return {}
+        distances, ids = self._index.search(descriptors, min(NEIGHBOURS, len(self)))
+        distances = distances.astype(np.float64)
+        first = ids[:, 0]
+        other = (ids != first[:, None]) & (ids >= 0)
+        has_other = other.any(axis=1)
+        # Nearest descriptor of another work; where all fetched neighbours are the first one's
+        # work, the farthest fetched one bounds it from below.
+        second = np.where(has_other, distances[np.arange(len(ids)), other.argmax(axis=1)], distances[:, -1])
+        factor = ratio if self.binary else ratio ** 2  # Hamming distances; squared L2 distances
+        keep = (first >= 0) & ((distances[:, 0] < factor * second) | ~has_other)
+        winners, counts = np.unique(first[keep], return_counts=True)
+        return dict(zip(winners.tolist(), counts.tolist()))
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def save(self, path: Path, meta: dict) -> None:
+        """Write the index to `path` and its manifest (meta + shape, count, sha256) beside it."""
+        shape = {"dim": self.dim, "binary": self.binary, "code_bytes": self.code_bytes, "lists": self.lists,
+                 "trained_on": self.trained_on, "trained_for": self.trained_for, "trained_at": self.trained_at}
+        persist.save(path, self._serialise(), KIND, shape, len(self), meta)
+
+    @classmethod
+    def load(cls, path: Path, expect: dict | None = None, nprobe: int = 16) -> tuple[LocalFeatureIndex, dict]:
+        """The index saved at `path` and its manifest; raises IndexFileError (see persist.load)."""
+        payload, manifest = persist.load(path, KIND, expect)
+        binary = bool(manifest.get("binary"))
+        read = faiss.deserialize_index_binary if binary else faiss.deserialize_index
+        expected = (faiss.IndexBinaryIDMap, faiss.IndexBinaryIVF) if binary else (faiss.IndexIDMap, faiss.IndexIVF)
+        index = persist.parse(path, payload, read, expected, manifest.get("dim"), manifest.get("count"))
+        loaded = cls(int(index.d), binary, int(manifest.get("code_bytes", 16)), nprobe)
+        loaded._index = index
+        loaded.trained_on = int(manifest.get("trained_on", 0))
+        loaded.trained_for = int(manifest.get("trained_for", 0))
+        loaded.trained_at = manifest.get("trained_at")
+        if loaded._ivf() is not None:
+            loaded._ivf().nprobe = min(loaded.nprobe, loaded.lists)
+        return loaded, manifest
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _ivf(self):
+        if self.binary:
+            return self._index if isinstance(self._index, faiss.IndexBinaryIVF) else None
+        return faiss.try_extract_index_ivf(self._index)
+
+    def _serialise(self) -> bytes:
+        write = faiss.serialize_index_binary if self.binary else faiss.serialize_index
+        return write(self._index).tobytes()
+
+    def _check(self, descriptors, name: str) -> np.ndarray:
+        dtype, width = (np.uint8, self.dim // 8) if self.binary else (np.float32, self.dim)
+        if not isinstance(descriptors, np.ndarray) or descriptors.ndim != 2 or descriptors.shape[1] != width:
+            raise IndexInputError(
+                f"{name} must be a {np.dtype(dtype).name} array of shape [n, {width}], got {describe(descriptors)}"
+            )
+        return np.ascontiguousarray(descriptors, dtype=dtype)

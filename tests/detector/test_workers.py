@@ -1,0 +1,102 @@
+"""Detection in worker processes: the same matches and scores as one process, and a worker killed
+with SIGKILL loses no candidate and records none twice."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from detector import demo_site
+from detector.detect import Detector
+from detector.evidence import ledger
+from detector.register import WorkInfo, image_paths, register_files
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import utc_now
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return demo_site.build_site(tmp_path_factory.mktemp("site"))
+
+
+def _candidates(ws, store, site: Path) -> None:
+    blobs, scan_id = BlobStore(ws.blobs_dir), store.start_scan({})
+    for path in sorted((site / "img").iterdir()):
+        data = path.read_bytes()
+        store.add_candidate({"scan_id": scan_id, "target": "t", "page_url": f"https://b.example/{path.stem}.html",
+                             "image_url": f"https://b.example/img/{path.name}", "discovered_at": utc_now(),
+                             "sha256": blobs.put(data), "byte_size": len(data)})
+
+
+def _results(store) -> dict:
+    return {(m["image_url"], m["asset_filename"]): (m["decision"], m["score"], m["sightings"])
+            for m in store.matches()}
+
+
+def _detect(ws, store, site, works_dir, embedder=None, **run):
+    register_files(ws, store, ws.settings(), embedder, image_paths([works_dir], False), WorkInfo("alice"))
+    _candidates(ws, store, site)
+    summary = Detector(ws, store, ws.settings(), embedder).run(**run)
+    return summary
+
+
+@pytest.fixture
+def one_process(tmp_path_factory, works_dir, site):
+    from detector import config
+    from detector.workspace import create_workspace
+    from detector.workspace.store import Store
+
+    ws, _ = create_workspace(tmp_path_factory.mktemp("one") / "ws", config.Settings().with_embedder("none"))
+    store = Store(ws.db_path)
+    _detect(ws, store, site, works_dir, workers=1)
+    yield _results(store)
+    store.close()
+
+
+def test_two_workers_find_the_same_matches_with_the_same_scores(workspace, works_dir, site, one_process):
+    ws, store = workspace
+    summary = _detect(ws, store, site, works_dir, workers=2)
+    assert _results(store) == one_process
+    assert {Path(url).name: work for url, work in one_process} == demo_site.EXPECTED
+    assert summary.candidates == len(demo_site.EXPECTED) + len(demo_site.OTHERS)
+
+
+def test_a_worker_killed_mid_run_loses_no_candidate_and_records_none_twice(workspace, works_dir, site, one_process):
+    ws, store = workspace
+    killed = []
+
+    def kill_a_worker(_done: int) -> None:
+        workers = multiprocessing.active_children()
+        if not killed and workers:
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+
+    summary = _detect(ws, store, site, works_dir, workers=2, progress=kill_a_worker)
+    assert killed  # the run really lost a worker
+    assert store.candidates("state = 'new'") == []
+    assert summary.candidates == len(demo_site.EXPECTED) + len(demo_site.OTHERS)
+    assert _results(store) == one_process  # every match once, one sighting each
+    recorded = [e for e in ledger.entries(store) if e["kind"] == "match"]
+    assert len(recorded) == len({e["subject"] for e in recorded}) == len(one_process)
+
+
+def test_registering_with_two_workers_stores_what_one_process_stores(tmp_path, works_dir):
+    from detector import config
+    from detector.workspace import create_workspace
+    from detector.workspace.store import Store
+
+    stored = []
+    for workers in (1, 2):
+        ws, _ = create_workspace(tmp_path / f"w{workers}", config.Settings().with_embedder("none"))
+        store = Store(ws.db_path)
+        outcomes = register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"),
+                                  workers=workers)
+        assert {o.status for o in outcomes} == {"registered"}
+        stored.append({a["filename"]: (a["id"], a["phash"], a["pdq"], store.asset_features(a["id"], "sift"),
+                                       store.asset_features(a["id"], "orb")) for a in store.assets()})
+        store.close()
+    assert stored[0] == stored[1] and len(stored[0]) == len(image_paths([works_dir], False))

@@ -1,0 +1,159 @@
+"""LocalFeatureIndex: votes per work, exact and trained, add/remove, files, refusals.
+
+Descriptors are synthetic: each work's are random non-negative unit vectors (as RootSIFT's are),
+a copy's are its work's plus noise; ORB-like codes are random bits with a few flipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.errors import IndexFileError, IndexInputError
+from index.local import MIN_LISTS, LocalFeatureIndex, lists_for, training_size
+
+WORKS, PER_WORK = 40, 300
+
+
+def float_works(seed: int = 0) -> dict[int, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    works = {}
+    for work_id in range(100, 100 + WORKS):
+        d = np.abs(rng.standard_normal((PER_WORK, 128))).astype(np.float32)
+        works[work_id] = d / np.linalg.norm(d, axis=1, keepdims=True)
+    return works
+
+
+def noisy_copy(descriptors: np.ndarray, rng, scale: float = 0.02) -> np.ndarray:
+    d = np.abs(descriptors + scale * rng.standard_normal(descriptors.shape)).astype(np.float32)
+    return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+
+def filled(index: LocalFeatureIndex, works: dict[int, np.ndarray]) -> LocalFeatureIndex:
+    for work_id, descriptors in works.items():
+        index.add(work_id, descriptors)
+    return index
+
+
+def trained_float_index(works) -> LocalFeatureIndex:
+    index = LocalFeatureIndex(128, code_bytes=16, nprobe=4)
+    index.train(np.concatenate(list(works.values())), MIN_LISTS)
+    return filled(index, works)
+
+
+@pytest.mark.parametrize("stage", ["exact", "trained"])
+def test_a_copys_descriptors_vote_for_its_work_above_all_others(stage):
+    works = float_works()
+    index = filled(LocalFeatureIndex(128), works) if stage == "exact" else trained_float_index(works)
+    rng = np.random.default_rng(1)
+    for work_id in (100, 117, 139):
+        query = noisy_copy(works[work_id][:150], rng)
+        votes = index.votes(query)
+        best = max(votes, key=votes.get)
+        assert best == work_id
+        assert votes[work_id] >= 0.8 * len(query)
+        assert sum(v for w, v in votes.items() if w != work_id) <= 0.05 * len(query)
+
+
+def test_unrelated_descriptors_get_few_votes():
+    index = filled(LocalFeatureIndex(128), float_works())
+    unrelated = next(iter(float_works(seed=9).values()))
+    assert sum(index.votes(unrelated).values()) <= 0.1 * len(unrelated)
+
+
+def test_a_works_own_repeated_texture_does_not_cancel_its_votes():
+    # A repeating pattern: each descriptor stored twice. A ratio test against the second nearest
+    # descriptor overall would reject them all; against another work's, they pass.
+    works = float_works()
+    works[100] = np.concatenate([works[100][:150], works[100][:150]])
+    index = filled(LocalFeatureIndex(128), works)
+    votes = index.votes(noisy_copy(works[100][:150], np.random.default_rng(2)))
+    assert votes[100] >= 0.8 * 150
+
+
+@pytest.mark.parametrize("stage", ["exact", "trained"])
+def test_add_adds_and_remove_forgets_a_work(stage):
+    works = float_works()
+    index = filled(LocalFeatureIndex(128), works) if stage == "exact" else trained_float_index(works)
+    assert len(index) == WORKS * PER_WORK and index.work_ids().tolist() == sorted(works)
+    index.add(100, works[100][:10])
+    assert len(index) == WORKS * PER_WORK + 10
+    assert index.remove([100]) == PER_WORK + 10
+    index.add(100, works[100][:10])
+    assert len(index) == (WORKS - 1) * PER_WORK + 10
+    assert index.remove([117, 999]) == PER_WORK
+    assert 117 not in index.work_ids().tolist() and 100 in index.work_ids().tolist()
+    assert 117 not in index.votes(works[117])
+
+
+def test_binary_codes_vote_by_hamming_distance():
+    rng = np.random.default_rng(3)
+    works = {w: rng.integers(0, 256, (200, 32), dtype=np.uint8) for w in range(1, 31)}
+    for index in (LocalFeatureIndex(256, binary=True), LocalFeatureIndex(256, binary=True, nprobe=4)):
+        if index.nprobe == 4:
+            index.train(np.concatenate(list(works.values())), MIN_LISTS)
+        filled(index, works)
+        bits = np.unpackbits(works[7][:100], axis=1)
+        flips = rng.random(bits.shape) < 0.05
+        votes = index.votes(np.packbits(bits ^ flips, axis=1))
+        assert max(votes, key=votes.get) == 7 and votes[7] >= 80
+
+
+def test_trained_index_is_smaller_than_exact_and_reports_what_it_was_trained_for():
+    works = float_works()
+    exact = filled(LocalFeatureIndex(128), works)
+    trained = LocalFeatureIndex(128, code_bytes=16)
+    trained.train(np.concatenate(list(works.values())), MIN_LISTS, trained_for=50_000)
+    filled(trained, works)
+    assert exact.lists == 0 and trained.lists == MIN_LISTS
+    assert trained.trained_on == training_size(MIN_LISTS) and trained.trained_for == 50_000
+    assert trained.trained_at is not None
+    # 16-byte codes + 8-byte ids against 512-byte floats + ids; centroids and PQ tables on top.
+    assert trained.memory_bytes() < 0.1 * exact.memory_bytes()
+    assert trained.memory_bytes() < len(trained) * (16 + 8) + MIN_LISTS * 128 * 4 + 256 * 128 * 4 + 4096
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_save_and_load_give_the_same_votes(tmp_path, binary):
+    rng = np.random.default_rng(4)
+    if binary:
+        works = {w: rng.integers(0, 256, (200, 32), dtype=np.uint8) for w in range(1, 21)}
+        index = LocalFeatureIndex(256, binary=True)
+    else:
+        works = float_works()
+        index = LocalFeatureIndex(128)
+    index.train(np.concatenate(list(works.values())), MIN_LISTS)
+    filled(index, works)
+    query = works[5 if binary else 105][:50]
+    index.save(tmp_path / "local.faiss", {"feature_kind": "x"})
+    loaded, manifest = LocalFeatureIndex.load(tmp_path / "local.faiss", expect={"feature_kind": "x"})
+    assert loaded.votes(query) == index.votes(query)
+    assert (loaded.lists, loaded.trained_for, loaded.binary) == (MIN_LISTS, index.trained_for, binary)
+    assert manifest["count"] == len(index) and manifest["trained_at"] == index.trained_at
+    with pytest.raises(IndexFileError, match="feature_kind"):
+        LocalFeatureIndex.load(tmp_path / "local.faiss", expect={"feature_kind": "y"})
+    (tmp_path / "local.faiss").write_bytes(b"not an index")
+    with pytest.raises(IndexFileError) as refused:
+        LocalFeatureIndex.load(tmp_path / "local.faiss")
+    assert refused.value.reason in {"truncated", "checksum"}
+
+
+@pytest.mark.parametrize("descriptors, lists", [
+    (1, 16), (10_000, 256), (300_000, 1024), (3_000_000, 4096), (30_000_000, 8192), (10**12, 65_536),
+])
+def test_lists_grow_with_the_square_root_of_the_descriptors(descriptors, lists):
+    assert lists_for(descriptors) == lists
+
+
+@pytest.mark.parametrize("make, call, message", [
+    (lambda: LocalFeatureIndex(128), lambda i: i.add(1, np.zeros((3, 64), np.float32)), r"shape \[n, 128\]"),
+    (lambda: LocalFeatureIndex(256, binary=True), lambda i: i.votes(np.zeros((3, 128), np.float32)),
+     r"uint8 array of shape \[n, 32\]"),
+    (lambda: LocalFeatureIndex(128), lambda i: i.train(np.zeros((100, 128), np.float32), 16),
+     "needs at least 512 descriptors, got 100"),
+    (lambda: LocalFeatureIndex(128), lambda i: i.add(-1, np.zeros((1, 128), np.float32)), "work_id"),
+    (lambda: LocalFeatureIndex(128, code_bytes=10), lambda i: None, "code_bytes must divide dim 128"),
+])
+def test_bad_input_is_refused_with_a_reason(make, call, message):
+    with pytest.raises(IndexInputError, match=message):
+        call(make())

@@ -283,10 +283,10 @@ class PolicyRule:
                                   "empty: any site.")
     countries: tuple[str, ...] = setting((), "Only sites hosted in these countries (ISO codes from the hosting "
                                              "network's RDAP record); empty: any.")
-    offer: str = setting("", "Only matches whose latest offer is in this state: none, draft, sent, accepted, "
-                             "declined, expired; empty: any.")
+    offer: str = setting("", "Only matches whose latest offer is in one of these states, separated by commas: "
+                             "none, draft, sent, viewed, countered, accepted, paid, declined, expired; empty: any.")
     offer_days: int = setting(0, "Only matches whose latest offer was sent (or made) at least this many days ago; "
-                                 "with offer = 'sent' this escalates an unpaid offer.")
+                                 "with offer = 'sent, viewed, countered' this escalates an unpaid offer.")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,8 @@ DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Wo
         "authorized": "Licensed use saved: its unreviewed matches are now marked authorized, and later ones will be.",
         "link": "A new offer page link was issued.", "revoked": "The offer page's links were revoked.",
         "payment": "Payment recorded, split among the contributors and entered in the ledger.",
-        "contributors": "Contributors saved and entered in the ledger."}
+        "contributors": "Contributors saved and entered in the ledger.",
+        "negotiation": "Negotiation rules saved and entered in the ledger."}
 FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
 
 

@@ -65,3 +65,20 @@ def test_contributors_can_be_given_at_registration(tmp_path, works_dir):
     bad = CliRunner().invoke(app, ["register", str(works_dir / "rocket.jpg"), "--contributor", "Ann", "--home", str(home)])
     assert isinstance(bad.exception, UsageError) and "Contributor 'Ann' must be NAME=SHARE" in str(bad.exception)
     assert len(Store(home / "copyhound.db").assets()) == 1  # nothing was registered
+
+
+def test_a_works_negotiation_rules_are_set_shown_and_cleared_from_the_command_line(tmp_path):
+    env = build_env(tmp_path)
+    shown = run(env, "negotiation", "show", str(env.asset_id))
+    assert shown.output.strip() == f"Work {env.asset_id}: floor 60% (owner), accept 80% (owner)."
+    done = run(env, "negotiation", "set", str(env.asset_id), "--floor", "70", "--accept", "90")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == f"Work {env.asset_id}: floor 70% (this work), accept 90% (this work)."
+    none = run(env, "negotiation", "set", str(env.asset_id))
+    assert isinstance(none.exception, UsageError) and "Give --floor PERCENT and/or --accept PERCENT" in str(none.exception)
+    wrong = run(env, "negotiation", "set", str(env.asset_id), "--accept", "-5")
+    assert isinstance(wrong.exception, UsageError) and "--accept must be a percent" in str(wrong.exception)
+    cleared = run(env, "negotiation", "clear", str(env.asset_id))
+    assert cleared.output.strip() == f"Work {env.asset_id}: floor 60% (owner), accept 80% (owner)."
+    kinds = [e["kind"] for e in Store(env.ws.db_path).ledger_rows([f"asset:{env.asset_id}"])]
+    assert kinds.count("negotiation") == 2

@@ -286,3 +286,36 @@ def test_the_owner_records_a_payment_in_the_portal(shop):
         saved = browser.post(f"/assets/{shop.asset_id}/contributors",
                              data={"csrf": _csrf(asset.text), "shares": "Ann Lee=70\nBo Chan=30", "effective_from": ""})
         assert "Contributors saved" in saved.text and "Ann Lee 70, Bo Chan 30" in saved.text
+
+
+def test_a_works_own_floor_is_set_through_the_api_answers_on_the_page_and_is_cleared_in_the_portal(shop):
+    auth = {"Authorization": f"Bearer {shop.token}"}
+    with httpx.Client(base_url=shop.url, headers=auth) as api:
+        rules = api.put(f"/api/assets/{shop.asset_id}/negotiation", json={"floor_percent": 75})
+        assert rules.status_code == 200, rules.text
+        assert rules.json() == {"asset_id": shop.asset_id, "own": {"floor_percent": 75.0, "accept_percent": None},
+                                "floor_percent": 75.0, "accept_percent": 80.0}
+        assert api.put(f"/api/assets/{shop.asset_id}/negotiation", json={"floor_percent": 120}).status_code == 422
+        assert api.get("/api/assets/99999/negotiation").status_code == 404
+    sent = shop.send(2)  # its earlier offer expired (test_an_expired_offer_cannot_be_settled)
+    try:
+        with httpx.Client(base_url=shop.url, follow_redirects=True) as client:
+            _, csrf = _visit(client, f"/o/{sent.token}")
+            answered = client.post(f"/o/{sent.token}/counter", data={
+                "csrf": csrf, "name": "Rita Reader", "email": "rita@mugs.example", "amount": "10.00"})
+            # price 150.00: the work's floor 75 % = 112.50 answers, not the owner's 60 % = 90.00
+            assert "We can agree to EUR 112.50" in answered.text
+    finally:
+        with httpx.Client(base_url=shop.url, follow_redirects=True) as browser:
+            signin = browser.get("/signin")
+            browser.post("/signin", data={"csrf": _csrf(signin.text), "token": shop.token, "next": "/"})
+            asset = browser.get(f"/assets/{shop.asset_id}")
+            assert "This work's own rules: floor 75%, accept level as the owner's" in asset.text
+            cleared = browser.post(f"/assets/{shop.asset_id}/negotiation",
+                                   data={"csrf": _csrf(asset.text), "floor_percent": "", "accept_percent": ""})
+            assert "Negotiation rules saved" in cleared.text and "The owner's rules" in cleared.text
+            bad = browser.post(f"/assets/{shop.asset_id}/negotiation",
+                               data={"csrf": _csrf(asset.text), "floor_percent": "lots"})
+            assert bad.status_code == 422 and "Floor must be a percent like 70" in bad.text
+    with httpx.Client(base_url=shop.url, headers=auth) as api:
+        assert api.get(f"/api/assets/{shop.asset_id}/negotiation").json()["own"] is None

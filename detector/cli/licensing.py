@@ -219,26 +219,32 @@ def _negotiation_say(store, settings, asset_id: int) -> None:
 @app.command()
 def statements(
     period: Annotated[str, typer.Option("--period", help="The month, e.g. 2026-11.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or html.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, html or pdf (a file: --out, default output/statements/).")] = "csv",
     owner: Annotated[str | None, typer.Option(help="Only this owner's works.")] = None,
     contributor: Annotated[str | None, typer.Option(help="Only this contributor.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: standard output).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: standard output; for pdf, output/statements/statement-PERIOD.pdf).")] = None,
     home: Home = None,
 ) -> None:
     """Royalty statements of a month: one row per contributor and payment, with running totals."""
     from detector.licensing import statements as st
 
-    if fmt not in ("csv", "html"):
-        raise UsageError(f"--format {fmt!r} is not known; use csv or html.")
-    _, _, store = open_parts(home)
+    if fmt not in ("csv", "html", "pdf"):
+        raise UsageError(f"--format {fmt!r} is not known; use csv, html or pdf.")
+    ws, _, store = open_parts(home)
     owner_id = store.owner_by_name(owner)["id"] if owner else None
     rows = st.statement(store, period, owner_id, contributor)
-    text = st.as_csv(rows) if fmt == "csv" else st.as_html(rows, period.strip())
-    if out is None:
-        typer.echo(text, nl=False)
+    if fmt == "pdf":
+        if out is None:
+            (ws.output_dir / "statements").mkdir(parents=True, exist_ok=True)
+            out = ws.output_dir / "statements" / f"statement-{period.strip()}.pdf"
+        out.write_bytes(st.as_pdf(rows, period.strip()))
     else:
+        text = st.as_csv(rows) if fmt == "csv" else st.as_html(rows, period.strip())
+        if out is None:
+            typer.echo(text, nl=False)
+            return
         out.write_text(text, encoding="utf-8")
-        err.print(f"Wrote {len(rows)} row(s) to {out}", highlight=False)
+    err.print(f"Wrote {len(rows)} row(s) to {out}", highlight=False)
 
 
 @app.command("webhook-secret")

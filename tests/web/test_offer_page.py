@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from detector import config, demo_site, tokens
 from detector.evidence import profile
@@ -151,6 +152,15 @@ def test_a_counter_below_the_floor_is_answered_with_the_floor_then_accepted_and_
         assert "EUR 75.63" in invoice and "EUR 14.37" in invoice and "DE123456789" in invoice
         assert "Rita &lt;b&gt;Reader&lt;/b&gt;" in invoice
         assert "Comes into force when invoice INV-1-00001 is paid" in client.get(f"/o/{sent.token}/certificate").text
+        printed = client.get(f"/o/{sent.token}/invoice.pdf")
+        assert printed.status_code == 200 and printed.headers["content-type"] == "application/pdf"
+        invoice_pdf = PdfReader(io.BytesIO(printed.content))
+        text = " ".join(" ".join(page.extract_text().split()) for page in invoice_pdf.pages)  # money has nbsp
+        assert "Invoice INV-1-00001" in text and "EUR 75.63" in text and "DE123456789" in text
+        assert "Rita <b>Reader</b>" in text  # the typed name, printed as text, never as markup
+        assert (invoice_pdf.xmp_metadata.pdfaid_part, invoice_pdf.xmp_metadata.pdfaid_conformance) == ("2", "B")
+        certificate = PdfReader(io.BytesIO(client.get(f"/o/{sent.token}/certificate.pdf").content))
+        assert "Comes into force when invoice INV-1-00001 is paid" in certificate.pages[0].extract_text()
 
     secret = webhook.secret(shop.ws.keys_dir)
     body = json.dumps({"id": "evt_1", "reference": reference, "amount": "90.00", "currency": "EUR"}).encode()
@@ -176,6 +186,8 @@ def test_a_counter_below_the_floor_is_answered_with_the_floor_then_accepted_and_
 
     with httpx.Client(base_url=shop.url) as client:
         assert "Paid: thank you." in client.get(f"/o/{sent.token}").text
+        certificate = PdfReader(io.BytesIO(client.get(f"/o/{sent.token}/certificate.pdf").content))
+        assert "In force: the fee was paid." in certificate.pages[0].extract_text()
     with shop.store() as store:
         match = store.match(shop.match_ids[1])
         rows = statements.statement(store, utc_now()[:7])
@@ -190,6 +202,8 @@ def test_an_expired_offer_cannot_be_settled(shop):
         page = client.get(f"/o/{sent.token}")
         assert page.status_code == 200 and "This offer expired on 2020-01-31" in page.text
         assert 'name="csrf"' not in page.text  # no form at all once expired
+        unaccepted = client.get(f"/o/{sent.token}/invoice.pdf")
+        assert unaccepted.status_code == 409 and "has not been accepted" in unaccepted.text
     with shop.store() as store:
         assert store.offer(sent.offer["id"])["status"] == "expired"
 

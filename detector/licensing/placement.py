@@ -93,7 +93,8 @@ def assess(ws: Workspace, store: Store, match: dict, candidate: dict | None, cop
         share_why = f"shown {size[0]} px wide, {share * 100:.0f}% of the {page_width} px width of {where}"
     if shot is None or not shot.get("sha256"):
         return Placement(share, share_why, None, "no screenshot of the page")
-    picture = _gray(BlobStore(ws.blobs_dir).get(shot["sha256"])) if shot["sha256"] in BlobStore(ws.blobs_dir) else None
+    blobs = BlobStore(ws.blobs_dir)
+    picture = _gray(blobs.get(shot["sha256"])) if shot["sha256"] in blobs else None
     found = locate(picture, copy, size) if picture is not None and copy is not None and size and size[1] else None
     if found is None or found[1] < FOUND:
         return Placement(share, share_why, None, f"not found in the screenshot of {shot['taken_at'][:10]}")

@@ -168,29 +168,83 @@ def contributors_show(
         _say(f"from {row['effective_from']}: " + ", ".join(f"{n} {w}" for n, w in row["shares"]))
 
 
+negotiation_app = typer.Typer(help="A work's own negotiation floor and accept level (overriding its owner's).",
+                              no_args_is_help=True)
+app.add_typer(negotiation_app, name="negotiation")
+AssetArg = Annotated[int, typer.Argument(metavar="ASSET_ID", help="Work (asset) id.")]
+
+
+@negotiation_app.command("set")
+def negotiation_set(
+    asset_id: AssetArg,
+    floor: Annotated[float | None, typer.Option("--floor", help="Floor in percent of the offer's price (default: the owner's licensing.floor_percent).")] = None,
+    accept: Annotated[float | None, typer.Option("--accept", help="Accept level in percent of the price (default: the owner's licensing.accept_percent).")] = None,
+    home: Home = None,
+) -> None:
+    """Give a work its own floor and/or accept level for counter-offers (recorded in the ledger)."""
+    from detector.licensing import work_rules
+
+    if floor is None and accept is None:
+        raise UsageError("Give --floor PERCENT and/or --accept PERCENT; `copyhound negotiation clear ASSET_ID` "
+                         "returns the work to its owner's rules.")
+    _, settings, store = open_parts(home)
+    work_rules.set_rules(store, asset_id, floor_percent=floor, accept_percent=accept)
+    _negotiation_say(store, settings, asset_id)
+
+
+@negotiation_app.command("clear")
+def negotiation_clear(asset_id: AssetArg, home: Home = None) -> None:
+    """Return a work to its owner's negotiation rules (recorded in the ledger)."""
+    from detector.licensing import work_rules
+
+    _, settings, store = open_parts(home)
+    work_rules.set_rules(store, asset_id)
+    _negotiation_say(store, settings, asset_id)
+
+
+@negotiation_app.command("show")
+def negotiation_show(asset_id: AssetArg, home: Home = None) -> None:
+    """The floor and accept level that answer counter-offers for a work, and where each comes from."""
+    _, settings, store = open_parts(home)
+    _negotiation_say(store, settings, asset_id)
+
+
+def _negotiation_say(store, settings, asset_id: int) -> None:
+    from detector.licensing import work_rules
+
+    rules = settings.licensing.for_owner(store.asset(asset_id)["owner"])
+    _say(f"Work {asset_id}: {work_rules.describe(rules, work_rules.current(store, asset_id))}.")
+
+
 @app.command()
 def statements(
     period: Annotated[str, typer.Option("--period", help="The month, e.g. 2026-11.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or html.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, html or pdf (a file: --out, default output/statements/).")] = "csv",
     owner: Annotated[str | None, typer.Option(help="Only this owner's works.")] = None,
     contributor: Annotated[str | None, typer.Option(help="Only this contributor.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: standard output).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: standard output; for pdf, output/statements/statement-PERIOD.pdf).")] = None,
     home: Home = None,
 ) -> None:
     """Royalty statements of a month: one row per contributor and payment, with running totals."""
     from detector.licensing import statements as st
 
-    if fmt not in ("csv", "html"):
-        raise UsageError(f"--format {fmt!r} is not known; use csv or html.")
-    _, _, store = open_parts(home)
+    if fmt not in ("csv", "html", "pdf"):
+        raise UsageError(f"--format {fmt!r} is not known; use csv, html or pdf.")
+    ws, _, store = open_parts(home)
     owner_id = store.owner_by_name(owner)["id"] if owner else None
     rows = st.statement(store, period, owner_id, contributor)
-    text = st.as_csv(rows) if fmt == "csv" else st.as_html(rows, period.strip())
-    if out is None:
-        typer.echo(text, nl=False)
+    if fmt == "pdf":
+        if out is None:
+            (ws.output_dir / "statements").mkdir(parents=True, exist_ok=True)
+            out = ws.output_dir / "statements" / f"statement-{period.strip()}.pdf"
+        out.write_bytes(st.as_pdf(rows, period.strip()))
     else:
+        text = st.as_csv(rows) if fmt == "csv" else st.as_html(rows, period.strip())
+        if out is None:
+            typer.echo(text, nl=False)
+            return
         out.write_text(text, encoding="utf-8")
-        err.print(f"Wrote {len(rows)} row(s) to {out}", highlight=False)
+    err.print(f"Wrote {len(rows)} row(s) to {out}", highlight=False)
 
 
 @app.command("webhook-secret")

@@ -238,7 +238,7 @@ class PricingSettings:
     """Price rules of licensing offers ([pricing]); [pricing.OWNER] tables override them per owner.
 
     price = base fee of the licence type x commercial x displayed size x duration x sightings x demand
-    x territory;
+    x territory x placement x above the fold;
     see detector.evidence.offers for the exact rule and docs/evidence.md for a worked example.
     """
 
@@ -271,6 +271,18 @@ class PricingSettings:
     detect_commercial: bool = setting(
         True, "Price a use as commercial when the captured page has shop or product markup, a cart button, "
         "prices or adverts (unless the offer says otherwise)."
+    )
+    placement_bands: tuple[float, ...] = setting(
+        (0.25, 0.6), "Limits of the share of the page's width a copy is shown at, ascending (up to a quarter, "
+        "up to 60 %, wider), for the placement factor."
+    )
+    placement_multipliers: tuple[float, ...] = setting(
+        (1.0, 1.0, 1.0), "Factor per placement band: one more entry than placement_bands, e.g. [0.9, 1.0, 1.25] "
+        "(all 1: placement is shown in the breakdown but does not change the price)."
+    )
+    above_fold_multiplier: float = setting(
+        1.0, "Factor when the page's screenshot shows the copy in its first screen (above the fold), e.g. 1.2; "
+        "without a screenshot, or with the copy not found in it, the factor is 1."
     )
     territory_multipliers: dict[str, float] = setting(
         {}, "Factor per territory: a country code from the site's TLD ('de', 'gb', 'us') or 'lang:xx' from the "
@@ -316,10 +328,10 @@ class PolicyRule:
                                   "empty: any site.")
     countries: tuple[str, ...] = setting((), "Only sites hosted in these countries (ISO codes from the hosting "
                                              "network's RDAP record); empty: any.")
-    offer: str = setting("", "Only matches whose latest offer is in this state: none, draft, sent, accepted, "
-                             "declined, expired; empty: any.")
+    offer: str = setting("", "Only matches whose latest offer is in one of these states, separated by commas: "
+                             "none, draft, sent, viewed, countered, accepted, paid, declined, expired; empty: any.")
     offer_days: int = setting(0, "Only matches whose latest offer was sent (or made) at least this many days ago; "
-                                 "with offer = 'sent' this escalates an unpaid offer.")
+                                 "with offer = 'sent, viewed, countered' this escalates an unpaid offer.")
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,19 @@ def check_rules(settings: EnforcementSettings, owners: set[str]) -> None:
             raise ConfigError(f"{where}: owner {rule.owner!r} is not known; known owners: "
                               f"{', '.join(sorted(owners)) or 'none yet'}.")
         for field, value, allowed in (("action", rule.action, ACTIONS), ("decision", rule.decision, ("", "match", "review")),
-                                      ("commercial", rule.commercial, ("", "yes", "no")),
-                                      ("offer", rule.offer, ("", "none") + OFFER_STATUSES)):
+                                      ("commercial", rule.commercial, ("", "yes", "no"))):
             if value not in allowed:
                 raise ConfigError(f"{where}: {field} = {value!r} is not known; use one of: "
                                   f"{', '.join(repr(a) for a in allowed)}.")
+        unknown = [s for s in offer_states(rule) if s not in ("none",) + OFFER_STATUSES]
+        if unknown or (rule.offer.strip() and not offer_states(rule)):
+            raise ConfigError(f"{where}: offer = {rule.offer!r} is not known; use one or more of "
+                              f"{', '.join(('none',) + OFFER_STATUSES)}, separated by commas "
+                              "(e.g. \"sent, viewed, countered\").")
+
+def offer_states(rule: PolicyRule) -> tuple[str, ...]:
+    """The offer states a rule's `offer` condition names: "sent, viewed, countered" -> three."""
+    return tuple(s.strip() for s in rule.offer.split(",") if s.strip())
 
 
 def host_of(url: str) -> str:
@@ -107,7 +115,7 @@ def fits(rule: PolicyRule, facts: Facts) -> list[str] | None:
         not rule.commercial or need(facts.commercial == (rule.commercial == "yes"),
                                     f"site {'commercial' if facts.commercial else 'not commercial'}"),
         not rule.countries or need(facts.country in rule.countries, f"hosted in {facts.country}"),
-        not rule.offer or need(rule.offer == facts.offer, f"latest offer {facts.offer}"),
+        not rule.offer or need(facts.offer in offer_states(rule), f"latest offer {facts.offer}"),
         not rule.offer_days or need(facts.offer_days is not None and facts.offer_days >= rule.offer_days,
                                     f"offer {facts.offer_days} days old >= {rule.offer_days}"),
     ]

@@ -5,6 +5,7 @@ writes to someone (offer, dmca, dsa) is held back, with the reason, when:
 
 - the use is authorised, or the match is in the `review` band (a person decides those);
 - the copy is already gone, or the same offer or notice was already made;
+- the latest offer is accepted or paid (the use is being licensed: escalation stops);
 - an automated action was taken on the match within enforcement.cooling_days;
 - the owner's daily cap (enforcement.daily_cap_owner) or the recipient's
   (enforcement.daily_cap_recipient) is reached, counted over the last 24 hours;
@@ -26,8 +27,12 @@ from detector.config import PolicyRule, Settings
 from detector.enforcement import mailer, owner_rules, policy, recipients
 from detector.errors import ActionRefused, ConfigError
 from detector.evidence import ledger
+from detector.evidence.offers import OPEN as OPEN_OFFER
 from detector.workspace import Workspace
 from detector.workspace.store import Store
+
+#: Latest-offer states in which no notice is sent: the recipient accepted the offer or paid it.
+SETTLING = ("accepted", "paid")
 
 
 @dataclass
@@ -128,8 +133,11 @@ def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, ru
         return "a review-band match: a person decides"
     if facts.presence == "removed":
         return "the copy is already gone"
-    if rule.action == "offer" and facts.offer in ("sent", "accepted"):
+    if rule.action == "offer" and facts.offer in OPEN_OFFER + SETTLING:
         return f"an offer is already {facts.offer}"
+    if facts.offer in SETTLING:
+        # escalation ends once the user of the copy has accepted (and is paying) or has paid
+        return f"the offer is {facts.offer}: the use is being licensed"
     delivered = {d["notice_id"] for d in store.deliveries([match["id"]]) if d["status"] == "sent"}
     if any(n["kind"] == rule.action and n["id"] in delivered for n in store.notices([match["id"]])):
         return f"a {rule.action.upper()} notice was already sent"

@@ -9,10 +9,13 @@ The price follows the owner's [pricing] rules (detector.config.PricingSettings):
              x min(max_sightings_multiplier, 1 + sighting_increase x (sightings - 1))
              x min(max_demand_multiplier, 1 + demand_increase x (sites - 1))
              x territory_multipliers[territory]   (else ['default'], else 1)
+             x placement_multipliers[band]        (band of the share of the page width shown)
+             x above_fold_multiplier              (the screenshot shows it in the first screen)
 
 rounded half-up to cents; accepted within early_discount_days it costs early_discount_percent
 less. Months seen = whole 30-day periods begun between first and last sighting (at least 1).
-Sites, territory and (unless the owner says) commercial use are read by detector.licensing.demand.
+Sites, territory and (unless the owner says) commercial use are read by detector.licensing.demand,
+placement by detector.licensing.placement.
 Amounts are exact: integer minor units in the store (amount_minor), with the decimal string kept
 beside them for letters and older readers. An offer moves along TRANSITIONS:
 
@@ -42,8 +45,9 @@ from detector.errors import ActionRefused, ConfigError, UsageError
 from detector.evidence import ledger, owner_pricing
 from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case, oneline
 from detector.evidence.profile import ensure_profile
-from detector.licensing import money
+from detector.licensing import money, placement
 from detector.licensing.demand import assess
+from detector.licensing.placement import Placement
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 
@@ -108,6 +112,15 @@ def check_rules(rules: PricingSettings) -> None:
             f"last for sizes above the last limit); got {len(rules.size_multipliers)} and "
             f"{len(rules.size_bands)}. Fix config.toml."
         )
+    if len(rules.placement_multipliers) != len(rules.placement_bands) + 1:
+        raise ConfigError(
+            f"pricing.placement_multipliers needs one more entry than pricing.placement_bands (one per band, the "
+            f"last for wider copies); got {len(rules.placement_multipliers)} and {len(rules.placement_bands)}. "
+            "Fix config.toml."
+        )
+    if list(rules.placement_bands) != sorted(rules.placement_bands) or any(not 0 < b <= 1 for b in rules.placement_bands):
+        raise ConfigError(f"pricing.placement_bands must be ascending shares of the page width above 0 and at most 1, "
+                          f"got {list(rules.placement_bands)}. Fix config.toml.")
     if list(rules.size_bands) != sorted(rules.size_bands):
         raise ConfigError(f"pricing.size_bands must be ascending, got {list(rules.size_bands)}. Fix config.toml.")
     if not 0 <= rules.early_discount_percent < 100:
@@ -130,7 +143,8 @@ def size_band(rules: PricingSettings, long_side: int) -> int:
 
 def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: int,
           first_seen: str, last_seen: str, sightings: int, sites: int = 1,
-          territory: tuple[str, str] = ("unknown", "territory not known"), commercial_why: str | None = None) -> Quote:
+          territory: tuple[str, str] = ("unknown", "territory not known"), commercial_why: str | None = None,
+          placement: Placement | None = None) -> Quote:
     """The price of a licence under `rules` for a use of the given size, duration and sightings."""
     check_rules(rules)
     if licence not in rules.base_fees:
@@ -156,6 +170,7 @@ def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: 
         Factor("territory", _decimal(rules.territory_multipliers.get(territory[0],
                                                                      rules.territory_multipliers.get("default", 1.0))),
                territory[1]),
+        *_placement_factors(rules, placement or Placement(None, "placement not assessed", None, "no screenshot")),
     ]
     base = _decimal(rules.base_fees[licence])
     exact = base
@@ -164,6 +179,17 @@ def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: 
     amount = exact.quantize(_CENT, ROUND_HALF_UP)
     early = (amount * (100 - _decimal(rules.early_discount_percent)) / 100).quantize(_CENT, ROUND_HALF_UP)
     return Quote(rules.currency, licence, commercial, base, tuple(factors), amount, early)
+
+
+def _placement_factors(rules: PricingSettings, placement: Placement) -> list[Factor]:
+    if placement.share is None:
+        share = Factor("placement", Decimal(1), placement.share_why)
+    else:
+        band = next((i for i, limit in enumerate(rules.placement_bands) if placement.share <= _decimal(limit)),
+                    len(rules.placement_bands))
+        share = Factor("placement", _decimal(rules.placement_multipliers[band]), placement.share_why)
+    fold = _decimal(rules.above_fold_multiplier) if placement.above_fold else Decimal(1)
+    return [share, Factor("above the fold", fold, placement.fold_why)]
 
 
 def displayed_long_side(case: Case) -> int:
@@ -203,7 +229,7 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     ensure_actionable(case.match, "licensing offer")
     ensure_profile(case.owner, "offer")
     rules = owner_pricing.rules_for(store, settings.pricing, case.owner)
-    quote = _quote(ws, store, case, rules, licence, commercial)
+    quote = _quote(ws, store, case, rules, licence, commercial, settings.report.viewport)
     licence = quote.licence
     at = at or utc_now()
     created = _parse(at)
@@ -236,12 +262,14 @@ def quote_match(ws: Workspace, store: Store, settings: Settings, match_id: int, 
                 commercial: bool | None = None, owner_id: int | None = None) -> Quote:
     """The price an offer for this match would have now, and how it is reached; records nothing."""
     case = load_case(ws, store, match_id, owner_id)
-    return _quote(ws, store, case, owner_pricing.rules_for(store, settings.pricing, case.owner), licence, commercial)
+    return _quote(ws, store, case, owner_pricing.rules_for(store, settings.pricing, case.owner), licence, commercial,
+                  settings.report.viewport)
 
 
 def _quote(ws: Workspace, store: Store, case: Case, rules: PricingSettings, licence: str | None,
-           commercial: bool | None) -> Quote:
-    """The quote for a case; `commercial` None means: detected from the page (pricing.detect_commercial)."""
+           commercial: bool | None, viewport: tuple[int, ...]) -> Quote:
+    """The quote for a case; `commercial` None means: detected from the page (pricing.detect_commercial);
+    `viewport` is report.viewport, the window screenshots are taken in (placement's page width)."""
     m = case.match
     demand = assess(ws, store, m, case.candidate)
     if commercial is None:
@@ -253,7 +281,8 @@ def _quote(ws: Workspace, store: Store, case: Case, rules: PricingSettings, lice
     return price(rules, licence=licence or rules.default_licence, commercial=commercial,
                  long_side=displayed_long_side(case), first_seen=m["first_seen"], last_seen=m["last_seen"],
                  sightings=m["sightings"], sites=demand.sites, territory=(demand.territory, demand.territory_why),
-                 commercial_why=why)
+                 commercial_why=why, placement=placement.assess(ws, store, m, case.candidate, case.copy_bytes,
+                                                                (viewport[0], viewport[1])))
 
 
 def _template(ws: Workspace, rules: PricingSettings) -> jinja2.Template:

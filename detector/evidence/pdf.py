@@ -1,4 +1,5 @@
-"""The evidence report as a PDF, printed by WeasyPrint from the very HTML the report shows.
+"""The evidence report (and the licensing documents) as PDF, printed by WeasyPrint from the very HTML
+they show.
 
 One source for both: the page size, footers and page breaks are the template's print CSS
 (`@page`), so what the PDF says is what the HTML says. The PDF is PDF/A-2b (fonts embedded, an
@@ -53,7 +54,13 @@ def render_pdf(report: Report) -> bytes:
     """The report's HTML printed to PDF/A (PdfRendererMissing when the renderer cannot load)."""
     from detector.evidence.report import render_html
 
+    return print_html(render_html(report))
+
+
+def print_html(html: str) -> bytes:
+    """A self-contained HTML page (images as data: URIs) printed to PDF/A, dated by its `dcterms.created`
+    meta when it has one; the same path prints reports, invoices, certificates and statements."""
     weasyprint = _weasyprint()
-    # The HTML is self-contained (images are data: URIs): printing it must fetch nothing else.
+    # Printing must fetch nothing: a page's text may come from the web, and its links must stay links.
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"})
-    return weasyprint.HTML(string=render_html(report), url_fetcher=fetcher).write_pdf(pdf_variant=PDF_VARIANT)
+    return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf(pdf_variant=PDF_VARIANT)

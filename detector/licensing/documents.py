@@ -1,4 +1,5 @@
-"""The invoice and the licence certificate of an accepted offer, as self-contained HTML.
+"""The invoice and the licence certificate of an accepted offer, as self-contained HTML and as PDF/A
+printed from that HTML (detector.evidence.pdf, the evidence report's printer).
 
 Both are rendered from what was recorded at acceptance (the exact terms and price) and the owner's
 legal details and [licensing] tax fields; prices include tax, which the invoice shows apart:
@@ -13,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from detector.config import Settings
 from detector.errors import ActionRefused
 from detector.evidence.case import environment
+from detector.evidence.pdf import print_html
 from detector.licensing import money
 from detector.licensing.settlement import payment_link, rules_for
 from detector.workspace.store import Store
@@ -54,3 +56,11 @@ def invoice_html(store: Store, settings: Settings, offer_id: int, owner_id: int 
 
 def certificate_html(store: Store, settings: Settings, offer_id: int, owner_id: int | None = None) -> str:
     return environment().get_template("certificate.html.j2").render(**_context(store, settings, offer_id, owner_id))
+
+
+def invoice_pdf(store: Store, settings: Settings, offer_id: int, owner_id: int | None = None) -> bytes:
+    return print_html(invoice_html(store, settings, offer_id, owner_id))
+
+
+def certificate_pdf(store: Store, settings: Settings, offer_id: int, owner_id: int | None = None) -> bytes:
+    return print_html(certificate_html(store, settings, offer_id, owner_id))

@@ -1,6 +1,7 @@
 """Answering a counter-offer at once, within the owner's bounds; no rule ever sells below the floor.
 
-For an offer priced P (the amount due today), with the owner's [licensing] rules:
+For an offer priced P (the amount due today), with the owner's [licensing] rules, or the work's own
+where it has them (detector.licensing.work_rules):
     floor F  = floor_percent of P, rounded up to the cent (at most P)
     accept A = accept_percent of P, rounded up, never below F (at most P)
 A counter C is answered:

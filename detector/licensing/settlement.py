@@ -21,7 +21,7 @@ from detector.config import LicensingSettings, Settings
 from detector.errors import ActionRefused, UsageError
 from detector.evidence import ledger, offers
 from detector.evidence.review import review_match
-from detector.licensing import contributors, links, money, negotiation
+from detector.licensing import contributors, links, money, negotiation, work_rules
 from detector.licensing.demand import bare_host
 from detector.licensing.splits import split
 from detector.workspace import Workspace
@@ -183,7 +183,9 @@ def counter(store: Store, settings: Settings, offer_id: int, amount_minor: int, 
     who = checked_identity(visitor)
     offer = _open_offer(store, offer_id, at)
     quoted = offer["early_amount_minor"] if at <= offer["discount_until"] else offer["amount_minor"]
-    limits = negotiation.bounds(quoted, rules_for(settings, store, offer))
+    match = store.match(offer["match_id"])
+    limits = negotiation.bounds(quoted, work_rules.rules_for_work(store, rules_for(settings, store, offer),
+                                                                  match["asset_id"]))
     reply = negotiation.answer(limits, amount_minor, offer["standing_minor"])
     with store.atomic():
         store.add_counter_offer({"offer_id": offer_id, "amount_minor": amount_minor, "answer": reply.kind,

@@ -2,7 +2,7 @@
 
 Rows come from the splits recorded when each payment was received (so a later change of shares
 never rewrites a past statement). The agency commission appears as its own contributor,
-"agency commission". Written as CSV, or as an HTML page.
+"agency commission". Written as CSV, as an HTML page, or as a PDF printed from that page.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import date
 
 from detector.errors import UsageError
 from detector.evidence.case import environment
+from detector.evidence.pdf import print_html
 from detector.licensing import money
 from detector.workspace.store import Store
 
@@ -61,3 +62,7 @@ def as_csv(rows: list[dict]) -> str:
 
 def as_html(rows: list[dict], period: str) -> str:
     return environment().get_template("statement.html.j2").render(rows=rows, period=period, columns=COLUMNS)
+
+
+def as_pdf(rows: list[dict], period: str) -> bytes:
+    return print_html(as_html(rows, period))

@@ -19,7 +19,7 @@ from detector.evidence import bundle, ledger, notices, offers
 from detector.evidence.region import outline
 from detector.evidence.review import review_match
 from detector.intake import decode_image
-from detector.licensing import contributors, settlement
+from detector.licensing import contributors, settlement, work_rules
 from detector.register import WorkInfo, register_files
 from detector.tokens import Principal
 from detector.web.portal import Portal
@@ -124,10 +124,12 @@ def list_assets(store: Store, principal: Principal, owner: str | None, limit: in
 
 
 def asset_detail(store: Store, principal: Principal, asset_id: int) -> dict:
-    """The asset, every sighting of it (its matches, oldest first) and its contributors' share sets."""
+    """The asset, every sighting of it (its matches, oldest first), its contributors' share sets and its own
+    negotiation rules (None: the owner's)."""
     asset = store.asset(asset_id, owner_id=principal.owner_id)
     return dict(asset, sightings=store.matches("matches.asset_id = ?", [asset_id]),
-                contributors=contributors.history(store, asset_id))
+                contributors=contributors.history(store, asset_id),
+                negotiation=work_rules.current(store, asset_id))
 
 
 def ledger_entries(store: Store, subject: str) -> list[dict]:

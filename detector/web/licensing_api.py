@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from detector.evidence import offers
-from detector.licensing import contributors, links, money, settlement, statements
+from detector.licensing import contributors, links, money, settlement, statements, work_rules
 from detector.web.api import Who
 
 router = APIRouter(prefix="/api")
@@ -96,6 +96,38 @@ def set_contributors(request: Request, who: Who, asset_id: int, body: Contributo
     with _portal(request).store() as store:
         return contributors.set_contributors(store, asset_id, body.shares, effective_from=body.effective_from,
                                              owner_id=who.owner_id)
+
+
+class NegotiationIn(BaseModel):
+    floor_percent: float | None = Field(default=None, ge=0, le=100,
+                                        description="The work's floor in percent of the price; null: the owner's.")
+    accept_percent: float | None = Field(default=None, ge=0, le=100,
+                                         description="The work's accept level in percent; null: the owner's.")
+
+
+def _negotiation(store, settings, asset_id: int, owner_id: int | None) -> dict:
+    own = work_rules.current(store, asset_id, owner_id)
+    rules = settings.licensing.for_owner(store.asset(asset_id, owner_id)["owner"])
+    effective = work_rules.applied(rules, own)
+    return {"asset_id": asset_id, "own": {k: own[k] for k in ("floor_percent", "accept_percent")} if own else None,
+            "floor_percent": effective.floor_percent, "accept_percent": effective.accept_percent}
+
+
+@router.get("/assets/{asset_id}/negotiation", summary="A work's negotiation floor and accept level in force")
+def negotiation_rules(request: Request, who: Who, asset_id: int) -> dict:
+    portal = _portal(request)
+    with portal.store() as store:
+        return _negotiation(store, portal.settings, asset_id, who.owner_id)
+
+
+@router.put("/assets/{asset_id}/negotiation",
+            summary="Set a work's own floor and accept level (both null: back to the owner's rules)")
+def set_negotiation_rules(request: Request, who: Who, asset_id: int, body: NegotiationIn) -> dict:
+    portal = _portal(request)
+    with portal.store() as store:
+        work_rules.set_rules(store, asset_id, floor_percent=body.floor_percent, accept_percent=body.accept_percent,
+                             owner_id=who.owner_id)
+        return _negotiation(store, portal.settings, asset_id, who.owner_id)
 
 
 @router.get("/statements", summary="Royalty statement rows of a month (JSON or CSV)")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from detector.errors import CopyhoundError
+from detector.errors import CopyhoundError, UsageError
 from detector.evidence import offers
-from detector.licensing import contributors, links, money, settlement
+from detector.licensing import contributors, links, money, settlement, work_rules
 from detector.web.auth import session_principal
 from detector.web.errors import status_for
 from detector.web.ui import checked_form, render
@@ -90,3 +90,24 @@ async def set_contributors(request: Request, asset_id: int):
         contributors.set_contributors(store, asset_id, lines, effective_from=str(form.get("effective_from") or "")
                                       or None, owner_id=who.owner_id)
     return _see(f"/assets/{asset_id}?done=contributors")
+
+
+@router.post("/assets/{asset_id}/negotiation")
+async def set_negotiation_rules(request: Request, asset_id: int):
+    _, who = session_principal(request)
+    form = await checked_form(request)
+    percents = {key: _optional_percent(form.get(key), label)
+                for key, label in (("floor_percent", "Floor"), ("accept_percent", "Accept level"))}
+    with request.app.state.portal.store() as store:
+        work_rules.set_rules(store, asset_id, owner_id=who.owner_id, **percents)
+    return _see(f"/assets/{asset_id}?done=negotiation")
+
+
+def _optional_percent(value, label: str) -> float | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{label} must be a percent like 70 (or empty for the owner's), got {text[:20]!r}.") from None

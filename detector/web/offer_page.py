@@ -13,9 +13,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict, deque
+from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from detector.errors import CopyhoundError, ImageRefused, NotFound
 from detector.evidence import offers
@@ -191,21 +192,27 @@ async def act(request: Request, token: str, move: str):
     return RedirectResponse(f"/o/{token}", status_code=303)
 
 
-@router.get("/o/{token}/invoice")
-def invoice(request: Request, token: str):
+_DOCUMENTS = {"invoice": (documents.invoice_html, documents.invoice_pdf),
+              "certificate": (documents.certificate_html, documents.certificate_pdf)}
+
+
+@router.get("/o/{token}/{name}.pdf")
+def document_pdf(request: Request, token: str, name: Literal["invoice", "certificate"]):
+    """The invoice or licence certificate printed to PDF/A from the same HTML."""
     offer_id = _offer_id(request, token)
     portal = request.app.state.portal
     with portal.store() as store:
-        html = documents.invoice_html(store, portal.settings, offer_id)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        pdf = _DOCUMENTS[name][1](store, portal.settings, offer_id)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Cache-Control": "no-store", "Content-Disposition": f'inline; filename="{name}-{offer_id}.pdf"'})
 
 
-@router.get("/o/{token}/certificate")
-def certificate(request: Request, token: str):
+@router.get("/o/{token}/{name}")
+def document(request: Request, token: str, name: Literal["invoice", "certificate"]):
     offer_id = _offer_id(request, token)
     portal = request.app.state.portal
     with portal.store() as store:
-        html = documents.certificate_html(store, portal.settings, offer_id)
+        html = _DOCUMENTS[name][0](store, portal.settings, offer_id)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 

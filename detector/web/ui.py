@@ -47,7 +47,8 @@ DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Wo
         "contributors": "Contributors saved and entered in the ledger.",
         "screenshot": "Screenshot of the page taken, stored as a WARC record and entered in the ledger.",
         "pricing": "Pricing saved and entered in the ledger; new offers use it.",
-        "rules": "Rules saved and entered in the ledger; `copyhound enforce` follows them from now on."}
+        "rules": "Rules saved and entered in the ledger; `copyhound enforce` follows them from now on.",
+        "negotiation": "Negotiation rules saved and entered in the ledger."}
 FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
 
 

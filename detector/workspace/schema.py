@@ -404,6 +404,19 @@ CREATE TABLE owner_rules (
 );
 """
 
+_V_WORK_NEGOTIATION = """
+-- A work's own negotiation rules (detector.licensing.work_rules), overriding its owner's [licensing]
+-- floor_percent and accept_percent; NULL: the owner's. The newest row of a work is in force.
+CREATE TABLE work_negotiation (
+    id INTEGER PRIMARY KEY,
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    floor_percent REAL,
+    accept_percent REAL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX work_negotiation_asset ON work_negotiation(asset_id);
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
-                         _V_CONTENT_CREDENTIALS, _V_CASEWORK]
+                         _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION]
 SCHEMA_VERSION = len(MIGRATIONS)

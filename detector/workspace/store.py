@@ -931,6 +931,17 @@ class Store:
         return cursor.rowcount == 1
 
 
+    # -- licensing: a work's own negotiation rules ------------------------------------------------
+
+    def add_work_negotiation(self, record: dict) -> int:
+        return self.db["work_negotiation"].insert(record).last_pk
+
+    def work_negotiation(self, asset_id: int) -> dict | None:
+        """The newest negotiation record of a work, or None."""
+        rows = list(self.db["work_negotiation"].rows_where("asset_id = ?", [asset_id], order_by="id DESC", limit=1))
+        return rows[0] if rows else None
+
+
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")
 DECISIONS = ("match", "review")
 

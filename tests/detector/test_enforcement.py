@@ -20,6 +20,8 @@ from detector.enforcement import cases, policy
 from detector.enforcement.run import enforce
 from detector.errors import ConfigError
 from detector.evidence import ledger
+from detector.licensing import settlement
+from detector.licensing.settlement import Visitor
 
 # The loopback SMTP server takes AUTH without TLS, which aiosmtpd rightly warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -286,3 +288,70 @@ def test_mail_goes_over_starttls_to_a_relay_signed_by_the_configured_ca(tmp_path
     assert plain["status"] == "failed" and "AUTH extension not supported" in plain["response"]  # not before TLS
     assert len(relay.messages) == 1 and [d["status"] for d in env.store.deliveries([env.match_id])] == \
         ["sent", "failed", "failed"]
+
+
+
+PAYER = Visitor(name="Carla Buyer", organisation="Mug Shop", email="carla@shop.example", ip="192.0.2.7")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _view(env, offer_id: int, at: datetime) -> None:
+    settlement.view(env.store, offer_id, PAYER, at=_stamp(at))
+
+
+def _counter_below_floor(env, offer_id: int, at: datetime) -> None:
+    assert settlement.counter(env.store, env.settings, offer_id, 1, PAYER, at=_stamp(at)).kind == "proposed"
+
+
+def _accept(env, offer_id: int, at: datetime) -> None:
+    settlement.accept(env.store, env.settings, offer_id, PAYER, at=_stamp(at))
+
+
+def _pay(env, offer_id: int, at: datetime) -> None:
+    amount = env.store.offer(offer_id)["amount_minor"]
+    settlement.record_payment(env.store, env.settings, offer_id, amount, reference="T-1", received_at=_stamp(at))
+
+
+@pytest.mark.parametrize(("move", "status"), [(_view, "viewed"), (_counter_below_floor, "countered")])
+def test_an_offer_opened_or_argued_on_its_page_but_unpaid_escalates_after_21_days(tmp_path, web, smtp, move, status):
+    env = commercial_case(tmp_path, web, smtp)
+    enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    (offer,) = env.store.offers([env.match_id])
+    move(env, offer["id"], T0 + timedelta(days=2))
+    assert env.store.offer(offer["id"])["status"] == status
+    assert enforce(env.ws, env.store, env.settings, T0 + timedelta(days=20), dry_run=False) == []
+
+    (step,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=22), dry_run=False)
+    assert (step.rule, step.action, step.held) == ("escalate-unpaid-offer", "dmca", None)
+    assert step.why == [f"latest offer {status}", "offer 22 days old >= 21"]
+    assert [n["kind"] for n in env.store.notices([env.match_id])] == ["dmca"] and len(smtp.messages) == 2
+
+
+@pytest.mark.parametrize(("move", "status", "held"), [
+    (_accept, "accepted", "the offer is accepted: the use is being licensed"),
+    (_pay, "paid", "an authorised use"),  # the paid licence made the use authorised
+])
+def test_an_accepted_or_paid_offer_stops_escalation_even_under_a_careless_rule(tmp_path, web, smtp, move, status,
+                                                                               held):
+    env = commercial_case(tmp_path, web, smtp)
+    enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    (offer,) = env.store.offers([env.match_id])
+    move(env, offer["id"], T0 + timedelta(days=2))
+    assert env.store.offer(offer["id"])["status"] == status
+    # the documented policy escalates only sent, viewed or countered offers: nothing fits
+    assert enforce(env.ws, env.store, env.settings, T0 + timedelta(days=22), dry_run=False) == []
+    # a rule that forgets the offer condition is held back by the hard limit
+    careless = with_rules(env.settings, config.PolicyRule(name="notice-after-21-days", offer_days=21, action="dmca"))
+    (step,) = enforce(env.ws, env.store, careless, T0 + timedelta(days=22), dry_run=False)
+    assert step.held == held and env.store.notices([env.match_id]) == [] and len(smtp.messages) == 1
+
+
+def test_an_offer_condition_naming_an_unknown_state_is_refused():
+    rules = config.from_dict({"enforcement": {"rules": [{"name": "z", "offer": "sent, opened", "action": "dmca"}]}})
+    with pytest.raises(ConfigError) as refused:
+        policy.check_rules(rules.enforcement, {"alice"})
+    assert str(refused.value).startswith("enforcement.rules[1] (z): offer = 'sent, opened' is not known; use one or "
+                                         "more of none, draft, sent, viewed,")

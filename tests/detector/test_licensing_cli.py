@@ -5,6 +5,7 @@ import io
 from datetime import date, timedelta
 
 from evidence_case import build_env
+from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from detector.cli import app
@@ -65,3 +66,36 @@ def test_contributors_can_be_given_at_registration(tmp_path, works_dir):
     bad = CliRunner().invoke(app, ["register", str(works_dir / "rocket.jpg"), "--contributor", "Ann", "--home", str(home)])
     assert isinstance(bad.exception, UsageError) and "Contributor 'Ann' must be NAME=SHARE" in str(bad.exception)
     assert len(Store(home / "copyhound.db").assets()) == 1  # nothing was registered
+
+
+def test_a_works_negotiation_rules_are_set_shown_and_cleared_from_the_command_line(tmp_path):
+    env = build_env(tmp_path)
+    shown = run(env, "negotiation", "show", str(env.asset_id))
+    assert shown.output.strip() == f"Work {env.asset_id}: floor 60% (owner), accept 80% (owner)."
+    done = run(env, "negotiation", "set", str(env.asset_id), "--floor", "70", "--accept", "90")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == f"Work {env.asset_id}: floor 70% (this work), accept 90% (this work)."
+    none = run(env, "negotiation", "set", str(env.asset_id))
+    assert isinstance(none.exception, UsageError) and "Give --floor PERCENT and/or --accept PERCENT" in str(none.exception)
+    wrong = run(env, "negotiation", "set", str(env.asset_id), "--accept", "-5")
+    assert isinstance(wrong.exception, UsageError) and "--accept must be a percent" in str(wrong.exception)
+    cleared = run(env, "negotiation", "clear", str(env.asset_id))
+    assert cleared.output.strip() == f"Work {env.asset_id}: floor 60% (owner), accept 80% (owner)."
+    kinds = [e["kind"] for e in Store(env.ws.db_path).ledger_rows([f"asset:{env.asset_id}"])]
+    assert kinds.count("negotiation") == 2
+
+
+def test_statements_print_to_pdf(tmp_path):
+    env = build_env(tmp_path)
+    run(env, "contributors", "set", str(env.asset_id), "Ann Lee=60", "Bo Chan=40", "--from", "2020-01-01")
+    offer_id = int(run(env, "offer", str(env.match_id)).output.split("Offer ")[1].split()[0])
+    paid = run(env, "offer-status", str(offer_id), "paid", "--amount", "150.00", "--reference", "INV-PDF")
+    assert paid.exit_code == 0, paid.output
+    period = utc_now()[:7]
+    printed = run(env, "statements", "--period", period, "--format", "pdf")
+    assert printed.exit_code == 0, printed.output
+    path = env.ws.output_dir / "statements" / f"statement-{period}.pdf"
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(path).pages)
+    assert f"Royalty statement {period}" in text and "Ann Lee" in text and "90.00" in text and "INV-PDF" in text
+    wrong = run(env, "statements", "--period", period, "--format", "docx")
+    assert isinstance(wrong.exception, UsageError) and "use csv, html or pdf" in str(wrong.exception)

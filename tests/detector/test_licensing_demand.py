@@ -42,7 +42,7 @@ def test_a_shop_page_on_two_sites_in_a_priced_territory(tmp_path):
     # web 250 x commercial 2 x size (400 px) 0.75 x 1 month 1 x 1 sighting 1 x 2 sites 1.1 x default territory 0.8
     assert [(f.name, str(f.value)) for f in quote.factors] == [
         ("commercial use", "2.0"), ("displayed size", "0.75"), ("duration", "1.0"), ("sightings", "1.00"),
-        ("demand", "1.1"), ("territory", "0.8")]
+        ("demand", "1.1"), ("territory", "0.8"), ("placement", "1.0"), ("above the fold", "1")]
     assert quote.factors[0].why == "commercial site detected: a cart or buy button, prices"
     assert quote.factors[5].why == "no country domain or page language"
     assert (str(quote.amount), str(quote.early_amount)) == ("330.00", "264.00")

@@ -14,7 +14,7 @@ from evidence_case import build_env
 from detector import config
 from detector.errors import ActionRefused, UsageError
 from detector.evidence import ledger, offers
-from detector.licensing import contributors, documents, links, negotiation, settlement, statements
+from detector.licensing import contributors, documents, links, negotiation, settlement, statements, work_rules
 from detector.workspace.schema import MIGRATIONS
 from detector.workspace.store import Store
 
@@ -98,12 +98,18 @@ def test_payments_add_up_before_the_offer_is_paid_and_shares_follow_the_receipt_
 
 
 def test_no_rule_ever_sells_below_the_floor():
+    """Over random prices, owner rules and a work's own rules (each level set or not), the floor in force
+    is the work's when it has one, and no answer is below it."""
     chance = random.Random(15)
     for _ in range(3000):
         price = chance.randint(1, 10_000_000)
-        floor_pct = chance.uniform(0, 100)
-        rules = replace(config.LicensingSettings(), floor_percent=floor_pct,
+        owner = replace(config.LicensingSettings(), floor_percent=chance.uniform(0, 100),
                         accept_percent=chance.uniform(0, 100))
+        own = {"floor_percent": chance.choice([None, chance.uniform(0, 100)]),
+               "accept_percent": chance.choice([None, chance.uniform(0, 100)])}
+        rules = work_rules.applied(owner, own)
+        floor_pct = own["floor_percent"] if own["floor_percent"] is not None else owner.floor_percent
+        assert rules.floor_percent == floor_pct
         limits = negotiation.bounds(price, rules)
         assert limits.floor_minor >= price * Decimal(str(floor_pct)) / 100 and limits.accept_minor >= limits.floor_minor
         standing = None
@@ -113,6 +119,32 @@ def test_no_rule_ever_sells_below_the_floor():
             if reply.kind == "accepted":
                 break
             standing = reply.amount_minor
+
+
+def test_a_works_own_floor_overrides_its_owners_and_every_change_is_in_the_ledger(tmp_path):
+    env = build_env(tmp_path)
+    work_rules.set_rules(env.store, env.asset_id, floor_percent=75.0)
+    sent = settlement.send_offer(env.ws, env.store, env.settings, env.match_id, at=AT)
+    # price today 150.00: the work's floor 75 % = 112.50 (the owner's 60 % would be 90.00); accept 80 % = 120.00
+    reply = settlement.counter(env.store, env.settings, sent.offer["id"], 5000, BUYER, at="2026-11-03T00:00:00Z")
+    assert (reply.kind, reply.amount_minor) == ("proposed", 11250)
+
+    work_rules.set_rules(env.store, env.asset_id, accept_percent=95.0)  # the floor returns to the owner's
+    again = settlement.send_offer(env.ws, env.store, env.settings, env.match_id, at=AT)
+    # accept 95 % = 142.50: 130.00 is no longer enough; half-way between them, 136.25, is proposed
+    reply = settlement.counter(env.store, env.settings, again.offer["id"], 13000, BUYER, at="2026-11-03T00:00:00Z")
+    assert (reply.kind, reply.amount_minor) == ("proposed", 13625)
+    assert work_rules.describe(env.settings.licensing, work_rules.current(env.store, env.asset_id)) == \
+        "floor 60% (owner), accept 95% (this work)"
+
+    work_rules.set_rules(env.store, env.asset_id)
+    assert work_rules.current(env.store, env.asset_id) is None
+    entries = [json.loads(e["payload"]) for e in ledger.entries(env.store, [ledger.asset_subject(env.asset_id)])
+               if e["kind"] == "negotiation"]
+    assert [(e["floor_percent"], e["accept_percent"]) for e in entries] == [(75.0, None), (None, 95.0), (None, None)]
+    with pytest.raises(UsageError, match="--floor must be a percent of the offer's price from 0 to 100, got 120"):
+        work_rules.set_rules(env.store, env.asset_id, floor_percent=120.0)
+    assert ledger.verify(env.store) == []
 
 
 def test_a_counter_at_the_accept_level_is_accepted_at_once(tmp_path):

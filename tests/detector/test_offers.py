@@ -27,7 +27,7 @@ def test_default_rules_small_web_use_seen_once(tmp_path):
     assert (offer.record["currency"], offer.record["amount"], offer.record["early_amount"]) == ("EUR", "187.50", "150.00")
     assert offer.record["status"] == "draft"
     assert offer.record["discount_until"] == "2025-04-15T12:00:00Z" and offer.record["expires_at"] == "2025-05-01T12:00:00Z"
-    assert [row["value"] for row in offer.record["breakdown"]] == ["250", "1", "0.75", "1", "1", "1", "1"]
+    assert [row["value"] for row in offer.record["breakdown"]] == ["250", "1", "0.75", "1", "1", "1", "1", "1", "1"]
 
 
 def test_owner_override_commercial_long_and_repeated_use(tmp_path):

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from detector import config, demo_site, tokens
 from detector.evidence import profile
@@ -151,6 +152,15 @@ def test_a_counter_below_the_floor_is_answered_with_the_floor_then_accepted_and_
         assert "EUR 75.63" in invoice and "EUR 14.37" in invoice and "DE123456789" in invoice
         assert "Rita &lt;b&gt;Reader&lt;/b&gt;" in invoice
         assert "Comes into force when invoice INV-1-00001 is paid" in client.get(f"/o/{sent.token}/certificate").text
+        printed = client.get(f"/o/{sent.token}/invoice.pdf")
+        assert printed.status_code == 200 and printed.headers["content-type"] == "application/pdf"
+        invoice_pdf = PdfReader(io.BytesIO(printed.content))
+        text = " ".join(" ".join(page.extract_text().split()) for page in invoice_pdf.pages)  # money has nbsp
+        assert "Invoice INV-1-00001" in text and "EUR 75.63" in text and "DE123456789" in text
+        assert "Rita <b>Reader</b>" in text  # the typed name, printed as text, never as markup
+        assert (invoice_pdf.xmp_metadata.pdfaid_part, invoice_pdf.xmp_metadata.pdfaid_conformance) == ("2", "B")
+        certificate = PdfReader(io.BytesIO(client.get(f"/o/{sent.token}/certificate.pdf").content))
+        assert "Comes into force when invoice INV-1-00001 is paid" in certificate.pages[0].extract_text()
 
     secret = webhook.secret(shop.ws.keys_dir)
     body = json.dumps({"id": "evt_1", "reference": reference, "amount": "90.00", "currency": "EUR"}).encode()
@@ -176,6 +186,8 @@ def test_a_counter_below_the_floor_is_answered_with_the_floor_then_accepted_and_
 
     with httpx.Client(base_url=shop.url) as client:
         assert "Paid: thank you." in client.get(f"/o/{sent.token}").text
+        certificate = PdfReader(io.BytesIO(client.get(f"/o/{sent.token}/certificate.pdf").content))
+        assert "In force: the fee was paid." in certificate.pages[0].extract_text()
     with shop.store() as store:
         match = store.match(shop.match_ids[1])
         rows = statements.statement(store, utc_now()[:7])
@@ -190,6 +202,8 @@ def test_an_expired_offer_cannot_be_settled(shop):
         page = client.get(f"/o/{sent.token}")
         assert page.status_code == 200 and "This offer expired on 2020-01-31" in page.text
         assert 'name="csrf"' not in page.text  # no form at all once expired
+        unaccepted = client.get(f"/o/{sent.token}/invoice.pdf")
+        assert unaccepted.status_code == 409 and "has not been accepted" in unaccepted.text
     with shop.store() as store:
         assert store.offer(sent.offer["id"])["status"] == "expired"
 
@@ -286,3 +300,36 @@ def test_the_owner_records_a_payment_in_the_portal(shop):
         saved = browser.post(f"/assets/{shop.asset_id}/contributors",
                              data={"csrf": _csrf(asset.text), "shares": "Ann Lee=70\nBo Chan=30", "effective_from": ""})
         assert "Contributors saved" in saved.text and "Ann Lee 70, Bo Chan 30" in saved.text
+
+
+def test_a_works_own_floor_is_set_through_the_api_answers_on_the_page_and_is_cleared_in_the_portal(shop):
+    auth = {"Authorization": f"Bearer {shop.token}"}
+    with httpx.Client(base_url=shop.url, headers=auth) as api:
+        rules = api.put(f"/api/assets/{shop.asset_id}/negotiation", json={"floor_percent": 75})
+        assert rules.status_code == 200, rules.text
+        assert rules.json() == {"asset_id": shop.asset_id, "own": {"floor_percent": 75.0, "accept_percent": None},
+                                "floor_percent": 75.0, "accept_percent": 80.0}
+        assert api.put(f"/api/assets/{shop.asset_id}/negotiation", json={"floor_percent": 120}).status_code == 422
+        assert api.get("/api/assets/99999/negotiation").status_code == 404
+    sent = shop.send(2)  # its earlier offer expired (test_an_expired_offer_cannot_be_settled)
+    try:
+        with httpx.Client(base_url=shop.url, follow_redirects=True) as client:
+            _, csrf = _visit(client, f"/o/{sent.token}")
+            answered = client.post(f"/o/{sent.token}/counter", data={
+                "csrf": csrf, "name": "Rita Reader", "email": "rita@mugs.example", "amount": "10.00"})
+            # price 150.00: the work's floor 75 % = 112.50 answers, not the owner's 60 % = 90.00
+            assert "We can agree to EUR 112.50" in answered.text
+    finally:
+        with httpx.Client(base_url=shop.url, follow_redirects=True) as browser:
+            signin = browser.get("/signin")
+            browser.post("/signin", data={"csrf": _csrf(signin.text), "token": shop.token, "next": "/"})
+            asset = browser.get(f"/assets/{shop.asset_id}")
+            assert "This work's own rules: floor 75%, accept level as the owner's" in asset.text
+            cleared = browser.post(f"/assets/{shop.asset_id}/negotiation",
+                                   data={"csrf": _csrf(asset.text), "floor_percent": "", "accept_percent": ""})
+            assert "Negotiation rules saved" in cleared.text and "The owner's rules" in cleared.text
+            bad = browser.post(f"/assets/{shop.asset_id}/negotiation",
+                               data={"csrf": _csrf(asset.text), "floor_percent": "lots"})
+            assert bad.status_code == 422 and "Floor must be a percent like 70" in bad.text
+    with httpx.Client(base_url=shop.url, headers=auth) as api:
+        assert api.get(f"/api/assets/{shop.asset_id}/negotiation").json()["own"] is None

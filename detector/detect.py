@@ -102,6 +102,22 @@ def authorized(page_url: str, image_url: str, patterns: list[str]) -> bool:
     return False
 
 
+class LicensedUses:
+    """The uses each work may have without a match being a problem: its owner's declared authorized uses
+    and the domains of its paid licences in force now (looked up once per detection run, or task)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.licensed = store.licensed_domains(utc_now())
+        self.patterns: dict[int, list[str]] = {}
+
+    def of(self, asset: dict) -> list[str]:
+        owner_id = asset["owner_id"]
+        if owner_id not in self.patterns:
+            self.patterns[owner_id] = [u["pattern"] for u in self.store.authorized_uses(owner_id)]
+        return self.patterns[owner_id] + self.licensed.get(asset["id"], [])
+
+
 class Detector:
     """Holds the registered works' indexes and cached features for one detection run."""
 
@@ -193,9 +209,7 @@ class Detector:
         by_content: dict[str, list[dict]] = defaultdict(list)
         for candidate in pending:
             by_content[candidate["sha256"]].append(candidate)
-        patterns = {owner_id: [u["pattern"] for u in self.store.authorized_uses(owner_id)]
-                    for owner_id in {a["owner_id"] for a in self.assets.values()}}
-        licensed = self.store.licensed_domains(utc_now())  # paid licences: per work, for their term
+        uses = LicensedUses(self.store)
         contents = [(sha256, sightings[0]["image_url"]) for sha256, sightings in by_content.items()]
         if self.embedder is not None and workers > 1:
             # torch's and onnxruntime's thread pools do not survive a fork (a forked worker hangs
@@ -204,26 +218,42 @@ class Detector:
             workers = 1
         for sha256, analysis in analyse_all(self, contents, workers):
             sightings = by_content[sha256]
+            self.record([c["id"] for c in sightings], analysis, uses, summary)
+            progress(len(sightings))
+        return summary
+
+    def record(self, candidate_ids: list[int], analysis: Analysis, uses: LicensedUses,
+               summary: DetectSummary) -> int:
+        """Record one content's analysis for its sightings `candidate_ids`; returns how many it recorded.
+
+        The one way results reach the store, in process or from a distributed worker. Idempotent per
+        candidate: inside the write transaction only the sightings still 'new' are recorded, each
+        claimed by a conditional update, so a task delivered twice records (and writes to the ledger)
+        once, and the second delivery records nothing.
+        """
+        copy_credentials = from_record(analysis.credentials)
+        recorded = 0
+        with self.store.atomic():
+            for candidate in self.store.new_candidates(candidate_ids):
+                if analysis.refusal is not None:
+                    reason, detail = analysis.refusal
+                    recorded += self.store.claim_candidate(candidate["id"], "refused", refusal_reason=reason,
+                                                           refusal_detail=detail, detected_at=utc_now())
+                    continue
+                if not self.store.claim_candidate(candidate["id"], "detected", detected_at=utc_now()):
+                    continue
+                recorded += 1
+                self.store.set_candidate_credentials(candidate["id"], analysis.credentials)
+                for finding in analysis.findings:
+                    self._record(candidate, finding, uses, summary, copy_credentials)
+        if recorded:
             summary.seconds.update(analysis.seconds)
+            summary.candidates += recorded
             if analysis.refusal is None:
                 summary.images += 1
             else:
                 summary.refused[analysis.refusal[0]] += 1
-            copy_credentials = from_record(analysis.credentials)
-            with self.store.atomic():
-                for candidate in sightings:
-                    if analysis.refusal is not None:
-                        reason, detail = analysis.refusal
-                        self.store.update_candidate(candidate["id"], state="refused", refusal_reason=reason,
-                                                    refusal_detail=detail, detected_at=utc_now())
-                        continue
-                    self.store.set_candidate_credentials(candidate["id"], analysis.credentials)
-                    for finding in analysis.findings:
-                        self._record(candidate, finding, patterns, licensed, summary, copy_credentials)
-                    self.store.update_candidate(candidate["id"], state="detected", detected_at=utc_now())
-            summary.candidates += len(sightings)
-            progress(len(sightings))
-        return summary
+        return recorded
 
     def analyse_content(self, sha256: str, name: str) -> Analysis:
         """Decode and analyse one stored content; what `run` records for it (picklable)."""
@@ -249,11 +279,10 @@ class Detector:
             self.store.set_asset_credentials(asset["id"], asset["credentials"])
         return from_record(asset["credentials"])
 
-    def _record(self, candidate: dict, finding: Finding, patterns: dict, licensed: dict,
+    def _record(self, candidate: dict, finding: Finding, uses: LicensedUses,
                 summary: DetectSummary, copy_credentials: Credentials | None) -> None:
         asset = self.assets[finding.asset_id]
-        is_authorized = authorized(candidate["page_url"], candidate["image_url"],
-                                   patterns[asset["owner_id"]] + licensed.get(asset["id"], []))
+        is_authorized = authorized(candidate["page_url"], candidate["image_url"], uses.of(asset))
         signals = finding.signals
         credentials = credentials_signal(self._work_credentials(asset), copy_credentials)
         if credentials is not None:

@@ -85,6 +85,44 @@ class DetectSettings:
 
 
 @dataclass(frozen=True)
+class DistributedSettings:
+    redis_url: str = setting(
+        "", "Redis that carries detection tasks between `copyhound scan --distributed` and `copyhound worker` "
+        "processes (Celery's broker), e.g. redis://127.0.0.1:6379/0; empty: detection runs in the scan's own "
+        "processes. `copyhound init --redis URL` sets it."
+    )
+    queue: str = setting(
+        "copyhound-detect", "Celery queue the detection tasks go to; workspaces sharing one Redis need different "
+        "names (or different Redis databases)."
+    )
+    prefetch: int = setting(
+        1, "Tasks a worker process reserves beyond the one it runs. 1 keeps a worker that dies from holding "
+        "work back from the others; tasks are acknowledged only when recorded."
+    )
+    heartbeat: int = setting(
+        10, "Seconds between a worker's heartbeats (`copyhound status` shows the last one); a worker silent for "
+        "three heartbeats counts as gone, and a scan with no live worker stops after that long."
+    )
+    task_time_limit: int = setting(
+        300, "Seconds one content may take to detect in a prefork worker before it is stopped and its candidates "
+        "refused as detect_timeout (Celery cannot enforce it in the solo pool)."
+    )
+    visibility_timeout: int = setting(
+        900, "Seconds a task taken by a worker that vanished (kill -9, power loss) waits before Redis hands it "
+        "to another worker. Must exceed task_time_limit, or a slow task is handed out twice (recorded once, "
+        "but computed twice)."
+    )
+
+    def __post_init__(self):
+        if self.visibility_timeout <= self.task_time_limit:
+            raise ConfigError(
+                f"distributed.visibility_timeout ({self.visibility_timeout}) must be greater than "
+                f"distributed.task_time_limit ({self.task_time_limit}); raise visibility_timeout.")
+        if self.prefetch < 1 or self.heartbeat < 1:
+            raise ConfigError("distributed.prefetch and distributed.heartbeat must be at least 1.")
+
+
+@dataclass(frozen=True)
 class ShortlistSettings:
     per_work: int = setting(
         300, "Local descriptors of each work kept in the local-feature shortlist index, spread over the work's "
@@ -462,6 +500,7 @@ class Settings:
     match: MatchSettings = field(default_factory=MatchSettings)
     shortlist: ShortlistSettings = field(default_factory=ShortlistSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)
+    distributed: DistributedSettings = field(default_factory=DistributedSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     provenance: ProvenanceSettings = field(default_factory=ProvenanceSettings)
@@ -477,7 +516,7 @@ class Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "detect", "crawl", "evidence", "provenance", "report", "pricing",
+SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "detect", "distributed", "crawl", "evidence", "provenance", "report", "pricing",
             "licensing", "enforcement", "recipients", "smtp")
 
 

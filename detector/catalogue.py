@@ -30,7 +30,7 @@ from detector.workspace.store import Store
 from index.binary import BinaryIndex, hex_to_codes
 from index.errors import IndexFileError
 from index.local import MIN_LISTS, LocalFeatureIndex, lists_for, training_size
-from index.persist import read_manifest
+from index.persist import manifest_path, read_manifest
 from index.vectors import VectorIndex, choose_factory
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,20 @@ class WorkIndexes:
 def _paths(ws: Workspace) -> dict[str, object]:
     return {"vectors": ws.index_dir / "embeddings.faiss", "features": ws.index_dir / "local-features.faiss",
             **{name: ws.index_dir / f"{name}.faiss" for name in HASH_INDEXES}}
+
+
+def version_stamp(ws: Workspace) -> tuple:
+    """A cheap stamp of the index files on disk: it changes whenever any of them is saved again (each save
+    replaces its manifest by a rename), so a long-lived detector knows when to load them again."""
+    stamp = []
+    for path in _paths(ws).values():
+        try:
+            info = manifest_path(path).stat()
+        except FileNotFoundError:
+            stamp.append(None)
+            continue
+        stamp.append((info.st_ino, info.st_mtime_ns, info.st_size))
+    return tuple(stamp)
 
 
 def set_threads(threads: int) -> None:

@@ -102,6 +102,11 @@ def authorized(page_url: str, image_url: str, patterns: list[str]) -> bool:
     return False
 
 
+def shortlist_sources(embedder: Embedder | None) -> list[str]:
+    """The signals that can put a work on a candidate's shortlist."""
+    return ["sha256", "phash", "pdq", "features"] + (["clip"] if embedder else [])
+
+
 class LicensedUses:
     """The uses each work may have without a match being a problem: its owner's declared authorized uses
     and the domains of its paid licences in force now (looked up once per detection run, or task)."""
@@ -140,7 +145,7 @@ class Detector:
         self.work_features = lru_cache(maxsize=_WORK_CACHE)(self._work_features)
         self.work_gray = lru_cache(maxsize=_WORK_CACHE)(self._work_gray)
         self.verifier = Verifier()
-        self.sources = ["sha256", "phash", "pdq", "features"] + (["clip"] if embedder else [])
+        self.sources = shortlist_sources(embedder)
 
     def _work_features(self, asset_id: int) -> LocalFeatures | None:
         """None for works registered before this kind was cached: hashes alone can match them."""

@@ -81,3 +81,9 @@ class TimestampUnavailable(CopyhoundError):
     """The configured RFC 3161 time-stamping authority did not answer with a valid token."""
 
     exit_code = 3
+
+
+class QueueUnavailable(CopyhoundError):
+    """The distributed detection queue cannot be used: Redis does not answer, or no worker is alive."""
+
+    exit_code = 3

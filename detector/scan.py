@@ -10,19 +10,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from detector import config
 from detector.config import Settings, Target
 from detector.crawl import crawl as crawl_targets
 from detector.crawl import queued
-from detector.detect import Detector
+from detector.detect import Detector, shortlist_sources
 from detector.embedders import Embedder
 from detector.errors import DiskFull, UsageError
 from detector.evidence.offers import expire_due
 from detector.followup import follow_up
 from detector.parallel import default_workers
 from detector.workspace import Workspace
-from detector.workspace.store import Store, is_disk_full
+from detector.workspace.store import Store, is_disk_full, utc_now
+
+if TYPE_CHECKING:
+    from detector.distributed.scheduler import Dispatcher
 
 
 def _resumable_scan(store: Store) -> dict | None:
@@ -37,13 +41,14 @@ def _resumable_scan(store: Store) -> dict | None:
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
              progress: Callable[..., None] = lambda stage, n, total, detail="": None,
-             workers: int | None = None) -> dict:
+             workers: int | None = None, distributed: bool = False) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
     captured so far (total None) and a detail line of pages, images, the crawl's queue, refusals and rate; during detection
     with the images analysed of those pending. `workers`: detection processes (default:
-    `detect.workers`, where 0 means one per core).
+    `detect.workers`, where 0 means one per core). `distributed`: detect in `copyhound worker` processes
+    instead, sending candidates to them as the crawl captures them (detector.distributed).
     """
     with ws.lock("scan"):
         previous = _resumable_scan(store) if resume else None
@@ -61,28 +66,30 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
         summary: dict = {"scan_id": scan_id, "resumed": previous is not None}
         status = "finished"
         try:
+            since = utc_now()
+            dispatcher = None
+            if distributed:
+                from detector.distributed.scheduler import Dispatcher
+
+                dispatcher = Dispatcher(ws.home, store, settings)
             if crawl:
                 clock = time.perf_counter()
                 progress("crawl", 0, None)
-                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None,
-                                                 tick=lambda: _crawl_progress(ws, store, scan_id, targets, clock,
-                                                                              progress))
+
+                def tick() -> None:
+                    _crawl_progress(ws, store, scan_id, targets, clock, progress)
+                    if dispatcher is not None:
+                        dispatcher.send_new()
+
+                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None, tick=tick)
                 seconds["crawl"] = time.perf_counter() - clock
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
-            detector = Detector(ws, store, settings, embedder, progress=progress)
-            pending = len(store.candidates("state = 'new' AND sha256 IS NOT NULL"))
-            done = 0
-
-            def advance(n: int) -> None:
-                nonlocal done
-                done += n
-                progress("detect", done, pending)
-
-            workers = settings.detect.workers if workers is None else workers
-            detected = detector.run(progress=advance, workers=workers or default_workers())
+            if dispatcher is None:
+                summary["detect"] = _detect_here(ws, store, settings, embedder, progress, workers)
+            else:
+                summary["detect"] = _detect_distributed(dispatcher, store, embedder, since, progress)
             seconds["detect"] = time.perf_counter() - clock
-            summary["detect"] = detected.as_dict()
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
             if settings.report.screenshots != "none":
@@ -106,6 +113,32 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 # The scan stays 'running', which --resume continues.
                 raise _disk_full(ws, scan_id, str(e)) from None
     return summary
+
+
+def _detect_here(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
+                 progress: Callable[..., None], workers: int | None) -> dict:
+    """Detect in this process (and processes forked from it)."""
+    detector = Detector(ws, store, settings, embedder, progress=progress)
+    pending = store.count_pending()
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        progress("detect", done, pending)
+
+    workers = settings.detect.workers if workers is None else workers
+    return detector.run(progress=advance, workers=workers or default_workers()).as_dict()
+
+
+def _detect_distributed(dispatcher: Dispatcher, store: Store, embedder: Embedder | None, since: str,
+                        progress: Callable[..., None]) -> dict:
+    """Detect in the workers: send what is pending, wait for the store to show it done, and sum up what they
+    recorded from the store (seconds per stage are the workers'; they are not collected)."""
+    dispatcher.send_new()
+    dispatcher.wait(lambda done, total: progress("detect", done, total))
+    return {**store.detection_outcome(since, dispatcher.through), "shortlist_sources": shortlist_sources(embedder),
+            "seconds": {}, "distributed": {"candidates_sent": dispatcher.sent}}
 
 
 def _crawl_progress(ws: Workspace, store: Store, scan_id: int, targets: list[Target], started: float,

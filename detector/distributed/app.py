@@ -1,0 +1,47 @@
+"""The Celery application: one task (`copyhound.detect_content`: detect one content, record it) on one queue.
+
+Delivery is at least once, recording exactly once. Tasks are acknowledged late (after they have
+recorded), a prefork child that dies has its task rejected back onto the queue
+(`task_reject_on_worker_lost`), and each worker process reserves `prefetch` tasks at most. A worker
+that vanishes whole (kill -9 of the solo pool, a machine lost) leaves its task in kombu's unacknowledged
+set; Redis hands it out again after `visibility_timeout` seconds, which must exceed the task time limit
+or a task still running would be handed to a second worker. Workers sweep for such tasks every
+`heartbeat` seconds. A task that arrives twice finds its candidates no longer 'new' and records nothing
+(Detector.record).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from detector.config import DistributedSettings
+
+TASK = "copyhound.detect_content"
+#: Seconds past the soft time limit (which refuses the content as detect_timeout) before a prefork
+#: child still detecting is killed.
+HARD_LIMIT_GRACE = 30
+
+
+def make_app(settings: DistributedSettings) -> Celery:
+    """The application for a workspace's [distributed] settings; the scan sends to it, workers run it."""
+    from detector.distributed.worker import detect_content
+
+    app = Celery("copyhound", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        task_default_queue=settings.queue,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=settings.prefetch,
+        task_ignore_result=True,  # the store is where results go; the scan polls it
+        task_soft_time_limit=settings.task_time_limit,
+        task_time_limit=settings.task_time_limit + HARD_LIMIT_GRACE,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout,
+                                  "unacked_restore_interval": settings.heartbeat,
+                                  "unacked_restore_throttle": 1},
+        worker_hijack_root_logger=False,
+    )
+    app.task(name=TASK, bind=True, max_retries=2)(detect_content)
+    return app

@@ -1,0 +1,115 @@
+"""What runs in a worker: one Detector per process, loaded on its first task and again whenever the index
+files change (works registered or removed), and a heartbeat in Redis while the worker runs.
+
+`copyhound worker` calls `run_worker`; Celery then forks the pool's processes (prefork) or runs tasks in
+its own (solo). Each process opens its own store connection and detector, after the fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import Counter
+from pathlib import Path
+
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready, worker_shutdown
+
+from detector import catalogue
+from detector.config import DistributedSettings
+from detector.detect import Analysis, Detector, DetectSummary, LicensedUses
+from detector.distributed import broker
+from detector.embedders import load_embedder
+from detector.workspace import Workspace, open_workspace
+from detector.workspace.store import Store, utc_now
+
+log = logging.getLogger(__name__)
+
+
+class _Process:
+    """This process's workspace, store and detector (tasks of one process run one at a time)."""
+
+    home: Path | None = None
+    ws: Workspace | None = None
+    store: Store | None = None
+    detector: Detector | None = None
+    stamp: tuple | None = None
+    embedder = None
+
+    @classmethod
+    def detector_now(cls) -> Detector:
+        """The detector, loaded again first when the index files changed since it was loaded."""
+        if cls.ws is None:
+            cls.ws = open_workspace(cls.home)
+            cls.store = Store(cls.ws.db_path)
+            spec = cls.ws.settings().embedder
+            cls.embedder = load_embedder(spec.spec, spec.batch_size, spec.threads)
+        stamp = catalogue.version_stamp(cls.ws)  # taken first: a change while loading shows on the next task
+        if cls.detector is None or stamp != cls.stamp:
+            if cls.detector is not None:
+                log.info("the index files changed: loading them again")
+            cls.detector = Detector(cls.ws, cls.store, cls.ws.settings(), cls.embedder)
+            cls.stamp = stamp
+        return cls.detector
+
+
+def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> int:
+    """Detect one content and record it for those of its sightings still 'new'; returns how many were recorded."""
+    detector = _Process.detector_now()
+    try:
+        analysis = detector.analyse_content(sha256, name)
+    except SoftTimeLimitExceeded:
+        limit = detector.settings.distributed.task_time_limit
+        detail = f"detection took longer than {limit} s (distributed.task_time_limit)"
+        analysis = Analysis([], ("detect_timeout", detail), Counter(), None)
+    except Exception as e:
+        if task.request.retries < task.max_retries:
+            raise task.retry(exc=e, countdown=1) from None
+        log.exception("detecting %s failed", sha256)
+        analysis = Analysis([], ("detect_error", f"{type(e).__name__}: {e}"), Counter(), None)
+    return detector.record(candidate_ids, analysis, LicensedUses(detector.store), DetectSummary())
+
+
+class _Heartbeat(threading.Thread):
+    """Rewrites this worker's heartbeat key until the worker shuts down."""
+
+    def __init__(self, settings: DistributedSettings, info: dict):
+        super().__init__(name="copyhound-heartbeat", daemon=True)
+        self.settings, self.info, self.stopped = settings, info, threading.Event()
+
+    def run(self) -> None:
+        client = broker.connect(self.settings.redis_url)
+        while not self.stopped.is_set():
+            try:
+                broker.beat(client, self.settings, self.info)
+            except redis.RedisError as e:  # Redis away for a moment: the next beat tries again
+                log.warning("heartbeat not sent: %s", e)
+            self.stopped.wait(self.settings.heartbeat)
+        broker.forget(client, self.settings, self.info["hostname"])
+
+
+def run_worker(home: Path, settings: DistributedSettings, pool: str, concurrency: int, loglevel: str = "INFO") -> None:
+    """Run a Celery worker on the workspace's queue until it is stopped (SIGTERM: finish the task, then stop)."""
+    from detector.distributed.app import make_app
+
+    _Process.home = home
+    hostname = f"copyhound-{os.getpid()}@{socket.gethostname()}"
+    info = {"hostname": hostname, "pid": os.getpid(), "pool": pool, "concurrency": concurrency,
+            "started_at": utc_now()}
+    heartbeat = _Heartbeat(settings, info)
+
+    def started(**_):
+        heartbeat.start()
+
+    def stopping(**_):
+        heartbeat.stopped.set()
+        heartbeat.join(timeout=5)
+
+    worker_ready.connect(started, weak=False)
+    worker_shutdown.connect(stopping, weak=False)
+    app = make_app(settings)
+    app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--queues={settings.queue}",
+                     f"--hostname={hostname}", f"--loglevel={loglevel}", "--without-mingle", "--without-gossip"])

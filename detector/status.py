@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from detector import catalogue
+from detector.distributed import broker
+from detector.errors import QueueUnavailable
 from detector.evidence.offers import amount_due
 from detector.workspace import Workspace
 from detector.workspace.store import Store
@@ -65,7 +68,53 @@ def indexes(ws: Workspace, store: Store, owner_id: int | None) -> Section:
     return Section("indexes", "Search indexes", ["index", "entries", "state"], catalogue.health(ws, store))
 
 
-SECTIONS: list[Callable[[Workspace, Store, int | None], Section]] = [works, matches, last_scan, evidence, indexes]
+#: The window `queue` measures throughput over, in minutes.
+THROUGHPUT_MINUTES = 5
+
+
+def queue(ws: Workspace, store: Store, owner_id: int | None) -> Section:
+    """Distributed detection at a glance: the scan in progress, work done per stage in the last minutes
+    (from the store, so it holds for in-process scans too), and the queue's depth in Redis when one is set."""
+    rows = []
+    for scan in store.scans(limit=1):
+        if scan["status"] == "running":
+            rows.append({"what": "scan in progress", "count": scan["id"],
+                         "detail": f"since {scan['started_at']}, {store.count_pending()} candidates waiting"})
+    since = (datetime.now(UTC) - timedelta(minutes=THROUGHPUT_MINUTES)).replace(microsecond=0)
+    done = store.throughput(since.isoformat().replace("+00:00", "Z"), owner_id)
+    for stage, count in done.items():
+        rows.append({"what": f"{stage}, last {THROUGHPUT_MINUTES} min", "count": count,
+                     "detail": f"{count / THROUGHPUT_MINUTES:.1f}/min"})
+    settings = ws.settings().distributed
+    if settings.redis_url:
+        try:
+            client = broker.connect(settings.redis_url)
+            depth = broker.depth(client, settings)
+            alive = len(broker.live_workers(client, settings))
+        except QueueUnavailable as e:
+            rows.append({"what": "redis", "count": None, "detail": str(e)})
+        else:
+            rows += [{"what": "tasks waiting", "count": depth["waiting"], "detail": f"queue {settings.queue}"},
+                     {"what": "tasks in flight", "count": depth["in_flight"], "detail": "taken by a worker, not yet recorded"},
+                     {"what": "workers alive", "count": alive, "detail": settings.redis_url}]
+    return Section("queue", "Detection: scan in progress, throughput, queue", ["what", "count", "detail"], rows)
+
+
+def workers(ws: Workspace, store: Store, owner_id: int | None) -> Section:
+    """The detection workers that sent a heartbeat recently (none without a Redis, or when it does not answer)."""
+    settings = ws.settings().distributed
+    rows = []
+    if settings.redis_url:
+        try:
+            rows = broker.live_workers(broker.connect(settings.redis_url), settings)
+        except QueueUnavailable:
+            rows = []  # the queue section says why
+    return Section("workers", "Detection workers", ["hostname", "pool", "concurrency", "started_at", "heartbeat_at"],
+                   rows)
+
+
+SECTIONS: list[Callable[[Workspace, Store, int | None], Section]] = [works, matches, last_scan, evidence, indexes,
+                                                                     queue, workers]
 
 
 def workspace_status(ws: Workspace, store: Store, owner_id: int | None = None) -> list[Section]:

@@ -94,6 +94,9 @@ def scan(
     workers: Annotated[int | None, typer.Option("--workers", min=1,
                                                 help="Detection processes (default: the detect.workers setting; 0 there "
                                                      "means one per core).")] = None,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="Detect in `copyhound worker` processes (any machines) through the workspace's Redis "
+                              "queue, instead of in this one.")] = False,
     home: Home = None,
 ) -> None:
     """Crawl the targets and detect copies of registered works (run it nightly from cron)."""
@@ -108,7 +111,7 @@ def scan(
     with progress_bar() as bar:
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
-                           progress=progress, workers=workers)
+                           progress=progress, workers=workers, distributed=distributed)
     if settings.smtp.bounce_maildir:
         from detector.enforcement import bounces
 

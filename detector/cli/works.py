@@ -38,10 +38,21 @@ def init(
     embedder: Annotated[str, typer.Option(help=f"Embedder spec: {SPEC_HELP}.")] = (
         config.EmbedderSettings().spec
     ),
+    redis: Annotated[str | None, typer.Option(
+        "--redis", help="Redis for distributed detection (redis://HOST:PORT/DB): written as distributed.redis_url; "
+                        "refused if it does not answer.")] = None,
 ) -> None:
     """Create a workspace: database, blob store, index folder, keys and config.toml."""
     parse_spec(embedder)  # refuse a malformed spec before anything is written
+    if redis is not None:
+        from detector.distributed.broker import connect
+
+        connect(redis)  # refuse a Redis that does not answer before anything is written
     ws, created = create_workspace(home, config.Settings().with_embedder(embedder))
+    if redis is not None:  # also for a workspace that exists: its config.toml is kept, this one setting changed
+        from detector.config.edit import set_value
+
+        set_value(ws.config_path, "distributed.redis_url", redis)
     Store(ws.db_path).close()
     from detector.evidence.signing import ensure_keypair
 

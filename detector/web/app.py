@@ -11,7 +11,18 @@ from starlette.exceptions import HTTPException
 from detector import __version__
 from detector.config import Settings
 from detector.errors import CopyhoundError
-from detector.web import api, cases, licensing_api, licensing_pages, offer_page, pages, rules, screenshots, ui
+from detector.web import (
+    api,
+    cases,
+    licensing_api,
+    licensing_pages,
+    monitoring,
+    offer_page,
+    pages,
+    rules,
+    screenshots,
+    ui,
+)
 from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
 from detector.web.gate import AuthBeforeBody
@@ -61,6 +72,7 @@ def create_app(ws: Workspace, settings: Settings | None = None):
     app.include_router(licensing_pages.router)
     app.include_router(offer_page.router)
     app.include_router(screenshots.router)
+    app.include_router(monitoring.router)
     app.state.offer_rate_limit = offer_page.RateLimit(settings.licensing.page_requests_per_minute)
     app.mount("/static", StaticFiles(packages=[("detector.web", "static")]), name="static")
 

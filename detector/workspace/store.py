@@ -998,13 +998,15 @@ class Store:
         return {"candidates": candidates, "images": images, "refused": refused, "decisions": decisions,
                 "matches_new": new, "matches_updated": len(rows) - new}
 
-    def throughput(self, since: str) -> dict[str, int]:
-        """Work done per stage from `since`: images captured, candidates detected and refused, matches found."""
+    def throughput(self, since: str, owner_id: int | None = None) -> dict[str, int]:
+        """Work done per stage from `since`: images captured, candidates detected and refused, matches found
+        (of `owner_id`'s works when given: candidates belong to no owner, matches do)."""
         captured = self.db.execute("SELECT COUNT(*) FROM candidates WHERE discovered_at >= ? AND sha256 IS NOT NULL",
                                    [since]).fetchone()[0]
         states = dict(self.db.execute("SELECT state, COUNT(*) FROM candidates WHERE detected_at >= ? GROUP BY state",
                                       [since]).fetchall())
-        matches = self.db.execute("SELECT COUNT(*) FROM matches WHERE first_seen >= ?", [since]).fetchone()[0]
+        owned, params = ("", [since]) if owner_id is None else (" AND owner_id = ?", [since, owner_id])
+        matches = self.db.execute(f"SELECT COUNT(*) FROM matches WHERE first_seen >= ?{owned}", params).fetchone()[0]
         return {"captured": captured, "detected": states.get("detected", 0), "refused": states.get("refused", 0),
                 "matches": matches}
 

@@ -1,0 +1,162 @@
+"""Real servers and processes for distributed detection: one redis-server per session (loopback, no
+persistence), `copyhound worker` subprocesses, and a workspace with the demo works registered and the demo
+site's images waiting as candidates (built once per session, copied per test)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from detector import config, demo_site
+from detector.config.edit import set_value
+from detector.distributed import broker
+from detector.register import WorkInfo, image_paths, register_files
+from detector.workspace import create_workspace, open_workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import Store, utc_now
+
+#: Settings that keep the tests quick: a heartbeat a second, and a task that vanished with its worker
+#: handed out again after a few seconds.
+FAST = {"distributed.heartbeat": "1", "distributed.task_time_limit": "3", "distributed.visibility_timeout": "4"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A redis-server on a free loopback port, without persistence, for the whole session."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: apt-get install redis-server (.ci/run installs it)")
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(folder)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    """The session's Redis, emptied for this test."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    return client
+
+
+def add_site_candidates(ws, store: Store, site: Path, names: list[str] | None = None) -> int:
+    """The demo site's images as candidates of a new scan, as a crawl would leave them; returns the scan id."""
+    blobs = BlobStore(ws.blobs_dir)
+    scan_id = store.start_scan({"crawl": False, "targets": []})
+    store.finish_scan(scan_id, "finished", {})
+    for path in sorted((site / "img").iterdir()):
+        if names is not None and path.name not in names:
+            continue
+        data = path.read_bytes()
+        store.add_candidate({"scan_id": scan_id, "target": "test", "page_url": f"https://blog.example/{path.stem}.html",
+                             "image_url": f"https://blog.example/img/{path.name}", "discovered_at": utc_now(),
+                             "sha256": blobs.put(data), "byte_size": len(data)})
+    return scan_id
+
+
+@pytest.fixture(scope="session")
+def demo_images(tmp_path_factory) -> Path:
+    return demo_site.build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory, demo_images) -> Path:
+    """A workspace (embedder none) with every demo work registered and the site's images as new candidates."""
+    ws, _ = create_workspace(tmp_path_factory.mktemp("template") / "ws", config.Settings().with_embedder("none"))
+    store = Store(ws.db_path)
+    register_files(ws, store, ws.settings(), None, image_paths([demo_site.WORKS_DIR], False), WorkInfo("alice"),
+                   workers=1)
+    add_site_candidates(ws, store, demo_images)
+    store.close()
+    return ws.home
+
+
+@pytest.fixture
+def home(template, tmp_path, redis_client, redis_url) -> Path:
+    """A copy of the template workspace whose [distributed] settings point at the session's Redis."""
+    target = tmp_path / "ws"
+    shutil.copytree(template, target)
+    path = open_workspace(target).config_path
+    for key, value in {"distributed.redis_url": redis_url, **FAST}.items():
+        set_value(path, key, value)
+    return target
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from detector.cli import main; main()", *args]
+
+
+@dataclass
+class Workers:
+    home: Path
+    logs: Path
+    processes: list[subprocess.Popen]
+
+    def start(self, n: int = 1) -> None:
+        for _ in range(n):
+            log = (self.logs / f"worker-{len(self.processes)}.log").open("w")
+            self.processes.append(subprocess.Popen(cli("worker", "--home", str(self.home)), stdout=log,
+                                                   stderr=subprocess.STDOUT))
+        self.wait_alive(sum(p.poll() is None for p in self.processes))
+
+    def wait_alive(self, n: int, timeout: float = 120) -> None:
+        settings = open_workspace(self.home).settings().distributed
+        client = broker.connect(settings.redis_url)
+        deadline = time.monotonic() + timeout
+        while len(broker.live_workers(client, settings)) < n:
+            dead = [p.pid for p in self.processes if p.poll() is not None]
+            assert time.monotonic() < deadline, f"workers did not start (dead: {dead}); logs: {self.log_text()}"
+            time.sleep(0.1)
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.logs.glob("worker-*.log")))
+
+    def stop(self) -> None:
+        for p in self.processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.processes:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def workers(home, tmp_path):
+    """Starts `copyhound worker` processes on `home` (workers.start(n)); every one is stopped afterwards."""
+    pool = Workers(home, tmp_path, [])
+    try:
+        yield pool
+    finally:
+        pool.stop()

@@ -4,6 +4,7 @@ site's images waiting as candidates (built once per session, copied per test).""
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import socket
@@ -105,9 +106,7 @@ def home(template, tmp_path, redis_client, redis_url) -> Path:
     """A copy of the template workspace whose [distributed] settings point at the session's Redis."""
     target = tmp_path / "ws"
     shutil.copytree(template, target)
-    path = open_workspace(target).config_path
-    for key, value in {"distributed.redis_url": redis_url, **FAST}.items():
-        set_value(path, key, value)
+    configure(target, redis_url)
     return target
 
 
@@ -137,6 +136,21 @@ class Workers:
             assert time.monotonic() < deadline, f"workers did not start (dead: {dead}); logs: {self.log_text()}"
             time.sleep(0.1)
 
+    def unfinished(self, i: int) -> set[str]:
+        """Ids of the tasks worker `i`'s log shows received and not (yet) finished."""
+        text = (self.logs / f"worker-{i}.log").read_text()
+        received = set(re.findall(r"\[([0-9a-f-]{36})\] received", text))
+        return received - set(re.findall(r"\[([0-9a-f-]{36})\] (?:succeeded|failed|retry)", text))
+
+    def busy(self) -> int | None:
+        """The index of a live worker in the middle of a task, if any."""
+        return next((i for i, p in enumerate(self.processes) if p.poll() is None and self.unfinished(i)), None)
+
+    def succeeded_elsewhere(self, i: int) -> set[str]:
+        """Ids of tasks that a worker other than `i` finished."""
+        return {task for j in range(len(self.processes)) if j != i
+                for task in re.findall(r"\[([0-9a-f-]{36})\] succeeded", (self.logs / f"worker-{j}.log").read_text())}
+
     def log_text(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.logs.glob("worker-*.log")))
 
@@ -153,10 +167,32 @@ class Workers:
 
 
 @pytest.fixture
-def workers(home, tmp_path):
-    """Starts `copyhound worker` processes on `home` (workers.start(n)); every one is stopped afterwards."""
-    pool = Workers(home, tmp_path, [])
-    try:
-        yield pool
-    finally:
+def workers_for(tmp_path):
+    """`workers_for(home)`: a pool of `copyhound worker` processes on that workspace (pool.start(n)); every
+    process is stopped after the test."""
+    pools: list[Workers] = []
+
+    def on(home: Path) -> Workers:
+        pools.append(Workers(home, tmp_path, []))
+        return pools[-1]
+
+    yield on
+    for pool in pools:
         pool.stop()
+
+
+@pytest.fixture
+def workers(home, workers_for) -> Workers:
+    return workers_for(home)
+
+
+def run(*args: str, home: Path) -> subprocess.CompletedProcess:
+    """A copyhound command on `home`, in a child process, to its end."""
+    return subprocess.run(cli(*args, "--home", str(home)), check=False, capture_output=True, text=True, timeout=600)
+
+
+def configure(home: Path, redis_url: str) -> None:
+    """Point the workspace at the session's Redis, with the quick settings."""
+    path = open_workspace(home).config_path
+    for key, value in {"distributed.redis_url": redis_url, **FAST}.items():
+        set_value(path, key, value)

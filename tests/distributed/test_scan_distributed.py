@@ -5,21 +5,36 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
-from conftest import cli
+from conftest import add_site_candidates, cli, configure, run
 
+from detector import config, demo_site
 from detector.detect import Detector
 from detector.evidence import ledger
-from detector.workspace import open_workspace
+from detector.register import WorkInfo, image_paths, register_files
+from detector.workspace import create_workspace, open_workspace
 from detector.workspace.store import Store
+
+#: The demo site's images: 7 copies of registered works and 4 other photos.
+CANDIDATES = 11
 
 
 def _matches(home) -> set[tuple]:
     store = Store(open_workspace(home).db_path)
     try:
         return {(m["asset_filename"], m["image_url"], m["score"], m["decision"], m["sightings"]) for m in store.matches()}
+    finally:
+        store.close()
+
+
+def _pending(home) -> int:
+    store = Store(open_workspace(home).db_path)
+    try:
+        return store.count_pending()
     finally:
         store.close()
 
@@ -37,7 +52,7 @@ def in_process(template, tmp_path_factory) -> set[tuple]:
 
 
 def _recorded_once(home) -> None:
-    """Every candidate left 'new', every match with exactly one ledger entry."""
+    """No candidate left 'new', and every match has exactly one ledger entry."""
     store = Store(open_workspace(home).db_path)
     try:
         assert store.count_pending() == 0
@@ -47,13 +62,91 @@ def _recorded_once(home) -> None:
         store.close()
 
 
+def _scan(home, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(cli("scan", "--distributed", "--no-crawl", "--format", "json", "--home", str(home), *extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def test_three_workers_find_what_one_process_finds(home, workers, in_process):
     workers.start(3)
-    done = subprocess.run(cli("scan", "--distributed", "--no-crawl", "--format", "json", "--home", str(home)),
-                          capture_output=True, text=True, timeout=600)
+    done = run("scan", "--distributed", "--no-crawl", "--format", "json", home=home)
     assert done.returncode == 0, done.stderr + workers.log_text()
     summary = json.loads(done.stdout)
     assert _matches(home) == in_process
     assert summary["detect"]["matches_new"] == len(in_process)
-    assert summary["detect"]["candidates"] == 11
+    assert summary["detect"]["candidates"] == CANDIDATES
     _recorded_once(home)
+
+
+def test_a_worker_killed_mid_task_loses_nothing_and_records_nothing_twice(home, workers, in_process):
+    workers.start(3)
+    scan = _scan(home)
+    _wait_for(lambda: 0 < _pending(home) < CANDIDATES and workers.busy() is not None,
+              "a worker busy after the first results")
+    victim = workers.busy()
+    workers.processes[victim].send_signal(signal.SIGKILL)
+    workers.processes[victim].wait()
+    cut_short = workers.unfinished(victim)
+    _, errors = scan.communicate(timeout=600)
+    assert scan.returncode == 0, errors + workers.log_text()
+    assert cut_short and cut_short <= workers.succeeded_elsewhere(victim)  # handed out again, and done
+    assert _matches(home) == in_process
+    _recorded_once(home)
+
+
+def test_a_killed_scan_is_resumed_with_the_same_result(home, workers, in_process):
+    workers.start(2)
+    scan = _scan(home)
+    _wait_for(lambda: _pending(home) < CANDIDATES, "the first results")
+    scan.kill()
+    scan.wait()
+    status = json.loads(run("status", "--format", "json", home=home).stdout)
+    assert "scan in progress" in [row["what"] for row in status["queue"]]
+    resumed = run("scan", "--resume", "--distributed", "--format", "json", home=home)
+    assert resumed.returncode == 0, resumed.stderr + workers.log_text()
+    assert json.loads(resumed.stdout)["resumed"] is True
+    assert _matches(home) == in_process
+    _recorded_once(home)
+
+
+#: Works registered only once the workers run.
+LATE = ["chelsea.jpg", "rocket.jpg"]
+
+
+@pytest.fixture
+def early_home(tmp_path, redis_client, redis_url, demo_images):
+    """A workspace with every demo work but LATE registered, and the demo site's images as candidates."""
+    ws, _ = create_workspace(tmp_path / "early", config.Settings().with_embedder("none"))
+    configure(ws.home, redis_url)
+    store = Store(ws.db_path)
+    works = [p for p in image_paths([demo_site.WORKS_DIR], False) if p.name not in LATE]
+    register_files(ws, store, ws.settings(), None, works, WorkInfo("alice"), workers=1)
+    add_site_candidates(ws, store, demo_images)
+    store.close()
+    return ws.home
+
+
+def test_workers_pick_up_works_registered_while_they_run(early_home, workers_for, demo_images):
+    workers = workers_for(early_home)
+    workers.start(1)
+    first = run("scan", "--distributed", "--no-crawl", home=early_home)
+    assert first.returncode == 0, first.stderr + workers.log_text()
+    ws = open_workspace(early_home)
+    store = Store(ws.db_path)
+    assert set(LATE).isdisjoint(m["asset_filename"] for m in store.matches())
+
+    register_files(ws, store, ws.settings(), None, [demo_site.WORKS_DIR / name for name in LATE],
+                   WorkInfo("alice"), workers=1)
+    add_site_candidates(ws, store, demo_images)
+    second = run("scan", "--distributed", "--no-crawl", home=early_home)
+    assert second.returncode == 0, second.stderr + workers.log_text()
+    assert set(LATE) <= {m["asset_filename"] for m in store.matches()}
+    assert "the index files changed: loading them again" in workers.log_text()
+    store.close()

@@ -30,7 +30,7 @@ from detector.workspace.store import Store, utc_now
 FAST = {"distributed.heartbeat": "1", "distributed.task_time_limit": "3", "distributed.visibility_timeout": "4"}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -41,7 +41,7 @@ def redis_url(tmp_path_factory):
     """A redis-server on a free loopback port, without persistence, for the whole session."""
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed: apt-get install redis-server (.ci/run installs it)")
-    port = _free_port()
+    port = free_port()
     folder = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no", "--dir", str(folder)],

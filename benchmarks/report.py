@@ -174,6 +174,25 @@ def shortlist_section(r: dict) -> list[str]:
     return out
 
 
+def distributed_section(r: dict) -> list[str]:
+    d = r.get("distributed")
+    if not d:
+        return []
+    m = d["machine"]
+    out = ["## Distributed detection", "",
+           (f"Measured by `{d['command']}` on {d['date']} (UTC), seed {d['seed']}, {m['cpu']}, {m['cores']} cores. "
+            f"{d['works']} works, {d['candidates']} candidates ({d['matches']} matches, the same in every row); "
+            "`copyhound worker` processes (solo pool) on a loopback redis-server, indexes loaded before the clock "
+            "starts; the clock covers sending the tasks and waiting for the store to show every candidate "
+            "detected. Queue overhead per candidate: 1 worker against detecting in process, divided by the "
+            f"candidates: **{d['queue_overhead_ms_per_candidate']} ms**."), ""]
+    out += _table(["mode", "workers", "seconds", "images/s", "speed-up vs 1 worker"],
+                  [[row["mode"], row["workers"], row["seconds"], row["images_per_s"], row.get("speedup_vs_1_worker")]
+                   for row in d["rows"]])
+    out.append("")
+    return out
+
+
 def _params(row: dict) -> str:
     if "search_params" not in row:
         return "FAISS defaults"
@@ -191,5 +210,6 @@ def render(r: dict, dataset: dict) -> str:
              f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}, Python {m['python']}",
              "- Libraries: " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
              f"- Photos: {r['photos']}", ""]
-    lines += quality_section(r, dataset) + throughput_section(r) + scale_section(r) + shortlist_section(r)
+    lines += (quality_section(r, dataset) + throughput_section(r) + scale_section(r) + shortlist_section(r)
+              + distributed_section(r))
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """Run every benchmark (or, with --only scale, just the index-scale part) and write benchmarks/RESULTS.md.
 
-    python -m benchmarks.run [--quick] [--only scale|shortlist] [--shortlist-sizes N,N] [--photos DIR] [--seed N]
+    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed] [--shortlist-sizes N,N] [--photos DIR] [--seed N]
                              [--workdir DIR] [--out FILE]
 
 `--only scale` re-measures the indexes alone and merges them into the existing RESULTS.json beside
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import machine, quality, report, scale, shortlist_scale, throughput
+from benchmarks import distributed, machine, quality, report, scale, shortlist_scale, throughput
 from benchmarks.dataset import REPO, build, photos_dir
 from detector.catalogue import set_threads
 from detector.config import EmbedderSettings, IndexSettings
@@ -37,6 +37,7 @@ PLANS = {
                           1_000_000: {"IVF1024,Flat": ["nprobe=1", "", "nprobe=64", "nprobe=128"]}},
             "timed": {1_000_000: 50}, "binary_sizes": [10_000, 100_000, 1_000_000], "per_family": 4,
             "stage_images": 60, "embed_images": 48, "window_images": 6,
+            "distributed_works": 20, "distributed_candidates": 80,
             "skipped": "HNSW32,Flat at 1M works: its build time grows super-linearly (see the 100k row) and "
                        "would take well over ten minutes on 2 cores; IVF4096 at 1M for the same reason (k-means training)."},
     True: {"vector_sizes": [10_000, 100_000],
@@ -44,6 +45,7 @@ PLANS = {
                          100_000: {"IVF1024,Flat": ["nprobe=1", ""]}},
            "timed": {100_000: 50}, "binary_sizes": [10_000, 100_000], "per_family": 2,
            "stage_images": 20, "embed_images": 16, "window_images": 2,
+           "distributed_works": 8, "distributed_candidates": 24,
            "skipped": "quick run: 1M works and HNSW at 100k are left to the full run (`make bench`)."},
 }
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7, help="Seed of the split, the transforms and the vectors.")
     parser.add_argument("--workdir", type=Path, help="Keep the dataset and workspace here (default: a temp dir).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md", help="Report file.")
-    parser.add_argument("--only", choices=["scale", "shortlist"],
+    parser.add_argument("--only", choices=["scale", "shortlist", "distributed"],
                         help="Run this part alone and merge it into the RESULTS.json beside --out.")
     parser.add_argument("--shortlist-sizes", default="1000,10000",
                         help="Catalogue sizes of the shortlist part (comma-separated works; `make bench-scale` "
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     results["scale"] = _measure_scale(plan, args.seed)
     step("local-feature shortlist at catalogue scale")
     results["shortlist"] = _measure_shortlist(args, photos, workdir, command)
+    step("distributed detection: 1, 2 and 4 workers on loopback Redis")
+    results["distributed"] = _measure_distributed(args, plan, photos, workdir, command)
     results["seconds"] = time.perf_counter() - started
     summary = {"works": len(dataset.works), "negatives": len(dataset.negatives), "queries": len(dataset.queries),
                "families": [q.family for q in dataset.queries]}
@@ -132,6 +136,14 @@ def _measure_shortlist(args, photos: Path, workdir: Path, command: str) -> dict:
     return part
 
 
+def _measure_distributed(args, plan: dict, photos: Path, workdir: Path, command: str) -> dict:
+    folder = workdir / "distributed"
+    folder.mkdir(parents=True, exist_ok=True)
+    part = distributed.run(photos, plan["distributed_works"], plan["distributed_candidates"], args.seed, folder)
+    part.update(command=command, date=_now())
+    return part
+
+
 def _part_only(args, plan: dict, command: str) -> None:
     raw = args.out.with_suffix(".json")
     if not raw.exists():
@@ -143,6 +155,9 @@ def _part_only(args, plan: dict, command: str) -> None:
         part = _measure_scale(plan, args.seed)
         part.update(command=command, date=_now(), seed=args.seed, quick=args.quick,
                     seconds=time.perf_counter() - started, machine=machine.describe())
+    elif args.only == "distributed":
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
+        part = _measure_distributed(args, plan, photos_dir(args.photos), workdir, command)
     else:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
         part = _measure_shortlist(args, photos_dir(args.photos), workdir, command)

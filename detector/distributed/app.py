@@ -42,6 +42,7 @@ def make_app(settings: DistributedSettings) -> Celery:
                                   "unacked_restore_interval": settings.heartbeat,
                                   "unacked_restore_throttle": 1},
         worker_hijack_root_logger=False,
+        worker_proc_alive_timeout=300,  # a prefork child loads the indexes before it reports ready
     )
     app.task(name=TASK, bind=True, max_retries=2)(detect_content)
     return app

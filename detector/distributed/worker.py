@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from detector import catalogue
 from detector.config import DistributedSettings
@@ -108,6 +108,12 @@ def run_worker(home: Path, settings: DistributedSettings, pool: str, concurrency
         heartbeat.stopped.set()
         heartbeat.join(timeout=5)
 
+    # Load the indexes before taking the first task, so a worker that says it is alive is ready to detect: here
+    # for the solo pool; in each child of the prefork pool (after the fork: a store connection never crosses one).
+    if pool == "solo":
+        _Process.detector_now()
+    else:
+        worker_process_init.connect(lambda **_: _Process.detector_now(), weak=False)
     worker_ready.connect(started, weak=False)
     worker_shutdown.connect(stopping, weak=False)
     app = make_app(settings)

@@ -59,6 +59,8 @@ class _Process:
 def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> int:
     """Detect one content and record it for those of its sightings still 'new'; returns how many were recorded."""
     detector = _Process.detector_now()
+    if not detector.store.new_candidates(candidate_ids):
+        return 0  # delivered again after it was recorded: nothing to compute
     try:
         analysis = detector.analyse_content(sha256, name)
     except SoftTimeLimitExceeded:

@@ -8,11 +8,16 @@ import shutil
 import signal
 import subprocess
 import time
+from functools import partial
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
 
 import pytest
 from conftest import add_site_candidates, cli, configure, run
 
 from detector import config, demo_site
+from detector.config.edit import set_value
 from detector.detect import Detector
 from detector.evidence import ledger
 from detector.register import WorkInfo, image_paths, register_files
@@ -150,3 +155,24 @@ def test_workers_pick_up_works_registered_while_they_run(early_home, workers_for
     assert set(LATE) <= {m["asset_filename"] for m in store.matches()}
     assert "the index files changed: loading them again" in workers.log_text()
     store.close()
+
+
+def test_a_crawl_sends_what_it_captures_to_the_workers(home, workers, demo_images):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(demo_site.QuietHandler, directory=str(demo_images)))
+    Thread(target=server.serve_forever, daemon=True).start()
+    site = f"http://127.0.0.1:{server.server_address[1]}/"
+    for key, value in {"crawl.download_delay": "0.0", "crawl.autothrottle": "false"}.items():
+        set_value(open_workspace(home).config_path, key, value)
+    workers.start(2)
+    try:
+        done = run("scan", "--distributed", "--site", site, "--allow-private", "--format", "json", home=home)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr + workers.log_text()
+    summary = json.loads(done.stdout)
+    store = Store(open_workspace(home).db_path)
+    crawled = {Path(m["image_url"]).name: m["asset_filename"] for m in store.matches() if m["image_url"].startswith(site)}
+    store.close()
+    assert crawled == demo_site.EXPECTED
+    assert summary["detect"]["distributed"]["candidates_sent"] == CANDIDATES + summary["crawl"]["candidates_added"]
+    _recorded_once(home)

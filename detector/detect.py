@@ -124,7 +124,8 @@ class LicensedUses:
 
 
 class Detector:
-    """Holds the registered works' indexes and cached features for one detection run."""
+    """Holds the registered works' indexes and cached features for one detection run (in a distributed worker:
+    until the index files change)."""
 
     def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
                  progress: catalogue.Progress = lambda stage, done, total: None):

@@ -51,6 +51,11 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     instead, sending candidates to them as the crawl captures them (detector.distributed).
     """
     with ws.lock("scan"):
+        dispatcher = None
+        if distributed:  # refused before a scan is started when Redis does not answer
+            from detector.distributed.scheduler import Dispatcher
+
+            dispatcher = Dispatcher(ws.home, store, settings)
         previous = _resumable_scan(store) if resume else None
         if previous is not None:
             scan_id, crawl = previous["id"], previous["options"]["crawl"]
@@ -67,11 +72,6 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
         status = "finished"
         try:
             since = utc_now()
-            dispatcher = None
-            if distributed:
-                from detector.distributed.scheduler import Dispatcher
-
-                dispatcher = Dispatcher(ws.home, store, settings)
             if crawl:
                 clock = time.perf_counter()
                 progress("crawl", 0, None)

@@ -72,7 +72,12 @@ def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> in
             raise task.retry(exc=e, countdown=1) from None
         log.exception("detecting %s failed", sha256)
         analysis = Analysis([], ("detect_error", f"{type(e).__name__}: {e}"), Counter(), None)
-    return detector.record(candidate_ids, analysis, LicensedUses(detector.store), DetectSummary())
+    try:
+        return detector.record(candidate_ids, analysis, LicensedUses(detector.store), DetectSummary())
+    except Exception as e:  # a write that met a busy database or lost a race: nothing was kept, try again
+        if task.request.retries < task.max_retries:
+            raise task.retry(exc=e, countdown=1) from None
+        raise
 
 
 class _Heartbeat(threading.Thread):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
-from conftest import free_port, run
+from cluster import free_port, run
 from support import serving
 
 from detector import tokens

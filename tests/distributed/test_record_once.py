@@ -3,7 +3,7 @@ delivered twice) is recorded once, with one ledger entry per match."""
 
 from __future__ import annotations
 
-from conftest import add_site_candidates
+from cluster import add_site_candidates
 
 from detector import demo_site
 from detector.detect import Detector, DetectSummary, LicensedUses

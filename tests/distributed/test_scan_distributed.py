@@ -14,7 +14,7 @@ from pathlib import Path
 from threading import Thread
 
 import pytest
-from conftest import add_site_candidates, cli, configure, run
+from cluster import add_site_candidates, cli, configure, run
 
 from detector import config, demo_site
 from detector.config.edit import set_value

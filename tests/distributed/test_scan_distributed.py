@@ -129,8 +129,8 @@ LATE = ["chelsea.jpg", "rocket.jpg"]
 def early_home(tmp_path, redis_client, redis_url, demo_images):
     """A workspace with every demo work but LATE registered, and the demo site's images as candidates."""
     ws, _ = create_workspace(tmp_path / "early", config.Settings().with_embedder("none"))
-    configure(ws.home, redis_url)
     store = Store(ws.db_path)
+    configure(ws.home, redis_url)
     works = [p for p in image_paths([demo_site.WORKS_DIR], False) if p.name not in LATE]
     register_files(ws, store, ws.settings(), None, works, WorkInfo("alice"), workers=1)
     add_site_candidates(ws, store, demo_images)

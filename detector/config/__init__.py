@@ -455,6 +455,18 @@ class LicensingSettings:
 
 
 @dataclass(frozen=True)
+class DistributedSettings:
+    redis_url: str = setting(
+        "", "Redis server shared by the machines of one installation, e.g. 'redis://host:6379/0'; it holds the "
+        "crawl frontier of each scan that several crawler processes share. Empty: every crawl stays in its own process."
+    )
+    crawler_lease_s: float = setting(
+        15.0, "A crawler process that has not renewed its lease in Redis for this many seconds counts as dead; "
+        "the requests it had taken go back to the shared queue for the other crawlers."
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
@@ -471,6 +483,7 @@ class Settings:
     recipients: RecipientSettings = field(default_factory=RecipientSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     licensing: LicensingSettings = field(default_factory=LicensingSettings)
+    distributed: DistributedSettings = field(default_factory=DistributedSettings)
     targets: tuple[Target, ...] = ()
 
     def with_embedder(self, spec: str) -> Settings:
@@ -478,7 +491,7 @@ class Settings:
 
 
 SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "detect", "crawl", "evidence", "provenance", "report", "pricing",
-            "licensing", "enforcement", "recipients", "smtp")
+            "licensing", "enforcement", "recipients", "smtp", "distributed")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

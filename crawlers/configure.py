@@ -88,7 +88,7 @@ def scrapy_settings(ws: Workspace, scan_id: int, target: Target, crawl: CrawlSet
     }
 
 
-def shared_settings(ws: Workspace, scan_id: int, target: Target, redis_url: str, worker: str,
+def shared_settings(ws: Workspace, scan: dict, target: Target, redis_url: str, worker: str,
                     lease_seconds: float) -> dict:
     """What changes when this process joins the scan's shared frontier in Redis (crawlers.frontier).
 
@@ -96,7 +96,8 @@ def shared_settings(ws: Workspace, scan_id: int, target: Target, redis_url: str,
     writes a WARC file of its own; no HTTP cache (the seen-set already fetches a URL once per scan,
     and a cache folder is not for several processes at once).
     """
-    keys = FrontierKeys(scan_id, target.name)
+    scan_id = scan["id"]
+    keys = FrontierKeys(f"{scan_id}@{scan['started_at']}", target.name)
     handler = "crawlers.politeness.SharedTurnDownloadHandler"
     return {
         "SCHEDULER": "crawlers.frontier.FrontierScheduler",
@@ -110,6 +111,7 @@ def shared_settings(ws: Workspace, scan_id: int, target: Target, redis_url: str,
         "JOBDIR": None,
         "HTTPCACHE_ENABLED": False,
         "COPYHOUND_WORKER": worker,
+        "COPYHOUND_FRONTIER_SCAN": keys.scan,
         "COPYHOUND_LEASE_SECONDS": lease_seconds,
         "COPYHOUND_WARC_FILE": str(ws.warc_dir / f"scan-{scan_id}-{target.name}-{worker}.warc.gz"),
         "COPYHOUND_PROGRESS_FILE": None,

@@ -16,7 +16,8 @@ Enqueueing is one Lua script too (add the fingerprint to the seen-set and the re
 queue), so a kill between the two cannot leave a URL marked seen that is in no queue.
 
 A process stops when the queue is empty and no live process holds in-flight work (one may still
-find new links). Keys, all under `copyhound:scan:<scan id>:<target>:` (see `FrontierKeys`).
+find new links). Keys, all under `copyhound:scan:<scan id>@<scan start time>:<target>:` (see
+`FrontierKeys`; the start time keeps apart the scans of two workspaces that share one Redis).
 """
 
 from __future__ import annotations
@@ -80,14 +81,14 @@ def new_worker_id() -> str:
 
 @dataclass(frozen=True)
 class FrontierKeys:
-    """The Redis keys of one target's frontier in one scan."""
+    """The Redis keys of one target's frontier in one scan (`scan`: its id and start time, `12@2026-...Z`)."""
 
-    scan_id: int
+    scan: str
     target: str
 
     @property
     def prefix(self) -> str:
-        return f"copyhound:scan:{self.scan_id}:{self.target}"
+        return f"copyhound:scan:{self.scan}:{self.target}"
 
     @property
     def requests(self) -> str:  # sorted set: scrapy-redis' priority queue
@@ -119,7 +120,7 @@ class FrontierKeys:
 
 
 def frontier_keys(settings) -> FrontierKeys:
-    return FrontierKeys(settings.getint("COPYHOUND_SCAN_ID"), settings["COPYHOUND_TARGET"])
+    return FrontierKeys(settings["COPYHOUND_FRONTIER_SCAN"], settings["COPYHOUND_TARGET"])
 
 
 def pending(server, keys: FrontierKeys) -> int:

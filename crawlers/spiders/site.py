@@ -119,8 +119,13 @@ class SiteSpider(scrapy.Spider):
                 store.close()
         settings = configure.scrapy_settings(spider.ws, spider.scan_id, spider.target, spider.crawl_settings)
         if spider.redis_url:
+            store = Store(spider.ws.db_path)
+            try:
+                scan = store.scan(spider.scan_id)
+            finally:
+                store.close()
             settings.update(configure.shared_settings(
-                spider.ws, spider.scan_id, spider.target, spider.redis_url, spider.worker,
+                spider.ws, scan, spider.target, spider.redis_url, spider.worker,
                 spider.ws.settings().distributed.crawler_lease_s))
         else:
             configure.prepare_job(spider.ws, spider.scan_id, spider.target, spider.resume)

@@ -88,13 +88,15 @@ def scrapy_settings(ws: Workspace, scan_id: int, target: Target, crawl: CrawlSet
     }
 
 
-def shared_settings(ws: Workspace, scan: dict, target: Target, redis_url: str, worker: str,
+def shared_settings(ws: Workspace, scan: dict, target: Target, crawl: CrawlSettings, redis_url: str, worker: str,
                     lease_seconds: float) -> dict:
     """What changes when this process joins the scan's shared frontier in Redis (crawlers.frontier).
 
     The queue, the seen-set and the spider's memory live in Redis, not in a job folder; each process
     writes a WARC file of its own; no HTTP cache (the seen-set already fetches a URL once per scan,
-    and a cache folder is not for several processes at once).
+    and a cache folder is not for several processes at once). A process takes from the queue only
+    as many requests as it may have in flight to a domain: Scrapy would otherwise take a dozen at
+    once and leave them waiting for its own delay, while the other processes find the queue empty.
     """
     scan_id = scan["id"]
     keys = FrontierKeys(f"{scan_id}@{scan['started_at']}", target.name)
@@ -108,6 +110,7 @@ def shared_settings(ws: Workspace, scan: dict, target: Target, redis_url: str, w
         "SCHEDULER_PERSIST": True,  # the frontier outlives each process; `forget` ends it
         "REDIS_URL": redis_url,
         "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+        "CONCURRENT_REQUESTS": crawl.concurrency_per_domain,
         "JOBDIR": None,
         "HTTPCACHE_ENABLED": False,
         "COPYHOUND_WORKER": worker,

@@ -182,7 +182,7 @@ class FrontierQueue(PriorityQueue):
         if not data:
             return None
         request = self._decode_request(data)
-        request.meta["frontier_entry"] = data
+        request.meta["frontier_entry"] = data  # taken off again by the scheduler, which crosses it off when done
         return request
 
 
@@ -220,7 +220,6 @@ class FrontierScheduler(Scheduler):
 
     def enqueue_request(self, request):
         fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
-        request.meta.pop("frontier_entry", None)  # a redirect or retry copies its parent's meta
         if not self.queue.push(request, fingerprint):
             self.df.log(request, self.spider)
             return False
@@ -231,7 +230,7 @@ class FrontierScheduler(Scheduler):
     def next_request(self):
         request = super().next_request()
         if request is not None:
-            self.popped[request] = request.meta["frontier_entry"]
+            self.popped[request] = request.meta.pop("frontier_entry")
         return request
 
     def spider_idle(self, spider) -> None:

@@ -125,7 +125,7 @@ class SiteSpider(scrapy.Spider):
             finally:
                 store.close()
             settings.update(configure.shared_settings(
-                spider.ws, scan, spider.target, spider.redis_url, spider.worker,
+                spider.ws, scan, spider.target, spider.crawl_settings, spider.redis_url, spider.worker,
                 spider.ws.settings().distributed.crawler_lease_s))
         else:
             configure.prepare_job(spider.ws, spider.scan_id, spider.target, spider.resume)

@@ -124,8 +124,7 @@ def frontier_keys(settings) -> FrontierKeys:
 
 
 def pending(server, keys: FrontierKeys) -> int:
-    """Requests queued plus those held by live processes; requeues what dead processes held first."""
-    requeue_dead(server, keys)
+    """Requests queued plus those held by the processes that joined (call `requeue_dead` first)."""
     held = sum(server.hlen(keys.in_flight(w.decode())) for w in server.smembers(keys.workers))
     return server.zcard(keys.requests) + held
 
@@ -214,6 +213,7 @@ class FrontierScheduler(Scheduler):
         # Stopped early (Ctrl-C, a full disk), requests Scrapy dropped unfinished count as finished
         # to it: everything this process took goes back to the queue instead, for the others.
         self.server.delete(self.keys.lease(self.worker))
+        requeue_dead(self.server, self.keys)
         if not pending(self.server, self.keys):
             finish(self.server, self.keys)
         super().close(reason)
@@ -236,6 +236,9 @@ class FrontierScheduler(Scheduler):
     def spider_idle(self, spider) -> None:
         """Stay open while any process could still add requests, or dead ones' requests wait."""
         self._settle_finished()
+        requeued = requeue_dead(self.server, self.keys)
+        if requeued:
+            spider.logger.warning("Put %d requests of crawler processes that died back on the shared queue.", requeued)
         if pending(self.server, self.keys):
             raise DontCloseSpider("the shared frontier still has work")
 
@@ -252,8 +255,9 @@ class FrontierScheduler(Scheduler):
         set until the download, the callback and everything the callback yielded (requests queued,
         items through the pipelines) are done, or the redirect or retry replacing it is queued.
         """
-        slot = getattr(self.crawler.engine, "_slot", None)
-        in_progress = slot.inprogress if slot is not None else set()
-        finished = [request for request in self.popped if request not in in_progress]
+        slot = self.crawler.engine._slot  # Scrapy has no public view of it; renamed, this fails loudly
+        if slot is None:
+            return  # not open (any more): keep the entries, which are put back rather than lost
+        finished = [request for request in self.popped if request not in slot.inprogress]
         if finished:
             self.server.hdel(self.keys.in_flight(self.worker), *(self.popped.pop(r) for r in finished))

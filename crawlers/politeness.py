@@ -6,8 +6,10 @@ process
 - takes one of the domain's places in Redis: a sorted set of the requests in flight to it, at most
   `CONCURRENT_REQUESTS_PER_DOMAIN` across all processes, each place expiring after the download
   timeout (and a margin) so a killed process's places come free; then
-- takes the domain's next turn: one Lua script, on the Redis server's clock, reads when the domain
-  may next be asked, books that moment and moves the next free turn one delay later.
+- takes the domain's turn: one Lua script, on the Redis server's clock, grants it only when the
+  last request to the domain was granted at least the delay ago, and records the grant; otherwise
+  the process waits out the rest and asks again. The turn is granted at the moment of sending,
+  not booked ahead, so a process that wakes late cannot shorten the gap to the next request.
 Whatever the number of processes and machines, a host has at most that many requests in flight
 from us, and two of them start at least the target's download delay apart. Responses from the
 HTTP cache never reach the handler, so they take neither.
@@ -23,15 +25,16 @@ from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy_redis import connection
 
-# KEYS[1]: the domain's next free moment (ms on the Redis clock). ARGV[1]: the delay in ms.
-# Returns how many ms to wait for the booked turn.
+# KEYS[1]: when the domain's last turn was granted (ms on the Redis clock). ARGV[1]: the delay in ms.
+# Returns 0 when the turn is granted now, else the ms still to wait before asking again.
 _TAKE_TURN = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local turn = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-local following = turn + tonumber(ARGV[1])
-redis.call('SET', KEYS[1], following, 'PX', following - now + 60000)
-return turn - now
+local last = redis.call('GET', KEYS[1])
+local delay = tonumber(ARGV[1])
+if last and now < tonumber(last) + delay then return tonumber(last) + delay - now end
+redis.call('SET', KEYS[1], now, 'PX', delay + 60000)
+return 0
 """
 
 
@@ -51,11 +54,11 @@ _PLACE_MARGIN_SECONDS = 5.0
 
 def places_key(host: str) -> str:
     """The Redis key of `host`'s requests in flight (shared by every scan and target)."""
-    return f"copyhound:in-flight:{host}"
+    return f"copyhound:places:{host}"
 
 
 def turn_key(host: str) -> str:
-    """The Redis key holding `host`'s next free moment (shared by every scan and target)."""
+    """The Redis key holding when `host`'s last turn was granted (shared by every scan and target)."""
     return f"copyhound:turn:{host}"
 
 
@@ -78,10 +81,8 @@ class SharedTurnDownloadHandler(HTTP11DownloadHandler):
         while not self._take_place(keys=[places_key(host)], args=[self.places, self.hold_ms, place]):
             await asyncio.sleep(_PLACE_POLL_SECONDS)
         try:
-            if self.delay_ms > 0:
-                wait_ms = int(self._take_turn(keys=[turn_key(host)], args=[self.delay_ms]))
-                if wait_ms > 0:
-                    await asyncio.sleep(wait_ms / 1000)
+            while self.delay_ms > 0 and (wait_ms := int(self._take_turn(keys=[turn_key(host)], args=[self.delay_ms]))):
+                await asyncio.sleep(wait_ms / 1000)
             return await super().download_request(request)
         finally:
             self.server.zrem(places_key(host), place)

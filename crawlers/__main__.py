@@ -18,6 +18,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawlers.configure import hold_target
+from crawlers.frontier import new_worker_id, reach
 from crawlers.spiders.site import SiteSpider
 from crawlers.summary import combine, target_summary
 from detector.config import Target, from_dict
@@ -38,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="Continue this scan's stopped crawl.")
     parser.add_argument("--summary-out", type=Path, help="Write the summary here (default: stdout).")
     parser.add_argument("--parent-pid", type=int, help="Stop when this process (the scan) dies.")
+    parser.add_argument("--redis-url", help="Share the scan's crawl frontier with other crawler processes in "
+                        "this Redis (see crawlers.frontier); the summary then counts this process's work only.")
+    parser.add_argument("--worker", help="This process's name in the shared frontier (default: host, pid, random).")
     return parser
 
 
@@ -78,14 +82,20 @@ def main(argv: list[str] | None = None) -> int:
         for target in targets:
             check_target(target)
         ws = open_workspace(args.home)
-        held = [hold_target(ws, target) for target in targets]  # released when this process ends
+        if args.redis_url:
+            reach(args.redis_url)
+        # Several processes crawl one target on purpose when they share a frontier, each with a WARC
+        # file of its own; otherwise the target's job folder and WARC file are this process's alone.
+        held = [] if args.redis_url else [hold_target(ws, target) for target in targets]  # released at exit
+        worker = args.worker or new_worker_id()
         settings = Settings()
         settings.setmodule("crawlers.settings", priority="project")
         process = CrawlerProcess(settings)
         crawlers_ = []
         for target in targets:
             crawler = process.create_crawler(SiteSpider)
-            process.crawl(crawler, home=args.home, target=target, scan_id=args.scan_id, resume=args.resume)
+            process.crawl(crawler, home=args.home, target=target, scan_id=args.scan_id, resume=args.resume,
+                          redis_url=args.redis_url, worker=worker)
             crawlers_.append((target.name, crawler))
         process.start()
     except CopyhoundError as e:

@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from crawlers.frontier import FrontierKeys
 from crawlers.limits import limits
 from detector.config import CrawlSettings, Target
 from detector.workspace import Workspace
@@ -84,6 +85,39 @@ def scrapy_settings(ws: Workspace, scan_id: int, target: Target, crawl: CrawlSet
         "COPYHOUND_RETRY_BACKOFF": crawl.retry_backoff,
         "COPYHOUND_WARC_FILE": str(warc_path(ws, scan_id, target)),
         "COPYHOUND_PROGRESS_FILE": str(ws.crawl_progress_path(target.name)),
+    }
+
+
+def shared_settings(ws: Workspace, scan: dict, target: Target, crawl: CrawlSettings, redis_url: str, worker: str,
+                    lease_seconds: float) -> dict:
+    """What changes when this process joins the scan's shared frontier in Redis (crawlers.frontier).
+
+    The queue, the seen-set and the spider's memory live in Redis, not in a job folder; each process
+    writes a WARC file of its own; no HTTP cache (the seen-set already fetches a URL once per scan,
+    and a cache folder is not for several processes at once). A process takes from the queue only
+    as many requests as it may have in flight to a domain: Scrapy would otherwise take a dozen at
+    once and leave them waiting for its own delay, while the other processes find the queue empty.
+    """
+    scan_id = scan["id"]
+    keys = FrontierKeys(f"{scan_id}@{scan['started_at']}", target.name)
+    handler = "crawlers.politeness.SharedTurnDownloadHandler"
+    return {
+        "SCHEDULER": "crawlers.frontier.FrontierScheduler",
+        "SCHEDULER_QUEUE_CLASS": "crawlers.frontier.FrontierQueue",
+        "SCHEDULER_QUEUE_KEY": keys.requests,
+        "SCHEDULER_DUPEFILTER_KEY": keys.seen,
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True,  # the frontier outlives each process; `forget` ends it
+        "REDIS_URL": redis_url,
+        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+        "CONCURRENT_REQUESTS": crawl.concurrency_per_domain,
+        "JOBDIR": None,
+        "HTTPCACHE_ENABLED": False,
+        "COPYHOUND_WORKER": worker,
+        "COPYHOUND_FRONTIER_SCAN": keys.scan,
+        "COPYHOUND_LEASE_SECONDS": lease_seconds,
+        "COPYHOUND_WARC_FILE": str(ws.warc_dir / f"scan-{scan_id}-{target.name}-{worker}.warc.gz"),
+        "COPYHOUND_PROGRESS_FILE": None,
     }
 
 

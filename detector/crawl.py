@@ -16,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from detector.config import Target
-from detector.errors import CopyhoundError
+from detector.config import Target, from_dict
+from detector.errors import CopyhoundError, UsageError
 from detector.workspace import Workspace
+from detector.workspace.store import Store
 
 _LOG_TAIL_LINES = 25
+_COUNTS = ("pages_fetched", "images_fetched", "from_cache", "candidates_added")
 _GRACE_SECONDS = 60
 
 
@@ -91,23 +93,124 @@ def crawl(home: Path, scan_id: int, targets: list[Target], resume: bool = False,
             except KeyboardInterrupt:
                 # A Ctrl-C reaches the child too (same process group) and it stops cleanly,
                 # saving its job for --resume; give it that time before giving up on it.
-                try:
-                    child.wait(timeout=_GRACE_SECONDS)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+                _stop(child)
                 raise
         if returncode == 0 and summary_out.exists():
             return json.loads(summary_out.read_text(encoding="utf-8"))
-    tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-_LOG_TAIL_LINES:])
-    ended = f"was killed by signal {-returncode}" if returncode < 0 else f"ended with exit code {returncode}"
     error = CrawlFailed(
-        f"The crawl of scan {scan_id} {ended} and no summary. "
+        f"The crawl of scan {scan_id} {_ended(returncode)} and no summary. "
         f"What it captured so far is kept; run the scan again with resume to continue. "
-        f"Last lines of its log ({log}):\n{tail}"
+        f"Last lines of its log ({log}):\n{_tail(log)}"
     )
     error.exit_code = returncode if returncode in (2, 3) else 1
     raise error
+
+
+def crawl_shared(home: Path, scan_id: int, targets: list[Target], redis_url: str, processes: int = 2,
+                 tick: Callable[[], None] = lambda: None, tick_seconds: float = 1.0) -> dict:
+    """Crawl `targets` for scan `scan_id` in `processes` child processes sharing one frontier in Redis.
+
+    Crawler processes on other machines (`copyhound crawler`) may join the same frontier; each
+    process stops once the frontier is empty and no live process holds work in flight (see
+    docs/crawling.md, "Crawlers on several machines"). The first process to start seeds the
+    frontier with the start URLs; a frontier left by an interrupted run is continued. Returns the
+    summary of `crawl`, added up over these processes (work done by other machines is in the
+    store, not in these counts); a process that died is named in `errors`, its unfinished requests
+    having gone back to the frontier. Raises CrawlFailed when no process wrote a summary.
+    """
+    home = Path(home)
+    with tempfile.TemporaryDirectory(prefix="copyhound-crawl-") as workdir:
+        children = []
+        for number in range(1, processes + 1):
+            summary_out = Path(workdir) / f"summary-{number}.json"
+            command = crawl_command(home, scan_id, targets, resume=False, summary_out=summary_out, workdir=Path(workdir))
+            log = log_path(home, scan_id).with_suffix(f".crawler-{number}.log")
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as log_handle:
+                child = subprocess.Popen(command + ["--redis-url", redis_url], stdout=log_handle,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            children.append((child, summary_out, log))
+        try:
+            returncodes = [_wait(child, tick, tick_seconds) for child, _, _ in children]
+        except KeyboardInterrupt:
+            for child, _, _ in children:
+                _stop(child)
+            raise
+        summaries, errors = [], []
+        for (_, summary_out, log), returncode in zip(children, returncodes, strict=True):
+            if returncode == 0 and summary_out.exists():
+                summaries.append(json.loads(summary_out.read_text(encoding="utf-8")))
+            else:
+                errors.append(f"crawler process {_ended(returncode)}; its unfinished requests went back to the "
+                              f"frontier (its log: {log})")
+    if not summaries:
+        child, _, log = children[0]
+        error = CrawlFailed(f"Every crawler process of scan {scan_id} ended without a summary; the first "
+                            f"{_ended(returncodes[0])}. Last lines of its log ({log}):\n{_tail(log)}")
+        error.exit_code = returncodes[0] if returncodes[0] in (2, 3) else 1
+        raise error
+    total = add_up(summaries)
+    total["errors"] += errors
+    return total
+
+
+def joinable_scan(store: Store, scan_id: int | None) -> tuple[int, list[Target]]:
+    """The scan a crawler joins (`scan_id`, else the newest scan still running) and its targets."""
+    if scan_id is None:
+        running = [scan for scan in store.scans(limit=20) if scan["status"] == "running"]
+        if not running:
+            raise UsageError("No scan is running to join; start one (copyhound scan --distributed), "
+                             "or name one with --scan ID.")
+        scan = running[0]
+    else:
+        scan = store.scan(scan_id)
+    targets = (scan["options"] or {}).get("targets") or []
+    if not targets:
+        raise UsageError(f"Scan {scan['id']} crawls nothing (it was started with --no-crawl); there is no crawl to join.")
+    return scan["id"], list(from_dict({"targets": targets}).targets)
+
+
+def add_up(summaries: list[dict]) -> dict:
+    """One crawl summary (the shape `crawl` returns) from the summaries of processes that shared a crawl."""
+    targets: dict[str, dict] = {}
+    for summary in summaries:
+        for name, part in summary["targets"].items():
+            into = targets.setdefault(name, {key: 0 for key in _COUNTS} | {
+                "refusals": {}, "caps_hit": [], "errors": [], "finish_reason": "finished"})
+            for key in _COUNTS:
+                into[key] += part[key]
+            for reason, count in part["refusals"].items():
+                into["refusals"][reason] = into["refusals"].get(reason, 0) + count
+            into["caps_hit"] = sorted(set(into["caps_hit"]) | set(part["caps_hit"]))
+            into["errors"] += part["errors"]
+            if part["finish_reason"] != "finished":
+                into["finish_reason"] = part["finish_reason"]
+    return {
+        **{key: sum(s[key] for s in summaries) for key in _COUNTS},
+        "refusals": {reason: sum(t["refusals"].get(reason, 0) for t in targets.values())
+                     for reason in sorted({r for t in targets.values() for r in t["refusals"]})},
+        "caps_hit": {name: t["caps_hit"] for name, t in targets.items() if t["caps_hit"]},
+        "errors": [error for s in summaries for error in s["errors"]],
+        "complete": all(s["complete"] for s in summaries),
+        "targets": targets,
+    }
+
+
+def _stop(child: subprocess.Popen) -> None:
+    """Let a child that got the Ctrl-C stop cleanly (putting its work back), else kill it."""
+    try:
+        child.wait(timeout=_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _ended(returncode: int) -> str:
+    return f"was killed by signal {-returncode}" if returncode < 0 else f"ended with exit code {returncode}"
+
+
+def _tail(log: Path) -> str:
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-_LOG_TAIL_LINES:])
 
 
 def _wait(child: subprocess.Popen, tick: Callable[[], None], seconds: float) -> int:

@@ -9,8 +9,9 @@ Without `scan_id` the spider opens a scan of its own and closes it with the craw
 
 Each image URL is fetched once per crawl however many pages use it; every page that uses it
 still becomes its own candidate (a separate use of the work). What is known about each URL
-(fetched, refused, or waiting for its response) lives in `self.state`, which Scrapy keeps in
-the job folder across a clean stop and resume.
+(fetched, refused, or waiting for its response) lives in `self.memory` (`crawlers.memory`): in
+`self.state`, which Scrapy keeps in the job folder across a clean stop and resume, or, when several
+processes share the scan's frontier in Redis, in Redis beside it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from crawlers import configure
 from crawlers.discover import find_images, page_title
 from crawlers.items import CrawlEvent, Fetched, ImageCapture, Refusal, Sighting
 from crawlers.limits import in_domains, limits
+from crawlers.memory import open_memory
 from crawlers.middlewares import evidence_of
 from crawlers.refusals import DISK_FULL, asked_url, classify
 from crawlers.summary import combine, target_summary
@@ -41,7 +43,7 @@ from detector.config.targets import check_target, target_from_site, targets_from
 from detector.errors import UsageError, WorkspaceMissing
 from detector.sniff import IMAGE_FORMATS, describe, sniff
 from detector.workspace import Workspace
-from detector.workspace.blobs import sha256_hex
+from detector.workspace.blobs import BlobStore, sha256_hex
 from detector.workspace.store import Store, is_disk_full, utc_now
 
 KEPT_HEADERS = ("Date", "Last-Modified", "ETag", "Server", "Content-Type", "Content-Length")
@@ -66,6 +68,8 @@ class SiteSpider(scrapy.Spider):
         scan_id: int | str | None = None,
         allow_private: bool | str = False,
         resume: bool | str = False,
+        redis_url: str | None = None,
+        worker: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -79,6 +83,8 @@ class SiteSpider(scrapy.Spider):
         self.scan_id = int(scan_id) if scan_id not in (None, "") else None
         self.owns_scan = self.scan_id is None
         self.resume = _flag(resume)
+        self.redis_url = redis_url or None  # set: this process shares the scan's frontier in Redis
+        self.worker = worker
         self.errors: list[str] = []
         self.state: dict = {}
 
@@ -111,12 +117,20 @@ class SiteSpider(scrapy.Spider):
                 )
             finally:
                 store.close()
-        crawler.settings.setdict(
-            configure.scrapy_settings(spider.ws, spider.scan_id, spider.target, spider.crawl_settings),
-            priority="spider",
-        )
-        configure.prepare_job(spider.ws, spider.scan_id, spider.target, spider.resume)
-        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
+        settings = configure.scrapy_settings(spider.ws, spider.scan_id, spider.target, spider.crawl_settings)
+        if spider.redis_url:
+            store = Store(spider.ws.db_path)
+            try:
+                scan = store.scan(spider.scan_id)
+            finally:
+                store.close()
+            settings.update(configure.shared_settings(
+                spider.ws, scan, spider.target, spider.crawl_settings, spider.redis_url, spider.worker,
+                spider.ws.settings().distributed.crawler_lease_s))
+        else:
+            configure.prepare_job(spider.ws, spider.scan_id, spider.target, spider.resume)
+            crawler.signals.connect(spider._opened, signal=signals.spider_opened)
+        crawler.settings.setdict(settings, priority="spider")
         crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         crawler.signals.connect(spider._item_error, signal=signals.item_error)
         return spider
@@ -163,13 +177,14 @@ class SiteSpider(scrapy.Spider):
 
     async def start(self):
         # SpiderState has restored (or emptied) self.state by now; callbacks all run after this.
-        for key, empty in (("pages", set), ("images", dict), ("pending", dict), ("offsite", set), ("caps", set)):
-            self.state.setdefault(key, empty())
+        self.memory = open_memory(self.state, self.crawler.settings, BlobStore(self.ws.blobs_dir))
+        if self.memory.finished():
+            self.logger.info("The shared crawl of this target for scan %s is over; nothing to do.", self.scan_id)
+            return
         for event in self._robots_notice():
             yield event
         for url in self.target.start_urls:
-            if url not in self.state["pages"]:
-                self.state["pages"].add(url)
+            if not self.memory.known_page(url) and self.memory.admit_page(url, float("inf")):
                 yield self._page_request(url, depth=0)
         if self.target.follow_links:
             origins = dict.fromkeys(
@@ -255,8 +270,7 @@ class SiteSpider(scrapy.Spider):
                 continue
             host = parts.hostname
             if not in_domains(host, self.limits.allowed_domains):
-                if host not in self.state["offsite"]:
-                    self.state["offsite"].add(host)
+                if self.memory.first_notice("offsite", host):
                     yield self._event(
                         url,
                         "offsite",
@@ -265,7 +279,7 @@ class SiteSpider(scrapy.Spider):
                         page_url=from_url,
                     )
                 continue
-            if url in self.state["pages"]:
+            if self.memory.known_page(url):
                 continue
             if depth >= self.limits.max_depth:
                 yield from self._cap(
@@ -275,7 +289,7 @@ class SiteSpider(scrapy.Spider):
                     "are not followed; raise max_depth on the target (or crawl.max_depth) to go deeper.",
                 )
                 continue
-            if len(self.state["pages"]) >= self.limits.max_pages:
+            if not self.memory.admit_page(url, self.limits.max_pages):
                 yield from self._cap(
                     "max_pages",
                     url,
@@ -283,12 +297,10 @@ class SiteSpider(scrapy.Spider):
                     "raise max_pages on the target (or crawl.max_pages) to fetch more.",
                 )
                 continue
-            self.state["pages"].add(url)
             yield self._page_request(url, depth + 1)
 
     def _cap(self, cap: str, url: str, detail: str):
-        if cap not in self.state["caps"]:
-            self.state["caps"].add(cap)
+        if self.memory.first_notice("caps", cap):
             self.crawler.stats.set_value(f"copyhound/caps/{cap}", 1)
             yield self._event(url, "cap_reached", detail)
 
@@ -317,15 +329,15 @@ class SiteSpider(scrapy.Spider):
 
     def _sighted(self, sighting: Sighting):
         url = sighting.image_url
-        known = self.state["images"].get(url)
+        known = self.memory.outcome(url)
+        request_it = False
+        if known is None:
+            request_it, known = self.memory.wait_for(url, sighting)
         if isinstance(known, Fetched):
             yield ImageCapture(self.target.name, sighting, known)
         elif isinstance(known, Refusal):
             yield self._event(url, known.reason, known.detail, page_url=sighting.page_url)
-        elif url in self.state["pending"]:
-            self.state["pending"][url].append(sighting)
-        else:
-            self.state["pending"][url] = [sighting]
+        elif request_it:
             yield Request(
                 url,
                 callback=self.parse_image,
@@ -335,13 +347,12 @@ class SiteSpider(scrapy.Spider):
             )
 
     def parse_image(self, response: Response):
-        url = response.meta["image_url"]
-        yield from self._settle(url, response, self.state["pending"].pop(url, []))
+        yield from self._settle(response.meta["image_url"], response, [])
 
     def image_failed(self, failure):
         url = failure.request.meta["image_url"]
         reason, detail = classify(failure, self.crawl_settings.max_image_bytes)
-        yield from self._refuse(url, Refusal(reason, detail), self.state["pending"].pop(url, []))
+        yield from self._refuse(url, Refusal(reason, detail), [])
         if reason == DISK_FULL:
             raise CloseSpider(DISK_FULL)
 
@@ -357,7 +368,8 @@ class SiteSpider(scrapy.Spider):
         yield from self._settle(url, response, [sighting])
 
     def _settle(self, url: str, response: Response, sightings: list[Sighting]):
-        """Decide what an image response is and emit a capture (or a refusal) per sighting."""
+        """Decide what an image response is and emit a capture (or a refusal) for `sightings` and
+        for each sighting that waited for it."""
         self._count("images_fetched", response)
         body = response.body
         kind = sniff(body)
@@ -395,15 +407,14 @@ class SiteSpider(scrapy.Spider):
                 warc_file=warc_file,
                 warc_offset=warc_offset,
             )
-            self.state["images"][url] = fetched
+            sightings = sightings + self.memory.settle(url, fetched, body)
             for index, sighting in enumerate(sightings):
                 yield ImageCapture(self.target.name, sighting, fetched, body if index == 0 else None)
             return
         yield from self._refuse(url, refusal, sightings)
 
     def _refuse(self, url: str, refusal: Refusal, sightings: list[Sighting]):
-        self.state["images"][url] = refusal
-        for sighting in sightings:
+        for sighting in sightings + self.memory.settle(url, refusal):
             yield self._event(url, refusal.reason, refusal.detail, page_url=sighting.page_url)
 
     # -- bookkeeping -------------------------------------------------------------------------

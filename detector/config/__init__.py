@@ -87,9 +87,10 @@ class DetectSettings:
 @dataclass(frozen=True)
 class DistributedSettings:
     redis_url: str = setting(
-        "", "Redis that carries detection tasks between `copyhound scan --distributed` and `copyhound worker` "
-        "processes (Celery's broker), e.g. redis://127.0.0.1:6379/0; empty: detection runs in the scan's own "
-        "processes. `copyhound init --redis URL` sets it."
+        "", "Redis shared by the machines of one installation, e.g. redis://127.0.0.1:6379/0: Celery's broker "
+        "between `copyhound scan --distributed` and `copyhound worker` processes, and the crawl frontier that "
+        "`copyhound crawler` processes share. Empty: crawl and detection stay in the scan's own processes. "
+        "`copyhound init --redis URL` sets it."
     )
     queue: str = setting(
         "copyhound-detect", "Celery queue the detection tasks go to; workspaces sharing one Redis need different "
@@ -111,6 +112,11 @@ class DistributedSettings:
         900, "Seconds a task taken by a worker that vanished (kill -9, power loss) waits before Redis hands it "
         "to another worker. Must exceed task_time_limit, or a slow task is handed out twice (recorded once, "
         "but computed twice)."
+    )
+
+    crawler_lease_s: float = setting(
+        15.0, "A crawler process that has not renewed its lease in Redis for this many seconds counts as dead; "
+        "the requests it had taken go back to the shared queue for the other crawlers."
     )
 
     def __post_init__(self):

@@ -13,6 +13,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import shutil
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -22,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from PIL import Image
 
 from detector.config import Settings
@@ -136,10 +140,12 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class SiteServer:
-    """The running site: `base` URL, `hits` [(path, status)], and a per-request `delay`."""
+    """The running site: `base` URL, `hits` [(path, status)], `arrivals` [(monotonic time a request
+    was read, path)], and a per-request `delay`."""
 
     def __init__(self):
         self.hits: list[tuple[str, int]] = []
+        self.arrivals: list[tuple[float, str]] = []
         self.delay = 0.0
         self.lock = threading.Lock()
         self.images = {path: _asset(name) for path, name in IMAGES.items()}
@@ -151,6 +157,7 @@ class SiteServer:
     def reset(self) -> None:
         with self.lock:
             self.hits.clear()
+            self.arrivals.clear()
             self._flaky_hits = 0
         self.delay = 0.0
 
@@ -200,6 +207,8 @@ def _handler(site: SiteServer):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
+            with site.lock:
+                site.arrivals.append((time.monotonic(), self.path))
             if site.delay:
                 time.sleep(site.delay)
             status, headers, body = site.respond(self.path, self.headers)
@@ -264,3 +273,32 @@ def make_workspace(tmp_path_factory):
         return ws
 
     return make
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real redis-server on a free loopback port, without persistence, for the shared frontier."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: apt-get install redis-server (.ci/run does it)"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield url
+    client.close()
+    server.terminate()
+    server.wait(timeout=10)

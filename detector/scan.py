@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from detector import config
 from detector.config import Settings, Target
 from detector.crawl import crawl as crawl_targets
-from detector.crawl import queued
+from detector.crawl import crawl_shared, queued
 from detector.detect import Detector, shortlist_sources
 from detector.embedders import Embedder
 from detector.errors import DiskFull, UsageError
@@ -41,14 +41,16 @@ def _resumable_scan(store: Store) -> dict | None:
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
              progress: Callable[..., None] = lambda stage, n, total, detail="": None,
-             workers: int | None = None, distributed: bool = False) -> dict:
+             workers: int | None = None, distributed: bool = False, crawlers: int = 1) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
     captured so far (total None) and a detail line of pages, images, the crawl's queue, refusals and rate; during detection
     with the images analysed of those pending. `workers`: detection processes (default:
     `detect.workers`, where 0 means one per core). `distributed`: detect in `copyhound worker` processes
-    instead, sending candidates to them as the crawl captures them (detector.distributed).
+    instead, sending candidates to them as the crawl captures them (detector.distributed), and crawl in
+    `crawlers` processes sharing the scan's frontier in Redis, which `copyhound crawler` processes on
+    other machines may join.
     """
     with ws.lock("scan"):
         dispatcher = None
@@ -81,7 +83,11 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                     if dispatcher is not None:
                         dispatcher.send_new()
 
-                summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None, tick=tick)
+                if dispatcher is None:
+                    summary["crawl"] = crawl_targets(ws.home, scan_id, targets, resume=previous is not None, tick=tick)
+                else:
+                    summary["crawl"] = crawl_shared(ws.home, scan_id, targets, settings.distributed.redis_url,
+                                                    processes=crawlers, tick=tick)
                 seconds["crawl"] = time.perf_counter() - clock
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()

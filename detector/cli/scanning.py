@@ -96,7 +96,11 @@ def scan(
                                                      "means one per core).")] = None,
     distributed: Annotated[bool, typer.Option(
         "--distributed", help="Detect in `copyhound worker` processes (any machines) through the workspace's Redis "
-                              "queue, instead of in this one.")] = False,
+                              "queue, instead of in this one, and crawl on the Redis frontier that "
+                              "`copyhound crawler` processes on other machines may join.")] = False,
+    crawlers: Annotated[int, typer.Option("--crawlers", min=1,
+                                          help="With --distributed: crawler processes this machine runs on the "
+                                               "shared frontier.")] = 1,
     home: Home = None,
 ) -> None:
     """Crawl the targets and detect copies of registered works (run it nightly from cron)."""
@@ -105,13 +109,17 @@ def scan(
     fmt = "json" if as_json else check_format(fmt)
     if fmt == "csv":
         raise UsageError("--format csv does not fit a scan summary (nested counts); use table or json.")
+    if crawlers > 1 and not distributed:
+        raise UsageError("--crawlers shares a scan's crawl among processes through Redis; add --distributed "
+                         "(and set [distributed] redis_url with `copyhound init --redis URL`).")
     ws, settings, store = open_parts(home)
     targets = [] if no_crawl else _scan_targets(settings, site or [], urls, allow_private)
     embedder = embedder_of(settings)
     with progress_bar() as bar:
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
-                           progress=progress, workers=workers, distributed=distributed)
+                           progress=progress, workers=workers, distributed=distributed,
+                           crawlers=crawlers)
     if settings.smtp.bounce_maildir:
         from detector.enforcement import bounces
 

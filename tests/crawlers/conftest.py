@@ -13,9 +13,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -25,7 +22,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from PIL import Image
 
 from detector.config import Settings
@@ -273,32 +269,3 @@ def make_workspace(tmp_path_factory):
         return ws
 
     return make
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A real redis-server on a free loopback port, without persistence, for the shared frontier."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed: apt-get install redis-server (.ci/run does it)"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield url
-    client.close()
-    server.terminate()
-    server.wait(timeout=10)

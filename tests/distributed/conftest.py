@@ -5,43 +5,16 @@ registered and the demo site's images waiting as candidates (built once per sess
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import redis
-from cluster import Workers, add_site_candidates, configure, free_port
+from cluster import Workers, add_site_candidates, configure
 
 from detector import config, demo_site
 from detector.register import WorkInfo, image_paths, register_files
 from detector.workspace import create_workspace
 from detector.workspace.store import Store
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A redis-server on a free loopback port, without persistence, for the whole session."""
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed: apt-get install redis-server (.ci/run installs it)")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(folder)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
 
 
 @pytest.fixture

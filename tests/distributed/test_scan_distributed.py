@@ -157,22 +157,66 @@ def test_workers_pick_up_works_registered_while_they_run(early_home, workers_for
     store.close()
 
 
-def test_a_crawl_sends_what_it_captures_to_the_workers(home, workers, demo_images):
+@pytest.fixture
+def served_site(demo_images):
+    """The demo site on a loopback HTTP server, for the length of one test."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(demo_site.QuietHandler, directory=str(demo_images)))
     Thread(target=server.serve_forever, daemon=True).start()
-    site = f"http://127.0.0.1:{server.server_address[1]}/"
-    for key, value in {"crawl.download_delay": "0.0", "crawl.autothrottle": "false"}.items():
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def _crawl_settings(home, delay: str) -> None:
+    for key, value in {"crawl.download_delay": delay, "crawl.autothrottle": "false"}.items():
         set_value(open_workspace(home).config_path, key, value)
-    workers.start(2)
+
+
+def _crawled(home, site: str) -> dict[str, str]:
+    store = Store(open_workspace(home).db_path)
     try:
-        done = run("scan", "--distributed", "--site", site, "--allow-private", "--format", "json", home=home)
+        return {Path(m["image_url"]).name: m["asset_filename"] for m in store.matches() if m["image_url"].startswith(site)}
     finally:
-        server.shutdown()
+        store.close()
+
+
+def test_two_crawlers_and_three_workers_find_what_one_machine_finds(home, workers, served_site):
+    _crawl_settings(home, "0.0")
+    workers.start(3)
+    done = run("scan", "--distributed", "--crawlers", "2", "--site", served_site, "--allow-private",
+               "--format", "json", home=home)
     assert done.returncode == 0, done.stderr + workers.log_text()
     summary = json.loads(done.stdout)
-    store = Store(open_workspace(home).db_path)
-    crawled = {Path(m["image_url"]).name: m["asset_filename"] for m in store.matches() if m["image_url"].startswith(site)}
-    store.close()
-    assert crawled == demo_site.EXPECTED
+    assert _crawled(home, served_site) == demo_site.EXPECTED
     assert summary["detect"]["distributed"]["candidates_sent"] == CANDIDATES + summary["crawl"]["candidates_added"]
+    _recorded_once(home)
+
+
+def _crawler_children(scan: subprocess.Popen) -> list[int]:
+    """The `python -m crawlers` processes the scan started (its direct children)."""
+    children = Path(f"/proc/{scan.pid}/task/{scan.pid}/children").read_text().split()
+    return [int(pid) for pid in children if b"crawlers" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the crawler processes through Linux's /proc")
+def test_a_crawler_and_a_worker_killed_mid_scan_lose_nothing_and_record_nothing_twice(home, workers, served_site):
+    _crawl_settings(home, "0.3")  # slow enough that both are still at work when they are killed
+    workers.start(3)
+    scan = subprocess.Popen(cli("scan", "--distributed", "--crawlers", "2", "--site", served_site, "--allow-private",
+                                "--format", "json", "--home", str(home)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: len(_crawler_children(scan)) == 2, "two crawler processes")
+    victim_crawler = _crawler_children(scan)[0]
+    _wait_for(lambda: workers.busy() is not None, "a worker busy")
+    victim = workers.busy()
+    workers.processes[victim].send_signal(signal.SIGKILL)
+    workers.processes[victim].wait()
+    cut_short = workers.unfinished(victim)
+    subprocess.run(["kill", "-9", str(victim_crawler)], check=True)
+    out, errors = scan.communicate(timeout=600)
+    # The dead crawler is reported as a crawl error (exit 1); its requests went back to the frontier.
+    assert scan.returncode in (0, 1), errors + workers.log_text()
+    summary = json.loads(out)
+    assert any("crawler process" in e for e in summary["crawl"]["errors"]), summary["crawl"]["errors"]
+    assert cut_short <= workers.succeeded_elsewhere(victim)
+    assert _crawled(home, served_site) == demo_site.EXPECTED
     _recorded_once(home)

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
 from detector.detect import Detector
+from detector.evidence.explain import why_sentences
 from detector.register import WorkInfo, image_paths, register_files
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import utc_now
@@ -110,6 +111,10 @@ def test_flags_sharing_a_canton_match_only_their_own_copies(workspace, tmp_path)
         assert other["decision"] == "review" and other["signals"]["tier"] == "common"
         assert other["signals"]["verification"]["verified"] is True
         assert other["signals"]["common_elements"]["share"] > 0.5
+        shared = other["signals"]["common_elements"]["share"]
+        assert (f"{shared:.0%} of the matched area shows an element that another registered work also contains"
+                in " ".join(why_sentences(other["signals"], None)))
+        assert "put up for review rather than decided a copy" in " ".join(why_sentences(other["signals"], None))
 
 
 def _captioned(im: Image.Image) -> Image.Image:
@@ -135,6 +140,9 @@ def test_a_logo_on_many_works_does_not_make_a_match(logo_case):
     assert copy["decision"] == "match"
     shared = copy["signals"]["common_elements"]
     assert 0 < shared["common"] and shared["share"] < 0.5 and len(shared["shared_with"]) >= 2
+    why = " ".join(why_sentences(copy["signals"], None))
+    assert f"element that {len(shared['shared_with'])} other registered works also contain" in why
+    assert "put up for review" not in why
     assert {w for (q, w), m in logo_case.items() if q == "coffee-copy.jpg" and m["decision"] == "match"} == {"coffee.jpg"}
     unrelated = [m for (q, _), m in logo_case.items() if q == "village-with-logo.jpg"]
     assert unrelated, "the logo should bring the stamped works up for review"

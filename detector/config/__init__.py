@@ -141,9 +141,9 @@ class MatchSettings:
 @dataclass(frozen=True)
 class CommonSettings:
     max_share: float = setting(
-        0.5, "Largest share of a verified match's keypoints that other registered works may contain too (a shared "
-        "canton, a logo stamped on many works) for it to stay a 'match'; above it the pair is put up for review. "
-        "1 turns the rule off."
+        0.5, "Largest share of a verified match's area (the cells of an 8x8 grid over the work holding matched "
+        "keypoints) that other registered works may contain too (a shared canton, a logo stamped on many works) for "
+        "it to stay a 'match'; above it the pair is put up for review. 1 turns the rule off."
     )
     sharers: int = setting(
         5, "Other works checked exactly for the keypoints a verified match rests on: those holding most of their "

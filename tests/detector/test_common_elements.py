@@ -117,6 +117,16 @@ def test_flags_sharing_a_canton_match_only_their_own_copies(workspace, tmp_path)
         assert "put up for review rather than decided a copy" in " ".join(why_sentences(other["signals"], None))
 
 
+def test_a_version_of_the_same_picture_makes_nothing_common(workspace, tmp_path):
+    b = flag(2)
+    found = _detect(workspace, tmp_path, {"flag-b.jpg": b, "flag-b-pale.jpg": ImageEnhance.Color(b).enhance(0.3)},
+                    {"b-copy.jpg": b.resize((800, 498))})
+    assert {w for (_, w), m in found.items() if m["decision"] == "match"} == {"flag-b.jpg", "flag-b-pale.jpg"}
+    for m in found.values():
+        shared = m["signals"]["common_elements"]
+        assert shared["share"] == 0 and shared["shared_with"] == [] and len(shared["versions"]) == 1
+
+
 def _captioned(im: Image.Image) -> Image.Image:
     im = im.copy()
     draw = ImageDraw.Draw(im)

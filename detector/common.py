@@ -7,7 +7,7 @@ the same), so verification alone cannot tell a copy of the work from another pic
 carries the element. The catalogue can: an element that another, unrelated registered work also
 contains is common, not evidence of copying this work.
 
-For one verified (candidate, work) pair:
+For one (candidate, work) pair with a fitted transform (verified, or partial evidence):
 1. the work keypoints the match rests on: those whose nearest candidate descriptor passes the ratio
    test and lies where the verified transform puts them (`matched_keypoints`);
 2. the works that may contain the same keypoints: the local-feature shortlist index is searched
@@ -55,7 +55,7 @@ _MIN_HITS = 2
 
 @dataclass(frozen=True)
 class CommonElements:
-    """What a verified match shares with other registered works.
+    """What a geometric match (verified or partial) shares with other registered works.
 
     keypoints: the work's keypoints the match rests on. common: how many of them at least one
     other registered work also contains. share: the share of the matched area they make up
@@ -77,7 +77,7 @@ class CommonElements:
 
 def matched_keypoints(work: LocalFeatures, candidate: LocalFeatures, verdict: Verdict,
                       candidate_mirror: LocalFeatures | None = None) -> np.ndarray:
-    """Indices of the work keypoints that the verified transform explains in the candidate.
+    """Indices of the work keypoints that the fitted transform explains in the candidate.
 
     A mirrored verdict's transform maps onto the real candidate frame; the keypoints it matched
     were found in the mirror image, whose coordinates are flipped back here.

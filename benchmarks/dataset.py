@@ -9,6 +9,13 @@ to change it), with a seeded split:
   `tune` queries only and confirmed on `holdout` ones; collages and page layouts take their
   filler photos from negatives of the same side;
 - queries: each work through a seeded sample of the transforms of every family; each negative as-is and re-encoded twice (JPEG 60, half size).
+- a catalogue of `catalogue` registered works in all: the photo works, a few low-texture
+  wallpapers, and generated works that are not photos (benchmarks.distractors: drawings, charts,
+  text screenshots, posters, flags, logos, icons), some sharing a common element;
+- issue 12's families: `low_texture` (the wallpapers through a mild recolour, a blur and a meme),
+  `shared_element` (works carrying a common element, copied mildly: they must still match) and
+  negatives carrying a common element (`negative/canton`: a new flag with a registered canton;
+  `negative/studio_logo`: an unregistered photo with the studio logo).
 Everything is written under `out` with `manifest.json` listing each query and its truth.
 """
 
@@ -17,17 +24,20 @@ from __future__ import annotations
 import json
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.transforms import FAMILIES
+from benchmarks import distractors
+from benchmarks.transforms import FAMILIES, LOW_TEXTURE, SHARED_ELEMENT
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "photos"
 SAME_SCENE = ("scratch__basketball-court1-a", "scratch__basketball-court1-b")
 MAX_SIDE = 800
+#: Low-texture works (dark, soft wallpapers) in every catalogue.
+WALLPAPERS = 3
 
 
 @dataclass(frozen=True)
@@ -43,9 +53,10 @@ class Query:
 class Dataset:
     root: Path
     seed: int
-    works: dict[str, str]  # work stem -> split
+    works: dict[str, str]  # work stem -> split (photos, wallpapers and generated works)
     negatives: dict[str, str]  # unregistered photo stem -> split
     queries: list[Query]
+    generated: dict[str, int] = field(default_factory=dict)  # kind of generated work -> how many registered
 
     @property
     def works_dir(self) -> Path:
@@ -57,7 +68,7 @@ class Dataset:
 
     def save(self) -> None:
         data = {"seed": self.seed, "works": self.works, "negatives": self.negatives,
-                "queries": [asdict(q) for q in self.queries]}
+                "queries": [asdict(q) for q in self.queries], "generated": self.generated}
         (self.root / "manifest.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
@@ -80,11 +91,14 @@ def _load(path: Path) -> Image.Image:
     return im
 
 
-def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, works_fraction: float = 0.7) -> Dataset:
+def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, works_fraction: float = 0.7,
+          catalogue: int = 0, common: int = 6) -> Dataset:
     """Write the dataset under `out` (works/, queries/, manifest.json) and return it.
 
-    Each work goes through `per_family` transforms of each family, drawn by the seed; `quick`
-    also uses only 24 photos (plus the same-scene pair).
+    Each photo work goes through `per_family` transforms of each family, drawn by the seed; `quick`
+    also uses only 24 photos (plus the same-scene pair). Generated works fill the catalogue up to
+    `catalogue` registered works; `common` works with a common element are copied, and as many
+    unregistered pictures carrying one are negatives.
     """
     rng = random.Random(seed)
     paths = {p.stem: p for p in sorted(photos.glob("*")) if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
@@ -120,6 +134,8 @@ def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, work
                 file = f"{family}__{name}__{stem}.jpg"
                 copy.save(out / "queries" / file, quality=88)
                 queries.append(Query(file, family, name, stem, side))
+    generated = _generated_works(out, seed, catalogue - len(works), common, negatives, images, queries, rng)
+    works.update(generated.pop("works"))
     for stem in negative_stems:
         side = negatives[stem]
         im = images[stem]
@@ -129,9 +145,47 @@ def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, work
             file = f"negative__{name}__{stem}.jpg"
             variant.save(out / "queries" / file, quality=quality)
             queries.append(Query(file, "negative", name, None, side))
-    dataset = Dataset(out, seed, works, negatives, queries)
+    dataset = Dataset(out, seed, works, negatives, queries, generated)
     dataset.save()
     return dataset
+
+
+def _generated_works(out: Path, seed: int, count: int, common: int, negatives: dict[str, str],
+                     images: dict[str, Image.Image], queries: list[Query], rng: random.Random) -> dict:
+    """Register `count` generated works (wallpapers first), add their queries and the common-element
+    negatives to `queries`; returns {"works": stem -> split, kind: how many}."""
+    made = distractors.wallpapers(min(WALLPAPERS, max(0, count)), seed)
+    made.update(distractors.generated(max(0, count - len(made)), seed))
+    sides = {stem: ("tune", "holdout")[i % 2] for i, stem in enumerate(made)}
+    for stem, im in made.items():
+        im.save(out / "works" / f"{stem}.jpg", quality=92)
+
+    def copy(stem: str, family: str, transforms: dict) -> None:
+        for name, transform in transforms.items():
+            file = f"{family}__{name}__{stem}.jpg"
+            transform(made[stem], random.Random(f"{seed}:{stem}:{name}"), []).save(out / "queries" / file, quality=88)
+            queries.append(Query(file, family, name, stem, sides[stem]))
+
+    for stem in (s for s in made if s.startswith("gen-wallpaper")):
+        copy(stem, "low_texture", LOW_TEXTURE)
+    flags = [s for s in made if s.startswith("gen-flag")]
+    stamped = [s for s in made if "-logo-" in s[len("gen-"):]]  # gen-poster-logo-0003, not gen-logo-0005
+    for stem in rng.sample(flags, min(len(flags), common // 2)) + rng.sample(stamped, min(len(stamped), common // 2)):
+        transforms = sorted(SHARED_ELEMENT)
+        name = random.Random(f"{seed}:{stem}:shared").choice(transforms)
+        copy(stem, "shared_element", {name: SHARED_ELEMENT[name]})
+    photos = sorted(negatives)
+    for i in range(common if made else 0):
+        photo = photos[i % len(photos)]
+        element, im = distractors.common_negative(i, seed, images[photo])
+        file = f"negative__{element}__{i:02d}" + (f"-{photo}.jpg" if element == "studio_logo" else ".jpg")
+        im.save(out / "queries" / file, quality=88)
+        queries.append(Query(file, "negative", element, None, negatives[photo]))
+    kinds: dict = {}
+    for stem in made:
+        kind = stem.split("-")[1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {"works": sides, **kinds}
 
 
 def write_site(dataset: Dataset, per_page: int = 12) -> Path:

@@ -1,7 +1,7 @@
 """Run every benchmark (or, with --only scale, just the index-scale part) and write benchmarks/RESULTS.md.
 
-    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed] [--shortlist-sizes N,N] [--photos DIR] [--seed N]
-                             [--workdir DIR] [--out FILE]
+    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed] [--works N] [--shortlist-sizes N,N]
+                             [--photos DIR] [--seed N] [--workdir DIR] [--out FILE]
 
 `--only scale` re-measures the indexes alone and merges them into the existing RESULTS.json beside
 --out (the other parts keep their numbers, and the scale part records its own command and date).
@@ -36,6 +36,7 @@ PLANS = {
                                     "IVF1024,Flat": ["nprobe=1", "nprobe=16", "", "nprobe=64"]},
                           1_000_000: {"IVF1024,Flat": ["nprobe=1", "", "nprobe=64", "nprobe=128"]}},
             "timed": {1_000_000: 50}, "binary_sizes": [10_000, 100_000, 1_000_000], "per_family": 4,
+            "catalogue": 1_000, "common": 12,
             "stage_images": 60, "embed_images": 48, "window_images": 6,
             "distributed_works": 20, "distributed_candidates": 80,
             "skipped": "HNSW32,Flat at 1M works: its build time grows super-linearly (see the 100k row) and "
@@ -44,6 +45,7 @@ PLANS = {
            "factories": {10_000: {"HNSW32,Flat": ["efSearch=16", ""], "IVF256,Flat": ["nprobe=1", ""]},
                          100_000: {"IVF1024,Flat": ["nprobe=1", ""]}},
            "timed": {100_000: 50}, "binary_sizes": [10_000, 100_000], "per_family": 2,
+           "catalogue": 300, "common": 6,
            "stage_images": 20, "embed_images": 16, "window_images": 2,
            "distributed_works": 8, "distributed_candidates": 24,
            "skipped": "quick run: 1M works and HNSW at 100k are left to the full run (`make bench`)."},
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md", help="Report file.")
     parser.add_argument("--only", choices=["scale", "shortlist", "distributed"],
                         help="Run this part alone and merge it into the RESULTS.json beside --out.")
+    parser.add_argument("--works", type=int,
+                        help="Registered works in the quality set, generated works filling up after the photos "
+                             "(default 1000; 300 with --quick).")
     parser.add_argument("--shortlist-sizes", default="1000,10000",
                         help="Catalogue sizes of the shortlist part (comma-separated works; `make bench-scale` "
                              "adds 100000).")
@@ -79,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {name}", flush=True)
 
     step("building the dataset")
-    dataset = build(photos, workdir / "data", args.seed, quick=args.quick, per_family=plan["per_family"])
+    dataset = build(photos, workdir / "data", args.seed, quick=args.quick, per_family=plan["per_family"],
+                    catalogue=args.works or plan["catalogue"], common=plan["common"])
     results: dict = {"seed": args.seed, "quick": args.quick, "photos": str(photos), "command": command,
                      "date": _now(), "machine": machine.describe()}
     step("quality: copyhound end to end, then the peers")
@@ -103,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     results["distributed"] = _measure_distributed(args, plan, photos, workdir, command)
     results["seconds"] = time.perf_counter() - started
     summary = {"works": len(dataset.works), "negatives": len(dataset.negatives), "queries": len(dataset.queries),
+               "generated": dataset.generated,
                "families": [q.family for q in dataset.queries]}
     _write(args.out, results, summary)
     step(f"wrote {args.out} and {args.out.with_suffix('.json')}")

@@ -91,7 +91,7 @@ def detector_rows(home: Path, files: list[Path]) -> list[dict]:
         for i, d in enumerate(decoded):
             detector.analyse(f"{i:064x}", d, seconds)
     rows = []
-    for stage in ("hash", "features", "search", "verify"):
+    for stage in ("hash", "features", "search", "verify", "common"):
         share = Clock()
         share.wall = seconds[stage]
         share.cpu = total.cpu * seconds[stage] / max(1e-9, total.wall)

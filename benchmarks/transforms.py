@@ -1,4 +1,5 @@
-"""How copies are made on the web, in three families of difficulty (issue 6's list).
+"""How copies are made on the web, in three families of difficulty (issue 6's list), plus the
+families issue 12 adds: small embedded copies, and copies of low-texture and common-element works.
 
 Each transform takes the work, a seeded `random.Random` and a list of unrelated "filler" photos
 (for collages and page layouts) and returns a new RGB image. Parameters are drawn from the rng,
@@ -181,8 +182,38 @@ def combined(im, rng, fillers):
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
+def small_embedded(im, rng, fillers):
+    """The work at about a third of its size filling about 8% of a page screenshot (issue 12): a header,
+    text lines, a sidebar photo; the page is sized so that the work covers 7-9% of it."""
+    scale = rng.uniform(0.3, 0.36)
+    work = im.resize((max(32, round(im.width * scale)), max(32, round(im.height * scale))), Image.LANCZOS)
+    area = work.width * work.height / rng.uniform(0.07, 0.09)
+    width = round((area * 1.45) ** 0.5)
+    height = round(area / width)
+    page = Image.new("RGB", (width, height), (246, 246, 248))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, width, 48), fill=(30, 45, 70))
+    draw.text((20, 12), "Forum - Pictures of the day", fill="white", font=_font(22))
+    main = width * 2 // 3
+    left = rng.randint(20, max(20, main - work.width - 20))
+    top = rng.randint(70, max(70, height - work.height - 20))
+    for line in range(70, height - 16, 22):
+        if not top - 14 <= line <= top + work.height + 4:
+            draw.rectangle((20, line, rng.randint(main // 2, main), line + 9), fill=(175, 175, 182))
+    page.paste(work, (left, top))
+    side = ImageOps.fit(fillers[0], (width - main - 30, (width - main - 30) * 3 // 4), Image.LANCZOS)
+    page.paste(side, (main + 10, 70))
+    return page
+
+
 FAMILIES: dict[str, dict] = {
     "mild": {f.__name__: f for f in (jpeg25, downscale, blur, colour_shift, grayscale, noise, mirror)},
     "medium": {f.__name__: f for f in (crop_60_80, border, rotate, caption, logo, watermark, stretch, perspective)},
     "hard": {f.__name__: f for f in (crop_25_45, screenshot, meme, collage, combined)},
+    "small_embedded": {"small_embedded": small_embedded},
 }
+
+#: Copies of the low-texture works (dark, soft wallpapers): mild edits that must still be found.
+LOW_TEXTURE = {f.__name__: f for f in (colour_shift, blur, meme)}
+#: Copies of works carrying a common element (a shared canton, the studio logo): they must still match.
+SHARED_ELEMENT = {f.__name__: f for f in (jpeg25, downscale, colour_shift, mirror)}

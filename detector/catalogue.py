@@ -223,7 +223,7 @@ def load_local(ws: Workspace, store: Store, kind: str, shortlist: ShortlistSetti
         except IndexFileError as e:
             log.warning("rebuilding %s: %s", path.name, e)
         else:
-            if set(index.work_ids().tolist()) != expected_ids:
+            if not _in_step(index, store, kind, expected_ids):
                 log.warning("rebuilding %s: it is out of step with the database", path.name)
                 index = None
     if index is not None and not needs_training(index, shortlist):
@@ -231,6 +231,16 @@ def load_local(ws: Workspace, store: Store, kind: str, shortlist: ShortlistSetti
     index = build_local(store, kind, sorted(expected_ids), shortlist, progress)
     save_local(ws, index)
     return index, True
+
+
+def _in_step(index: LocalFeatureIndex, store: Store, kind: str, expected_ids: set[int]) -> bool:
+    """The index holds every work with stored features, and nothing else. A work whose stored
+    features have no keypoints (a flat or very dark picture) has nothing to hold and is not missing."""
+    held = set(index.work_ids().tolist())
+    if not held <= expected_ids:
+        return False
+    return all(not len(LocalFeatures.from_bytes(store.asset_features(asset_id, kind)))
+               for asset_id in expected_ids - held)
 
 
 def needs_training(index: LocalFeatureIndex, shortlist: ShortlistSettings) -> bool:
@@ -367,7 +377,8 @@ def _local_health(path, store: Store) -> dict:
         try:
             index, manifest = LocalFeatureIndex.load(path)
             entries = len(index)
-            if set(index.work_ids().tolist()) != set(store.asset_ids_with_features(manifest["feature_kind"])):
+            kind = manifest["feature_kind"]
+            if not _in_step(index, store, kind, set(store.asset_ids_with_features(kind))):
                 state = "out of step with the database (the next scan rebuilds it)"
         except IndexFileError as e:
             state = f"unusable: {e.detail} (the next scan rebuilds it)"

@@ -6,11 +6,15 @@ own score band, and a pair takes the highest tier its evidence reaches:
   1.00        identical bytes
   0.80-1.00   verified: local features, geometry and photometry all agree (verify.Verifier gates)
   0.85        near-duplicate by hashes: pHash AND PDQ (of a textured image) both within range
+  0.50-0.625  common: verified, but mostly on an element other registered works contain too
+              (detector.common): the share of the match found elsewhere lowers the score
   0.50-0.75   partial: geometric agreement that failed a gate, or a high embedding similarity
   below 0.50  whatever else was shortlisted (kept out of the matches table)
 
-With the default thresholds (match 0.8, review 0.5) the first three tiers are `match`, partial
-evidence is `review`, and the rest is dropped.
+With the default thresholds (match 0.8, review 0.5) the first three tiers are `match`, common
+and partial evidence is `review`, and the rest is dropped. A common element alone never makes a
+`match`: its geometry and pixels agree perfectly, but so would those of every other picture
+carrying it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from detector.verify import Verdict
 
 #: PDQ's own quality score under which the hash of a flat image says little (Meta's guidance).
 MIN_PDQ_QUALITY = 50
+#: Inliers of an unverified geometric fit that still make partial evidence.
+PARTIAL_INLIERS = 8
 
 
 @dataclass(frozen=True)
@@ -36,18 +42,24 @@ def _clamp(value: float) -> float:
     return max(0.0, min(1.0, value))
 
 
-def decide(nomination: Nomination, verdict: Verdict | None, pdq_quality: int, settings: MatchSettings) -> Decision:
+def decide(nomination: Nomination, verdict: Verdict | None, pdq_quality: int, settings: MatchSettings,
+           common_share: float = 0.0, max_common_share: float = 1.0) -> Decision:
+    """`common_share`: the share of a verified match that other registered works contain too; above
+    `max_common_share` the verification counts as the common tier (review at most)."""
+    verified = verdict is not None and verdict.verified
     if "sha256" in nomination.sources:
         tier, score = "identical", 1.0
-    elif verdict is not None and verdict.verified:
+    elif verified and common_share <= max_common_share:
         strength = (_clamp(verdict.inliers / 100) + _clamp(verdict.inlier_ratio) + _clamp(verdict.ncc)) / 3
         tier, score = "verified", 0.8 + 0.2 * strength
     elif (nomination.pdq_distance is not None and nomination.phash_distance is not None
           and pdq_quality >= MIN_PDQ_QUALITY):
         tier, score = "hash", 0.85
+    elif verified:
+        tier, score = "common", 0.5 + 0.25 * (1 - _clamp(common_share))
     else:
         partial = 0.0
-        if verdict is not None and verdict.inliers >= 8:
+        if verdict is not None and verdict.inliers >= PARTIAL_INLIERS:
             partial = 0.5 + 0.25 * _clamp(verdict.inlier_ratio)
         if nomination.clip_cosine is not None and nomination.clip_cosine >= settings.clip_review_cosine:
             partial = max(partial, 0.5 + 0.25 * _clamp((nomination.clip_cosine - settings.clip_review_cosine)

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-from detector import __version__, catalogue
+from detector import __version__, catalogue, common
 from detector.config import Settings
-from detector.decide import Decision, decide
+from detector.decide import PARTIAL_INLIERS, Decision, decide
 from detector.embedders import Embedder
 from detector.errors import ConfigError, ImageRefused
 from detector.evidence import ledger
@@ -169,13 +169,21 @@ class Detector:
         clock = time.perf_counter()
         candidate_gray = _gray(decoded.image)
         findings = []
+        common_seconds = 0.0
         for asset_id, nomination in nominations.items():
             verdict = self._verify(nomination, candidate, candidate_gray)
-            decision = decide(nomination, verdict, candidate.hashes.pdq_quality, self.settings.match)
+            started = time.perf_counter()
+            shared = self._common(asset_id, verdict, candidate)
+            common_seconds += time.perf_counter() - started
+            decision = decide(nomination, verdict, candidate.hashes.pdq_quality, self.settings.match,
+                              shared.share if shared else 0.0, self.settings.common.max_share)
             if decision.decision is None:
                 continue
-            findings.append(Finding(asset_id, decision, self._signals(nomination, verdict, decision, candidate.hashes)))
-        seconds["verify"] += time.perf_counter() - clock
+            signals = self._signals(nomination, verdict, decision, candidate.hashes)
+            signals["common_elements"] = shared.as_dict() if shared else None
+            findings.append(Finding(asset_id, decision, signals))
+        seconds["verify"] += time.perf_counter() - clock - common_seconds
+        seconds["common"] += common_seconds
         return findings
 
     def _verify(self, nomination: Nomination, candidate: CandidatePrint, candidate_gray) -> Verdict | None:
@@ -184,6 +192,17 @@ class Detector:
             return None
         return self.verifier.verify(candidate.features, work, candidate_gray, self.work_gray(nomination.asset_id),
                                     candidate_mirror=candidate.mirror_features)
+
+    def _common(self, asset_id: int, verdict: Verdict | None, candidate: CandidatePrint) -> common.CommonElements | None:
+        """What a geometric match (verified, or partial evidence that fitted a transform) shares with
+        other registered works; None without one."""
+        if verdict is None or verdict.transform is None or verdict.inliers < PARTIAL_INLIERS:
+            return None
+        work = self.work_features(asset_id)
+        keypoints = common.matched_keypoints(work, candidate.features, verdict, candidate.mirror_features)
+        settings = self.settings.common
+        return common.measure(asset_id, work, keypoints, self.indexes.features, self.work_features,
+                              settings.sharers, settings.version_share)
 
     def _signals(self, nomination: Nomination, verdict: Verdict | None, decision: Decision, fingerprint) -> dict:
         m = self.settings.match

@@ -176,6 +176,16 @@ class LocalFeatureIndex:
         winners, counts = np.unique(first[keep], return_counts=True)
         return dict(zip(winners.tolist(), counts.tolist()))
 
+    def neighbours(self, descriptors: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+        """Work ids of the `k` nearest held descriptors of each query descriptor, int64[n, k]
+        (-1 where fewer are held): which works contain something like each descriptor."""
+        descriptors = self._check(descriptors, "query descriptors")
+        k = require_int("k", k, 1)
+        if not len(descriptors) or not len(self):
+            return np.full((len(descriptors), k), -1, dtype=np.int64)
+        _, ids = self._index.search(descriptors, min(k, len(self)))
+        return ids.astype(np.int64)
+
     # -- files ---------------------------------------------------------------------------------
 
     def save(self, path: Path, meta: dict) -> None:

@@ -183,6 +183,23 @@ class MatchSettings:
 
 
 @dataclass(frozen=True)
+class CommonSettings:
+    max_share: float = setting(
+        0.5, "Largest share of a verified match's area (the cells of an 8x8 grid over the work holding matched "
+        "keypoints) that other registered works may contain too (a shared canton, a logo stamped on many works) for "
+        "it to stay a 'match'; above it the pair is put up for review. 1 turns the rule off."
+    )
+    sharers: int = setting(
+        5, "Other works checked exactly for the keypoints a verified match rests on: those holding most of their "
+        "nearest descriptors in the shortlist index."
+    )
+    version_share: float = setting(
+        0.5, "Share of a work's area another work must show for it to be a version of the same picture (registered "
+        "twice, recoloured) rather than a work sharing one element; versions make nothing common."
+    )
+
+
+@dataclass(frozen=True)
 class CrawlSettings:
     user_agent: str = setting(
         "copyhound/0.1 (+https://github.com/copyhound/copyhound)",
@@ -504,6 +521,7 @@ class Settings:
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     match: MatchSettings = field(default_factory=MatchSettings)
+    common: CommonSettings = field(default_factory=CommonSettings)
     shortlist: ShortlistSettings = field(default_factory=ShortlistSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)
     distributed: DistributedSettings = field(default_factory=DistributedSettings)
@@ -522,7 +540,8 @@ class Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
 
 
-SECTIONS = ("embedder", "intake", "index", "match", "shortlist", "detect", "distributed", "crawl", "evidence", "provenance", "report", "pricing",
+SECTIONS = ("embedder", "intake", "index", "match", "common", "shortlist", "detect", "distributed", "crawl", "evidence",
+            "provenance", "report", "pricing",
             "licensing", "enforcement", "recipients", "smtp")
 
 

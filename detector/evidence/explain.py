@@ -31,6 +31,21 @@ def _geometry(v: dict, regions: Regions | None) -> str:
     return sentence[0].upper() + sentence[1:] + "."
 
 
+def _common_elements(signals: dict) -> str:
+    """What part of the match other registered works contain too, or "" when none does."""
+    shared = signals.get("common_elements") or {}
+    others = len(shared.get("shared_with") or [])
+    if not others or not _number(shared.get("share")):
+        return ""
+    works = "another registered work" if others == 1 else f"{others} other registered works"
+    sentence = (f"{shared['share']:.0%} of the matched area shows an element that {works} also contain"
+                f"{'s' if others == 1 else ''} (a shared emblem, logo or frame), which is not by itself evidence of "
+                "copying this work")
+    if signals.get("tier") == "common":
+        sentence += "; as the match rests mostly on it, it is put up for review rather than decided a copy"
+    return sentence + "."
+
+
 def why_sentences(signals: dict, regions: Regions | None) -> list[str]:
     """The plain-language case that the copy is the work, strongest evidence first."""
     v = signals.get("verification") or {}
@@ -44,6 +59,9 @@ def why_sentences(signals: dict, regions: Regions | None) -> list[str]:
     if not signals.get("sha256_equal") and hashes and not v.get("verified"):
         lines.append("The two images' perceptual fingerprints differ in " + " and ".join(hashes)
                      + " bits" + (" once the copy is mirrored back" if signals.get("hash_mirrored") else "") + ".")
+    shared = _common_elements(signals)
+    if shared:
+        lines.append(shared)
     if _number(signals.get("clip_cosine")):
         lines.append(f"An image-recognition model rates them as showing the same picture "
                      f"(similarity {signals['clip_cosine']:.2f}, where 1 is identical).")

@@ -55,6 +55,27 @@ CASES = [
 ]
 
 
+COMMON_CASES = [
+    # (why, nomination, verdict, pdq quality, common share, tier, score, decision)
+    ("verified, half of it on a common element: still verified", nomination("sift"), verdict(True, 100, 1.0, 1.0),
+     0, 0.5, "verified", 1.0, "match"),
+    ("verified mostly on a common element: 0.5 + 0.25 x the rest", nomination("sift"), verdict(True, 100, 1.0, 1.0),
+     0, 0.8, "common", 0.55, "review"),
+    ("verified wholly on a common element is still put up for review", nomination("sift"),
+     verdict(True, 100, 1.0, 1.0), 0, 1.0, "common", 0.5, "review"),
+    ("hashes of the whole image outrank a common element", nomination("phash", "pdq", phash=4, pdq=20),
+     verdict(True, 100, 1.0, 1.0), MIN_PDQ_QUALITY, 0.9, "hash", 0.85, "match"),
+    ("identical bytes are never a common element", nomination("sha256"), verdict(True, 100, 1.0, 1.0), 0, 1.0,
+     "identical", 1.0, "match"),
+]
+
+
+@pytest.mark.parametrize("why, nominated, verified, quality, share, tier, score, decision", COMMON_CASES,
+                         ids=[c[0] for c in COMMON_CASES])
+def test_common_elements(why, nominated, verified, quality, share, tier, score, decision):
+    assert decide(nominated, verified, quality, DEFAULTS, share, 0.5) == Decision(score, decision, tier), why
+
+
 @pytest.mark.parametrize("why, nominated, verified, quality, tier, score, decision", CASES, ids=[c[0] for c in CASES])
 def test_tiers(why, nominated, verified, quality, tier, score, decision):
     assert decide(nominated, verified, quality, DEFAULTS) == Decision(score, decision, tier), why

@@ -55,6 +55,24 @@ def test_a_copys_descriptors_vote_for_its_work_above_all_others(stage):
         assert sum(v for w, v in votes.items() if w != work_id) <= 0.05 * len(query)
 
 
+@pytest.mark.parametrize("stage", ["exact", "trained"])
+def test_neighbours_name_the_works_that_hold_a_shared_element(stage):
+    works = float_works()
+    rng = np.random.default_rng(2)
+    element = works[100][:40]  # an element of work 100 that two other works carry too
+    for other in (120, 130):
+        works[other] = np.concatenate([works[other][:260], noisy_copy(element, rng)])
+    index = filled(LocalFeatureIndex(128), works) if stage == "exact" else trained_float_index(works)
+    ids = index.neighbours(element, 3)
+    assert ids.shape == (40, 3)
+    assert (np.sort(ids, axis=1) == [100, 120, 130]).mean() >= 0.9
+    assert (index.neighbours(works[101][:5], 3)[:, 0] == 101).all()
+
+
+def test_neighbours_of_an_empty_index_are_none():
+    assert (LocalFeatureIndex(128).neighbours(float_works()[100][:2], 4) == -1).all()
+
+
 def test_unrelated_descriptors_get_few_votes():
     index = filled(LocalFeatureIndex(128), float_works())
     unrelated = next(iter(float_works(seed=9).values()))

@@ -149,3 +149,36 @@ def embedder_rows(workdir: Path, files: list[Path], windows_images: int) -> tupl
     info["torch_pairwise_cosine_mean"] = float(spread[~np.eye(len(spread), dtype=bool)].mean())
     checkpoint.unlink()
     return rows, info
+
+
+def screenshot_rows(photos: list[Path], pages: int, workdir: Path) -> list[dict]:
+    """Page screenshots of `pages` local pages (each showing one real photo): one browser per page,
+    as before, against one browser for them all at concurrency 1 and 4."""
+    from crawlers.screenshot import Capture, Page, Shot, take_all
+    from detector.demo_site import serve
+
+    site = workdir / "screenshot-site"
+    site.mkdir(parents=True, exist_ok=True)
+    for i in range(pages):
+        photo = photos[i % len(photos)]
+        (site / f"p{i}.jpg").write_bytes(photo.read_bytes())
+        (site / f"p{i}.html").write_text(f"<!doctype html><title>page {i}</title><h1>Page {i}</h1>"
+                                         f"<img src='p{i}.jpg' width=800><p>{'text ' * 400}</p>", encoding="utf-8")
+    server, base = serve(site)
+    urls = [Page(f"{base}p{i}.html", allow_private=True) for i in range(pages)]
+    rows = []
+    try:
+        for label, concurrency, batches in (("one browser per page (before)", 1, [[u] for u in urls]),
+                                            ("one browser, 1 page at a time", 1, [urls]),
+                                            ("one browser, 4 pages at a time", 4, [urls])):
+            capture = Capture(viewport=(1280, 800), user_agent="copyhound-bench", timeout=30.0, max_height=8000,
+                              concurrency=concurrency)
+            results: list = []
+            with Clock() as c:
+                launches = sum(take_all(batch, capture, lambda _, result, into=results: into.append(result))
+                               for batch in batches)
+            taken = sum(isinstance(result, Shot) for result in results)
+            rows.append(_row("page screenshots", label, pages, c, f"{taken} taken, {launches} browser launch(es)"))
+    finally:
+        server.shutdown()
+    return rows

@@ -18,6 +18,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+
+import cv2
+import faiss
 
 from detector.errors import CopyhoundError
 
@@ -36,17 +40,23 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def one_thread_each() -> None:
-    """Pool initializer: this worker's OpenCV and FAISS use one thread."""
-    import cv2
-    import faiss
+@contextmanager
+def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `workers` forked processes whose OpenCV and FAISS run on one thread each.
 
+    The setting is made here, before the fork, and undone when the pool closes: a forked child
+    must not resize OpenCV's thread pool (it waits forever on its dead threads), and a child that
+    inherits one thread never touches the parent's pools at all.
+    """
+    opencv, openmp = cv2.getNumThreads(), faiss.omp_get_max_threads()
     cv2.setNumThreads(1)
     faiss.omp_set_num_threads(1)
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=one_thread_each)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield pool
+    finally:
+        cv2.setNumThreads(opencv)
+        faiss.omp_set_num_threads(openmp)
 
 
 def _analyse(sha256: str, name: str):

@@ -2,6 +2,9 @@
 
 Debian's Chromium, driven headless by Playwright, loads the match's page with the crawl's user
 agent and a fixed viewport and takes a full-page screenshot (cut at report.max_screenshot_height).
+One browser serves every page of a run (starting Chromium costs seconds; a page costs far less),
+each page in a fresh browser context, so no cookie, storage or cache passes from one page to the
+next, and report.screenshot_concurrency pages at a time.
 The PNG goes to the blob store and into a WARC file of its own as a `resource` record (with its
 own block digest), followed by a `metadata` record naming the viewport, user agent, browser and
 time; the screenshots table points at both.
@@ -16,12 +19,15 @@ Service workers and WebSockets are refused outright (they would bypass the per-r
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import io
 import ipaddress
 import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -99,58 +105,161 @@ class AddressGuard:
         return None
 
 
-def take(url: str, *, viewport: tuple[int, int], user_agent: str, timeout: float, max_height: int,
-         allow_private: bool) -> Shot:
-    """Load `url` in headless Chromium and screenshot the whole page (ScreenshotRefused if it cannot)."""
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
+@dataclass(frozen=True)
+class Page:
+    """One page to shoot, and whether its target allows private addresses."""
 
-    guard = AddressGuard(allow_private)
+    url: str
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
+class Capture:
+    """How every page of a run is shot."""
+
+    viewport: tuple[int, int]
+    user_agent: str
+    timeout: float
+    max_height: int
+    concurrency: int = 4
+
+
+def take_all(pages: list[Page], capture: Capture, on_done: Callable[[int, Shot | ScreenshotRefused], None]) -> int:
+    """Shoot `pages` in one headless Chromium, each in a fresh browser context (its own cookies,
+    storage and cache), `capture.concurrency` at a time; `on_done(position, shot or refusal)` is
+    called as each page ends, in the order they end. One page failing or hanging fails alone; a
+    browser that crashes is launched again once for the pages left. Returns the browsers launched."""
+    if not pages:
+        return 0
+    if not CHROMIUM.exists():
+        missing = ScreenshotRefused("no_browser", f"No browser at {CHROMIUM}: install Debian's chromium "
+                                                  "(`apt-get install chromium`) to take page screenshots.")
+        for position in range(len(pages)):
+            on_done(position, missing)
+        return 0
+    return asyncio.run(_take_all(pages, capture, on_done))
+
+
+async def _take_all(pages: list[Page], capture: Capture, on_done) -> int:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = _Browser(playwright)
+        gate = asyncio.Semaphore(max(1, capture.concurrency))
+
+        async def one(position: int, page: Page) -> None:
+            async with gate:
+                try:
+                    # A backstop past the per-step timeouts: a renderer stuck in a script can
+                    # leave a step waiting on a browser that no longer answers it.
+                    result = await asyncio.wait_for(_take(browser, page, capture), 3 * capture.timeout + 10)
+                except ScreenshotRefused as refusal:
+                    result = refusal
+                except TimeoutError:
+                    result = ScreenshotRefused("timeout", f"{page.url[:200]}: the page did not finish within "
+                                                          f"{3 * capture.timeout + 10:.0f} s; no screenshot.")
+            on_done(position, result)
+
+        try:
+            await asyncio.gather(*(one(position, page) for position, page in enumerate(pages)))
+        finally:
+            await browser.close()
+        return browser.launches
+
+
+class _Browser:
+    """The run's Chromium, launched on first use and once more if it dies (then pages fail)."""
+
+    def __init__(self, playwright, relaunches: int = 1):
+        self._playwright = playwright
+        self._browser = None
+        self._lock = asyncio.Lock()
+        self._relaunches = relaunches
+        self.launches = 0
+
+    async def current(self):
+        async with self._lock:
+            if self._browser is None or not self._browser.is_connected():
+                if self.launches > self._relaunches:
+                    raise ScreenshotRefused("browser_crashed", f"The browser crashed {self.launches} times; "
+                                                               "no screenshot. Take it later with `copyhound screenshot MATCH`.")
+                # Chromium's sandbox cannot start as root; everywhere else the hostile page stays sandboxed.
+                flags = _FLAGS + (["--no-sandbox"] if os.geteuid() == 0 else [])
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=flags)
+                self.launches += 1
+            return self._browser
+
+    def alive(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    async def close(self) -> None:
+        if self.alive():
+            await self._browser.close()
+
+
+async def _take(browser: _Browser, page_to_shoot: Page, capture: Capture) -> Shot:
+    """Load one page in a fresh context of the run's browser and screenshot it whole."""
+    from playwright.async_api import Error as PlaywrightError
+
+    url = page_to_shoot.url
+    guard = AddressGuard(page_to_shoot.allow_private)
     refused = guard.refusal(url)
     if refused:
         raise ScreenshotRefused("private_address" if "address" in refused else "bad_url",
                                 f"{refused}; no screenshot taken. If the target is yours, allow private addresses on it.")
-    if not CHROMIUM.exists():
-        raise ScreenshotRefused("no_browser", f"No browser at {CHROMIUM}: install Debian's chromium "
-                                              "(`apt-get install chromium`) to take page screenshots.")
 
-    def route(request_route) -> None:
+    async def route(request_route) -> None:
         why = guard.refusal(request_route.request.url)
         if why:
             guard.blocked.append(why)
-            request_route.abort("blockedbyclient")
+            await request_route.abort("blockedbyclient")
         else:
-            request_route.continue_()
+            await request_route.continue_()
 
-    # Chromium's sandbox cannot start as root; everywhere else the hostile page stays sandboxed.
-    flags = _FLAGS + (["--no-sandbox"] if os.geteuid() == 0 else [])
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
+    async def refuse_socket(socket_route) -> None:
+        await socket_route.close()
+
+    chromium = await browser.current()
+    width, height = capture.viewport
+    try:
+        context = await chromium.new_context(viewport={"width": width, "height": height},
+                                             user_agent=capture.user_agent, service_workers="block",
+                                             accept_downloads=False)
+    except PlaywrightError as e:
+        raise ScreenshotRefused("browser_crashed", f"{url[:200]}: the browser did not open a page "
+                                                   f"({str(e).splitlines()[0]}); no screenshot.") from e
+    try:
+        context.set_default_timeout(capture.timeout * 1000)
+        await context.route("**/*", route)
+        await context.route_web_socket("**/*", refuse_socket)
+        page = await context.new_page()
         try:
-            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, user_agent=user_agent,
-                                          service_workers="block", accept_downloads=False)
-            context.route("**/*", route)
-            context.route_web_socket("**/*", lambda socket_route: socket_route.close())
-            page = context.new_page()
-            try:
-                response = page.goto(url, wait_until="load", timeout=timeout * 1000)
-            except PlaywrightError as e:
-                reason = "private_address" if guard.blocked else "load_failed"
-                detail = guard.blocked[0] if guard.blocked else str(e).splitlines()[0]
-                raise ScreenshotRefused(reason, f"{url[:200]}: the page did not load ({detail}).") from e
-            if response is None or response.status >= 400:
-                status = response.status if response is not None else "no response"
-                raise ScreenshotRefused("http_error", f"{url[:200]}: the page answered HTTP {status}; no screenshot.")
-            full_height = int(page.evaluate("Math.max(document.documentElement.scrollHeight, document.body ? "
-                                            "document.body.scrollHeight : 0)"))
-            height = max(viewport[1], min(full_height, max_height))
+            response = await page.goto(url, wait_until="load", timeout=capture.timeout * 1000)
+        except PlaywrightError as e:
+            reason = "private_address" if guard.blocked else "load_failed" if browser.alive() else "browser_crashed"
+            detail = guard.blocked[0] if guard.blocked else str(e).splitlines()[0]
+            raise ScreenshotRefused(reason, f"{url[:200]}: the page did not load ({detail}).") from e
+        if response is None or response.status >= 400:
+            status = response.status if response is not None else "no response"
+            raise ScreenshotRefused("http_error", f"{url[:200]}: the page answered HTTP {status}; no screenshot.")
+        try:
+            full_height = int(await page.evaluate("Math.max(document.documentElement.scrollHeight, document.body ? "
+                                                  "document.body.scrollHeight : 0)"))
+            shot_height = max(height, min(full_height, capture.max_height))
             taken_at = utc_now()
-            png = page.screenshot(full_page=True, clip={"x": 0, "y": 0, "width": viewport[0], "height": height},
-                                  type="png")
-            return Shot(png, page.url, taken_at, viewport[0], height, full_height > max_height,
-                        f"Chromium {browser.version}", guard.blocked)
-        finally:
-            browser.close()
+            png = await page.screenshot(full_page=True, clip={"x": 0, "y": 0, "width": width, "height": shot_height},
+                                        type="png")
+        except PlaywrightError as e:
+            reason = "shot_failed" if browser.alive() else "browser_crashed"
+            raise ScreenshotRefused(reason, f"{url[:200]}: the page loaded but could not be shot "
+                                            f"({str(e).splitlines()[0]}).") from e
+        return Shot(png, page.url, taken_at, width, shot_height, full_height > capture.max_height,
+                    f"Chromium {chromium.version}", guard.blocked)
+    finally:
+        if browser.alive():
+            with contextlib.suppress(PlaywrightError, TimeoutError):
+                await asyncio.wait_for(context.close(), capture.timeout)
 
 
 def write_warc(path: Path, page_url: str, shot: Shot, user_agent: str, viewport: tuple[int, int]) -> tuple[int, str, str]:
@@ -184,29 +293,42 @@ def write_warc(path: Path, page_url: str, shot: Shot, user_agent: str, viewport:
     return offset, record_id, resource.rec_headers.get_header("WARC-Block-Digest")
 
 
-def shoot_match(ws: Workspace, store: Store, settings: Settings, match_id: int, allow_private: bool,
-                warc_path: Path) -> dict:
-    """Screenshot match `match_id`'s page and record the attempt; returns the screenshots row."""
-    subject = store.screenshot_subject(match_id)
+def shoot_matches(ws: Workspace, store: Store, settings: Settings, match_ids: list[int], allow_private: set[int],
+                  warc_path: Path) -> list[dict]:
+    """Screenshot the pages of `match_ids` in one browser and record each attempt (taken, refused
+    or failed, with its reason) as its page ends; returns the screenshots rows in `match_ids` order."""
     report = settings.report
-    viewport = (report.viewport[0], report.viewport[1])
-    user_agent = settings.crawl.user_agent
-    row = {"match_id": match_id, "page_url": subject["page_url"], "viewport_width": viewport[0],
-           "viewport_height": viewport[1], "user_agent": user_agent}
-    try:
-        shot = take(subject["page_url"], viewport=viewport, user_agent=user_agent, timeout=report.screenshot_timeout,
-                    max_height=report.max_screenshot_height, allow_private=allow_private)
-    except ScreenshotRefused as e:
-        row.update(status="refused" if e.reason in ("private_address", "bad_url") else "failed",
-                   detail=f"{e.reason}: {e}", taken_at=utc_now())
+    capture = Capture(viewport=(report.viewport[0], report.viewport[1]), user_agent=settings.crawl.user_agent,
+                      timeout=report.screenshot_timeout, max_height=report.max_screenshot_height,
+                      concurrency=report.screenshot_concurrency)
+    subjects = [store.screenshot_subject(match_id) for match_id in match_ids]
+    rows: dict[int, dict] = {}
+
+    def record(position: int, result: Shot | ScreenshotRefused) -> None:
+        rows[position] = _record(ws, store, capture, match_ids[position], subjects[position]["page_url"],
+                                 result, warc_path)
+
+    take_all([Page(s["page_url"], match_id in allow_private) for match_id, s in zip(match_ids, subjects, strict=True)],
+             capture, record)
+    return [rows[position] for position in range(len(match_ids))]
+
+
+def _record(ws: Workspace, store: Store, capture: Capture, match_id: int, page_url: str,
+            result: Shot | ScreenshotRefused, warc_path: Path) -> dict:
+    viewport = capture.viewport
+    row = {"match_id": match_id, "page_url": page_url, "viewport_width": viewport[0],
+           "viewport_height": viewport[1], "user_agent": capture.user_agent}
+    if isinstance(result, ScreenshotRefused):
+        row.update(status="refused" if result.reason in ("private_address", "bad_url") else "failed",
+                   detail=f"{result.reason}: {result}", taken_at=utc_now())
     else:
-        offset, record_id, digest = write_warc(warc_path, subject["page_url"], shot, user_agent, viewport)
-        row.update(status="taken", final_url=shot.final_url, taken_at=shot.taken_at, browser=shot.browser,
-                   sha256=BlobStore(ws.blobs_dir).put(shot.png), byte_size=len(shot.png),
-                   width=shot.width, height=shot.height, cut=int(shot.cut),
+        offset, record_id, digest = write_warc(warc_path, page_url, result, capture.user_agent, viewport)
+        row.update(status="taken", final_url=result.final_url, taken_at=result.taken_at, browser=result.browser,
+                   sha256=BlobStore(ws.blobs_dir).put(result.png), byte_size=len(result.png),
+                   width=result.width, height=result.height, cut=int(result.cut),
                    warc_file=warc_path.relative_to(ws.home).as_posix(), warc_offset=offset, warc_record_id=record_id,
                    warc_digest=digest,
-                   detail=("blocked: " + "; ".join(shot.blocked[:5])) if shot.blocked else None)
+                   detail=("blocked: " + "; ".join(result.blocked[:5])) if result.blocked else None)
     row["id"] = store.add_screenshot(row)
     return row
 
@@ -224,8 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = ws.settings()
         store = Store(ws.db_path)
         warc_path = ws.warc_dir / f"screenshots-{utc_now().replace(':', '').replace('-', '')}-{os.getpid()}.warc.gz"
-        rows = [shoot_match(ws, store, settings, match_id, match_id in args.allow_private, warc_path)
-                for match_id in args.match]
+        rows = shoot_matches(ws, store, settings, args.match, set(args.allow_private), warc_path)
     except CopyhoundError as e:
         print(f"screenshot: {e}", file=sys.stderr)
         return e.exit_code

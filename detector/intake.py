@@ -78,11 +78,17 @@ def decode_file(path: Path, settings: IntakeSettings) -> tuple[bytes, DecodedIma
     Reads at most max_bytes + 1 bytes, so a huge file is refused without being read whole.
     A missing or unreadable file raises the usual OSError.
     """
+    data = read_file(path, settings)
+    return data, decode_image(data, str(path), settings)
+
+
+def read_file(path: Path, settings: IntakeSettings) -> bytes:
+    """The bytes of `path`, or ImageRefused when it holds more than max_bytes (never read whole)."""
     with path.open("rb") as f:
         data = f.read(settings.max_bytes + 1)
         if len(data) > settings.max_bytes:
             raise _too_large(str(path), os.fstat(f.fileno()).st_size, settings)
-    return data, decode_image(data, str(path), settings)
+    return data
 
 
 def decode_image(data: bytes, name: str, settings: IntakeSettings) -> DecodedImage:

@@ -2,6 +2,8 @@
 
 Workers are forked from the detecting process after it has loaded the indexes, so they share
 those (copy-on-write) instead of each loading its own. They only compute; the parent records.
+Each worker runs its libraries on one thread: with N workers on N cores, OpenCV's and FAISS's
+own thread pools (one thread per core each, by default) would only fight over the same cores.
 A worker killed mid-analysis (SIGKILL, out of memory) breaks its pool: the contents whose
 analyses did not come back are submitted again to a fresh pool, so none is lost, and since only
 results that came back are yielded, none is recorded twice.
@@ -12,9 +14,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+
+import cv2
+import faiss
 
 from detector.errors import CopyhoundError
 
@@ -31,6 +38,25 @@ class WorkersFailed(CopyhoundError):
 def default_workers() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `workers` forked processes whose OpenCV and FAISS run on one thread each.
+
+    The setting is made here, before the fork, and undone when the pool closes: a forked child
+    must not resize OpenCV's thread pool (it waits forever on its dead threads), and a child that
+    inherits one thread never touches the parent's pools at all.
+    """
+    opencv, openmp = cv2.getNumThreads(), faiss.omp_get_max_threads()
+    cv2.setNumThreads(1)
+    faiss.omp_set_num_threads(1)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield pool
+    finally:
+        cv2.setNumThreads(opencv)
+        faiss.omp_set_num_threads(openmp)
 
 
 def _analyse(sha256: str, name: str):
@@ -53,7 +79,7 @@ def analyse_all(analyser, contents: list[tuple[str, str]], workers: int) -> Iter
         _ANALYSER = analyser
         done_before = len(left)
         try:
-            with ProcessPoolExecutor(min(workers, len(left)), mp_context=multiprocessing.get_context("fork")) as pool:
+            with _pool(min(workers, len(left))) as pool:
                 futures = {pool.submit(_analyse, sha256, name): sha256 for sha256, name in left.items()}
                 for future in as_completed(futures):
                     sha256 = futures[future]
@@ -72,12 +98,21 @@ def analyse_all(analyser, contents: list[tuple[str, str]], workers: int) -> Iter
             _ANALYSER = None
 
 
-def ordered_map(function, items: list, workers: int) -> list:
-    """[function(item) for item in items], computed in up to `workers` forked processes.
+def ordered_map(function: Callable, items: Iterable, workers: int, ahead: int = 4) -> Iterator:
+    """function(item) for each of `items`, in their order, computed in `workers` forked processes
+    (here, with `workers` <= 1) while the caller consumes the results already done.
 
-    `function` must be a module-level function (it is sent to the workers by name).
+    At most `ahead` x `workers` items are in flight, so a long input is never held in memory at
+    once. `function` must be a module-level function (it is sent to the workers by name).
     """
-    if workers <= 1 or len(items) <= 1:
-        return [function(item) for item in items]
-    with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(function, items))
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with _pool(workers) as pool:
+        in_flight: deque = deque()
+        for item in items:
+            in_flight.append(pool.submit(function, item))
+            if len(in_flight) >= ahead * workers:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()

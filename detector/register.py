@@ -9,22 +9,24 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from detector import catalogue
-from detector.config import Settings
+from detector.config import IntakeSettings, Settings
 from detector.embedders import Embedder
 from detector.errors import ImageRefused
 from detector.evidence import ledger
 from detector.evidence.credentials import read_credentials, to_record
 from detector.features import LocalFeatures
 from detector.fingerprint import FEATURE_KINDS, Fingerprint, hashes, local_features
-from detector.intake import DecodedImage, decode_file
+from detector.intake import decode_image, read_file
 from detector.parallel import ordered_map
 from detector.workspace import Workspace
-from detector.workspace.blobs import BlobStore
+from detector.workspace.blobs import BlobStore, sha256_hex
 from detector.workspace.store import Store
 
 
@@ -115,18 +117,18 @@ def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Em
     """Register `files`; the shortlist index grows by adds, retrained (reporting to
     `index_progress`) when the catalogue has outgrown it (catalogue.needs_training).
 
-    `workers` > 1 computes the works' hashes and local features in that many forked processes;
-    this one embeds and writes, in file order, so the result is that of one process.
+    This process reads each file and skips the contents the owner has already registered; the
+    rest are decoded, hashed, described by their local features (serialised for the store) in
+    `workers` forked processes, while this one embeds and writes, in file order, a batch
+    (embedder.batch_size files) per transaction, so the result is that of one process.
     """
     owner = store.ensure_owner(info.owner)
     kind = settings.match.local_features
     work_indexes = catalogue.load(ws, store, embedder, settings.index, kind=kind, shortlist=settings.shortlist)
-    blobs = BlobStore(ws.blobs_dir)
     outcomes: list[Outcome] = []
-    batch_size = max(1, settings.embedder.batch_size)
-    for start in range(0, len(files), batch_size):
-        for outcome in _register_batch(store, settings, embedder, blobs, work_indexes, owner,
-                                       files[start:start + batch_size], info, kind, workers):
+    jobs = (_read(path, store, owner["id"], settings, ws.blobs_dir, embedder is not None) for path in files)
+    for batch in _batches(ordered_map(_prepare, jobs, workers), max(1, settings.embedder.batch_size)):
+        for outcome in _write_batch(store, embedder, work_indexes, owner, batch, info, kind):
             outcomes.append(outcome)
             progress(outcome)
         # Saved per batch: an interrupted run keeps what it registered, indexes included. The
@@ -140,60 +142,118 @@ def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Em
     return outcomes
 
 
-def _work_prints(image: DecodedImage) -> tuple[Fingerprint, dict[str, LocalFeatures]]:
-    """A work's hashes and its local features of every kind (the CPU-heavy part of registering)."""
-    return hashes(image.image), {name: local_features(image, name) for name in FEATURE_KINDS}
+@dataclass(frozen=True)
+class _Job:
+    """A file read here, to be prepared in a worker (or an outcome already known)."""
+
+    path: Path
+    outcome: Outcome | None = None
+    data: bytes = b""
+    sha256: str = ""
+    intake: IntakeSettings | None = None
+    blobs_dir: Path | None = None
+    keep_image: bool = False
 
 
-def _register_batch(store, settings, embedder, blobs, work_indexes, owner, files, info, kind,
-                    workers) -> list[Outcome]:
-    outcomes: dict[int, Outcome] = {}
-    decoded = []
-    for position, path in enumerate(files):
-        name = printable(str(path))
-        if (refusal := not_a_file(path)) is not None:
-            outcomes[position] = refusal
-            continue
-        try:
-            data, image = decode_file(path, settings.intake)
-        except ImageRefused as refusal:
-            outcomes[position] = Outcome(name, "refused", reason=refusal.reason, detail=printable(refusal.detail))
-            continue
-        except OSError as e:
-            outcomes[position] = Outcome(name, "refused", reason="unreadable",
-                                         detail=f"{name}: cannot be read ({e.strerror or e}); check the path and its permissions.")
-            continue
-        sha = blobs.put(data)
-        existing = store.asset_by_sha(owner["id"], sha)
-        if existing:
-            outcomes[position] = Outcome(name, "already", asset_id=existing["id"],
-                                         detail=f"already registered as asset {existing['id']}")
-            continue
-        decoded.append((position, path, data, sha, image))
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything the store and the indexes need about one new work, computed in a worker."""
 
-    vectors = embedder.embed([image.image for *_, image in decoded]) if embedder and decoded else None
-    prints = ordered_map(_work_prints, [image for *_, image in decoded], workers)
-    for row, (position, path, data, sha, image) in enumerate(decoded):
-        fingerprint, extracted = prints[row]
-        record = {
-            "owner_id": owner["id"], "sha256": sha, "filename": printable(path.name),
-            "title": info.title or printable(path.stem),
-            "creator": info.creator or image.rights.creator,
-            "license_url": info.license_url or image.rights.rights_url,
-            "width": image.width, "height": image.height, "format": image.format,
-            "frames": image.frames, "byte_size": len(data), "rights": image.rights.as_dict(),
-            "credentials": to_record(read_credentials(data)),
-            **fingerprint.as_dict(),
-        }
-        features = {name: feats.to_bytes() for name, feats in extracted.items()}
-        vector = vectors[row] if vectors is not None else None
-        embedding = (embedder.id, vector.tobytes()) if vector is not None else None
-        with store.atomic():
-            asset_id = store.add_asset(record, features, embedding)
+    path: Path
+    sha256: str
+    record: dict
+    fingerprint: Fingerprint
+    features: dict[str, bytes]
+    indexed: dict[str, LocalFeatures]
+    image: Image.Image | None  # kept only when this process embeds it
+
+
+def _read(path: Path, store: Store, owner_id: int, settings: Settings, blobs_dir: Path, keep_image: bool) -> _Job:
+    """Read one file; a refusal, or a content the owner registered before, needs no worker."""
+    name = printable(str(path))
+    if (refusal := not_a_file(path)) is not None:
+        return _Job(path, refusal)
+    try:
+        data = read_file(path, settings.intake)
+    except ImageRefused as refusal:
+        return _Job(path, Outcome(name, "refused", reason=refusal.reason, detail=printable(refusal.detail)))
+    except OSError as e:
+        return _Job(path, Outcome(name, "refused", reason="unreadable",
+                                  detail=f"{name}: cannot be read ({e.strerror or e}); check the path and its permissions."))
+    sha = sha256_hex(data)
+    if (existing := store.asset_by_sha(owner_id, sha)) is not None:
+        return _Job(path, _already(name, existing["id"]))
+    return _Job(path, None, data, sha, settings.intake, blobs_dir, keep_image)
+
+
+def _prepare(job: _Job) -> _Prepared | Outcome:
+    """Decode, store the bytes, fingerprint and describe one file (the CPU-heavy part of registering)."""
+    if job.outcome is not None:
+        return job.outcome
+    name = printable(str(job.path))
+    try:
+        image = decode_image(job.data, str(job.path), job.intake)
+    except ImageRefused as refusal:
+        return Outcome(name, "refused", reason=refusal.reason, detail=printable(refusal.detail))
+    BlobStore(job.blobs_dir).put(job.data)
+    fingerprint = hashes(image.image)
+    extracted = {kind: local_features(image, kind) for kind in FEATURE_KINDS}
+    record = {
+        "sha256": job.sha256, "filename": printable(job.path.name),
+        "width": image.width, "height": image.height, "format": image.format,
+        "frames": image.frames, "byte_size": len(job.data), "rights": image.rights.as_dict(),
+        "credentials": to_record(read_credentials(job.data)),
+        "creator": image.rights.creator, "license_url": image.rights.rights_url,
+        **fingerprint.as_dict(),
+    }
+    return _Prepared(job.path, job.sha256, record, fingerprint,
+                     {kind: feats.to_bytes() for kind, feats in extracted.items()},
+                     extracted, image.image if job.keep_image else None)
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _already(name: str, asset_id: int) -> Outcome:
+    return Outcome(name, "already", asset_id=asset_id, detail=f"already registered as asset {asset_id}")
+
+
+def _write_batch(store: Store, embedder: Embedder | None, work_indexes, owner: dict, batch: list,
+                 info: WorkInfo, kind: str) -> list[Outcome]:
+    """Store a batch of prepared works in one transaction, then add them to the indexes."""
+    new = [item for item in batch if isinstance(item, _Prepared)]
+    vectors = iter(embedder.embed([item.image for item in new]) if embedder and new else [None] * len(new))
+    outcomes: list[Outcome] = []
+    added = []
+    with store.atomic():
+        for item in batch:
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+                continue
+            name, vector = printable(str(item.path)), next(vectors)
+            # The same content twice among the files: the second finds the first registered.
+            if (existing := store.asset_by_sha(owner["id"], item.sha256)) is not None:
+                outcomes.append(_already(name, existing["id"]))
+                continue
+            record = {**item.record, "owner_id": owner["id"], "title": info.title or printable(item.path.stem),
+                      "creator": info.creator or item.record["creator"],
+                      "license_url": info.license_url or item.record["license_url"]}
+            embedding = (embedder.id, vector.tobytes()) if vector is not None else None
+            asset_id = store.add_asset(record, item.features, embedding)
             ledger.append(store, "register", f"asset:{asset_id}", {
-                "owner": owner["name"], "filename": printable(path.name), "sha256": sha,
-                **fingerprint.as_dict(), "embedder": embedder.id if embedder else None,
+                "owner": owner["name"], "filename": printable(item.path.name), "sha256": item.sha256,
+                **item.fingerprint.as_dict(), "embedder": embedder.id if embedder else None,
             })
-        work_indexes.add(asset_id, vector, fingerprint.as_dict(), extracted[kind])
-        outcomes[position] = Outcome(printable(str(path)), "registered", asset_id=asset_id)
-    return [outcomes[i] for i in sorted(outcomes)]
+            added.append((asset_id, vector, item.fingerprint.as_dict(), item.indexed[kind]))
+            outcomes.append(Outcome(name, "registered", asset_id=asset_id))
+    for asset_id, vector, fingerprint, features in added:
+        work_indexes.add(asset_id, vector, fingerprint, features)
+    return outcomes

@@ -281,6 +281,9 @@ class ReportSettings:
     )
     viewport: tuple[int, ...] = setting((1280, 800), "Width and height of the browser window for screenshots, in CSS pixels.")
     screenshot_timeout: float = setting(30.0, "Seconds a screenshot may wait for its page to load.")
+    screenshot_concurrency: int = setting(
+        4, "Pages a scan's screenshot browser loads at a time (one Chromium, each page in its own context)."
+    )
     max_screenshot_height: int = setting(
         8000, "Tallest full-page screenshot kept, in CSS pixels; longer pages are cut at this height."
     )
@@ -292,6 +295,8 @@ class ReportSettings:
                 raise ConfigError(f"report.{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}.")
         if len(self.viewport) != 2 or min(self.viewport) < 100:
             raise ConfigError(f"report.viewport must be [width, height], each 100 or more, got {list(self.viewport)}.")
+        if self.screenshot_concurrency < 1:
+            raise ConfigError(f"report.screenshot_concurrency must be 1 or more, got {self.screenshot_concurrency}.")
 
 
 @dataclass(frozen=True)

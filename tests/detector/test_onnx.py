@@ -158,3 +158,100 @@ def test_cli_exports_the_workspace_embedder_and_refuses_none(tiny_spec, tmp_path
     refused = runner.invoke(app, ["models", "export-onnx", "--home", str(bare)])
     assert isinstance(refused.exception, ConfigError)
     assert "is not an open_clip model" in str(refused.exception)
+
+
+def _conv_pool_model(path: Path, input_shape: list, resize: dict, seed: int = 0) -> np.ndarray:
+    """A real ONNX model built by code: a 1x1 convolution (3 -> 8 channels), ReLU and global average
+    pooling, so it takes any height and width; written with its sidecar. Returns the weights."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.random.default_rng(seed).normal(size=(8, 3, 1, 1)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["pixels", "w"], ["features"]),
+         helper.make_node("Relu", ["features"], ["active"]),
+         helper.make_node("GlobalAveragePool", ["active"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["embedding"])],
+        "conv-pool",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, input_shape)],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [input_shape[0], 8])],
+        initializer=[numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    sidecar = {"format": "copyhound-onnx-embedder", "version": 1, "input": "pixels", "output": "embedding",
+               "dim": 8, "layout": "NCHW", "dtype": "float32", "interpolation": "bilinear",
+               "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3], **resize}
+    sidecar_path(path).write_text(json.dumps(sidecar))
+    return weights
+
+
+def _by_hand(image: Image.Image, size: tuple[int, int], weights: np.ndarray) -> np.ndarray:
+    """The conv-pool model's unit embedding of `image` resized to `size` (width, height), in numpy."""
+    pixels = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
+    pixels = (pixels - np.float32([0.5, 0.4, 0.3])) / np.float32([0.2, 0.25, 0.3])
+    vector = np.maximum(pixels @ weights[:, :, 0, 0].T, 0).mean(axis=(0, 1))
+    return vector / np.linalg.norm(vector)
+
+
+def test_a_dynamic_size_model_sees_the_short_side_resized_to_n_keeping_the_aspect_ratio(tmp_path, photos):
+    model = tmp_path / "sscd-like.onnx"
+    weights = _conv_pool_model(model, ["batch", 3, "height", "width"], {"resize": "short_side", "short_side": 48})
+    embedder = OnnxEmbedder(model)
+    assert read_sidecar(model).size is None and embedder.fixed_batch is None
+    wide, tall = photos[0].resize((300, 200)), photos[1].resize((150, 400))
+    vectors = embedder.embed([wide, tall])
+    assert np.allclose(vectors[0], _by_hand(wide, (72, 48), weights), atol=1e-5)
+    assert np.allclose(vectors[1], _by_hand(tall, (48, 128), weights), atol=1e-5)
+    # the aspect ratio matters: a squash to 48x48 is a different input and a different vector
+    assert not np.allclose(vectors[0], _by_hand(wide, (48, 48), weights), atol=1e-3)
+
+
+def test_the_windows_of_a_candidate_run_in_one_call_and_give_the_vectors_of_one_by_one(tmp_path, photos):
+    from detector.fingerprint import query_windows
+
+    model = tmp_path / "dynamic.onnx"
+    _conv_pool_model(model, ["batch", 3, "height", "width"], {"resize": "short_side", "short_side": 40})
+    embedder = OnnxEmbedder(model, batch_size=16)
+    candidate = photos[2]
+    windows = [candidate.crop(box) for box in query_windows(candidate)][1:]  # the 9 windows, one size
+    images = windows + [photos[3]]
+    calls = []
+    run = embedder._session.run
+    embedder._session.run = lambda outputs, feeds: calls.append(feeds["pixels"].shape) or run(outputs, feeds)
+    together = embedder.embed(images)
+    assert sorted(shape[0] for shape in calls) == [1, 9]  # the windows in one call, the other photo alone
+    calls.clear()
+    one_by_one = np.vstack([embedder.embed([image]) for image in images])
+    assert len(calls) == len(images)
+    assert np.allclose(together, one_by_one, atol=1e-6)
+    assert (together[:9] @ together[:9].T)[~np.eye(9, dtype=bool)].min() < 0.9999  # the windows differ
+
+
+def test_a_fixed_batch_model_gets_exactly_its_batch_and_a_fixed_size_its_size(tmp_path, photos):
+    model = tmp_path / "fixed.onnx"
+    _conv_pool_model(model, [4, 3, 32, 32], {"resize": "squash", "size": [32, 32]})
+    embedder = OnnxEmbedder(model, batch_size=16)
+    assert embedder.fixed_batch == 4
+    together = embedder.embed(photos)  # 6 images: a batch of 4 and one of 2 padded to 4
+    one_by_one = np.vstack([embedder.embed([image]) for image in photos])
+    assert together.shape == (6, 8) and np.allclose(together, one_by_one, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, resize, message", [
+    ([1, 3, 224, 224], {"resize": "short_side", "short_side": 288},
+     r"takes a fixed input size \(\[1, 3, 224, 224\]\) but its sidecar resizes to short side 288"),
+    (["n", 3, 224, 224], {"resize": "squash", "size": [256, 256]},
+     r"takes input height 224 but its sidecar's size is \[256, 256\]"),
+    (["n", 224, 224, 3], {"resize": "squash", "size": [224, 224]},
+     r"declares input \['n', 224, 224, 3\], which has 224 channels in layout NCHW; .* \(layout NHWC\?\)"),
+    (["n", 3, "h", "w"], {"resize": "short_side"}, r"short_side is None; resize 'short_side' needs the short side"),
+])
+def test_a_sidecar_that_does_not_fit_the_model_is_refused_in_one_line(tmp_path, shape, resize, message):
+    model = tmp_path / "m.onnx"
+    _conv_pool_model(model, shape, resize)
+    with pytest.raises(EmbedderUnavailable, match=message) as refused:
+        OnnxEmbedder(model)
+    assert "\n" not in str(refused.value)

@@ -54,3 +54,24 @@ def test_odd_names_and_files_are_listed_and_the_rest_registered(home, tmp_path, 
     again = run_cli("register", latin1, "--owner", "alice", home=home)
     assert again.returncode == 0, again.stderr
     assert "caf\\xe9.jpg: already registered as asset" in again.stdout
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_same_content_twice_in_one_run_is_registered_once(home, tmp_path, works_dir, workers):
+    from detector.register import WorkInfo, register_files
+    from detector.workspace import open_workspace
+
+    folder = tmp_path / "twice"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copy(works_dir / "coffee.jpg", folder / name)
+    shutil.copy(works_dir / "rocket.jpg", folder / "c.jpg")
+    ws = open_workspace(home)
+    store = Store(ws.db_path)
+    outcomes = register_files(ws, store, ws.settings(), None, sorted(folder.iterdir()), WorkInfo("alice"),
+                              workers=workers)
+    assert [(o.status, o.path.rsplit("/", 1)[-1]) for o in outcomes] == [
+        ("registered", "a.jpg"), ("already", "b.jpg"), ("registered", "c.jpg")]
+    assert outcomes[1].asset_id == outcomes[0].asset_id
+    assert sorted(a["filename"] for a in store.assets()) == ["a.jpg", "c.jpg"]
+    store.close()

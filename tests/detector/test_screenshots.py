@@ -1,10 +1,15 @@
 """The page as it was seen: real headless Chromium (Debian's, driven by Playwright) shooting a real
 page served on 127.0.0.1, the WARC records read back with warcio, the report showing the shot."""
 
+import contextlib
 import io
 import json
+import threading
+import time
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -12,7 +17,7 @@ from evidence_case import build_env, copy_jpeg, work_jpeg
 from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.screenshot import AddressGuard
+from crawlers.screenshot import AddressGuard, Capture, Page, ScreenshotRefused, Shot, take_all
 from detector.config import ReportSettings, Target
 from detector.demo_site import serve
 from detector.evidence import case, ledger, report
@@ -129,3 +134,49 @@ def test_a_scan_shoots_the_matches_its_setting_asks_for_once(tmp_path, site):
     assert after_scan(env.ws.home, env.store, every, scan_id, allowed) == {"taken": 1}
     assert after_scan(env.ws.home, env.store, every, scan_id, allowed) == {}  # already has one
     assert env.store.latest_screenshot(env.match_id)["status"] == "taken"
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """Pages that each set a cookie; /hang never answers in time. Records the cookies it is sent."""
+
+    cookies_seen: ClassVar[list] = []
+
+    def do_GET(self):
+        if self.path != "/favicon.ico":
+            type(self).cookies_seen.append(self.headers.get("Cookie"))
+        if self.path == "/hang":
+            time.sleep(8)
+        body = f"<!doctype html><title>{self.path}</title><p>{self.path}</p>".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Set-Cookie", f"visited={self.path.strip('/')}; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the browser gave up on /hang
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_one_browser_shoots_every_page_each_in_a_fresh_context_and_a_hanging_page_fails_alone():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    _Pages.cookies_seen = []
+    urls = [base + "a", base + "hang", base + "b", base + "c", base + "d"]
+    results: dict = {}
+    capture = Capture(viewport=(400, 300), user_agent="copyhound-test", timeout=2.0, max_height=2000, concurrency=2)
+    try:
+        launches = take_all([Page(url, allow_private=True) for url in urls], capture, results.__setitem__)
+    finally:
+        server.shutdown()
+    assert launches == 1
+    assert sorted(results) == list(range(len(urls)))
+    hung = results.pop(1)
+    assert isinstance(hung, ScreenshotRefused) and hung.reason == "load_failed" and "/hang" in str(hung)
+    assert all(isinstance(shot, Shot) for shot in results.values())
+    assert [shot.final_url for _, shot in sorted(results.items())] == [base + p for p in "abcd"]
+    # every page set a cookie, and no page was sent another's: each had a context of its own
+    assert len(_Pages.cookies_seen) == len(urls) and set(_Pages.cookies_seen) == {None}

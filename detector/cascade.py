@@ -27,8 +27,9 @@ from detector.verify import Verdict, Verifier
 
 def verify_copy(verifier: Verifier, aligner: Aligner, candidate: CandidatePrint, work: LocalFeatures,
                 candidate_gray: np.ndarray, work_gray: np.ndarray, hints: list[Hint] = ()) -> Verdict:
-    """The verdict on `candidate` showing `work`: the first way that verifies it, else the most
-    informative failure (the alignment's for a low-texture work, else the attempt with most inliers).
+    """The verdict on `candidate` showing `work`: the first way that verifies it, else the failure
+    that says most (the alignment's for a low-texture work, else the whole image's). A region that
+    fails is not reported: a small part of a page matched partly is no evidence worth a review.
 
     `hints`: boxes (shares of the candidate's size) where something already placed the work, e.g.
     the embedding window that nominated it; the alignment starts from them too.
@@ -39,11 +40,8 @@ def verify_copy(verifier: Verifier, aligner: Aligner, candidate: CandidatePrint,
         return verdict
     for region in candidate.regions:
         attempt = verifier.verify(region.features, work, candidate_gray, work_gray)
-        attempt = replace(attempt, method=f"{work.kind}-region")
         if attempt.verified:
-            return attempt
-        if attempt.inliers > verdict.inliers:
-            verdict = attempt
+            return replace(attempt, method=f"{work.kind}-region")
     if aligner.applies(len(work)):
         size = (candidate.features.width, candidate.features.height)
         return aligner.verify(work_gray, candidate_gray, (work.width, work.height), size, hints)

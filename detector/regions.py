@@ -10,7 +10,8 @@ background, bars and the gaps between lines of text are flat fill.
    `_BUSY_STD` (flat fill and JPEG-smoothed backgrounds stay below it; photo detail is above).
 2. A pixel is *photographic* where nearly all (`_DENSE_SHARE`) of a `_DENSITY_WINDOW`-wide
    square around it is busy: lines of text leave flat gaps between strokes and lines, so they
-   never reach it; an opening then cuts thin bridges (a caption touching the photo).
+   never reach it; an opening then cuts thin bridges (a caption touching the photo), and a
+   closing joins parts of one photo that a flat strip splits.
 3. Connected photographic areas become boxes; boxes too small to verify (a side under
    `_MIN_SIDE` pixels, the verifier's least footprint side) or too large to need a region of
    their own (the whole image already sees them) are dropped, and the largest `MAX_REGIONS` kept.
@@ -40,6 +41,9 @@ _DENSITY_WINDOW = 15
 _DENSE_SHARE = 0.85
 #: Opening that cuts bridges thinner than this many pixels between photographic areas.
 _OPENING = 9
+#: Closing that joins parts of one photo split by a flat strip (a dark background, a clipped sky)
+#: narrower than this; text never becomes photographic, so it is not joined in.
+_CLOSING = 25
 #: Least side of a region, in pixels of the analysed image (the verifier's least footprint side).
 _MIN_SIDE = 48
 #: A region covering more than this share of the image is the image: it needs no region of its own.
@@ -58,6 +62,7 @@ def textured_regions(image: Image.Image, limit: int = MAX_REGIONS) -> list[Box]:
     busy = (spread >= _BUSY_STD).astype(np.float32)
     dense = (cv2.blur(busy, (_DENSITY_WINDOW, _DENSITY_WINDOW)) >= _DENSE_SHARE).astype(np.uint8)
     dense = cv2.morphologyEx(dense, cv2.MORPH_OPEN, np.ones((_OPENING, _OPENING), np.uint8))
+    dense = cv2.morphologyEx(dense, cv2.MORPH_CLOSE, np.ones((_CLOSING, _CLOSING), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(dense, connectivity=4)
     height, width = gray.shape
     # The density window trims about half its width off each edge of a photo; give it back.

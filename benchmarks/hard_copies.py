@@ -144,9 +144,9 @@ def build(photos: Path, out: Path, seed: int) -> tuple[Path, list[dict]]:
     others = [p for p in names if p not in works]
     candidates: list[dict] = []
 
-    def add(image: Image.Image, name: str, family: str, work: str | None) -> None:
+    def add(image: Image.Image, name: str, family: str, work: str | None, kind: str) -> None:
         image.save(candidates_dir / f"{name}.png")
-        candidates.append({"name": f"{name}.png", "family": family, "work": work})
+        candidates.append({"name": f"{name}.png", "family": family, "work": work, "kind": kind})
 
     for path in works:
         Image.open(path).convert("RGB").save(works_dir / f"{path.stem}.png")
@@ -154,22 +154,23 @@ def build(photos: Path, out: Path, seed: int) -> tuple[Path, list[dict]]:
         work = Image.open(path).convert("RGB")
         for size in PAGE_SIZES:
             side = Image.open(rng.choice(others)).convert("RGB")
-            add(page_screenshot(work, side, size, rng), f"{path.stem}-page{size[0]}", "small_embedded", path.stem)
+            add(page_screenshot(work, side, size, rng), f"{path.stem}-page{size[0]}", "small_embedded", path.stem,
+                f"page {size[0]}x{size[1]}")
     for index in range(SKIES):
         sky = wallpaper(seed * 100 + index)
         sky.save(works_dir / f"sky-{index}.png")
         for kind, make in LOW_TEXTURE_COPIES.items():
-            add(jpeg(make(sky), 75), f"sky-{index}-{kind}", "low_texture", f"sky-{index}")
+            add(jpeg(make(sky), 75), f"sky-{index}-{kind}", "low_texture", f"sky-{index}", kind)
     for index in range(SKIES):  # negatives
         other = LOW_TEXTURE_COPIES["recolour"](wallpaper(seed * 100 + 50 + index))
-        add(jpeg(other, 75), f"other-sky-{index}", "negative", None)
-    add(Image.new("RGB", (960, 640), (20, 26, 60)), "flat-colour", "negative", None)
-    add(wallpaper(seed * 100, amplitude=0), "plain-gradient", "negative", None)
+        add(jpeg(other, 75), f"other-sky-{index}", "negative", None, "another sky")
+    add(Image.new("RGB", (960, 640), (20, 26, 60)), "flat-colour", "negative", None, "flat colour")
+    add(wallpaper(seed * 100, amplitude=0), "plain-gradient", "negative", None, "a registered sky's gradient alone")
     for path in others:
         other = Image.open(path).convert("RGB")
-        add(other, f"photo-{path.stem}", "negative", None)
+        add(other, f"photo-{path.stem}", "negative", None, "unregistered photo")
         add(page_screenshot(other, Image.open(rng.choice(others)).convert("RGB"), PAGE_SIZES[1], rng),
-            f"page-with-{path.stem}", "negative", None)
+            f"page-with-{path.stem}", "negative", None, "page with an unregistered photo")
     return works_dir, candidates
 
 
@@ -205,6 +206,7 @@ def run(photos: Path, workdir: Path, seed: int = 7) -> dict:
         detector = Detector(ws, store, ws.settings(), None)
         by_stem = {Path(a["filename"]).stem: a["id"] for a in store.assets()}
         families: dict[str, Counter] = {}
+        kinds: dict[str, Counter] = {}
         cpu = {"before": [], "after": []}
         methods: Counter = Counter()
         for case in candidates:
@@ -212,8 +214,10 @@ def run(photos: Path, workdir: Path, seed: int = 7) -> dict:
             decoded = decode_image(data, case["name"], ws.settings().intake)
             sha256 = sha256_hex(data)
             truth = by_stem.get(case["work"]) if case["work"] else None
-            row = families.setdefault(case["family"], Counter())
-            row["candidates"] += 1
+            rows = (families.setdefault(case["family"], Counter()),
+                    kinds.setdefault(f"{case['family']}: {case['kind']}", Counter()))
+            for row in rows:
+                row["candidates"] += 1
             for name in ("before", "after"):
                 clock = time.process_time()
                 if name == "before":
@@ -221,8 +225,9 @@ def run(photos: Path, workdir: Path, seed: int = 7) -> dict:
                 else:
                     matched, used = _after(detector, sha256, decoded, Counter())
                 cpu[name].append(time.process_time() - clock)
-                row[f"{name}_found"] += truth in matched
-                row[f"{name}_false"] += len(matched - {truth})
+                for row in rows:
+                    row[f"{name}_found"] += truth in matched
+                    row[f"{name}_false"] += len(matched - {truth})
                 if name == "after":
                     methods.update(used)
     finally:
@@ -230,6 +235,7 @@ def run(photos: Path, workdir: Path, seed: int = 7) -> dict:
     return {
         "seed": seed, "works": len(by_stem), "page_sizes": [list(s) for s in PAGE_SIZES], "page_share": PAGE_SHARE,
         "families": {name: dict(row) for name, row in families.items()},
+        "kinds": {name: dict(row) for name, row in kinds.items()},
         "cpu_ms": {name: {"median": 1000 * statistics.median(times), "mean": 1000 * statistics.fmean(times)}
                    for name, times in cpu.items()},
         "methods_after": dict(methods),
@@ -244,11 +250,11 @@ def render(part: dict) -> list[str]:
              f"{part['page_share']:.0%}; `benchmarks/hard_copies.py`, seed {part['seed']}."), "",
              "| family | candidates | found before | found after | false matches before | after |",
              "|---|---|---|---|---|---|"]
-    for name, row in part["families"].items():
+    for name, row in [*part["families"].items(), *part.get("kinds", {}).items()]:
         n = row["candidates"]
         found = (f"{row.get('before_found', 0)} ({row.get('before_found', 0) / n:.2f})",
                  f"{row.get('after_found', 0)} ({row.get('after_found', 0) / n:.2f})")
-        if name == "negative":
+        if name.startswith("negative"):
             found = ("-", "-")
         lines.append(f"| {name} | {n} | {found[0]} | {found[1]} | {row.get('before_false', 0)} | {row.get('after_false', 0)} |")
     cpu = part["cpu_ms"]

@@ -9,8 +9,9 @@ background, bars and the gaps between lines of text are flat fill.
 1. A pixel is *busy* where the gray levels of its 3x3 neighbourhood spread by at least
    `_BUSY_STD` (flat fill and JPEG-smoothed backgrounds stay below it; photo detail is above).
 2. A pixel is *photographic* where nearly all (`_DENSE_SHARE`) of a `_DENSITY_WINDOW`-wide
-   square around it is busy: lines of text leave flat gaps between strokes and lines, so they
-   never reach it; an opening then cuts thin bridges (a caption touching the photo), and a
+   square around it is busy: lines of text at reading size leave flat gaps between strokes and
+   lines, so they do not reach it (very small text can: it then costs a region, not a false
+   match, since every region is verified like the whole image); an opening then cuts thin bridges (a caption touching the photo), and a
    closing joins parts of one photo that a flat strip splits.
 3. Connected photographic areas become boxes; boxes too small to verify (a side under
    `_MIN_SIDE` pixels, the verifier's least footprint side) or too large to need a region of

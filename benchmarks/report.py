@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from benchmarks import hard_copies
+
 
 def _f(value, digits: int = 3) -> str:
     if value is None:
@@ -221,4 +223,6 @@ def render(r: dict, dataset: dict) -> str:
              f"- Photos: {r['photos']}", ""]
     lines += (quality_section(r, dataset) + throughput_section(r) + scale_section(r) + shortlist_section(r)
               + distributed_section(r))
+    if "hard" in r:  # reports written before this part existed have none
+        lines += hard_copies.render(r["hard"])
     return "\n".join(lines) + "\n"

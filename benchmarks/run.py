@@ -1,10 +1,11 @@
 """Run every benchmark (or, with --only scale, just the index-scale part) and write benchmarks/RESULTS.md.
 
-    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed] [--works N] [--shortlist-sizes N,N]
-                             [--photos DIR] [--seed N] [--workdir DIR] [--out FILE]
+    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed|hard] [--works N]
+                             [--shortlist-sizes N,N] [--photos DIR] [--seed N] [--workdir DIR] [--out FILE]
 
 `--only scale` re-measures the indexes alone and merges them into the existing RESULTS.json beside
---out (the other parts keep their numbers, and the scale part records its own command and date).
+--out (the other parts keep their numbers, and the scale part records its own command and date);
+`--only shortlist` and `--only hard` (small embedded copies and low-texture works) do the same.
 
 `make bench` (under 30 minutes on 2 cores) and `make bench-quick` (a few minutes) call this;
 `make bench-scale` re-measures the local-feature shortlist at 1k, 10k and 100k works and merges it in.
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import distributed, machine, quality, report, scale, shortlist_scale, throughput
+from benchmarks import distributed, hard_copies, machine, quality, report, scale, shortlist_scale, throughput
 from benchmarks.dataset import REPO, build, photos_dir
 from detector.catalogue import set_threads
 from detector.config import EmbedderSettings, IndexSettings
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7, help="Seed of the split, the transforms and the vectors.")
     parser.add_argument("--workdir", type=Path, help="Keep the dataset and workspace here (default: a temp dir).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md", help="Report file.")
-    parser.add_argument("--only", choices=["scale", "shortlist", "distributed"],
+    parser.add_argument("--only", choices=["scale", "shortlist", "distributed", "hard"],
                         help="Run this part alone and merge it into the RESULTS.json beside --out.")
     parser.add_argument("--works", type=int,
                         help="Registered works in the quality set, generated works filling up after the photos "
@@ -107,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     results["shortlist"] = _measure_shortlist(args, photos, workdir, command)
     step("distributed detection: 1, 2 and 4 workers on loopback Redis")
     results["distributed"] = _measure_distributed(args, plan, photos, workdir, command)
+    step("small embedded copies and low-texture works, before and after")
+    results["hard"] = _measure_hard(args, photos, workdir, command)
     results["seconds"] = time.perf_counter() - started
     summary = {"works": len(dataset.works), "negatives": len(dataset.negatives), "queries": len(dataset.queries),
                "generated": dataset.generated,
@@ -151,6 +154,13 @@ def _measure_distributed(args, plan: dict, photos: Path, workdir: Path, command:
     return part
 
 
+def _measure_hard(args, photos: Path, workdir: Path, command: str) -> dict:
+    started = time.perf_counter()
+    part = hard_copies.run(photos, workdir, args.seed)
+    part.update(command=command, date=_now(), seconds=time.perf_counter() - started, machine=machine.describe())
+    return part
+
+
 def _part_only(args, plan: dict, command: str) -> None:
     raw = args.out.with_suffix(".json")
     if not raw.exists():
@@ -167,7 +177,8 @@ def _part_only(args, plan: dict, command: str) -> None:
         part = _measure_distributed(args, plan, photos_dir(args.photos), workdir, command)
     else:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
-        part = _measure_shortlist(args, photos_dir(args.photos), workdir, command)
+        measure = _measure_shortlist if args.only == "shortlist" else _measure_hard
+        part = measure(args, photos_dir(args.photos), workdir, command)
     saved["results"][args.only] = part
     _write(args.out, saved["results"], saved["dataset"])
     print(f"merged the {args.only} part into {raw} and rewrote {args.out}", flush=True)

@@ -91,11 +91,12 @@ def detector_rows(home: Path, files: list[Path]) -> list[dict]:
         for i, d in enumerate(decoded):
             detector.analyse(f"{i:064x}", d, seconds)
     rows = []
-    for stage in ("hash", "features", "search", "verify", "common"):
+    notes = {"hash": "image + mirror", "features": "image + mirror", "regions": "up to 3 photographic regions"}
+    for stage in ("hash", "regions", "features", "search", "verify", "common"):
         share = Clock()
         share.wall = seconds[stage]
         share.cpu = total.cpu * seconds[stage] / max(1e-9, total.wall)
-        rows.append(_row(stage, "copyhound", len(files), share, "image + mirror" if stage in ("hash", "features") else ""))
+        rows.append(_row(stage, "copyhound", len(files), share, notes.get(stage, "")))
     rows.append(_row("analyse (all of the above)", "copyhound", len(files), total,
                      f"{len(detector.assets)} registered works"))
     return rows

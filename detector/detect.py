@@ -21,6 +21,8 @@ import numpy as np
 from PIL import Image
 
 from detector import __version__, catalogue, common
+from detector.align import Aligner
+from detector.cascade import verify_copy
 from detector.config import Settings
 from detector.decide import PARTIAL_INLIERS, Decision, decide
 from detector.embedders import Embedder
@@ -146,6 +148,7 @@ class Detector:
         self.work_features = lru_cache(maxsize=_WORK_CACHE)(self._work_features)
         self.work_gray = lru_cache(maxsize=_WORK_CACHE)(self._work_gray)
         self.verifier = Verifier()
+        self.aligner = Aligner()
         self.sources = shortlist_sources(embedder)
 
     def _work_features(self, asset_id: int) -> LocalFeatures | None:
@@ -190,8 +193,13 @@ class Detector:
         work = self.work_features(nomination.asset_id)
         if work is None:
             return None
-        return self.verifier.verify(candidate.features, work, candidate_gray, self.work_gray(nomination.asset_id),
-                                    candidate_mirror=candidate.mirror_features)
+        hints = []
+        if nomination.clip_region is not None:  # windows[0] is the whole image, in the same pixels
+            width, height = candidate.windows[0][2], candidate.windows[0][3]
+            left, top, right, bottom = nomination.clip_region
+            hints.append((left / width, top / height, right / width, bottom / height))
+        return verify_copy(self.verifier, self.aligner, candidate, work, candidate_gray,
+                           self.work_gray(nomination.asset_id), hints)
 
     def _common(self, asset_id: int, verdict: Verdict | None, candidate: CandidatePrint) -> common.CommonElements | None:
         """What a geometric match (verified, or partial evidence that fitted a transform) shares with

@@ -17,6 +17,12 @@ from PIL import Image
 
 KINDS = ("sift", "orb")
 DEFAULT_ANALYSE_SIDE = 1024
+#: A region of a candidate (`extract_region`) is enlarged to about this long side, at most
+#: `REGION_MAX_ENLARGE` times: a work pasted at a third of its size then offers keypoints at the
+#: finer scales its registered features have, and the region gets the whole keypoint budget.
+REGION_SIDE = 512
+#: Beyond twice, enlarging invents no detail (SIFT already doubles internally) and costs time.
+REGION_MAX_ENLARGE = 2.0
 
 _FORMAT_VERSION = 1
 # RootSIFT components lie in [0, 1]; 8 bits per component keep matching unchanged and make the
@@ -146,6 +152,34 @@ def extract(
     factor = np.array([width / gray.shape[1], height / gray.shape[0]])
     points = ((analysed + 0.5) * factor - 0.5).astype(np.float32)
     return LocalFeatures(kind, points, descriptors.astype(dtype), width, height)
+
+
+def extract_region(image: Image.Image, box: tuple[int, int, int, int], kind: str = "sift",
+                   original_size: tuple[int, int] | None = None) -> LocalFeatures:
+    """Local features of the part of `image` inside `box` (left, top, right, bottom in `image` pixels),
+    seen at more resolution (see `REGION_SIDE`), with keypoints in the whole ORIGINAL image's pixels.
+
+    The result stands for the whole image (its width and height are the original's), so a
+    transform fitted to it maps a work into the candidate exactly as one fitted to the whole
+    image's features does.
+    """
+    left, top, right, bottom = box
+    if not (0 <= left < right <= image.width and 0 <= top < bottom <= image.height):
+        raise ValueError(f"box {box} is not inside the {image.width}x{image.height} image; "
+                         "give (left, top, right, bottom) with left < right <= width and top < bottom <= height.")
+    crop = image.crop(box)
+    enlarge = min(REGION_MAX_ENLARGE, max(1.0, REGION_SIDE / max(crop.size)))
+    size = (round(crop.width * enlarge), round(crop.height * enlarge))
+    seen = crop.resize(size, Image.Resampling.BICUBIC) if enlarge > 1 else crop
+    local = extract(seen, kind=kind)
+    width, height = original_size or image.size
+    # Pixel centres at integer coordinates: scale about pixel edges, from the enlarged crop to the
+    # crop, shift to the image, then scale to the original.
+    to_crop = np.array([crop.width / seen.width, crop.height / seen.height])
+    to_original = np.array([width / image.width, height / image.height])
+    in_image = (local.points + 0.5) * to_crop + np.array([left, top])
+    points = (in_image * to_original - 0.5).astype(np.float32)
+    return LocalFeatures(kind, points, local.descriptors, width, height)
 
 
 def _root_sift(descriptors: np.ndarray) -> np.ndarray:

@@ -1,15 +1,16 @@
 """Everything computed from one decoded image, the same way for registered works and candidates.
 
 A candidate is fingerprinted once (`fingerprint_candidate`): its hashes and its mirror image's,
-its local features and its mirror image's, and the embeddings of its query windows. That one
-object is what the shortlist and verification read.
+its local features and its mirror image's, the local features of its photographic regions (where
+a small embedded copy may sit, `detector.regions`), and the embeddings of its query windows
+(the grid and those regions). That one object is what the shortlist and verification read.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -18,6 +19,7 @@ from detector import features
 from detector.embedders import Embedder
 from detector.hashing import HASHERS
 from detector.intake import DecodedImage
+from detector.regions import MAX_REGIONS, textured_regions
 
 #: Both kinds are cached at registration so `match.local_features` can change without re-registering.
 FEATURE_KINDS = ("sift", "orb")
@@ -37,10 +39,20 @@ class Fingerprint:
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: it holds numpy arrays
+class Region:
+    """A rectangle of photographic texture in a candidate (box in the decoded image's pixels) and its
+    local features, extracted at more resolution but expressed in the whole original's pixels."""
+
+    box: Box
+    features: features.LocalFeatures
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: it holds numpy arrays
 class CandidatePrint:
     """One candidate image, analysed once: what every shortlist source and the verifier read.
 
-    window_vectors is None without an embedder; otherwise row i embeds `windows[i]`.
+    window_vectors is None without an embedder; otherwise row i embeds `windows[i]` (the grid
+    windows, then the regions' boxes).
     """
 
     sha256: str
@@ -50,6 +62,7 @@ class CandidatePrint:
     mirror_features: features.LocalFeatures
     windows: list[Box]
     window_vectors: np.ndarray | None
+    regions: tuple[Region, ...] = field(default=())
 
 
 def hashes(image: Image.Image) -> Fingerprint:
@@ -69,8 +82,11 @@ def local_features(decoded: DecodedImage, kind: str, image: Image.Image | None =
 
 
 def fingerprint_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Embedder | None,
-                          seconds: Counter | None = None) -> CandidatePrint:
-    """Fingerprint a candidate once; `seconds` (if given) gains the time of each stage."""
+                          seconds: Counter | None = None, max_regions: int = MAX_REGIONS) -> CandidatePrint:
+    """Fingerprint a candidate once; `seconds` (if given) gains the time of each stage.
+
+    `max_regions`: photographic regions examined (0: none, as before regions existed).
+    """
     seconds = seconds if seconds is not None else Counter()
     image = decoded.image
     clock = time.perf_counter()
@@ -79,7 +95,13 @@ def fingerprint_candidate(sha256: str, decoded: DecodedImage, kind: str, embedde
     seconds["hash"] += time.perf_counter() - clock
 
     clock = time.perf_counter()
-    windows = query_windows(image)
+    boxes = textured_regions(image, max_regions) if max_regions else []
+    regions = tuple(Region(box, features.extract_region(image, box, kind, (decoded.width, decoded.height)))
+                    for box in boxes)
+    seconds["regions"] += time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    windows = query_windows(image) + boxes
     window_vectors = embedder.embed([image.crop(box) for box in windows]) if embedder is not None else None
     seconds["embed"] += time.perf_counter() - clock
 
@@ -87,7 +109,7 @@ def fingerprint_candidate(sha256: str, decoded: DecodedImage, kind: str, embedde
     feats = local_features(decoded, kind)
     mirror_feats = local_features(decoded, kind, image=flipped)
     seconds["features"] += time.perf_counter() - clock
-    return CandidatePrint(sha256, image_hashes, mirror_hashes, feats, mirror_feats, windows, window_vectors)
+    return CandidatePrint(sha256, image_hashes, mirror_hashes, feats, mirror_feats, windows, window_vectors, regions)
 
 
 def query_windows(image: Image.Image, grid: int = 3, scale: float = 0.5) -> list[Box]:

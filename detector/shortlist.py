@@ -3,12 +3,14 @@
 Four cheap sources, each of which can only nominate (verification decides):
 - the same bytes (SHA-256);
 - perceptual-hash neighbours (pHash and PDQ, of the candidate and of its mirror image);
-- embedding neighbours of the candidate whole and of a grid of windows over it, so that a work
-  filling a quarter of a collage still finds its way in;
+- embedding neighbours of the candidate whole, of a grid of windows over it and of its
+  photographic regions, so that a work filling a quarter of a collage or a small part of a page
+  screenshot still finds its way in;
 - local-feature votes: the candidate's SIFT descriptors vote for the works whose descriptors
   they match (`index.local.LocalFeatureIndex`: exact while the catalogue is small, an inverted
-  file over quantised descriptors beyond). This works with no embedder at all and is what
-  finds heavy crops.
+  file over quantised descriptors beyond), counted for the candidate whole, its mirror image and
+  each photographic region, the best of them per work. This works with no embedder at all and is
+  what finds heavy crops and small pasted copies.
 """
 
 from __future__ import annotations
@@ -80,9 +82,12 @@ def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkInde
                     nomination.clip_cosine = round(float(score), 4)
                     nomination.clip_region = list(box)
 
-    votes = feature_votes(indexes.features, candidate.features)
-    for asset_id, count in feature_votes(indexes.features, candidate.mirror_features).items():
-        votes[asset_id] = max(votes.get(asset_id, 0), count)
+    # A work's votes are those of the view that sees it best: the candidate whole, mirrored, or one
+    # of its photographic regions (where a small copy gets the whole keypoint budget).
+    votes: dict[int, int] = {}
+    for features in (candidate.features, candidate.mirror_features, *(r.features for r in candidate.regions)):
+        for asset_id, count in feature_votes(indexes.features, features).items():
+            votes[asset_id] = max(votes.get(asset_id, 0), count)
     ranked = sorted(votes.items(), key=lambda item: -item[1])
     for asset_id, count in ranked[: settings.shortlist_size]:
         if count >= settings.min_feature_votes:

@@ -46,7 +46,10 @@ _MIN_TILES = 4
 class Verdict:
     """The outcome of verifying one (candidate, work) pair.
 
-    verified: every gate passed. method: the feature kind used ("sift" / "orb").
+    verified: every gate passed. method: how: the feature kind used on the candidate whole ("sift" /
+        "orb"), on one of its photographic regions ("sift-region" / "orb-region", see
+        `detector.cascade`), or direct photometric alignment of a low-texture work ("ecc", see
+        `detector.align`, where good_matches and inliers are 0).
     good_matches: matches surviving the ratio test and the mutual (cross) check.
     inliers: good matches consistent with the fitted homography. inlier_ratio: inliers / good_matches.
     asset_coverage: share of the work's area that lies inside the candidate under the transform.

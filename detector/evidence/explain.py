@@ -46,6 +46,16 @@ def _common_elements(signals: dict) -> str:
     return sentence + "."
 
 
+#: How each verification method found the work, in plain words (the verdict's `method`).
+_METHODS = {
+    "sift-region": "The work fills only a small part of the copy; that part was examined at higher resolution.",
+    "orb-region": "The work fills only a small part of the copy; that part was examined at higher resolution.",
+    "ecc": ("The work is too smooth for distinctive points (a soft, low-contrast picture), so it was aligned "
+            "with the copy pixel by pixel instead, and its faint shapes were compared once the overall "
+            "shading was set aside."),
+}
+
+
 def why_sentences(signals: dict, regions: Regions | None) -> list[str]:
     """The plain-language case that the copy is the work, strongest evidence first."""
     v = signals.get("verification") or {}
@@ -53,6 +63,8 @@ def why_sentences(signals: dict, regions: Regions | None) -> list[str]:
     if signals.get("sha256_equal"):
         lines.append("The copy is the registered file itself, byte for byte (both have the same SHA-256 fingerprint).")
     if v.get("verified"):
+        if v.get("method") in _METHODS:
+            lines.append(_METHODS[v["method"]])
         lines.append(_geometry(v, regions))
     hashes = [f"{signals[key]} of {bits}" for key, bits in (("phash_distance", 64), ("pdq_distance", 256))
               if _number(signals.get(key))]

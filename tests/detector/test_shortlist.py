@@ -13,7 +13,7 @@ from PIL import Image
 from detector.catalogue import WorkIndexes
 from detector.config import MatchSettings
 from detector.features import LocalFeatures
-from detector.fingerprint import CandidatePrint, Fingerprint, query_windows
+from detector.fingerprint import CandidatePrint, Fingerprint, Region, query_windows
 from detector.shortlist import nominate
 from index.binary import BinaryIndex, codes_to_hex, hex_to_codes
 from index.local import LocalFeatureIndex
@@ -75,10 +75,12 @@ def indexes() -> WorkIndexes:
     return WorkIndexes(vectors=vectors, hashes={"phash": phash, "pdq": pdq}, features=local)
 
 
-def _candidate(hashes=None, mirror=None, features=NO_FEATURES, mirror_features=NO_FEATURES, vectors=None):
+def _candidate(hashes=None, mirror=None, features=NO_FEATURES, mirror_features=NO_FEATURES, vectors=None,
+               regions=()):
     windows = [(0, 0, 10, 10), (0, 0, 5, 5), (5, 5, 10, 10)]
     return CandidatePrint("c" * 64, hashes or _hashes(), mirror or _hashes(), features, mirror_features,
-                          windows[:len(vectors)] if vectors is not None else windows, vectors)
+                          windows[:len(vectors)] if vectors is not None else windows, vectors,
+                          tuple(Region((0, 0, 5, 5), r) for r in regions))
 
 
 CASES = {
@@ -99,6 +101,10 @@ CASES = {
     "the mirror's features count when they vote more": (
         {"features": _features(WORK_DESCRIPTORS[9][:7]), "mirror_features": _features(WORK_DESCRIPTORS[9][:12])},
         [], {9: {"shortlisted_by": ["features"], "feature_votes": 12}}),
+    "a region's features count when they vote more": (
+        {"features": _features(WORK_DESCRIPTORS[9][:3]),
+         "regions": [_features(WORK_DESCRIPTORS[8][:4]), _features(WORK_DESCRIPTORS[9][:14])]},
+        [], {9: {"shortlisted_by": ["features"], "feature_votes": 14}}),
     "several sources at once": ({"hashes": _hashes(phash=WORK_PHASH[3]), "features": _features(WORK_DESCRIPTORS[8])},
                                 [3], {3: {"shortlisted_by": ["phash", "sha256"], "phash_distance": 0},
                                       8: {"shortlisted_by": ["features"], "feature_votes": 60}}),

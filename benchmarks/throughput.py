@@ -80,11 +80,11 @@ def detector_rows(home: Path, files: list[Path]) -> list[dict]:
     """Per-stage cost of `Detector.analyse` (embedder as configured in the workspace: none)."""
     from detector.detect import Detector
     from detector.workspace import open_workspace
-    from detector.workspace.store import Store
+    from detector.workspace.store import open_store
 
     ws = open_workspace(home)
     settings = ws.settings()
-    detector = Detector(ws, Store(ws.db_path), settings, None)
+    detector = Detector(ws, open_store(ws), settings, None)
     decoded = [decode_image(f.read_bytes(), f.name, settings.intake) for f in files]
     seconds: Counter = Counter()
     with Clock() as total:

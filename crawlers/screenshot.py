@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         ws = open_workspace(home)
         settings = ws.settings()
         store = open_store(ws)
-        warc_path = ws.warc_dir / f"screenshots-{utc_now().replace(':', '').replace('-', '')}-{os.getpid()}.warc.gz"
+        warc_path = ws.warc_dir / f"screenshots-{utc_now().replace(':', '').replace('-', '')}-{socket.gethostname()}-{os.getpid()}.warc.gz"
         rows = [shoot_match(ws, store, settings, match_id, match_id in args.allow_private, warc_path)
                 for match_id in args.match]
     except CopyhoundError as e:

@@ -75,3 +75,9 @@ def any_workspace(tmp_path, store_target):
     store = open_store(ws)
     yield ws, store
     store.close()
+
+
+def pytest_collection_modifyitems(items):
+    """The check that every store method ran on PostgreSQL goes last, after the tests that run them."""
+    last = [item for item in items if item.name == "test_every_public_store_method_runs_on_postgresql"]
+    items[:] = [item for item in items if item not in last] + last

@@ -92,6 +92,8 @@ class PostgresServer:
         return ["runuser", "-u", "nobody", "--", *args] if os.geteuid() == 0 else list(args)
 
     def start(self) -> PostgresServer:
+        import psycopg
+
         if os.geteuid() == 0:
             os.chown(self.folder, 65534, 65534)  # nobody
         subprocess.run(self._as_owner(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
@@ -107,7 +109,7 @@ class PostgresServer:
             try:
                 self.admin().close()
                 return self
-            except Exception:
+            except psycopg.OperationalError:  # not accepting connections yet
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("PostgreSQL did not start: "
                                        + (self.folder / "server.log").read_text(errors="replace")[-2000:]) from None
@@ -130,7 +132,6 @@ class PostgresServer:
 
     def stop(self) -> None:
         import shutil
-
         import signal
 
         if self.process is not None and self.process.poll() is None:

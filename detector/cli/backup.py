@@ -24,7 +24,9 @@ def backup(
     dest: Annotated[Path, typer.Argument(help="File to write, or a folder to write a time-stamped file into.")],
     home: Home = None,
 ) -> None:
-    """Copy the workspace database with SQLite's online backup API (the remedy for a damaged database)."""
+    """Copy the workspace database with SQLite's online backup API (the remedy for a damaged database).
+
+    On a PostgreSQL store ([store] url), runs pg_dump (custom format) when it is on PATH."""
     target = backup_path(dest)
     if target.exists():
         raise UsageError(f"{target} already exists; name a new file, or a folder to write a time-stamped one into.")
@@ -35,5 +37,7 @@ def backup(
         store.backup_to(target)
     finally:
         store.close()
-    console.print(f"Backed up {store.path} to {target} (checked with PRAGMA quick_check). Blobs, WARC files "
+    check = ("a pg_dump custom-format archive: restore it with pg_restore" if store.postgres
+             else "checked with PRAGMA quick_check")
+    console.print(f"Backed up {store.path} to {target} ({check}). Blobs, WARC files "
                   "and keys are plain files: copy the rest of the workspace folder alongside it.", highlight=False)

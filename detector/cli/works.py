@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +26,13 @@ from detector.cli.common import (
     row_limit,
     stage_progress,
 )
+from detector.config.edit import set_value
 from detector.embedders import SPEC_HELP, parse_spec
 from detector.errors import UsageError
 from detector.output import render
 from detector.workspace import create_workspace
-from detector.workspace.store import Store
+from detector.workspace.postgres import is_postgres_url, redacted
+from detector.workspace.store import SCHEMA_VERSION, Store, open_store
 
 
 @app.command()
@@ -38,17 +41,32 @@ def init(
     embedder: Annotated[str, typer.Option(help=f"Embedder spec: {SPEC_HELP}.")] = (
         config.EmbedderSettings().spec
     ),
+    database: Annotated[str | None, typer.Option(
+        "--database", help="Keep the database on this PostgreSQL server, postgresql://USER@HOST:PORT/DB "
+                           "(written to [store] url; default: the SQLite file in the workspace).")] = None,
 ) -> None:
     """Create a workspace: database, blob store, index folder, keys and config.toml."""
     parse_spec(embedder)  # refuse a malformed spec before anything is written
-    ws, created = create_workspace(home, config.Settings().with_embedder(embedder))
-    Store(ws.db_path).close()
+    if database is not None:
+        if not is_postgres_url(database):
+            raise UsageError(f"--database {database!r} is not a PostgreSQL URL; give one like "
+                             "postgresql://copyhound@db.example:5432/copyhound.")
+        Store(database).close()  # reachable and migrated before the workspace is pointed at it
+    settings = config.Settings().with_embedder(embedder)
+    if database is not None:
+        settings = replace(settings, store=config.StoreSettings(url=database))
+    ws, created = create_workspace(home, settings)
+    if database is not None and ws.settings().store.url != database:
+        set_value(ws.config_path, "store.url", database)  # an existing workspace moves to the server
+    open_store(ws).close()
     from detector.evidence.signing import ensure_keypair
 
     ensure_keypair(ws)
     verb = "Created" if created else "Workspace already exists at"
     console.print(f"{verb} {ws.home}")
     console.print(f"Configuration: {ws.config_path} (embedder: {ws.settings().embedder.spec})")
+    if database is not None:
+        console.print(f"Database: {redacted(database)} (schema version {SCHEMA_VERSION})", highlight=False)
 
 
 @app.command()

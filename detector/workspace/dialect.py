@@ -4,7 +4,8 @@ The store writes SQLite's SQL with `?` placeholders, and every statement it can 
 does (`INSERT ... ON CONFLICT`, `RETURNING`, `CASE`). This module turns the rest into PostgreSQL:
 
 - `to_postgres(sql)`: `?` outside string literals becomes psycopg's `%s` and every literal `%`
-  doubles; SQLite's integer truth in `WHERE 1` (the store's "no filter") becomes `WHERE TRUE`;
+  doubles; SQLite's integer truth `1` as a condition (`WHERE 1`, `AND 1`: the store's "no filter")
+  becomes `TRUE`;
   `INSERT OR IGNORE` becomes `INSERT ... ON CONFLICT DO NOTHING`. It works on whole statements,
   so store methods written later in the same style need nothing of their own.
 - `postgres_migration(script)`: one of `detector.workspace.schema.MIGRATIONS` translated
@@ -20,7 +21,7 @@ import re
 from functools import lru_cache
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
-_WHERE_ONE = re.compile(r"\bWHERE\s+1\b(?!\s*[=<>!])", re.IGNORECASE)
+_TRUTH_ONE = re.compile(r"\b(WHERE|AND|OR)\s+1\b(?!\s*[-+*/%=<>!|.])", re.IGNORECASE)
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
@@ -40,7 +41,7 @@ def to_postgres(sql: str) -> str:
         returning = _RETURNING.search(sql)
         at = returning.start() if returning else len(sql.rstrip().rstrip(";"))
         sql = sql[:at].rstrip() + " ON CONFLICT DO NOTHING " + sql[at:]
-    sql = _WHERE_ONE.sub("WHERE TRUE", sql)
+    sql = _TRUTH_ONE.sub(r"\1 TRUE", sql)
     return _TOKENS.sub(_placeholder, sql)
 
 
@@ -65,7 +66,7 @@ URL_HOST_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION url_host(url TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$
     SELECT lower(CASE WHEN netloc LIKE '[%' THEN coalesce(substring(netloc FROM '^\[([^]]*)\]'), '')
                       ELSE split_part(netloc, ':', 1) END)
-    FROM (SELECT regexp_replace(coalesce(substring(url FROM '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)'), ''),
+    FROM (SELECT regexp_replace(coalesce(substring(url FROM '^(?:[A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#]*)'), ''),
                                 '^.*@', '') AS netloc) AS parts
 $$
 """

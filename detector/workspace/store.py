@@ -335,8 +335,8 @@ class Store:
             f"INSERT INTO candidates ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)}) "
             "ON CONFLICT DO NOTHING RETURNING id",
             list(record.values()),
-        ).fetchone()
-        return row[0] if row else None
+        ).fetchall()  # all: SQLite finishes an INSERT ... RETURNING (and its transaction) only when read to the end
+        return row[0][0] if row else None
 
     def candidate(self, candidate_id: int) -> dict:
         rows = list(self.db["candidates"].rows_where("id = ?", [candidate_id]))
@@ -970,7 +970,7 @@ class Store:
         return self.db.execute(
             f"INSERT INTO licences ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)}) "
             f"ON CONFLICT (offer_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)} RETURNING id",
-            list(record.values())).fetchone()[0]
+            list(record.values())).fetchall()[0][0]
 
     def licence(self, offer_id: int) -> dict | None:
         rows = list(self.db["licences"].rows_where("offer_id = ?", [offer_id]))

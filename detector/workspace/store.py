@@ -90,6 +90,21 @@ class _Database(sqlite_utils.Database):
     Waiting for the lock at BEGIN lets the busy timeout do its job; nested blocks stay savepoints.
     """
 
+    def execute(self, sql: str, parameters=None):
+        """sqlite-utils' execute, which commits a write it began, now also when it returns rows.
+
+        sqlite-utils leaves the implicit transaction of `INSERT ... RETURNING` open (the statement
+        has rows, so it looks like a read), holding the write lock; here its rows are read at
+        once and it is committed, as PostgreSQL's autocommit does.
+        """
+        was_in_transaction = self.conn.in_transaction
+        cursor = super().execute(sql, parameters)
+        if was_in_transaction or not self.conn.in_transaction or cursor.description is None:
+            return cursor
+        rows = _Rows(cursor.fetchall())
+        self.conn.execute("COMMIT")
+        return rows
+
     @contextmanager
     def atomic(self):
         if self.conn.in_transaction:
@@ -107,6 +122,20 @@ class _Database(sqlite_utils.Database):
         except BaseException:
             self.rollback()
             raise
+
+
+class _Rows(list):
+    """The rows of a finished statement, read like the cursor that returned them."""
+
+    @property
+    def rowcount(self) -> int:
+        return len(self)
+
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self) -> list:
+        return list(self)
 
 
 class Store:
@@ -335,8 +364,8 @@ class Store:
             f"INSERT INTO candidates ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)}) "
             "ON CONFLICT DO NOTHING RETURNING id",
             list(record.values()),
-        ).fetchall()  # all: SQLite finishes an INSERT ... RETURNING (and its transaction) only when read to the end
-        return row[0][0] if row else None
+        ).fetchone()
+        return row[0] if row else None
 
     def candidate(self, candidate_id: int) -> dict:
         rows = list(self.db["candidates"].rows_where("id = ?", [candidate_id]))
@@ -970,7 +999,7 @@ class Store:
         return self.db.execute(
             f"INSERT INTO licences ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)}) "
             f"ON CONFLICT (offer_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)} RETURNING id",
-            list(record.values())).fetchall()[0][0]
+            list(record.values())).fetchone()[0]
 
     def licence(self, offer_id: int) -> dict | None:
         rows = list(self.db["licences"].rows_where("offer_id = ?", [offer_id]))

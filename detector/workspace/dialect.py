@@ -5,7 +5,8 @@ does (`INSERT ... ON CONFLICT`, `RETURNING`, `CASE`). This module turns the rest
 
 - `to_postgres(sql)`: `?` outside string literals becomes psycopg's `%s` and every literal `%`
   doubles; SQLite's integer truth `1` as a condition (`WHERE 1`, `AND 1`: the store's "no filter")
-  becomes `TRUE`;
+  becomes `TRUE`; a negative LIMIT (SQLite's "no limit", which commands pass as -1) becomes
+  PostgreSQL's `LIMIT ALL` (NULL when it is a parameter);
   `INSERT OR IGNORE` becomes `INSERT ... ON CONFLICT DO NOTHING`. It works on whole statements,
   so store methods written later in the same style need nothing of their own.
 - `postgres_migration(script)`: one of `detector.workspace.schema.MIGRATIONS` translated
@@ -22,6 +23,8 @@ from functools import lru_cache
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
 _TRUTH_ONE = re.compile(r"\b(WHERE|AND|OR)\s+1\b(?!\s*[-+*/%=<>!|.])", re.IGNORECASE)
+_LIMIT_NEGATIVE = re.compile(r"\bLIMIT\s+-\d+", re.IGNORECASE)
+_LIMIT_PARAMETER = re.compile(r"\bLIMIT\s+\?", re.IGNORECASE)
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
@@ -42,6 +45,9 @@ def to_postgres(sql: str) -> str:
         at = returning.start() if returning else len(sql.rstrip().rstrip(";"))
         sql = sql[:at].rstrip() + " ON CONFLICT DO NOTHING " + sql[at:]
     sql = _TRUTH_ONE.sub(r"\1 TRUE", sql)
+    # SQLite reads a negative LIMIT as "no limit" (commands pass -1 for "every row"); PostgreSQL, NULL.
+    sql = _LIMIT_NEGATIVE.sub("LIMIT ALL", sql)
+    sql = _LIMIT_PARAMETER.sub("LIMIT NULLIF(GREATEST(?::bigint, -1), -1)", sql)
     return _TOKENS.sub(_placeholder, sql)
 
 

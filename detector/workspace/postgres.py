@@ -20,6 +20,7 @@ URL (without its password) and the remedy, as a damaged SQLite file does.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -78,11 +79,26 @@ class PostgresDatabase:
     def __init__(self, url: str):
         self.url = url
         self.psycopg = _psycopg()
-        try:
-            self.conn = self.psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except self.psycopg.Error as e:
-            raise unreachable(url, e) from None
+        self._conn = self._connect()
+        self._pid = os.getpid()
+        self._inherited: list = []
         self._keys: dict[str, list[str]] = {}
+
+    def _connect(self):
+        try:
+            return self.psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except self.psycopg.Error as e:
+            raise unreachable(self.url, e) from None
+
+    @property
+    def conn(self):
+        """This process's connection. A child forked with the store (detection's worker pool) opens its
+        own: two processes on one socket garble the protocol. The parent's is kept, never closed here,
+        since closing it would end the parent's session too."""
+        if self._pid != os.getpid():
+            self._inherited.append(self._conn)
+            self._conn, self._pid = self._connect(), os.getpid()
+        return self._conn
 
     def close(self) -> None:
         self.conn.close()

@@ -64,6 +64,7 @@ def scenario(store: Store) -> dict:
     store.set_asset_credentials(a2, {"claim": "c2pa"})
     out["count_assets"] = store.count_assets("owners.name = ?", ["bob"])
     out["assets_page"] = store.assets_page("1", [], 1, 1)
+    out["every_asset"] = [a["id"] for a in store.assets_page("1", [], -1, 0)]
 
     scan_id = store.start_scan({"targets": ["shop"]})
     pages = ["https://Shop.Example:8443/p/1", "https://www.shop.example/p/2", "http://blog.test/x?y=1%20z"]
@@ -98,6 +99,7 @@ def scenario(store: Store) -> dict:
     store.set_match_presence(match_ids[2], presence="removed", presence_at="2025-03-01T00:00:00Z",
                              unreachable_count=2)
     out["find_matches"] = store.find_matches(MatchFilter(domain="shop.example", min_score=0.5), limit=1)
+    out["every_match"] = [m["id"] for m in store.find_matches(MatchFilter(), limit=-1)[0]]  # -1: no limit
     out["matches_touched"] = [m["id"] for m in store.matches_touched_by_scan(scan_id)]
     out["match_status_counts"] = store.match_status_counts(alice["id"])
     out["match_counts"] = store.match_counts(None)
@@ -231,6 +233,7 @@ def test_every_store_method_answers_on_each_backend(store_target, tmp_path):
     assert out["owners"] == ["alice", "bob"] and out["owner"]["legal_name"] == "Alice Ltd"
     assert out["asset_features"] == b"\x00\x01binary\xff" and out["embeddings"][1] == (2, b"\x06")
     assert out["asset_by_sha"]["rights"] == {"licence": "x"} and out["asset_by_sha"]["credentials"] == {}
+    assert out["every_match"] == [1, 2, 3] and out["every_asset"] == [1, 2]
     assert out["count_assets"] == 1 and [a["id"] for a in out["assets_page"]] == [2]
     assert out["again"] is None and out["new_candidates"] == [2]
     assert out["crawl_progress"] == {"pages": 3, "images": 3, "refusals": 1}
@@ -322,6 +325,8 @@ def test_migrations_translate_column_types_and_keep_set_keys_plain():
     ("INSERT OR IGNORE INTO w(e) VALUES (?) RETURNING id",
      "INSERT INTO w(e) VALUES (%s) ON CONFLICT DO NOTHING RETURNING id"),
     ("SELECT 'it''s ?' , ?", "SELECT 'it''s ?' , %s"),
+    ("SELECT * FROM m ORDER BY id LIMIT -1 OFFSET 0", "SELECT * FROM m ORDER BY id LIMIT ALL OFFSET 0"),
+    ("SELECT * FROM m LIMIT ? OFFSET ?", "SELECT * FROM m LIMIT NULLIF(GREATEST(%s::bigint, -1), -1) OFFSET %s"),
 ])
 def test_sqlite_statements_become_postgresql_ones(sqlite, postgres):
     assert to_postgres(sqlite) == postgres
@@ -423,3 +428,26 @@ def test_every_public_store_method_runs_on_postgresql(request, tmp_path):
         assert done.returncode == 0, done.stdout[-3000:]
         called = set(json.loads(report.read_text()))
     assert set(public_methods(Store)) - called == set()
+
+
+def _read_in_child(store: Store, queue) -> None:
+    queue.put([o["name"] for o in store.owners()])
+
+
+def test_a_child_forked_with_a_postgresql_store_uses_its_own_connection(postgres_url):
+    """Detection forks its workers with the store open: parent and child must not share one session."""
+    import multiprocessing
+
+    store = Store(postgres_url)
+    store.ensure_owner("alice")
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    children = [context.Process(target=_read_in_child, args=(store, queue)) for _ in range(3)]
+    for child in children:
+        child.start()
+    answers = [queue.get(timeout=60) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+    assert answers == [["alice"]] * 3 and [c.exitcode for c in children] == [0, 0, 0]
+    assert store.ensure_owner("bob")["name"] == "bob" and len(store.owners()) == 2  # the parent's session lives on
+    store.close()

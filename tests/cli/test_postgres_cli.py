@@ -58,9 +58,12 @@ def test_a_scan_on_postgresql_finds_what_it_finds_on_sqlite(tmp_path, postgres_u
     if shutil.which("pg_dump") is None:
         assert "pg_dump" in _one_error_line(run_cli("backup", str(tmp_path / "db.dump"), home=home))
         return
-    _ok(run_cli("backup", str(tmp_path / "db.dump"), home=home))
-    listed = subprocess.run(["pg_restore", "--list", str(tmp_path / "db.dump")], capture_output=True, text=True,
-                            check=True).stdout
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    _ok(run_cli("backup", str(backups), home=home))
+    [dump] = backups.iterdir()
+    assert dump.suffix == ".dump"
+    listed = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True, check=True).stdout
     assert "TABLE DATA public matches" in listed and "FUNCTION public url_host" in listed
 
 

@@ -15,10 +15,11 @@ booleans summed (`sum(CASE WHEN ... THEN 1 ELSE 0 END)`). `open_store(ws)` opens
 workspace's `[store] url` setting names (empty: its SQLite file); everything opens stores that way.
 
 Opening a store applies the schema migrations it lacks (`detector.workspace.schema`). On SQLite, WAL
-mode lets the portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`, which takes the
-write lock up front (`BEGIN IMMEDIATE`): a transaction that reads and then writes would otherwise
-be refused at once ("database is locked", busy timeout or not) whenever another connection wrote
-in between, because SQLite cannot upgrade a stale read snapshot to a write.
+mode lets the portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`,
+which takes the write lock up front (`BEGIN IMMEDIATE`; on PostgreSQL, one advisory lock): a
+transaction that reads and then writes would otherwise be refused at once ("database is locked",
+busy timeout or not) whenever another connection wrote in between, because SQLite cannot upgrade a
+stale read snapshot to a write.
 
 A database file that is empty or not SQLite is refused (`DatabaseUnusable`) rather than silently
 re-initialised, and `database_fault` turns SQLite's corruption errors into one line with the remedy.

@@ -120,10 +120,6 @@ class PostgresDatabase:
     def query(self, sql: str, params=None) -> Iterator[dict]:
         return iter(self.run(to_postgres(sql), params or [], rows="dict").fetchall())
 
-    def executescript_statement(self, statement: str) -> None:
-        """One schema statement, as written (no placeholders)."""
-        self.run(statement)
-
     @contextmanager
     def atomic(self):
         outermost = self.conn.info.transaction_status == self.psycopg.pq.TransactionStatus.IDLE

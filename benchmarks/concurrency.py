@@ -34,7 +34,7 @@ from detector.register import WorkInfo, register_files
 from detector.web import create_app
 from detector.workspace import create_workspace
 from detector.workspace.blobs import BlobStore
-from detector.workspace.store import Store, utc_now
+from detector.workspace.store import Store, open_store, utc_now
 
 TRANSFORMS = [demo_site.recompressed, demo_site.cropped, demo_site.captioned, demo_site.resized,
               demo_site.in_banner, demo_site.mirrored]
@@ -57,7 +57,7 @@ def build(home: Path, candidates: int, seed: int) -> tuple[object, list[int], st
     rng = random.Random(seed)
     ws, _ = create_workspace(home, config.Settings().with_embedder("none"))
     settings = ws.settings()
-    store = Store(ws.db_path)
+    store = open_store(ws)
     register_files(ws, store, settings, None, sorted(demo_site.WORKS_DIR.glob("*.jpg")), WorkInfo("alice"))
     scan_id = store.start_scan({"targets": ["bench"], "crawl": False})
     _copies(ws, store, rng, scan_id, 8, 0)
@@ -111,7 +111,7 @@ def run(clients: int, candidates: int, seed: int) -> dict:
         for thread in threads:
             thread.join()
         server.should_exit = True
-        store = Store(ws.db_path)
+        store = open_store(ws)
         left = len(store.candidates("state = 'new'"))
         store.close()
     latencies = sorted(seconds for _, _, seconds, _ in results)

@@ -40,7 +40,7 @@ from detector.distributed.scheduler import Dispatcher
 from detector.register import WorkInfo, register_files
 from detector.workspace import create_workspace, open_workspace
 from detector.workspace.blobs import BlobStore
-from detector.workspace.store import Store, utc_now
+from detector.workspace.store import Store, open_store, utc_now
 
 WORKERS = (1, 2, 4)
 TRANSFORMS = [demo_site.recompressed, demo_site.cropped, demo_site.captioned, demo_site.resized, demo_site.mirrored]
@@ -67,7 +67,7 @@ def build(home: Path, photos: Path, works: int, candidates: int, seed: int) -> P
     for path in registered:
         _small(path).save(originals / f"{path.stem}.jpg", "JPEG", quality=92)
         paths.append(originals / f"{path.stem}.jpg")
-    store = Store(ws.db_path)
+    store = open_store(ws)
     register_files(ws, store, ws.settings(), None, paths, WorkInfo("bench"), workers=1)
     blobs = BlobStore(ws.blobs_dir)
     scan_id = store.start_scan({"targets": [], "crawl": False})
@@ -117,7 +117,7 @@ def _matches(store: Store) -> set[tuple]:
 def in_process(template: Path, home: Path) -> tuple[float, set[tuple]]:
     shutil.copytree(template, home)
     ws = open_workspace(home)
-    store = Store(ws.db_path)
+    store = open_store(ws)
     detector = Detector(ws, store, ws.settings(), None)
     clock = time.perf_counter()
     detector.run(workers=1)
@@ -143,7 +143,7 @@ def distributed(template: Path, home: Path, url: str, workers: int, logs: Path) 
             if any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"a worker died while starting; see {logs}")
             time.sleep(0.1)
-        store = Store(ws.db_path)
+        store = open_store(ws)
         dispatcher = Dispatcher(home, store, settings)
         clock = time.perf_counter()
         dispatcher.send_new()

@@ -40,7 +40,7 @@ from detector.register import WorkInfo, register_files
 from detector.shortlist import nominate
 from detector.workspace.blobs import sha256_hex
 from detector.workspace.home import create_workspace
-from detector.workspace.store import Store
+from detector.workspace.store import open_store
 
 PAGE_SIZES = ((1280, 900), (1920, 1080))
 #: Share of the page's area the work fills in a small embedded copy.
@@ -200,7 +200,7 @@ def run(photos: Path, workdir: Path, seed: int = 7) -> dict:
     works_dir, candidates = build(photos, workdir / "hard", seed)
     settings = Settings().with_embedder("none")
     ws, _ = create_workspace(workdir / "hard-home", settings)
-    store = Store(ws.db_path)
+    store = open_store(ws)
     try:
         register_files(ws, store, ws.settings(), None, sorted(works_dir.iterdir()), WorkInfo("bench"))
         detector = Detector(ws, store, ws.settings(), None)

@@ -80,11 +80,11 @@ def detector_rows(home: Path, files: list[Path]) -> list[dict]:
     """Per-stage cost of `Detector.analyse` (embedder as configured in the workspace: none)."""
     from detector.detect import Detector
     from detector.workspace import open_workspace
-    from detector.workspace.store import Store
+    from detector.workspace.store import open_store
 
     ws = open_workspace(home)
     settings = ws.settings()
-    detector = Detector(ws, Store(ws.db_path), settings, None)
+    detector = Detector(ws, open_store(ws), settings, None)
     decoded = [decode_image(f.read_bytes(), f.name, settings.intake) for f in files]
     seconds: Counter = Counter()
     with Clock() as total:
@@ -214,10 +214,10 @@ def _workers_row(stage: str, workers: int, n: int, clock: ProcessClock, baseline
 def _fresh_workspace(home: Path):
     from detector.config import Settings
     from detector.workspace import create_workspace
-    from detector.workspace.store import Store
+    from detector.workspace.store import open_store
 
     ws, _ = create_workspace(home, Settings().with_embedder("none"))
-    return ws, Store(ws.db_path)
+    return ws, open_store(ws)
 
 
 def _copies(photos: list[Path], folder: Path) -> list[Path]:
@@ -245,7 +245,7 @@ def workers_rows(photos: list[Path], works: int, candidates: int, workdir: Path,
     from detector.register import WorkInfo, register_files
     from detector.workspace import open_workspace
     from detector.workspace.blobs import BlobStore
-    from detector.workspace.store import Store, utc_now
+    from detector.workspace.store import open_store, utc_now
 
     registered, unregistered = photos[:works], photos[works:]
     queries = _copies(registered[: candidates // 3], workdir / "copies") + unregistered
@@ -269,7 +269,7 @@ def workers_rows(photos: list[Path], works: int, candidates: int, workdir: Path,
         shutil.rmtree(home, ignore_errors=True)
         shutil.copytree(source, home)
         ws = open_workspace(home)
-        store = Store(ws.db_path)
+        store = open_store(ws)
         blobs, scan_id = BlobStore(ws.blobs_dir), store.start_scan({})
         for i, path in enumerate(queries):
             data = path.read_bytes()

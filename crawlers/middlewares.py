@@ -164,17 +164,16 @@ class RetryBackoff:
 class WarcCapture:
     """Write every exchange with the network to the scan's WARC file and stamp the response."""
 
-    def __init__(self, path: Path, relative: str, info: dict[str, str]):
+    def __init__(self, path: Path, home: Path, info: dict[str, str]):
         self.log = WarcLog(path, info)
-        self.relative = relative
+        self.home = home
 
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        path = Path(settings["COPYHOUND_WARC_FILE"])
         middleware = cls(
-            path,
-            path.relative_to(settings["COPYHOUND_HOME"]).as_posix(),
+            Path(settings["COPYHOUND_WARC_FILE"]),
+            Path(settings["COPYHOUND_HOME"]),
             warcinfo(settings["COPYHOUND_TARGET"], settings.getint("COPYHOUND_SCAN_ID"), settings["USER_AGENT"]),
         )
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
@@ -190,6 +189,7 @@ class WarcCapture:
         offset = self.log.write_exchange(request, response, when)
         # A 304 has no body to point at; the cache keeps the stamp of the full response it confirms.
         if response.status != 304:
-            response.headers[WARC_HEADER] = f"{self.relative} {offset}"
+            # The log's path, read after the write: a second writer of the scan's file gets its own.
+            response.headers[WARC_HEADER] = f"{self.log.path.relative_to(self.home).as_posix()} {offset}"
             response.headers[FETCHED_AT_HEADER] = when
         return response

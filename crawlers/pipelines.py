@@ -15,7 +15,7 @@ from crawlers.items import CrawlEvent, ImageCapture
 from crawlers.warc import pointer_problem
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
-from detector.workspace.store import Store
+from detector.workspace.store import Store, open_store
 
 
 class StorePipeline:
@@ -32,7 +32,7 @@ class StorePipeline:
         return cls(Path(settings["COPYHOUND_HOME"]), settings.getint("COPYHOUND_SCAN_ID"), crawler.stats)
 
     def open_spider(self) -> None:
-        self.store = Store(self.workspace.db_path)
+        self.store = open_store(self.workspace)
 
     def close_spider(self) -> None:
         if self.store is not None:

@@ -39,7 +39,7 @@ from detector.config import Settings
 from detector.errors import CopyhoundError
 from detector.workspace import Workspace, open_workspace
 from detector.workspace.blobs import BlobStore
-from detector.workspace.store import Store, utc_now
+from detector.workspace.store import Store, open_store, utc_now
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless in a container: no GPU, no QUIC (its UDP would skip the request check), no calls home.
@@ -344,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ws = open_workspace(home)
         settings = ws.settings()
-        store = Store(ws.db_path)
-        warc_path = ws.warc_dir / f"screenshots-{utc_now().replace(':', '').replace('-', '')}-{os.getpid()}.warc.gz"
+        store = open_store(ws)
+        warc_path = ws.warc_dir / f"screenshots-{utc_now().replace(':', '').replace('-', '')}-{socket.gethostname()}-{os.getpid()}.warc.gz"
         rows = shoot_matches(ws, store, settings, args.match, set(args.allow_private), warc_path)
     except CopyhoundError as e:
         print(f"screenshot: {e}", file=sys.stderr)

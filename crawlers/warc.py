@@ -1,6 +1,8 @@
 """WARC evidence (ISO 28500): every HTTP exchange the crawl makes, written as it happens.
 
-One gzipped WARC file per scan and target. Each record is its own gzip member, so a record's
+One gzipped WARC file per scan and target, held under an exclusive flock while written; a second
+crawler process of the same scan and target (the shared frontier) writes its own file beside it,
+named after its host and pid, so two writers never share a file. Each record is its own gzip member, so a record's
 offset is where a reader seeks to read exactly that record, and a writer killed mid-record
 leaves only that last member incomplete: reopening the file cuts it off before appending.
 
@@ -13,8 +15,11 @@ is dropped and noted in `X-Copyhound-Removed-Transfer-Encoding`.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
+import os
+import socket
 import zlib
 from http import HTTPStatus
 from pathlib import Path
@@ -86,13 +91,22 @@ class WarcLog:
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        handle = _locked(self.path)
+        if handle is None:
+            # Another crawler process (on this machine or another sharing the folder) writes this
+            # scan's file: write one of this process's own beside it, never into the same file.
+            self.path = self.path.with_name(self.path.name.removesuffix(".warc.gz")
+                                            + f".{socket.gethostname()}-{os.getpid()}.warc.gz")
+            handle = _locked(self.path)
+            if handle is None:
+                raise OSError(f"{self.path} is locked by another writer")
+        fresh = self.path.stat().st_size == 0
         if not fresh:
             keep = complete_length(self.path)
             if keep < self.path.stat().st_size:
-                with open(self.path, "r+b") as handle:
-                    handle.truncate(keep)
-        self._handle = open(self.path, "ab")  # noqa: SIM115 (held open for the whole crawl; closed by close())
+                handle.truncate(keep)
+                handle.seek(0, os.SEEK_END)  # where the next append lands (tell() gives record offsets)
+        self._handle = handle
         self._writer = WARCWriter(self._handle, gzip=True)
         if fresh:
             self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, self._info))
@@ -134,6 +148,18 @@ class WarcLog:
         if self._handle is not None:
             self._handle.close()
             self._handle = self._writer = None
+
+
+def _locked(path: Path):
+    """`path` opened for appending under an exclusive lock held until it is closed, or None when another
+    process holds it. flock is honoured across NFS clients (Linux maps it onto NFS byte-range locks)."""
+    handle = open(path, "ab")  # noqa: SIM115 (held open for the whole crawl; closed by WarcLog.close())
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 def warcinfo(target: str, scan_id: int, user_agent: str) -> dict[str, str]:

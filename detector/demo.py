@@ -16,7 +16,7 @@ from detector.embedders import clip_weights_cached, load_embedder
 from detector.register import WorkInfo, image_paths, register_files
 from detector.scan import run_scan
 from detector.workspace import Workspace, create_workspace
-from detector.workspace.store import Store
+from detector.workspace.store import Store, open_store
 
 OWNER = "Demo Photographer"
 
@@ -51,7 +51,7 @@ def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult
     local_crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
     ws, _ = create_workspace(home, config.Settings(crawl=local_crawl).with_embedder(spec))
     settings = ws.settings()
-    store = Store(ws.db_path)
+    store = open_store(ws)
     embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.threads)
     register_files(ws, store, settings, embedder, image_paths([WORKS_DIR], recursive=False),
                    WorkInfo(owner=OWNER, creator=OWNER))

@@ -6,16 +6,18 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import redis
-from support import make_tiny_clip
+from store_calls import record_postgres_calls
+from support import PostgresServer, make_tiny_clip, postgres_bin
 
 from detector import config
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
 from detector.workspace import create_workspace
-from detector.workspace.store import Store
+from detector.workspace.store import Store, open_store
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +71,47 @@ def redis_url(tmp_path_factory):
     client.close()
     server.terminate()
     server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (Debian's binaries; CI installs the postgresql package)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+    server = PostgresServer(bin_dir).start()
+    record_postgres_calls(Store)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path) -> Path | str:
+    """What `Store()` opens, once per backend: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "copyhound.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def any_workspace(tmp_path, store_target):
+    """A fresh workspace with embedder 'none' and its open store, on each backend in turn."""
+    settings = config.Settings().with_embedder("none")
+    if isinstance(store_target, str):
+        settings = replace(settings, store=config.StoreSettings(url=store_target))
+    ws, _ = create_workspace(tmp_path / "ws", settings)
+    store = open_store(ws)
+    yield ws, store
+    store.close()
+
+
+def pytest_collection_modifyitems(items):
+    """The check that every store method ran on PostgreSQL goes last, after the tests that run them."""
+    last = [item for item in items if item.name == "test_every_public_store_method_runs_on_postgresql"]
+    items[:] = [item for item in items if item not in last] + last

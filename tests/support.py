@@ -63,3 +63,88 @@ def serving(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def postgres_bin() -> Path | None:
+    """The folder of Debian's PostgreSQL server binaries (the newest installed), or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+class PostgresServer:
+    """A real PostgreSQL server in a temporary folder on a free loopback port (and a unix socket there).
+
+    initdb and postgres refuse to run as root, so under root they run as `nobody`, owning the folder.
+    `database()` makes a fresh, empty database and returns its URL.
+    """
+
+    def __init__(self, bin_dir: Path):
+        import tempfile
+
+        self.bin_dir = bin_dir
+        self.folder = Path(tempfile.mkdtemp(prefix="copyhound-pg-"))
+        self.data = self.folder / "data"
+        self.port = _free_port()
+        self.created = 0
+        self.process: subprocess.Popen | None = None
+
+    def _as_owner(self, *args: str) -> list[str]:
+        return ["runuser", "-u", "nobody", "--", *args] if os.geteuid() == 0 else list(args)
+
+    def start(self) -> PostgresServer:
+        import psycopg
+
+        if os.geteuid() == 0:
+            os.chown(self.folder, 65534, 65534)  # nobody
+        subprocess.run(self._as_owner(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                                      "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"),
+                       check=True, capture_output=True)
+        self.process = subprocess.Popen(
+            self._as_owner(str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                           "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                           "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"),
+            stdout=subprocess.DEVNULL, stderr=open(self.folder / "server.log", "wb"))  # noqa: SIM115
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.admin().close()
+                return self
+            except psycopg.OperationalError:  # not accepting connections yet
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("PostgreSQL did not start: "
+                                       + (self.folder / "server.log").read_text(errors="replace")[-2000:]) from None
+                time.sleep(0.1)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def admin(self):
+        import psycopg
+
+        return psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5)
+
+    def database(self) -> str:
+        self.created += 1
+        name = f"test_{self.created}"
+        with self.admin() as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+        return self.url(name)
+
+    def stop(self) -> None:
+        import shutil
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            # SIGINT is PostgreSQL's "fast" shutdown; sent to the postmaster itself, not to runuser.
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+            os.kill(postmaster, signal.SIGINT)
+            self.process.wait(timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

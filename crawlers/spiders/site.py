@@ -44,7 +44,7 @@ from detector.errors import UsageError, WorkspaceMissing
 from detector.sniff import IMAGE_FORMATS, describe, sniff
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore, sha256_hex
-from detector.workspace.store import Store, is_disk_full, utc_now
+from detector.workspace.store import is_disk_full, open_store, utc_now
 
 KEPT_HEADERS = ("Date", "Last-Modified", "ETag", "Server", "Content-Type", "Content-Length")
 _IMAGE_PRIORITY = 10  # fetch a page's images before walking on, so captures arrive steadily
@@ -109,7 +109,7 @@ class SiteSpider(scrapy.Spider):
         if spider.owns_scan:
             # `scrapy crawl site` on its own; `python -m crawlers` holds this lock for its targets.
             spider.target_lock = configure.hold_target(spider.ws, spider.target)
-            store = Store(spider.ws.db_path)
+            store = open_store(spider.ws)
             try:
                 # The same options `copyhound scan` records, so `copyhound scan --resume` can continue it.
                 spider.scan_id = store.start_scan(
@@ -119,7 +119,7 @@ class SiteSpider(scrapy.Spider):
                 store.close()
         settings = configure.scrapy_settings(spider.ws, spider.scan_id, spider.target, spider.crawl_settings)
         if spider.redis_url:
-            store = Store(spider.ws.db_path)
+            store = open_store(spider.ws)
             try:
                 scan = store.scan(spider.scan_id)
             finally:
@@ -153,7 +153,7 @@ class SiteSpider(scrapy.Spider):
         stats.set_value("copyhound/errors", list(self.errors))
         if self.owns_scan:
             summary = combine({self.target.name: target_summary(dict(stats.get_stats(), finish_reason=reason))})
-            store = Store(self.ws.db_path)
+            store = open_store(self.ws)
             try:
                 status = "finished" if reason == "finished" else "interrupted"
                 store.finish_scan(self.scan_id, status, {"scan_id": self.scan_id, "crawl": summary})

@@ -24,7 +24,7 @@ from detector.embedders import load_embedder
 from detector.errors import CopyhoundError, DiskFull, ExtraMissing, UsageError
 from detector.output import FORMATS
 from detector.workspace import open_workspace
-from detector.workspace.store import DatabaseError, Store, database_fault, is_disk_full
+from detector.workspace.store import DatabaseError, database_fault, is_disk_full, open_store
 
 app = typer.Typer(
     help="copyhound: find unauthorized copies of your images on the web and act on them.",
@@ -121,7 +121,7 @@ def page_title(title: str, rows: list, total: int, offset: int) -> str:
 def open_parts(home: Path | None):
     ws = open_workspace(home)
     _opened.append(ws.db_path)
-    return ws, ws.settings(), Store(ws.db_path)
+    return ws, ws.settings(), open_store(ws)
 
 
 def embedder_of(settings: config.Settings):

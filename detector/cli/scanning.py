@@ -29,7 +29,7 @@ from detector.cli.common import (
 )
 from detector.errors import UsageError
 from detector.output import render
-from detector.workspace.store import Store
+from detector.workspace.store import Store, open_store
 
 
 def _scan_targets(settings: config.Settings, sites: list[str], urls: Path | None, allow_private: bool):
@@ -199,7 +199,7 @@ def demo(home: Annotated[Path | None, typer.Option(
     if result.embedder_note:
         console.print(result.embedder_note, highlight=False)
     _print_scan_summary(result.summary)
-    store = Store(result.workspace.db_path)
+    store = open_store(result.workspace)
     render(store.matches(), ["id", "asset_filename", "image_url", "page_url", "score", "decision"], "table",
            console, title="Matches found on the demo site", short=["id", "asset_filename", "image_url", "score",
                                                                     "decision"])

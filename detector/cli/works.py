@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +26,13 @@ from detector.cli.common import (
     row_limit,
     stage_progress,
 )
+from detector.config.edit import set_value
 from detector.embedders import SPEC_HELP, parse_spec
 from detector.errors import UsageError
 from detector.output import render
 from detector.workspace import create_workspace
-from detector.workspace.store import Store
+from detector.workspace.postgres import is_postgres_url, redacted
+from detector.workspace.store import SCHEMA_VERSION, Store, open_store
 
 
 @app.command()
@@ -41,6 +44,9 @@ def init(
     redis: Annotated[str | None, typer.Option(
         "--redis", help="Redis for distributed detection (redis://HOST:PORT/DB): written as distributed.redis_url; "
                         "refused if it does not answer.")] = None,
+    database: Annotated[str | None, typer.Option(
+        "--database", help="Keep the database on this PostgreSQL server, postgresql://USER@HOST:PORT/DB "
+                           "(written to [store] url; default: the SQLite file in the workspace).")] = None,
 ) -> None:
     """Create a workspace: database, blob store, index folder, keys and config.toml."""
     parse_spec(embedder)  # refuse a malformed spec before anything is written
@@ -48,18 +54,29 @@ def init(
         from detector.distributed.broker import connect
 
         connect(redis)  # refuse a Redis that does not answer before anything is written
-    ws, created = create_workspace(home, config.Settings().with_embedder(embedder))
-    if redis is not None:  # also for a workspace that exists: its config.toml is kept, this one setting changed
-        from detector.config.edit import set_value
-
+    if database is not None:
+        if not is_postgres_url(database):
+            raise UsageError(f"--database {database!r} is not a PostgreSQL URL; give one like "
+                             "postgresql://copyhound@db.example:5432/copyhound.")
+        Store(database).close()  # reachable and migrated before the workspace is pointed at it
+    settings = config.Settings().with_embedder(embedder)
+    if database is not None:
+        settings = replace(settings, store=config.StoreSettings(url=database))
+    ws, created = create_workspace(home, settings)
+    # An existing workspace keeps its config.toml, with only these settings changed.
+    if database is not None and ws.settings().store.url != database:
+        set_value(ws.config_path, "store.url", database)
+    if redis is not None:
         set_value(ws.config_path, "distributed.redis_url", redis)
-    Store(ws.db_path).close()
+    open_store(ws).close()
     from detector.evidence.signing import ensure_keypair
 
     ensure_keypair(ws)
     verb = "Created" if created else "Workspace already exists at"
     console.print(f"{verb} {ws.home}")
     console.print(f"Configuration: {ws.config_path} (embedder: {ws.settings().embedder.spec})")
+    if database is not None:
+        console.print(f"Database: {redacted(database)} (schema version {SCHEMA_VERSION})", highlight=False)
 
 
 @app.command()

@@ -521,6 +521,14 @@ class LicensingSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    url: str = setting(
+        "", "Where the workspace database lives: empty for the SQLite file copyhound.db in the workspace (one "
+        "machine), or a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, shared by every "
+        "machine of a deployment (docs/postgresql.md). `copyhound init --database URL` writes it.")
+
+
+@dataclass(frozen=True)
 class Settings:
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
@@ -539,6 +547,7 @@ class Settings:
     recipients: RecipientSettings = field(default_factory=RecipientSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     licensing: LicensingSettings = field(default_factory=LicensingSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     targets: tuple[Target, ...] = ()
 
     def with_embedder(self, spec: str) -> Settings:
@@ -546,8 +555,7 @@ class Settings:
 
 
 SECTIONS = ("embedder", "intake", "index", "match", "common", "shortlist", "detect", "distributed", "crawl", "evidence",
-            "provenance", "report", "pricing",
-            "licensing", "enforcement", "recipients", "smtp")
+            "provenance", "report", "pricing", "licensing", "enforcement", "recipients", "smtp", "store")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

@@ -24,7 +24,7 @@ from detector.detect import Analysis, Detector, DetectSummary, LicensedUses
 from detector.distributed import broker
 from detector.embedders import load_embedder
 from detector.workspace import Workspace, open_workspace
-from detector.workspace.store import Store, utc_now
+from detector.workspace.store import Store, open_store, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class _Process:
         """The detector, loaded again first when the index files changed since it was loaded."""
         if cls.ws is None:
             cls.ws = open_workspace(cls.home)
-            cls.store = Store(cls.ws.db_path)
+            cls.store = open_store(cls.ws)
             spec = cls.ws.settings().embedder
             cls.embedder = load_embedder(spec.spec, spec.batch_size, spec.threads)
         stamp = catalogue.version_stamp(cls.ws)  # taken first: a change while loading shows on the next task

@@ -13,7 +13,7 @@ from detector.config import Settings
 from detector.embedders import Embedder, load_embedder
 from detector.web.sessions import SessionSigner
 from detector.workspace import Workspace
-from detector.workspace.store import Store
+from detector.workspace.store import Store, open_store
 
 SECRET_FILE = "portal-session.key"
 
@@ -43,7 +43,7 @@ class Portal:
     @contextmanager
     def store(self) -> Iterator[Store]:
         """A Store for this request's thread (SQLite connections stay in the thread that made them)."""
-        store = Store(self.ws.db_path)
+        store = open_store(self.ws)
         try:
             yield store
         finally:

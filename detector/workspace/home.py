@@ -1,6 +1,6 @@
 """Where a workspace lives on disk, how every command finds it, and how one is created.
 
-A workspace is a folder holding the SQLite database, the content-addressed blob store, the
+A workspace is a folder holding the SQLite database (unless `[store] url` names a PostgreSQL one), the content-addressed blob store, the
 index folder, WARC evidence, crawl state, keys and `config.toml`. Every command resolves it
 the same way: `--home`, else the COPYHOUND_HOME environment variable, else `./copyhound-data`.
 """
@@ -74,8 +74,13 @@ class Workspace:
     def folders(self) -> tuple[Path, ...]:
         return (self.blobs_dir, self.index_dir, self.warc_dir, self.crawl_dir, self.keys_dir, self.output_dir)
 
+    @property
+    def store_target(self) -> Path | str:
+        """What `detector.workspace.store.open_store` opens: the `[store] url` setting, else the SQLite file."""
+        return self.settings().store.url or self.db_path
+
     def exists(self) -> bool:
-        return self.db_path.exists() and self.config_path.exists()
+        return self.config_path.exists() and (self.db_path.exists() or isinstance(self.store_target, str))
 
     def settings(self) -> config.Settings:
         return config.load(self.config_path)
@@ -118,7 +123,7 @@ def hold_lock(path: Path, purpose: str, refusal: str):
 def open_workspace(home: str | Path | None = None) -> Workspace:
     """The existing workspace, or WorkspaceMissing naming where it looked and how to create one."""
     ws = Workspace(resolve_home(home))
-    if ws.config_path.exists() and not ws.db_path.exists():
+    if ws.config_path.exists() and not ws.db_path.exists() and not isinstance(ws.store_target, str):
         # A read command must not quietly start an empty database where the real one vanished.
         raise DatabaseUnusable(
             f"{ws.db_path} is missing, though {ws.home} holds a workspace. Restore the database from a "

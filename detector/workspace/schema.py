@@ -417,6 +417,12 @@ CREATE TABLE work_negotiation (
 CREATE INDEX work_negotiation_asset ON work_negotiation(asset_id);
 """
 
+_V_POSTGRESQL = """
+-- The order in which a lookup found its addresses (detector.enforcement.recipients), which SQLite's
+-- rowid gave before and PostgreSQL has no equivalent of. Rows cached before this migration are 0.
+ALTER TABLE recipient_lookups ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
-                         _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION]
+                         _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,10 +1,25 @@
-"""The workspace database: the only module that talks SQLite (through sqlite-utils).
+"""The workspace database: the only module that talks SQL, to SQLite or to PostgreSQL.
 
-Opening a store applies the schema migrations it lacks (`detector.workspace.schema`). WAL mode lets the
-portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`, which takes the
-write lock up front (`BEGIN IMMEDIATE`): a transaction that reads and then writes would otherwise
-be refused at once ("database is locked", busy timeout or not) whenever another connection wrote
-in between, because SQLite cannot upgrade a stale read snapshot to a write.
+One `Store` class with one copy of each method's SQL serves both backends. `Store(path)` opens the
+workspace's SQLite file through sqlite-utils (the embedded default); `Store("postgresql://...")`
+opens a PostgreSQL database through `detector.workspace.postgres.PostgresDatabase`, which answers
+the same few sqlite-utils calls (`db.execute`, `db.query`, `db[table].insert/get/update/...`,
+`db.atomic`). sqlite-utils stays for SQLite because it is the well-kept library the rest already
+knows; the PostgreSQL side copies its small surface instead of wrapping both in a third API.
+Methods write SQLite's SQL with `?` placeholders, portably where SQL allows (`ON CONFLICT DO
+NOTHING`, `RETURNING`, `CASE`); `detector.workspace.dialect` translates the rest (placeholders,
+literal `%`, `WHERE 1`, `INSERT OR IGNORE`) and the migrations' column types. Not portable and so
+not to be used in a method: `cursor.lastrowid` (use `RETURNING id` or `db[table].insert().last_pk`),
+`INSERT OR REPLACE` (use `ON CONFLICT (...) DO UPDATE`), `rowid`, SQLite's date functions, and
+booleans summed (`sum(CASE WHEN ... THEN 1 ELSE 0 END)`). `open_store(ws)` opens the store that a
+workspace's `[store] url` setting names (empty: its SQLite file); everything opens stores that way.
+
+Opening a store applies the schema migrations it lacks (`detector.workspace.schema`). On SQLite, WAL
+mode lets the portal read while a scan writes. Every multi-row write runs inside `Store.atomic()`,
+which takes the write lock up front (`BEGIN IMMEDIATE`; on PostgreSQL, one advisory lock): a
+transaction that reads and then writes would otherwise be refused at once ("database is locked",
+busy timeout or not) whenever another connection wrote in between, because SQLite cannot upgrade a
+stale read snapshot to a write.
 
 A database file that is empty or not SQLite is refused (`DatabaseUnusable`) rather than silently
 re-initialised, and `database_fault` turns SQLite's corruption errors into one line with the remedy.
@@ -19,13 +34,16 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlite_utils
 
 from detector.errors import DatabaseUnusable, NotFound, UsageError
+from detector.workspace.dialect import URL_HOST_FUNCTION, postgres_migration
+from detector.workspace.home import Workspace
+from detector.workspace.postgres import PostgresDatabase, is_postgres_url, redacted
 from detector.workspace.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -73,6 +91,21 @@ class _Database(sqlite_utils.Database):
     Waiting for the lock at BEGIN lets the busy timeout do its job; nested blocks stay savepoints.
     """
 
+    def execute(self, sql: str, parameters=None):
+        """sqlite-utils' execute, which commits a write it began, now also when it returns rows.
+
+        sqlite-utils leaves the implicit transaction of `INSERT ... RETURNING` open (the statement
+        has rows, so it looks like a read), holding the write lock; here its rows are read at
+        once and it is committed, as PostgreSQL's autocommit does.
+        """
+        was_in_transaction = self.conn.in_transaction
+        cursor = super().execute(sql, parameters)
+        if was_in_transaction or not self.conn.in_transaction or cursor.description is None:
+            return cursor
+        rows = _Rows(cursor.fetchall())
+        self.conn.execute("COMMIT")
+        return rows
+
     @contextmanager
     def atomic(self):
         if self.conn.in_transaction:
@@ -92,14 +125,38 @@ class _Database(sqlite_utils.Database):
             raise
 
 
+class _Rows(list):
+    """The rows of a finished statement, read like the cursor that returned them."""
+
+    @property
+    def rowcount(self) -> int:
+        return len(self)
+
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self) -> list:
+        return list(self)
+
+
 class Store:
     """Typed access to the workspace database. Rows come back as plain dicts.
 
-    A missing file is created (and migrated); an empty or foreign one raises DatabaseUnusable.
+    `target` is the SQLite file (a missing one is created and migrated; an empty or foreign one
+    raises DatabaseUnusable) or a `postgresql://` URL (an empty database is migrated; an unreachable
+    server raises DatabaseUnusable). `path` names the database in messages: the file, or the URL
+    without its password.
     """
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    def __init__(self, target: Path | str):
+        if is_postgres_url(target):
+            self.path = redacted(target)
+            self.db = PostgresDatabase(target)
+            self.postgres = True
+            self._migrate()
+            return
+        self.postgres = False
+        self.path = Path(target)
         existed = self.path.exists()
         self.db = _Database(self.path)
         try:
@@ -139,11 +196,25 @@ class Store:
                 f"{self.path} has schema version {current}, newer than this copyhound "
                 f"understands ({SCHEMA_VERSION}). Upgrade copyhound to open it."
             )
-        for version in range(current, SCHEMA_VERSION):
+        while current < SCHEMA_VERSION:
             with self.db.atomic():
-                for statement in _statements(MIGRATIONS[version]):
-                    self.db.execute(statement)
-                self.set_meta("schema_version", str(version + 1))
+                # Read again under the write lock: another process opening the store may have migrated.
+                current = self.schema_version()
+                if current < SCHEMA_VERSION:
+                    self._apply(current)
+                    current += 1
+
+    def _apply(self, version: int) -> None:
+        """Run MIGRATIONS[version] (in PostgreSQL's column types there) and record the new version."""
+        if self.postgres:
+            for statement in _statements(postgres_migration(MIGRATIONS[version])):
+                self.db.run(statement)
+            if version == 0:
+                self.db.run(URL_HOST_FUNCTION)
+        else:
+            for statement in _statements(MIGRATIONS[version]):
+                self.db.execute(statement)
+        self.set_meta("schema_version", str(version + 1))
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -290,11 +361,12 @@ class Store:
     def add_candidate(self, record: dict) -> int | None:
         """Record one sighting; returns its id, or None when this scan already holds it (a resumed crawl)."""
         record = dict(record, headers=json.dumps(record.get("headers") or {}, sort_keys=True))
-        cursor = self.db.execute(
-            f"INSERT OR IGNORE INTO candidates ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)})",
+        row = self.db.execute(
+            f"INSERT INTO candidates ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)}) "
+            "ON CONFLICT DO NOTHING RETURNING id",
             list(record.values()),
-        )
-        return cursor.lastrowid if cursor.rowcount else None
+        ).fetchone()
+        return row[0] if row else None
 
     def candidate(self, candidate_id: int) -> dict:
         rows = list(self.db["candidates"].rows_where("id = ?", [candidate_id]))
@@ -391,7 +463,8 @@ class Store:
 
     def add_authorized_use(self, owner_id: int, pattern: str, note: str | None) -> None:
         self.db.execute(
-            "INSERT OR IGNORE INTO authorized_uses(owner_id, pattern, note, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO authorized_uses(owner_id, pattern, note, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [owner_id, pattern, note, utc_now()],
         )
 
@@ -643,10 +716,16 @@ class Store:
     def matches_per_week(self, owner_id: int | None, weeks: int) -> list[dict]:
         """Matches first seen per ISO-like week (YYYY-WW, Monday first) and decision, the last `weeks` weeks."""
         where, params = _and([("owner_id", owner_id)])
-        return list(self.db.query(
-            "SELECT strftime('%Y-%W', first_seen) AS week, decision, count(*) AS matches FROM matches "
-            f"WHERE {where} AND first_seen >= date('now', ?) GROUP BY week, decision ORDER BY week",
-            params + [f"-{int(weeks) * 7} days"]))
+        since = (datetime.now(UTC).date() - timedelta(days=int(weeks) * 7)).isoformat()
+        # Counted per day in SQL and folded into weeks here: week numbers are not portable SQL.
+        per_week: dict[tuple[str, str], int] = {}
+        for row in self.db.query(
+                "SELECT substr(first_seen, 1, 10) AS day, decision, count(*) AS matches FROM matches "
+                f"WHERE {where} AND first_seen >= ? GROUP BY day, decision", params + [since]):
+            key = (datetime.fromisoformat(row["day"]).strftime("%Y-%W"), row["decision"])
+            per_week[key] = per_week.get(key, 0) + row["matches"]
+        return [{"week": week, "decision": decision, "matches": count}
+                for (week, decision), count in sorted(per_week.items())]
 
     def sites(self, owner_id: int | None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
         """Hosts with matches (most matches first): how many, how many unreviewed, when last seen; and how many hosts."""
@@ -654,8 +733,10 @@ class Store:
         total = self.db.execute(f"SELECT count(DISTINCT url_host(page_url)) FROM matches WHERE {where}",
                                 params).fetchone()[0]
         rows = self.db.query(
-            "SELECT url_host(page_url) AS host, count(*) AS matches, sum(status = 'new') AS unreviewed, "
-            "sum(status = 'confirmed') AS confirmed, max(last_seen) AS last_seen FROM matches "
+            "SELECT url_host(page_url) AS host, count(*) AS matches, "
+            "sum(CASE WHEN status = 'new' THEN 1 ELSE 0 END) AS unreviewed, "
+            "sum(CASE WHEN status = 'confirmed' THEN 1 ELSE 0 END) AS confirmed, max(last_seen) AS last_seen "
+            "FROM matches "
             f"WHERE {where} GROUP BY host ORDER BY matches DESC, host LIMIT ? OFFSET ?", params + [limit, offset])
         return list(rows), total
 
@@ -732,13 +813,13 @@ class Store:
     def recipient_lookups(self, host: str, since: str) -> list[dict]:
         """Cached lookups of `host` made at or after `since` (address '' records that a source had none)."""
         return list(self.db["recipient_lookups"].rows_where("host = ? AND looked_up_at >= ?", [host, since],
-                                                            order_by="rowid"))
+                                                            order_by="position, source, address"))
 
     def replace_recipient_lookups(self, host: str, rows: list[dict]) -> None:
         with self.db.atomic():
             self.db.execute("DELETE FROM recipient_lookups WHERE host = ?", [host])
-            for row in rows:
-                self.db["recipient_lookups"].insert(dict(row, host=host))
+            for position, row in enumerate(rows):
+                self.db["recipient_lookups"].insert(dict(row, host=host, position=position))
 
     def add_delivery(self, record: dict) -> int:
         return self.db["deliveries"].insert(record).last_pk
@@ -809,9 +890,13 @@ class Store:
 
         The backup API copies a consistent snapshot while scans and the portal keep writing. The
         copy is written beside `dest` and renamed into place only once it passed `quick_check`, so
-        a failed backup never leaves a half-written file under the name asked for.
+        a failed backup never leaves a half-written file under the name asked for. On PostgreSQL,
+        pg_dump writes a custom-format archive the same way (or the error names the command).
         """
         dest = Path(dest)
+        if self.postgres:
+            self.db.dump(dest)
+            return
         partial = dest.with_name(dest.name + ".partial")
         partial.unlink(missing_ok=True)
         target = sqlite3.connect(partial)
@@ -910,7 +995,12 @@ class Store:
             f"WHERE {where} ORDER BY payments.received_at, payments.id, payment_splits.id", params))
 
     def add_licence(self, record: dict) -> int:
-        return self.db["licences"].insert(record, replace=True).last_pk
+        """Record the licence a paid offer grants (replacing the offer's earlier one, if any)."""
+        others = [c for c in record if c != "offer_id"]
+        return self.db.execute(
+            f"INSERT INTO licences ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)}) "
+            f"ON CONFLICT (offer_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)} RETURNING id",
+            list(record.values())).fetchone()[0]
 
     def licence(self, offer_id: int) -> dict | None:
         rows = list(self.db["licences"].rows_where("offer_id = ?", [offer_id]))
@@ -926,8 +1016,8 @@ class Store:
 
     def take_webhook_event(self, event_id: str, at: str) -> bool:
         """Remember a webhook event id; False when it was taken before (a replay)."""
-        cursor = self.db.execute("INSERT OR IGNORE INTO webhook_events(event_id, received_at) VALUES (?, ?)",
-                                 [event_id, at])
+        cursor = self.db.execute("INSERT INTO webhook_events(event_id, received_at) VALUES (?, ?) "
+                                 "ON CONFLICT DO NOTHING", [event_id, at])
         return cursor.rowcount == 1
 
 
@@ -1009,6 +1099,11 @@ class Store:
         matches = self.db.execute(f"SELECT COUNT(*) FROM matches WHERE first_seen >= ?{owned}", params).fetchone()[0]
         return {"captured": captured, "detected": states.get("detected", 0), "refused": states.get("refused", 0),
                 "matches": matches}
+
+
+def open_store(ws: Workspace) -> Store:
+    """The store of workspace `ws`: the database its `[store] url` names, else its SQLite file."""
+    return Store(ws.store_target)
 
 
 MATCH_STATUSES = ("new", "confirmed", "rejected", "authorized")

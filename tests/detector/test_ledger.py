@@ -1,4 +1,5 @@
-"""The provenance ledger: a real SQLite store, real entries, tampering done with SQL as an attacker would."""
+"""The provenance ledger: a real store (SQLite, then PostgreSQL), real entries, tampering done with SQL
+as an attacker would."""
 
 import itertools
 
@@ -10,8 +11,9 @@ from detector.workspace.store import Store
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "copyhound.db")
+def store(store_target):
+    """On SQLite and on PostgreSQL in turn."""
+    s = Store(store_target)
     for i in range(1, 6):
         ledger.append(s, "register", ledger.asset_subject(i), {"sha256": f"{i:064x}", "n": i},
                       at=f"2025-01-0{i}T00:00:00Z")

@@ -8,6 +8,12 @@ from detector.workspace import create_workspace, open_workspace, resolve_home
 from detector.workspace.store import SCHEMA_VERSION, MatchFilter, Store
 
 
+@pytest.fixture
+def workspace(any_workspace):
+    """Every store test here runs on SQLite and on PostgreSQL."""
+    return any_workspace
+
+
 def test_home_comes_from_flag_then_environment_then_default(tmp_path):
     assert resolve_home(tmp_path / "a", {"COPYHOUND_HOME": str(tmp_path / "b")}) == tmp_path / "a"
     assert resolve_home(None, {"COPYHOUND_HOME": str(tmp_path / "b")}) == tmp_path / "b"

@@ -1,0 +1,45 @@
+"""Which public `Store` methods ran against PostgreSQL in this test session.
+
+`record_postgres_calls` wraps each public method of the class once; a call on a store whose backend
+is PostgreSQL adds the method's name to CALLED (and, when COPYHOUND_STORE_CALLS names a file, the
+names are written there at exit, for a session run as a child process).
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+
+CALLED: set[str] = set()
+_wrapped: set[type] = set()
+
+
+def public_methods(cls: type) -> list[str]:
+    return sorted(name for name, value in vars(cls).items() if callable(value) and not name.startswith("_"))
+
+
+def record_postgres_calls(cls: type) -> None:
+    if cls in _wrapped:
+        return
+    _wrapped.add(cls)
+    for name in public_methods(cls):
+        setattr(cls, name, _recording(name, getattr(cls, name)))
+    if os.environ.get("COPYHOUND_STORE_CALLS"):
+        atexit.register(_write, os.environ["COPYHOUND_STORE_CALLS"])
+
+
+def _recording(name: str, method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if getattr(self, "postgres", False):
+            CALLED.add(name)
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _write(path: str) -> None:
+    with open(path, "w") as f:
+        json.dump(sorted(CALLED), f)

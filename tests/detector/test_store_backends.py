@@ -224,6 +224,20 @@ def scenario(store: Store) -> dict:
         with store.atomic():
             store.set_meta("k", "v2")
     out["meta"] = store.get_meta("k")
+    # Distributed detection: a task delivered twice claims its candidates once.
+    ids = [c["id"] for c in candidates]
+    out["still_new"] = [c["id"] for c in store.new_candidates(ids)]
+    out["pending"] = [c["id"] for c in store.pending_candidates()]
+    out["pending_after"] = [c["id"] for c in store.pending_candidates(after_id=ids[1])]
+    out["count_pending"] = (store.count_pending(), store.count_pending(through_id=ids[1]))
+    out["claimed"] = store.claim_candidate(ids[1], "detected", detected_at="2025-01-02T00:00:00Z")
+    out["claimed_again"] = store.claim_candidate(ids[1], "refused", detected_at="2025-01-02T00:00:00Z")
+    store.claim_candidate(ids[2], "refused", refusal_reason="truncated", detected_at="2025-01-02T00:00:00Z")
+    out["outcome"] = store.detection_outcome("2025-01-01T00:00:00Z", ids[-1])
+    out["throughput"] = store.throughput("2025-01-01T00:00:00Z")
+    assert out["claimed"] and not out["claimed_again"]
+    assert out["still_new"] == ids[1:] and out["count_pending"] == (2, 1)
+    assert out["outcome"]["candidates"] == 2 and out["outcome"]["refused"] == {"truncated": 1}
     return out
 
 

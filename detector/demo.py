@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from detector import config
 from detector.demo_site import EXPECTED, WORKS_DIR, build_site, serve
 from detector.embedders import clip_weights_cached, load_embedder
+from detector.errors import UsageError
 from detector.register import WorkInfo, image_paths, register_files
 from detector.scan import run_scan
 from detector.workspace import Workspace, create_workspace
@@ -45,12 +46,21 @@ def choose_embedder_spec() -> tuple[str, str | None]:
     )
 
 
-def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult:
+def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: bool = False,
+             crawlers: int = 1) -> DemoResult:
+    """`distributed`: crawl in `crawlers` processes on the workspace's Redis frontier and detect in its
+    `copyhound worker` processes (the workspace made beforehand with `init --redis`, docs/scale.md)."""
     spec, note = choose_embedder_spec()
     # The demo site is our own server on loopback: no need to be slow and polite with it.
     local_crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
     ws, _ = create_workspace(home, config.Settings(crawl=local_crawl).with_embedder(spec))
     settings = ws.settings()
+    if distributed:
+        if not settings.distributed.redis_url:
+            raise UsageError(f"demo --distributed needs a workspace with Redis: run `copyhound init --home {ws.home} "
+                             "--embedder none --redis redis://HOST:PORT/0` first (docs/scale.md).")
+        # The workers detect with the workspace's own embedder, so the works are registered with it too.
+        spec, note = settings.embedder.spec, None
     store = open_store(ws)
     embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.threads)
     register_files(ws, store, settings, embedder, image_paths([WORKS_DIR], recursive=False),
@@ -61,7 +71,7 @@ def run_demo(home: Path, progress=lambda stage, done, total: None) -> DemoResult
         from detector.config.targets import target_from_site
 
         summary = run_scan(ws, store, settings, embedder, [target_from_site(base_url, allow_private=True)],
-                           progress=progress)
+                           progress=progress, distributed=distributed, crawlers=crawlers)
     finally:
         server.shutdown()
     found, wrong = {}, []

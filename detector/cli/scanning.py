@@ -185,7 +185,13 @@ def scans(limit: Limit = None, offset: Offset = 0, wide: Wide = False,
 
 @app.command()
 def demo(home: Annotated[Path | None, typer.Option(
-        "--home", help="Workspace for the demo (default: a new temporary folder).")] = None) -> None:
+        "--home", help="Workspace for the demo (default: a new temporary folder).")] = None,
+        distributed: Annotated[bool, typer.Option(
+            "--distributed", help="Crawl on the workspace's Redis frontier and detect in its `copyhound worker` "
+                                  "processes (make the workspace first with `init --redis`; docs/scale.md).")] = False,
+        crawlers: Annotated[int, typer.Option("--crawlers", min=1,
+                                              help="With --distributed: crawler processes sharing the frontier.")] = 1,
+) -> None:
     """Run the whole job on the bundled example: register works, crawl a demo site, show the matches."""
     import tempfile
 
@@ -195,7 +201,7 @@ def demo(home: Annotated[Path | None, typer.Option(
     console.print(f"Demo workspace: {home}")
     with progress_bar() as bar:
         progress = stage_progress(bar)
-        result = run_demo(home, progress)
+        result = run_demo(home, progress, distributed=distributed, crawlers=crawlers)
     if result.embedder_note:
         console.print(result.embedder_note, highlight=False)
     _print_scan_summary(result.summary)

@@ -191,8 +191,9 @@ def build(method: str, data: dict, size: int, seed: int, shortlist: ShortlistSet
         true_rows = np.concatenate(works)
         own = true_rows[np.random.default_rng(seed).choice(len(true_rows), min(len(true_rows), wanted * len(works) // size),
                                                           replace=False)]
-        others = next(distractors(data["pool"], -(-(wanted - len(own)) // shortlist.per_work), shortlist.per_work,
-                                  np.random.default_rng(seed + 2)))[1].reshape(-1, 128)
+        others = np.concatenate([chunk.reshape(-1, 128) for _, chunk in distractors(
+            data["pool"], -(-(wanted - len(own)) // shortlist.per_work), shortlist.per_work,
+            np.random.default_rng(seed + 2))])
         started = time.perf_counter()
         index.train(np.concatenate([own, others])[:wanted], lists, trained_for=size * shortlist.per_work)
         train_s = time.perf_counter() - started

@@ -123,7 +123,7 @@ class LocalFeatureIndex:
             faiss.downcast_index(faiss.extract_index_ivf(index)).pq.cp.min_points_per_centroid = 1
         clustering.niter = _KMEANS_ITERATIONS
         clustering.min_points_per_centroid = 1  # the sample is sized above
-        if lists > _HNSW_LISTS:  # the IVF finds its quantiser filled and trains only its codes
+        if lists > _HNSW_LISTS:  # FAISS keeps a quantiser that already holds its lists' centroids
             quantiser.add(_centroids(sample, lists, self.binary))
         index.train(sample)
         self._index = index
@@ -233,7 +233,6 @@ class LocalFeatureIndex:
                 f"{name} must be a {np.dtype(dtype).name} array of shape [n, {width}], got {describe(descriptors)}"
             )
         return np.ascontiguousarray(descriptors, dtype=dtype)
-
 
 
 def _centroids(sample: np.ndarray, lists: int, binary: bool) -> np.ndarray:

@@ -6,11 +6,15 @@ stages, chosen by its owner:
   catalogue is small (and the default before any training), but linear in the catalogue and
   512 bytes per float descriptor.
 - trained: an inverted file (FAISS IVF). Its coarse lists are k-means centroids of the works' own
-  descriptors (`train`); float descriptors (RootSIFT) are stored as product-quantisation codes of
-  `code_bytes` bytes, binary ones (ORB) as they are. A query descriptor visits only `nprobe`
-  lists, and the number of lists grows with the square root of the descriptors held
-  (`lists_for`), so a query costs about the square root of the catalogue, and each entry costs
-  its code plus an 8-byte id.
+  descriptors (`train`); float descriptors (RootSIFT) are stored as 4-bit product-quantisation
+  codes of `code_bytes` bytes (two sub-quantisers per byte) that FAISS scans with SIMD
+  ("fast-scan", several times faster than 8-bit codes at the same size), binary ones (ORB) as
+  they are. A query descriptor visits only `nprobe` lists, and the number of lists grows in
+  proportion to the descriptors held (`lists_for`, about `LIST_LENGTH` entries each), so a query
+  scans about the same number of codes at any catalogue size; only the coarse quantiser, an HNSW
+  graph once there are many lists, grows, and that logarithmically. Each entry costs its code
+  plus an 8-byte id. Many lists are trained in two levels of k-means (`_centroids`), which costs
+  about 2 sqrt(lists) distances per training point instead of `lists`.
 
 Votes follow Lowe's ratio test, with the second neighbour taken from ANOTHER work: a descriptor
 votes for the work of its nearest neighbour when that is clearly closer than the nearest
@@ -29,24 +33,27 @@ import faiss
 import numpy as np
 
 from index import persist
-from index.errors import IndexInputError, describe, require_int
+from index.errors import IndexFileError, IndexInputError, describe, require_int
 
 KIND = "local"
 #: Neighbours fetched per query descriptor, to find the nearest one of another work.
 NEIGHBOURS = 8
 #: Id width FAISS stores beside every entry.
 ID_BYTES = 8
-MIN_LISTS, _MAX_LISTS = 16, 65_536
-#: Above this many lists the coarse quantiser is an HNSW graph rather than a flat scan.
+#: Entries an inverted list holds on average (see lists_for); measured in docs/benchmarks.md.
+LIST_LENGTH = 1000
+MIN_LISTS, _MAX_LISTS = 16, 262_144
+#: Above this many lists the coarse quantiser is an HNSW graph rather than a flat scan, and the
+#: lists are trained in two levels of k-means.
 _HNSW_LISTS = 1024
 _TRAIN_POINTS_PER_LIST = 32
 _KMEANS_ITERATIONS = 10
 
 
 def lists_for(descriptors: int) -> int:
-    """Inverted lists for `descriptors` held: the power of two nearest 2 * sqrt(n), 16 to 65,536."""
+    """Inverted lists for `descriptors` held: the power of two nearest n / LIST_LENGTH, 16 to 262,144."""
     descriptors = require_int("descriptors", descriptors, 1)
-    return int(min(_MAX_LISTS, max(MIN_LISTS, 2 ** round(math.log2(2 * math.sqrt(descriptors))))))
+    return int(min(_MAX_LISTS, max(MIN_LISTS, 2 ** round(math.log2(descriptors / LIST_LENGTH)))))
 
 
 def training_size(lists: int) -> int:
@@ -66,8 +73,10 @@ class LocalFeatureIndex:
         self.dim = require_int("dim", dim, 8)
         self.binary = bool(binary)
         self.code_bytes = require_int("code_bytes", code_bytes, 1)
-        if not binary and dim % code_bytes:
-            raise IndexInputError(f"code_bytes must divide dim {dim} (product quantisation), got {code_bytes}")
+        if not binary and dim % (2 * code_bytes):
+            raise IndexInputError(
+                f"2 x code_bytes must divide dim {dim} (two 4-bit product-quantisation codes a byte), got {code_bytes}"
+            )
         self.nprobe = require_int("nprobe", nprobe, 1)
         self.trained_on = self.trained_for = 0
         self.trained_at: str | None = None
@@ -108,12 +117,14 @@ class LocalFeatureIndex:
             clustering = index.cp
         else:
             coarse = f"IVF{lists}_HNSW32" if lists > _HNSW_LISTS else f"IVF{lists}"
-            # "np": no polysemous training, which costs minutes and serves Hamming filtering we do not use.
-            index = faiss.index_factory(self.dim, f"{coarse},PQ{self.code_bytes}np", faiss.METRIC_L2)
+            index = faiss.index_factory(self.dim, f"{coarse},PQ{2 * self.code_bytes}x4fs", faiss.METRIC_L2)
+            quantiser = faiss.extract_index_ivf(index).quantizer
             clustering = faiss.extract_index_ivf(index).cp
             faiss.downcast_index(faiss.extract_index_ivf(index)).pq.cp.min_points_per_centroid = 1
         clustering.niter = _KMEANS_ITERATIONS
         clustering.min_points_per_centroid = 1  # the sample is sized above
+        if lists > _HNSW_LISTS:  # FAISS keeps a quantiser that already holds its lists' centroids
+            quantiser.add(_centroids(sample, lists, self.binary))
         index.train(sample)
         self._index = index
         self.trained_on = len(sample)
@@ -202,6 +213,9 @@ class LocalFeatureIndex:
         read = faiss.deserialize_index_binary if binary else faiss.deserialize_index
         expected = (faiss.IndexBinaryIDMap, faiss.IndexBinaryIVF) if binary else (faiss.IndexIDMap, faiss.IndexIVF)
         index = persist.parse(path, payload, read, expected, manifest.get("dim"), manifest.get("count"))
+        if isinstance(index, faiss.IndexIVF) and not isinstance(index, faiss.IndexIVFPQFastScan):
+            raise IndexFileError(path, "format", f"holds {type(index).__name__} codes of an earlier copyhound, "
+                                 "not 4-bit fast-scan ones")
         loaded = cls(int(index.d), binary, int(manifest.get("code_bytes", 16)), nprobe)
         loaded._index = index
         loaded.trained_on = int(manifest.get("trained_on", 0))
@@ -229,3 +243,32 @@ class LocalFeatureIndex:
                 f"{name} must be a {np.dtype(dtype).name} array of shape [n, {width}], got {describe(descriptors)}"
             )
         return np.ascontiguousarray(descriptors, dtype=dtype)
+
+
+def _centroids(sample: np.ndarray, lists: int, binary: bool) -> np.ndarray:
+    """`lists` k-means centroids of `sample` in two levels: sqrt(lists) clusters, each split in
+    proportion to its share of the sample. Flat k-means compares every point with every centroid,
+    a cost that grows with the square of the catalogue once lists grow with it. Binary codes are
+    clustered as 0/1 floats and their centroids rounded back to bits."""
+    points = np.unpackbits(sample, axis=1).astype(np.float32) if binary else sample
+    coarse = faiss.Kmeans(points.shape[1], math.isqrt(lists), niter=_KMEANS_ITERATIONS, min_points_per_centroid=1)
+    coarse.train(points)
+    assigned = coarse.assign(points)[1].ravel()
+    sizes = np.bincount(assigned, minlength=coarse.k)
+    parts = []
+    for cluster, share in enumerate(_apportion(sizes, lists)):
+        if share:
+            fine = faiss.Kmeans(points.shape[1], int(share), niter=_KMEANS_ITERATIONS, min_points_per_centroid=1)
+            fine.train(points[assigned == cluster])
+            parts.append(fine.centroids)
+    centroids = np.concatenate(parts)
+    return np.packbits(centroids > 0.5, axis=1) if binary else np.ascontiguousarray(centroids, dtype=np.float32)
+
+
+def _apportion(sizes: np.ndarray, total: int) -> np.ndarray:
+    """`total` split in proportion to `sizes` (largest remainders), none above its size: the
+    sample holds at least `total` points, so each share's exact value is at most its size."""
+    exact = sizes * total / sizes.sum()
+    shares = np.floor(exact).astype(np.int64)
+    shares[np.argsort(shares - exact)[: total - shares.sum()]] += 1
+    return shares

@@ -140,11 +140,12 @@ class ShortlistSettings:
     )
     code_bytes: int = setting(
         16, "Bytes of the product-quantisation code kept per SIFT descriptor in the trained index (plus an 8-byte "
-        "work id): 300 x 24 = 7.2 KB per work. ORB descriptors are kept whole (32 bytes), so fewer per work."
+        "work id): 300 x 24 = 7.2 KB per work. Each byte holds two 4-bit codes, scanned with SIMD (FAISS "
+        "fast-scan), so 2 x code_bytes must divide 128. ORB descriptors are kept whole (32 bytes), so fewer per work."
     )
     nprobe: int = setting(
-        16, "Inverted lists a query descriptor visits in the trained index; more finds more true neighbours "
-        "but costs more per candidate."
+        16, "Inverted lists a query descriptor visits in the trained index (lists hold about 1,000 descriptors "
+        "each at any catalogue size); more finds more true neighbours but costs more per candidate."
     )
     retrain_growth: float = setting(
         4.0, "The trained index is retrained (its lists re-clustered, every work re-added) when it holds this "

@@ -7,6 +7,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import faiss
+import numpy as np
 import pytest
 
 from detector import catalogue, demo_site
@@ -66,7 +68,7 @@ def test_register_adds_to_the_trained_index_without_retraining_it(workspace, wor
     assert index.work_ids().tolist() == [a["id"] for a in store.assets()]
 
 
-@pytest.mark.parametrize("damage", ["missing", "corrupt", "out of step", "another kind"])
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "out of step", "earlier codes", "another kind"])
 def test_an_untrustworthy_index_is_rebuilt_with_progress(workspace, works_dir, damage):
     ws, store = workspace
     register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
@@ -82,6 +84,15 @@ def test_an_untrustworthy_index_is_rebuilt_with_progress(workspace, works_dir, d
         index, _ = LocalFeatureIndex.load(path)
         index.remove([store.assets()[0]["id"]])
         catalogue.save_local(ws, index)
+    elif damage == "earlier codes":  # 8-bit PQ, as copyhound saved a trained index before fast-scan
+        earlier = LocalFeatureIndex(128)
+        earlier._index = faiss.index_factory(128, "IVF16,PQ16np")
+        rng = np.random.default_rng(0)
+        earlier._index.train(rng.random((4096, 128), dtype=np.float32))
+        for asset in store.assets():  # in step with the database and not due for training: only its codes are stale
+            earlier.add(asset["id"], rng.random((10, 128), dtype=np.float32))
+        earlier.trained_for = 10**6
+        catalogue.save_local(ws, earlier)
     else:
         kind = "orb"
     events = []

@@ -6,9 +6,11 @@ a copy's are its work's plus noise; ORB-like codes are random bits with a few fl
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
+from index import local
 from index.errors import IndexFileError, IndexInputError
 from index.local import MIN_LISTS, LocalFeatureIndex, lists_for, training_size
 
@@ -157,10 +159,41 @@ def test_save_and_load_give_the_same_votes(tmp_path, binary):
 
 
 @pytest.mark.parametrize("descriptors, lists", [
-    (1, 16), (10_000, 256), (300_000, 1024), (3_000_000, 4096), (30_000_000, 8192), (10**12, 65_536),
+    (1, 16), (10_000, 16), (300_000, 256), (3_000_000, 4096), (30_000_000, 32_768), (10**12, 262_144),
 ])
-def test_lists_grow_with_the_square_root_of_the_descriptors(descriptors, lists):
+def test_lists_grow_in_proportion_to_the_descriptors(descriptors, lists):
     assert lists_for(descriptors) == lists
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_many_lists_are_trained_in_two_levels_under_an_hnsw_quantiser(monkeypatch, binary):
+    # The threshold is lowered so that a few thousand descriptors take the path of a large catalogue.
+    monkeypatch.setattr(local, "_HNSW_LISTS", 16)
+    rng = np.random.default_rng(5)
+    if binary:
+        works = {w: rng.integers(0, 256, (200, 32), dtype=np.uint8) for w in range(1, 21)}
+        index = LocalFeatureIndex(256, binary=True, nprobe=4)
+    else:
+        works, index = float_works(), LocalFeatureIndex(128, nprobe=4)
+    index.train(np.concatenate(list(works.values())), 64)
+    filled(index, works)
+    quantiser = (faiss.downcast_IndexBinary if binary else faiss.downcast_index)(index._ivf().quantizer)
+    assert "HNSW" in type(quantiser).__name__ and quantiser.ntotal == index.lists == 64
+    first = next(iter(works))
+    votes = index.votes(works[first][:100])
+    assert max(votes, key=votes.get) == first and votes[first] >= 80
+
+
+def test_an_index_of_an_earlier_code_layout_is_refused_for_rebuilding(tmp_path):
+    works = float_works()
+    earlier = faiss.index_factory(128, "IVF16,PQ16np")  # 8-bit codes, as copyhound wrote them before fast-scan
+    earlier.train(np.concatenate(list(works.values())))
+    index = LocalFeatureIndex(128)
+    index._index = earlier
+    filled(index, works).save(tmp_path / "local.faiss", {})
+    with pytest.raises(IndexFileError) as refused:
+        LocalFeatureIndex.load(tmp_path / "local.faiss")
+    assert refused.value.reason == "format" and "fast-scan" in str(refused.value)
 
 
 @pytest.mark.parametrize("make, call, message", [

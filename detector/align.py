@@ -20,13 +20,12 @@ Core module: values in, values out.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from detector.verify import Verdict, _area, _box, _clip_convex, _degeneracy, _project, _resize_map
+from detector.verify import Verdict, _area, _box, _clip_convex, _degeneracy, _project, _resize_map, _tiled_ncc
 
 Hint = tuple[float, float, float, float]  # left, top, right, bottom as shares of the candidate's size
 
@@ -40,9 +39,6 @@ _BAND = (1 / 128, 1 / 12)
 #: or stickers over the copy cannot steer the alignment.
 _CLIP = 3.0
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-5)
-_TILES = 4
-_TILE_COVERAGE = 0.3
-_MIN_TILES = 4
 
 
 @dataclass(frozen=True)
@@ -217,23 +213,5 @@ def _structure_ncc(work_gray: np.ndarray, candidate_gray: np.ndarray, transform:
         return 0.0, 0.0
     plain = _band(work, clip=False, robust=True)
     structure = float(plain[mask].std())
-    ys, xs = np.nonzero(mask)
-    y_edges = np.linspace(ys.min(), ys.max() + 1, _TILES + 1).astype(int)
-    x_edges = np.linspace(xs.min(), xs.max() + 1, _TILES + 1).astype(int)
-    scores = []
-    for y0, y1 in itertools.pairwise(y_edges):
-        for x0, x1 in itertools.pairwise(x_edges):
-            tile = mask[y0:y1, x0:x1]
-            if (tile.size and tile.mean() >= _TILE_COVERAGE and tile.sum() >= 32
-                    and plain[y0:y1, x0:x1][tile].std() >= min_structure):
-                scores.append(_ncc(work_band[y0:y1, x0:x1][tile], pulled_band[y0:y1, x0:x1][tile]))
-    if len(scores) < _MIN_TILES:
-        return _ncc(work_band[mask], pulled_band[mask]), structure
-    better_half = sorted(scores, reverse=True)[: (len(scores) + 1) // 2]
-    return float(np.mean(better_half)), structure
+    return _tiled_ncc(work_band, pulled_band, mask, structure=plain, min_structure=min_structure), structure
 
-
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    denominator = np.sqrt(float((a * a).sum()) * float((b * b).sum()))
-    return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0

@@ -429,14 +429,16 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0
 
 
-def _tiled_ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray, tiles: int = 4) -> float:
+def _tiled_ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray, tiles: int = 4,
+               structure: np.ndarray | None = None, min_structure: float = 0.0) -> float:
     """NCC judged tile by tile: the mean over the better half of a tiles x tiles grid.
 
     Where a copy shows the work, its tiles correlate almost perfectly; a caption, a logo, a
     crop edge or a rotation's corners spoil the tiles they touch and no others, and the better
     half ignores them as long as they are fewer than half. A second photo of the same scene
     differs in light and parallax everywhere, so even its better tiles stay low. With too few
-    usable tiles the whole footprint is compared at once.
+    usable tiles the whole footprint is compared at once. With `structure`, a tile where it varies
+    less than `min_structure` carries no evidence either way and is left out.
     """
     ys, xs = np.nonzero(mask)
     y_edges = np.linspace(ys.min(), ys.max() + 1, tiles + 1).astype(int)
@@ -445,7 +447,8 @@ def _tiled_ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray, tiles: int = 4) -
     for y0, y1 in itertools.pairwise(y_edges):
         for x0, x1 in itertools.pairwise(x_edges):
             inside = mask[y0:y1, x0:x1]
-            if inside.size and inside.mean() >= _TILE_COVERAGE and inside.sum() >= 32:
+            if (inside.size and inside.mean() >= _TILE_COVERAGE and inside.sum() >= 32
+                    and (structure is None or structure[y0:y1, x0:x1][inside].std() >= min_structure)):
                 scores.append(_ncc(a[y0:y1, x0:x1][inside], b[y0:y1, x0:x1][inside]))
     if len(scores) < _MIN_TILES:
         return _ncc(a[mask], b[mask])

@@ -7,8 +7,10 @@
 --out (the other parts keep their numbers, and the scale part records its own command and date);
 `--only shortlist` and `--only hard` (small embedded copies and low-texture works) do the same.
 
-`make bench` (under 30 minutes on 2 cores) and `make bench-quick` (a few minutes) call this;
-`make bench-scale` re-measures the local-feature shortlist at 1k, 10k and 100k works and merges it in.
+`make bench` (1k and 10k works in the shortlist part), `make bench-scale` (the same run with 100k works too:
+one report with every number) and `make bench-quick` (a few minutes) call this. Each part's numbers are
+kept in RESULTS.partial.json beside --out as soon as it ends, so a run that dies late loses only its
+last part.
 Nothing here asserts anything: it measures and reports.
 """
 
@@ -23,7 +25,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import distributed, hard_copies, machine, quality, report, scale, shortlist_scale, throughput
+from benchmarks import (
+    concurrency,
+    detection_scale,
+    distributed,
+    hard_copies,
+    machine,
+    quality,
+    report,
+    scale,
+    shortlist_scale,
+    throughput,
+)
 from benchmarks.dataset import REPO, build, photos_dir
 from detector.catalogue import set_threads
 from detector.config import EmbedderSettings, IndexSettings
@@ -40,6 +53,8 @@ PLANS = {
             "catalogue": 1_000, "common": 12,
             "stage_images": 60, "embed_images": 48, "window_images": 6,
             "distributed_works": 20, "distributed_candidates": 80,
+            "workers_works": 60, "workers_candidates": 40, "screenshot_pages": 12,
+            "portal_clients": 10, "portal_candidates": 60,
             "skipped": "HNSW32,Flat at 1M works: its build time grows super-linearly (see the 100k row) and "
                        "would take well over ten minutes on 2 cores; IVF4096 at 1M for the same reason (k-means training)."},
     True: {"vector_sizes": [10_000, 100_000],
@@ -49,6 +64,8 @@ PLANS = {
            "catalogue": 300, "common": 6,
            "stage_images": 20, "embed_images": 16, "window_images": 2,
            "distributed_works": 8, "distributed_candidates": 24,
+           "workers_works": 20, "workers_candidates": 16, "screenshot_pages": 4,
+           "portal_clients": 4, "portal_candidates": 16,
            "skipped": "quick run: 1M works and HNSW at 100k are left to the full run (`make bench`)."},
 }
 
@@ -100,16 +117,26 @@ def main(argv: list[str] | None = None) -> None:
     rows += throughput.detector_rows(workdir / "home", sample)
     step("embedders: torch eager vs ONNX fp32 / int8")
     embed_rows, info = throughput.embedder_rows(workdir, sample[: plan["embed_images"]], plan["window_images"])
+    step("register and scan with --workers 1 and 2; page screenshots")
+    files = sorted(p for p in photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    rows += throughput.workers_rows(files, plan["workers_works"], plan["workers_candidates"], workdir / "workers")
+    rows += throughput.screenshot_rows(files, plan["screenshot_pages"], workdir / "screenshots")
     results["throughput"] = {"rows": rows + embed_rows, "embedder_info": info}
+    _checkpoint(args.out, results)
 
-    step("index scale")
-    results["scale"] = _measure_scale(plan, args.seed)
-    step("local-feature shortlist at catalogue scale")
-    results["shortlist"] = _measure_shortlist(args, photos, workdir, command)
-    step("distributed detection: 1, 2 and 4 workers on loopback Redis")
-    results["distributed"] = _measure_distributed(args, plan, photos, workdir, command)
-    step("small embedded copies and low-texture works, before and after")
-    results["hard"] = _measure_hard(args, photos, workdir, command)
+    parts = [("scale", "index scale", lambda: _measure_scale(plan, args.seed)),
+             ("shortlist", "local-feature shortlist and whole detections at catalogue scale",
+              lambda: _measure_shortlist(args, photos, workdir, command)),
+             ("distributed", "distributed detection: 1, 2 and 4 workers on loopback Redis",
+              lambda: _measure_distributed(args, plan, photos, workdir, command)),
+             ("hard", "small embedded copies and low-texture works, before and after",
+              lambda: _measure_hard(args, photos, workdir, command)),
+             ("concurrency", "the portal under load during a scan",
+              lambda: concurrency.run(plan["portal_clients"], plan["portal_candidates"], args.seed))]
+    for name, title, measure in parts:
+        step(title)
+        results[name] = measure()
+        _checkpoint(args.out, results)
     results["seconds"] = time.perf_counter() - started
     summary = {"works": len(dataset.works), "negatives": len(dataset.negatives), "queries": len(dataset.queries),
                "generated": dataset.generated,
@@ -139,8 +166,12 @@ def _measure_shortlist(args, photos: Path, workdir: Path, command: str) -> dict:
     if args.quick:  # a few minutes: the smallest catalogue only
         sizes = [n for n in sizes if n <= 1_000] or sizes[:1]
     started = time.perf_counter()
-    part = shortlist_scale.run(photos, sizes, shortlist_scale.methods_for(sizes), args.seed,
-                               shortlist_scale.QUERIES_PER_WORK, workdir)
+    queries_per_work = shortlist_scale.QUERIES_PER_WORK
+    candidates = shortlist_scale.candidates_dir(shortlist_scale.cache_path(workdir, args.seed, queries_per_work))
+    onnx = throughput.export_random_vit(workdir, "int8")
+    detections = detection_scale.Workspaces(candidates, workdir, onnx, args.seed)
+    part = shortlist_scale.run(photos, sizes, shortlist_scale.methods_for(sizes), args.seed, queries_per_work,
+                               workdir, detections.rows)
     part.update(command=command, date=_now(), seed=args.seed, seconds=time.perf_counter() - started,
                 machine=machine.describe())
     return part
@@ -184,11 +215,18 @@ def _part_only(args, plan: dict, command: str) -> None:
     print(f"merged the {args.only} part into {raw} and rewrote {args.out}", flush=True)
 
 
+def _checkpoint(out: Path, results: dict) -> None:
+    """The parts measured so far, so a run that dies late keeps its numbers."""
+    out.with_suffix(".partial.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+
+
 def _write(out: Path, results: dict, summary: dict) -> None:
-    out.write_text(report.render(results, summary), encoding="utf-8")
-    # The raw numbers beside the report, so tables can be re-read or re-rendered without a re-run.
+    # The raw numbers beside the report (written first, so a report that fails to render loses nothing),
+    # so tables can be re-read or re-rendered without a re-run.
     out.with_suffix(".json").write_text(json.dumps({"results": results, "dataset": summary}, indent=1, default=str),
                                         encoding="utf-8")
+    out.write_text(report.render(results, summary), encoding="utf-8")
+    out.with_suffix(".partial.json").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -59,7 +60,8 @@ def _features(im: Image.Image) -> LocalFeatures:
 
 
 def prepare(photos: Path, seed: int, queries_per_work: int, cache: Path) -> dict:
-    """Works' samples, candidates' descriptors (image, mirror) and the distractor pool (cached)."""
+    """Works' samples, candidates' descriptors (image, mirror) and the distractor pool (cached). The
+    works' files and the candidates' images (PNG, beside the cache) are kept for whole detections."""
     if cache.exists():
         with np.load(cache, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
@@ -69,6 +71,8 @@ def prepare(photos: Path, seed: int, queries_per_work: int, cache: Path) -> dict
     works, others = paths[: len(paths) // 2], paths[len(paths) // 2:]
     per_work = ShortlistSettings().per_work
     fillers = [_load(p) for p in others]
+    images = candidates_dir(cache)
+    images.mkdir(parents=True, exist_ok=True)
     work_rows, query_rows = [], []
     for work_id, path in enumerate(works):
         image = _load(path)
@@ -80,6 +84,7 @@ def prepare(photos: Path, seed: int, queries_per_work: int, cache: Path) -> dict
             pool = fillers[:]
             local.shuffle(pool)
             copy = FAMILIES[family][transform](image, local, pool)
+            copy.save(images / f"{len(query_rows):04d}.png")
             query_rows.append((work_id, name, _features(copy).descriptors,
                                _features(copy.transpose(Image.FLIP_LEFT_RIGHT)).descriptors))
     pool = []
@@ -88,6 +93,7 @@ def prepare(photos: Path, seed: int, queries_per_work: int, cache: Path) -> dict
                         im.crop((im.width // 4, im.height // 4, im.width, im.height))):
             pool.append(_features(variant).descriptors)
     data = {
+        "work_file": np.array([str(p) for p in works]),
         "work_descriptors": np.concatenate(work_rows), "work_counts": np.array([len(w) for w in work_rows]),
         "query_work": np.array([q[0] for q in query_rows]), "query_name": np.array([q[1] for q in query_rows]),
         "query_descriptors": np.concatenate([np.concatenate([q[2], q[3]]) for q in query_rows]),
@@ -97,6 +103,14 @@ def prepare(photos: Path, seed: int, queries_per_work: int, cache: Path) -> dict
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **data)
     return data
+
+
+def cache_path(workdir: Path, seed: int, queries_per_work: int) -> Path:
+    return workdir / f"shortlist-{seed}-{queries_per_work}.npz"
+
+
+def candidates_dir(cache: Path) -> Path:
+    return cache.with_name(cache.stem + "-candidates")
 
 
 def _split(array: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
@@ -209,11 +223,13 @@ def build(method: str, data: dict, size: int, seed: int, shortlist: ShortlistSet
 
 
 def run(photos: Path, sizes: list[int], methods: dict[int, list[str]], seed: int, queries_per_work: int,
-        workdir: Path) -> dict:
+        workdir: Path, detect: Callable[[int, LocalFeatureIndex, dict], list[dict]] | None = None) -> dict:
+    """The rows of every method at every size; `detect(size, index, data)` adds whole-detection rows
+    with the index the workspace would build (the default nprobe) at each size."""
     faiss.omp_set_num_threads(1)  # as detection runs it (index.threads)
-    data = prepare(photos, seed, queries_per_work, workdir / f"shortlist-descriptors-{seed}-{queries_per_work}.npz")
+    data = prepare(photos, seed, queries_per_work, cache_path(workdir, seed, queries_per_work))
     shortlist, settings = ShortlistSettings(), MatchSettings()
-    rows = []
+    rows, detections = [], []
     for size in sizes:
         for method in methods[size]:
             index, build_s, train_s = build(method, data, size, seed, shortlist)
@@ -221,17 +237,23 @@ def run(photos: Path, sizes: list[int], methods: dict[int, list[str]], seed: int
             row["build_s"], row["train_s"] = build_s, train_s
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "recall_per_transform"}), flush=True)
+            if detect is not None and method == default_method():
+                detections += detect(size, index, data)
             del index
-    return {"sizes": sizes, "true_works": len(data["work_counts"]), "queries": len(data["query_work"]),
+    return {"detection": detections, "sizes": sizes, "true_works": len(data["work_counts"]), "queries": len(data["query_work"]),
             "pool_descriptors": len(data["pool"]), "noise": NOISE, "per_work": shortlist.per_work,
             "code_bytes": shortlist.code_bytes, "rows": rows}
+
+
+def default_method() -> str:
+    return f"IVF-PQ fast-scan (nprobe {ShortlistSettings().nprobe})"
 
 
 def methods_for(sizes: list[int]) -> dict[int, list[str]]:
     """Before and exact at 1k works (they are exhaustive), the trained index at its default nprobe
     at every size, and at four times that up to 10k works (one more 100k build would double the run)."""
     default = ShortlistSettings().nprobe
-    return {size: ([BEFORE, EXACT] if size <= 1_000 else []) + [f"IVF-PQ fast-scan (nprobe {default})"]
+    return {size: ([BEFORE, EXACT] if size <= 1_000 else []) + [default_method()]
             + ([f"IVF-PQ fast-scan (nprobe {4 * default})"] if size <= 10_000 else []) for size in sizes}
 
 

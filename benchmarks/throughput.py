@@ -102,28 +102,43 @@ def detector_rows(home: Path, files: list[Path]) -> list[dict]:
     return rows
 
 
-def embedder_rows(workdir: Path, files: list[Path], windows_images: int) -> tuple[list[dict], dict]:
-    """torch eager vs ONNX fp32/int8 on ViT-B-32 with random weights; rows and agreement stats."""
+def random_vit():
+    """open_clip's ViT-B-32 with seeded random weights: the real architecture's cost, no trained weights
+    (they cannot be downloaded here), so its numbers say nothing about quality."""
     import open_clip
     import torch
 
-    from detector.embedders import load_embedder
+    torch.manual_seed(0)
+    return open_clip.create_model("ViT-B-32").eval()
+
+
+def export_random_vit(workdir: Path, label: str, model=None) -> Path:
+    """`workdir/vit-b-32-random-{label}.onnx` (label fp32 or int8), exported unless it is there."""
     from detector.embedders.onnx_export import export_model
+
+    out = workdir / f"vit-b-32-random-{label}.onnx"
+    if not out.exists():
+        export_model(model or random_vit(), out, source="ViT-B-32 (random weights)", int8=label == "int8")
+    return out
+
+
+def embedder_rows(workdir: Path, files: list[Path], windows_images: int) -> tuple[list[dict], dict]:
+    """torch eager vs ONNX fp32/int8 on ViT-B-32 with random weights; rows and agreement stats."""
+    import torch
+
+    from detector.embedders import load_embedder
     from detector.fingerprint import query_windows
 
-    torch.manual_seed(0)
-    model = open_clip.create_model("ViT-B-32").eval()
+    model = random_vit()
     checkpoint = workdir / "vit-b-32-random.pt"
     torch.save(model.state_dict(), checkpoint)
     info: dict = {}
     paths = {}
-    for label, int8 in (("fp32", False), ("int8", True)):
-        out = workdir / f"vit-b-32-random-{label}.onnx"
+    for label in ("fp32", "int8"):
         with Clock() as c:
-            export_model(model, out, source="ViT-B-32 (random weights)", int8=int8)
+            paths[label] = export_random_vit(workdir, label, model)
         info[f"export_{label}_s"] = c.wall
-        info[f"size_{label}_mb"] = out.stat().st_size / 1e6
-        paths[label] = out
+        info[f"size_{label}_mb"] = paths[label].stat().st_size / 1e6
     del model
     embedders = {
         "torch eager": load_embedder(f"clip:ViT-B-32@{checkpoint}"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from benchmarks import hard_copies
+from benchmarks import hard_copies, targets
 
 
 def _f(value, digits: int = 3) -> str:
@@ -105,7 +105,7 @@ def throughput_section(r: dict) -> list[str]:
            "the whole call."), ""]
     out += _table(["stage", "path", "images", "images/s", "ms", "CPU ms", "note"],
                   [[row["stage"], row["path"], row["images"], row["per_s"], row["ms_per_image"],
-                    row["cpu_ms_per_image"], row["note"]] for row in t["rows"]])
+                    row["cpu_ms_per_image"], _note(row)] for row in t["rows"]])
     e = t["embedder_info"]
     out += ["", "### ONNX embedder against torch eager (ViT-B-32, random weights)", "",
             ("No CLIP weights can be downloaded here; speed does not depend on weight values, so the real "
@@ -119,6 +119,12 @@ def throughput_section(r: dict) -> list[str]:
                    for label in ("fp32", "int8")])
     out.append("")
     return out
+
+
+def _note(row: dict) -> str:
+    if "speedup" not in row:  # the --workers rows compare themselves with --workers 1
+        return row["note"]
+    return f"{row['speedup']:.2f}x the images/s of --workers 1; {row['note']}"
 
 
 def scale_section(r: dict) -> list[str]:
@@ -174,6 +180,7 @@ def shortlist_section(r: dict) -> list[str]:
                   [[row["works"], row["method"], row["lists"], row["recall"], row["recall_subset"], row["cpu_ms"],
                     row["wall_ms"], row["p99_wall_ms"], round(row["bytes_per_work"]), row["build_s"]]
                    for row in s["rows"]])
+    out += detection_table(s)
     detailed = [row for row in s["rows"] if row.get("recall_per_transform")]
     transforms = sorted({t for row in detailed for t in row["recall_per_transform"]})
     if detailed:
@@ -183,6 +190,47 @@ def shortlist_section(r: dict) -> list[str]:
                        for row in detailed])
     out.append("")
     return out
+
+
+def detection_table(s: dict) -> list[str]:
+    """Whole detections against each size's index (benchmarks/detection_scale.py)."""
+    rows = s.get("detection")
+    if not rows:
+        return []
+    first = {row["embedder"]: row["cpu_ms"] for row in sorted(rows, key=lambda row: -row["works"])}
+    stages = sorted({k for row in rows for k in row["stage_ms"]})
+    out = ["", "### Whole detections at each size", "",
+           ("The same candidates decoded and analysed by a real workspace's detector (the true works registered "
+           "through `register`), its shortlist index swapped for the one above at each size; with the ONNX "
+           "embedder, its embedding index too (true works' embeddings plus one random unit vector per "
+           "distractor). CPU counts every thread; 'x smallest' divides by the same embedder's CPU ms at the "
+           "smallest size; recall is the true work decided `match`. Stage columns are wall ms from the "
+           "detector's own clocks. The ONNX model is ViT-B-32 with random weights (int8), on every 4th "
+           "candidate: its cost is real, its embeddings carry no meaning, and they put unrelated works on "
+           "the shortlist that are then verified (see `verify`), so its row is an upper bound for the "
+           "architecture. benchmarks/detection_scale.py says what the swap leaves out."), ""]
+    out += _table(["works", "embedder", "candidates", "CPU ms", "x smallest", "wall ms", "p99 wall ms",
+                   "recall at match"] + stages,
+                  [[row["works"], row["embedder"], row["candidates"], row["cpu_ms"],
+                    f"{row['cpu_ms'] / first[row['embedder']]:.2f}", row["wall_ms"], row["p99_wall_ms"],
+                    row["match_recall"]] + [row["stage_ms"].get(k, 0.0) for k in stages] for row in rows])
+    return out
+
+
+def concurrency_section(r: dict) -> list[str]:
+    c = r.get("concurrency")
+    if not c:
+        return []
+    latency = c["latency_ms"] or {}
+    return ["## Portal under load during a scan", "",
+            (f"`{c['command']}`: {c['clients']} clients (half review POSTs, half list GETs) against the portal on "
+             f"127.0.0.1 while `copyhound scan --no-crawl` detected {c['candidates']} candidates on the same "
+             "workspace."), "",
+            (f"- Requests: {c['requests']} ({c['review_posts']} review POSTs, {c['list_gets']} list GETs); "
+            f"answers other than 200: **{c['errors']}**."),
+            f"- Latency ms: p50 {latency.get('p50')}, p95 {latency.get('p95')}, max {latency.get('max')}.",
+            (f"- Scan: exit code {c['scan_exit_code']}, {c['scan_seconds']} s; candidates left undetected: "
+            f"{c['candidates_left_undetected']}."), ""]
 
 
 def distributed_section(r: dict) -> list[str]:
@@ -221,8 +269,9 @@ def render(r: dict, dataset: dict) -> str:
              f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}, Python {m['python']}",
              "- Libraries: " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
              f"- Photos: {r['photos']}", ""]
-    lines += (quality_section(r, dataset) + throughput_section(r) + scale_section(r) + shortlist_section(r)
-              + distributed_section(r))
+    lines += (targets.section(r) + quality_section(r, dataset) + throughput_section(r) + scale_section(r)
+              + shortlist_section(r) + distributed_section(r))
     if "hard" in r:  # reports written before this part existed have none
         lines += hard_copies.render(r["hard"])
+    lines += concurrency_section(r)
     return "\n".join(lines) + "\n"

@@ -63,8 +63,16 @@ COMMON_CASES = [
      0, 0.8, "common", 0.55, "review"),
     ("verified wholly on a common element is still put up for review", nomination("sift"),
      verdict(True, 100, 1.0, 1.0), 0, 1.0, "common", 0.5, "review"),
-    ("hashes of the whole image outrank a common element", nomination("phash", "pdq", phash=4, pdq=20),
+    ("hashes of the whole image outrank a verified common element", nomination("phash", "pdq", phash=4, pdq=20),
      verdict(True, 100, 1.0, 1.0), MIN_PDQ_QUALITY, 0.9, "hash", 0.85, "match"),
+    ("a failed verification resting on a common element keeps hashes from a match (two posters of one "
+     "template, one logo)", nomination("phash", "pdq", phash=4, pdq=20), verdict(False, 44, 0.6, 0.2),
+     MIN_PDQ_QUALITY, 1.0, "common", 0.5, "review"),
+    ("a failed verification clear of common elements leaves the hash tier alone",
+     nomination("phash", "pdq", phash=4, pdq=20), verdict(False, 44, 0.6, 0.2), MIN_PDQ_QUALITY, 0.2, "hash", 0.85,
+     "match"),
+    ("geometry that failed a gate, wholly on a common element: the common tier", nomination("sift"),
+     verdict(False, 20, 0.4, 0.2), 0, 0.75, "common", round(0.5 + 0.25 * 0.25, 4), "review"),
     ("identical bytes are never a common element", nomination("sha256"), verdict(True, 100, 1.0, 1.0), 0, 1.0,
      "identical", 1.0, "match"),
 ]

@@ -296,28 +296,42 @@ def write_warc(path: Path, page_url: str, shot: Shot, user_agent: str, viewport:
 def shoot_matches(ws: Workspace, store: Store, settings: Settings, match_ids: list[int], allow_private: set[int],
                   warc_path: Path) -> list[dict]:
     """Screenshot the pages of `match_ids` in one browser and record each attempt (taken, refused
-    or failed, with its reason) as its page ends; returns the screenshots rows in `match_ids` order."""
+    or failed, with its reason) as its page ends; returns the screenshots rows in `match_ids` order.
+
+    A page is shot once however many of the matches are on it (a gallery page can carry dozens): its
+    matches share the one capture, WARC record and PNG, each with its own screenshots row.
+    """
     report = settings.report
     capture = Capture(viewport=(report.viewport[0], report.viewport[1]), user_agent=settings.crawl.user_agent,
                       timeout=report.screenshot_timeout, max_height=report.max_screenshot_height,
                       concurrency=report.screenshot_concurrency)
-    subjects = [store.screenshot_subject(match_id) for match_id in match_ids]
+    # Keyed by the private-address permission too, so sharing a shot never widens what a match allows.
+    pages: dict[tuple[str, bool], list[int]] = {}
+    for position, match_id in enumerate(match_ids):
+        page_url = store.screenshot_subject(match_id)["page_url"]
+        pages.setdefault((page_url, match_id in allow_private), []).append(position)
+    keys = list(pages)
     rows: dict[int, dict] = {}
 
-    def record(position: int, result: Shot | ScreenshotRefused) -> None:
-        rows[position] = _record(ws, store, capture, match_ids[position], subjects[position]["page_url"],
-                                 result, warc_path)
+    def record(page: int, result: Shot | ScreenshotRefused) -> None:
+        page_url = keys[page][0]
+        fields = _capture_fields(ws, capture, page_url, result, warc_path)
+        for position in pages[keys[page]]:
+            row = {"match_id": match_ids[position], **fields}
+            row["id"] = store.add_screenshot(row)
+            rows[position] = row
 
-    take_all([Page(s["page_url"], match_id in allow_private) for match_id, s in zip(match_ids, subjects, strict=True)],
-             capture, record)
+    take_all([Page(page_url, allowed) for page_url, allowed in keys], capture, record)
     return [rows[position] for position in range(len(match_ids))]
 
 
-def _record(ws: Workspace, store: Store, capture: Capture, match_id: int, page_url: str,
-            result: Shot | ScreenshotRefused, warc_path: Path) -> dict:
+def _capture_fields(ws: Workspace, capture: Capture, page_url: str, result: Shot | ScreenshotRefused,
+                    warc_path: Path) -> dict:
+    """A screenshots row without its match: the attempt's outcome, and for a shot its WARC record
+    (written here, once) and stored PNG."""
     viewport = capture.viewport
-    row = {"match_id": match_id, "page_url": page_url, "viewport_width": viewport[0],
-           "viewport_height": viewport[1], "user_agent": capture.user_agent}
+    row = {"page_url": page_url, "viewport_width": viewport[0], "viewport_height": viewport[1],
+           "user_agent": capture.user_agent}
     if isinstance(result, ScreenshotRefused):
         row.update(status="refused" if result.reason in ("private_address", "bad_url") else "failed",
                    detail=f"{result.reason}: {result}", taken_at=utc_now())
@@ -329,7 +343,6 @@ def _record(ws: Workspace, store: Store, capture: Capture, match_id: int, page_u
                    warc_file=warc_path.relative_to(ws.home).as_posix(), warc_offset=offset, warc_record_id=record_id,
                    warc_digest=digest,
                    detail=("blocked: " + "; ".join(result.blocked[:5])) if result.blocked else None)
-    row["id"] = store.add_screenshot(row)
     return row
 
 

@@ -102,6 +102,27 @@ def test_a_screenshot_is_stored_as_a_warc_resource_with_viewport_agent_and_time_
         assert expected in html, expected
 
 
+def test_matches_on_one_page_share_one_shot_of_it(tmp_path, site):
+    env = env_on(tmp_path, site[1])
+    first = env.store.asset(env.asset_id)
+    other = env.store.add_asset({"owner_id": first["owner_id"], "sha256": "f" * 64, "filename": "second.jpg",
+                                 **{k: first[k] for k in ("width", "height", "format", "frames", "byte_size")}},
+                                features={}, embedding=None)
+    second, _ = env.store.record_match(asset=env.store.asset(other), candidate=env.store.candidate(env.candidate_id),
+                                       score=0.9, decision="match", signals={})
+    env.store.db["matches"].update(second, {"page_url": site[1] + "mug.html"})
+    rows = shoot(env.ws.home, env.store, [env.match_id, second], {env.match_id, second}, 30.0)
+    assert [(row["match_id"], row["status"]) for row in rows] == [(env.match_id, "taken"), (second, "taken")]
+    shots = [env.store.latest_screenshot(match_id) for match_id in (env.match_id, second)]
+    assert shots[0]["id"] != shots[1]["id"]
+    for field in ("warc_file", "warc_offset", "warc_record_id", "sha256", "taken_at"):
+        assert shots[0][field] == shots[1][field], field
+    # one capture: one resource record (and its metadata) in the WARC, and a ledger entry for each match
+    assert [k for k, _, _ in records(env.ws.home / shots[0]["warc_file"])] == ["warcinfo", "resource", "metadata"]
+    for match_id in (env.match_id, second):
+        assert ledger.entries(env.store, [ledger.match_subject(match_id)])[-1]["kind"] == "screenshot"
+
+
 def test_a_page_on_a_private_address_is_refused_unless_its_target_allows_it(tmp_path, site):
     env = env_on(tmp_path, site[1])
     [row] = shoot(env.ws.home, env.store, [env.match_id], set(), 30.0)

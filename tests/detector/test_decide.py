@@ -65,8 +65,8 @@ COMMON_CASES = [
      verdict(True, 100, 1.0, 1.0), 0, 1.0, "common", 0.5, "review"),
     ("hashes of the whole image outrank a verified common element", nomination("phash", "pdq", phash=4, pdq=20),
      verdict(True, 100, 1.0, 1.0), MIN_PDQ_QUALITY, 0.9, "hash", 0.85, "match"),
-    ("a failed verification resting on a common element keeps hashes from a match (two posters of one "
-     "template, one logo)", nomination("phash", "pdq", phash=4, pdq=20), verdict(False, 44, 0.6, 0.2),
+    (("a failed verification resting on a common element keeps hashes from a match (two posters of one "
+     "template, one logo)"), nomination("phash", "pdq", phash=4, pdq=20), verdict(False, 44, 0.6, 0.2),
      MIN_PDQ_QUALITY, 1.0, "common", 0.5, "review"),
     ("a failed verification clear of common elements leaves the hash tier alone",
      nomination("phash", "pdq", phash=4, pdq=20), verdict(False, 44, 0.6, 0.2), MIN_PDQ_QUALITY, 0.2, "hash", 0.85,

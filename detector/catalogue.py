@@ -144,7 +144,7 @@ def load(ws: Workspace, store: Store, embedder: Embedder | None, settings: Index
             index = _build_vector_index(store, embedder, settings.exact_limit, settings.factory)
             index.save(paths["vectors"], expect)
             result.rebuilt.append("embeddings")
-        result.vectors = _tune(index, settings.factory, settings.search_params)
+        result.vectors = tune(index, settings.factory, settings.search_params)
     result.features, rebuilt = load_local(ws, store, kind, shortlist or ShortlistSettings(), progress)
     result.per_work = (shortlist or ShortlistSettings()).per_work
     if rebuilt:
@@ -298,7 +298,7 @@ def _sampled(feats: LocalFeatures, per_work: int) -> np.ndarray:
     return feats.descriptors[spread_sample(feats, per_work)]
 
 
-def _tune(index: VectorIndex, factory: str, search_params: str) -> VectorIndex:
+def tune(index: VectorIndex, factory: str, search_params: str) -> VectorIndex:
     # The configured parameters are written for the configured approximate factory. An exact
     # index has none to set; one built with an earlier factory keeps its own defaults until
     # `copyhound reindex` rebuilds it, rather than refusing parameters meant for another kind.

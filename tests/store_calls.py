@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import inspect
 import json
 import os
 
@@ -17,7 +18,8 @@ _wrapped: set[type] = set()
 
 
 def public_methods(cls: type) -> list[str]:
-    return sorted(name for name, value in vars(cls).items() if callable(value) and not name.startswith("_"))
+    """The public methods of `cls`, its bases' included (`Store` is composed of one class per domain)."""
+    return sorted(name for name, value in inspect.getmembers(cls) if callable(value) and not name.startswith("_"))
 
 
 def record_postgres_calls(cls: type) -> None:

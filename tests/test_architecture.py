@@ -60,12 +60,35 @@ def test_nothing_imports_the_cli_or_web_edges(path):
     assert not any(_within(name, "detector.cli") or _within(name, "detector.web") for name in used), path.name
 
 
+STORE_CONNECTIONS = ("detector/workspace/store/connection.py", "detector/workspace/store/sqlite.py",
+                     "detector/workspace/postgres.py")
+
+
 @pytest.mark.parametrize("path", _modules("detector") + _modules("index") + _modules("crawlers"), ids=str)
 def test_only_the_store_talks_sqlite(path):
-    # The store, and the PostgreSQL connection it opens for a `[store] url` (which answers sqlite-utils' calls).
-    if path.relative_to(ROOT).as_posix() in ("detector/workspace/store.py", "detector/workspace/postgres.py"):
+    # The store's two connections (SQLite through sqlite-utils; PostgreSQL for a `[store] url`, answering the
+    # same calls) and the module that opens, migrates and backs up either. The domain modules of the store use
+    # only the `Database` protocol.
+    if path.relative_to(ROOT).as_posix() in STORE_CONNECTIONS:
         return
     assert not {"sqlite3", "sqlite_utils", "psycopg"} & {name.split(".")[0] for name in _imports(path)}, path.name
+
+
+def test_the_store_connections_exist():
+    """A renamed connection module would leave the rule above whitelisting nothing."""
+    assert all((ROOT / path).is_file() for path in STORE_CONNECTIONS)
+
+
+_STORE_DOMAINS = [p for p in _modules("detector/workspace/store")
+                  if p.name not in ("__init__.py", "connection.py", "sqlite.py", "database.py", "rows.py")]
+
+
+@pytest.mark.parametrize("path", _STORE_DOMAINS, ids=lambda p: p.name)
+def test_the_store_domains_see_a_database_only_through_its_protocol(path):
+    """So a new backend needs a connection and a dialect, never an edit of the domains' methods."""
+    workspace = {name for name in _imports(path) if _within(name, "detector.workspace")}
+    allowed = ("detector.workspace.store.database", "detector.workspace.store.rows")
+    assert all(any(_within(name, a) for a in allowed) for name in workspace), sorted(workspace)
 
 
 @pytest.mark.parametrize("path", _modules("detector") + _modules("index") + _modules("crawlers"), ids=str)

@@ -23,7 +23,8 @@ from detector.errors import DatabaseUnusable, NotFound, UsageError
 from detector.evidence import ledger
 from detector.workspace.dialect import postgres_migration, to_postgres
 from detector.workspace.schema import MIGRATIONS
-from detector.workspace.store import MatchFilter, Store, _url_host
+from detector.workspace.store import MatchFilter, Store
+from detector.workspace.store.sqlite import url_host
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -356,7 +357,7 @@ def test_url_host_in_postgresql_is_pythons(postgres_url):
     store = Store(postgres_url)
     found = [store.db.execute("SELECT url_host(?)", [url]).fetchone()[0] for url in URLS]
     store.close()
-    assert found == [_url_host(url) for url in URLS]
+    assert found == [url_host(url) for url in URLS]
 
 
 def test_an_unreachable_server_is_one_line_naming_the_url_without_its_password(postgres_server):

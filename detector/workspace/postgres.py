@@ -1,8 +1,8 @@
 """The PostgreSQL connection behind `Store`, through psycopg 3 (the `distributed` extra).
 
 `PostgresDatabase` offers the few calls the store makes of sqlite-utils' `Database` (`execute`,
-`query`, `atomic`, `table_names`, and `db[table]` with insert/get/update/upsert/delete/rows_where),
-so one `Store` class with one copy of each method's SQL serves both backends; statements pass
+`query`, `atomic`, `table_names`, and `db[table]` with insert/get/update/upsert/delete/rows_where:
+the `Database` protocol of `detector.workspace.store.database`), so one `Store` class with one copy of each method's SQL serves both backends; statements pass
 through `detector.workspace.dialect.to_postgres` on the way.
 
 Transactions: the connection autocommits single statements, and `atomic()` opens a transaction

@@ -15,7 +15,7 @@ class Enforcement:
 
     db: Database
 
-    # -- notices: what was sent about a match ------------------------------------------------------------------------
+    # -- notices: what was sent about a match ------------------------------------------------
     def add_notice(self, record: dict) -> int:
         return self.db["notices"].insert(record).last_pk
 
@@ -75,7 +75,7 @@ class Enforcement:
         return self.db.execute("SELECT count(*) FROM deliveries WHERE lower(recipient) = lower(?) AND at >= ?",
                                [recipient, since]).fetchone()[0]
 
-    # -- enforcement: bounces --------------------------------------------------------------------------------------------
+    # -- enforcement: bounces ----------------------------------------------------------------
 
     def delivery(self, delivery_id: int) -> dict:
         return self.db["deliveries"].get(delivery_id)
@@ -95,7 +95,7 @@ class Enforcement:
     def mark_delivery_bounced(self, delivery_id: int, at: str, bounce: str) -> None:
         self.db["deliveries"].update(delivery_id, {"status": "bounced", "bounced_at": at, "bounce": bounce})
 
-    # -- enforcement: owners' policy rules -------------------------------------------------------------------------------
+    # -- enforcement: owners' policy rules ---------------------------------------------------
 
     def owner_rules(self, owner_id: int) -> list[dict]:
         rows = self.db.execute("SELECT rule FROM owner_rules WHERE owner_id = ? ORDER BY position", [owner_id])

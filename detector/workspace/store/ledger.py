@@ -17,7 +17,7 @@ class Ledger:
 
     db: Database
 
-    # -- ledger: the hash chain's rows and its head ----------------------------------------------------------------------
+    # -- ledger: the hash chain's rows and its head ------------------------------------------
 
     def ledger_head(self) -> dict | None:
         """The newest ledger entry as recorded in meta ({'seq', 'hash'}), or None before the first."""

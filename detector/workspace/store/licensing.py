@@ -16,7 +16,7 @@ class Licensing:
 
     db: Database
 
-    # -- licensing: offers -------------------------------------------------------------------------------------------
+    # -- licensing: offers -------------------------------------------------------------------
     def add_offer(self, record: dict) -> int:
         return self.db["offers"].insert(dict(record, breakdown=json.dumps(record["breakdown"]))).last_pk
 
@@ -45,7 +45,7 @@ class Licensing:
         self.db["offers"].update(offer_id, fields)
         return self.offer(offer_id)
 
-    # -- licensing: owners' pricing overrides ----------------------------------------------------------------------------
+    # -- licensing: owners' pricing overrides ------------------------------------------------
 
     def owner_pricing(self, owner_id: int) -> dict:
         row = self.db.execute("SELECT pricing FROM owner_pricing WHERE owner_id = ?", [owner_id]).fetchone()

@@ -19,7 +19,7 @@ class Portal:
 
     db: Database
 
-    # -- portal: pages of works, scans, notices and offers, review counts ----------------------------------------
+    # -- portal: pages of works, scans, notices and offers, review counts --------------------
     def count_assets(self, where: str = "1", params: list | None = None) -> int:
         sql = f"SELECT count(*) FROM assets JOIN owners ON owners.id = assets.owner_id WHERE {where}"
         return self.db.execute(sql, params or []).fetchone()[0]
@@ -186,7 +186,7 @@ class Portal:
         rows = self.db.execute(f"SELECT kind, count(*) FROM notices WHERE {where} GROUP BY kind", params)
         return dict(rows.fetchall())
 
-    # -- dashboard: copies per site and presence -------------------------------------------------------------------------
+    # -- dashboard: copies per site and presence ---------------------------------------------
 
     def presence_by_site(self, owner_id: int | None) -> list[dict]:
         """How many copies per host are in each presence (up, changed, removed, unreachable)."""

@@ -12,7 +12,7 @@ class Tokens:
 
     db: Database
 
-    # -- API tokens of the portal ----------------------------------------------------------------------------------------
+    # -- API tokens of the portal ------------------------------------------------------------
 
     def add_api_token(self, token_hash: str, owner_id: int | None, label: str | None) -> int:
         return self.db["api_tokens"].insert(

@@ -27,7 +27,12 @@ from detector.workspace.store.sqlite import url_host as _url_host
 
 
 class Connection:
-    """The open database (`db`), its name in messages (`path`), and whether it is PostgreSQL."""
+    """The open database (`db`), its name in messages (`path`), and whether it is PostgreSQL.
+
+    Only here does the store call a connection beyond the `Database` protocol, on the backend each call
+    belongs to: SQLite's PRAGMAs, `enable_wal`, `register_function` and `conn.backup`, PostgreSQL's `run`
+    (its own SQL, for migrations) and `dump`.
+    """
 
     db: Database
     path: Path | str

@@ -19,8 +19,8 @@ from detector.crawl import crawl_shared, queued
 from detector.detect import Detector, shortlist_sources
 from detector.embedders import Embedder
 from detector.errors import DiskFull, UsageError
-from detector.evidence.offers import expire_due
 from detector.followup import follow_up
+from detector.licensing.offers import expire_due
 from detector.parallel import default_workers
 from detector.workspace import Workspace
 from detector.workspace.store import Store, is_disk_full, utc_now

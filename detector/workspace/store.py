@@ -493,7 +493,7 @@ class Store:
         marks = ", ".join("?" for _ in subjects)
         return list(self.db.query(f"SELECT * FROM ledger WHERE subject IN ({marks}) ORDER BY seq", subjects))
 
-    # -- ledger checkpoints (signed, time-stamped heads: detector.evidence.checkpoints) -----------
+    # -- ledger checkpoints (signed, time-stamped heads: detector.provenance.checkpoints) -----------
 
     def add_ledger_checkpoint(self, row: dict, after_size: int) -> int:
         """Store a checkpoint if the newest one still covers `after_size` entries (none: 0)."""

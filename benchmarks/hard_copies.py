@@ -183,7 +183,8 @@ def _before(detector: Detector, sha256: str, decoded, seconds: Counter) -> set[i
     for asset_id, nomination in nominations.items():
         work = detector.work_features(asset_id)
         verdict = None if work is None else detector.verifier.verify(
-            candidate.features, work, candidate_gray, detector.work_gray(asset_id), candidate_mirror=candidate.mirror_features)
+            candidate.features, work, candidate_gray, detector.work_gray(asset_id),
+            candidate_mirror=candidate.mirror_features)
         if decide(nomination, verdict, candidate.hashes.pdq_quality, detector.settings.match).decision == "match":
             matched.add(asset_id)
     return matched

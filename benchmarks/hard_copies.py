@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
 from detector.config import Settings
 from detector.decide import decide
-from detector.detect import Detector, _gray
+from detector.detect import Detector, gray
 from detector.fingerprint import fingerprint_candidate
 from detector.intake import decode_image
 from detector.register import WorkInfo, register_files
@@ -178,12 +178,13 @@ def _before(detector: Detector, sha256: str, decoded, seconds: Counter) -> set[i
     """The cascade as it was: whole-image features only, keypoint verification only."""
     candidate = fingerprint_candidate(sha256, decoded, detector.kind, None, seconds, max_regions=0)
     nominations = nominate(candidate, detector.assets_by_sha.get(sha256, []), detector.indexes, detector.settings.match)
-    gray = _gray(decoded.image)
+    candidate_gray = gray(decoded.image)
     matched = set()
     for asset_id, nomination in nominations.items():
         work = detector.work_features(asset_id)
         verdict = None if work is None else detector.verifier.verify(
-            candidate.features, work, gray, detector.work_gray(asset_id), candidate_mirror=candidate.mirror_features)
+            candidate.features, work, candidate_gray, detector.work_gray(asset_id),
+            candidate_mirror=candidate.mirror_features)
         if decide(nomination, verdict, candidate.hashes.pdq_quality, detector.settings.match).decision == "match":
             matched.add(asset_id)
     return matched

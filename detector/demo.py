@@ -11,9 +11,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from detector import config
+from detector.config.targets import target_from_site
 from detector.demo_site import EXPECTED, WORKS_DIR, build_site, serve
 from detector.embedders import clip_weights_cached, load_embedder
 from detector.errors import UsageError
+from detector.evidence.bundle import export_bundle
+from detector.evidence.notices import make_notice
+from detector.evidence.profile import set_profile
+from detector.evidence.report import write_report
+from detector.evidence.review import review_match
+from detector.licensing.contributors import set_contributors
+from detector.licensing.settlement import send_offer
 from detector.register import WorkInfo, image_paths, register_files
 from detector.scan import run_scan
 from detector.workspace import Workspace, create_workspace
@@ -68,8 +76,6 @@ def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: 
     site_root = build_site(ws.home / "demo-site")
     server, base_url = serve(site_root)
     try:
-        from detector.config.targets import target_from_site
-
         summary = run_scan(ws, store, settings, embedder, [target_from_site(base_url, allow_private=True)],
                            progress=progress, distributed=distributed, crawlers=crawlers)
     finally:
@@ -98,14 +104,6 @@ DEMO_PROFILE = {
 def act_on_one_match(ws: Workspace, store: Store, settings: config.Settings) -> tuple[list[Path], str | None]:
     """Confirm the cropped copy's match and write everything a rights holder would act with; send a
     licensing offer for it. Returns the files written and the offer's public page URL."""
-    from detector.evidence.bundle import export_bundle
-    from detector.evidence.notices import make_notice
-    from detector.evidence.profile import set_profile
-    from detector.evidence.report import write_report
-    from detector.evidence.review import review_match
-    from detector.licensing.contributors import set_contributors
-    from detector.licensing.settlement import send_offer
-
     chosen = [m for m in store.matches() if m["image_url"].endswith("/cropped.jpg") and m["decision"] == "match"]
     if not chosen:
         return [], None

@@ -15,7 +15,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
@@ -24,15 +23,16 @@ from detector import __version__, catalogue, common
 from detector.align import Aligner
 from detector.cascade import verify_copy
 from detector.config import Settings
+from detector.credentials import Credentials, credentials_signal, from_record, read_credentials, to_record
 from detector.decide import PARTIAL_INLIERS, Decision, decide
 from detector.embedders import Embedder
 from detector.errors import ConfigError, ImageRefused
-from detector.evidence import ledger
-from detector.evidence.credentials import Credentials, credentials_signal, from_record, read_credentials, to_record
 from detector.features import LocalFeatures
 from detector.fingerprint import FEATURE_KINDS, CandidatePrint, fingerprint_candidate
 from detector.intake import DecodedImage, decode_image
 from detector.parallel import analyse_all
+from detector.provenance import ledger
+from detector.rights import authorized
 from detector.shortlist import Nomination, nominate
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
@@ -85,23 +85,11 @@ class DetectSummary:
         }
 
 
-def _gray(image: Image.Image) -> np.ndarray:
+def gray(image: Image.Image) -> np.ndarray:
+    """`image` in grayscale, its long side at most 512 px: what verification and alignment compare."""
     small = image.convert("L")
     small.thumbnail((_GRAY_SIDE, _GRAY_SIDE))
     return np.asarray(small)
-
-
-def authorized(page_url: str, image_url: str, patterns: list[str]) -> bool:
-    """A declared licensed use: a domain (and its sub-domains) or a URL prefix."""
-    host = (urlsplit(page_url).hostname or "").lower()
-    for pattern in patterns:
-        pattern = pattern.strip().lower()
-        if "://" in pattern:
-            if page_url.lower().startswith(pattern) or image_url.lower().startswith(pattern):
-                return True
-        elif host == pattern or host.endswith("." + pattern):
-            return True
-    return False
 
 
 def shortlist_sources(embedder: Embedder | None) -> list[str]:
@@ -159,7 +147,7 @@ class Detector:
     def _work_gray(self, asset_id: int) -> np.ndarray:
         asset = self.assets[asset_id]
         decoded = decode_image(self.blobs.get(asset["sha256"]), asset["filename"], self.settings.intake)
-        return _gray(decoded.image)
+        return gray(decoded.image)
 
     def analyse(self, sha256: str, decoded: DecodedImage, seconds: Counter) -> list[Finding]:
         """Every registered work this image shows, with the decision and all signals."""
@@ -170,7 +158,7 @@ class Detector:
         seconds["search"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
-        candidate_gray = _gray(decoded.image)
+        candidate_gray = gray(decoded.image)
         findings = []
         common_seconds = 0.0
         for asset_id, nomination in nominations.items():

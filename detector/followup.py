@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.workspace.store import Store, utc_now
 
 PRESENCES = ("up", "changed", "removed", "unreachable")

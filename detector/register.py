@@ -17,14 +17,14 @@ from PIL import Image
 
 from detector import catalogue
 from detector.config import IntakeSettings, Settings
+from detector.credentials import read_credentials, to_record
 from detector.embedders import Embedder
 from detector.errors import ImageRefused
-from detector.evidence import ledger
-from detector.evidence.credentials import read_credentials, to_record
 from detector.features import LocalFeatures
 from detector.fingerprint import FEATURE_KINDS, Fingerprint, hashes, local_features
 from detector.intake import decode_image, read_file
 from detector.parallel import ordered_map
+from detector.provenance import ledger
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore, sha256_hex
 from detector.workspace.store import Store

@@ -1,4 +1,5 @@
-"""Who made and owns an image, as its embedded EXIF, IPTC and XMP metadata claims.
+"""Who made and owns an image, as its embedded EXIF, IPTC and XMP metadata claims; and whether a page is a
+use its owner declared licensed (`authorized`).
 
 The metadata comes from hostile files too, so it is parsed with size caps and without XML entity
 expansion, and every value is cut to a bounded length of clean text.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
 
 from PIL import Image, IptcImagePlugin
 
@@ -152,3 +154,16 @@ def _xmp_value(root: ET.Element, namespace: str, name: str) -> str | None:
         if value:
             return value
     return None
+
+
+def authorized(page_url: str, image_url: str, patterns: list[str]) -> bool:
+    """A declared licensed use: a domain (and its sub-domains) or a URL prefix."""
+    host = (urlsplit(page_url).hostname or "").lower()
+    for pattern in patterns:
+        pattern = pattern.strip().lower()
+        if "://" in pattern:
+            if page_url.lower().startswith(pattern) or image_url.lower().startswith(pattern):
+                return True
+        elif host == pattern or host.endswith("." + pattern):
+            return True
+    return False

@@ -10,23 +10,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from detector import config
 from detector.config import Settings, Target
 from detector.crawl import crawl as crawl_targets
 from detector.crawl import crawl_shared, queued
 from detector.detect import Detector, shortlist_sources
+from detector.distributed.scheduler import Dispatcher
 from detector.embedders import Embedder
 from detector.errors import DiskFull, UsageError
-from detector.evidence.offers import expire_due
 from detector.followup import follow_up
+from detector.licensing.offers import expire_due
 from detector.parallel import default_workers
+from detector.screenshots import after_scan
 from detector.workspace import Workspace
 from detector.workspace.store import Store, is_disk_full, utc_now
-
-if TYPE_CHECKING:
-    from detector.distributed.scheduler import Dispatcher
 
 
 def _resumable_scan(store: Store) -> dict | None:
@@ -55,8 +53,6 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     with ws.lock("scan"):
         dispatcher = None
         if distributed:  # refused before a scan is started when Redis does not answer
-            from detector.distributed.scheduler import Dispatcher
-
             dispatcher = Dispatcher(ws.home, store, settings)
         previous = _resumable_scan(store) if resume else None
         if previous is not None:
@@ -99,8 +95,6 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
             if settings.report.screenshots != "none":
-                from detector.screenshots import after_scan
-
                 clock = time.perf_counter()
                 summary["screenshots"] = after_scan(ws.home, store, settings, scan_id, targets)
                 seconds["screenshots"] = time.perf_counter() - clock

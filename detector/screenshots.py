@@ -20,7 +20,7 @@ from pathlib import Path
 
 from detector.config import Settings, Target
 from detector.errors import CopyhoundError
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.workspace.store import Store
 
 DECISIONS = {"matches": ["match"], "all": ["match", "review"], "none": []}

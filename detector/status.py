@@ -15,7 +15,7 @@ from decimal import Decimal
 from detector import catalogue
 from detector.distributed import broker
 from detector.errors import QueueUnavailable
-from detector.evidence.offers import amount_due
+from detector.licensing.offers import amount_due
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 

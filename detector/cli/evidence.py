@@ -92,7 +92,7 @@ app.add_typer(ledger_app, name="ledger")
 @ledger_app.command("verify")
 def ledger_verify(home: Home = None) -> None:
     """Check the chain and every signed checkpoint; name every edited, reordered or deleted entry (exit 1)."""
-    from detector.evidence import checkpoints, ledger, signing, timestamp
+    from detector.provenance import checkpoints, ledger, signing, timestamp
 
     ws, settings, store = open_parts(home)
     made = checkpoints.load(store)

@@ -13,7 +13,7 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("show")
 def keys_show(home: Home = None) -> None:
     """Print the public key and its fingerprint, to publish (website, letterhead) so bundles can be checked."""
-    from detector.evidence import signing
+    from detector.provenance import signing
 
     ws, _, _ = open_parts(home)
     public_pem = signing.public_key(ws)

@@ -29,8 +29,7 @@ def offer(
     home: Home = None,
 ) -> None:
     """Price a licensing offer for a match, write the letter, and print its public offer page (status sent)."""
-    from detector.evidence import offers
-    from detector.licensing import money, settlement
+    from detector.licensing import money, offers, settlement
 
     ws, settings, store = open_parts(home)
     if explain:
@@ -73,8 +72,8 @@ def offer_status(
     home: Home = None,
 ) -> None:
     """Record what happened to an offer; `paid --amount 100.01 --reference INV-7` records a payment and splits it."""
-    from detector.evidence.offers import amount_due, set_offer_status
     from detector.licensing import money, settlement
+    from detector.licensing.offers import amount_due, set_offer_status
 
     _, settings, store = open_parts(home)
     if status != "paid":

@@ -22,7 +22,7 @@ from detector.cli.common import (
     row_limit,
 )
 from detector.errors import UsageError
-from detector.evidence.offers import STATUSES as OFFER_STATUSES
+from detector.licensing.offers import STATUSES as OFFER_STATUSES
 from detector.output import render
 
 Owner = Annotated[str | None, typer.Option("--owner", help="Only this owner's (as given to register --owner).")]

@@ -16,7 +16,7 @@ from detector.cli.evidence import ledger_app
 @ledger_app.command("checkpoint")
 def ledger_checkpoint(home: Home = None) -> None:
     """Sign the ledger's head (and time-stamp it with provenance.tsa_url) as a checkpoint."""
-    from detector.evidence import checkpoints
+    from detector.provenance import checkpoints
 
     ws, settings, store = open_parts(home)
     made = checkpoints.make(ws, store, settings)
@@ -28,7 +28,7 @@ def ledger_checkpoint(home: Home = None) -> None:
 
 def checkpoint_if_due(ws, settings, store) -> None:
     """After a scan (provenance.checkpoint_after_scan): a checkpoint when entries were added since the last."""
-    from detector.evidence import checkpoints
+    from detector.provenance import checkpoints
 
     if checkpoints.due(store):
         made = checkpoints.make(ws, store, settings)
@@ -38,7 +38,7 @@ def checkpoint_if_due(ws, settings, store) -> None:
 @ledger_app.command("export-head")
 def ledger_export_head(home: Home = None) -> None:
     """Print the newest checkpoint as JSON: what an owner publishes so the ledger cannot be rewritten unseen."""
-    from detector.evidence import checkpoints
+    from detector.provenance import checkpoints
 
     ws, _, store = open_parts(home)
     print(json.dumps(checkpoints.published_head(ws, store), indent=2, sort_keys=True))
@@ -51,8 +51,8 @@ def certificate(
     home: Home = None,
 ) -> None:
     """Write a registration certificate anyone can verify: hashes, owner, registration, checkpoint, TSA token."""
-    from detector.evidence.certificate import certificate as build
-    from detector.evidence.certificate import render
+    from detector.provenance.certificate import certificate as build
+    from detector.provenance.certificate import render
 
     ws, _, store = open_parts(home)
     path = out or ws.output_dir / f"certificate-{asset_id}.json"

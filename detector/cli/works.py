@@ -69,7 +69,7 @@ def init(
     if redis is not None:
         set_value(ws.config_path, "distributed.redis_url", redis)
     open_store(ws).close()
-    from detector.evidence.signing import ensure_keypair
+    from detector.provenance.signing import ensure_keypair
 
     ensure_keypair(ws)
     verb = "Created" if created else "Workspace already exists at"

@@ -306,7 +306,7 @@ class PricingSettings:
 
     price = base fee of the licence type x commercial x displayed size x duration x sightings x demand
     x territory x placement x above the fold;
-    see detector.evidence.offers for the exact rule and docs/evidence.md for a worked example.
+    see detector.licensing.offers for the exact rule and docs/evidence.md for a worked example.
     """
 
     currency: str = setting("EUR", "ISO 4217 code of the currency every amount is in.")

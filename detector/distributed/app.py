@@ -12,6 +12,8 @@ or a task still running would be handed to a second worker. Workers sweep for su
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from celery import Celery
 
 from detector.config import DistributedSettings
@@ -22,10 +24,9 @@ TASK = "copyhound.detect_content"
 HARD_LIMIT_GRACE = 30
 
 
-def make_app(settings: DistributedSettings) -> Celery:
-    """The application for a workspace's [distributed] settings; the scan sends to it, workers run it."""
-    from detector.distributed.worker import detect_content
-
+def make_app(settings: DistributedSettings, task: Callable | None = None) -> Celery:
+    """The application for a workspace's [distributed] settings. The scan sends to it by the task's name;
+    a worker passes the task's function (detector.distributed.worker.detect_content) to run it."""
     app = Celery("copyhound", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         task_default_queue=settings.queue,
@@ -44,5 +45,6 @@ def make_app(settings: DistributedSettings) -> Celery:
         worker_hijack_root_logger=False,
         worker_proc_alive_timeout=300,  # a prefork child loads the indexes before it reports ready
     )
-    app.task(name=TASK, bind=True, max_retries=2)(detect_content)
+    if task is not None:
+        app.task(name=TASK, bind=True, max_retries=2)(task)
     return app

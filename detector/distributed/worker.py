@@ -22,6 +22,7 @@ from detector import catalogue
 from detector.config import DistributedSettings
 from detector.detect import Analysis, Detector, DetectSummary, LicensedUses
 from detector.distributed import broker
+from detector.distributed.app import make_app
 from detector.embedders import load_embedder
 from detector.workspace import Workspace, open_workspace
 from detector.workspace.store import Store, open_store, utc_now
@@ -100,8 +101,6 @@ class _Heartbeat(threading.Thread):
 
 def run_worker(home: Path, settings: DistributedSettings, pool: str, concurrency: int, loglevel: str = "INFO") -> None:
     """Run a Celery worker on the workspace's queue until it is stopped (SIGTERM: finish the task, then stop)."""
-    from detector.distributed.app import make_app
-
     _Process.home = home
     hostname = f"copyhound-{os.getpid()}@{socket.gethostname()}"
     info = {"hostname": hostname, "pid": os.getpid(), "pool": pool, "concurrency": concurrency,
@@ -123,6 +122,6 @@ def run_worker(home: Path, settings: DistributedSettings, pool: str, concurrency
         worker_process_init.connect(lambda **_: _Process.detector_now(), weak=False)
     worker_ready.connect(started, weak=False)
     worker_shutdown.connect(stopping, weak=False)
-    app = make_app(settings)
+    app = make_app(settings, detect_content)
     app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--queues={settings.queue}",
                      f"--hostname={hostname}", f"--loglevel={loglevel}", "--without-mingle", "--without-gossip"])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from detector.config import SmtpSettings
 from detector.errors import ConfigError
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 

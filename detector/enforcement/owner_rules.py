@@ -24,7 +24,7 @@ from detector import config
 from detector.config import EnforcementSettings, PolicyRule
 from detector.enforcement import policy
 from detector.errors import ConfigError, NotFound
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.workspace.store import Store
 
 #: The fields an owner fills in (the owner is always themselves).

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from detector.config import EnforcementSettings, PolicyRule
 from detector.errors import ConfigError
-from detector.evidence.offers import STATUSES as OFFER_STATUSES
+from detector.licensing.offers import STATUSES as OFFER_STATUSES
 
 ACTIONS = ("offer", "dmca", "dsa", "review", "ignore")
 #: Actions that write to someone outside the workspace; the rest only leave the match where it is.

@@ -26,8 +26,13 @@ from datetime import datetime, timedelta
 from detector.config import PolicyRule, Settings
 from detector.enforcement import mailer, owner_rules, policy, recipients
 from detector.errors import ActionRefused, ConfigError
-from detector.evidence import ledger
-from detector.evidence.offers import OPEN as OPEN_OFFER
+from detector.evidence.notices import make_notice
+from detector.evidence.report import write_report
+from detector.evidence.review import review_match
+from detector.licensing.offers import OPEN as OPEN_OFFER
+from detector.licensing.offers import make_offer, set_offer_status
+from detector.licensing.settlement import page_link
+from detector.provenance import ledger
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -172,12 +177,6 @@ def _recipient_held(store: Store, settings: Settings, match: dict, contact: reci
 def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: PolicyRule, step: Step,
          now: datetime) -> None:
     """Confirm on the owner's behalf, make the offer or notice, send it, and record the action."""
-    from detector.evidence.notices import make_notice
-    from detector.evidence.offers import make_offer, set_offer_status
-    from detector.evidence.report import write_report
-    from detector.evidence.review import review_match
-    from detector.licensing.settlement import page_link
-
     at = _stamp(now)
     owner = store.owner(match["owner_id"])
     detail: dict = {"why": step.why, "facts": step.facts, "recipient_source": step.recipient_source}

@@ -56,9 +56,10 @@ from warcio.warcwriter import WARCWriter
 import detector
 from detector.config import Settings
 from detector.errors import ActionRefused, UsageError
-from detector.evidence import bundle_readme, checkpoints, ledger, merkle, pdf, report, signing
+from detector.evidence import bundle_readme, report
 from detector.evidence.case import Case, load_case
 from detector.intake import decode_image
+from detector.provenance import checkpoints, ledger, merkle, signing
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store
@@ -311,7 +312,7 @@ def _add_match(files: dict, ws: Workspace, settings: Settings, case: Case,
     folder = f"matches/{match_id}"
     built = report.build(case, settings)
     files[f"{folder}/report.html"] = report.render_html(built).encode("utf-8")
-    files[f"{folder}/report.pdf"] = pdf.render_pdf(built)
+    files[f"{folder}/report.pdf"] = report.render_pdf(built)
     entry = {"match": case.match, "provenance": case.candidate, "copy": None, "warc": None}
     if case.copy_bytes is not None:
         sniffed = (case.candidate or {}).get("sniffed_format")

@@ -15,7 +15,6 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from detector.evidence import ledger, merkle, signing, timestamp
 from detector.evidence.bundle import (
     CHECKPOINT,
     CHECKPOINT_SIG,
@@ -27,6 +26,7 @@ from detector.evidence.bundle import (
     SIGNATURE_RAW,
     UNLISTED,
 )
+from detector.provenance import ledger, merkle, signing, timestamp
 
 _MAX_MANIFEST_BYTES = 64_000_000
 

@@ -8,41 +8,22 @@ plain sentences (`evidence_summary`).
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import jinja2
 
+from detector import cmi
 from detector.config import Settings
+from detector.credentials import credentials_sentences, read_credentials
 from detector.errors import ActionRefused, ImageRefused
+from detector.evidence import explain
+from detector.evidence.region import matched_regions
 from detector.intake import decode_image
+from detector.text import oneline, safe_href
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store
-
-RIGHTS_FIELDS = ("creator", "copyright", "credit", "rights_url")
-
-
-def oneline(value) -> str:
-    """A web string made safe to show on one line: control, format (bidi) and separator
-    characters become spaces and runs of spaces collapse. None becomes ''."""
-    if value is None:
-        return ""
-    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in str(value))
-    return " ".join(text.split())
-
-
-def safe_href(url) -> str:
-    """`url` when it is an absolute http(s) URL without whitespace or control characters, else ''."""
-    if not isinstance(url, str) or any(unicodedata.category(c)[0] in "CZ" for c in url):
-        return ""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
 
 
 def environment(*extra_dirs: Path) -> jinja2.Environment:
@@ -97,35 +78,6 @@ def load_case(ws: Workspace, store: Store, match_id: int, owner_id: int | None =
     return Case(match, asset, store.owner(match["owner_id"]), candidate, work, copy, shot, shot_png)
 
 
-@dataclass(frozen=True)
-class RightsRow:
-    field: str
-    work: str | None
-    copy: str | None
-    verdict: str  # kept, changed, stripped, added, absent, unknown
-
-
-def compare_rights(work: dict, copy: dict | None) -> list[RightsRow]:
-    """Embedded rights metadata of the registered file vs the copy, field by field.
-
-    `copy` None means the copy could not be read (verdict 'unknown'). Values are compared
-    case- and whitespace-insensitively, since re-encoders often rewrite spacing.
-    """
-    rows = []
-    for name in RIGHTS_FIELDS:
-        w, c = oneline(work.get(name)) or None, None if copy is None else (oneline(copy.get(name)) or None)
-        if copy is None:
-            verdict = "unknown"
-        elif w and c:
-            verdict = "kept" if w.casefold() == c.casefold() else "changed"
-        elif w:
-            verdict = "stripped"
-        else:
-            verdict = "added" if c else "absent"
-        rows.append(RightsRow(name, w, c, verdict))
-    return rows
-
-
 def ensure_actionable(match: dict, action: str) -> None:
     """Refuse `action` (a notice, an offer) for a match that must not be acted on."""
     status, match_id = match["status"], match["id"]
@@ -146,10 +98,6 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
     """Plain sentences on why the copy is the work and what rights information it lost, from the
     stored signals (for notices and letters; the report says the same). `law` picks whose law on
     removed copyright management information is cited: "us", "eu" or "both"."""
-    from detector.evidence import cmi, explain
-    from detector.evidence.credentials import credentials_sentences, read_credentials
-    from detector.evidence.region import matched_regions
-
     signals = case.match.get("signals") or {}
     copy = _decoded_copy(case, settings)
     regions = None if copy is None else matched_regions(
@@ -157,7 +105,7 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
         (case.asset["width"], case.asset["height"]), (copy.width, copy.height))
     lines = explain.why_sentences(signals, regions)
     if copy is not None:
-        removed = cmi.removal_sentences(compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
+        removed = cmi.removal_sentences(cmi.compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
         if case.work_bytes is not None:
             removed += credentials_sentences(read_credentials(case.work_bytes), read_credentials(case.copy_bytes))[0]
         lines += removed + ([cmi.statute(law)] if removed else [])

@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 
 from detector.config import Settings
 from detector.errors import ActionRefused, UsageError
-from detector.evidence import ledger
-from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case, oneline
+from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case
 from detector.evidence.profile import ensure_profile
+from detector.provenance import ledger
+from detector.text import oneline
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 

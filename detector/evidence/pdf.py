@@ -13,14 +13,9 @@ WeasyPrint lays text out with Pango, a system library. Without it the import fai
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PIL import ImageFile
 
 from detector.errors import CopyhoundError
-
-if TYPE_CHECKING:
-    from detector.evidence.report import Report
 
 PDF_VARIANT = "pdf/a-2b"
 
@@ -48,13 +43,6 @@ def _weasyprint():
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = truncated
     return weasyprint
-
-
-def render_pdf(report: Report) -> bytes:
-    """The report's HTML printed to PDF/A (PdfRendererMissing when the renderer cannot load)."""
-    from detector.evidence.report import render_html
-
-    return print_html(render_html(report))
 
 
 def print_html(html: str) -> bytes:

@@ -22,13 +22,16 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 import detector
+from detector import cmi
 from detector.config import Settings
+from detector.credentials import Credentials, credentials_sentences, read_credentials
 from detector.errors import ImageRefused
-from detector.evidence import cmi, explain
-from detector.evidence.case import Case, RightsRow, compare_rights, environment, load_case, oneline
-from detector.evidence.credentials import Credentials, credentials_sentences, read_credentials
+from detector.evidence import explain
+from detector.evidence.case import Case, environment, load_case
+from detector.evidence.pdf import PdfRendererMissing, print_html
 from detector.evidence.region import Regions, matched_regions
 from detector.intake import decode_image
+from detector.text import oneline
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -256,7 +259,7 @@ class Report:
     copy: Picture | None
     picture_problem: str | None
     why: list[str]
-    rights: list[RightsRow]
+    rights: list[cmi.RightsRow]
     cmi_removed: list[str]
     credentials_found: list[str]
     credentials: list[tuple[str, Credentials]]
@@ -294,7 +297,7 @@ class Report:
 def build(case: Case, settings: Settings) -> Report:
     work_pic, copy_pic, copy_rights, problem, regions = _pictures(case, settings)
     headers = sorted((str(k), oneline(v)) for k, v in ((case.candidate or {}).get("headers") or {}).items())
-    rights = compare_rights(case.asset.get("rights") or {}, copy_rights)
+    rights = cmi.compare_rights(case.asset.get("rights") or {}, copy_rights)
     screenshot, screenshot_rows = _screenshot(case)
     work_cc, copy_cc = (None if data is None else read_credentials(data) for data in (case.work_bytes, case.copy_bytes))
     cc_removed, cc_found = credentials_sentences(work_cc, copy_cc)
@@ -319,6 +322,11 @@ def render_html(report: Report) -> str:
                                                                cmi_label=cmi.label, cmi_statute=cmi.statute())
 
 
+def render_pdf(report: Report) -> bytes:
+    """The report's HTML printed to PDF/A (PdfRendererMissing when the renderer cannot load)."""
+    return print_html(render_html(report))
+
+
 # -- files -----------------------------------------------------------------------------------
 
 def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int, *,
@@ -328,8 +336,6 @@ def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int,
     The HTML is written first, so a machine without the PDF renderer keeps it: PdfRendererMissing
     then names the file written and what to install.
     """
-    from detector.evidence.pdf import PdfRendererMissing, render_pdf
-
     report = build(load_case(ws, store, match_id, owner_id), settings)
     folder = out_dir or ws.output_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)

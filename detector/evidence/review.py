@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from detector.errors import UsageError
-from detector.evidence import ledger
+from detector.provenance import ledger
+from detector.rights import authorized
 from detector.workspace.store import MatchFilter, Store
 
 REVIEW_STATUSES = ("confirmed", "rejected", "authorized")
@@ -71,8 +72,6 @@ def authorize_use(store: Store, owner_id: int, pattern: str, note: str | None = 
     there and not yet reviewed are licensed uses too, so they are marked now (each review in the
     ledger). A reviewer's earlier decision stands.
     """
-    from detector.detect import authorized
-
     pattern = authorization_pattern(pattern)
     note = (note or "").strip() or None
     owner = store.owner(owner_id)

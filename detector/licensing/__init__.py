@@ -1,5 +1,8 @@
 """Licensing that closes: from an offer to a paid licence and each contributor's share of it.
 
+- `offers`: pricing a match (`price`, with `demand` and `placement`), the offer letter, and every offer
+  status change.
+- `owner_pricing`: the price rules an owner lays over config.toml's [pricing], and `check_rules`.
 - `money`: amounts as integer minor units (cents), parsed and printed exactly.
 - `splits`: dividing a payment among contributors (agency commission first, largest remainder).
 - `contributors`: who made a work and their shares, each set in force from a date.

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from detector.errors import UsageError
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.workspace.store import Store, utc_now
 
 

@@ -19,11 +19,11 @@ from urllib.parse import quote
 
 from detector.config import LicensingSettings, Settings
 from detector.errors import ActionRefused, UsageError
-from detector.evidence import ledger, offers
 from detector.evidence.review import review_match
-from detector.licensing import contributors, links, money, negotiation, work_rules
+from detector.licensing import contributors, links, money, negotiation, offers, work_rules
 from detector.licensing.demand import bare_host
 from detector.licensing.splits import split
+from detector.provenance import ledger
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from detector.config import LicensingSettings
 from detector.errors import UsageError
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.workspace.store import Store, utc_now
 
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detector.errors import ImageRefused, NotFound, UsageError
-from detector.evidence import bundle, ledger, notices, offers
+from detector.evidence import bundle, notices
 from detector.evidence.region import outline
 from detector.evidence.review import review_match
 from detector.intake import decode_image
-from detector.licensing import contributors, settlement, work_rules
+from detector.licensing import contributors, offers, settlement, work_rules
+from detector.provenance import ledger
 from detector.register import WorkInfo, register_files
 from detector.tokens import Principal
 from detector.web.portal import Portal

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from detector.config import PricingSettings, documented_fields, toml_value
 from detector.enforcement import cases
 from detector.errors import NotFound, UsageError
-from detector.evidence import offers, owner_pricing, profile
+from detector.evidence import profile
 from detector.evidence.case import load_case
-from detector.evidence.pdf import render_pdf
-from detector.evidence.report import build, render_html
+from detector.evidence.report import build, render_html, render_pdf
 from detector.evidence.review import Authorization, authorize_use, review_match
+from detector.licensing import offers, owner_pricing
 from detector.tokens import Principal
 from detector.web.actions import Page, parse_int
 from detector.web.portal import Portal

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from detector.evidence.offers import STATUSES as OFFER_STATUSES
-from detector.evidence.offers import amount_due
+from detector.licensing.offers import STATUSES as OFFER_STATUSES
+from detector.licensing.offers import amount_due
 from detector.workspace.store import DECISIONS, Store
 
 WIDTH = 640

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from detector.evidence import offers
-from detector.licensing import contributors, links, money, settlement, statements, work_rules
+from detector.licensing import contributors, links, money, offers, settlement, statements, work_rules
 from detector.web.api import Who
 
 router = APIRouter(prefix="/api")

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from detector.errors import CopyhoundError, UsageError
-from detector.evidence import offers
-from detector.licensing import contributors, links, money, settlement, work_rules
+from detector.licensing import contributors, links, money, offers, settlement, work_rules
 from detector.web.auth import session_principal
 from detector.web.errors import status_for
 from detector.web.ui import checked_form, render

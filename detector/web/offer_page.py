@@ -19,8 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from detector.errors import CopyhoundError, ImageRefused, NotFound
-from detector.evidence import offers
-from detector.licensing import documents, links, money, settlement, webhook
+from detector.licensing import documents, links, money, offers, settlement, webhook
 from detector.tokens import active_principal
 from detector.web.auth import session_of
 from detector.web.errors import body_for, status_for

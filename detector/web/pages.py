@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from detector.errors import ConfigError, CopyhoundError, NotFound, UsageError
-from detector.evidence import offers, owner_pricing
 from detector.evidence.profile import PROFILE_FIELDS
+from detector.licensing import offers, owner_pricing
 from detector.web import actions, casework
 from detector.web.auth import session_principal
 from detector.web.errors import status_for

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from detector.enforcement import owner_rules, policy
 from detector.errors import ConfigError, UsageError
-from detector.evidence.offers import STATUSES as OFFER_STATUSES
+from detector.licensing.offers import STATUSES as OFFER_STATUSES
 from detector.web import casework
 from detector.web.actions import parse_int
 from detector.web.auth import session_principal

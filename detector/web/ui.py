@@ -17,10 +17,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.background import BackgroundTask
 
 from detector.errors import CopyhoundError, ImageRefused, NotFound, UsageError
-from detector.evidence import owner_pricing
-from detector.evidence.case import oneline, safe_href
 from detector.evidence.review import REVIEW_STATUSES
+from detector.licensing import owner_pricing
 from detector.output import host
+from detector.text import oneline, safe_href
 from detector.tokens import authenticate
 from detector.web import actions, casework
 from detector.web.auth import session_of, session_principal

@@ -125,7 +125,7 @@ CREATE TABLE authorized_uses (
 """
 
 _V2 = """
--- Provenance ledger: an append-only hash chain (detector.evidence.ledger). prev_hash is UNIQUE so two
+-- Provenance ledger: an append-only hash chain (detector.provenance.ledger). prev_hash is UNIQUE so two
 -- writers racing from the same head cannot fork the chain; meta 'ledger_head' holds the newest
 -- entry so that deleting the last entries is detectable too.
 CREATE TABLE ledger (
@@ -234,7 +234,7 @@ CREATE INDEX deliveries_match ON deliveries(match_id);
 
 
 _V_CHECKPOINTS = """
--- Signed ledger checkpoints (detector.evidence.checkpoints). `statement` is the exact canonical JSON
+-- Signed ledger checkpoints (detector.provenance.checkpoints). `statement` is the exact canonical JSON
 -- that was signed (Ed25519, hex) and time-stamped (RFC 3161 response, DER; NULL without a TSA);
 -- `leaves` lists the entry hashes added since the previous checkpoint, so a later rewrite of any
 -- entry can be named, while the signed Merkle root shows whether `leaves` itself was edited.
@@ -373,7 +373,7 @@ CREATE TABLE webhook_events (
 """
 
 _V_CONTENT_CREDENTIALS = """
--- Content Credentials (detector.evidence.credentials): the C2PA manifest read from a registered
+-- Content Credentials (detector.credentials): the C2PA manifest read from a registered
 -- file at registration and from a captured copy at detection, as JSON ('{}' when the file carries
 -- none; NULL when it was never read, as for works registered before this migration).
 ALTER TABLE assets ADD COLUMN credentials TEXT;
@@ -387,7 +387,7 @@ ALTER TABLE deliveries ADD COLUMN bounced_at TEXT;
 ALTER TABLE deliveries ADD COLUMN bounce TEXT;
 CREATE INDEX deliveries_message_id ON deliveries(message_id);
 
--- Pricing overrides an owner set in the portal (detector.evidence.owner_pricing): a JSON object of
+-- Pricing overrides an owner set in the portal (detector.licensing.owner_pricing): a JSON object of
 -- [pricing] settings laid over config.toml's.
 CREATE TABLE owner_pricing (
     owner_id INTEGER PRIMARY KEY REFERENCES owners(id),

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detector import config, demo_site
-from detector.evidence import notices, offers, profile, signing
+from detector.evidence import notices, profile
 from detector.evidence.review import review_match
+from detector.licensing import offers
+from detector.provenance import signing
 from detector.register import WorkInfo, register_files
 from detector.workspace import create_workspace
 from detector.workspace.blobs import BlobStore

@@ -17,8 +17,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from detector.config import Settings
-from detector.evidence import ledger, signing
 from detector.intake import decode_image
+from detector.provenance import ledger, signing
 from detector.workspace import Workspace, create_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store

@@ -17,7 +17,7 @@ from support import run_cli
 from detector import config
 from detector.config.edit import set_value
 from detector.enforcement import bounces, cases, mailer
-from detector.evidence import ledger
+from detector.provenance import ledger
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 T0 = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)

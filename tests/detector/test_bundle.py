@@ -14,7 +14,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.warc import WarcLog, warcinfo
 from detector.errors import ActionRefused, UsageError
-from detector.evidence import bundle, bundle_check, ledger, notices, offers, signing
+from detector.evidence import bundle, bundle_check, notices
+from detector.licensing import offers
+from detector.provenance import ledger, signing
 from detector.workspace import create_workspace
 from detector.workspace.blobs import BlobStore
 

@@ -24,7 +24,8 @@ from warcio.archiveiterator import ArchiveIterator
 from crawlers.screenshot import Shot, write_warc
 from detector.demo_site import serve
 from detector.errors import ActionRefused
-from detector.evidence import bundle, bundle_check, ledger, signing
+from detector.evidence import bundle, bundle_check
+from detector.provenance import ledger, signing
 from detector.screenshots import shoot
 from detector.workspace.blobs import BlobStore
 

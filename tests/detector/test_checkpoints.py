@@ -7,7 +7,7 @@ from support import run_cli
 
 from detector.config import ProvenanceSettings, Settings
 from detector.errors import TimestampUnavailable, UsageError
-from detector.evidence import checkpoints, ledger, signing, timestamp
+from detector.provenance import checkpoints, ledger, signing, timestamp
 from detector.workspace import create_workspace
 from detector.workspace.store import Store
 

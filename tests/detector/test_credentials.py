@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from evidence_case import build_env, copy_jpeg
 
+from detector.credentials import read_credentials
 from detector.evidence import case, notices, report
-from detector.evidence.credentials import read_credentials
 from detector.workspace.blobs import BlobStore
 
 NOW = datetime.datetime.now(datetime.UTC)

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from detector import demo_site
-from detector.detect import Detector, authorized
+from detector.detect import Detector
 from detector.register import WorkInfo, image_paths, register_files
+from detector.rights import authorized
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import utc_now
 

@@ -19,9 +19,9 @@ from detector import config
 from detector.enforcement import cases, policy
 from detector.enforcement.run import enforce
 from detector.errors import ConfigError
-from detector.evidence import ledger
 from detector.licensing import settlement
 from detector.licensing.settlement import Visitor
+from detector.provenance import ledger
 
 # The loopback SMTP server takes AUTH without TLS, which aiosmtpd rightly warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from evidence_case import IMAGE_URL, PAGE_URL, build_env
 
-from detector.evidence import ledger
 from detector.followup import follow_up
+from detector.provenance import ledger
 
 
 def rescan(env, *, events=(), sightings=()) -> int:

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 from detector.align import Aligner
 from detector.cascade import verify_copy
 from detector.config import IntakeSettings
-from detector.detect import Detector, _gray
+from detector.detect import Detector, gray
 from detector.evidence.explain import why_sentences
 from detector.features import extract, extract_region
 from detector.fingerprint import fingerprint_candidate, local_features
@@ -94,13 +94,13 @@ def project(matrix, points):
 def prints(image: Image.Image, fmt="PNG", **options):
     """(candidate print, candidate gray) of an image as detection sees it."""
     candidate = decoded(image, fmt, **options)
-    return fingerprint_candidate("c" * 64, candidate, "sift", None), _gray(candidate.image)
+    return fingerprint_candidate("c" * 64, candidate, "sift", None), gray(candidate.image)
 
 
 def work_of(image: Image.Image):
     """(features, gray) of a work as registration stores them."""
     work = decoded(image)
-    return local_features(work, "sift"), _gray(work.image)
+    return local_features(work, "sift"), gray(work.image)
 
 
 def verdict_of(candidate_image: Image.Image, work_image: Image.Image, **options):
@@ -139,7 +139,7 @@ def test_region_features_locate_the_work_in_the_whole_candidates_pixels():
     inside = (region.points[:, 0] > left - 2) & (region.points[:, 0] < right + 2)
     assert inside.all()
     work, work_gray = work_of(work_image)
-    verdict = Verifier().verify(region, work, _gray(reduced), work_gray)
+    verdict = Verifier().verify(region, work, gray(reduced), work_gray)
     assert verdict.verified, verdict
     corners = np.array([[0, 0], [work.width - 1, 0], [work.width - 1, work.height - 1], [0, work.height - 1]], float)
     scale = (right - left) / work.width

@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from detector.errors import UsageError
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.workspace.store import Store
 
 

@@ -5,8 +5,7 @@ from dataclasses import replace
 from evidence_case import build_env
 
 from detector import config
-from detector.evidence import offers
-from detector.licensing import demand
+from detector.licensing import demand, offers
 
 SHOP = """<html lang="de"><head><script type="application/ld+json">{"@context": "https://schema.org",
 "@type": "Product", "name": "Mug"}</script></head><body><button>In den Warenkorb</button> 12,99 €</body></html>"""

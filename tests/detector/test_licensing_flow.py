@@ -13,8 +13,8 @@ from evidence_case import build_env
 
 from detector import config
 from detector.errors import ActionRefused, UsageError
-from detector.evidence import ledger, offers
-from detector.licensing import contributors, documents, links, negotiation, settlement, statements, work_rules
+from detector.licensing import contributors, documents, links, negotiation, offers, settlement, statements, work_rules
+from detector.provenance import ledger
 from detector.workspace.schema import MIGRATIONS
 from detector.workspace.store import Store
 

@@ -13,7 +13,7 @@ from detector.cli import app
 from detector.config import Settings
 from detector.demo_site import serve
 from detector.errors import ConfigError
-from detector.evidence import offers
+from detector.licensing import offers
 from detector.screenshots import shoot
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from detector.evidence import merkle
+from detector.provenance import merkle
 
 
 def leaves(n):

@@ -4,7 +4,8 @@ import pytest
 from evidence_case import FINAL_URL, IMAGE_URL, PAGE_URL, build_env
 
 from detector.errors import ActionRefused, UsageError
-from detector.evidence import ledger, notices, profile
+from detector.evidence import notices, profile
+from detector.provenance import ledger
 
 AT = "2025-04-01T12:00:00Z"
 

@@ -10,7 +10,8 @@ from evidence_case import build_env
 
 from detector import config
 from detector.errors import ActionRefused, ConfigError, UsageError
-from detector.evidence import ledger, offers
+from detector.licensing import offers
+from detector.provenance import ledger
 
 AT = "2025-04-01T12:00:00Z"
 

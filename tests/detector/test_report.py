@@ -9,7 +9,8 @@ from evidence_case import FINAL_URL, OFFSET, PAGE_URL, SCALE, build_env
 from PIL import Image
 from pypdf import PdfReader
 
-from detector.evidence import case, pdf, report
+from detector import cmi, text
+from detector.evidence import case, report
 
 HOSTILE_TITLE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -58,11 +59,11 @@ def test_report_tells_which_rights_notices_the_copy_lost(tmp_path):
 
 
 def test_rights_comparison_names_changed_added_and_kept_fields():
-    rows = case.compare_rights({"creator": "Alice", "copyright": "(c) Alice", "credit": "A"},
+    rows = cmi.compare_rights({"creator": "Alice", "copyright": "(c) Alice", "credit": "A"},
                                  {"creator": "Mallory", "copyright": " (C)  alice ", "rights_url": "https://m.example"})
     assert [(r.field, r.verdict) for r in rows] == [
         ("creator", "changed"), ("copyright", "kept"), ("credit", "stripped"), ("rights_url", "added")]
-    assert {r.verdict for r in case.compare_rights({"creator": "Alice"}, None)} == {"unknown"}
+    assert {r.verdict for r in cmi.compare_rights({"creator": "Alice"}, None)} == {"unknown"}
 
 
 def test_report_carries_provenance_signals_and_versions(tmp_path):
@@ -76,10 +77,10 @@ def test_report_carries_provenance_signals_and_versions(tmp_path):
 
 
 def test_non_http_urls_are_shown_as_text_and_never_linked(tmp_path):
-    assert case.safe_href("javascript:alert(1)") == ""
-    assert case.safe_href("data:text/html,<b>x</b>") == ""
-    assert case.safe_href("https://ok.example/a b") == ""
-    assert case.safe_href("http://ok.example/a?b=1") == "http://ok.example/a?b=1"
+    assert text.safe_href("javascript:alert(1)") == ""
+    assert text.safe_href("data:text/html,<b>x</b>") == ""
+    assert text.safe_href("https://ok.example/a b") == ""
+    assert text.safe_href("http://ok.example/a?b=1") == "http://ok.example/a?b=1"
     env = build_env(tmp_path)
     env.store.update_candidate(env.candidate_id, final_url="javascript:alert(1)")
     html = report.render_html(report.build(case.load_case(env.ws, env.store, env.match_id), env.settings))
@@ -88,7 +89,7 @@ def test_non_http_urls_are_shown_as_text_and_never_linked(tmp_path):
 
 
 def test_oneline_removes_controls_and_bidi_overrides():
-    assert case.oneline("a\nb\u202e\u0000c\t d") == "a b c d"
+    assert text.oneline("a\nb\u202e\u0000c\t d") == "a b c d"
 
 
 def test_report_without_transform_says_so_and_pdf_is_printed_from_it_dated_by_the_evidence(tmp_path):
@@ -100,5 +101,5 @@ def test_report_without_transform_says_so_and_pdf_is_printed_from_it_dated_by_th
     assert document.metadata["/CreationDate"].startswith("D:20250301100000")
     assert "the match carries no transform" in paths[0].read_text(encoding="utf-8")
     assert "the match carries no transform" in " ".join(document.pages[0].extract_text().split())
-    assert paths[1].read_bytes() == pdf.render_pdf(report.build(case.load_case(env.ws, env.store, env.match_id),
+    assert paths[1].read_bytes() == report.render_pdf(report.build(case.load_case(env.ws, env.store, env.match_id),
                                                                    env.settings))

@@ -103,7 +103,7 @@ def test_matched_region_is_drawn_on_the_work_and_cut_to_the_cropped_copy(tmp_pat
 def test_pdf_prints_the_html_with_footer_and_page_numbers_on_every_page(tmp_path):
     env, _ = real_match(tmp_path)
     made = built(env)
-    document = PdfReader(io.BytesIO(pdf.render_pdf(made)))
+    document = PdfReader(io.BytesIO(report.render_pdf(made)))
     pages = [" ".join(page.extract_text().split()) for page in document.pages]
     assert len(pages) >= 2  # the signals do not fit one page, so the footer is checked on several
     for number, text in enumerate(pages, 1):
@@ -115,7 +115,7 @@ def test_pdf_prints_the_html_with_footer_and_page_numbers_on_every_page(tmp_path
     xmp = document.xmp_metadata
     assert (xmp.pdfaid_part, xmp.pdfaid_conformance) == ("2", "B")  # PDF/A-2b
     letter = replace(env.settings, report=ReportSettings(paper="Letter"))
-    printed = PdfReader(io.BytesIO(pdf.render_pdf(built(env, letter))))
+    printed = PdfReader(io.BytesIO(report.render_pdf(built(env, letter))))
     assert [round(float(v)) for v in printed.pages[0].mediabox[2:]] == [612, 792]
 
 
@@ -140,7 +140,7 @@ def test_without_the_renderer_the_html_is_kept_and_the_message_says_what_to_inst
 
 def test_printing_a_pdf_leaves_truncated_uploads_refused(tmp_path):
     env = build_env(tmp_path)
-    pdf.render_pdf(built(env))  # WeasyPrint's import would otherwise let Pillow load truncated files
+    report.render_pdf(built(env))  # WeasyPrint's import would otherwise let Pillow load truncated files
     with pytest.raises(ImageRefused) as refused:
         decode_image(env.work_bytes[:3000], "truncated.jpg", env.settings.intake)
     assert refused.value.reason == "corrupt"

@@ -20,7 +20,8 @@ from warcio.archiveiterator import ArchiveIterator
 from crawlers.screenshot import AddressGuard, Capture, Page, ScreenshotRefused, Shot, take_all
 from detector.config import ReportSettings, Target
 from detector.demo_site import serve
-from detector.evidence import case, ledger, report
+from detector.evidence import case, report
+from detector.provenance import ledger
 from detector.screenshots import after_scan, shoot
 from detector.workspace.blobs import BlobStore
 

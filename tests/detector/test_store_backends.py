@@ -20,7 +20,7 @@ import pytest
 from store_calls import CALLED, public_methods
 
 from detector.errors import DatabaseUnusable, NotFound, UsageError
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.workspace.dialect import postgres_migration, to_postgres
 from detector.workspace.schema import MIGRATIONS
 from detector.workspace.store import MatchFilter, Store

@@ -12,7 +12,7 @@ import pytest
 
 from detector import demo_site
 from detector.detect import Detector
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.register import WorkInfo, image_paths, register_files
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import utc_now

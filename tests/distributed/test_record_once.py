@@ -7,7 +7,7 @@ from cluster import add_site_candidates
 
 from detector import demo_site
 from detector.detect import Detector, DetectSummary, LicensedUses
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.register import WorkInfo, register_files
 
 

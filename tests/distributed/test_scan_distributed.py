@@ -19,7 +19,7 @@ from cluster import add_site_candidates, cli, configure, run
 from detector import config, demo_site
 from detector.config.edit import set_value
 from detector.detect import Detector
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.register import WorkInfo, image_paths, register_files
 from detector.workspace import create_workspace, open_workspace
 from detector.workspace.store import Store

@@ -19,7 +19,8 @@ from support import serving
 
 from detector import config, demo_site, tokens
 from detector.detect import Detector
-from detector.evidence import profile, signing
+from detector.evidence import profile
+from detector.provenance import signing
 from detector.register import WorkInfo, register_files
 from detector.web import create_app
 from detector.workspace import Workspace, create_workspace

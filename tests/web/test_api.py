@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from detector.demo_site import WORKS_DIR as WORKS
-from detector.evidence import ledger
 from detector.evidence.bundle_check import verify_bundle
+from detector.provenance import ledger
 from detector.web.security import CSP
 
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from web_session import csrf, signed_in
 
-from detector.evidence import ledger
+from detector.provenance import ledger
 
 BOB_PROFILE = {"legal_name": "Bob Rockets GmbH", "address": "2 Launch Road, Kourou", "email": "bob@example.org",
                "phone": "+49 30 1234", "signature": "/s/ Bob", "jurisdiction": "Germany"}

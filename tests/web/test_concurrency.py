@@ -17,7 +17,7 @@ from support import run_cli
 
 from detector import config, demo_site, tokens
 from detector.detect import Detector
-from detector.evidence import ledger
+from detector.provenance import ledger
 from detector.register import WorkInfo, register_files
 from detector.web import create_app
 from detector.workspace import create_workspace

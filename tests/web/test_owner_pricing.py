@@ -8,7 +8,8 @@ import json
 from markupsafe import escape
 from web_session import csrf, signed_in
 
-from detector.evidence import ledger, offers, owner_pricing
+from detector.licensing import offers, owner_pricing
+from detector.provenance import ledger
 
 
 def _save(client, data: dict):

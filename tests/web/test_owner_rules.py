@@ -11,7 +11,7 @@ from support import run_cli
 from web_session import csrf, signed_in
 
 from detector.enforcement import owner_rules
-from detector.evidence import ledger
+from detector.provenance import ledger
 
 
 def _post(client, action: str, data: dict):

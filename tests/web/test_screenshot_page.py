@@ -18,7 +18,7 @@ from web_session import csrf, signed_in
 
 from detector import config, demo_site, tokens
 from detector.detect import Detector
-from detector.evidence import ledger, signing
+from detector.provenance import ledger, signing
 from detector.register import WorkInfo, register_files
 from detector.web import create_app
 from detector.workspace import Workspace, create_workspace

@@ -1,7 +1,7 @@
 """The store's side of the evidence ledger: its rows, its head, and its signed, time-stamped checkpoints.
 
-The chain itself (hashing, verifying) is `detector.evidence.ledger`; checkpoints are made by
-`detector.evidence.checkpoints`. Both writes here check, under the write lock, that nobody wrote first.
+The chain itself (hashing, verifying) is `detector.provenance.ledger`; checkpoints are made by
+`detector.provenance.checkpoints`. Both writes here check, under the write lock, that nobody wrote first.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Ledger:
         marks = ", ".join("?" for _ in subjects)
         return list(self.db.query(f"SELECT * FROM ledger WHERE subject IN ({marks}) ORDER BY seq", subjects))
 
-    # -- ledger checkpoints (signed, time-stamped heads: detector.evidence.checkpoints) -----------
+    # -- ledger checkpoints (signed, time-stamped heads: detector.provenance.checkpoints) -----------
 
     def add_ledger_checkpoint(self, row: dict, after_size: int) -> int:
         """Store a checkpoint if the newest one still covers `after_size` entries (none: 0)."""

@@ -19,8 +19,8 @@ from cryptography import x509
 
 from detector.config import Settings
 from detector.errors import UsageError
-from detector.evidence import ledger, merkle, signing, timestamp
-from detector.evidence.ledger import LedgerProblem, canonical_json
+from detector.provenance import ledger, merkle, signing, timestamp
+from detector.provenance.ledger import LedgerProblem, canonical_json
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 

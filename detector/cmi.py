@@ -3,17 +3,18 @@
 17 U.S.C. 1202(c) calls the author's name, the copyright notice, the owner's name and the terms of
 use conveyed with a work "copyright management information"; 1202(b) forbids removing or altering
 it, or distributing copies knowing it was removed, where that conceals or enables infringement.
-Reports and notices say so in plain words, naming each piece of information by what it is rather
+`compare_rights` finds what changed, field by field. Reports and notices say so in plain words, naming each piece of information by what it is rather
 than by a metadata field name.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-if TYPE_CHECKING:  # case.py imports this module
-    from detector.evidence.case import RightsRow
+from detector.text import oneline
 
+#: The rights fields compared between the registered file and the copy (`compare_rights`).
+RIGHTS_FIELDS = ("creator", "copyright", "credit", "rights_url")
 #: What each compared rights field is, in words a reader of a notice understands.
 LABELS = {
     "creator": "the author's name",
@@ -56,3 +57,32 @@ def removal_sentences(rows: list[RightsRow]) -> list[str]:
             lines.append(f"{what} embedded in the registered file (\u201c{row.work}\u201d) was altered in the copy "
                          f"to \u201c{row.copy}\u201d.")
     return lines
+
+
+@dataclass(frozen=True)
+class RightsRow:
+    field: str
+    work: str | None
+    copy: str | None
+    verdict: str  # kept, changed, stripped, added, absent, unknown
+
+
+def compare_rights(work: dict, copy: dict | None) -> list[RightsRow]:
+    """Embedded rights metadata of the registered file vs the copy, field by field.
+
+    `copy` None means the copy could not be read (verdict 'unknown'). Values are compared
+    case- and whitespace-insensitively, since re-encoders often rewrite spacing.
+    """
+    rows = []
+    for name in RIGHTS_FIELDS:
+        w, c = oneline(work.get(name)) or None, None if copy is None else (oneline(copy.get(name)) or None)
+        if copy is None:
+            verdict = "unknown"
+        elif w and c:
+            verdict = "kept" if w.casefold() == c.casefold() else "changed"
+        elif w:
+            verdict = "stripped"
+        else:
+            verdict = "added" if c else "absent"
+        rows.append(RightsRow(name, w, c, verdict))
+    return rows

@@ -4,7 +4,7 @@ Each entry's hash covers its time, kind, subject, payload and the previous entry
 editing an entry breaks its own hash, and moving or deleting one breaks the link of the entry
 after it. Deleting the newest entries leaves a valid chain, so the head (newest seq and hash) is
 also kept in the store's meta and compared. Whoever controls the workspace can still rewrite the
-whole chain and the head; signed, time-stamped checkpoints (`detector.evidence.checkpoints`) are
+whole chain and the head; signed, time-stamped checkpoints (`detector.provenance.checkpoints`) are
 what catch that, and evidence bundles carry their entries with Merkle proofs against one.
 
 Subjects name what an entry is about, so bundles can pick the entries that concern them:

@@ -42,12 +42,13 @@ from PIL import Image
 
 from detector.config import PricingSettings, Settings
 from detector.errors import ActionRefused, ConfigError, UsageError
-from detector.evidence import ledger, owner_pricing
-from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case, oneline
+from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case
 from detector.evidence.profile import ensure_profile
-from detector.licensing import money, placement
+from detector.licensing import money, owner_pricing, placement
 from detector.licensing.demand import assess
 from detector.licensing.placement import Placement
+from detector.provenance import ledger
+from detector.text import oneline
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 
@@ -105,31 +106,6 @@ def _decimal(value: float) -> Decimal:
     return Decimal(str(value))
 
 
-def check_rules(rules: PricingSettings) -> None:
-    if len(rules.size_multipliers) != len(rules.size_bands) + 1:
-        raise ConfigError(
-            f"pricing.size_multipliers needs one more entry than pricing.size_bands (one per band, the "
-            f"last for sizes above the last limit); got {len(rules.size_multipliers)} and "
-            f"{len(rules.size_bands)}. Fix config.toml."
-        )
-    if len(rules.placement_multipliers) != len(rules.placement_bands) + 1:
-        raise ConfigError(
-            f"pricing.placement_multipliers needs one more entry than pricing.placement_bands (one per band, the "
-            f"last for wider copies); got {len(rules.placement_multipliers)} and {len(rules.placement_bands)}. "
-            "Fix config.toml."
-        )
-    if list(rules.placement_bands) != sorted(rules.placement_bands) or any(not 0 < b <= 1 for b in rules.placement_bands):
-        raise ConfigError(f"pricing.placement_bands must be ascending shares of the page width above 0 and at most 1, "
-                          f"got {list(rules.placement_bands)}. Fix config.toml.")
-    if list(rules.size_bands) != sorted(rules.size_bands):
-        raise ConfigError(f"pricing.size_bands must be ascending, got {list(rules.size_bands)}. Fix config.toml.")
-    if not 0 <= rules.early_discount_percent < 100:
-        raise ConfigError(f"pricing.early_discount_percent must be from 0 to below 100, got "
-                          f"{rules.early_discount_percent}. Fix config.toml.")
-    if len(rules.currency) != 3 or not rules.currency.isalpha():
-        raise ConfigError(f"pricing.currency must be a 3-letter ISO 4217 code like EUR, got {rules.currency!r}.")
-
-
 def months_seen(first_seen: str, last_seen: str) -> int:
     """30-day periods begun between the first and last sighting; at least 1."""
     days = (_parse(last_seen) - _parse(first_seen)).total_seconds() / 86400
@@ -146,7 +122,7 @@ def price(rules: PricingSettings, *, licence: str, commercial: bool, long_side: 
           territory: tuple[str, str] = ("unknown", "territory not known"), commercial_why: str | None = None,
           placement: Placement | None = None) -> Quote:
     """The price of a licence under `rules` for a use of the given size, duration and sightings."""
-    check_rules(rules)
+    owner_pricing.check_rules(rules)
     if licence not in rules.base_fees:
         raise UsageError(f"--licence {licence!r} has no base fee; priced licence types: "
                          f"{', '.join(sorted(rules.base_fees))} (pricing.base_fees in config.toml).")

@@ -13,7 +13,7 @@ import base64
 import json
 
 from detector.errors import UsageError
-from detector.evidence import checkpoints, ledger, merkle, signing
+from detector.provenance import checkpoints, ledger, merkle, signing
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 

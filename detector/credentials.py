@@ -17,8 +17,8 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 
-from detector.evidence.case import oneline
 from detector.sniff import sniff
+from detector.text import oneline
 
 #: Image formats (as detector.sniff names them) that C2PA embeds manifests in, with their media types.
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",

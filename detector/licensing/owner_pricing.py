@@ -3,8 +3,8 @@
 They are stored per owner in the workspace and laid over config.toml's [pricing] and the owner's
 [pricing.OWNER] table, so every offer (CLI, portal, policy) is priced with them. Each value is
 read and checked exactly as `copyhound config set pricing.NAME VALUE` and the config file would
-be (detector.config), and the rules they make together as an offer checks them; a refused form
-changes nothing. Every change goes into the ledger (kind `owner_settings`). The letter template
+be (detector.config), and the rules they make together by `check_rules`, as every offer checks them;
+a refused form changes nothing. Every change goes into the ledger (kind `owner_settings`). The letter template
 is left out: it names a file on the server, which is the operator's to choose.
 """
 
@@ -16,7 +16,7 @@ from detector import config
 from detector.config import PricingSettings
 from detector.config.edit import parse
 from detector.errors import ConfigError
-from detector.evidence import ledger, offers
+from detector.provenance import ledger
 from detector.workspace.store import Store
 
 EDITABLE = tuple(f.name for f in fields(PricingSettings) if f.name not in ("owners", "letter_template"))
@@ -42,6 +42,32 @@ def _apply(rules: PricingSettings, values: dict) -> PricingSettings:
     return replace(rules, **changed)
 
 
+def check_rules(rules: PricingSettings) -> None:
+    """ConfigError, naming the setting, for price rules no offer can be priced by."""
+    if len(rules.size_multipliers) != len(rules.size_bands) + 1:
+        raise ConfigError(
+            f"pricing.size_multipliers needs one more entry than pricing.size_bands (one per band, the "
+            f"last for sizes above the last limit); got {len(rules.size_multipliers)} and "
+            f"{len(rules.size_bands)}. Fix config.toml."
+        )
+    if len(rules.placement_multipliers) != len(rules.placement_bands) + 1:
+        raise ConfigError(
+            f"pricing.placement_multipliers needs one more entry than pricing.placement_bands (one per band, the "
+            f"last for wider copies); got {len(rules.placement_multipliers)} and {len(rules.placement_bands)}. "
+            "Fix config.toml."
+        )
+    if list(rules.placement_bands) != sorted(rules.placement_bands) or any(not 0 < b <= 1 for b in rules.placement_bands):
+        raise ConfigError(f"pricing.placement_bands must be ascending shares of the page width above 0 and at most 1, "
+                          f"got {list(rules.placement_bands)}. Fix config.toml.")
+    if list(rules.size_bands) != sorted(rules.size_bands):
+        raise ConfigError(f"pricing.size_bands must be ascending, got {list(rules.size_bands)}. Fix config.toml.")
+    if not 0 <= rules.early_discount_percent < 100:
+        raise ConfigError(f"pricing.early_discount_percent must be from 0 to below 100, got "
+                          f"{rules.early_discount_percent}. Fix config.toml.")
+    if len(rules.currency) != 3 or not rules.currency.isalpha():
+        raise ConfigError(f"pricing.currency must be a 3-letter ISO 4217 code like EUR, got {rules.currency!r}.")
+
+
 def set_overrides(store: Store, pricing: PricingSettings, owner: dict, texts: dict[str, str], actor: str) -> dict:
     """Replace the owner's overrides with the non-blank `texts` (NAME -> VALUE as typed); returns them.
 
@@ -59,7 +85,7 @@ def set_overrides(store: Store, pricing: PricingSettings, owner: dict, texts: di
             raise ConfigError(f"pricing.{name} is longer than {MAX_VALUE} characters; shorten it.")
         if text:
             values[name] = parse(f"pricing.{name}", text)
-    offers.check_rules(_apply(pricing.for_owner(owner["name"]), values))
+    check_rules(_apply(pricing.for_owner(owner["name"]), values))
     with store.atomic():
         store.set_owner_pricing(owner["id"], values)
         ledger.append(store, "owner_settings", ledger.owner_subject(owner["id"]), {"pricing": values, "by": actor})

@@ -129,8 +129,13 @@ def scan(
         from datetime import UTC, datetime
 
         from detector.enforcement.run import enforce
+        from detector.errors import WorkspaceLocked
 
-        steps = enforce(ws, store, settings, datetime.now(UTC), dry_run=False)
+        try:
+            steps = enforce(ws, store, settings, datetime.now(UTC), dry_run=False)
+        except WorkspaceLocked as e:  # the scan is done and kept; the running enforce covers its matches
+            summary = dict(summary, enforcement_skipped=str(e))
+            err.print(f"Enforcement skipped: {e}", highlight=False)
     if fmt == "json":
         if steps is not None:
             summary = dict(summary, enforcement=[s.as_dict() for s in steps])

@@ -60,9 +60,9 @@ def smtp():
         yield server
 
 
-def commercial_case(tmp_path, web, smtp, **enforcement):
+def commercial_case(tmp_path, web, smtp, settings: config.Settings | None = None, **enforcement):
     """A match scoring 0.97 on a commercial site served by `web` (its host resolves, on loopback)."""
-    env = build_env(tmp_path, settings=settings_for(web, smtp, **enforcement))
+    env = build_env(tmp_path, settings=settings or settings_for(web, smtp, **enforcement))
     (env.ws.home / "smtp-password").write_text(SmtpServer.PASSWORD + "\n")
     page = f"http://localhost:{web.server.server_address[1]}/products/mug"
     env.store.db["matches"].update(env.match_id, {"page_url": page, "score": 0.97})
@@ -268,6 +268,13 @@ def test_the_nightly_scan_runs_the_policy_when_configured(tmp_path):
     assert scanned.returncode == 0, scanned.stderr
     (step,) = json.loads(scanned.stdout)["enforcement"]
     assert (step["match_id"], step["rule"], step["outcome"]) == (env.match_id, "look-first", "left for a person to review")
+
+    with env.ws.lock("enforce", env.ws.enforce_lock_path):  # an enforce run from cron is still sending
+        scanned = run_cli("scan", "--no-crawl", "--json", home=env.ws.home)
+    assert scanned.returncode == 0, scanned.stderr
+    assert "enforcement" not in json.loads(scanned.stdout)
+    assert json.loads(scanned.stdout)["enforcement_skipped"].endswith("another enforce is running. Wait for it to "
+                                                                      "finish (or stop it) and run this again.")
 
 
 def test_mail_goes_over_starttls_to_a_relay_signed_by_the_configured_ca(tmp_path, web):

@@ -179,6 +179,14 @@ def scenario(store: Store) -> dict:
                                            "at": "2025-01-02T00:00:00Z", "detail": {"why": "rule"}})
     out["enforcement_actions"] = [a["id"] == action and a["detail"] for a in store.enforcement_actions(match_ids)]
     out["count_actions"] = store.count_enforcement_actions(alice["id"], "2025-01-01")
+    claims = [store.add_enforcement_action({"owner_id": alice["id"], "match_id": match_ids[1], "rule": "r",
+                                            "action": "dmca", "recipient": "Y@shop.example", "state": "claimed",
+                                            "at": "2025-01-02T00:00:00Z", "detail": {}}) for _ in range(3)]
+    out["claimed_to"] = store.count_claimed_to("y@SHOP.example", "2025-01-01")
+    store.finish_enforcement_action(claims[0], {"outcome": "sent"})
+    store.drop_enforcement_action(claims[1])
+    store.drop_enforcement_action(claims[0])  # done: kept
+    out["claims"] = [(a["state"], a["detail"]) for a in store.enforcement_actions([match_ids[1]])]
     store.replace_recipient_lookups("shop.example", [
         {"source": "rdap_ip", "address": "z@net.example", "detail": "d", "country": "DE",
          "looked_up_at": "2025-01-01T00:00:00Z"},
@@ -271,6 +279,7 @@ def test_every_store_method_answers_on_each_backend(store_target, tmp_path):
     assert out["webhook"] == [True, False] and out["work_negotiation"]["floor_percent"] == 40.5
     assert [r["contributor"] for r in out["statement_rows"]] == [None, "Ann"]
     assert out["recipient_lookups"] == ["z@net.example", "a@shop.example"]  # in the order found
+    assert out["claimed_to"] == 3 and out["claims"] == [("done", {"outcome": "sent"}), ("claimed", {})]
     assert out["count_deliveries"] == 1 and out["delivery"]["status"] == "bounced"
     assert out["owner_pricing"] == [{"web": 200}, {}]
     assert out["owner_rules"] == [{"name": "b"}, {"name": "a"}]

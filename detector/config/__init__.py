@@ -441,7 +441,10 @@ class RecipientSettings:
         {}, "Addresses per domain that replace every lookup (a table: \"shop.example\" = \"legal@shop.example\")."
     )
     cache_days: int = setting(30, "Days a looked-up address is reused before it is looked up again.")
-    timeout: float = setting(10.0, "Seconds before an RDAP, security.txt or contact page request is given up.")
+    timeout: float = setting(10.0, "Seconds an RDAP, security.txt or contact page request may take in all (connecting, "
+                                   "redirects and the whole answer), not per read.")
+    site_timeout: float = setting(30.0, "Seconds all the lookups of one site may take together in one run; what is "
+                                        "left unread is recorded as such.")
     allow_private: bool = setting(
         False, "Fetch security.txt and contact pages from sites at loopback/private addresses (tests, intranets)."
     )

@@ -163,7 +163,7 @@ def _print_scan_problems(store: Store, scan_id: int, removals: set[int], most: i
     problems = [(e["url"], e["reason"], e["detail"]) for e in store.crawl_events(scan_id)
                 if e["reason"] not in POLICY_REASONS and e["id"] not in removals]
     problems += [(c["image_url"], c["refusal_reason"], c["refusal_detail"])
-                 for c in store.candidates("scan_id = ? AND state = 'refused'", [scan_id])]
+                 for c in store.candidates("scan_id = ? AND state IN ('refused', 'failed')", [scan_id])]
     for url, reason, detail in problems[:most]:
         err.print(f"{reason}: {url}: {detail}", highlight=False, markup=False, soft_wrap=True)
     if len(problems) > most:

@@ -238,11 +238,15 @@ def scenario(store: Store) -> dict:
     out["pending"] = [c["id"] for c in store.pending_candidates()]
     out["pending_after"] = [c["id"] for c in store.pending_candidates(after_id=ids[1])]
     out["count_pending"] = (store.count_pending(), store.count_pending(through_id=ids[1]))
+    out["deliveries"] = [store.count_delivery(ids[1:]), store.count_delivery(ids[2:]), store.count_delivery(ids[:1])]
     out["claimed"] = store.claim_candidate(ids[1], "detected", detected_at="2025-01-02T00:00:00Z")
     out["claimed_again"] = store.claim_candidate(ids[1], "refused", detected_at="2025-01-02T00:00:00Z")
     store.claim_candidate(ids[2], "refused", refusal_reason="truncated", detected_at="2025-01-02T00:00:00Z")
     out["outcome"] = store.detection_outcome("2025-01-01T00:00:00Z", ids[-1])
     out["throughput"] = store.throughput("2025-01-01T00:00:00Z")
+    store.update_candidate(ids[2], state="failed")
+    out["failed"] = store.count_failed()
+    assert out["deliveries"] == [1, 2, 0] and out["failed"] == 1  # ids[0] was no longer 'new'
     assert out["claimed"] and not out["claimed_again"]
     assert out["still_new"] == ids[1:] and out["count_pending"] == (2, 1)
     assert out["outcome"]["candidates"] == 2 and out["outcome"]["refused"] == {"truncated": 1}

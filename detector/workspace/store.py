@@ -28,6 +28,7 @@ re-initialised, and `database_fault` turns SQLite's corruption errors into one l
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import sqlite3
@@ -221,6 +222,25 @@ class Store:
         with self.db.atomic():
             yield
 
+    #: PostgreSQL advisory lock key of `index_lock` ("ch-index" in ASCII), apart from the write lock's.
+    INDEX_LOCK = int.from_bytes(b"ch-index", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+    @contextmanager
+    def index_lock(self) -> Iterator[None]:
+        """Hold the lock that serialises writers of the index files (register, reindex), waiting for another
+        holder: a session advisory lock on PostgreSQL, so machines sharing the database and the index folder
+        take turns; an flock beside the SQLite file (one machine). Both end with the process that holds them."""
+        if self.postgres:
+            self.db.run("SELECT pg_advisory_lock(%s)", [self.INDEX_LOCK])
+            try:
+                yield
+            finally:
+                self.db.run("SELECT pg_advisory_unlock(%s)", [self.INDEX_LOCK])
+            return
+        with open(self.path.with_name(self.path.name + ".index-lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield
+
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return row[0] if row else None
@@ -238,9 +258,9 @@ class Store:
         name = name.strip()
         if not name:
             raise UsageError("Owner name is empty; give one with --owner NAME.")
-        row = self.db.execute("SELECT id FROM owners WHERE name = ?", [name]).fetchone()
-        if row is None:
-            self.db["owners"].insert({"name": name, "created_at": utc_now()})
+        # One statement: two processes adding the same new owner at once (two registers) both succeed.
+        self.db.execute("INSERT INTO owners(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                        [name, utc_now()])
         return self.owner_by_name(name)
 
     def owner_by_name(self, name: str) -> dict:

@@ -232,6 +232,10 @@ def scenario(store: Store) -> dict:
         with store.atomic():
             store.set_meta("k", "v2")
     out["meta"] = store.get_meta("k")
+    with store.index_lock():  # taken, released, and taken again
+        pass
+    with store.index_lock():
+        out["index_lock"] = True
     # Distributed detection: a task delivered twice claims its candidates once.
     ids = [c["id"] for c in candidates]
     out["still_new"] = [c["id"] for c in store.new_candidates(ids)]

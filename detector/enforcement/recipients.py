@@ -69,14 +69,11 @@ class Lookup:
     def contacts(self) -> list[Contact]:
         return [c for c in self.rows if c.address]
 
-    def best(self, purpose: str) -> Contact | None:
-        """The address a `purpose` ('notice' or 'offer') goes to, by PREFERENCE."""
-        found = self.contacts()
-        for source in PREFERENCE[purpose]:
-            for contact in found:
-                if contact.source == source:
-                    return contact
-        return None
+    def best(self, purpose: str, avoid: frozenset[str] = frozenset()) -> Contact | None:
+        """The address a `purpose` ('notice' or 'offer') goes to, by PREFERENCE, passing over the addresses
+        in `avoid` (lower case: they refused or bounced this case's mail) while another is known."""
+        ranked = [c for source in PREFERENCE[purpose] for c in self.contacts() if c.source == source]
+        return next((c for c in ranked if c.address.lower() not in avoid), ranked[0] if ranked else None)
 
 
 def stamp(moment: datetime) -> str:

@@ -116,7 +116,8 @@ def _run(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_
         contact = None
         step.held = _held(store, settings, match, facts, rule, now, planned)
         if step.held is None:
-            contact = _lookup(store, settings, match, now, lookups).best("notice" if rule.action != "offer" else "offer")
+            contact = _lookup(store, settings, match, now, lookups).best(
+                "notice" if rule.action != "offer" else "offer", _dead_addresses(store, match["id"]))
             step.held = _recipient_held(store, settings, match, contact, now, planned)
             if contact is not None:
                 step.recipient, step.recipient_source = contact.address, contact.source
@@ -130,6 +131,12 @@ def _run(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_
             continue
         _act(ws, store, settings, match, rule, step, now, claim)
     return steps
+
+
+def _dead_addresses(store: Store, match_id: int) -> frozenset[str]:
+    """Addresses whose server refused this match's e-mail or that bounced it: the next address found is tried."""
+    return frozenset(d["recipient"].lower() for d in store.deliveries([match_id])
+                     if d["status"] == "bounced" or d["response"].startswith("SMTPRecipientsRefused"))
 
 
 def _claim(store: Store, settings: Settings, rules, match: dict, rule: PolicyRule, step: Step,

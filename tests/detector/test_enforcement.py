@@ -142,6 +142,20 @@ def test_a_refused_recipient_is_recorded_and_the_same_offer_is_sent_again_after_
     assert env.store.offer(offer["id"])["status"] == "sent" and len(smtp.messages) == 1
 
 
+def test_an_address_that_refused_the_mail_does_not_hide_the_next_one_found(tmp_path, web, smtp):
+    entities = web.ip_record["entities"]
+    entities[1]["vcardArray"][1][2][3] = "nobody@hosting.example.net"  # listed first, refused by the server
+    entities[1]["vcardArray"][1].append(["email", {}, "text", NETWORK_ABUSE])
+    env = commercial_case(tmp_path, web, smtp, cooling_days=3)
+    env.settings = with_rules(env.settings, config.PolicyRule(name="offer-commercial", action="offer", min_score=0.95))
+    (failed,) = enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    assert failed.recipient == "nobody@hosting.example.net" and "SMTPRecipientsRefused" in failed.outcome
+    (planned,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=4), dry_run=True)
+    (resent,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=4), dry_run=False)
+    assert planned.recipient == resent.recipient == NETWORK_ABUSE
+    assert [to for _, to, _ in smtp.messages] == [[NETWORK_ABUSE]]
+
+
 @pytest.mark.parametrize(("change", "held"), [
     ({"status": "authorized"}, "an authorised use"),
     ({"decision": "review", "score": 0.97}, "a review-band match: a person decides"),

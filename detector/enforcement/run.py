@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from detector.config import PolicyRule, Settings
+from detector.config import EnforcementSettings, PolicyRule, Settings
 from detector.enforcement import mailer, owner_rules, policy, recipients
 from detector.errors import ActionRefused, ConfigError
 from detector.evidence import ledger
@@ -139,7 +139,7 @@ def _dead_addresses(store: Store, match_id: int) -> frozenset[str]:
                      if d["status"] == "bounced" or d["response"].startswith("SMTPRecipientsRefused"))
 
 
-def _claim(store: Store, settings: Settings, rules, match: dict, rule: PolicyRule, step: Step,
+def _claim(store: Store, settings: Settings, rules: EnforcementSettings, match: dict, rule: PolicyRule, step: Step,
            contact: recipients.Contact, now: datetime) -> int | None:
     """Check the limits again and claim the action in one transaction; the claim's id, or None (step.held says why).
 

@@ -124,21 +124,24 @@ def register_files(ws: Workspace, store: Store, settings: Settings, embedder: Em
     """
     owner = store.ensure_owner(info.owner)
     kind = settings.match.local_features
-    work_indexes = catalogue.load(ws, store, embedder, settings.index, kind=kind, shortlist=settings.shortlist)
     outcomes: list[Outcome] = []
-    jobs = (_read(path, store, owner["id"], settings, ws.blobs_dir, embedder is not None) for path in files)
-    for batch in _batches(ordered_map(_prepare, jobs, workers), max(1, settings.embedder.batch_size)):
-        for outcome in _write_batch(store, embedder, work_indexes, owner, batch, info, kind):
-            outcomes.append(outcome)
-            progress(outcome)
-        # Saved per batch: an interrupted run keeps what it registered, indexes included. The
-        # local-feature index (the largest) is saved once at the end; after an interruption it is
-        # out of step with the database and rebuilt from it on the next load.
-        catalogue.save(ws, work_indexes, embedder, local=False)
-    if work_indexes.features is not None and catalogue.needs_training(work_indexes.features, settings.shortlist):
-        work_indexes.features = catalogue.build_local(store, kind, store.asset_ids_with_features(kind),
-                                                      settings.shortlist, index_progress)
-    catalogue.save(ws, work_indexes, embedder)
+    # One register (or reindex) at a time, also across machines sharing the store: each loads the index files,
+    # adds to them and saves them whole, so two at once would each drop what the other added.
+    with store.index_lock():
+        work_indexes = catalogue.load(ws, store, embedder, settings.index, kind=kind, shortlist=settings.shortlist)
+        jobs = (_read(path, store, owner["id"], settings, ws.blobs_dir, embedder is not None) for path in files)
+        for batch in _batches(ordered_map(_prepare, jobs, workers), max(1, settings.embedder.batch_size)):
+            for outcome in _write_batch(store, embedder, work_indexes, owner, batch, info, kind):
+                outcomes.append(outcome)
+                progress(outcome)
+            # Saved per batch: an interrupted run keeps what it registered, indexes included. The
+            # local-feature index (the largest) is saved once at the end; after an interruption it is
+            # out of step with the database and rebuilt from it on the next load.
+            catalogue.save(ws, work_indexes, embedder, local=False)
+        if work_indexes.features is not None and catalogue.needs_training(work_indexes.features, settings.shortlist):
+            work_indexes.features = catalogue.build_local(store, kind, store.asset_ids_with_features(kind),
+                                                          settings.shortlist, index_progress)
+        catalogue.save(ws, work_indexes, embedder)
     return outcomes
 
 

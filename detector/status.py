@@ -80,6 +80,10 @@ def queue(ws: Workspace, store: Store, owner_id: int | None) -> Section:
         if scan["status"] == "running":
             rows.append({"what": "scan in progress", "count": scan["id"],
                          "detail": f"since {scan['started_at']}, {store.count_pending()} candidates waiting"})
+    failed = store.count_failed()
+    if failed:
+        rows.append({"what": "candidates parked as failed", "count": failed,
+                     "detail": "their task killed its worker every time; `copyhound refused SCAN` names them"})
     since = (datetime.now(UTC) - timedelta(minutes=THROUGHPUT_MINUTES)).replace(microsecond=0)
     done = store.throughput(since.isoformat().replace("+00:00", "Z"), owner_id)
     for stage, count in done.items():

@@ -90,16 +90,29 @@ app.add_typer(ledger_app, name="ledger")
 
 
 @ledger_app.command("verify")
-def ledger_verify(home: Home = None) -> None:
+def ledger_verify(
+    head_file: Annotated[Path | None, typer.Option(
+        "--head", help="Also check the chain against this head, written by `ledger export-head` earlier and kept "
+                       "where the workspace's owner cannot rewrite it.")] = None,
+    home: Home = None,
+) -> None:
     """Check the chain and every signed checkpoint; name every edited, reordered or deleted entry (exit 1)."""
+    from detector.errors import UsageError
     from detector.provenance import checkpoints, ledger, signing, timestamp
 
     ws, settings, store = open_parts(home)
+    published = checkpoints.read_head(head_file) if head_file else None
     made = checkpoints.load(store)
     problems = ledger.verify(store)
+    roots = timestamp.load_roots(settings.provenance.tsa_certificate) if made or published else None
     if made:  # a workspace without checkpoints may have no signing key yet
-        roots = timestamp.load_roots(settings.provenance.tsa_certificate)
         problems += checkpoints.verify(store, signing.public_key(ws), roots)
+    if published is not None:
+        try:
+            key = signing.public_key(ws)
+        except UsageError:  # the head names its own key; only the comparison with the workspace's is left out
+            key = None
+        problems += checkpoints.verify_head(store, published, key, roots)
     for problem in problems:
         err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)
     if problems:
@@ -107,4 +120,5 @@ def ledger_verify(home: Home = None) -> None:
     head = store.ledger_head()
     console.print(f"Ledger intact: {head['seq'] if head else 0} entries"
                   + (f", head {head['hash']}" if head else "")
-                  + f"; agrees with {len(made)} signed checkpoint(s).", highlight=False, soft_wrap=True)
+                  + f"; agrees with {len(made)} signed checkpoint(s)"
+                  + (f" and the published head of {head_file}." if head_file else "."), highlight=False, soft_wrap=True)

@@ -30,5 +30,5 @@ def refused(
             for e in store.crawl_events(scan_id)]
     rows += [{"reason": c["refusal_reason"], "url": c["image_url"], "page_url": c["page_url"],
               "detail": c["refusal_detail"]}
-             for c in store.candidates("scan_id = ? AND state = 'refused'", [scan_id])]
+             for c in store.candidates("scan_id = ? AND state IN ('refused', 'failed')", [scan_id])]
     render(rows, ["reason", "url", "page_url", "detail"], fmt, console, title=f"Refused in scan {scan_id}")

@@ -129,8 +129,13 @@ def scan(
         from datetime import UTC, datetime
 
         from detector.enforcement.run import enforce
+        from detector.errors import WorkspaceLocked
 
-        steps = enforce(ws, store, settings, datetime.now(UTC), dry_run=False)
+        try:
+            steps = enforce(ws, store, settings, datetime.now(UTC), dry_run=False)
+        except WorkspaceLocked as e:  # the scan is done and kept; the running enforce covers its matches
+            summary = dict(summary, enforcement_skipped=str(e))
+            err.print(f"Enforcement skipped: {e}", highlight=False)
     if fmt == "json":
         if steps is not None:
             summary = dict(summary, enforcement=[s.as_dict() for s in steps])
@@ -158,7 +163,7 @@ def _print_scan_problems(store: Store, scan_id: int, removals: set[int], most: i
     problems = [(e["url"], e["reason"], e["detail"]) for e in store.crawl_events(scan_id)
                 if e["reason"] not in POLICY_REASONS and e["id"] not in removals]
     problems += [(c["image_url"], c["refusal_reason"], c["refusal_detail"])
-                 for c in store.candidates("scan_id = ? AND state = 'refused'", [scan_id])]
+                 for c in store.candidates("scan_id = ? AND state IN ('refused', 'failed')", [scan_id])]
     for url, reason, detail in problems[:most]:
         err.print(f"{reason}: {url}: {detail}", highlight=False, markup=False, soft_wrap=True)
     if len(problems) > most:

@@ -152,7 +152,8 @@ def reindex(home: Home = None) -> None:
     with progress_bar() as bar:
         task = bar.add_task("re-embedding", total=len(store.assets()))
         reembed(ws, store, settings, embedder, progress=lambda n: bar.advance(task, n))
-        rebuilt = catalogue.rebuild(ws, store, embedder, settings.index, kind=settings.match.local_features,
-                                    shortlist=settings.shortlist, progress=stage_progress(bar))
+        with store.index_lock():  # a register running meanwhile would save over the rebuilt files
+            rebuilt = catalogue.rebuild(ws, store, embedder, settings.index, kind=settings.match.local_features,
+                                        shortlist=settings.shortlist, progress=stage_progress(bar))
     console.print(f"Rebuilt {', '.join(rebuilt.rebuilt)} for {len(store.assets())} works "
                   f"(embedder: {embedder.id if embedder else 'none'}).")

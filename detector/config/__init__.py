@@ -113,6 +113,10 @@ class DistributedSettings:
         "to another worker. Must exceed task_time_limit, or a slow task is handed out twice (recorded once, "
         "but computed twice)."
     )
+    max_deliveries: int = setting(
+        5, "Times one content's detection task may be delivered (redelivered after its worker died, or retried) "
+        "before its candidates are parked as 'failed' with the reason, shown by `copyhound refused` and `status`."
+    )
 
     crawler_lease_s: float = setting(
         15.0, "A crawler process that has not renewed its lease in Redis for this many seconds counts as dead; "
@@ -124,8 +128,9 @@ class DistributedSettings:
             raise ConfigError(
                 f"distributed.visibility_timeout ({self.visibility_timeout}) must be greater than "
                 f"distributed.task_time_limit ({self.task_time_limit}); raise visibility_timeout.")
-        if self.prefetch < 1 or self.heartbeat < 1:
-            raise ConfigError("distributed.prefetch and distributed.heartbeat must be at least 1.")
+        if self.prefetch < 1 or self.heartbeat < 1 or self.max_deliveries < 1:
+            raise ConfigError("distributed.prefetch, distributed.heartbeat and distributed.max_deliveries must be "
+                              "at least 1.")
 
 
 @dataclass(frozen=True)
@@ -441,7 +446,10 @@ class RecipientSettings:
         {}, "Addresses per domain that replace every lookup (a table: \"shop.example\" = \"legal@shop.example\")."
     )
     cache_days: int = setting(30, "Days a looked-up address is reused before it is looked up again.")
-    timeout: float = setting(10.0, "Seconds before an RDAP, security.txt or contact page request is given up.")
+    timeout: float = setting(10.0, "Seconds an RDAP, security.txt or contact page request may take in all (connecting, "
+                                   "redirects and the whole answer), not per read.")
+    site_timeout: float = setting(30.0, "Seconds all the lookups of one site may take together in one run; what is "
+                                        "left unread is recorded as such.")
     allow_private: bool = setting(
         False, "Fetch security.txt and contact pages from sites at loopback/private addresses (tests, intranets)."
     )

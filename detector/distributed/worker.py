@@ -58,10 +58,18 @@ class _Process:
 
 
 def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> int:
-    """Detect one content and record it for those of its sightings still 'new'; returns how many were recorded."""
+    """Detect one content and record it for those of its sightings still 'new'; returns how many were recorded.
+
+    Each delivery is counted in the store first, so a content that kills its worker every time (a decoder
+    crash, the kernel's out-of-memory killer) is parked as 'failed' after distributed.max_deliveries
+    instead of going round the queue forever."""
     detector = _Process.detector_now()
     if not detector.store.new_candidates(candidate_ids):
         return 0  # delivered again after it was recorded: nothing to compute
+    deliveries = detector.store.count_delivery(candidate_ids)
+    limit = detector.settings.distributed.max_deliveries
+    if deliveries > limit:
+        return park(detector.store, candidate_ids, deliveries - 1, limit)
     try:
         analysis = detector.analyse_content(sha256, name)
     except SoftTimeLimitExceeded:
@@ -79,6 +87,14 @@ def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> in
         if task.request.retries < task.max_retries:
             raise task.retry(exc=e, countdown=1) from None
         raise
+
+
+def park(store: Store, candidate_ids: list[int], tries: int, limit: int) -> int:
+    """Mark the candidates still 'new' as 'failed', saying why; returns how many."""
+    detail = (f"detection was started {tries} times (distributed.max_deliveries = {limit}) and never finished: "
+              "its worker died each time (killed for memory, or a crash in a decoder); the worker logs say more")
+    return sum(store.claim_candidate(c, "failed", refusal_reason="detect_failed", refusal_detail=detail,
+                                     detected_at=utc_now()) for c in candidate_ids)
 
 
 class _Heartbeat(threading.Thread):

@@ -13,8 +13,11 @@ Sources, each recorded with the URL it was read from and the time:
 
 A notice goes to the hosting provider first (it can take the copy down), an offer to the site
 first (it is the one asked to pay). Lookups, including the ones that found nothing, are cached in
-the workspace for recipients.cache_days. Everything read from the web is bounded in size, and
-addresses that are not public are refused unless recipients.allow_private is set.
+the workspace for recipients.cache_days. Everything read from the web is bounded in size, time
+(detector.enforcement.fetch) and, for RDAP's JSON, nesting; sites and redirects at addresses that
+are not public are refused unless recipients.allow_private is set. An address that is too long,
+malformed or at an internal host (detector.enforcement.addresses) is recorded as refused, with the
+reason, and the next address is used.
 """
 
 from __future__ import annotations
@@ -25,19 +28,21 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from urllib.parse import unquote, urljoin, urlsplit
 
-import httpx
 import lxml.etree
 import lxml.html
 
 from detector.config import RecipientSettings
+from detector.enforcement.addresses import problem, valid_address
+from detector.enforcement.fetch import Fetcher, Refused, private_reason
 from detector.errors import ConfigError
 from detector.workspace.store import Store
 
-_MAX_BYTES = 1_000_000
-_MAX_REDIRECTS = 5
+#: Levels of nesting read of an RDAP answer (real ones have under ten); deeper is refused unparsed.
+MAX_RDAP_DEPTH = 64
+#: Levels of nested entities searched for an abuse role (a registrar nests its abuse contact once).
+MAX_ENTITY_DEPTH = 8
 #: Which source is asked first, per purpose.
 PREFERENCE = {
     "notice": ("override", "rdap_ip", "rdap_domain", "security_txt", "contact_page"),
@@ -64,14 +69,11 @@ class Lookup:
     def contacts(self) -> list[Contact]:
         return [c for c in self.rows if c.address]
 
-    def best(self, purpose: str) -> Contact | None:
-        """The address a `purpose` ('notice' or 'offer') goes to, by PREFERENCE."""
-        found = self.contacts()
-        for source in PREFERENCE[purpose]:
-            for contact in found:
-                if contact.source == source:
-                    return contact
-        return None
+    def best(self, purpose: str, avoid: frozenset[str] = frozenset()) -> Contact | None:
+        """The address a `purpose` ('notice' or 'offer') goes to, by PREFERENCE, passing over the addresses
+        in `avoid` (lower case: they refused or bounced this case's mail) while another is known."""
+        ranked = [c for source in PREFERENCE[purpose] for c in self.contacts() if c.source == source]
+        return next((c for c in ranked if c.address.lower() not in avoid), ranked[0] if ranked else None)
 
 
 def stamp(moment: datetime) -> str:
@@ -91,14 +93,14 @@ def lookup(store: Store, settings: RecipientSettings, page_url: str, now: dateti
     if cached and not refresh:
         return _from_rows(host, cached)
     rows: list[dict] = []
-    with httpx.Client(timeout=settings.timeout, follow_redirects=True, max_redirects=_MAX_REDIRECTS,
-                      headers={"Accept": "application/rdap+json, application/json, text/plain"}) as client:
+    with Fetcher(settings.timeout, settings.site_timeout, settings.allow_private,
+                 {"Accept": "application/rdap+json, application/json, text/plain"}) as client:
         rows += _rdap_ip(client, settings, host)
         if not _is_ip(host):
             rows += _rdap_domain(client, settings, host)
         origin = f"{parts.scheme}://{parts.netloc}"
         refused = None if settings.allow_private or not (settings.security_txt or settings.contact_page) \
-            else _public(host)
+            else private_reason(host)
         if settings.security_txt:
             rows += _security_txt(client, origin, refused)
         if settings.contact_page:
@@ -119,8 +121,8 @@ def _override(overrides: dict[str, str], host: str) -> str | None:
         domain = domain.lower()
         if host == domain or host.endswith("." + domain):
             if valid_address(address) is None:
-                raise ConfigError(f"recipients.overrides.{domain} = {address!r} is not one e-mail address like "
-                                  "legal@example.org; fix it in config.toml.")
+                raise ConfigError(f"recipients.overrides.{domain} = {address!r} is {problem(address)}; give one "
+                                  "e-mail address at a public domain, like legal@example.org, in config.toml.")
             return address
     return None
 
@@ -133,37 +135,21 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _public(host: str) -> str | None:
-    """None when every address of `host` is public, else why not (or why it cannot be resolved)."""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError as e:
-        return f"{host} does not resolve ({e})"
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global:
-            return f"{host} resolves to {ip}, which is not a public address (recipients.allow_private)"
-    return None
-
-
-def _get(client: httpx.Client, url: str, follow: bool = True) -> tuple[int, bytes]:
-    """Status and body (at most _MAX_BYTES; a longer body raises ValueError) of a GET."""
-    with client.stream("GET", url, follow_redirects=follow) as response:
-        body = b""
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > _MAX_BYTES:
-                raise ValueError(f"{url} sent more than {_MAX_BYTES} bytes")
-        return response.status_code, body
-
-
 def _none(source: str, detail: str) -> dict:
     return {"source": source, "address": "", "detail": detail, "country": None}
 
 
-def _rdap_ip(client: httpx.Client, settings: RecipientSettings, host: str) -> list[dict]:
+def _found(source: str, rows: list[dict], nothing: str, refused: list[tuple[str, str, str]]) -> list[dict]:
+    """`rows`, or a row saying `nothing` was found; the addresses `refused` ((address, why, where), at most
+    five named) go into a row with address '', so `copyhound recipients` shows why each was passed over."""
+    notes = [f"{where}: refused {address[:80]!r}{'...' if len(address) > 80 else ''}: {why}"
+             for address, why, where in refused[:5]]
+    if rows:
+        return rows + ([_none(source, "; ".join(notes))] if notes else [])
+    return [_none(source, "; ".join([nothing, *notes]))]
+
+
+def _rdap_ip(client: Fetcher, settings: RecipientSettings, host: str) -> list[dict]:
     try:
         address = host if _is_ip(host) else socket.getaddrinfo(host, None)[0][4][0]
     except OSError as e:
@@ -173,12 +159,15 @@ def _rdap_ip(client: httpx.Client, settings: RecipientSettings, host: str) -> li
     if isinstance(record, str):
         return [_none("rdap_ip", record)]
     country = record.get("country") if isinstance(record.get("country"), str) else None
-    found = [{"source": "rdap_ip", "address": a, "detail": f"{url} ({record.get('name') or 'network'} abuse contact)",
-              "country": country} for a in abuse_addresses(record)]
-    return found or [dict(_none("rdap_ip", f"{url} names no abuse e-mail"), country=country)]
+    addresses, refused = abuse_addresses(record)
+    name = record.get("name") if isinstance(record.get("name"), str) else "network"
+    found = [{"source": "rdap_ip", "address": a, "detail": f"{url} ({name[:100]} abuse contact)",
+              "country": country} for a in addresses]
+    return [dict(row, country=country) for row in
+            _found("rdap_ip", found, f"{url} names no abuse e-mail", [(*r, url) for r in refused])]
 
 
-def _rdap_domain(client: httpx.Client, settings: RecipientSettings, host: str) -> list[dict]:
+def _rdap_domain(client: Fetcher, settings: RecipientSettings, host: str) -> list[dict]:
     """The registrar's abuse contact of the registered domain (tried from the full host name down)."""
     labels = host.split(".")
     tried = []
@@ -189,93 +178,104 @@ def _rdap_domain(client: httpx.Client, settings: RecipientSettings, host: str) -
         if isinstance(record, str):
             tried.append(record)
             continue
+        addresses, refused = abuse_addresses(record)
         found = [{"source": "rdap_domain", "address": a, "detail": f"{url} (registrar abuse contact)",
-                  "country": None} for a in abuse_addresses(record)]
-        return found or [_none("rdap_domain", f"{url} names no abuse e-mail")]
+                  "country": None} for a in addresses]
+        return _found("rdap_domain", found, f"{url} names no abuse e-mail", [(*r, url) for r in refused])
     return [_none("rdap_domain", "; ".join(tried))]
 
 
-def _rdap(client: httpx.Client, url: str) -> dict | str:
-    """The RDAP object at `url`, or a sentence saying why there is none."""
+def _rdap(client: Fetcher, url: str) -> dict | str:
+    """The RDAP object at `url` (redirects followed, not to private addresses), or a sentence saying why
+    there is none."""
     try:
-        status, body = _get(client, url)
-    except (httpx.HTTPError, ValueError) as e:
-        return f"{url}: {type(e).__name__}: {e}"
+        status, body = client.get(url, follow=True)
+    except Refused as e:
+        return str(e)
     if status != 200:
         return f"{url} answered HTTP {status}"
+    if json_depth(body) > MAX_RDAP_DEPTH:
+        return f"{url} answered JSON nested deeper than {MAX_RDAP_DEPTH} levels; refused unread"
     try:
         record = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return f"{url} did not answer JSON"
     return record if isinstance(record, dict) else f"{url} did not answer an RDAP object"
 
 
-def abuse_addresses(record: dict) -> list[str]:
-    """E-mail addresses of the entities with role 'abuse', at any depth (a registrar nests its own)."""
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings aside)."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def abuse_addresses(record: dict) -> tuple[list[str], list[tuple[str, str]]]:
+    """E-mail addresses of the entities with role 'abuse', down to MAX_ENTITY_DEPTH levels (a registrar
+    nests its own), and those refused with the reason."""
     found: list[str] = []
-
-    def walk(entities) -> None:
-        for entity in entities if isinstance(entities, list) else []:
-            if not isinstance(entity, dict):
-                continue
-            if "abuse" in (entity.get("roles") or []):
-                for address in _vcard_emails(entity.get("vcardArray")):
-                    if address not in found:
-                        found.append(address)
-            walk(entity.get("entities"))
-
-    walk(record.get("entities"))
-    return found
+    refused: list[tuple[str, str]] = []
+    level = [record.get("entities")]
+    for _ in range(MAX_ENTITY_DEPTH):
+        below = []
+        for entities in level:
+            for entity in entities if isinstance(entities, list) else []:
+                if not isinstance(entity, dict):
+                    continue
+                roles = entity.get("roles")
+                if isinstance(roles, list) and "abuse" in roles:
+                    for text in _vcard_emails(entity.get("vcardArray")):
+                        why = problem(text)
+                        if why:
+                            refused.append((text, why))
+                        elif text.strip() not in found:
+                            found.append(text.strip())
+                below.append(entity.get("entities"))
+        level = below
+    return found, refused
 
 
 def _vcard_emails(vcard) -> list[str]:
     if not (isinstance(vcard, list) and len(vcard) == 2 and isinstance(vcard[1], list)):
         return []
-    emails = []
-    for prop in vcard[1]:
-        if isinstance(prop, list) and len(prop) >= 4 and prop[0] == "email" and isinstance(prop[3], str):
-            address = valid_address(prop[3])
-            if address:
-                emails.append(address)
-    return emails
+    return [prop[3] for prop in vcard[1]
+            if isinstance(prop, list) and len(prop) >= 4 and prop[0] == "email" and isinstance(prop[3], str)]
 
 
-def valid_address(text: str) -> str | None:
-    """`text` as one plain e-mail address (no display name, no line breaks), or None."""
-    text = text.strip()
-    _, address = parseaddr(text)
-    if not address or address != text or any(c.isspace() or ord(c) < 32 for c in address):
-        return None
-    local, _, domain = address.rpartition("@")
-    return address if local and "." in domain else None
-
-
-def _security_txt(client: httpx.Client, origin: str, refused: str | None) -> list[dict]:
+def _security_txt(client: Fetcher, origin: str, refused: str | None) -> list[dict]:
     url = f"{origin}/.well-known/security.txt"
     if refused:
         return [_none("security_txt", f"{url} not fetched: {refused}")]
     status, body = _page(client, url)
     if status != 200:
         return [_none("security_txt", body.decode())]
-    found = []
+    found, bad = [], []
     for line in body.decode("utf-8", errors="replace").splitlines():
         key, _, value = line.partition(":")
         value = value.strip()
         if key.strip().lower() == "contact" and value.lower().startswith("mailto:"):
-            address = valid_address(value[len("mailto:"):])
-            if address and address not in found:
-                found.append(address)
-    return [{"source": "security_txt", "address": a, "detail": url, "country": None} for a in found] or \
-        [_none("security_txt", f"{url} lists no mailto: contact")]
+            text = value[len("mailto:"):]
+            if problem(text):
+                bad.append((text, problem(text), url))
+            elif text.strip() not in found:
+                found.append(text.strip())
+    return _found("security_txt", [{"source": "security_txt", "address": a, "detail": url, "country": None}
+                                    for a in found], f"{url} lists no mailto: contact", bad)
 
 
-def _page(client: httpx.Client, url: str) -> tuple[int, bytes]:
+def _page(client: Fetcher, url: str) -> tuple[int, bytes]:
     """(200, body) of a page fetched without following redirects (one could lead past the address
     check), or (0, why not) as a sentence."""
     try:
-        status, body = _get(client, url, follow=False)
-    except (httpx.HTTPError, ValueError) as e:
-        return 0, f"{url}: {type(e).__name__}: {e}".encode()
+        status, body = client.get(url)
+    except Refused as e:
+        return 0, str(e).encode()
     return (200, body) if status == 200 else (0, f"{url} answered HTTP {status}".encode())
 
 
@@ -284,7 +284,7 @@ _CONTACT_LINK = re.compile(r"contact|kontakt|imprint|impressum|legal|mentions|av
 _MAX_CONTACT_PAGES = 3
 
 
-def _contact_page(client: httpx.Client, origin: str, refused: str | None) -> list[dict]:
+def _contact_page(client: Fetcher, origin: str, refused: str | None) -> list[dict]:
     """`mailto:` addresses on the contact, imprint or legal pages linked from the site's home page."""
     home = f"{origin}/"
     if refused:
@@ -298,17 +298,19 @@ def _contact_page(client: httpx.Client, origin: str, refused: str | None) -> lis
     if not pages:
         return [_none("contact_page", f"{home} links to no contact, imprint or legal page")]
     found: dict[str, str] = {}
-    empty = []
+    empty, bad = [], []
     for url in pages:
         status, page = _page(client, url)
-        addresses = [a for href, _ in _links(page, url) if href.lower().startswith("mailto:")
-                     and (a := valid_address(unquote(href[len("mailto:"):].partition("?")[0])))] if status == 200 else []
+        texts = [unquote(href[len("mailto:"):].partition("?")[0]) for href, _ in _links(page, url)
+                 if href.lower().startswith("mailto:")] if status == 200 else []
+        bad += [(text, problem(text), url) for text in texts if problem(text)]
+        addresses = [text.strip() for text in texts if not problem(text)]
         if not addresses:
             empty.append(f"{url} has no mailto: link" if status == 200 else page.decode())
         for address in addresses:
             found.setdefault(address, url)
-    return [{"source": "contact_page", "address": a, "detail": f"{url} (linked from {home})", "country": None}
-            for a, url in found.items()] or [_none("contact_page", "; ".join(empty))]
+    return _found("contact_page", [{"source": "contact_page", "address": a, "detail": f"{url} (linked from {home})",
+                                    "country": None} for a, url in found.items()], "; ".join(empty), bad)
 
 
 def _links(html: bytes, base: str) -> list[tuple[str, str]]:

@@ -16,6 +16,12 @@ notice is made, e-mailed with the evidence report attached, and the action is re
 rule, the facts that made the rule fit, the recipient and where its address came from, in the
 enforcement log and the ledger. A dry run plans the same steps, looks recipients up, and changes
 nothing else. Every time comes from `now`, so tests run on an injected clock.
+
+Runs at once: a real run holds the workspace's enforce lock (a second one on the same workspace gets
+WorkspaceLocked, exit 3), and claims each action in the transaction that checks its limits once more
+(on PostgreSQL the store's write lock serialises such blocks), so two runs sharing one database from
+different machines cannot both send it. The claim counts against the daily caps at once; the dry run
+counts its plan the same way, so both agree action by action.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from detector.config import PolicyRule, Settings
+from detector.config import EnforcementSettings, PolicyRule, Settings
 from detector.enforcement import mailer, owner_rules, policy, recipients
 from detector.errors import ActionRefused, ConfigError
 from detector.evidence.notices import make_notice
@@ -62,22 +68,40 @@ class Step:
 
 @dataclass
 class _Counts:
-    """Actions counted against the daily caps: those of the last 24 hours plus this run's."""
+    """A dry run's planned actions, counted against the daily caps as a real run's claims are."""
 
     owner: dict[int, int] = field(default_factory=dict)
     recipient: dict[str, int] = field(default_factory=dict)
 
+    def add(self, owner_id: int, recipient: str) -> None:
+        self.owner[owner_id] = self.owner.get(owner_id, 0) + 1
+        self.recipient[recipient.lower()] = self.recipient.get(recipient.lower(), 0) + 1
+
+
+#: A claim whose run never finished it (its process died) holds its match back this long, then counts as abandoned.
+CLAIM_TTL = timedelta(hours=1)
+
 
 def enforce(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_run: bool,
             owner: str | None = None) -> list[Step]:
-    """Plan (dry_run) or take each owner's policy actions; returns one Step per match a rule fits."""
+    """Plan (dry_run) or take each owner's policy actions; returns one Step per match a rule fits.
+
+    A real run holds the workspace's enforce lock: another one running raises WorkspaceLocked."""
+    if dry_run:
+        return _run(ws, store, settings, now, dry_run=True, owner=owner)
+    with ws.lock("enforce", ws.enforce_lock_path):
+        return _run(ws, store, settings, now, dry_run=False, owner=owner)
+
+
+def _run(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_run: bool,
+         owner: str | None) -> list[Step]:
     rules = owner_rules.effective(store, settings.enforcement)  # each owner's portal rules, then config.toml's
     policy.check_rules(rules, {o["name"] for o in store.owners()})
     where, params = "matches.status != 'rejected'", []
     if owner is not None:
         where, params = where + " AND matches.owner_id = ?", [store.owner_by_name(owner)["id"]]
     lookups: dict[str, recipients.Lookup] = {}
-    counts = _Counts()
+    planned = _Counts()  # stays empty in a real run, whose claims are in the store
     steps = []
     for match in store.matches(where, params):
         lookup = None
@@ -94,22 +118,51 @@ def enforce(ws: Workspace, store: Store, settings: Settings, now: datetime, *, d
         if rule.action not in policy.OUTWARD:
             step.outcome = "left for a person to review" if rule.action == "review" else "ignored"
             continue
-        step.held = _held(store, settings, match, facts, rule, now, counts)
+        contact = None
+        step.held = _held(store, settings, match, facts, rule, now, planned)
         if step.held is None:
-            contact = _lookup(store, settings, match, now, lookups).best("notice" if rule.action != "offer" else "offer")
-            step.held = _recipient_held(store, settings, match, contact, now, counts)
+            contact = _lookup(store, settings, match, now, lookups).best(
+                "notice" if rule.action != "offer" else "offer", _dead_addresses(store, match["id"]))
+            step.held = _recipient_held(store, settings, match, contact, now, planned)
             if contact is not None:
                 step.recipient, step.recipient_source = contact.address, contact.source
-        if step.held is not None:
+        if step.held is None and dry_run:
+            planned.add(match["owner_id"], step.recipient)
+            step.outcome = f"would {_verb(rule.action)} {step.recipient} ({step.recipient_source})"
+            continue
+        claim = None if step.held is not None else _claim(store, settings, rules, match, rule, step, contact, now)
+        if claim is None:
             step.outcome = f"held: {step.held}"
             continue
-        counts.owner[match["owner_id"]] = counts.owner.get(match["owner_id"], 0) + 1
-        counts.recipient[step.recipient.lower()] = counts.recipient.get(step.recipient.lower(), 0) + 1
-        if dry_run:
-            step.outcome = f"would {_verb(rule.action)} {step.recipient} ({step.recipient_source})"
-        else:
-            _act(ws, store, settings, match, rule, step, now)
+        _act(ws, store, settings, match, rule, step, now, claim)
     return steps
+
+
+def _dead_addresses(store: Store, match_id: int) -> frozenset[str]:
+    """Addresses whose server refused this match's e-mail or that bounced it: the next address found is tried."""
+    return frozenset(d["recipient"].lower() for d in store.deliveries([match_id])
+                     if d["status"] == "bounced" or d["response"].startswith("SMTPRecipientsRefused"))
+
+
+def _claim(store: Store, settings: Settings, rules: EnforcementSettings, match: dict, rule: PolicyRule, step: Step,
+           contact: recipients.Contact, now: datetime) -> int | None:
+    """Check the limits again and claim the action in one transaction; the claim's id, or None (step.held says why).
+
+    The facts are read afresh inside the transaction, so an action another run claimed or took since
+    this run read them holds this one back.
+    """
+    with store.atomic():
+        fresh = store.match(match["id"])
+        facts = policy.facts_of(fresh, store.offers([match["id"]]), store.notices([match["id"]]), rules,
+                                step.facts["country"], now)
+        step.held = _held(store, settings, fresh, facts, rule, now, _Counts()) or \
+            _recipient_held(store, settings, fresh, contact, now, _Counts())
+        if step.held is not None:
+            return None
+        return store.add_enforcement_action({
+            "owner_id": match["owner_id"], "match_id": match["id"], "rule": rule.name, "action": rule.action,
+            "recipient": step.recipient, "at": _stamp(now), "state": "claimed",
+            "detail": {"why": step.why, "recipient_source": step.recipient_source}})
 
 
 def _verb(action: str) -> str:
@@ -129,8 +182,9 @@ def _stamp(moment: datetime) -> str:
 
 
 def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, rule: PolicyRule,
-          now: datetime, counts: _Counts) -> str | None:
-    """Why a hard limit holds this outward action back, or None."""
+          now: datetime, planned: _Counts) -> str | None:
+    """Why a hard limit holds this outward action back, or None. The caps count the store's actions
+    of the last 24 hours (claims included) and, in a dry run, those `planned` so far."""
     limits = settings.enforcement
     if facts.status == "authorized":
         return "an authorised use"
@@ -147,13 +201,16 @@ def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, ru
     if any(n["kind"] == rule.action and n["id"] in delivered for n in store.notices([match["id"]])):
         return f"a {rule.action.upper()} notice was already sent"
     last = store.enforcement_actions([match["id"]])
+    running = [a for a in last if a["state"] == "claimed" and datetime.fromisoformat(a["at"]) > now - CLAIM_TTL]
+    if running:
+        return f"another enforce run claimed a {running[-1]['action']} on this match at {running[-1]['at']}"
     if last:
         until = datetime.fromisoformat(last[-1]["at"]) + timedelta(days=limits.cooling_days)
         if now < until:
             return (f"cooling period: rule {last[-1]['rule']} acted on {last[-1]['at'][:10]}; nothing more "
                     f"before {_stamp(until)[:10]}")
     taken = store.count_enforcement_actions(match["owner_id"], _stamp(now - timedelta(days=1)))
-    if taken + counts.owner.get(match["owner_id"], 0) >= limits.daily_cap_owner:
+    if taken + planned.owner.get(match["owner_id"], 0) >= limits.daily_cap_owner:
         return f"the owner's daily cap of {limits.daily_cap_owner} automated actions is reached"
     if not settings.smtp.host:
         return "smtp.host is empty, so nothing can be sent; set [smtp] in config.toml"
@@ -163,20 +220,21 @@ def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, ru
 
 
 def _recipient_held(store: Store, settings: Settings, match: dict, contact: recipients.Contact | None,
-                    now: datetime, counts: _Counts) -> str | None:
+                    now: datetime, planned: _Counts) -> str | None:
     if contact is None:
         return (f"no recipient address found for {policy.host_of(match['page_url'])}; add one under "
                 "[recipients.overrides] in config.toml (`copyhound recipients HOST` shows what was tried)")
     cap = settings.enforcement.daily_cap_recipient
-    sent = store.count_deliveries(contact.address, _stamp(now - timedelta(days=1)))
-    if sent + counts.recipient.get(contact.address.lower(), 0) >= cap:
+    since = _stamp(now - timedelta(days=1))
+    sent = store.count_deliveries(contact.address, since) + store.count_claimed_to(contact.address, since)
+    if sent + planned.recipient.get(contact.address.lower(), 0) >= cap:
         return f"the daily cap of {cap} e-mails to {contact.address} is reached"
     return None
 
 
 def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: PolicyRule, step: Step,
-         now: datetime) -> None:
-    """Confirm on the owner's behalf, make the offer or notice, send it, and record the action."""
+         now: datetime, claim: int) -> None:
+    """Confirm on the owner's behalf, make the offer or notice, send it, and record the claimed action."""
     at = _stamp(now)
     owner = store.owner(match["owner_id"])
     detail: dict = {"why": step.why, "facts": step.facts, "recipient_source": step.recipient_source}
@@ -209,6 +267,7 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
         detail.update(ids)
         report = write_report(ws, store, settings, match["id"], pdf=True)
     except (ActionRefused, ConfigError) as e:
+        store.drop_enforcement_action(claim)  # nothing went out: the action was not taken
         step.held = str(e)
         step.outcome = f"refused: {e}"
         return
@@ -222,10 +281,8 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
         step.outcome = f"{_verb(rule.action).replace('send', 'sent')} {step.recipient}: {delivery['response']}"
     else:
         step.outcome = f"sending to {step.recipient} failed: {delivery['response']}"
-    record = {"owner_id": match["owner_id"], "match_id": match["id"], "rule": rule.name, "action": rule.action,
-              "recipient": step.recipient, "at": at, "detail": dict(detail, outcome=step.outcome)}
     with store.atomic():
-        store.add_enforcement_action(record)
+        store.finish_enforcement_action(claim, dict(detail, outcome=step.outcome))
         ledger.append(store, "enforce", ledger.match_subject(match["id"]), {
             "rule": rule.name, "action": rule.action, "why": step.why, "recipient": step.recipient,
             "recipient_source": step.recipient_source, "outcome": step.outcome,

@@ -6,7 +6,8 @@ configured, time-stamped by it (RFC 3161). Whoever holds the database can still 
 and recompute the chain, but not re-sign an old checkpoint with an old time: the TSA's token
 binds the statement's exact bytes to the TSA's clock. `verify` compares today's chain with every
 checkpoint and names the first entry that disagrees; publishing a checkpoint (`ledger
-export-head`) also catches the deletion of checkpoints themselves.
+export-head`) somewhere the owner cannot rewrite also catches the deletion of checkpoints
+themselves: `verify_head` checks the chain against such a head.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 
@@ -173,3 +175,64 @@ def published_head(ws: Workspace, store: Store) -> dict:
         "tsa_time": tsa_time, "public_key_pem": public_pem.decode("ascii"),
         "public_key_sha256": signing.fingerprint(public_pem),
     }
+
+
+def read_head(path) -> dict:
+    """A head written by `ledger export-head` earlier, from the file at `path` (UsageError naming what is wrong)."""
+    remedy = "give the file `copyhound ledger export-head` wrote (and you published) unchanged."
+    try:
+        head = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--head {path}: cannot be read as JSON ({e}); {remedy}") from None
+    fields = ("statement", "signature_base64", "public_key_pem")
+    if not isinstance(head, dict) or not all(isinstance(head.get(k), str) for k in fields):
+        raise UsageError(f"--head {path}: not a published ledger head (it needs {', '.join(fields)}); {remedy}")
+    try:
+        statement = json.loads(head["statement"])
+        base64.b64decode(head["signature_base64"], validate=True)
+        if head.get("tsa_token_base64"):
+            base64.b64decode(head["tsa_token_base64"], validate=True)
+    except ValueError as e:
+        raise UsageError(f"--head {path}: its statement or signature is garbled ({e}); {remedy}") from None
+    ok = isinstance(statement, dict) and statement.get("format") == FORMAT and \
+        isinstance(statement.get("tree_size"), int) and statement["tree_size"] > 0 and \
+        all(isinstance(statement.get(k), str) for k in ("head_hash", "root", "at"))
+    if not ok:
+        raise UsageError(f"--head {path}: its statement is not a {FORMAT} statement; {remedy}")
+    return head
+
+
+def verify_head(store: Store, head: dict, public_pem: bytes | None,
+                roots: list[x509.Certificate] | None = None) -> list[LedgerProblem]:
+    """Check the ledger against a head published earlier (`read_head`): the head's own signature and
+    time-stamp, that it was signed by this workspace's key (`public_pem`), and that today's first
+    `tree_size` entries give its newest hash and Merkle root. Checks nothing the workspace could rewrite."""
+    statement_bytes = head["statement"].encode("utf-8")
+    statement = json.loads(statement_bytes)
+    size, problems = statement["tree_size"], []
+    where = f"the published head (signed {statement['at']}, {size} entries)"
+    if not signing.verify(head["public_key_pem"].encode("ascii"), statement_bytes,
+                          base64.b64decode(head["signature_base64"])):
+        problems.append(LedgerProblem(size, "head_forged", f"{where[0].upper()}{where[1:]} is not signed by the key "
+                                                           "it names: it was edited after it was exported."))
+    elif public_pem is not None and signing.fingerprint(public_pem) != signing.fingerprint(
+            head["public_key_pem"].encode("ascii")):
+        problems.append(LedgerProblem(size, "head_other_key", f"{where[0].upper()}{where[1:]} was signed by another "
+                                                              "key than this workspace's: the signing key was replaced."))
+    if head.get("tsa_token_base64"):
+        tsa_time, why = timestamp.check(base64.b64decode(head["tsa_token_base64"]), statement_bytes, roots)
+        if why:
+            problems.append(LedgerProblem(size, "head_timestamp", f"The time-stamp of {where} is not valid for "
+                                                                  f"its statement: {why}."))
+        else:
+            where = f"the published head (signed {statement['at']}, time-stamped {tsa_time} by its TSA, {size} entries)"
+    rows = store.ledger_rows()[:size]
+    if len(rows) < size:
+        problems.append(LedgerProblem(len(rows) + 1, "deleted", f"The ledger has {len(rows)} entries, but {where} "
+                                                                "covered more: entries were deleted since."))
+    elif rows[-1]["hash"] != statement["head_hash"] or tree_root([r["hash"] for r in rows]) != statement["root"]:
+        problems.append(LedgerProblem(size, "disagrees_with_head",
+                                      f"The ledger's first {size} entries disagree with {where}: their hashes "
+                                      "do not give its newest hash and Merkle root, so entries up to "
+                                      f"{size} were rewritten since it was published."))
+    return problems

@@ -71,6 +71,11 @@ class Workspace:
     def lock_path(self) -> Path:
         return self.home / "scan.lock"
 
+    @property
+    def enforce_lock_path(self) -> Path:
+        """Held by `copyhound enforce` (and a scan's run_after_scan): one run sends at a time, while scans go on."""
+        return self.home / "enforce.lock"
+
     def folders(self) -> tuple[Path, ...]:
         return (self.blobs_dir, self.index_dir, self.warc_dir, self.crawl_dir, self.keys_dir, self.output_dir)
 
@@ -86,12 +91,13 @@ class Workspace:
         return config.load(self.config_path)
 
     @contextmanager
-    def lock(self, purpose: str = "scan"):
-        """Hold the workspace's exclusive lock; a second holder gets WorkspaceLocked at once.
+    def lock(self, purpose: str = "scan", path: Path | None = None):
+        """Hold the workspace's exclusive lock (or the one at `path`, e.g. enforce_lock_path); a second
+        holder gets WorkspaceLocked at once.
 
         An flock dies with its process, so a killed scan never leaves a stale lock behind.
         """
-        handle = hold_lock(self.lock_path, purpose, f"{self.home} is locked by " "{holder}" f"; another {purpose} "
+        handle = hold_lock(path or self.lock_path, purpose, f"{self.home} is locked by " "{holder}" f"; another {purpose} "
                            "is running. Wait for it to finish (or stop it) and run this again.")
         try:
             yield

@@ -423,6 +423,17 @@ _V_POSTGRESQL = """
 ALTER TABLE recipient_lookups ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
 """
 
+_V_CLAIMS = """
+-- An automated action is claimed (state 'claimed') in the transaction that checks it was not yet taken,
+-- before anything is sent, and marked 'done' once its e-mail went out or failed (detector.enforcement.run),
+-- so two enforce runs on one database cannot both send it. Rows written before this migration are 'done'.
+ALTER TABLE enforcement_actions ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
+
+-- How many times the queue delivered a candidate's detection task (detector.distributed.worker); one
+-- that kills its worker every time is parked as state 'failed' after distributed.max_deliveries.
+ALTER TABLE candidates ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
-                         _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL]
+                         _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL, _V_CLAIMS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,6 +8,7 @@ server is aiosmtpd with AUTH LOGIN/PLAIN over the plain connection, keeping what
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import socket
@@ -107,10 +108,11 @@ def _free_port() -> int:
 
 
 class _Keep:
-    def __init__(self, refuse: set[str]):
+    def __init__(self, refuse: set[str], delay: float = 0.0):
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
         self.encrypted: list[bool] = []
         self.refuse = refuse
+        self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -119,6 +121,7 @@ class _Keep:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
         self.encrypted.append(session.ssl is not None)
@@ -146,13 +149,15 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 class SmtpServer:
     """aiosmtpd on loopback requiring USER/PASSWORD; `messages` are (from, recipients, message).
 
-    With `certificate` (cert, key) it requires STARTTLS before anything else, as a real relay does.
+    With `certificate` (cert, key) it requires STARTTLS before anything else, as a real relay does;
+    with `delay` it takes that many seconds over each message, as a busy relay does.
     """
 
     USER, PASSWORD = "copyhound", "s3cret"
 
-    def __init__(self, refuse: set[str] | None = None, certificate: tuple[Path, Path] | None = None):
-        self.handler = _Keep(refuse or set())
+    def __init__(self, refuse: set[str] | None = None, certificate: tuple[Path, Path] | None = None,
+                 delay: float = 0.0):
+        self.handler = _Keep(refuse or set(), delay)
         self.certificate = certificate
 
     def _auth(self, server, session, envelope, mechanism, data):

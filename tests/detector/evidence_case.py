@@ -21,7 +21,7 @@ from detector.intake import decode_image
 from detector.provenance import ledger, signing
 from detector.workspace import Workspace, create_workspace
 from detector.workspace.blobs import BlobStore
-from detector.workspace.store import Store
+from detector.workspace.store import Store, open_store
 
 DEMO = Path(__file__).resolve().parents[2] / "detector" / "demo_assets" / "works"
 PAGE_URL = "https://shop.example.com/products/mug?id=1&ref=a"
@@ -87,7 +87,7 @@ def build_env(tmp_path: Path, *, page_title: str = "Mugs with castles", signals:
     settings = settings or Settings()
     ws, _ = create_workspace(tmp_path / "ws", settings)
     signing.ensure_keypair(ws)
-    store = Store(ws.db_path)
+    store = open_store(ws)  # the SQLite file, or the PostgreSQL database settings.store.url names
     owner = store.ensure_owner("alice")
     store.update_owner(owner["id"], **(PROFILE if profile is None else profile))
     blobs = BlobStore(ws.blobs_dir)

@@ -98,3 +98,43 @@ def test_an_unreachable_tsa_is_named_and_nothing_is_stored(env, tmp_path):
     with pytest.raises(TimestampUnavailable, match=r"at http://127.0.0.1:9/tsr did not answer .*provenance.tsa_url"):
         checkpoints.make(ws, store, dead)
     assert store.ledger_checkpoints() == []
+
+
+def test_a_rewrite_after_the_checkpoints_were_deleted_is_caught_by_a_published_head(env, tmp_path):
+    ws, store, settings = env
+    checkpoints.make(ws, store, settings)
+    exported = run_cli("ledger", "export-head", home=ws.home)
+    assert exported.returncode == 0, exported.stderr
+    head_file = tmp_path / "published-head.json"  # kept where the owner cannot rewrite it
+    head_file.write_text(exported.stdout)
+    ledger.append(store, "register", ledger.asset_subject(4), {"owner": "alice"})  # the ledger goes on
+    grown = run_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
+    assert grown.returncode == 0, grown.stderr
+    assert grown.stdout.strip().endswith(f"and the published head of {head_file}.")
+
+    store.db.execute("DELETE FROM ledger_checkpoints")
+    rewrite_from(store, 2, payload='{"owner":"mallory"}')
+    assert run_cli("ledger", "verify", home=ws.home).returncode == 0  # without the head: "intact"
+    caught = run_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
+    assert caught.returncode == 1
+    assert caught.stderr.startswith("disagrees_with_head: The ledger's first 3 entries disagree with the published "
+                                    "head (signed ")
+    assert "time-stamped" in caught.stderr and "were rewritten since it was published" in caught.stderr
+
+    store.db.execute("DELETE FROM ledger WHERE seq >= 2")
+    store.set_meta("ledger_head", f'{{"seq": 1, "hash": "{ledger.entries(store)[0]["hash"]}"}}')
+    cut = run_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
+    assert cut.returncode == 1 and "deleted: The ledger has 1 entries, but the published head" in cut.stderr
+
+
+def test_an_edited_or_unreadable_head_file_is_named(env, tmp_path):
+    ws, store, settings = env
+    checkpoints.make(ws, store, settings)
+    head = checkpoints.published_head(ws, store)
+    forged = dict(head, statement=head["statement"].replace('"tree_size":3', '"tree_size":2'))
+    problems = checkpoints.verify_head(store, forged, signing.public_key(ws), roots(settings))
+    assert [p.code for p in problems] == ["head_forged", "head_timestamp", "disagrees_with_head"]
+    (tmp_path / "h.json").write_text("{not json")
+    refused = run_cli("ledger", "verify", "--head", str(tmp_path / "h.json"), home=ws.home)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith(f"error: --head {tmp_path / 'h.json'}: cannot be read as JSON")

@@ -60,9 +60,9 @@ def smtp():
         yield server
 
 
-def commercial_case(tmp_path, web, smtp, **enforcement):
+def commercial_case(tmp_path, web, smtp, settings: config.Settings | None = None, **enforcement):
     """A match scoring 0.97 on a commercial site served by `web` (its host resolves, on loopback)."""
-    env = build_env(tmp_path, settings=settings_for(web, smtp, **enforcement))
+    env = build_env(tmp_path, settings=settings or settings_for(web, smtp, **enforcement))
     (env.ws.home / "smtp-password").write_text(SmtpServer.PASSWORD + "\n")
     page = f"http://localhost:{web.server.server_address[1]}/products/mug"
     env.store.db["matches"].update(env.match_id, {"page_url": page, "score": 0.97})
@@ -140,6 +140,20 @@ def test_a_refused_recipient_is_recorded_and_the_same_offer_is_sent_again_after_
     (resent,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=4), dry_run=False)
     assert resent.recipient == NETWORK_ABUSE and [o["id"] for o in env.store.offers([env.match_id])] == [offer["id"]]
     assert env.store.offer(offer["id"])["status"] == "sent" and len(smtp.messages) == 1
+
+
+def test_an_address_that_refused_the_mail_does_not_hide_the_next_one_found(tmp_path, web, smtp):
+    entities = web.ip_record["entities"]
+    entities[1]["vcardArray"][1][2][3] = "nobody@hosting.example.net"  # listed first, refused by the server
+    entities[1]["vcardArray"][1].append(["email", {}, "text", NETWORK_ABUSE])
+    env = commercial_case(tmp_path, web, smtp, cooling_days=3)
+    env.settings = with_rules(env.settings, config.PolicyRule(name="offer-commercial", action="offer", min_score=0.95))
+    (failed,) = enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    assert failed.recipient == "nobody@hosting.example.net" and "SMTPRecipientsRefused" in failed.outcome
+    (planned,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=4), dry_run=True)
+    (resent,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=4), dry_run=False)
+    assert planned.recipient == resent.recipient == NETWORK_ABUSE
+    assert [to for _, to, _ in smtp.messages] == [[NETWORK_ABUSE]]
 
 
 @pytest.mark.parametrize(("change", "held"), [
@@ -268,6 +282,13 @@ def test_the_nightly_scan_runs_the_policy_when_configured(tmp_path):
     assert scanned.returncode == 0, scanned.stderr
     (step,) = json.loads(scanned.stdout)["enforcement"]
     assert (step["match_id"], step["rule"], step["outcome"]) == (env.match_id, "look-first", "left for a person to review")
+
+    with env.ws.lock("enforce", env.ws.enforce_lock_path):  # an enforce run from cron is still sending
+        scanned = run_cli("scan", "--no-crawl", "--json", home=env.ws.home)
+    assert scanned.returncode == 0, scanned.stderr
+    assert "enforcement" not in json.loads(scanned.stdout)
+    assert json.loads(scanned.stdout)["enforcement_skipped"].endswith("another enforce is running. Wait for it to "
+                                                                      "finish (or stop it) and run this again.")
 
 
 def test_mail_goes_over_starttls_to_a_relay_signed_by_the_configured_ca(tmp_path, web):

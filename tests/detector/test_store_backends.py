@@ -180,6 +180,14 @@ def scenario(store: Store) -> dict:
                                            "at": "2025-01-02T00:00:00Z", "detail": {"why": "rule"}})
     out["enforcement_actions"] = [a["id"] == action and a["detail"] for a in store.enforcement_actions(match_ids)]
     out["count_actions"] = store.count_enforcement_actions(alice["id"], "2025-01-01")
+    claims = [store.add_enforcement_action({"owner_id": alice["id"], "match_id": match_ids[1], "rule": "r",
+                                            "action": "dmca", "recipient": "Y@shop.example", "state": "claimed",
+                                            "at": "2025-01-02T00:00:00Z", "detail": {}}) for _ in range(3)]
+    out["claimed_to"] = store.count_claimed_to("y@SHOP.example", "2025-01-01")
+    store.finish_enforcement_action(claims[0], {"outcome": "sent"})
+    store.drop_enforcement_action(claims[1])
+    store.drop_enforcement_action(claims[0])  # done: kept
+    out["claims"] = [(a["state"], a["detail"]) for a in store.enforcement_actions([match_ids[1]])]
     store.replace_recipient_lookups("shop.example", [
         {"source": "rdap_ip", "address": "z@net.example", "detail": "d", "country": "DE",
          "looked_up_at": "2025-01-01T00:00:00Z"},
@@ -225,17 +233,25 @@ def scenario(store: Store) -> dict:
         with store.atomic():
             store.set_meta("k", "v2")
     out["meta"] = store.get_meta("k")
+    with store.index_lock():  # taken, released, and taken again
+        pass
+    with store.index_lock():
+        out["index_lock"] = True
     # Distributed detection: a task delivered twice claims its candidates once.
     ids = [c["id"] for c in candidates]
     out["still_new"] = [c["id"] for c in store.new_candidates(ids)]
     out["pending"] = [c["id"] for c in store.pending_candidates()]
     out["pending_after"] = [c["id"] for c in store.pending_candidates(after_id=ids[1])]
     out["count_pending"] = (store.count_pending(), store.count_pending(through_id=ids[1]))
+    out["deliveries"] = [store.count_delivery(ids[1:]), store.count_delivery(ids[2:]), store.count_delivery(ids[:1])]
     out["claimed"] = store.claim_candidate(ids[1], "detected", detected_at="2025-01-02T00:00:00Z")
     out["claimed_again"] = store.claim_candidate(ids[1], "refused", detected_at="2025-01-02T00:00:00Z")
     store.claim_candidate(ids[2], "refused", refusal_reason="truncated", detected_at="2025-01-02T00:00:00Z")
     out["outcome"] = store.detection_outcome("2025-01-01T00:00:00Z", ids[-1])
     out["throughput"] = store.throughput("2025-01-01T00:00:00Z")
+    store.update_candidate(ids[2], state="failed")
+    out["failed"] = store.count_failed()
+    assert out["deliveries"] == [1, 2, 0] and out["failed"] == 1  # ids[0] was no longer 'new'
     assert out["claimed"] and not out["claimed_again"]
     assert out["still_new"] == ids[1:] and out["count_pending"] == (2, 1)
     assert out["outcome"]["candidates"] == 2 and out["outcome"]["refused"] == {"truncated": 1}
@@ -272,6 +288,7 @@ def test_every_store_method_answers_on_each_backend(store_target, tmp_path):
     assert out["webhook"] == [True, False] and out["work_negotiation"]["floor_percent"] == 40.5
     assert [r["contributor"] for r in out["statement_rows"]] == [None, "Ann"]
     assert out["recipient_lookups"] == ["z@net.example", "a@shop.example"]  # in the order found
+    assert out["claimed_to"] == 3 and out["claims"] == [("done", {"outcome": "sent"}), ("claimed", {})]
     assert out["count_deliveries"] == 1 and out["delivery"]["status"] == "bounced"
     assert out["owner_pricing"] == [{"web": 200}, {}]
     assert out["owner_rules"] == [{"name": "b"}, {"name": "a"}]

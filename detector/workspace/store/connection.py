@@ -10,6 +10,7 @@ modules are the only ones that name a backend.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -109,6 +110,25 @@ class Connection:
     @contextmanager
     def atomic(self) -> Iterator[None]:
         with self.db.atomic():
+            yield
+
+    #: PostgreSQL advisory lock key of `index_lock` ("ch-index" in ASCII), apart from the write lock's.
+    INDEX_LOCK = int.from_bytes(b"ch-index", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+    @contextmanager
+    def index_lock(self) -> Iterator[None]:
+        """Hold the lock that serialises writers of the index files (register, reindex), waiting for another
+        holder: a session advisory lock on PostgreSQL, so machines sharing the database and the index folder
+        take turns; an flock beside the SQLite file (one machine). Both end with the process that holds them."""
+        if self.postgres:
+            self.db.run("SELECT pg_advisory_lock(%s)", [self.INDEX_LOCK])
+            try:
+                yield
+            finally:
+                self.db.run("SELECT pg_advisory_unlock(%s)", [self.INDEX_LOCK])
+            return
+        with open(self.path.with_name(self.path.name + ".index-lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
             yield
 
     def get_meta(self, key: str) -> str | None:

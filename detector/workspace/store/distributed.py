@@ -34,6 +34,19 @@ class Distributed:
                                  [*values.values(), candidate_id])
         return cursor.rowcount == 1
 
+    def count_delivery(self, candidate_ids: list[int]) -> int:
+        """Count one more delivery of the task of `candidate_ids` (those still 'new'); the most any has had."""
+        marks = ", ".join("?" for _ in candidate_ids)
+        with self.db.atomic():
+            self.db.execute(f"UPDATE candidates SET deliveries = deliveries + 1 WHERE state = 'new' AND id IN ({marks})",
+                            list(candidate_ids))
+            return self.db.execute(f"SELECT COALESCE(MAX(deliveries), 0) FROM candidates WHERE id IN ({marks})",
+                                   list(candidate_ids)).fetchone()[0]
+
+    def count_failed(self) -> int:
+        """Candidates parked as 'failed' (their detection task was delivered too often)."""
+        return self.db.execute("SELECT COUNT(*) FROM candidates WHERE state = 'failed'").fetchone()[0]
+
     def pending_candidates(self, after_id: int = 0) -> list[dict]:
         """Candidates with bytes still waiting for detection, past `after_id`, by id."""
         return self.candidates(f"{self._PENDING} AND id > ?", [after_id])
@@ -54,7 +67,7 @@ class Distributed:
             f"SELECT COUNT(*), COUNT(DISTINCT CASE WHEN state = 'detected' THEN sha256 END) FROM candidates "
             f"WHERE {done}", [since, through_id]).fetchone()
         refused = dict(self.db.execute(
-            f"SELECT refusal_reason, COUNT(DISTINCT sha256) FROM candidates WHERE {done} AND state = 'refused' "
+            f"SELECT refusal_reason, COUNT(DISTINCT sha256) FROM candidates WHERE {done} AND state IN ('refused', 'failed') "
             "GROUP BY refusal_reason ORDER BY refusal_reason", [since, through_id]).fetchall())
         rows = self.db.execute(
             f"SELECT decision, first_seen >= ? FROM matches WHERE candidate_id IN (SELECT id FROM candidates "

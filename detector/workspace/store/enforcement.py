@@ -53,6 +53,19 @@ class Enforcement:
         return self.db.execute("SELECT count(*) FROM enforcement_actions WHERE owner_id = ? AND at >= ?",
                                [owner_id, since]).fetchone()[0]
 
+    def finish_enforcement_action(self, action_id: int, detail: dict) -> None:
+        """Mark a claimed action 'done' with what came of it."""
+        self.db["enforcement_actions"].update(action_id, {"state": "done", "detail": json.dumps(detail, sort_keys=True)})
+
+    def drop_enforcement_action(self, action_id: int) -> None:
+        """Forget a claimed action that was refused before anything was sent."""
+        self.db.execute("DELETE FROM enforcement_actions WHERE id = ? AND state = 'claimed'", [action_id])
+
+    def count_claimed_to(self, recipient: str, since: str) -> int:
+        """Actions claimed for `recipient` since `since` whose e-mail is not yet recorded as a delivery."""
+        return self.db.execute("SELECT count(*) FROM enforcement_actions WHERE state = 'claimed' AND "
+                               "lower(recipient) = lower(?) AND at >= ?", [recipient, since]).fetchone()[0]
+
     def recipient_lookups(self, host: str, since: str) -> list[dict]:
         """Cached lookups of `host` made at or after `since` (address '' records that a source had none)."""
         return list(self.db["recipient_lookups"].rows_where("host = ? AND looked_up_at >= ?", [host, since],

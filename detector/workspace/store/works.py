@@ -21,9 +21,9 @@ class Works:
         name = name.strip()
         if not name:
             raise UsageError("Owner name is empty; give one with --owner NAME.")
-        row = self.db.execute("SELECT id FROM owners WHERE name = ?", [name]).fetchone()
-        if row is None:
-            self.db["owners"].insert({"name": name, "created_at": utc_now()})
+        # One statement: two processes adding the same new owner at once (two registers) both succeed.
+        self.db.execute("INSERT INTO owners(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                        [name, utc_now()])
         return self.owner_by_name(name)
 
     def owner_by_name(self, name: str) -> dict:

@@ -1,0 +1,98 @@
+"""Bounded HTTP reads for the recipient lookups of one site (RDAP, security.txt, contact pages).
+
+Every request has an overall deadline (recipients.timeout: connecting, each redirect and the whole
+body together, so a server trickling one byte at a time cannot stretch it), and all the requests of
+one site's lookup share a budget (recipients.site_timeout), so one slow site cannot stall an
+`enforce` run. Bodies stop at 1 MB. Redirects are followed only where asked (RDAP services redirect
+to the registry that holds the record), at most five, and never to a host at a non-public address
+unless recipients.allow_private is set.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from typing import Self
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+MAX_BYTES = 1_000_000
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class Refused(Exception):
+    """A request that gave no answer to read: the message says why, naming the URL."""
+
+
+def private_reason(host: str) -> str | None:
+    """None when every address of `host` is public, else why not (or why it cannot be resolved)."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError as e:
+        return f"{host} does not resolve ({e})"
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if not ip.is_global:
+            return f"{host} resolves to {ip}, which is not a public address (recipients.allow_private)"
+    return None
+
+
+class Fetcher:
+    """GETs for one site: each within `timeout` seconds in all, every one within `site_timeout` of the first."""
+
+    def __init__(self, timeout: float, site_timeout: float, allow_private: bool, headers: dict[str, str]):
+        self.timeout, self.site_timeout, self.allow_private = timeout, site_timeout, allow_private
+        self.until = time.monotonic() + site_timeout
+        self.client = httpx.Client(follow_redirects=False, headers=headers)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.close()
+
+    def get(self, url: str, follow: bool = False) -> tuple[int, bytes]:
+        """Status and body of a GET of `url` (following redirects when `follow`); Refused says why not."""
+        deadline = min(time.monotonic() + self.timeout, self.until)
+        for _ in range(MAX_REDIRECTS + 1):
+            status, body, location = self._one(url, deadline)
+            if not (follow and status in _REDIRECTS and location):
+                return status, body
+            target = urljoin(url, location)
+            if urlsplit(target).scheme not in ("http", "https"):
+                raise Refused(f"{url} redirects to {target!r}, which is not an http(s) URL")
+            why = None if self.allow_private else private_reason(urlsplit(target).hostname or "")
+            if why:
+                raise Refused(f"{url} redirects to {target}, not followed: {why}")
+            url = target
+        raise Refused(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    def _one(self, url: str, deadline: float) -> tuple[int, bytes, str | None]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Refused(self._late(url, deadline))
+        try:
+            with self.client.stream("GET", url, timeout=httpx.Timeout(left)) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BYTES:
+                        raise Refused(f"{url} sent more than {MAX_BYTES} bytes")
+                    if time.monotonic() > deadline:
+                        raise Refused(self._late(url, deadline))
+                return response.status_code, bytes(body), response.headers.get("location")
+        except httpx.TimeoutException:
+            raise Refused(self._late(url, deadline)) from None
+        except httpx.HTTPError as e:
+            raise Refused(f"{url}: {type(e).__name__}: {e}") from None
+
+    def _late(self, url: str, deadline: float) -> str:
+        if deadline >= self.until:
+            return (f"{url} not read: this site's lookups took the {self.site_timeout:g} s they may take in all "
+                    "(recipients.site_timeout)")
+        return f"{url} did not answer in full within {self.timeout:g} s (recipients.timeout)"

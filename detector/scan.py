@@ -8,7 +8,7 @@ with `resume=True` (the crawl from its Scrapy job state, detection from candidat
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,9 @@ from detector.errors import DiskFull, UsageError
 from detector.evidence.offers import expire_due
 from detector.followup import follow_up
 from detector.parallel import default_workers
+from detector.sources import Source
+from detector.sources.run import Gathered, gather
+from detector.sources.site import TargetSource
 from detector.workspace import Workspace
 from detector.workspace.store import Store, is_disk_full, utc_now
 
@@ -41,7 +44,8 @@ def _resumable_scan(store: Store) -> dict | None:
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
              progress: Callable[..., None] = lambda stage, n, total, detail="": None,
-             workers: int | None = None, distributed: bool = False, crawlers: int = 1) -> dict:
+             workers: int | None = None, distributed: bool = False, crawlers: int = 1,
+             sources: Sequence[Source] = ()) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
@@ -50,7 +54,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     `detect.workers`, where 0 means one per core). `distributed`: detect in `copyhound worker` processes
     instead, sending candidates to them as the crawl captures them (detector.distributed), and crawl in
     `crawlers` processes sharing the scan's frontier in Redis, which `copyhound crawler` processes on
-    other machines may join.
+    other machines may join. `sources` (detector.sources) run first; their new leads are crawled with the
+    targets, and each candidate keeps the lead that brought it.
     """
     with ws.lock("scan"):
         dispatcher = None
@@ -59,18 +64,27 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
 
             dispatcher = Dispatcher(ws.home, store, settings)
         previous = _resumable_scan(store) if resume else None
+        gathered = Gathered()
         if previous is not None:
             scan_id, crawl = previous["id"], previous["options"]["crawl"]
             targets = list(config.from_dict({"targets": previous["options"]["targets"]}).targets)
-        elif crawl and not targets:
+        elif crawl and not targets and not sources:
             raise UsageError(
-                "Nothing to crawl: add [[targets]] to config.toml, or pass --site URL or --urls FILE "
-                "(or --no-crawl to only detect on candidates already collected)."
+                "Nothing to crawl: add [[targets]] or [[sources]] to config.toml, or pass --site URL, --urls FILE "
+                "or --source NAME (or --no-crawl to only detect on candidates already collected)."
             )
         else:
+            # Sites and URL lists are sources too: every crawled start URL is a stored lead.
+            if crawl:
+                gathered = gather(store, [TargetSource(t) for t in targets] + list(sources))
+            targets = gathered.targets
+            crawl = crawl and bool(targets)
             scan_id = store.start_scan({"targets": [_target_dict(t) for t in targets], "crawl": crawl})
+            store.attach_source_runs(gathered.run_ids, scan_id)
         seconds: dict[str, float] = {}
         summary: dict = {"scan_id": scan_id, "resumed": previous is not None}
+        if gathered.summary:
+            summary["sources"] = gathered.summary
         status = "finished"
         try:
             since = utc_now()
@@ -89,6 +103,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                     summary["crawl"] = crawl_shared(ws.home, scan_id, targets, settings.distributed.redis_url,
                                                     processes=crawlers, tick=tick)
                 seconds["crawl"] = time.perf_counter() - clock
+                store.link_leads(scan_id)
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
             if dispatcher is None:

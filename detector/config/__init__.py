@@ -248,6 +248,21 @@ class Target:
 
 
 @dataclass(frozen=True)
+class SourceConfig:
+    name: str = setting("", "Short name of the source (letters, digits, '.', '-', '_'); `copyhound sources` uses it.")
+    type: str = setting("feed", "What finds the leads: 'feed' (RSS/Atom feeds and image sitemaps of named sites); "
+                        "docs/discovery.md lists the types.")
+    urls: tuple[str, ...] = setting((), "What the source reads: for 'feed', the feed or sitemap URLs.")
+    cadence_days: float = setting(1.0, "A scan runs the source when its last run is at least this many days old; "
+                                  "0 runs it on every scan.")
+    max_leads: int = setting(500, "New leads one run hands to the crawler, at most; the rest wait for the next run.")
+    monthly_budget: int = setting(0, "Requests the source may make to its provider per calendar month (paid "
+                                  "queries for a search API); 0 means no cap.")
+    allow_private: bool = setting(False, "Allow loopback/private addresses for the source and the pages it leads "
+                                  "to (tests, intranets you own).")
+
+
+@dataclass(frozen=True)
 class EvidenceSettings:
     bundle_work: str = setting(
         "full", "What bundles carry of the registered work: 'full' (the file) or 'thumbnail'."
@@ -550,6 +565,7 @@ class Settings:
     licensing: LicensingSettings = field(default_factory=LicensingSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     targets: tuple[Target, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
 
     def with_embedder(self, spec: str) -> Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
@@ -647,8 +663,8 @@ def load(path: Path) -> Settings:
 def documented_fields() -> list[tuple[str, str, Any, str]]:
     """(section, name, default, help) for every setting, in file order."""
     rows = []
-    for section in SECTIONS + ("targets",):
-        cls = Target if section == "targets" else type(getattr(Settings(), section))
+    for section in SECTIONS + ("targets", "sources"):
+        cls = {"targets": Target, "sources": SourceConfig}.get(section) or type(getattr(Settings(), section))
         for f in fields(cls):
             default = f.default if f.default is not MISSING else f.default_factory()
             rows.append((section, f.name, default, f.metadata["help"]))
@@ -698,4 +714,13 @@ def render_toml(settings: Settings) -> str:
         out += ["", "[[targets]]"]
         for f in fields(target):
             out.append(f"{f.name} = {toml_value(getattr(target, f.name))}")
+    out += ["", "# Discovery sources that find pages beyond the targets (docs/discovery.md). One block per source:",
+            "# [[sources]]"]
+    for f in fields(SourceConfig):
+        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
+                   f"  # {f.metadata['help']}")
+    for source in settings.sources:
+        out += ["", "[[sources]]"]
+        for f in fields(source):
+            out.append(f"{f.name} = {toml_value(getattr(source, f.name))}")
     return "\n".join(out) + "\n"

@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from detector import config
 from detector.config import Settings, Target
 from detector.crawl import crawl as crawl_targets
-from detector.crawl import crawl_shared, queued
+from detector.crawl import crawl_shared, queued, read_archives
 from detector.detect import Detector, shortlist_sources
 from detector.embedders import Embedder
 from detector.errors import DiskFull, UsageError
@@ -45,7 +46,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
              targets: list[Target], resume: bool = False, crawl: bool = True,
              progress: Callable[..., None] = lambda stage, n, total, detail="": None,
              workers: int | None = None, distributed: bool = False, crawlers: int = 1,
-             sources: Sequence[Source] = ()) -> dict:
+             sources: Sequence[Source] = (), warcs: Sequence[Path] = ()) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
@@ -55,7 +56,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     instead, sending candidates to them as the crawl captures them (detector.distributed), and crawl in
     `crawlers` processes sharing the scan's frontier in Redis, which `copyhound crawler` processes on
     other machines may join. `sources` (detector.sources) run first; their new leads are crawled with the
-    targets, and each candidate keeps the lead that brought it.
+    targets, and each candidate keeps the lead that brought it. `warcs`: read these WARC files instead of
+    crawling (offline: nothing is fetched, no screenshots are taken).
     """
     with ws.lock("scan"):
         dispatcher = None
@@ -68,6 +70,9 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
         if previous is not None:
             scan_id, crawl = previous["id"], previous["options"]["crawl"]
             targets = list(config.from_dict({"targets": previous["options"]["targets"]}).targets)
+        elif warcs:
+            crawl = False
+            scan_id = store.start_scan({"targets": [], "crawl": False, "warcs": [str(p) for p in warcs]})
         elif crawl and not targets and not sources:
             raise UsageError(
                 "Nothing to crawl: add [[targets]] or [[sources]] to config.toml, or pass --site URL, --urls FILE "
@@ -88,6 +93,11 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
         status = "finished"
         try:
             since = utc_now()
+            if warcs and previous is None:
+                clock = time.perf_counter()
+                progress("crawl", 0, None, "reading WARC files")
+                summary["crawl"] = read_archives(ws.home, scan_id, list(warcs))
+                seconds["read_warcs"] = time.perf_counter() - clock
             if crawl:
                 clock = time.perf_counter()
                 progress("crawl", 0, None)
@@ -113,7 +123,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             seconds["detect"] = time.perf_counter() - clock
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
-            if settings.report.screenshots != "none":
+            if settings.report.screenshots != "none" and not warcs:
                 from detector.screenshots import after_scan
 
                 clock = time.perf_counter()

@@ -109,6 +109,9 @@ def scan(
         "--source", help="Run this [[sources]] entry of config.toml now, due or not (repeatable). With --site, "
                          "--urls or --source only what they name runs; without, the [[targets]] and the due "
                          "[[sources]].")] = None,
+    warc: Annotated[list[Path] | None, typer.Option(
+        "--warc", help="Scan these WARC files (repeatable) instead of crawling: offline, each page and image "
+                       "captured in them is a candidate with its capture as provenance.")] = None,
     allow_private: Annotated[bool, typer.Option("--allow-private",
                                                 help="Allow loopback/private addresses (tests, intranets).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last interrupted scan.")] = False,
@@ -137,15 +140,18 @@ def scan(
         raise UsageError("--crawlers shares a scan's crawl among processes through Redis; add --distributed "
                          "(and set [distributed] redis_url with `copyhound init --redis URL`).")
     ws, settings, store = open_parts(home)
-    targets = [] if no_crawl or (source and not site and urls is None) else _scan_targets(
+    if warc and (site or urls or source or no_crawl):
+        raise UsageError("--warc reads files instead of crawling; give it without --site, --urls, --source or "
+                         "--no-crawl.")
+    targets = [] if no_crawl or warc or (source and not site and urls is None) else _scan_targets(
         settings, site or [], urls, allow_private)
-    sources = [] if no_crawl else _scan_sources(store, settings, source, bool(site or urls))
+    sources = [] if no_crawl or warc else _scan_sources(store, settings, source, bool(site or urls))
     embedder = embedder_of(settings)
     with progress_bar() as bar:
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress, workers=workers, distributed=distributed,
-                           crawlers=crawlers, sources=sources)
+                           crawlers=crawlers, sources=sources, warcs=warc or [])
     if settings.smtp.bounce_maildir:
         from detector.enforcement import bounces
 

@@ -250,9 +250,10 @@ class Target:
 @dataclass(frozen=True)
 class SourceConfig:
     name: str = setting("", "Short name of the source (letters, digits, '.', '-', '_'); `copyhound sources` uses it.")
-    type: str = setting("feed", "What finds the leads: 'feed' (RSS/Atom feeds and image sitemaps of named sites); "
-                        "docs/discovery.md lists the types.")
-    urls: tuple[str, ...] = setting((), "What the source reads: for 'feed', the feed or sitemap URLs.")
+    type: str = setting("feed", "What finds the leads: 'feed' (RSS/Atom feeds and image sitemaps of named sites) or "
+                        "'common_crawl' (captured pages of URL patterns in Common Crawl); docs/discovery.md.")
+    urls: tuple[str, ...] = setting((), "What the source reads: for 'feed', the feed or sitemap URLs; for "
+                                    "'common_crawl', URL patterns such as 'example.com/*' or '*.example.com'.")
     cadence_days: float = setting(1.0, "A scan runs the source when its last run is at least this many days old; "
                                   "0 runs it on every scan.")
     max_leads: int = setting(500, "New leads one run hands to the crawler, at most; the rest wait for the next run.")
@@ -260,6 +261,13 @@ class SourceConfig:
                                   "queries for a search API); 0 means no cap.")
     allow_private: bool = setting(False, "Allow loopback/private addresses for the source and the pages it leads "
                                   "to (tests, intranets you own).")
+    endpoint: str = setting("", "The provider's API base URL; empty means its public one (set it for a mirror, "
+                            "a self-hosted index or tests). For 'common_crawl': the CDX server, "
+                            "https://index.commoncrawl.org.")
+    archive_endpoint: str = setting("", "For 'common_crawl': where the WARC files are read with range requests; "
+                                    "empty means https://data.commoncrawl.org.")
+    collections: tuple[str, ...] = setting((), "For 'common_crawl': the crawls to query, such as 'CC-MAIN-2026-05' "
+                                           "(https://index.commoncrawl.org/collinfo.json lists them).")
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from __future__ import annotations
 from detector.config import SourceConfig
 from detector.errors import ConfigError
 from detector.sources.base import Budget, Lead, Source, SourceError
+from detector.sources.common_crawl import CommonCrawlSource
 from detector.sources.feeds import FeedSource
 
 #: The source types `[[sources]] type = ...` may name.
-TYPES = {"feed": FeedSource}
+TYPES = {"feed": FeedSource, "common_crawl": CommonCrawlSource}
 
 __all__ = ["TYPES", "Budget", "Lead", "Source", "SourceError", "build", "configured"]
 

@@ -48,7 +48,7 @@ def _scan_targets(settings: config.Settings, sites: list[str], urls: Path | None
     return targets
 
 
-def _scan_sources(store: Store, settings: config.Settings, names: list[str] | None, named_targets: bool):
+def _scan_sources(ws, store: Store, settings: config.Settings, names: list[str] | None, named_targets: bool):
     """The sources a scan runs: those named with --source, else (unless --site or --urls chose what to crawl)
     the configured ones that are due."""
     from datetime import UTC, datetime
@@ -57,11 +57,11 @@ def _scan_sources(store: Store, settings: config.Settings, names: list[str] | No
     from detector.sources.run import due
 
     if names:
-        return configured(settings.sources, names)
+        return configured(settings.sources, names, ws)
     if named_targets:
         return []
     now = datetime.now(UTC)
-    return [s for s in configured(settings.sources) if due(store, s, now)]
+    return [s for s in configured(settings.sources, ws=ws) if due(store, s, now)]
 
 
 def _print_scan_summary(summary: dict) -> None:
@@ -145,7 +145,7 @@ def scan(
                          "--no-crawl.")
     targets = [] if no_crawl or warc or (source and not site and urls is None) else _scan_targets(
         settings, site or [], urls, allow_private)
-    sources = [] if no_crawl or warc else _scan_sources(store, settings, source, bool(site or urls))
+    sources = [] if no_crawl or warc else _scan_sources(ws, store, settings, source, bool(site or urls))
     embedder = embedder_of(settings)
     with progress_bar() as bar:
         progress = stage_progress(bar)

@@ -51,8 +51,8 @@ def test_source(name: Annotated[str, typer.Argument(help="The source's name in c
     from detector.sources import SourceError, configured
     from detector.sources.run import dry_check
 
-    _, settings, store = open_parts(home)
-    (source,) = configured(settings.sources, [name])
+    ws, settings, store = open_parts(home)
+    (source,) = configured(settings.sources, [name], ws)
     try:
         lines = dry_check(store, source)
     except SourceError as e:

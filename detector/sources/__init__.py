@@ -14,15 +14,18 @@ from detector.errors import ConfigError
 from detector.sources.base import Budget, Lead, Source, SourceError
 from detector.sources.common_crawl import CommonCrawlSource
 from detector.sources.feeds import FeedSource
+from detector.sources.reverse_search import PROVIDERS, ReverseSearchSource
+from detector.workspace import Workspace
 
 #: The source types `[[sources]] type = ...` may name.
-TYPES = {"feed": FeedSource, "common_crawl": CommonCrawlSource}
+TYPES = {"feed": FeedSource, "common_crawl": CommonCrawlSource} | dict.fromkeys(PROVIDERS, ReverseSearchSource)
 
 __all__ = ["TYPES", "Budget", "Lead", "Source", "SourceError", "build", "configured"]
 
 
-def build(config: SourceConfig) -> Source:
-    """The source a `[[sources]]` block describes; refuses an unknown type or a bad name."""
+def build(config: SourceConfig, ws: Workspace | None = None) -> Source:
+    """The source a `[[sources]]` block describes; refuses an unknown type or a bad name. Sources that
+    search for each registered work read the works of `ws`."""
     from detector.config.targets import safe_name
 
     where = f"[[sources]] {config.name!r}" if config.name else "a [[sources]] entry"
@@ -31,12 +34,27 @@ def build(config: SourceConfig) -> Source:
                           f"for example name = {safe_name(config.name or config.type)!r}.")
     if config.type not in TYPES:
         raise ConfigError(f"{where}: unknown type {config.type!r}; use one of {', '.join(sorted(TYPES))}.")
+    if TYPES[config.type] is ReverseSearchSource:
+        return ReverseSearchSource(config, works=None if ws is None else lambda: registered_works(ws))
     return TYPES[config.type](config)
 
 
-def configured(sources: tuple[SourceConfig, ...], names: list[str] | None = None) -> list[Source]:
+def registered_works(ws: Workspace) -> list[tuple[dict, bytes]]:
+    """Every registered work with its bytes (works whose file is missing from the blob store are left out)."""
+    from detector.workspace.blobs import BlobStore
+    from detector.workspace.store import open_store
+
+    blobs, store = BlobStore(ws.blobs_dir), open_store(ws)
+    try:
+        return [(work, blobs.get(work["sha256"])) for work in store.assets() if work["sha256"] in blobs]
+    finally:
+        store.close()
+
+
+def configured(sources: tuple[SourceConfig, ...], names: list[str] | None = None,
+               ws: Workspace | None = None) -> list[Source]:
     """The `[[sources]]` of config.toml as sources (only `names`, in that order, when given)."""
-    built = {config.name: build(config) for config in sources}
+    built = {config.name: build(config, ws) for config in sources}
     if len(built) != len(sources):
         raise ConfigError("[[sources]] names must be unique; rename the repeated one.")
     if names is None:

@@ -37,7 +37,7 @@ def budget_for(store: Store, source: Source, now: datetime) -> Budget:
 def due(store: Store, source: Source, now: datetime) -> bool:
     """True when `source`'s last run is at least its cadence old (or it never ran)."""
     last = store.last_source_run(source.name)
-    if last is None or source.config.cadence_days <= 0:
+    if last is None or source.config.cadence_days <= 0 or getattr(source, "per_work", False):
         return True
     started = datetime.fromisoformat(last["started_at"])
     if started.tzinfo is None:
@@ -71,8 +71,8 @@ def _run(store: Store, source: Source, run_id: int, budget: Budget) -> tuple[lis
             if problem:
                 refused.append(f"{lead.url!r}: {problem}")
                 continue
-            if any(lead.url == kept.url for kept in leads) or (
-                    not source.repeat and store.known_lead_urls(source.name, [lead.url])):
+            if any(lead.url == kept.url for kept in leads) or (not source.repeat and store.known_lead_urls(
+                    source.name, [lead.url], getattr(source, "group", ()))):
                 continue
             if len(leads) >= source.config.max_leads:
                 # The cursor stays where it was, so the leads left over are found again next run.
@@ -104,5 +104,8 @@ def dry_check(store: Store, source: Source, now: datetime | None = None) -> list
     except SourceError as e:
         store.finish_source_run(run_id, "dry", leads=0, budget_used=budget.used, cursor=None, detail=f"failed: {e}")
         raise
+    if hasattr(source, "estimate"):  # what the next run would spend, before it spends it
+        left = None if budget.left is None else budget.left - budget.used
+        lines.append(source.estimate(store.source_cursor(source.name) or {}, left))
     store.finish_source_run(run_id, "dry", leads=0, budget_used=budget.used, cursor=None, detail="; ".join(lines))
     return lines

@@ -1133,13 +1133,15 @@ class Store:
         return self.db.execute("SELECT COALESCE(SUM(budget_used), 0) FROM source_runs WHERE source = ? "
                                "AND started_at >= ?", [source, since]).fetchone()[0]
 
-    def known_lead_urls(self, source: str, urls: list[str]) -> set[str]:
-        """Those of `urls` that `source` has already led to."""
+    def known_lead_urls(self, source: str, urls: list[str], types: tuple[str, ...] = ()) -> set[str]:
+        """Those of `urls` that `source`, or any source of one of `types`, has already led to."""
         if not urls:
             return set()
-        marks = ", ".join("?" for _ in urls)
-        rows = self.db.execute(f"SELECT DISTINCT url FROM leads WHERE source = ? AND url IN ({marks})",
-                               [source, *urls]).fetchall()
+        marks, kinds = ", ".join("?" for _ in urls), ", ".join("?" for _ in types) or "NULL"
+        rows = self.db.execute(
+            f"SELECT DISTINCT leads.url FROM leads JOIN source_runs ON source_runs.id = leads.run_id "
+            f"WHERE (leads.source = ? OR source_runs.type IN ({kinds})) AND leads.url IN ({marks})",
+            [source, *types, *urls]).fetchall()
         return {row[0] for row in rows}
 
     def add_lead(self, run_id: int, source: str, lead: dict) -> int:

@@ -24,7 +24,7 @@ from detector.evidence.offers import expire_due
 from detector.followup import follow_up
 from detector.parallel import default_workers
 from detector.sources import Source
-from detector.sources.run import Gathered, gather
+from detector.sources.run import Gathered, adopt_lead_pages, gather
 from detector.sources.site import TargetSource
 from detector.workspace import Workspace
 from detector.workspace.store import Store, is_disk_full, utc_now
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from detector.distributed.scheduler import Dispatcher
 
 
-def _resumable_scan(store: Store) -> dict | None:
+def resumable_scan(store: Store) -> dict | None:
     for scan in store.scans(limit=5):
         if scan["status"] in ("running", "interrupted", "failed"):
             return scan
@@ -65,7 +65,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             from detector.distributed.scheduler import Dispatcher
 
             dispatcher = Dispatcher(ws.home, store, settings)
-        previous = _resumable_scan(store) if resume else None
+        previous = resumable_scan(store) if resume else None
         gathered = Gathered()
         if previous is not None:
             scan_id, crawl = previous["id"], previous["options"]["crawl"]
@@ -114,6 +114,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                                                     processes=crawlers, tick=tick)
                 seconds["crawl"] = time.perf_counter() - clock
                 store.link_leads(scan_id)
+                adopt_lead_pages(store, scan_id)
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
             if dispatcher is None:

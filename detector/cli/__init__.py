@@ -3,7 +3,7 @@ module adds the commands of one area. They are imported in the order of the work
 review, act, look around, administer), which is the order `copyhound --help` lists them."""
 
 # Each import registers its commands; the order is deliberate, so it is kept from being sorted.
-from detector.cli import works, index_cmds, scanning, sources, worker, crawler, refused, matches, evidence, licensing, screenshots, provenance, enforcement, casework, overview, settings, keys, backup, admin  # noqa: F401, I001
+from detector.cli import works, index_cmds, scanning, sources, watch, worker, crawler, refused, matches, evidence, licensing, screenshots, provenance, enforcement, casework, overview, settings, keys, backup, admin  # noqa: F401, I001
 from detector.cli.common import app, main
 
 __all__ = ["app", "main"]

@@ -95,6 +95,19 @@ def _run(store: Store, source: Source, run_id: int, budget: Budget) -> tuple[lis
                    "problems": notes}
 
 
+def adopt_lead_pages(store: Store, scan_id: int) -> int:
+    """Give a candidate fetched from an image lead the page its source says shows it (a Bluesky post's web
+    page), instead of the image URL itself; returns how many changed."""
+    changed = 0
+    for candidate in store.candidates("scan_id = ? AND lead_id IS NOT NULL AND page_url = image_url", [scan_id]):
+        lead = store.lead(candidate["lead_id"]) or {}
+        page = (lead.get("provenance") or {}).get("page_url")
+        if lead.get("kind") == "image" and isinstance(page, str) and page.startswith(("http://", "https://")):
+            store.update_candidate(candidate["id"], page_url=page)
+            changed += 1
+    return changed
+
+
 def dry_check(store: Store, source: Source, now: datetime | None = None) -> list[str]:
     """`copyhound sources test`: reach the source, one query; recorded as a 'dry' run (no leads, no cursor)."""
     budget = budget_for(store, source, now or datetime.now(UTC))

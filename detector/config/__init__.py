@@ -251,12 +251,12 @@ class Target:
 class SourceConfig:
     name: str = setting("", "Short name of the source (letters, digits, '.', '-', '_'); `copyhound sources` uses it.")
     type: str = setting("feed", "What finds the leads: 'feed' (RSS/Atom feeds and image sitemaps of named sites) or "
-                        "'common_crawl' (captured pages of URL patterns in Common Crawl), 'vision' or 'tineye' (reverse image "
-                        "search for each registered work); docs/discovery.md.")
+                        "'common_crawl' (captured pages of URL patterns in Common Crawl), 'vision', 'tineye' or 'serpapi_lens' "
+                        "(reverse image search for each registered work); docs/discovery.md.")
     urls: tuple[str, ...] = setting((), "What the source reads: for 'feed', the feed or sitemap URLs; for "
                                     "'common_crawl', URL patterns such as 'example.com/*' or '*.example.com'.")
     cadence_days: float = setting(1.0, "A scan runs the source when its last run is at least this many days old; "
-                                  "0 runs it on every scan. For 'vision' and 'tineye' it applies to each work: "
+                                  "0 runs it on every scan. For reverse image search it applies to each work: "
                                   "new works are searched at once, the others again after this many days.")
     max_leads: int = setting(500, "New leads one run hands to the crawler, at most; the rest wait for the next run.")
     monthly_budget: int = setting(0, "Requests the source may make to its provider per calendar month (paid "
@@ -268,8 +268,11 @@ class SourceConfig:
                             "https://index.commoncrawl.org.")
     archive_endpoint: str = setting("", "For 'common_crawl': where the WARC files are read with range requests; "
                                     "empty means https://data.commoncrawl.org.")
-    api_key: str = setting("", "For 'vision' and 'tineye': the provider's API key. Better left empty here and set "
-                           "in the environment (GOOGLE_VISION_API_KEY, TINEYE_API_KEY); never logged or shown.")
+    api_key: str = setting("", "For 'vision', 'tineye' and 'serpapi_lens': the provider's API key. Better left empty "
+                           "here and set in the environment (GOOGLE_VISION_API_KEY, TINEYE_API_KEY, SERPAPI_API_KEY); "
+                           "never logged or shown.")
+    work_url: str = setting("", "For 'serpapi_lens', which searches by URL: where each work is published, with "
+                            "{filename} or {sha256} filled in, such as 'https://alice.example/photos/{filename}'.")
     collections: tuple[str, ...] = setting((), "For 'common_crawl': the crawls to query, such as 'CC-MAIN-2026-05' "
                                            "(https://index.commoncrawl.org/collinfo.json lists them).")
 

@@ -1,6 +1,7 @@
-"""Reverse image search per registered work: Google Cloud Vision web detection and the TinEye API.
+"""Reverse image search per registered work: Google Cloud Vision web detection, the TinEye API and SerpApi's
+Google Lens.
 
-Each provider is a source of its own (`type = "vision"` or `"tineye"`), with its key, its monthly query
+Each provider is a source of its own (`type = "vision"`, `"tineye"` or `"serpapi_lens"`), with its key, its monthly query
 budget and its cadence per work: a work never asked about is asked at once, the others again once their
 last query is `cadence_days` old (the cursor keeps when each work was last asked). Providers answer
 with pages that show a matching image (page leads) and the matching image files themselves (image
@@ -26,7 +27,7 @@ from detector.config import SourceConfig, Target
 from detector.sources.base import Budget, Lead, SourceError, fetch_target
 
 #: Sources of these types de-duplicate their leads together.
-GROUP = ("vision", "tineye")
+GROUP = ("vision", "tineye", "serpapi_lens")
 _RETRIES = 3
 _BACKOFF_S = 0.5
 
@@ -59,7 +60,7 @@ class VisionProvider:
         self.vision = vision
         self.client = vision.ImageAnnotatorClient(client_options=options, transport="rest")
 
-    def query(self, data: bytes) -> list[Hit]:
+    def query(self, data: bytes, work_url: str | None) -> list[Hit]:
         from google.api_core import exceptions
 
         try:
@@ -86,7 +87,7 @@ class TinEyeProvider:
 
         self.api = TinEyeAPIRequest(api_url=endpoint or "https://api.tineye.com/rest/", api_key=key)
 
-    def query(self, data: bytes) -> list[Hit]:
+    def query(self, data: bytes, work_url: str | None) -> list[Hit]:
         from pytineye.exceptions import TinEyeAPIError
 
         try:
@@ -109,7 +110,39 @@ class TinEyeProvider:
         return hits
 
 
-PROVIDERS = {"vision": VisionProvider, "tineye": TinEyeProvider}
+class LensProvider:
+    """SerpApi's Google Lens engine: it searches by the image's public URL (`work_url`), not by its bytes."""
+
+    name, env = "SerpApi Google Lens", "SERPAPI_API_KEY"
+
+    def __init__(self, key: str, endpoint: str):
+        import serpapi
+
+        self.serpapi = serpapi
+        self.client = serpapi.Client(api_key=key, timeout=60)
+        if endpoint:
+            self.client.BASE_DOMAIN = endpoint.rstrip("/")
+
+    def query(self, data: bytes, work_url: str | None) -> list[Hit]:
+        try:
+            results = self.client.search({"engine": "google_lens", "url": work_url})
+        except self.serpapi.HTTPError as e:
+            if e.status_code == 429:
+                raise RateLimited(str(e.error or e)) from e
+            if e.status_code in (401, 403):
+                raise Refused(f"HTTP {e.status_code}: {e.error or e}") from e
+            raise ValueError(f"HTTP {e.status_code}: {e.error or e}") from e
+        error = results.get("error")
+        if error and "hasn't returned any results" in error:
+            return []
+        if error:
+            raise (Refused if "run out of searches" in error else ValueError)(error)
+        return [Hit(m["link"], "page", "visual match", {"title": str(m.get("title", ""))[:300],
+                                                       "image_url": m.get("image"), "source": m.get("source")})
+                for m in results.get("visual_matches") or [] if isinstance(m, dict) and m.get("link")]
+
+
+PROVIDERS = {"vision": VisionProvider, "tineye": TinEyeProvider, "serpapi_lens": LensProvider}
 
 
 class ReverseSearchSource:
@@ -135,6 +168,9 @@ class ReverseSearchSource:
             raise SourceError(f"{self.name}: no API key; set api_key in its [[sources]] block or {self.kind.env}")
         if self.works is None:
             raise SourceError(f"{self.name}: reverse search needs the workspace's works")
+        if self.kind is LensProvider and "{" not in self.config.work_url:
+            raise SourceError(f"{self.name}: Google Lens searches by URL; set work_url = \"https://your.site/"
+                              "{filename}\" (or {sha256}) to where your works are published")
         try:
             return self.kind(self.key, self.config.endpoint)
         except Exception as e:  # the client library refuses its options
@@ -160,7 +196,7 @@ class ReverseSearchSource:
                                      f"{len(due) - position} work(s) wait for next month")
                 return
             try:
-                hits = self._ask(provider, data)
+                hits = self._ask(provider, work, data)
             except Refused as e:
                 raise SourceError(self.scrub(f"{self.kind.name} refused the query ({e}); this run stops")) from e
             except RateLimited as e:
@@ -176,10 +212,14 @@ class ReverseSearchSource:
                            f"query for work {work['id']} ({work['filename']}): {hit.what}, rank {rank}",
                            {"provider": self.config.type, "work_id": work["id"], "rank": rank, **hit.detail})
 
-    def _ask(self, provider, data: bytes) -> list[Hit]:
+    def work_url(self, work: dict) -> str | None:
+        template = self.config.work_url
+        return template.format(sha256=work["sha256"], filename=work["filename"]) if template else None
+
+    def _ask(self, provider, work: dict, data: bytes) -> list[Hit]:
         for attempt in range(_RETRIES + 1):
             try:
-                return provider.query(data)
+                return provider.query(data, self.work_url(work))
             except RateLimited:
                 if attempt == _RETRIES:
                     raise
@@ -200,7 +240,7 @@ class ReverseSearchSource:
             raise SourceError(f"{self.name}: the monthly budget is spent; no query made")
         work, data = works[0]
         try:
-            hits = self._ask(provider, data)
+            hits = self._ask(provider, work, data)
         except (Refused, RateLimited) as e:
             raise SourceError(self.scrub(f"{self.kind.name}: {e}")) from e
         return [f"one query for work {work['id']}: {len(hits)} result(s)"]

@@ -12,6 +12,7 @@ import threading
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from support import run_cli
@@ -21,7 +22,7 @@ from detector.register import WorkInfo, image_paths, register_files
 from detector.workspace import create_workspace, open_workspace
 from detector.workspace.store import Store
 
-VISION_KEY, TINEYE_KEY = "sekret-VISION-123", "sekret-TINEYE-456"
+VISION_KEY, TINEYE_KEY, SERP_KEY = "sekret-VISION-123", "sekret-TINEYE-456", "sekret-SERP-789"
 
 
 class Providers:
@@ -30,6 +31,7 @@ class Providers:
         self.works = {p.read_bytes(): p.name for p in works_dir.iterdir() if p.suffix in (".jpg", ".png")}
         self.vision_calls: list[str] = []
         self.tineye_calls: list[str] = []
+        self.lens_calls: list[str] = []
         self.throttled = False
 
     def vision(self, body: bytes, headers) -> tuple[int, bytes]:
@@ -53,6 +55,21 @@ class Providers:
                 {"url": f"{self.base}index.html", "pageTitle": "Irrelevant"},
                 {"url": f"{self.base}gone.html", "pageTitle": "Dead link"}]}
         return 200, json.dumps({"responses": [{"webDetection": found}]}).encode()
+
+    def lens(self, query: dict) -> tuple[int, bytes]:
+        if query.get("api_key") != [SERP_KEY] or query.get("engine") != ["google_lens"]:
+            return 401, json.dumps({"error": "Invalid API key."}).encode()
+        work = query["url"][0].rsplit("/", 1)[1]
+        self.lens_calls.append(work)
+        if work == "motorcycle_left.jpg":
+            return 500, b"<html>Internal Server Error</html>"  # its message names the URL, key and all
+        if work == "rocket.jpg":
+            return 200, json.dumps({"search_metadata": {"status": "Success"}, "visual_matches": [
+                {"position": 1, "title": "Launch", "link": f"{self.base}captioned.html",
+                 "image": f"{self.base}img/captioned.jpg", "source": "blog"},
+                {"position": 2, "title": "Coffee", "link": f"{self.base}cropped.html", "source": "blog"},
+                {"position": 3, "title": "No link"}]}).encode()
+        return 200, json.dumps({"error": "Google Lens hasn't returned any results for this query."}).encode()
 
     def tineye(self, body: bytes, headers) -> tuple[int, bytes]:
         if headers.get("x-api-key") != TINEYE_KEY:
@@ -79,6 +96,18 @@ def providers(tmp_path, works_dir):
     state = Providers(base, works_dir)
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            parts = urlsplit(self.path)
+            status, out = state.lens(parse_qs(parts.query)) if parts.path == "/search" else (404, b"{}")
+            self._send(status, out)
+
+        def _send(self, status: int, out: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if self.path.startswith("/v1/images:annotate"):
@@ -87,11 +116,7 @@ def providers(tmp_path, works_dir):
                 status, out = state.tineye(body, self.headers)
             else:
                 status, out = 404, b"{}"
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+            self._send(status, out)
 
         def log_message(self, *args):
             pass
@@ -110,7 +135,9 @@ def home(tmp_path, providers, works_dir):
     sources = (config.SourceConfig(name="vision", type="vision", endpoint=endpoint, api_key=VISION_KEY, **common),
                config.SourceConfig(name="tineye", type="tineye", endpoint=f"{endpoint}/rest/", **common),
                config.SourceConfig(name="tineye-bad", type="tineye", endpoint=f"{endpoint}/rest/",
-                                   api_key="wrong-key", **common))
+                                   api_key="wrong-key", **common),
+               config.SourceConfig(name="lens", type="serpapi_lens", endpoint=endpoint, api_key=SERP_KEY,
+                                   work_url=f"{endpoint}/works/{{filename}}", **common))
     crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
     ws, _ = create_workspace(tmp_path / "ws", config.Settings(crawl=crawl, sources=sources).with_embedder("none"))
     store = Store(ws.db_path)
@@ -131,17 +158,20 @@ def test_reverse_search_finds_copies_through_both_providers_and_keeps_keys_secre
     assert tineye["leads"] == 1  # cropped.html; recompressed.html was Vision's already
     assert any("answer was not usable" in p for p in tineye["problems"])  # rocket: oversized, cut off
     assert bad["status"] == "failed" and "refused the query" in bad["problems"][0]
+    lens = summary["sources"]["lens"]
+    assert lens["leads"] == 1  # captioned.html; cropped.html was TinEye's already, a match with no link is none
+    assert any("answer was not usable" in p and "***" in p for p in lens["problems"])  # the 500, key scrubbed
     assert state.vision_calls.count("astronaut.jpg") == 2  # asked again after the 429
     store = Store(open_workspace(home).db_path)
     found = {Path(m["image_url"]).name for m in store.matches()}
-    assert {"recompressed.jpg", "cropped.jpg"} <= found
+    assert {"recompressed.jpg", "cropped.jpg", "captioned.jpg"} <= found
     match = next(m for m in store.matches() if m["image_url"].endswith("/cropped.jpg"))
     lead = store.lead(store.candidate(match["candidate_id"])["lead_id"])
     assert lead["found_by"] == "TinEye" and "query for work" in lead["why"] and "coffee.jpg" in lead["why"]
     events = {e["url"] for e in store.crawl_events(summary["scan_id"])}
     assert any(url.endswith("/gone.html") for url in events)  # the dead result is a recorded refusal
     store.close()
-    for secret in (VISION_KEY, TINEYE_KEY):
+    for secret in (VISION_KEY, TINEYE_KEY, SERP_KEY):
         assert secret not in done.stdout + done.stderr
         database = sqlite3.connect(open_workspace(home).db_path)
         rows = database.execute("SELECT detail, cursor FROM source_runs").fetchall()

@@ -75,9 +75,15 @@ def _run(store: Store, source: Source, run_id: int, budget: Budget) -> tuple[lis
                     source.name, [lead.url], getattr(source, "group", ()))):
                 continue
             if len(leads) >= source.config.max_leads:
-                # The cursor stays where it was, so the leads left over are found again next run.
-                notes.append(f"max_leads {source.config.max_leads} reached; the rest wait for the next run")
-                cursor = dict(saved or {})
+                if getattr(source, "per_work", False):
+                    # Paid queries are not made again: the works asked keep their date, and the rest of the
+                    # last answer's results are dropped.
+                    notes.append(f"max_leads {source.config.max_leads} reached; the rest of the last answer is "
+                                 "dropped, the works not yet asked wait for the next run")
+                else:
+                    # The cursor stays where it was, so the leads left over are found again next run.
+                    notes.append(f"max_leads {source.config.max_leads} reached; the rest wait for the next run")
+                    cursor = dict(saved or {})
                 break
             leads.append(lead)
     except SourceError as e:

@@ -24,6 +24,8 @@ class Sighting:
     discovered_at: str
     page_warc_file: str | None
     page_warc_offset: int | None
+    # The start URL (a source's lead) this page was reached from, so the candidate keeps how it was found.
+    lead_url: str | None = None
 
 
 @dataclass(frozen=True)

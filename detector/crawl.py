@@ -154,6 +154,27 @@ def crawl_shared(home: Path, scan_id: int, targets: list[Target], redis_url: str
     return total
 
 
+def read_archives(home: Path, scan_id: int, files: list[Path]) -> dict:
+    """Read WARC files the user already has into scan `scan_id`'s candidates, offline, in a child process
+    (`python -m crawlers.archive`); returns a summary of the shape `crawl` returns."""
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise UsageError(f"--warc {', '.join(missing)}: no such file; give WARC files (.warc or .warc.gz).")
+    log = log_path(home, scan_id)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="copyhound-warc-") as workdir:
+        summary_out = Path(workdir) / "summary.json"
+        command = [sys.executable, "-m", "crawlers.archive", "--home", str(home), "--scan-id", str(scan_id),
+                   "--summary-out", str(summary_out), *[str(Path(f).resolve()) for f in files]]
+        with open(log, "ab") as log_handle:
+            returncode = subprocess.run(command, stdout=log_handle, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, check=False).returncode
+        if returncode == 0 and summary_out.exists():
+            return json.loads(summary_out.read_text(encoding="utf-8"))
+    raise CrawlFailed(f"Reading the WARC files of scan {scan_id} {_ended(returncode)}. Last lines of its log "
+                      f"({log}):\n{_tail(log)}")
+
+
 def joinable_scan(store: Store, scan_id: int | None) -> tuple[int, list[Target]]:
     """The scan a crawler joins (`scan_id`, else the newest scan still running) and its targets."""
     if scan_id is None:

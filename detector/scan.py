@@ -8,13 +8,14 @@ with `resume=True` (the crawl from its Scrapy job state, detection from candidat
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from detector import config
 from detector.config import Settings, Target
 from detector.crawl import crawl as crawl_targets
-from detector.crawl import crawl_shared, queued
+from detector.crawl import crawl_shared, queued, read_archives
 from detector.detect import Detector, shortlist_sources
 from detector.distributed.scheduler import Dispatcher
 from detector.embedders import Embedder
@@ -23,11 +24,14 @@ from detector.followup import follow_up
 from detector.licensing.offers import expire_due
 from detector.parallel import default_workers
 from detector.screenshots import after_scan
+from detector.sources import Source
+from detector.sources.run import Gathered, adopt_lead_pages, gather
+from detector.sources.site import TargetSource
 from detector.workspace import Workspace
 from detector.workspace.store import Store, is_disk_full, utc_now
 
 
-def _resumable_scan(store: Store) -> dict | None:
+def resumable_scan(store: Store) -> dict | None:
     for scan in store.scans(limit=5):
         if scan["status"] in ("running", "interrupted", "failed"):
             return scan
@@ -39,7 +43,8 @@ def _resumable_scan(store: Store) -> dict | None:
 def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
              targets: list[Target], resume: bool = False, crawl: bool = True,
              progress: Callable[..., None] = lambda stage, n, total, detail="": None,
-             workers: int | None = None, distributed: bool = False, crawlers: int = 1) -> dict:
+             workers: int | None = None, distributed: bool = False, crawlers: int = 1,
+             sources: Sequence[Source] = (), warcs: Sequence[Path] = ()) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
@@ -48,28 +53,47 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     `detect.workers`, where 0 means one per core). `distributed`: detect in `copyhound worker` processes
     instead, sending candidates to them as the crawl captures them (detector.distributed), and crawl in
     `crawlers` processes sharing the scan's frontier in Redis, which `copyhound crawler` processes on
-    other machines may join.
+    other machines may join. `sources` (detector.sources) run first; their new leads are crawled with the
+    targets, and each candidate keeps the lead that brought it. `warcs`: read these WARC files instead of
+    crawling (offline: nothing is fetched, no screenshots are taken).
     """
     with ws.lock("scan"):
         dispatcher = None
         if distributed:  # refused before a scan is started when Redis does not answer
             dispatcher = Dispatcher(ws.home, store, settings)
-        previous = _resumable_scan(store) if resume else None
+        previous = resumable_scan(store) if resume else None
+        gathered = Gathered()
         if previous is not None:
             scan_id, crawl = previous["id"], previous["options"]["crawl"]
             targets = list(config.from_dict({"targets": previous["options"]["targets"]}).targets)
-        elif crawl and not targets:
+        elif warcs:
+            crawl = False
+            scan_id = store.start_scan({"targets": [], "crawl": False, "warcs": [str(p) for p in warcs]})
+        elif crawl and not targets and not sources:
             raise UsageError(
-                "Nothing to crawl: add [[targets]] to config.toml, or pass --site URL or --urls FILE "
-                "(or --no-crawl to only detect on candidates already collected)."
+                "Nothing to crawl: add [[targets]] or [[sources]] to config.toml, or pass --site URL, --urls FILE "
+                "or --source NAME (or --no-crawl to only detect on candidates already collected)."
             )
         else:
+            # Sites and URL lists are sources too: every crawled start URL is a stored lead.
+            if crawl:
+                gathered = gather(store, [TargetSource(t) for t in targets] + list(sources))
+            targets = gathered.targets
+            crawl = crawl and bool(targets)
             scan_id = store.start_scan({"targets": [_target_dict(t) for t in targets], "crawl": crawl})
+            store.attach_source_runs(gathered.run_ids, scan_id)
         seconds: dict[str, float] = {}
         summary: dict = {"scan_id": scan_id, "resumed": previous is not None}
+        if gathered.summary:
+            summary["sources"] = gathered.summary
         status = "finished"
         try:
             since = utc_now()
+            if warcs and previous is None:
+                clock = time.perf_counter()
+                progress("crawl", 0, None, "reading WARC files")
+                summary["crawl"] = read_archives(ws.home, scan_id, list(warcs))
+                seconds["read_warcs"] = time.perf_counter() - clock
             if crawl:
                 clock = time.perf_counter()
                 progress("crawl", 0, None)
@@ -85,6 +109,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                     summary["crawl"] = crawl_shared(ws.home, scan_id, targets, settings.distributed.redis_url,
                                                     processes=crawlers, tick=tick)
                 seconds["crawl"] = time.perf_counter() - clock
+                store.link_leads(scan_id)
+                adopt_lead_pages(store, scan_id)
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
             if dispatcher is None:
@@ -94,7 +120,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             seconds["detect"] = time.perf_counter() - clock
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
-            if settings.report.screenshots != "none":
+            if settings.report.screenshots != "none" and not warcs:
                 clock = time.perf_counter()
                 summary["screenshots"] = after_scan(ws.home, store, settings, scan_id, targets)
                 seconds["screenshots"] = time.perf_counter() - clock

@@ -27,6 +27,13 @@ def test_rendered_file_keeps_targets():
     assert config.from_dict(tomllib.loads(config.render_toml(settings))).targets == (target,)
 
 
+def test_rendered_file_keeps_sources():
+    source = config.SourceConfig(name="cc", type="common_crawl", urls=("blog.example/*",),
+                                 collections=("CC-MAIN-2026-05",), monthly_budget=100)
+    settings = config.Settings(sources=(source,))
+    assert config.from_dict(tomllib.loads(config.render_toml(settings))).sources == (source,)
+
+
 def test_unknown_key_lists_the_valid_ones():
     with pytest.raises(ConfigError) as e:
         config.from_dict({"match": {"match_treshold": 0.9}})

@@ -185,17 +185,19 @@ class SiteSpider(scrapy.Spider):
             yield event
         for url in self.target.start_urls:
             if not self.memory.known_page(url) and self.memory.admit_page(url, float("inf")):
-                yield self._page_request(url, depth=0)
+                yield self._page_request(url, depth=0, lead_url=url)
         if self.target.follow_links:
-            origins = dict.fromkeys(
-                f"{p.scheme}://{p.netloc}" for p in map(urlsplit, self.target.start_urls)
-            )
-            for origin in origins:
+            # Each origin's sitemap counts as found through the first start URL on that origin.
+            origins = {}
+            for url in self.target.start_urls:
+                parts = urlsplit(url)
+                origins.setdefault(f"{parts.scheme}://{parts.netloc}", url)
+            for origin, lead_url in origins.items():
                 yield Request(
                     f"{origin}/sitemap.xml",
                     callback=self.parse_page,
                     errback=self.sitemap_missing,
-                    meta={"page_depth": 0, "sitemap_probe": True},
+                    meta={"page_depth": 0, "sitemap_probe": True, "lead_url": lead_url},
                 )
 
     def _robots_notice(self):
@@ -208,7 +210,7 @@ class SiteSpider(scrapy.Spider):
         )
         yield self._event(self.target.start_urls[0], "robots_ignored", f"robots.txt not consulted ({why}).")
 
-    def _page_request(self, url: str, depth: int) -> Request:
+    def _page_request(self, url: str, depth: int, lead_url: str | None) -> Request:
         # max-age=0 makes the HTTP cache revalidate pages (a cheap 304 when unchanged) instead of
         # trusting them for weeks, so new images on a known page are still found.
         return Request(
@@ -216,7 +218,7 @@ class SiteSpider(scrapy.Spider):
             callback=self.parse_page,
             errback=self.page_failed,
             headers={"Cache-Control": "max-age=0"},
-            meta={"page_depth": depth},
+            meta={"page_depth": depth, "lead_url": lead_url},
         )
 
     # -- pages -------------------------------------------------------------------------------
@@ -229,7 +231,7 @@ class SiteSpider(scrapy.Spider):
             return
         sitemap = _sitemap_xml(body, self.crawl_settings.max_image_bytes)
         if sitemap is not None:
-            yield from self._sitemap(response.url, sitemap)
+            yield from self._sitemap(response.url, sitemap, response.meta.get("lead_url"))
             return
         if response.meta.get("sitemap_probe"):
             return  # a soft 404 page where a sitemap would be: nothing to read
@@ -257,13 +259,14 @@ class SiteSpider(scrapy.Spider):
                     discovered_at=now,
                     page_warc_file=warc_file,
                     page_warc_offset=warc_offset,
+                    lead_url=response.meta.get("lead_url"),
                 )
             )
         if self.target.follow_links:
             links = [link.url for link in LinkExtractor(unique=True).extract_links(response)]
-            yield from self._follow(response.url, links, depth)
+            yield from self._follow(response.url, links, depth, response.meta.get("lead_url"))
 
-    def _follow(self, from_url: str, urls: list[str], depth: int):
+    def _follow(self, from_url: str, urls: list[str], depth: int, lead_url: str | None):
         for url in urls:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https"):
@@ -297,24 +300,24 @@ class SiteSpider(scrapy.Spider):
                     "raise max_pages on the target (or crawl.max_pages) to fetch more.",
                 )
                 continue
-            yield self._page_request(url, depth + 1)
+            yield self._page_request(url, depth + 1, lead_url)
 
     def _cap(self, cap: str, url: str, detail: str):
         if self.memory.first_notice("caps", cap):
             self.crawler.stats.set_value(f"copyhound/caps/{cap}", 1)
             yield self._event(url, "cap_reached", detail)
 
-    def _sitemap(self, url: str, xml: bytes):
+    def _sitemap(self, url: str, xml: bytes, lead_url: str | None):
         sitemap = Sitemap(xml)
         locations = [entry["loc"] for entry in sitemap if entry.get("loc")]
         if sitemap.type == "sitemapindex":
             for child in locations:
                 if in_domains(urlsplit(child).hostname, self.limits.allowed_domains):
                     yield Request(child, callback=self.parse_page, errback=self.sitemap_missing,
-                                  meta={"page_depth": 0, "sitemap_probe": True})
+                                  meta={"page_depth": 0, "sitemap_probe": True, "lead_url": lead_url})
         else:
             # Pages a sitemap lists count as one step from the start, like links on a start page.
-            yield from self._follow(url, locations, depth=0)
+            yield from self._follow(url, locations, depth=0, lead_url=lead_url)
 
     def page_failed(self, failure):
         reason, detail = classify(failure, self.crawl_settings.max_image_bytes)
@@ -363,7 +366,7 @@ class SiteSpider(scrapy.Spider):
         sighting = Sighting(
             page_url=url, image_url=url, page_title=None, alt_text=None, caption=None,
             declared_width=None, declared_height=None, discovered_at=utc_now(),
-            page_warc_file=warc_file, page_warc_offset=warc_offset,
+            page_warc_file=warc_file, page_warc_offset=warc_offset, lead_url=response.meta.get("lead_url", url),
         )
         yield from self._settle(url, response, [sighting])
 

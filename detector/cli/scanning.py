@@ -48,6 +48,22 @@ def _scan_targets(settings: config.Settings, sites: list[str], urls: Path | None
     return targets
 
 
+def _scan_sources(ws, store: Store, settings: config.Settings, names: list[str] | None, named_targets: bool):
+    """The sources a scan runs: those named with --source, else (unless --site or --urls chose what to crawl)
+    the configured ones that are due."""
+    from datetime import UTC, datetime
+
+    from detector.sources import configured
+    from detector.sources.run import due
+
+    if names:
+        return configured(settings.sources, names, ws)
+    if named_targets:
+        return []
+    now = datetime.now(UTC)
+    return [s for s in configured(settings.sources, ws=ws) if due(store, s, now)]
+
+
 def _print_scan_summary(summary: dict) -> None:
     from detector.scan import POLICY_REASONS
 
@@ -68,6 +84,10 @@ def _print_scan_summary(summary: dict) -> None:
         rows.append({"what": "copies taken down since the last scan", "count": len(summary["followup"]["removed_now"])})
     if "bounced" in summary:
         rows.append({"what": "e-mails newly bounced", "count": summary["bounced"]})
+    rows += [{"what": f"leads from {name}", "count": part["leads"]} for name, part in
+             sorted(summary.get("sources", {}).items())]
+    rows += [{"what": f"source problem: {name}", "count": len(part["problems"])} for name, part in
+             sorted(summary.get("sources", {}).items()) if part["problems"]]
     rows += [{"what": f"error: {kind}", "count": n} for kind, n in sorted(summary.get("errors", {}).items())]
     rows += [{"what": f"policy: {kind}", "count": n} for kind, n in sorted(crawl.get("refusals", {}).items())
              if kind in POLICY_REASONS]
@@ -85,6 +105,13 @@ def _print_scan_summary(summary: dict) -> None:
 def scan(
     site: Annotated[list[str] | None, typer.Option("--site", help="Crawl this site (repeatable).")] = None,
     urls: Annotated[Path | None, typer.Option("--urls", help="File of page or image URLs, one per line.")] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="Run this [[sources]] entry of config.toml now, due or not (repeatable). With --site, "
+                         "--urls or --source only what they name runs; without, the [[targets]] and the due "
+                         "[[sources]].")] = None,
+    warc: Annotated[list[Path] | None, typer.Option(
+        "--warc", help="Scan these WARC files (repeatable) instead of crawling: offline, each page and image "
+                       "captured in them is a candidate with its capture as provenance.")] = None,
     allow_private: Annotated[bool, typer.Option("--allow-private",
                                                 help="Allow loopback/private addresses (tests, intranets).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last interrupted scan.")] = False,
@@ -113,13 +140,18 @@ def scan(
         raise UsageError("--crawlers shares a scan's crawl among processes through Redis; add --distributed "
                          "(and set [distributed] redis_url with `copyhound init --redis URL`).")
     ws, settings, store = open_parts(home)
-    targets = [] if no_crawl else _scan_targets(settings, site or [], urls, allow_private)
+    if warc and (site or urls or source or no_crawl):
+        raise UsageError("--warc reads files instead of crawling; give it without --site, --urls, --source or "
+                         "--no-crawl.")
+    targets = [] if no_crawl or warc or (source and not site and urls is None) else _scan_targets(
+        settings, site or [], urls, allow_private)
+    sources = [] if no_crawl or warc else _scan_sources(ws, store, settings, source, bool(site or urls))
     embedder = embedder_of(settings)
     with progress_bar() as bar:
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress, workers=workers, distributed=distributed,
-                           crawlers=crawlers)
+                           crawlers=crawlers, sources=sources, warcs=warc or [])
     if settings.smtp.bounce_maildir:
         from detector.enforcement import bounces
 
@@ -142,6 +174,9 @@ def scan(
         console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
     else:
         _print_scan_summary(summary)
+        for name, part in sorted(summary.get("sources", {}).items()):
+            for problem in part["problems"]:
+                err.print(f"source {name}: {problem}", highlight=False, markup=False, soft_wrap=True)
         _print_scan_problems(store, summary["scan_id"], set(summary.get("followup", {}).get("explained_events", [])))
         if steps is not None:
             from detector.cli.enforcement import print_steps

@@ -253,6 +253,36 @@ class Target:
 
 
 @dataclass(frozen=True)
+class SourceConfig:
+    name: str = setting("", "Short name of the source (letters, digits, '.', '-', '_'); `copyhound sources` uses it.")
+    type: str = setting("feed", "What finds the leads: 'feed' (RSS/Atom feeds and image sitemaps of named sites) or "
+                        "'common_crawl' (captured pages of URL patterns in Common Crawl), 'vision', 'tineye' or 'serpapi_lens' "
+                        "(reverse image search for each registered work); docs/discovery.md.")
+    urls: tuple[str, ...] = setting((), "What the source reads: for 'feed', the feed or sitemap URLs; for "
+                                    "'common_crawl', URL patterns such as 'example.com/*' or '*.example.com'.")
+    cadence_days: float = setting(1.0, "A scan runs the source when its last run is at least this many days old; "
+                                  "0 runs it on every scan. For reverse image search it applies to each work: "
+                                  "new works are searched at once, the others again after this many days.")
+    max_leads: int = setting(500, "New leads one run hands to the crawler, at most; the rest wait for the next run.")
+    monthly_budget: int = setting(0, "Requests the source may make to its provider per calendar month (paid "
+                                  "queries for a search API); 0 means no cap.")
+    allow_private: bool = setting(False, "Allow loopback/private addresses for the source and the pages it leads "
+                                  "to (tests, intranets you own).")
+    endpoint: str = setting("", "The provider's API base URL; empty means its public one (set it for a mirror, "
+                            "a self-hosted index or tests). For 'common_crawl': the CDX server, "
+                            "https://index.commoncrawl.org.")
+    archive_endpoint: str = setting("", "For 'common_crawl': where the WARC files are read with range requests; "
+                                    "empty means https://data.commoncrawl.org.")
+    api_key: str = setting("", "For 'vision', 'tineye' and 'serpapi_lens': the provider's API key. Better left empty "
+                           "here and set in the environment (GOOGLE_VISION_API_KEY, TINEYE_API_KEY, SERPAPI_API_KEY); "
+                           "never logged or shown.")
+    work_url: str = setting("", "For 'serpapi_lens', which searches by URL: where each work is published, with "
+                            "{filename} or {sha256} filled in, such as 'https://alice.example/photos/{filename}'.")
+    collections: tuple[str, ...] = setting((), "For 'common_crawl': the crawls to query, such as 'CC-MAIN-2026-05' "
+                                           "(https://index.commoncrawl.org/collinfo.json lists them).")
+
+
+@dataclass(frozen=True)
 class EvidenceSettings:
     bundle_work: str = setting(
         "full", "What bundles carry of the registered work: 'full' (the file) or 'thumbnail'."
@@ -558,6 +588,7 @@ class Settings:
     licensing: LicensingSettings = field(default_factory=LicensingSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     targets: tuple[Target, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
 
     def with_embedder(self, spec: str) -> Settings:
         return replace(self, embedder=replace(self.embedder, spec=spec))
@@ -655,8 +686,8 @@ def load(path: Path) -> Settings:
 def documented_fields() -> list[tuple[str, str, Any, str]]:
     """(section, name, default, help) for every setting, in file order."""
     rows = []
-    for section in SECTIONS + ("targets",):
-        cls = Target if section == "targets" else type(getattr(Settings(), section))
+    for section in SECTIONS + ("targets", "sources"):
+        cls = {"targets": Target, "sources": SourceConfig}.get(section) or type(getattr(Settings(), section))
         for f in fields(cls):
             default = f.default if f.default is not MISSING else f.default_factory()
             rows.append((section, f.name, default, f.metadata["help"]))
@@ -706,4 +737,13 @@ def render_toml(settings: Settings) -> str:
         out += ["", "[[targets]]"]
         for f in fields(target):
             out.append(f"{f.name} = {toml_value(getattr(target, f.name))}")
+    out += ["", "# Discovery sources that find pages beyond the targets (docs/discovery.md). One block per source:",
+            "# [[sources]]"]
+    for f in fields(SourceConfig):
+        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
+                   f"  # {f.metadata['help']}")
+    for source in settings.sources:
+        out += ["", "[[sources]]"]
+        for f in fields(source):
+            out.append(f"{f.name} = {toml_value(getattr(source, f.name))}")
     return "\n".join(out) + "\n"

@@ -70,6 +70,8 @@ def load_case(ws: Workspace, store: Store, match_id: int, owner_id: int | None =
     match = store.match(match_id, owner_id)
     asset = store.asset(match["asset_id"])
     candidate = store.candidate(match["candidate_id"]) if match.get("candidate_id") else None
+    if candidate and candidate.get("lead_id"):  # how the copy was found (detector.sources)
+        candidate = dict(candidate, lead=store.lead(candidate["lead_id"]))
     blobs = BlobStore(ws.blobs_dir)
     work = blobs.get(asset["sha256"]) if asset["sha256"] in blobs else None
     copy = blobs.get(match["sha256"]) if match["sha256"] in blobs else None

@@ -225,6 +225,7 @@ def _rows_provenance(case: Case) -> list[tuple[str, object, str]]:
         ("Fetched (UTC)", c.get("fetched_at"), "text"), ("HTTP status", c.get("http_status"), "text"),
         ("Discovered (UTC)", c.get("discovered_at"), "text"),
         ("Scan / target", f"scan {c['scan_id']}, target {c['target']}" if c else None, "web"),
+        ("Found by", found_by(c.get("lead")), "web"),
         ("Displayed size", size, "text"),
         ("SHA-256 of captured bytes", m["sha256"], "code"), ("Captured size", _bytes(c.get("byte_size")), "text"),
         ("Sniffed format", c.get("sniffed_format"), "text"),
@@ -234,6 +235,13 @@ def _rows_provenance(case: Case) -> list[tuple[str, object, str]]:
         ("Sightings", m["sightings"], "text"),
     ]
     return [row for row in rows if row[1] not in (None, "")]
+
+
+def found_by(lead: dict | None) -> str | None:
+    """How the copy was found, in one line: the source's finder and its reason (detector.sources)."""
+    if not lead:
+        return None
+    return f"{lead['found_by']} ({lead['kind']} lead {lead['url']}): {lead['why']}"
 
 
 def _bytes(size) -> str | None:

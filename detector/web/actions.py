@@ -143,6 +143,8 @@ def match_detail(store: Store, principal: Principal, match_id: int) -> dict:
     match = store.match(match_id, owner_id=principal.owner_id)
     asset = store.asset(match["asset_id"])
     candidate = store.candidate(match["candidate_id"]) if match.get("candidate_id") else None
+    if candidate and candidate.get("lead_id"):  # how the copy was found (detector.sources)
+        candidate = dict(candidate, lead=store.lead(candidate["lead_id"]))
     verification = (match.get("signals") or {}).get("verification") or {}
     return dict(
         match, asset=asset, provenance=candidate,

@@ -434,6 +434,46 @@ ALTER TABLE enforcement_actions ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
 ALTER TABLE candidates ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0;
 """
 
+_V_SOURCES = """
+-- Discovery (detector.sources): each run of a source, the leads it found, and on every candidate the
+-- lead that brought it. A run's `cursor` is where the source resumes next time (JSON); `budget_used`
+-- counts the paid queries it spent. `lead_url` is the start URL the crawler reached the candidate
+-- from; `lead_id` the lead row, linked once the crawl is over (or at once by sources read offline).
+CREATE TABLE source_runs (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    type TEXT NOT NULL,
+    scan_id INTEGER REFERENCES scans(id),
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,                -- running, finished, failed, dry
+    leads INTEGER NOT NULL DEFAULT 0,
+    budget_used INTEGER NOT NULL DEFAULT 0,
+    cursor TEXT,
+    detail TEXT
+);
+CREATE INDEX source_runs_source ON source_runs(source, id);
+CREATE INDEX source_runs_scan ON source_runs(scan_id);
+
+CREATE TABLE leads (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES source_runs(id),
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,                  -- page, image
+    found_by TEXT NOT NULL,
+    why TEXT NOT NULL,
+    provenance TEXT NOT NULL DEFAULT '{}',
+    found_at TEXT NOT NULL
+);
+CREATE INDEX leads_source_url ON leads(source, url);
+CREATE INDEX leads_run ON leads(run_id);
+
+ALTER TABLE candidates ADD COLUMN lead_url TEXT;
+ALTER TABLE candidates ADD COLUMN lead_id INTEGER REFERENCES leads(id);
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
-                         _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL, _V_CLAIMS]
+                         _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL, _V_CLAIMS,
+                         _V_SOURCES]
 SCHEMA_VERSION = len(MIGRATIONS)

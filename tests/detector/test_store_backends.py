@@ -255,6 +255,28 @@ def scenario(store: Store) -> dict:
     assert out["claimed"] and not out["claimed_again"]
     assert out["still_new"] == ids[1:] and out["count_pending"] == (2, 1)
     assert out["outcome"]["candidates"] == 2 and out["outcome"]["refused"] == {"truncated": 1}
+
+    # Discovery: a source run's lead, linked to the candidate the crawl reached from it.
+    run_id = store.start_source_run("feeds", "feed")
+    store.attach_source_runs([run_id], scan_id)
+    lead_id = store.add_lead(run_id, "feeds", {"url": pages[0], "kind": "page", "found_by": "feed https://f.test/rss",
+                                               "why": "new item", "provenance": {"guid": "g1"}})
+    out["known_leads"] = sorted(store.known_lead_urls("feeds", [pages[0], pages[1]]))
+    out["known_by_type"] = sorted(store.known_lead_urls("other", [pages[0]], ("feed", "tineye")))
+    store.update_candidate(ids[0], lead_url=pages[0])
+    out["linked"] = store.link_leads(scan_id)
+    out["lead_of_candidate"] = store.candidate(ids[0])["lead_id"] == lead_id
+    out["lead"] = store.lead(lead_id)["provenance"]
+    out["run_leads"] = [lead["url"] for lead in store.run_leads(run_id)]
+    store.finish_source_run(run_id, "finished", leads=1, budget_used=2, cursor={"seen": ["g1"]})
+    out["source_cursor"] = store.source_cursor("feeds")
+    out["last_source_run"] = store.last_source_run("feeds")["cursor"]
+    out["source_budget"] = store.source_budget_used("feeds", "2025-01-01")
+    out["source_overview"] = store.source_overview()
+    assert out["known_leads"] == [pages[0]] == out["known_by_type"] and out["linked"] == 1 and out["lead_of_candidate"]
+    assert out["lead"] == {"guid": "g1"} and out["source_cursor"] == {"seen": ["g1"]} and out["source_budget"] == 2
+    assert out["source_overview"] == [{"source": "feeds", "type": "feed", "runs": 1, "last_run_id": run_id,
+                                       "leads": 1, "candidates": 1, "matches": 1}]
     return out
 
 

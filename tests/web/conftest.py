@@ -44,6 +44,7 @@ COPIES = [
 # Strings from the web are hostile: this page title must come out escaped, never as markup.
 HOSTILE_TITLE = '<script>alert("pwned")</script><b>Coffee</b>'
 TITLES = {1: "Summer sale: cat posters", 2: HOSTILE_TITLE}
+FOUND_WHY = "new item '<img src=x onerror=alert(1)>'"
 
 
 @dataclass
@@ -92,8 +93,13 @@ def _build(home: Path) -> tuple[Workspace, config.Settings, dict, dict, dict]:
             "scan_id": scan_id, "target": "test", "page_url": page, "page_title": TITLES.get(i, f"Page {i}"),
             "alt_text": f"picture {i}", "image_url": f"{page}/img{i}.jpg", "discovered_at": utc_now(),
             "fetched_at": utc_now(), "http_status": 200, "sha256": blobs.put(data), "byte_size": len(data),
-            "sniffed_format": "jpeg",
+            "sniffed_format": "jpeg", "lead_url": page,
         })
+    # How the hostile page was found: a feed lead whose words come from the web too.
+    run_id = store.start_source_run("blogs", "feed", scan_id)
+    store.add_lead(run_id, "blogs", {"url": COPIES[2][3], "kind": "page", "found_by": "feed https://blog.example/rss",
+                                     "why": FOUND_WHY, "provenance": {}})
+    store.link_leads(scan_id)
     summary = Detector(ws, store, settings, None).run()
     store.finish_scan(scan_id, "finished", summary.as_dict())
     matches = {owner: [m["id"] for m in store.matches("owners.name = ?", [owner])] for owner in ("alice", "bob")}

@@ -56,6 +56,8 @@ def test_web_strings_are_escaped(portal):
     with _signed_in(portal, "alice") as c:
         html = c.get(f"/matches/{match_id}").text
     assert "<script>alert" not in html and "<b>Coffee</b>" not in html
+    found_by = html.split('id="found-by">')[1].split("</td>")[0]  # how the copy was found, escaped
+    assert "feed https://blog.example/rss" in found_by and "&lt;img src=x onerror=alert(1)&gt;" in found_by
     assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;&lt;b&gt;Coffee&lt;/b&gt;" in html
     assert portal.hostile_title.startswith("<script>")
 

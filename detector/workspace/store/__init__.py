@@ -55,6 +55,7 @@ from detector.workspace.store.portal import Portal
 from detector.workspace.store.rows import utc_now
 from detector.workspace.store.scans import Scans
 from detector.workspace.store.screenshots import Screenshots
+from detector.workspace.store.sources import Sources
 from detector.workspace.store.sqlite import DatabaseError, database_fault, is_disk_full, restore_hint
 from detector.workspace.store.tokens import Tokens
 from detector.workspace.store.works import Works
@@ -64,7 +65,7 @@ __all__ = ["DECISIONS", "MATCH_STATUSES", "SCHEMA_VERSION", "DatabaseError", "Ma
 
 
 class Store(Connection, Works, Scans, Matches, Ledger, Screenshots, Tokens, Portal, Enforcement, Licensing,
-            Distributed):
+            Distributed, Sources):
     """Typed access to the workspace database. Rows come back as plain dicts.
 
     `target` is the SQLite file (a missing one is created and migrated; an empty or foreign one

@@ -1,0 +1,55 @@
+"""`copyhound watch bluesky`: follow the Bluesky firehose (Jetstream) and scan every image post."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from detector.cli.common import Home, app, console, embedder_of, err, open_parts
+
+watch_app = typer.Typer(help="Watch live sources and scan what they post.", no_args_is_help=True)
+app.add_typer(watch_app, name="watch")
+
+
+@watch_app.command("bluesky")
+def bluesky(
+    jetstream: Annotated[str, typer.Option("--jetstream", help="The Jetstream relay (wss://...).")] =
+        "wss://jetstream2.us-east.bsky.network",
+    cdn: Annotated[str, typer.Option("--cdn", help="Where post images are fetched from.")] = "https://cdn.bsky.app",
+    allow_private: Annotated[bool, typer.Option("--allow-private",
+                                                help="Allow loopback/private addresses (a self-hosted relay, "
+                                                     "tests).")] = False,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Image leads read before they are crawled and "
+                                                              "detected; bounds memory.")] = 50,
+    idle: Annotated[float, typer.Option("--idle", min=0.1, help="Seconds of quiet that end a batch early.")] = 5.0,
+    stop_when_idle: Annotated[bool, typer.Option("--stop-when-idle", help="Stop when the relay goes quiet (for "
+                                                                          "replays and tests).")] = False,
+    home: Home = None,
+) -> None:
+    """Read posts with images from Bluesky's Jetstream, resume from the saved cursor, and scan each batch
+    (the images through the crawler, then detection); run it as a service (contrib/copyhound-watch-bluesky.service)."""
+    from detector.scan import resumable_scan, run_scan
+    from detector.sources import SourceError
+    from detector.sources.bluesky import commit_batch, read_batch, saved_cursor
+
+    ws, settings, store = open_parts(home)
+    embedder = embedder_of(settings)
+    while True:
+        if resumable_scan(store) is not None:  # a batch a killed watcher left: finish it first
+            _report(run_scan(ws, store, settings, embedder, [], resume=True))
+        try:
+            found = read_batch(jetstream, cdn, saved_cursor(store), batch, idle, allow_private)
+        except SourceError as e:
+            err.print(f"watch bluesky: {e}", highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        if commit_batch(store, found, allow_private) is not None:
+            _report(run_scan(ws, store, settings, embedder, [], resume=True))
+        if found.idle and stop_when_idle:
+            break
+
+
+def _report(summary: dict) -> None:
+    crawl, detect = summary.get("crawl", {}), summary.get("detect", {})
+    console.print(f"scan {summary['scan_id']}: {crawl.get('images_fetched', 0)} image(s) fetched, "
+                  f"{detect.get('images', 0)} analysed, {detect.get('matches_new', 0)} new match(es)", highlight=False)

@@ -1,0 +1,105 @@
+"""`copyhound scan --warc`: WARC files a user already has are scanned offline; pages and images inside
+become candidates with the capture as provenance; broken records are refused with a reason and the rest
+is read."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from support import run_cli
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from detector import config, demo_site
+from detector.register import WorkInfo, image_paths, register_files
+from detector.workspace import create_workspace, open_workspace
+from detector.workspace.store import Store
+
+SITE = "https://blog.example/"
+
+
+def _response(writer: WARCWriter, url: str, body: bytes, content_type: str) -> None:
+    headers = StatusAndHeaders("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+                               protocol="HTTP/1.1")
+    writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers))
+
+
+def _write(path: Path, root: Path, pages: list[str], images: list[str], gzip: bool) -> dict[str, tuple[int, int]]:
+    """Write `pages` (demo pages) and `images` (files under img/) as response records; returns where each
+    record lies (start, end)."""
+    spans = {}
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=gzip)
+        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "test"}))
+        for slug in pages:
+            start = handle.tell()
+            _response(writer, f"{SITE}{slug}.html", (root / f"{slug}.html").read_bytes(), "text/html; charset=utf-8")
+            spans[slug] = (start, handle.tell())
+        for name in images:
+            start = handle.tell()
+            _response(writer, f"{SITE}img/{name}", (root / "img" / name).read_bytes(), "image/jpeg")
+            spans[name] = (start, handle.tell())
+    return spans
+
+
+@pytest.fixture
+def warcs(tmp_path):
+    root = demo_site.build_site(tmp_path / "site")
+    gz = tmp_path / "capture.warc.gz"
+    # The unrelated photos the pages also use are left out: they are refused as not in the archive.
+    spans = _write(gz, root, ["recompressed", "resized", "cropped", "mirrored", "banner"],
+                   ["recompressed.jpg", "resized.jpg", "cropped.jpg", "mirrored.jpg", "banner.jpg", "grayscale.jpg"],
+                   gzip=True)
+    data = bytearray(gz.read_bytes())
+    start, end = spans["banner"]
+    for i in range(start + 40, end - 20, 7):  # the banner page's gzip member is garbage now
+        data[i] ^= 0x5A
+    data += data[spans["cropped.jpg"][0]:spans["cropped.jpg"][0] + 300]  # and the file ends mid-record
+    gz.write_bytes(bytes(data))
+    plain = tmp_path / "more.warc"
+    _write(plain, root, ["captioned"], ["captioned.jpg"], gzip=False)
+    return gz, plain
+
+
+@pytest.fixture
+def home(tmp_path, works_dir):
+    ws, _ = create_workspace(tmp_path / "ws", config.Settings().with_embedder("none"))
+    store = Store(ws.db_path)
+    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+    store.close()
+    return ws.home
+
+
+def test_warc_files_are_scanned_offline_with_their_captures_as_provenance(home, warcs):
+    gz, plain = warcs
+    done = run_cli("scan", "--warc", str(gz), "--warc", str(plain), "--format", "json", home=home)
+    assert done.returncode == 1, done.stderr  # 1: some records were refused, each with its reason
+    summary = json.loads(done.stdout)
+    assert summary["crawl"]["pages_fetched"] == 5  # the banner page's record is broken
+    assert summary["crawl"]["refusals"]["corrupt_record"] >= 2  # the broken member and the cut-off end
+    assert summary["crawl"]["refusals"]["not_in_archive"] == 5  # each page's unrelated photo
+    store = Store(open_workspace(home).db_path)
+    found = {Path(m["image_url"]).name: m for m in store.matches()}
+    # grayscale.jpg and banner.jpg are captured with no (readable) page using them: their own pages.
+    assert set(found) == {f"{s}.jpg" for s in ("recompressed", "resized", "cropped", "mirrored", "banner",
+                                               "grayscale", "captioned")}
+    copy = store.candidate(found["captioned.jpg"]["candidate_id"])
+    assert copy["page_url"] == f"{SITE}captioned.html" and copy["warc_file"] == str(plain.resolve())
+    assert copy["page_title"] == "Blog post: captioned" and copy["fetched_at"].startswith("20")
+    with open(plain, "rb") as handle:  # the pointer is the capture itself
+        handle.seek(copy["warc_offset"])
+        assert f"WARC-Target-URI: {SITE}img/captioned.jpg".encode() in handle.read(2000)
+    lead = store.lead(copy["lead_id"])
+    assert lead["found_by"] == "WARC file more.warc" and lead["url"] == f"{SITE}captioned.html"
+    assert store.lead(store.candidate(found["grayscale.jpg"]["candidate_id"])["lead_id"])["kind"] == "image"
+    events = [e for e in store.crawl_events(summary["scan_id"]) if e["reason"] == "corrupt_record"]
+    assert all(str(gz) in e["detail"] and "at byte" in e["detail"] for e in events)
+    store.close()
+
+
+def test_a_missing_warc_file_is_one_line(home, tmp_path):
+    done = run_cli("scan", "--warc", str(tmp_path / "nope.warc.gz"), home=home)
+    assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr

@@ -117,7 +117,7 @@ LAYERS = (
                 "cmi"}),
     ("provenance", {"provenance"}),
     ("detection", {"parallel", "catalogue", "shortlist", "verify", "align", "cascade", "common", "decide", "detect",
-                   "register", "reindex", "followup", "screenshots", "crawl", "distributed"}),
+                   "register", "reindex", "followup", "screenshots", "crawl", "sources", "distributed"}),
     ("evidence", {"evidence"}),
     ("licensing", {"licensing"}),
     ("enforcement", {"enforcement"}),

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,10 @@ def _exit_of(analysis) -> str:
     return cascade["exit"] if cascade else "full (no cascade)"
 
 
-def _analyse(detector: Detector, blobs: BlobStore, folder: Path, names: list[str]) -> list[dict]:
+def _analyse(detector: Detector, blobs: BlobStore, folder: Path, names: list[str], unscreened: bool = False) -> list[dict]:
+    """One row per image: CPU, exit, seconds per stage, findings. `unscreened`: an image the cascade's screen
+    stopped is analysed again with the screen off, and that row's `unscreened` holds those findings (what the
+    detector found before the cascade, the same code past the screen)."""
     rows = []
     for name in names:
         sha256 = blobs.put((folder / name).read_bytes())
@@ -161,8 +165,16 @@ def _analyse(detector: Detector, blobs: BlobStore, folder: Path, names: list[str
         analysis = detector.analyse_content(sha256, name)
         cpu = time.process_time() - clock
         rows.append({"name": name, "sha256": sha256, "cpu": cpu, "refused": analysis.refusal is not None,
-                     "exit": _exit_of(analysis), "seconds": dict(analysis.seconds),
+                     "exit": _exit_of(analysis), "best_coarse_votes": (getattr(analysis, "cascade", None) or {}).get(
+                         "best_coarse_votes"), "seconds": dict(analysis.seconds),
                      "findings": [(f.asset_id, f.decision.score, f.decision.decision) for f in analysis.findings]})
+        if unscreened and rows[-1]["exit"] == "screen":
+            gates, detector.gates = detector.gates, replace(detector.gates, screen=False)
+            try:
+                again = detector.analyse_content(sha256, name)
+            finally:
+                detector.gates = gates
+            rows[-1]["unscreened"] = [(f.asset_id, f.decision.score, f.decision.decision) for f in again.findings]
     return rows
 
 
@@ -225,6 +237,7 @@ def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_famil
     else:
         items, short = build_mix(dataset, photos, debs, mix, seed, workdir / "mix")
         mix_file.write_text(json.dumps([items, short], indent=1), encoding="utf-8")
+    items = items[:mix]  # a smaller run on a kept mix takes its first images
     ws, store, register_s = _workspace(dataset, workdir / "home")
     try:
         settings = ws.settings()
@@ -233,10 +246,13 @@ def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_famil
         stems = {a["id"]: Path(a["filename"]).stem for a in store.assets()}
         print(f"crawl_mix: {len(stems)} works, {len(dataset.queries)} quality queries, {len(items)} mix images",
               flush=True)
-        queries = _analyse(detector, blobs, dataset.queries_dir, [q.name for q in dataset.queries])
+        queries = _analyse(detector, blobs, dataset.queries_dir, [q.name for q in dataset.queries], unscreened=True)
         predictions = [(row["name"], stems[asset_id], score) for row in queries
                        for asset_id, score, decision in row["findings"] if decision]
         evaluation = quality.evaluate(dataset, predictions, fixed_threshold=settings.match.match_threshold)
+        unscreened = [(row["name"], stems[asset_id], score) for row in queries
+                      for asset_id, score, decision in row.get("unscreened", row["findings"]) if decision]
+        without_screen = quality.evaluate(dataset, unscreened, fixed_threshold=settings.match.match_threshold)
         checkpoint("quality", {"family_recall": evaluation["family_recall"], "rows": queries})
         by_name = {q.name: q for q in dataset.queries}
         copies = [row for row in queries if by_name[row["name"]].work]
@@ -259,6 +275,10 @@ def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_famil
         "quality": {"queries": len(dataset.queries), "family_recall": evaluation["family_recall"],
                     "negatives_hit": evaluation["negatives_hit"], "negative_queries": evaluation["negative_queries"],
                     "threshold": evaluation["threshold"],
+                    "family_recall_without_screen": without_screen["family_recall"],
+                    "lost_to_screen": sorted(row["name"] for row in queries if "unscreened" in row
+                                             and any(d == "match" for _, _, d in row["unscreened"])),
+                    "best_coarse_votes": {row["name"]: row["best_coarse_votes"] for row in queries},
                     "copy_exits": dict(Counter(f"{by_name[r['name']].family}: {r['exit']}" for r in copies))},
         "mix": {"images": len(items), "refused": sum(row["refused"] for row in crawl),
                 "kinds": dict(Counter(i["kind"] for i in items)), "short_of": short,
@@ -266,6 +286,7 @@ def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_famil
                                         for row in crawl for a, s, d in row["findings"] if d == "match"),
                 "reviews": sum(1 for row in crawl for _, _, d in row["findings"] if d == "review"),
                 "exits": dict(Counter(row["exit"] for row in decoded)),
+                "best_coarse_votes": {row["name"]: row["best_coarse_votes"] for row in decoded},
                 "exits_by_kind": {k: dict(Counter(r["exit"] for r in decoded if kinds[r["name"]] == k))
                                   for k in sorted(set(kinds.values()))},
                 "stage_ms_mean": {k: 1000 * v / max(1, len(decoded)) for k, v in sorted(stage_seconds.items())}},

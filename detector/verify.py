@@ -21,6 +21,7 @@ Core module: values in, values out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -142,13 +143,16 @@ class Verifier:
         candidate: LocalFeatures,
         work: LocalFeatures,
         candidate_gray: np.ndarray,
-        work_gray: np.ndarray,
+        work_gray: np.ndarray | Callable[[], np.ndarray],
         candidate_mirror: LocalFeatures | None = None,
     ) -> Verdict:
         """Verify that `candidate` shows `work`, directly or (given `candidate_mirror`) mirrored.
 
         `candidate_gray` and `work_gray` are 2-D uint8 grayscale images, at any size: they are
-        only used for the photometric check. `candidate_mirror` holds the features of the
+        only used for the photometric check. `work_gray` may be a function that returns it: it is
+        then called only for a pair that gets as far as that check (most shortlisted works that are
+        not copies fail on their matches first, and loading a work's pixels costs more than
+        matching it). `candidate_mirror` holds the features of the
         horizontally flipped candidate, in the flipped frame; it is tried only when the direct
         match fails, and its transform is reported in the real (unflipped) candidate frame.
         When both fail, the verdict of the attempt with more inliers is returned.
@@ -159,13 +163,8 @@ class Verifier:
                     f"{name} features are {features.kind!r} but work features are {work.kind!r}; "
                     "extract both images' features with the same kind."
                 )
-        for name, gray in (("candidate_gray", candidate_gray), ("work_gray", work_gray)):
-            if not (isinstance(gray, np.ndarray) and gray.ndim == 2 and gray.dtype == np.uint8):
-                got = f"{gray.dtype}{list(gray.shape)}" if isinstance(gray, np.ndarray) else type(gray).__name__
-                raise ValueError(
-                    f"{name} must be a 2-D uint8 grayscale array; got {got}. "
-                    "Pass np.asarray(image.convert('L'))."
-                )
+        _check_gray("candidate_gray", candidate_gray)
+        work_gray = _LazyGray(work_gray)
         if candidate_mirror is not None and (candidate_mirror.width, candidate_mirror.height) != (
             candidate.width,
             candidate.height,
@@ -230,7 +229,7 @@ class Verifier:
         visible_area = area(visible)
         asset = area(project(np.linalg.inv(homography), visible)) / area(work_box) if len(visible) >= 3 else 0.0
         cand = visible_area / area(cand_box)
-        ncc = _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, self.ncc_side)
+        ncc = _photometric_ncc(homography, work, candidate, work_gray(), candidate_gray, self.ncc_side)
 
         failed = []
         if inliers < self.min_inliers:
@@ -244,6 +243,27 @@ class Verifier:
         if ncc < self.min_ncc:
             failed.append(f"pixels do not correlate: ncc {ncc:.2f} < {self.min_ncc:.2f}")
         return verdict("; ".join(failed) or "ok", good, inliers, homography, asset, cand, ncc)
+
+
+def _check_gray(name: str, gray) -> np.ndarray:
+    if not (isinstance(gray, np.ndarray) and gray.ndim == 2 and gray.dtype == np.uint8):
+        got = f"{gray.dtype}{list(gray.shape)}" if isinstance(gray, np.ndarray) else type(gray).__name__
+        raise ValueError(f"{name} must be a 2-D uint8 grayscale array; got {got}. Pass np.asarray(image.convert('L')).")
+    return gray
+
+
+class _LazyGray:
+    """A grayscale image given as an array (checked now) or a function returning one (called, and checked, once,
+    when first needed)."""
+
+    def __init__(self, given):
+        self.given = given if callable(given) else _check_gray("work_gray", given)
+        self.gray = None if callable(given) else given
+
+    def __call__(self) -> np.ndarray:
+        if self.gray is None:
+            self.gray = _check_gray("work_gray", self.given())
+        return self.gray
 
 
 def _mutual_ratio_matches(query: np.ndarray, train: np.ndarray, kind: str, ratio: float):

@@ -366,7 +366,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default="/tmp/crawl-mix", help="Kept: a second run reuses the set and works.")
     parser.add_argument("--out", default="benchmarks/CRAWL_MIX.json")
+    parser.add_argument("--render", nargs="+", metavar="JSON",
+                        help="Measure nothing: print the RESULTS.md section of a saved run (and of a baseline run "
+                             "on the same set, given second).")
     args = parser.parse_args(argv)
+    if args.render:
+        part, *baseline = (json.loads(Path(f).read_text(encoding="utf-8")) for f in args.render)
+        print("\n".join(render(part, baseline[0] if baseline else None)))
+        return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     partial = Path(args.out).with_suffix(".partial.json")

@@ -71,3 +71,22 @@ def test_only_the_store_talks_sqlite(path):
 @pytest.mark.parametrize("path", _modules("detector") + _modules("index") + _modules("crawlers"), ids=str)
 def test_product_never_imports_benchmarks(path):
     assert not any(_within(name, "benchmarks") for name in _imports(path)), path.name
+
+
+
+def _private_imports(source: str) -> set[str]:
+    """`module.name` for each `from module import _name` in `source`: a name another module keeps to itself."""
+    return {f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and node.module
+            for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")}
+
+
+def test_private_imports_are_seen():
+    assert _private_imports("from detector.verify import Verdict, _check_gray\nfrom x import __all__") == {
+        "detector.verify._check_gray"}
+
+
+@pytest.mark.parametrize("path", _modules("detector") + _modules("index") + _modules("crawlers"), ids=str)
+def test_no_module_imports_another_modules_private_names(path):
+    # What two modules share is public and documented (e.g. detector/geometry.py for verify and align).
+    assert not _private_imports(path.read_text(encoding="utf-8")), path.name

@@ -181,9 +181,10 @@ class Detector:
         votes = view_votes(self.indexes.features, screen)
         screened = nominate(screen, same_bytes, self.indexes, self.settings.match, gates.min_coarse_votes, votes)
         seconds["screen_search"] += time.perf_counter() - clock
-        passage = Passage("full" if screened else "screen", len(screened), max(votes.values(), default=0),
+        stops = gates.screen and not screened
+        passage = Passage("screen" if stops else "full", len(screened), max(votes.values(), default=0),
                           len(screen.features))
-        if not screened and gates.screen:
+        if stops:
             return [], passage
 
         candidate = with_full_features(screen, decoded, seconds)

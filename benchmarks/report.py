@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from benchmarks import hard_copies, targets
+from benchmarks import crawl_mix, hard_copies, targets
 
 
 def _f(value, digits: int = 3) -> str:
@@ -273,5 +273,7 @@ def render(r: dict, dataset: dict) -> str:
               + shortlist_section(r) + distributed_section(r))
     if "hard" in r:  # reports written before this part existed have none
         lines += hard_copies.render(r["hard"])
+    if "crawl_mix" in r:
+        lines += crawl_mix.render(r["crawl_mix"])
     lines += concurrency_section(r)
     return "\n".join(lines) + "\n"

@@ -1,11 +1,12 @@
 """Run every benchmark (or, with --only scale, just the index-scale part) and write benchmarks/RESULTS.md.
 
-    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed|hard] [--works N]
+    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed|hard|crawl_mix] [--works N]
                              [--shortlist-sizes N,N] [--photos DIR] [--seed N] [--workdir DIR] [--out FILE]
 
 `--only scale` re-measures the indexes alone and merges them into the existing RESULTS.json beside
 --out (the other parts keep their numbers, and the scale part records its own command and date);
-`--only shortlist` and `--only hard` (small embedded copies and low-texture works) do the same.
+`--only shortlist`, `--only hard` (small embedded copies and low-texture works) and `--only crawl_mix` (the cost
+of unrelated images, with the quality set's recall; benchmarks/crawl_mix.py) do the same.
 
 `make bench` (1k and 10k works in the shortlist part), `make bench-scale` (the same run with 100k works too:
 one report with every number) and `make bench-quick` (a few minutes) call this. Each part's numbers are
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from benchmarks import (
     concurrency,
+    crawl_mix,
     detection_scale,
     distributed,
     hard_copies,
@@ -55,6 +57,7 @@ PLANS = {
             "distributed_works": 20, "distributed_candidates": 80,
             "workers_works": 60, "workers_candidates": 40, "screenshot_pages": 12,
             "portal_clients": 10, "portal_candidates": 60,
+            "crawl_mix": {"mix": 5000, "throughput": 400},
             "skipped": "HNSW32,Flat at 1M works: its build time grows super-linearly (see the 100k row) and "
                        "would take well over ten minutes on 2 cores; IVF4096 at 1M for the same reason (k-means training)."},
     True: {"vector_sizes": [10_000, 100_000],
@@ -66,6 +69,7 @@ PLANS = {
            "distributed_works": 8, "distributed_candidates": 24,
            "workers_works": 20, "workers_candidates": 16, "screenshot_pages": 4,
            "portal_clients": 4, "portal_candidates": 16,
+           "crawl_mix": {"mix": 300, "throughput": 60},
            "skipped": "quick run: 1M works and HNSW at 100k are left to the full run (`make bench`)."},
 }
 
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7, help="Seed of the split, the transforms and the vectors.")
     parser.add_argument("--workdir", type=Path, help="Keep the dataset and workspace here (default: a temp dir).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md", help="Report file.")
-    parser.add_argument("--only", choices=["scale", "shortlist", "distributed", "hard"],
+    parser.add_argument("--only", choices=["scale", "shortlist", "distributed", "hard", "crawl_mix"],
                         help="Run this part alone and merge it into the RESULTS.json beside --out.")
     parser.add_argument("--works", type=int,
                         help="Registered works in the quality set, generated works filling up after the photos "
@@ -131,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
               lambda: _measure_distributed(args, plan, photos, workdir, command)),
              ("hard", "small embedded copies and low-texture works, before and after",
               lambda: _measure_hard(args, photos, workdir, command)),
+             ("crawl_mix", "the crawl mix: cost of unrelated images, with the quality set's recall",
+              lambda: _measure_crawl_mix(args, plan, photos, workdir, command)),
              ("concurrency", "the portal under load during a scan",
               lambda: concurrency.run(plan["portal_clients"], plan["portal_candidates"], args.seed))]
     for name, title, measure in parts:
@@ -192,6 +198,18 @@ def _measure_hard(args, photos: Path, workdir: Path, command: str) -> dict:
     return part
 
 
+def _measure_crawl_mix(args, plan: dict, photos: Path, workdir: Path, command: str) -> dict:
+    """The crawl mix and the quality set (its own copy, registered in process) in one run: cost and recall."""
+    started = time.perf_counter()
+    folder = workdir / "crawl-mix"
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = plan["crawl_mix"]
+    part = crawl_mix.run(photos, folder, crawl_mix.DEFAULT_DEBS, sizes["mix"], args.works or plan["catalogue"],
+                         plan["per_family"], sizes["throughput"], args.seed)
+    part.update(command=command, seconds=time.perf_counter() - started)
+    return part
+
+
 def _part_only(args, plan: dict, command: str) -> None:
     raw = args.out.with_suffix(".json")
     if not raw.exists():
@@ -203,9 +221,10 @@ def _part_only(args, plan: dict, command: str) -> None:
         part = _measure_scale(plan, args.seed)
         part.update(command=command, date=_now(), seed=args.seed, quick=args.quick,
                     seconds=time.perf_counter() - started, machine=machine.describe())
-    elif args.only == "distributed":
+    elif args.only in ("distributed", "crawl_mix"):
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
-        part = _measure_distributed(args, plan, photos_dir(args.photos), workdir, command)
+        measure = _measure_distributed if args.only == "distributed" else _measure_crawl_mix
+        part = measure(args, plan, photos_dir(args.photos), workdir, command)
     else:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
         measure = _measure_shortlist if args.only == "shortlist" else _measure_hard

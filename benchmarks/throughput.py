@@ -91,8 +91,10 @@ def detector_rows(home: Path, files: list[Path]) -> list[dict]:
         for i, d in enumerate(decoded):
             detector.analyse(f"{i:064x}", d, seconds)
     rows = []
-    notes = {"hash": "image + mirror", "features": "image + mirror", "regions": "up to 3 photographic regions"}
-    for stage in ("hash", "regions", "features", "search", "verify", "common"):
+    notes = {"hash": "image + mirror", "features": "image + mirror, full resolution (past the screen)",
+             "regions": "up to 3 photographic regions", "coarse_features": "image + mirror at 512 px (the screen)",
+             "screen_search": "the screen's shortlist"}
+    for stage in ("hash", "regions", "coarse_features", "screen_search", "features", "search", "verify", "common"):
         share = Clock()
         share.wall = seconds[stage]
         share.cpu = total.cpu * seconds[stage] / max(1e-9, total.wall)

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detector.verify import Verdict, _area, _box, _clip_convex, _degeneracy, _project, _resize_map, _tiled_ncc
+from detector.correlation import tiled_ncc
+from detector.geometry import area, box, clip_convex, degeneracy, project, resize_map
+from detector.verify import Verdict
 
 Hint = tuple[float, float, float, float]  # left, top, right, bottom as shares of the candidate's size
 
@@ -89,7 +91,7 @@ class Aligner:
         best = None
         for start in _starts(work_gray.shape, candidate_gray.shape, hints):
             for transform in (start, _ecc(work_gray, candidate_gray, start)):
-                if transform is None or _degeneracy(transform, _box(work_gray.shape[1], work_gray.shape[0]),
+                if transform is None or degeneracy(transform, box(work_gray.shape[1], work_gray.shape[0]),
                                                     self.max_anisotropy):
                     continue
                 ncc, structure = _structure_ncc(work_gray, candidate_gray, transform, self.min_structure)
@@ -98,13 +100,13 @@ class Aligner:
         if best is None:
             return _verdict("no plausible alignment: every placement was degenerate")
         ncc, structure, transform = best
-        homography = (_resize_map(candidate_gray.shape[::-1], candidate_size) @ transform
-                      @ _resize_map(work_size, work_gray.shape[::-1]))
+        homography = (resize_map(candidate_gray.shape[::-1], candidate_size) @ transform
+                      @ resize_map(work_size, work_gray.shape[::-1]))
         homography = homography / homography[2, 2]
-        cand_box, work_box = _box(*candidate_size), _box(*work_size)
-        visible = _clip_convex(_project(homography, work_box), cand_box)
-        visible_area = _area(visible)
-        asset = _area(_project(np.linalg.inv(homography), visible)) / _area(work_box) if len(visible) >= 3 else 0.0
+        cand_box, work_box = box(*candidate_size), box(*work_size)
+        visible = clip_convex(project(homography, work_box), cand_box)
+        visible_area = area(visible)
+        asset = area(project(np.linalg.inv(homography), visible)) / area(work_box) if len(visible) >= 3 else 0.0
         failed = []
         if structure < self.min_structure:
             failed.append(f"too little structure to align: {structure:.2f} < {self.min_structure:.2f} gray levels "
@@ -115,7 +117,7 @@ class Aligner:
             failed.append(f"too little of the work visible: {asset:.2f} < {self.min_asset_coverage:.2f}")
         if ncc < self.min_ncc:
             failed.append(f"structure does not correlate: ncc {ncc:.2f} < {self.min_ncc:.2f}")
-        return _verdict("; ".join(failed) or "ok", homography, asset, visible_area / _area(cand_box), ncc)
+        return _verdict("; ".join(failed) or "ok", homography, asset, visible_area / area(cand_box), ncc)
 
 
 def _verdict(reason: str, transform=None, asset=0.0, cand=0.0, ncc=0.0) -> Verdict:
@@ -147,9 +149,9 @@ def _band(gray: np.ndarray, clip: bool = True, robust: bool = False) -> np.ndarr
     return band
 
 
-def _fit(work_shape, candidate_shape, box) -> np.ndarray:
-    """The work (rows, cols) placed over `box` (left, top, right, bottom in candidate pixels)."""
-    (wh, ww), (left, top, right, bottom) = work_shape, box
+def _fit(work_shape, candidate_shape, placement) -> np.ndarray:
+    """The work (rows, cols) placed over `placement` (left, top, right, bottom in candidate pixels)."""
+    (wh, ww), (left, top, right, bottom) = work_shape, placement
     return np.array([[(right - left) / ww, 0, left], [0, (bottom - top) / wh, top], [0, 0, 1.0]])
 
 
@@ -213,5 +215,5 @@ def _structure_ncc(work_gray: np.ndarray, candidate_gray: np.ndarray, transform:
         return 0.0, 0.0
     plain = _band(work, clip=False, robust=True)
     structure = float(plain[mask].std())
-    return _tiled_ncc(work_band, pulled_band, mask, structure=plain, min_structure=min_structure), structure
+    return tiled_ncc(work_band, pulled_band, mask, structure=plain, min_structure=min_structure), structure
 

@@ -1,6 +1,27 @@
-"""Which way a (candidate, work) pair is verified, and the verdict that counts.
+"""The detection cascade: the stages a candidate goes through, the gate that lets it go on, and which
+way a (candidate, work) pair is verified.
 
-The keypoint verifier (`verify.Verifier`) is tried first, on the candidate whole and mirrored, as
+On the open web almost every candidate copies nothing, so detection spends little on a candidate until a
+cheap stage gives some registered work a reason to look closer:
+
+1. **screen** (`fingerprint.screen_candidate`, `shortlist.nominate` with `Gates.min_coarse_votes`): the
+   SHA-256, pHash and PDQ of the candidate and of its mirror image, the local features of its
+   photographic regions (where a small copy may sit, `detector.regions`), the windows' embeddings
+   when an embedder is set, and local features of the whole image and its mirror image at low
+   resolution (`Gates.coarse_side`, at most `Gates.coarse_features` keypoints), voting in the
+   shortlist index.
+   **Gate**: the candidate goes on when any source nominates a work: the same bytes, a hash neighbour,
+   an embedding neighbour, or `Gates.min_coarse_votes` votes of the coarse or region features for one
+   work. Otherwise it stops here, with exit "screen".
+2. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image and its
+   mirror image at full resolution (1024 px, 1,500 keypoints), the shortlist from every source at the
+   product's own thresholds, then `verify_copy` for each shortlisted work and the common-element check
+   (`detector.common`) for each geometric match. Exit "full".
+
+The exit, and what the screen saw, is recorded in every finding's signals ("cascade") and in the
+analysis (`detect.Analysis.cascade`). docs/detection.md gives each stage's measured cost and exit share.
+
+Verification: the keypoint verifier (`verify.Verifier`) is tried first, on the candidate whole and mirrored, as
 always. Two kinds of copy it misses get a second look, each through the same kind of gates:
 
 - a work pasted small into a larger picture: the candidate's photographic regions
@@ -15,7 +36,8 @@ Core module: values in, values out.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -25,14 +47,61 @@ from detector.fingerprint import CandidatePrint
 from detector.verify import Verdict, Verifier
 
 
+@dataclass(frozen=True)
+class Gates:
+    """The screen's low-resolution pass and the gate after it.
+
+    coarse_side: long side, in pixels, at which the whole image (and its mirror image) is described in
+        the screen. SIFT is scale-invariant, so a copy keeps its coarser keypoints there. Measured on the
+        crawl mix (benchmarks/RESULTS.md): at 512 px the screen kept every copy the full stage matches
+        and cost about 58% of the full pass on a photo-sized image; at 384 px it cost a third less but
+        stopped 2 of 60 small copies in page screenshots.
+    coarse_features: most keypoints kept by the coarse pass.
+    min_coarse_votes: votes of the coarse (or region) features for one work that send the candidate on
+        to the full stage. Far below the full stage's own `match.min_feature_votes`: the gate only has to
+        keep every copy, the full stage decides.
+    screen: False sends every candidate on to the full stage whatever the screen saw (the detector as it
+        was before the cascade; the benchmark measures what the screen costs in recall with it).
+    """
+
+    coarse_side: int = 512
+    coarse_features: int = 500
+    min_coarse_votes: int = 8
+    screen: bool = True
+
+    def __post_init__(self):
+        if self.coarse_side < 64 or self.coarse_features < 1 or self.min_coarse_votes < 1:
+            raise ValueError(f"Gates need coarse_side >= 64, coarse_features >= 1 and min_coarse_votes >= 1; got {self}.")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """How far one candidate went through the cascade, and what the screen saw.
+
+    exit: "screen" (no work got a reason to look closer) or "full" (it went through every stage).
+    nominated: works the screen nominated. best_coarse_votes: most votes one work got from the coarse or
+    region features. coarse_keypoints: keypoints the coarse pass found on the whole image.
+    """
+
+    exit: str
+    nominated: int
+    best_coarse_votes: int
+    coarse_keypoints: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 def verify_copy(verifier: Verifier, aligner: Aligner, candidate: CandidatePrint, work: LocalFeatures,
-                candidate_gray: np.ndarray, work_gray: np.ndarray, hints: list[Hint] = ()) -> Verdict:
+                candidate_gray: np.ndarray, work_gray: np.ndarray | Callable[[], np.ndarray],
+                hints: list[Hint] = ()) -> Verdict:
     """The verdict on `candidate` showing `work`: the first way that verifies it, else the failure
     that says most (the alignment's for a low-texture work, else the whole image's). A region that
     fails is not reported: a small part of a page matched partly is no evidence worth a review.
 
     `hints`: boxes (shares of the candidate's size) where something already placed the work, e.g.
-    the embedding window that nominated it; the alignment starts from them too.
+    the embedding window that nominated it; the alignment starts from them too. `work_gray` may be a
+    function returning the work's pixels: it is called only when a check needs them.
     """
     verdict = verifier.verify(candidate.features, work, candidate_gray, work_gray,
                               candidate_mirror=candidate.mirror_features)
@@ -44,5 +113,6 @@ def verify_copy(verifier: Verifier, aligner: Aligner, candidate: CandidatePrint,
             return replace(attempt, method=f"{work.kind}-region")
     if aligner.applies(len(work)):
         size = (candidate.features.width, candidate.features.height)
-        return aligner.verify(work_gray, candidate_gray, (work.width, work.height), size, hints)
+        pixels = work_gray() if callable(work_gray) else work_gray
+        return aligner.verify(pixels, candidate_gray, (work.width, work.height), size, hints)
     return verdict

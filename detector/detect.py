@@ -21,19 +21,19 @@ from PIL import Image
 
 from detector import __version__, catalogue, common
 from detector.align import Aligner
-from detector.cascade import verify_copy
+from detector.cascade import Gates, Passage, verify_copy
 from detector.config import Settings
 from detector.credentials import Credentials, credentials_signal, from_record, read_credentials, to_record
 from detector.decide import PARTIAL_INLIERS, Decision, decide
 from detector.embedders import Embedder
 from detector.errors import ConfigError, ImageRefused
 from detector.features import LocalFeatures
-from detector.fingerprint import FEATURE_KINDS, CandidatePrint, fingerprint_candidate
+from detector.fingerprint import FEATURE_KINDS, CandidatePrint, screen_candidate, with_full_features
 from detector.intake import DecodedImage, decode_image
 from detector.parallel import analyse_all
 from detector.provenance import ledger
 from detector.rights import authorized
-from detector.shortlist import Nomination, nominate
+from detector.shortlist import Nomination, nominate, view_votes
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
@@ -56,13 +56,15 @@ class Finding:
 
 @dataclass
 class Analysis:
-    """One content's findings, or its refusal (reason, detail), the seconds per stage it took, and its
-    Content Credentials."""
+    """One content's findings, or its refusal (reason, detail), the seconds per stage it took, its
+    Content Credentials, and how far it went through the cascade (`cascade.Passage.as_dict`; None when
+    refused)."""
 
     findings: list[Finding]
     refusal: tuple[str, str] | None
     seconds: Counter
     credentials: dict | None  # the copy's Content Credentials in stored form; None when refused
+    cascade: dict | None = None
 
 
 @dataclass
@@ -75,12 +77,14 @@ class DetectSummary:
     decisions: Counter = field(default_factory=Counter)
     seconds: Counter = field(default_factory=Counter)
     shortlist_sources: list[str] = field(default_factory=list)
+    exits: Counter = field(default_factory=Counter)  # images per cascade exit ("screen", "full")
 
     def as_dict(self) -> dict:
         return {
             "candidates": self.candidates, "images": self.images, "refused": dict(self.refused),
             "matches_new": self.matches_new, "matches_updated": self.matches_updated,
             "decisions": dict(self.decisions), "shortlist_sources": self.shortlist_sources,
+            "cascade_exits": dict(self.exits),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -137,6 +141,7 @@ class Detector:
         self.work_gray = lru_cache(maxsize=_WORK_CACHE)(self._work_gray)
         self.verifier = Verifier()
         self.aligner = Aligner()
+        self.gates = Gates()
         self.sources = shortlist_sources(embedder)
 
     def _work_features(self, asset_id: int) -> LocalFeatures | None:
@@ -151,10 +156,28 @@ class Detector:
 
     def analyse(self, sha256: str, decoded: DecodedImage, seconds: Counter) -> list[Finding]:
         """Every registered work this image shows, with the decision and all signals."""
-        candidate = fingerprint_candidate(sha256, decoded, self.kind, self.embedder, seconds)
+        return self.examine(sha256, decoded, seconds)[0]
 
+    def examine(self, sha256: str, decoded: DecodedImage, seconds: Counter) -> tuple[list[Finding], Passage]:
+        """The findings, and how far the image went through the cascade (`detector.cascade`): the screen
+        first; the full stage only when the screen nominated a work."""
+        gates = self.gates
+        screen = screen_candidate(sha256, decoded, self.kind, self.embedder, seconds,
+                                  coarse=(gates.coarse_side, gates.coarse_features))
         clock = time.perf_counter()
-        nominations = nominate(candidate, self.assets_by_sha.get(sha256, []), self.indexes, self.settings.match)
+        same_bytes = self.assets_by_sha.get(sha256, [])
+        votes = view_votes(self.indexes.features, screen)
+        screened = nominate(screen, same_bytes, self.indexes, self.settings.match, gates.min_coarse_votes, votes)
+        seconds["screen_search"] += time.perf_counter() - clock
+        stops = gates.screen and not screened
+        passage = Passage("screen" if stops else "full", len(screened), max(votes.values(), default=0),
+                          len(screen.features))
+        if stops:
+            return [], passage
+
+        candidate = with_full_features(screen, decoded, seconds)
+        clock = time.perf_counter()
+        nominations = nominate(candidate, same_bytes, self.indexes, self.settings.match)
         seconds["search"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -172,10 +195,11 @@ class Detector:
                 continue
             signals = self._signals(nomination, verdict, decision, candidate.hashes)
             signals["common_elements"] = shared.as_dict() if shared else None
+            signals["cascade"] = passage.as_dict()
             findings.append(Finding(asset_id, decision, signals))
         seconds["verify"] += time.perf_counter() - clock - common_seconds
         seconds["common"] += common_seconds
-        return findings
+        return findings, passage
 
     def _verify(self, nomination: Nomination, candidate: CandidatePrint, candidate_gray) -> Verdict | None:
         work = self.work_features(nomination.asset_id)
@@ -186,8 +210,9 @@ class Detector:
             width, height = candidate.windows[0][2], candidate.windows[0][3]
             left, top, right, bottom = nomination.clip_region
             hints.append((left / width, top / height, right / width, bottom / height))
+        # The work's pixels are decoded only for a pair that reaches a photometric check.
         return verify_copy(self.verifier, self.aligner, candidate, work, candidate_gray,
-                           self.work_gray(nomination.asset_id), hints)
+                           lambda: self.work_gray(nomination.asset_id), hints)
 
     def _common(self, asset_id: int, verdict: Verdict | None, candidate: CandidatePrint) -> common.CommonElements | None:
         """What a geometric match (verified, or partial evidence that fitted a transform) shares with
@@ -272,6 +297,8 @@ class Detector:
             summary.candidates += recorded
             if analysis.refusal is None:
                 summary.images += 1
+                if analysis.cascade is not None:
+                    summary.exits[analysis.cascade["exit"]] += 1
             else:
                 summary.refused[analysis.refusal[0]] += 1
         return recorded
@@ -290,7 +317,8 @@ class Detector:
         clock = time.perf_counter()
         credentials = to_record(read_credentials(data))
         seconds["credentials"] += time.perf_counter() - clock
-        return Analysis(self.analyse(sha256, decoded, seconds), None, seconds, credentials)
+        findings, passage = self.examine(sha256, decoded, seconds)
+        return Analysis(findings, None, seconds, credentials, passage.as_dict())
 
     def _work_credentials(self, asset: dict) -> Credentials | None:
         """The work's Content Credentials as read at registration; a work registered before they

@@ -99,6 +99,12 @@ class LocalFeatures:
         return cls(kind, arrays["points"], descriptors, width, height)
 
 
+def empty(kind: str, original_size: tuple[int, int]) -> LocalFeatures:
+    """No keypoints, for an image of `original_size` (width, height)."""
+    dim, dtype = _DESCRIPTOR_SHAPE[kind]
+    return LocalFeatures(kind, np.zeros((0, 2), np.float32), np.zeros((0, dim), dtype), *original_size)
+
+
 def extract(
     image: Image.Image,
     kind: str = "sift",
@@ -141,9 +147,8 @@ def extract(
     if keypoints:
         # compute() may drop keypoints (ORB near the border), so keep the ones it returns.
         keypoints, descriptors = detector.compute(gray, keypoints)
-    dim, dtype = _DESCRIPTOR_SHAPE[kind]
     if descriptors is None or not keypoints:
-        return LocalFeatures(kind, np.zeros((0, 2), np.float32), np.zeros((0, dim), dtype), width, height)
+        return empty(kind, (width, height))
 
     if kind == "sift":
         descriptors = _root_sift(descriptors)
@@ -151,7 +156,7 @@ def extract(
     # Pixel centres sit at integer coordinates, so scale about the pixel edge (x + 0.5).
     factor = np.array([width / gray.shape[1], height / gray.shape[0]])
     points = ((analysed + 0.5) * factor - 0.5).astype(np.float32)
-    return LocalFeatures(kind, points, descriptors.astype(dtype), width, height)
+    return LocalFeatures(kind, points, descriptors.astype(_DESCRIPTOR_SHAPE[kind][1]), width, height)
 
 
 def extract_region(image: Image.Image, box: tuple[int, int, int, int], kind: str = "sift",

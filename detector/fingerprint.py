@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -51,6 +51,9 @@ class Region:
 class CandidatePrint:
     """One candidate image, analysed once: what every shortlist source and the verifier read.
 
+    features and mirror_features are those of the stage the candidate reached: low-resolution ones after
+    `screen_candidate`, full-resolution ones after `with_full_features`.
+
     window_vectors is None without an embedder; otherwise row i embeds `windows[i]` (the grid
     windows, then the regions' boxes).
     """
@@ -83,9 +86,23 @@ def local_features(decoded: DecodedImage, kind: str, image: Image.Image | None =
 
 def fingerprint_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Embedder | None,
                           seconds: Counter | None = None, max_regions: int = MAX_REGIONS) -> CandidatePrint:
-    """Fingerprint a candidate once; `seconds` (if given) gains the time of each stage.
+    """Fingerprint a candidate whole, every stage at full resolution; `seconds` (if given) gains the time of each
+    stage. (Detection goes through `screen_candidate` first, and on to `with_full_features` only when
+    `detector.cascade` lets it.)
 
     `max_regions`: photographic regions examined (0: none, as before regions existed).
+    """
+    return with_full_features(screen_candidate(sha256, decoded, kind, embedder, seconds, max_regions=max_regions),
+                              decoded, seconds)
+
+
+def screen_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Embedder | None,
+                     seconds: Counter | None = None, coarse: tuple[int, int] | None = None,
+                     max_regions: int = MAX_REGIONS) -> CandidatePrint:
+    """The cheap part of a candidate's fingerprint: hashes (and its mirror image's), its photographic regions'
+    features, its windows' embeddings, and, given `coarse` (long side, most keypoints), local features of
+    the whole image and its mirror image at that low resolution (else none: `with_full_features` adds them).
+    `seconds` (if given) gains the time of each stage.
     """
     seconds = seconds if seconds is not None else Counter()
     image = decoded.image
@@ -106,10 +123,26 @@ def fingerprint_candidate(sha256: str, decoded: DecodedImage, kind: str, embedde
     seconds["embed"] += time.perf_counter() - clock
 
     clock = time.perf_counter()
-    feats = local_features(decoded, kind)
-    mirror_feats = local_features(decoded, kind, image=flipped)
-    seconds["features"] += time.perf_counter() - clock
+    size = (decoded.width, decoded.height)
+    if coarse is None:
+        feats = mirror_feats = features.empty(kind, size)
+    else:
+        side, most = coarse
+        feats, mirror_feats = (features.extract(view, kind, max_features=most, analyse_side=side, original_size=size)
+                               for view in (image, flipped))
+    seconds["coarse_features"] += time.perf_counter() - clock
     return CandidatePrint(sha256, image_hashes, mirror_hashes, feats, mirror_feats, windows, window_vectors, regions)
+
+
+def with_full_features(candidate: CandidatePrint, decoded: DecodedImage, seconds: Counter | None = None) -> CandidatePrint:
+    """`candidate` with the local features of the whole image and its mirror image at full resolution."""
+    seconds = seconds if seconds is not None else Counter()
+    clock = time.perf_counter()
+    kind = candidate.features.kind
+    feats = local_features(decoded, kind)
+    mirror_feats = local_features(decoded, kind, image=mirrored(decoded.image))
+    seconds["features"] += time.perf_counter() - clock
+    return replace(candidate, features=feats, mirror_features=mirror_feats)
 
 
 def query_windows(image: Image.Image, grid: int = 3, scale: float = 0.5) -> list[Box]:

@@ -47,9 +47,14 @@ class Nomination:
         }
 
 
-def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkIndexes,
-             settings: MatchSettings) -> dict[int, Nomination]:
-    """Every work some source nominates for `candidate`, with why (`same_bytes`: works with its SHA-256)."""
+def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkIndexes, settings: MatchSettings,
+             min_votes: int | None = None, votes: dict[int, int] | None = None) -> dict[int, Nomination]:
+    """Every work some source nominates for `candidate`, with why (`same_bytes`: works with its SHA-256).
+
+    `min_votes`: local-feature votes that nominate a work (default `settings.min_feature_votes`; the
+    cascade's screen asks for fewer, from its low-resolution features). `votes`: the candidate's
+    `view_votes`, when the caller already has them.
+    """
     found: dict[int, Nomination] = {}
 
     def get(asset_id: int) -> Nomination:
@@ -82,19 +87,25 @@ def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkInde
                     nomination.clip_cosine = round(float(score), 4)
                     nomination.clip_region = list(box)
 
-    # A work's votes are those of the view that sees it best: the candidate whole, mirrored, or one
-    # of its photographic regions (where a small copy gets the whole keypoint budget).
-    votes: dict[int, int] = {}
-    for features in (candidate.features, candidate.mirror_features, *(r.features for r in candidate.regions)):
-        for asset_id, count in feature_votes(indexes.features, features).items():
-            votes[asset_id] = max(votes.get(asset_id, 0), count)
+    votes = view_votes(indexes.features, candidate) if votes is None else votes
+    min_votes = settings.min_feature_votes if min_votes is None else min_votes
     ranked = sorted(votes.items(), key=lambda item: -item[1])
     for asset_id, count in ranked[: settings.shortlist_size]:
-        if count >= settings.min_feature_votes:
+        if count >= min_votes:
             nomination = get(asset_id)
             nomination.sources.add("features")
             nomination.feature_votes = count
     return found
+
+
+def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint) -> dict[int, int]:
+    """Each work's votes from the view of `candidate` that sees it best: the candidate whole, mirrored, or
+    one of its photographic regions (where a small copy gets the whole keypoint budget)."""
+    votes: dict[int, int] = {}
+    for features in (candidate.features, candidate.mirror_features, *(r.features for r in candidate.regions)):
+        for asset_id, count in feature_votes(index, features).items():
+            votes[asset_id] = max(votes.get(asset_id, 0), count)
+    return votes
 
 
 def feature_votes(index: LocalFeatureIndex | None, features: LocalFeatures) -> dict[int, int]:

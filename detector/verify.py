@@ -21,13 +21,15 @@ Core module: values in, values out.
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
+from detector.correlation import tiled_ncc
 from detector.features import DEFAULT_ANALYSE_SIDE, LocalFeatures
+from detector.geometry import area, box, clip_convex, degeneracy, project, resize_map, shift
 
 # Four point pairs determine a homography; fewer keypoints cannot even be tried.
 _MIN_POINTS = 4
@@ -37,9 +39,6 @@ _BAND_SIGMAS = (1.0, 6.0)
 _FLAT_STD = 1.5
 #: Least share of the footprint that must be textured in the copy for NCC to be judged.
 _MIN_TEXTURED_SHARE = 0.15
-#: A tile counts for the median NCC when this share of it lies in the footprint.
-_TILE_COVERAGE = 0.3
-_MIN_TILES = 4
 
 
 @dataclass(frozen=True)
@@ -144,13 +143,16 @@ class Verifier:
         candidate: LocalFeatures,
         work: LocalFeatures,
         candidate_gray: np.ndarray,
-        work_gray: np.ndarray,
+        work_gray: np.ndarray | Callable[[], np.ndarray],
         candidate_mirror: LocalFeatures | None = None,
     ) -> Verdict:
         """Verify that `candidate` shows `work`, directly or (given `candidate_mirror`) mirrored.
 
         `candidate_gray` and `work_gray` are 2-D uint8 grayscale images, at any size: they are
-        only used for the photometric check. `candidate_mirror` holds the features of the
+        only used for the photometric check. `work_gray` may be a function that returns it: it is
+        then called only for a pair that gets as far as that check (most shortlisted works that are
+        not copies fail on their matches first, and loading a work's pixels costs more than
+        matching it). `candidate_mirror` holds the features of the
         horizontally flipped candidate, in the flipped frame; it is tried only when the direct
         match fails, and its transform is reported in the real (unflipped) candidate frame.
         When both fail, the verdict of the attempt with more inliers is returned.
@@ -161,13 +163,8 @@ class Verifier:
                     f"{name} features are {features.kind!r} but work features are {work.kind!r}; "
                     "extract both images' features with the same kind."
                 )
-        for name, gray in (("candidate_gray", candidate_gray), ("work_gray", work_gray)):
-            if not (isinstance(gray, np.ndarray) and gray.ndim == 2 and gray.dtype == np.uint8):
-                got = f"{gray.dtype}{list(gray.shape)}" if isinstance(gray, np.ndarray) else type(gray).__name__
-                raise ValueError(
-                    f"{name} must be a 2-D uint8 grayscale array; got {got}. "
-                    "Pass np.asarray(image.convert('L'))."
-                )
+        _check_gray("candidate_gray", candidate_gray)
+        work_gray = _LazyGray(work_gray)
         if candidate_mirror is not None and (candidate_mirror.width, candidate_mirror.height) != (
             candidate.width,
             candidate.height,
@@ -221,18 +218,18 @@ class Verifier:
         homography = homography / homography[2, 2]
         inliers = int(mask.sum())
 
-        work_box = _box(work.width, work.height)
-        footprint = _project(homography, work_box)
-        degenerate = _degeneracy(homography, work_box, self.max_anisotropy)
+        work_box = box(work.width, work.height)
+        footprint = project(homography, work_box)
+        degenerate = degeneracy(homography, work_box, self.max_anisotropy)
         if degenerate:
             return verdict(f"degenerate transform: {degenerate}", good, inliers)
 
-        cand_box = _box(candidate.width, candidate.height)
-        visible = _clip_convex(footprint, cand_box)
-        visible_area = _area(visible)
-        asset = _area(_project(np.linalg.inv(homography), visible)) / _area(work_box) if len(visible) >= 3 else 0.0
-        cand = visible_area / _area(cand_box)
-        ncc = _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, self.ncc_side)
+        cand_box = box(candidate.width, candidate.height)
+        visible = clip_convex(footprint, cand_box)
+        visible_area = area(visible)
+        asset = area(project(np.linalg.inv(homography), visible)) / area(work_box) if len(visible) >= 3 else 0.0
+        cand = visible_area / area(cand_box)
+        ncc = _photometric_ncc(homography, work, candidate, work_gray(), candidate_gray, self.ncc_side)
 
         failed = []
         if inliers < self.min_inliers:
@@ -246,6 +243,27 @@ class Verifier:
         if ncc < self.min_ncc:
             failed.append(f"pixels do not correlate: ncc {ncc:.2f} < {self.min_ncc:.2f}")
         return verdict("; ".join(failed) or "ok", good, inliers, homography, asset, cand, ncc)
+
+
+def _check_gray(name: str, gray) -> np.ndarray:
+    if not (isinstance(gray, np.ndarray) and gray.ndim == 2 and gray.dtype == np.uint8):
+        got = f"{gray.dtype}{list(gray.shape)}" if isinstance(gray, np.ndarray) else type(gray).__name__
+        raise ValueError(f"{name} must be a 2-D uint8 grayscale array; got {got}. Pass np.asarray(image.convert('L')).")
+    return gray
+
+
+class _LazyGray:
+    """A grayscale image given as an array (checked now) or a function returning one (called, and checked, once,
+    when first needed)."""
+
+    def __init__(self, given):
+        self.given = given if callable(given) else _check_gray("work_gray", given)
+        self.gray = None if callable(given) else given
+
+    def __call__(self) -> np.ndarray:
+        if self.gray is None:
+            self.gray = _check_gray("work_gray", self.given())
+        return self.gray
 
 
 def _mutual_ratio_matches(query: np.ndarray, train: np.ndarray, kind: str, ratio: float):
@@ -271,111 +289,6 @@ def _mutual_ratio_matches(query: np.ndarray, train: np.ndarray, kind: str, ratio
     return query_idx, train_idx
 
 
-def _box(width: int, height: int) -> np.ndarray:
-    """The image's outline along its pixel edges: top-left, top-right, bottom-right, bottom-left."""
-    return np.array([[-0.5, -0.5], [width - 0.5, -0.5], [width - 0.5, height - 0.5], [-0.5, height - 0.5]])
-
-
-def _project(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
-    homogeneous = np.c_[points, np.ones(len(points))] @ homography.T
-    return homogeneous[:, :2] / homogeneous[:, 2:]
-
-
-def _area(polygon: np.ndarray) -> float:
-    if len(polygon) < 3:
-        return 0.0
-    x, y = polygon[:, 0], polygon[:, 1]
-    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
-
-
-def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
-
-
-def _degeneracy(homography: np.ndarray, box: np.ndarray, max_anisotropy: float) -> str:
-    """Why the homography cannot be a view of a flat picture, or "" when it can."""
-    w = np.c_[box, np.ones(4)] @ homography[2]
-    if np.any(w <= 0):
-        return "the work's outline crosses the horizon"
-    # With the whole outline on the near side of the horizon the footprint is convex, and its
-    # corners all turn the same way: the work's way unless the transform mirrors it.
-    quad = _project(homography, box)
-    turns = [_cross(quad[i], quad[(i + 1) % 4], quad[(i + 2) % 4]) for i in range(4)]
-    if min(turns) <= 0:
-        return "the work's outline is mirrored" if max(turns) < 0 else "the work's outline collapses to a line"
-    stretches = np.array([_stretch(homography, corner) for corner in box])
-    anisotropy = (stretches[:, 0] / np.maximum(stretches[:, 1], 1e-12)).max()
-    if anisotropy > max_anisotropy:
-        return f"stretched {anisotropy:.1f}x more one way than the other (> {max_anisotropy:g})"
-    return ""
-
-
-def _stretch(homography: np.ndarray, point: np.ndarray) -> np.ndarray:
-    """Singular values (largest first) of the homography's Jacobian at `point`: how it stretches there."""
-    x, y = point
-    h = homography
-    w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
-    u = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w
-    v = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
-    jacobian = np.array(
-        [
-            [(h[0, 0] - u * h[2, 0]) / w, (h[0, 1] - u * h[2, 1]) / w],
-            [(h[1, 0] - v * h[2, 0]) / w, (h[1, 1] - v * h[2, 1]) / w],
-        ]
-    )
-    return np.linalg.svd(jacobian, compute_uv=False)
-
-
-def _clip_convex(polygon: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """The part of a convex polygon inside an axis-aligned box (Sutherland-Hodgman)."""
-    (x0, y0), (x1, y1) = box[0], box[2]
-    edges = [
-        (lambda p: p[0] >= x0, lambda p, q: _at_x(p, q, x0)),
-        (lambda p: p[0] <= x1, lambda p, q: _at_x(p, q, x1)),
-        (lambda p: p[1] >= y0, lambda p, q: _at_y(p, q, y0)),
-        (lambda p: p[1] <= y1, lambda p, q: _at_y(p, q, y1)),
-    ]
-    points = list(polygon)
-    for inside, crossing in edges:
-        clipped = []
-        for i, current in enumerate(points):
-            previous = points[i - 1]
-            if inside(current):
-                if not inside(previous):
-                    clipped.append(crossing(previous, current))
-                clipped.append(current)
-            elif inside(previous):
-                clipped.append(crossing(previous, current))
-        points = clipped
-        if not points:
-            break
-    return np.array(points, dtype=np.float64).reshape(-1, 2)
-
-
-def _at_x(p, q, x):
-    t = (x - p[0]) / (q[0] - p[0])
-    return np.array([x, p[1] + t * (q[1] - p[1])])
-
-
-def _at_y(p, q, y):
-    t = (y - p[1]) / (q[1] - p[1])
-    return np.array([p[0] + t * (q[0] - p[0]), y])
-
-
-def _scale(sx: float, sy: float) -> np.ndarray:
-    return np.diag([sx, sy, 1.0])
-
-
-def _shift(dx: float, dy: float) -> np.ndarray:
-    return np.array([[1.0, 0, dx], [0, 1.0, dy], [0, 0, 1.0]])
-
-
-def _resize_map(from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
-    """Maps pixel-centre coordinates of an image of `from_size` onto the same image at `to_size`."""
-    sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
-    return _shift(-0.5, -0.5) @ _scale(sx, sy) @ _shift(0.5, 0.5)
-
-
 def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, side: int) -> float:
     """NCC between the work warped into the candidate and the candidate, over the footprint.
 
@@ -384,8 +297,8 @@ def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, sid
     Both are band-pass filtered first: a difference of Gaussians keeps shapes and textures and
     drops the overall layout of light and dark, which two photos of one scene share.
     """
-    cand_to_gray = _resize_map((candidate.width, candidate.height), (candidate_gray.shape[1], candidate_gray.shape[0]))
-    quad = _project(cand_to_gray @ homography, _box(work.width, work.height))
+    cand_to_gray = resize_map((candidate.width, candidate.height), (candidate_gray.shape[1], candidate_gray.shape[0]))
+    quad = project(cand_to_gray @ homography, box(work.width, work.height))
     gh, gw = candidate_gray.shape
     x0, y0 = np.floor(np.clip(quad.min(axis=0), 0, [gw, gh])).astype(int)
     x1, y1 = np.ceil(np.clip(quad.max(axis=0) + 1, 0, [gw, gh])).astype(int)
@@ -396,18 +309,18 @@ def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, sid
     grid_size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
     target = cv2.resize(crop, grid_size, interpolation=cv2.INTER_AREA)
     work_to_grid = (
-        _resize_map(crop.shape[::-1], grid_size)
-        @ _shift(-x0, -y0)
+        resize_map(crop.shape[::-1], grid_size)
+        @ shift(-x0, -y0)
         @ cand_to_gray
         @ homography
-        @ _resize_map((work_gray.shape[1], work_gray.shape[0]), (work.width, work.height))
+        @ resize_map((work_gray.shape[1], work_gray.shape[0]), (work.width, work.height))
     )
     # Shrink the work first to about its size on the grid, so the warp does not alias.
-    footprint_area = _area(_project(work_to_grid, _box(work_gray.shape[1], work_gray.shape[0])))
+    footprint_area = area(project(work_to_grid, box(work_gray.shape[1], work_gray.shape[0])))
     shrink = min(1.0, np.sqrt(footprint_area / work_gray.size))
     small_size = (max(1, round(work_gray.shape[1] * shrink)), max(1, round(work_gray.shape[0] * shrink)))
     small = cv2.resize(work_gray, small_size, interpolation=cv2.INTER_AREA)
-    small_to_grid = work_to_grid @ _resize_map(small_size, (work_gray.shape[1], work_gray.shape[0]))
+    small_to_grid = work_to_grid @ resize_map(small_size, (work_gray.shape[1], work_gray.shape[0]))
     warped = cv2.warpPerspective(small, small_to_grid, grid_size, flags=cv2.INTER_LINEAR)
     mask = cv2.warpPerspective(np.full(small.shape, 255, np.uint8), small_to_grid, grid_size, flags=cv2.INTER_NEAREST)
     # Interpolation blends the work with the black outside along the footprint's edge.
@@ -419,41 +332,7 @@ def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, sid
     mask &= _local_std(target) >= _FLAT_STD
     if footprint < 64 or mask.sum() < max(64, _MIN_TEXTURED_SHARE * footprint):
         return 0.0
-    return _tiled_ncc(_band_pass(warped, mask), _band_pass(target, mask), mask)
-
-
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    denominator = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0
-
-
-def _tiled_ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray, tiles: int = 4,
-               structure: np.ndarray | None = None, min_structure: float = 0.0) -> float:
-    """NCC judged tile by tile: the mean over the better half of a tiles x tiles grid.
-
-    Where a copy shows the work, its tiles correlate almost perfectly; a caption, a logo, a
-    crop edge or a rotation's corners spoil the tiles they touch and no others, and the better
-    half ignores them as long as they are fewer than half. A second photo of the same scene
-    differs in light and parallax everywhere, so even its better tiles stay low. With too few
-    usable tiles the whole footprint is compared at once. With `structure`, a tile where it varies
-    less than `min_structure` carries no evidence either way and is left out.
-    """
-    ys, xs = np.nonzero(mask)
-    y_edges = np.linspace(ys.min(), ys.max() + 1, tiles + 1).astype(int)
-    x_edges = np.linspace(xs.min(), xs.max() + 1, tiles + 1).astype(int)
-    scores = []
-    for y0, y1 in itertools.pairwise(y_edges):
-        for x0, x1 in itertools.pairwise(x_edges):
-            inside = mask[y0:y1, x0:x1]
-            if (inside.size and inside.mean() >= _TILE_COVERAGE and inside.sum() >= 32
-                    and (structure is None or structure[y0:y1, x0:x1][inside].std() >= min_structure)):
-                scores.append(_ncc(a[y0:y1, x0:x1][inside], b[y0:y1, x0:x1][inside]))
-    if len(scores) < _MIN_TILES:
-        return _ncc(a[mask], b[mask])
-    better_half = sorted(scores, reverse=True)[: (len(scores) + 1) // 2]
-    return float(np.mean(better_half))
+    return tiled_ncc(_band_pass(warped, mask), _band_pass(target, mask), mask)
 
 
 def _local_std(image: np.ndarray, size: int = 7) -> np.ndarray:

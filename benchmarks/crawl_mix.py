@@ -1,0 +1,404 @@
+"""What detection costs on a crawl of mostly unrelated images, and the quality set's recall, in one run.
+
+    python -m benchmarks.crawl_mix [--mix 5000] [--works 1000] [--per-family 4] [--throughput 400]
+                                   [--workdir DIR] [--out FILE] [--debs DIR] [--photos DIR] [--seed N]
+
+The *crawl mix* is `--mix` candidate images that copy no registered work, of the kinds a crawl brings:
+- photos: the shared photos that are not registered (`benchmarks.dataset`'s negatives), as they are;
+- icons: PNG icons installed by Debian packages under /usr/share/icons, at the sizes they ship;
+- clip art, logos and wallpapers: the PNG, JPEG and WebP files of the Debian packages `openclipart-png`,
+  `desktop-base` and `gnome-backgrounds`, unpacked under `--debs` (`apt-get download` them, then
+  `dpkg -x PACKAGE.deb DIR/root`; a kind whose files are absent is left out and the report says so);
+- figures: the PNG and JPEG files under /usr/share/doc;
+- thumbnails (150-320 px JPEGs) and banners (728x90, 970x250 or 1200x300 crops) cut from those photos
+  and wallpapers; text-page screenshots and charts drawn by `benchmarks.distractors` with another seed.
+Every file's origin is listed in the JSON output (`mix_sources`). Mixed in: 1% copies, taken from the
+quality set's copies.
+
+The *quality set* is `benchmarks.dataset`'s (registered works, their copies in named families, negatives);
+it is registered into a real workspace (embedder "none") and every query is analysed exactly as a scan
+does (`Detector.analyse_content` on the stored bytes), so per-family recall at `match` is the product's.
+
+Per candidate it measures the process CPU time of the whole analysis (decode, Content Credentials,
+hashes, features, search, verification) and, where the detector says so, the cascade stage the
+candidate stopped at. On the same mix files, in the same run: decode + pHash, decode + PDQ, and decode
++ pHash + PDQ (the hashing floor). Then images/s of the mix with 1 and 2 worker processes (`--throughput`
+images; wall time, so it moves with whatever else the machine runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks import distractors, machine, quality
+from benchmarks.dataset import Dataset, Query, build, photos_dir
+from detector.config import Settings
+from detector.detect import Detector
+from detector.errors import ImageRefused
+from detector.hashing import HASHERS
+from detector.intake import decode_image
+from detector.parallel import analyse_all
+from detector.register import WorkInfo, register_files
+from detector.workspace import create_workspace, open_workspace
+from detector.workspace.blobs import BlobStore
+from detector.workspace.store import open_store
+
+RASTER = (".png", ".jpg", ".jpeg", ".webp")
+#: Share of the mix each kind would take; a kind with too few files leaves its share to the others.
+MIX_SHARES = {"photo": 0.10, "icon": 0.25, "clipart": 0.20, "logo": 0.03, "wallpaper": 0.04, "figure": 0.05,
+              "thumbnail": 0.13, "banner": 0.08, "screenshot": 0.06, "chart": 0.06}
+COPY_SHARE = 0.01
+#: Where the Debian packages are unpacked (see the module's docstring).
+DEFAULT_DEBS = Path("/tmp/crawlmix-debs")
+
+
+def _debian_files(debs: Path) -> dict[str, list[tuple[Path, str]]]:
+    """Raster files of each kind shipped by Debian packages: (path, package)."""
+    def listed(root: Path, package: str, pattern: str = "**/*") -> list[tuple[Path, str]]:
+        return [(p, package) for p in sorted(root.glob(pattern)) if p.suffix.lower() in RASTER and p.is_file()]
+
+    unpacked = debs / "root" / "usr" / "share"
+    desktop = listed(unpacked / "desktop-base", "desktop-base")
+    return {
+        "icon": listed(Path("/usr/share/icons"), "installed icon themes (dpkg -S names the package)"),
+        "figure": listed(Path("/usr/share/doc"), "installed package documentation"),
+        "clipart": listed(unpacked / "openclipart", "openclipart-png") + listed(unpacked / "pixmaps", "openclipart-png"),
+        "logo": [(p, pkg) for p, pkg in desktop if "logo" in str(p).lower() or "emblem" in str(p).lower()],
+        "wallpaper": [(p, pkg) for p, pkg in desktop if "logo" not in str(p).lower()]
+                     + listed(unpacked / "backgrounds", "gnome-backgrounds"),
+    }
+
+
+def _jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def build_mix(dataset: Dataset, photos: Path, debs: Path, size: int, seed: int,
+              out: Path) -> tuple[list[dict], dict[str, int]]:
+    """Write the crawl mix's non-copies under `out`; returns [{file, kind, source}] (shuffled) and how many
+    each kind fell short of its share (its files ran out)."""
+    rng = random.Random(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    files = _debian_files(debs)
+    photo_paths = [p for p in sorted(photos.glob("*")) if p.stem in dataset.negatives]
+    files["photo"] = [(p, "shared/photos (not registered)") for p in photo_paths]
+    wanted = {kind: round(share * size) for kind, share in MIX_SHARES.items()}
+    items: list[dict] = []
+
+    def add(kind: str, data: bytes, source: str, suffix: str) -> None:
+        name = f"{kind}-{len(items):05d}{suffix}"
+        (out / name).write_bytes(data)
+        items.append({"file": name, "kind": kind, "source": source})
+
+    for kind in ("photo", "icon", "clipart", "logo", "wallpaper", "figure"):
+        chosen = rng.sample(files.get(kind, []), min(wanted[kind], len(files.get(kind, []))))
+        for path, package in chosen:
+            add(kind, path.read_bytes(), f"{package}: {path}", path.suffix.lower())
+    pictures = [p for p, _ in files["photo"] + files.get("wallpaper", []) if p.suffix.lower() != ".svg"]
+    for _ in range(wanted["thumbnail"] if pictures else 0):
+        path = rng.choice(pictures)
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((rng.randint(150, 320),) * 2)
+        add("thumbnail", _jpeg(image, rng.choice((70, 80, 90))), f"thumbnail of {path}", ".jpg")
+    for _ in range(wanted["banner"] if pictures else 0):
+        path = rng.choice(pictures)
+        image = Image.open(path).convert("RGB")
+        width, height = rng.choice(((728, 90), (970, 250), (1200, 300)))
+        scale = max(width / image.width, height / image.height)
+        image = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))))
+        left, top = rng.randint(0, image.width - width), rng.randint(0, image.height - height)
+        add("banner", _jpeg(image.crop((left, top, left + width, top + height))), f"banner cut from {path}", ".jpg")
+    for kind, draw in (("screenshot", distractors.text_screenshot), ("chart", distractors.chart)):
+        for i in range(wanted[kind]):
+            recipe = f"mix:{seed}:{kind}:{i}"
+            add(kind, _png(draw(random.Random(recipe))), f"benchmarks.distractors.{draw.__name__}, Random({recipe!r})",
+                ".png")
+    short = {kind: wanted[kind] - sum(i["kind"] == kind for i in items) for kind in wanted}
+    rng.shuffle(items)
+    return items, {kind: n for kind, n in short.items() if n > 0}
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _stats(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    ms = [1000 * v for v in values]
+    return {"n": len(ms), "median": statistics.median(ms), "p95": float(np.percentile(ms, 95)),
+            "mean": statistics.fmean(ms)}
+
+
+def _exit_of(analysis) -> str:
+    """The cascade stage an analysis stopped at (detectors before the cascade ran every stage)."""
+    cascade = getattr(analysis, "cascade", None)
+    return cascade["exit"] if cascade else "full (no cascade)"
+
+
+def _analyse(detector: Detector, blobs: BlobStore, folder: Path, names: list[str], unscreened: bool = False) -> list[dict]:
+    """One row per image: CPU, exit, seconds per stage, findings. `unscreened`: an image the cascade's screen
+    stopped is analysed again with the screen off, and that row's `unscreened` holds those findings (what the
+    detector found before the cascade, the same code past the screen)."""
+    rows = []
+    for name in names:
+        sha256 = blobs.put((folder / name).read_bytes())
+        clock = time.process_time()
+        analysis = detector.analyse_content(sha256, name)
+        cpu = time.process_time() - clock
+        rows.append({"name": name, "sha256": sha256, "cpu": cpu, "refused": analysis.refusal is not None,
+                     "exit": _exit_of(analysis), "best_coarse_votes": (getattr(analysis, "cascade", None) or {}).get(
+                         "best_coarse_votes"), "seconds": dict(analysis.seconds),
+                     "findings": [(f.asset_id, f.decision.score, f.decision.decision) for f in analysis.findings]})
+        if unscreened and rows[-1]["exit"] == "screen":
+            gates, detector.gates = detector.gates, replace(detector.gates, screen=False)
+            try:
+                again = detector.analyse_content(sha256, name)
+            finally:
+                detector.gates = gates
+            rows[-1]["unscreened"] = [(f.asset_id, f.decision.score, f.decision.decision) for f in again.findings]
+    return rows
+
+
+def stage_cpu(rows: list[dict]) -> dict[str, float]:
+    """Mean CPU ms per candidate of each stage: a candidate's CPU time shared out in proportion to its stages'
+    own (wall) clocks, so that other load on the machine does not inflate it."""
+    total: Counter = Counter()
+    for row in rows:
+        clocked = sum(row["seconds"].values())
+        for stage, seconds in row["seconds"].items():
+            total[stage] += 1000 * row["cpu"] * seconds / clocked if clocked else 0.0
+    return {stage: value / max(1, len(rows)) for stage, value in sorted(total.items())}
+
+
+def _floor(folder: Path, names: list[str], settings) -> dict:
+    """CPU per file of decode + pHash, decode + PDQ, and decode + both (the product's decode)."""
+    cpu: dict[str, list[float]] = {"decode + phash": [], "decode + pdq": [], "decode + phash + pdq": []}
+    for name in names:
+        data = (folder / name).read_bytes()
+        for label, hashers in (("decode + phash", ("phash",)), ("decode + pdq", ("pdq",)),
+                               ("decode + phash + pdq", ("phash", "pdq"))):
+            clock = time.process_time()
+            try:
+                image = decode_image(data, name, settings).image
+            except ImageRefused:
+                break
+            for hasher in hashers:
+                HASHERS[hasher].hash(image)
+            cpu[label].append(time.process_time() - clock)
+    return {label: _stats(values) for label, values in cpu.items()}
+
+
+def _throughput(detector: Detector, contents: list[tuple[str, str]]) -> dict:
+    out = {}
+    for workers in (1, 2):
+        clock = time.perf_counter()
+        done = sum(1 for _ in analyse_all(detector, contents, workers))
+        wall = time.perf_counter() - clock
+        out[f"workers_{workers}"] = {"images": done, "wall_s": wall, "images_per_s": done / wall}
+    out["speedup"] = out["workers_2"]["images_per_s"] / out["workers_1"]["images_per_s"]
+    return out
+
+
+def _workspace(dataset: Dataset, home: Path):
+    """The workspace with the set's works registered (once: a later run reuses it)."""
+    done = home / "registered"
+    if done.exists():
+        ws = open_workspace(home)
+        return ws, open_store(ws), float(done.read_text(encoding="utf-8"))
+    ws, _ = create_workspace(home, Settings().with_embedder("none"))
+    store = open_store(ws)
+    clock = time.perf_counter()
+    register_files(ws, store, ws.settings(), None, sorted(dataset.works_dir.iterdir()), WorkInfo("bench"), workers=2)
+    done.write_text(str(time.perf_counter() - clock), encoding="utf-8")
+    return ws, store, float(done.read_text(encoding="utf-8"))
+
+
+def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_family: int, throughput: int,
+        seed: int, checkpoint=lambda part, data: None) -> dict:
+    """Every number of the part; `checkpoint(name, data)` gets each stage's raw rows as soon as they exist."""
+    manifest = workdir / "set" / "manifest.json"
+    if manifest.exists():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        dataset = Dataset(workdir / "set", data["seed"], data["works"], data["negatives"],
+                          [Query(**q) for q in data["queries"]], data["generated"])
+    else:
+        dataset = build(photos, workdir / "set", seed, quick=False, per_family=per_family, catalogue=works)
+    mix_file = workdir / "mix.json"
+    if mix_file.exists():
+        items, short = json.loads(mix_file.read_text(encoding="utf-8"))
+    else:
+        items, short = build_mix(dataset, photos, debs, mix, seed, workdir / "mix")
+        mix_file.write_text(json.dumps([items, short], indent=1), encoding="utf-8")
+    items = items[:mix]  # a smaller run on a kept mix takes its first images
+    ws, store, register_s = _workspace(dataset, workdir / "home")
+    try:
+        settings = ws.settings()
+        detector = Detector(ws, store, settings, None)
+        blobs = BlobStore(ws.blobs_dir)
+        stems = {a["id"]: Path(a["filename"]).stem for a in store.assets()}
+        print(f"crawl_mix: {len(stems)} works, {len(dataset.queries)} quality queries, {len(items)} mix images",
+              flush=True)
+        queries = _analyse(detector, blobs, dataset.queries_dir, [q.name for q in dataset.queries], unscreened=True)
+        predictions = [(row["name"], stems[asset_id], score) for row in queries
+                       for asset_id, score, decision in row["findings"] if decision]
+        evaluation = quality.evaluate(dataset, predictions, fixed_threshold=settings.match.match_threshold)
+        unscreened = [(row["name"], stems[asset_id], score) for row in queries
+                      for asset_id, score, decision in row.get("unscreened", row["findings"]) if decision]
+        without_screen = quality.evaluate(dataset, unscreened, fixed_threshold=settings.match.match_threshold)
+        checkpoint("quality", {"family_recall": evaluation["family_recall"], "rows": queries})
+        by_name = {q.name: q for q in dataset.queries}
+        copies = [row for row in queries if by_name[row["name"]].work]
+        crawl = _analyse(detector, blobs, workdir / "mix", [i["file"] for i in items])
+        checkpoint("mix", {"rows": crawl})
+        kinds = {i["file"]: i["kind"] for i in items}
+        decoded = [row for row in crawl if not row["refused"]]
+        mixed = decoded + random.Random(seed).sample(copies, min(len(copies), max(1, round(COPY_SHARE * len(decoded)))))
+        floor = _floor(workdir / "mix", [row["name"] for row in decoded], settings.intake)
+        contents = [(row["sha256"], row["name"]) for row in mixed][:throughput]
+        speed = _throughput(detector, contents) if throughput else None
+    finally:
+        store.close()
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine.describe(),
+        "seed": seed, "works": len(stems), "register_s": register_s,
+        "quality": {"queries": len(dataset.queries), "family_recall": evaluation["family_recall"],
+                    "negatives_hit": evaluation["negatives_hit"], "negative_queries": evaluation["negative_queries"],
+                    "threshold": evaluation["threshold"],
+                    "family_recall_without_screen": without_screen["family_recall"],
+                    "lost_to_screen": sorted(row["name"] for row in queries if "unscreened" in row
+                                             and any(d == "match" for _, _, d in row["unscreened"])),
+                    "best_coarse_votes": {row["name"]: row["best_coarse_votes"] for row in queries},
+                    "copy_exits": dict(Counter(f"{by_name[r['name']].family}: {r['exit']}" for r in copies))},
+        "mix": {"images": len(items), "refused": sum(row["refused"] for row in crawl),
+                "kinds": dict(Counter(i["kind"] for i in items)), "short_of": short,
+                "false_matches": sorted(f"{row['name']} ({kinds[row['name']]}) -> {stems[a]} {s:.3f}"
+                                        for row in crawl for a, s, d in row["findings"] if d == "match"),
+                "reviews": sum(1 for row in crawl for _, _, d in row["findings"] if d == "review"),
+                "exits": dict(Counter(row["exit"] for row in decoded)),
+                "best_coarse_votes": {row["name"]: row["best_coarse_votes"] for row in decoded},
+                "exits_by_kind": {k: dict(Counter(r["exit"] for r in decoded if kinds[r["name"]] == k))
+                                  for k in sorted(set(kinds.values()))},
+                "stage_cpu_ms_mean": stage_cpu(decoded)},
+        "cpu_ms": {"non_copies": _stats([row["cpu"] for row in decoded]),
+                   "copies": _stats([row["cpu"] for row in copies]),
+                   "non_copies_by_kind": {k: _stats([r["cpu"] for r in decoded if kinds[r["name"]] == k])
+                                          for k in sorted(set(kinds.values()))},
+                   **floor},
+        "throughput": speed,
+        "mix_sources": items,
+    }
+
+
+def _ms(stats: dict) -> str:
+    return f"{stats['median']:.0f} / {stats['p95']:.0f} / {stats['mean']:.0f}" if stats.get("n") else "-"
+
+
+def render(part: dict, baseline: dict | None = None) -> list[str]:
+    """The part's section of RESULTS.md; with `baseline` (the same part run by an earlier version on the same
+    set), its numbers beside."""
+    cpu, mix = part["cpu_ms"], part["mix"]
+    before = baseline["cpu_ms"] if baseline else None
+    lines = ["## Crawl mix: the cost of unrelated images", "",
+             (f"{mix['images']} candidate images that copy nothing ({', '.join(f'{k} {v}' for k, v in sorted(mix['kinds'].items()))}; "
+             f"{mix['refused']} refused by intake, e.g. icons under 32 px) and the quality set's {part['quality']['queries']} "
+             f"queries, against {part['works']} registered works, embedder 'none'; `benchmarks/crawl_mix.py`, seed "
+             f"{part['seed']}, {part['date']}. CPU is process time per candidate (decode to decision), in ms: "
+             "median / p95 / mean."), "",
+             "| | this run" + (" | before the cascade |" if before else " |"), "|---|---|" + ("---|" if before else "")]
+    rows = [("non-copies", "non_copies"), ("copies (quality set)", "copies"), ("decode + pHash", "decode + phash"),
+            ("decode + PDQ", "decode + pdq"), ("decode + pHash + PDQ (the floor)", "decode + phash + pdq")]
+    for label, key in rows:
+        lines.append(f"| {label} | {_ms(cpu[key])} |" + (f" {_ms(before[key])} |" if before else ""))
+    for kind, stats in cpu["non_copies_by_kind"].items():
+        old = before["non_copies_by_kind"].get(kind, {}) if before else None
+        lines.append(f"| non-copies: {kind} | {_ms(stats)} |" + (f" {_ms(old)} |" if before else ""))
+    exits = mix["exits"]
+    total = sum(exits.values()) or 1
+    lines += ["", "Exits of the non-copies: " + ", ".join(f"{k} {v} ({v / total:.0%})" for k, v in sorted(exits.items()))
+              + ". Mean CPU per stage of a non-copy (ms): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in mix["stage_cpu_ms_mean"].items() if v >= 0.05) + ".",
+              f"False matches among the non-copies: {len(mix['false_matches'])}"
+              + (f" ({'; '.join(mix['false_matches'])})" if mix["false_matches"] else "")
+              + f"; pairs kept for review: {mix['reviews']}."]
+    speed = part.get("throughput")
+    if speed:
+        lines.append(f"Throughput on {speed['workers_1']['images']} mix images (1% copies): "
+                     f"{speed['workers_1']['images_per_s']:.2f} images/s with 1 worker, "
+                     f"{speed['workers_2']['images_per_s']:.2f} with 2 ({speed['speedup']:.2f}x; wall time).")
+    quality_part = part["quality"]
+    recall = quality_part["family_recall"]
+    old_recall = baseline["quality"]["family_recall"] if baseline else {}
+    lines += ["", "| family | recall at match" + (" | before |" if baseline else " |"), "|---|---|" + ("---|" if baseline else "")]
+    for family, value in sorted(recall.items()):
+        old = old_recall.get(family)
+        lines.append(f"| {family} | {value:.3f} |" + ("" if not baseline else " - |" if old is None else f" {old:.3f} |"))
+    lines += ["", f"Negative queries matched: {quality_part['negatives_hit']} of {quality_part['negative_queries']}.", ""]
+    return lines
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mix", type=int, default=5000, help="Non-copy images in the crawl mix.")
+    parser.add_argument("--works", type=int, default=1000, help="Registered works in the quality set.")
+    parser.add_argument("--per-family", type=int, default=4, help="Transforms per family per photo work.")
+    parser.add_argument("--throughput", type=int, default=400, help="Mix images timed with 1 and 2 workers (0: none).")
+    parser.add_argument("--photos", default=None)
+    parser.add_argument("--debs", default=str(DEFAULT_DEBS), help="Folder whose root/ holds the unpacked .debs.")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", default="/tmp/crawl-mix", help="Kept: a second run reuses the set and works.")
+    parser.add_argument("--out", default="benchmarks/CRAWL_MIX.json")
+    parser.add_argument("--render", nargs="+", metavar="JSON",
+                        help="Measure nothing: print the RESULTS.md section of a saved run (and of a baseline run "
+                             "on the same set, given second).")
+    args = parser.parse_args(argv)
+    if args.render:
+        part, *baseline = (json.loads(Path(f).read_text(encoding="utf-8")) for f in args.render)
+        print("\n".join(render(part, baseline[0] if baseline else None)))
+        return
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    partial = Path(args.out).with_suffix(".partial.json")
+    kept: dict = {}
+
+    def checkpoint(part: str, data: dict) -> None:
+        kept[part] = data
+        partial.write_text(json.dumps(kept, default=float), encoding="utf-8")
+
+    result = run(photos_dir(args.photos), workdir, Path(args.debs), args.mix, args.works, args.per_family,
+                 args.throughput, args.seed, checkpoint)
+    result["command"] = "python -m benchmarks.crawl_mix " + " ".join(sys.argv[1:] if argv is None else argv)
+    result["commit"] = _git_commit()
+    Path(args.out).write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
+    summary = {k: result[k] for k in ("works", "cpu_ms", "throughput")} | {"exits": result["mix"]["exits"]}
+    print(json.dumps(summary, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The detection cascade: unrelated images stop at the cheap screen, copies go on and still match.
+
+The works are the bundled photos, registered into a real workspace; the copies are made here with
+Pillow (crop, recompression, a caption, a small copy inside a page), the unrelated images are photos
+never registered and a flat logo.
+"""
+
+import io
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from detector.cascade import Gates
+from detector.detect import Detector
+from detector.intake import decode_image
+from detector.register import WorkInfo, image_paths, register_files
+from detector.workspace.blobs import sha256_hex
+from detector.workspace.store import utc_now
+
+
+@pytest.fixture
+def detector(workspace, works_dir):
+    ws, store = workspace
+    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+    return Detector(ws, store, ws.settings(), None)
+
+
+def encoded(image: Image.Image, quality: int = 85) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def examine(detector: Detector, data: bytes):
+    seconds: Counter = Counter()
+    decoded = decode_image(data, "candidate.jpg", detector.settings.intake)
+    findings, passage = detector.examine(sha256_hex(data), decoded, seconds)
+    return findings, passage, seconds
+
+
+def logo() -> Image.Image:
+    """A flat logo: a disc and a bar on a plain ground, as sites put beside their name."""
+    image = Image.new("RGB", (480, 240), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((30, 30, 210, 210), fill=(20, 110, 190))
+    draw.rectangle((240, 100, 450, 140), fill=(240, 150, 20))
+    return image
+
+
+def page_with(work: Image.Image) -> Image.Image:
+    """A forum page: header, lines of text, and the work at a third of its size."""
+    page = Image.new("RGB", (1280, 900), (246, 246, 248))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, 1280, 70), fill=(40, 70, 120))
+    small = work.resize((work.width // 3, work.height // 3), Image.LANCZOS)
+    page.paste(small, (60, 120))
+    for y in range(120, 860, 28):
+        draw.text((480, y), "Posted by a reader: we saw this picture somewhere last week and liked it.", fill=(30, 30, 30))
+    return page
+
+
+def test_unrelated_images_stop_at_the_screen_without_full_features(detector, others_dir):
+    unrelated = [encoded(Image.open(others_dir / "lake.jpg")), encoded(Image.open(others_dir / "village.jpg")),
+                 encoded(logo())]
+    for data in unrelated:
+        findings, passage, seconds = examine(detector, data)
+        assert findings == []
+        assert passage.exit == "screen" and passage.nominated == 0
+        assert passage.best_coarse_votes < Gates().min_coarse_votes
+        assert "features" not in seconds and "verify" not in seconds  # the full stage never ran
+
+
+def test_another_photo_of_a_registered_scene_gets_some_votes_but_stops_at_the_screen(detector, others_dir):
+    """The other photo of the registered basketball court shares real structure with it, so its coarse
+    features vote for it, but far fewer than a copy's (tens, see below): it stops at the screen."""
+    findings, passage, _ = examine(detector, encoded(Image.open(others_dir / "basketball-court1-b.jpg")))
+    assert findings == []
+    assert passage.exit == "screen"
+    assert 0 < passage.best_coarse_votes < Gates().min_coarse_votes
+
+
+@pytest.mark.parametrize("copy", ["crop", "recompress", "caption", "small_in_page"])
+def test_real_copies_go_through_every_stage_and_match(detector, works_dir, copy):
+    work = Image.open(works_dir / "castle.jpg").convert("RGB")
+    width, height = work.size
+    if copy == "crop":
+        image = work.crop((width // 5, height // 6, width * 3 // 5, height * 2 // 3))
+    elif copy == "recompress":
+        image = Image.open(io.BytesIO(encoded(work.resize((width // 2, height // 2)), quality=30)))
+    elif copy == "caption":
+        image = work.copy()
+        ImageDraw.Draw(image).rectangle((0, height * 3 // 4, width, height), fill=(0, 0, 0))
+        ImageDraw.Draw(image).text((20, height * 3 // 4 + 10), "Best castle in the world", fill=(255, 255, 255))
+    else:
+        image = page_with(work)
+    findings, passage, seconds = examine(detector, encoded(image))
+    castle = next(a["id"] for a in detector.assets.values() if Path(a["filename"]).name == "castle.jpg")
+    matched = {f.asset_id: f for f in findings if f.decision.decision == "match"}
+    assert set(matched) == {castle}
+    assert passage.exit == "full" and passage.nominated >= 1 and seconds["features"] > 0
+    assert matched[castle].signals["cascade"] == passage.as_dict()
+
+
+def test_a_scan_counts_its_exits_and_records_where_a_match_stopped(detector, works_dir, others_dir):
+    store, blobs = detector.store, detector.blobs
+    copy = encoded(Image.open(works_dir / "coffee.jpg").convert("RGB").rotate(8, expand=True), quality=60)
+    scan_id = store.start_scan({})
+    for name, data in (("copy.jpg", copy), ("lake.jpg", encoded(Image.open(others_dir / "lake.jpg"))),
+                       ("logo.jpg", encoded(logo()))):
+        store.add_candidate({"scan_id": scan_id, "target": "test", "page_url": f"https://blog.example/{name}.html",
+                             "image_url": f"https://blog.example/img/{name}", "discovered_at": utc_now(),
+                             "sha256": blobs.put(data), "byte_size": len(data)})
+    summary = detector.run()
+    assert summary.exits == Counter({"screen": 2, "full": 1})
+    assert summary.as_dict()["cascade_exits"] == {"screen": 2, "full": 1}
+    (match,) = store.matches()
+    assert match["image_url"].endswith("copy.jpg") and match["decision"] == "match"
+    assert match["signals"]["cascade"]["exit"] == "full"
+
+
+def test_gates_refuse_nonsense():
+    with pytest.raises(ValueError, match="min_coarse_votes >= 1"):
+        Gates(min_coarse_votes=0)
+

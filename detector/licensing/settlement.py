@@ -146,22 +146,25 @@ def _open_offer(store: Store, offer_id: int, at: str) -> dict:
 def accept(store: Store, settings: Settings, offer_id: int, visitor: Visitor, at: str | None = None,
            price_minor: int | None = None) -> dict:
     """Accept the offer for who `visitor` says they are; records the exact terms and price and an invoice
-    number (the owner's next). Returns the acceptance."""
+    number (the owner's next). Returns the acceptance.
+
+    The offer is read inside the write transaction, so of two acceptances at once the second finds it
+    accepted and is refused."""
     at = at or utc_now()
     who = checked_identity(visitor)
-    offer = _open_offer(store, offer_id, at)
-    price = offers.due_minor(offer, at) if price_minor is None else price_minor
-    match = store.match(offer["match_id"])
-    asset = store.asset(match["asset_id"])
-    rules = rules_for(settings, store, offer)
-    terms = {
-        "licence": offer["licence"], "commercial": bool(offer["commercial"]), "domain": licensed_domain(match),
-        "page_url": match["page_url"], "image_url": match["image_url"], "term_days": rules.licence_term_days,
-        "work": {"asset_id": asset["id"], "title": asset.get("title") or asset["filename"],
-                 "sha256": asset["sha256"]},
-        "currency": offer["currency"], "price": money.text(price),
-    }
     with store.atomic():
+        offer = _open_offer(store, offer_id, at)
+        price = offers.due_minor(offer, at) if price_minor is None else price_minor
+        match = store.match(offer["match_id"])
+        asset = store.asset(match["asset_id"])
+        rules = rules_for(settings, store, offer)
+        terms = {
+            "licence": offer["licence"], "commercial": bool(offer["commercial"]), "domain": licensed_domain(match),
+            "page_url": match["page_url"], "image_url": match["image_url"], "term_days": rules.licence_term_days,
+            "work": {"asset_id": asset["id"], "title": asset.get("title") or asset["filename"],
+                     "sha256": asset["sha256"]},
+            "currency": offer["currency"], "price": money.text(price),
+        }
         seq = store.next_invoice_seq(offer["owner_id"])
         number = f"{rules.invoice_prefix}{offer['owner_id']}-{seq:05d}"
         record = {"offer_id": offer_id, "owner_id": offer["owner_id"], "name": who.name,
@@ -178,19 +181,21 @@ def accept(store: Store, settings: Settings, offer_id: int, visitor: Visitor, at
 
 def counter(store: Store, settings: Settings, offer_id: int, amount_minor: int, visitor: Visitor,
             at: str | None = None) -> negotiation.Answer:
-    """Answer a counter-offer at once by the owner's rules; record it; accept when the rules do."""
+    """Answer a counter-offer at once by the owner's rules; record it; accept when the rules do (at the
+    amount countered: the buyer offered it). The standing proposal is read inside the write transaction."""
     at = at or utc_now()
     who = checked_identity(visitor)
-    offer = _open_offer(store, offer_id, at)
-    quoted = offer["early_amount_minor"] if at <= offer["discount_until"] else offer["amount_minor"]
-    match = store.match(offer["match_id"])
-    limits = negotiation.bounds(quoted, work_rules.rules_for_work(store, rules_for(settings, store, offer),
-                                                                  match["asset_id"]))
-    reply = negotiation.answer(limits, amount_minor, offer["standing_minor"])
     with store.atomic():
+        offer = _open_offer(store, offer_id, at)
+        quoted = offer["early_amount_minor"] if at <= offer["discount_until"] else offer["amount_minor"]
+        match = store.match(offer["match_id"])
+        limits = negotiation.bounds(quoted, work_rules.rules_for_work(store, rules_for(settings, store, offer),
+                                                                      match["asset_id"]))
+        reply = negotiation.answer(limits, amount_minor, offer["standing_minor"])
         store.add_counter_offer({"offer_id": offer_id, "amount_minor": amount_minor, "answer": reply.kind,
                                  "answer_minor": reply.amount_minor, "at": at})
-        store.update_offer(offer_id, standing_minor=reply.amount_minor)
+        if reply.kind != "above":  # a counter above the price proposes nothing; what stood still stands
+            store.update_offer(offer_id, standing_minor=reply.amount_minor)
         offers.set_offer_status(store, offer_id, "countered", at=at, details={
             "counter": money.text(amount_minor), "answer": reply.kind, "answer_amount": money.text(reply.amount_minor),
             "by": {"name": who.name, "organisation": who.organisation, "email": who.email}, "ip": who.ip})

@@ -35,7 +35,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 HOSTILE_PAGE = 'https://shop.example.net/mugs?q="><script>alert(1)</script>'
 PAGES = [HOSTILE_PAGE, "https://mugs.example.org/shop", "https://old.example.com/", "https://cafe.example.io/",
-         "https://www.browser.example/menu", "https://api.example.net/x", "https://portal.example.net/y"]
+         "https://www.browser.example/menu", "https://api.example.net/x", "https://portal.example.net/y",
+         "https://hostile.example.net/z"]
 PAY = "https://pay.example/checkout?amount={amount}&currency={currency}&ref={reference}"
 PROFILE = {"legal_name": "Alice Example Photography Ltd", "address": "1 Lens Street, Camtown",
            "email": "alice@example.org", "signature": "/s/ Alice Example", "jurisdiction": "Germany"}
@@ -206,6 +207,45 @@ def test_an_expired_offer_cannot_be_settled(shop):
         assert unaccepted.status_code == 409 and "has not been accepted" in unaccepted.text
     with shop.store() as store:
         assert store.offer(sent.offer["id"])["status"] == "expired"
+
+
+HOSTILE_AMOUNTS = ["1e309", "1e26", "100000000000000000", "1e-2", "+50", "\u0661\u0660\u0660", "1_000", "NaN"]
+
+
+def test_hostile_amounts_and_deeply_nested_bodies_answer_4xx_never_500(shop):
+    sent = shop.send(7)
+    offer_id = sent.offer["id"]
+    with httpx.Client(base_url=shop.url, follow_redirects=True) as client:
+        _, csrf = _visit(client, f"/o/{sent.token}")
+        who = {"csrf": csrf, "name": "Rita Reader", "email": "rita@mugs.example"}
+        for amount in HOSTILE_AMOUNTS:
+            answered = client.post(f"/o/{sent.token}/counter", data={**who, "amount": amount})
+            assert answered.status_code == 422 and "Your offer must be an amount like 100.01" in answered.text, amount
+    with httpx.Client(base_url=shop.url, headers={"Authorization": f"Bearer {shop.token}"}) as api:
+        for amount in HOSTILE_AMOUNTS:
+            paid = api.post(f"/api/offers/{offer_id}/payments", json={"amount": amount})
+            assert paid.status_code == 422 and "amount must be an amount like 100.01" in paid.json()["error"], amount
+
+    secret = webhook.secret(shop.ws.keys_dir)
+
+    def post(body: bytes) -> httpx.Response:
+        return httpx.post(f"{shop.url}/webhooks/payments", content=body, headers={
+            "Copyhound-Signature": webhook.sign(secret, int(time.time()), body), "Content-Type": "application/json"})
+
+    def event(n: int, amount: str) -> bytes:
+        return (f'{{"id": "evt_hostile_{n}", "reference": "INV-1-00001", "currency": "EUR", '
+                f'"amount": {amount}}}').encode()
+
+    raw = ["1e309", "1e26", "100000000000000000", "-1", '"1e-2"', '"+50"', '"\\u0661\\u0660"', '[[[["1.00"]]]]']
+    for n, amount in enumerate(raw):
+        refused = post(event(n, amount))
+        assert refused.status_code == 422 and "amount" in refused.json()["error"], amount
+    for deep in (b"[" * 8000 + b"]" * 8000, event(99, "[" * 7000 + "]" * 7000), b'"just a string"'):
+        refused = post(deep)
+        assert refused.status_code == 422 and "must be JSON with id, reference" in refused.json()["error"]
+    with shop.store() as store:
+        assert store.payments(offer_id) == [] and store.counter_offers(offer_id) == []
+        assert store.offer(offer_id)["status"] == "viewed"
 
 
 def test_offer_pages_are_rate_limited_per_address(shop, serve):

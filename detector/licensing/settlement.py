@@ -20,6 +20,7 @@ from urllib.parse import quote
 from detector.config import LicensingSettings, Settings
 from detector.errors import ActionRefused, UsageError
 from detector.evidence import ledger, offers
+from detector.evidence.case import oneline
 from detector.evidence.review import review_match
 from detector.licensing import contributors, links, money, negotiation, work_rules
 from detector.licensing.demand import bare_host
@@ -222,53 +223,74 @@ class Payment:
     parts: list[dict]
     licence: dict | None  # the licence granted when this payment completed the offer
 
+    @property
+    def excess_minor(self) -> int:
+        """How much more than due has been paid (0 unless overpaid): the owner refunds or keeps it."""
+        return max(0, self.paid_minor - self.due_minor)
+
 
 def record_payment(store: Store, settings: Settings, offer_id: int, amount_minor: int, *,
                    reference: str | None = None, currency: str | None = None, received_at: str | None = None,
                    source: str = "owner", owner_id: int | None = None) -> Payment:
-    """Record a payment against an offer, split it, and when the offer is paid in full grant the licence."""
+    """Record a payment against an offer, split it, and when the offer is paid in full grant the licence.
+
+    The offer's status and what was paid before are read inside the write transaction, so payments
+    at once (on SQLite or PostgreSQL) add up: the one that completes the offer sees the others. A
+    provider's payment (`source` webhook) arriving after the offer was paid is money received: it
+    is recorded, in full as an overpayment, where an owner typing one is refused."""
     received_at = received_at or utc_now()
-    offer = store.offer(offer_id, owner_id)
-    if offer["status"] not in offers.OPEN + ("accepted",):
-        raise ActionRefused(f"Offer {offer_id} is {offer['status']}; a payment is recorded against a sent, "
-                            "viewed, countered or accepted offer.")
-    if received_at < offer["created_at"]:
-        raise UsageError(f"The payment was received before offer {offer_id} was made ({received_at} < "
-                         f"{offer['created_at']}); check --received.")
     if amount_minor <= 0:
         raise UsageError(f"--amount must be above 0, got {money.text(amount_minor)}.")
-    if currency is not None and currency.upper() != offer["currency"]:
-        raise UsageError(f"The payment is in {currency}, but offer {offer_id} is priced in {offer['currency']}.")
-    reference = " ".join((reference or "").split())[:100] or None
-    match = store.match(offer["match_id"])
-    asset = store.asset(match["asset_id"])
-    rules = rules_for(settings, store, offer)
-    shares = contributors.shares_on(store, asset, received_at)
-    divided = split(amount_minor, shares, Decimal(str(rules.commission_percent)))
-    parts = ([{"contributor": None, "share": f"{rules.commission_percent:g}%", "amount_minor": divided.commission_minor}]
-             if divided.commission_minor else [])
-    parts += [{"contributor": p.contributor, "share": str(p.share), "amount_minor": p.amount_minor}
-              for p in divided.parts]
-    due = offers.due_minor(offer, received_at)
-    paid_before = sum(p["amount_minor"] for p in store.payments(offer_id))
-    granted = None
+    reference = oneline(reference)[:100] or None
     with store.atomic():
+        offer = store.offer(offer_id, owner_id)
+        payable = offers.OPEN + ("accepted",) + (("paid",) if source == "webhook" else ())
+        if offer["status"] not in payable:
+            raise ActionRefused(f"Offer {offer_id} is {offer['status']}; a payment is recorded against a sent, "
+                                "viewed, countered or accepted offer.")
+        if received_at < offer["created_at"]:
+            raise UsageError(f"The payment was received before offer {offer_id} was made ({received_at} < "
+                             f"{offer['created_at']}); check --received.")
+        if currency is not None and currency.upper() != offer["currency"]:
+            raise UsageError(f"The payment is in {currency}, but offer {offer_id} is priced in {offer['currency']}.")
+        match = store.match(offer["match_id"])
+        asset = store.asset(match["asset_id"])
+        rules = rules_for(settings, store, offer)
+        shares = contributors.shares_on(store, asset, received_at)
+        divided = split(amount_minor, shares, Decimal(str(rules.commission_percent)))
+        parts = ([{"contributor": None, "share": f"{rules.commission_percent:g}%",
+                   "amount_minor": divided.commission_minor}] if divided.commission_minor else [])
+        parts += [{"contributor": p.contributor, "share": str(p.share), "amount_minor": p.amount_minor}
+                  for p in divided.parts]
+        due = offers.due_minor(offer, received_at)
+        paid = sum(p["amount_minor"] for p in store.payments(offer_id)) + amount_minor
+        excess = max(0, paid - due)
         payment_id = store.add_payment({"offer_id": offer_id, "owner_id": offer["owner_id"],
                                         "currency": offer["currency"], "amount_minor": amount_minor,
                                         "reference": reference, "source": source, "received_at": received_at},
                                        parts)
-        ledger.append(store, "payment", ledger.match_subject(offer["match_id"]), {
-            "offer_id": offer_id, "payment_id": payment_id, "currency": offer["currency"],
-            "amount": money.text(amount_minor), "reference": reference, "source": source,
-            "split": [[p["contributor"] or "agency commission", p["share"], money.text(p["amount_minor"])]
-                      for p in parts]}, at=received_at)
-        if paid_before + amount_minor >= due:
+        entry = {"offer_id": offer_id, "payment_id": payment_id, "currency": offer["currency"],
+                 "amount": money.text(amount_minor), "reference": reference, "source": source,
+                 "split": [[p["contributor"] or "agency commission", p["share"], money.text(p["amount_minor"])]
+                           for p in parts]}
+        if excess:
+            entry["overpaid"] = money.text(min(excess, amount_minor))
+        ledger.append(store, "payment", ledger.match_subject(offer["match_id"]), entry, at=received_at)
+        granted = None
+        if paid >= due and offer["status"] != "paid":
             if offer["standing_minor"] is None:
                 store.update_offer(offer_id, standing_minor=due)
             offers.set_offer_status(store, offer_id, "paid", at=received_at, payment=True,
-                                    details={"paid": money.text(paid_before + amount_minor), "due": money.text(due)})
+                                    details={"paid": money.text(paid), "due": money.text(due)})
             granted = _grant_licence(store, rules, offer, match, received_at)
-    return Payment(payment_id, store.offer(offer_id), amount_minor, paid_before + amount_minor, due, parts, granted)
+        return Payment(payment_id, store.offer(offer_id), amount_minor, paid, due, parts, granted)
+
+
+def overpaid_minor(store: Store, offer: dict) -> int:
+    """How much more than due was paid against a paid offer (0 when not overpaid)."""
+    if offer["status"] != "paid":
+        return 0
+    return max(0, sum(p["amount_minor"] for p in store.payments(offer["id"])) - offers.due_minor(offer))
 
 
 def licensed_domain(match: dict) -> str:

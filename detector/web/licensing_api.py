@@ -58,7 +58,7 @@ def payment(request: Request, who: Who, offer_id: int, body: PaymentIn) -> dict:
                                          reference=body.reference, received_at=body.received_at,
                                          owner_id=who.owner_id)
     return {"payment_id": paid.id, "offer": paid.offer, "paid": money.text(paid.paid_minor),
-            "due": money.text(paid.due_minor), "licence": paid.licence,
+            "due": money.text(paid.due_minor), "excess": money.text(paid.excess_minor), "licence": paid.licence,
             "split": [dict(p, amount=money.text(p["amount_minor"])) for p in paid.parts]}
 
 

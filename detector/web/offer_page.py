@@ -234,4 +234,5 @@ async def payment_webhook(request: Request):
     except CopyhoundError as e:
         return JSONResponse(body_for(e), status_code=status_for(e))
     return JSONResponse({"payment_id": paid.id, "offer_status": paid.offer["status"],
-                         "paid": money.text(paid.paid_minor), "due": money.text(paid.due_minor)})
+                         "paid": money.text(paid.paid_minor), "due": money.text(paid.due_minor),
+                         "excess": money.text(paid.excess_minor)})

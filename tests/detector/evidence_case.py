@@ -87,7 +87,7 @@ def build_env(tmp_path: Path, *, page_title: str = "Mugs with castles", signals:
     settings = settings or Settings()
     ws, _ = create_workspace(tmp_path / "ws", settings)
     signing.ensure_keypair(ws)
-    store = Store(ws.db_path)
+    store = Store(ws.store_target)  # the settings' [store] url (PostgreSQL) when given, else the SQLite file
     owner = store.ensure_owner("alice")
     store.update_owner(owner["id"], **(PROFILE if profile is None else profile))
     blobs = BlobStore(ws.blobs_dir)

@@ -300,8 +300,9 @@ def test_the_owner_sends_pays_and_sets_contributors_through_the_api(shop):
         part = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "100.00", "reference": "BANK-1"})
         assert part.status_code == 201 and part.json()["offer"]["status"] == "sent"
         assert [(p["contributor"], p["amount"]) for p in part.json()["split"]] == [("Ann Lee", "60.00"), ("Bo Chan", "40.00")]
-        rest = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "50.00", "reference": "BANK-2"})
+        rest = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "60.00", "reference": "BANK-2"})
         assert rest.json()["offer"]["status"] == "paid" and rest.json()["licence"]["domain"] == "api.example.net"
+        assert (rest.json()["paid"], rest.json()["due"], rest.json()["excess"]) == ("160.00", "150.00", "10.00")
         assert api.delete(f"/api/offers/{offer['id']}/link").json() == {"revoked": 1}
         assert httpx.get(offer["page_url"].replace("http://127.0.0.1:8000", shop.url)).status_code == 404
 
@@ -333,9 +334,10 @@ def test_the_owner_records_a_payment_in_the_portal(shop):
                                   data={"csrf": _csrf(page.text), "amount": "-1", "reference": "x"})
         assert too_little.status_code == 422 and "Amount must be an amount like 100.01" in too_little.text
         paid = browser.post(f"/offers/{sent.offer['id']}/payment",
-                            data={"csrf": _csrf(page.text), "amount": "150.00", "reference": "CASH-1"})
+                            data={"csrf": _csrf(page.text), "amount": "155.00", "reference": "CASH-1"})
         assert "Payment recorded" in paid.text and 'id="offer-status">paid<' in paid.text
-        assert "Ann Lee (60): EUR 90.00" in paid.text
+        assert "Ann Lee (60): EUR 93.00" in paid.text
+        assert "Overpaid by EUR 5.00: more was received than the EUR 150.00 due" in paid.text
         asset = browser.get(f"/assets/{shop.asset_id}")
         saved = browser.post(f"/assets/{shop.asset_id}/contributors",
                              data={"csrf": _csrf(asset.text), "shares": "Ann Lee=70\nBo Chan=30", "effective_from": ""})

@@ -109,15 +109,17 @@ _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,190}\.[A-Za-z]{2,}$")
 
 
 def checked_identity(visitor: Visitor) -> Visitor:
-    name, organisation, email = (" ".join(str(v).split()) for v in
-                                 (visitor.name, visitor.organisation, visitor.email))
+    """What the visitor typed, as it goes into the acceptance, the invoice and the certificate: bidi
+    overrides, control characters (NUL included) and line breaks removed, so a name cannot reorder
+    or forge the text of a legal document."""
+    name, organisation, email = (oneline(v) for v in (visitor.name, visitor.organisation, visitor.email))
     if not name or len(name) > 200:
         raise UsageError("Your name is needed to accept (at most 200 characters).")
     if len(organisation) > 200:
         raise UsageError("The organisation may be at most 200 characters.")
     if not _EMAIL.match(email):
         raise UsageError(f"Give an email address like name@example.org; got {email[:80]!r}.")
-    return Visitor(name, organisation, email, visitor.ip[:64], visitor.user_agent[:300])
+    return Visitor(name, organisation, email, oneline(visitor.ip)[:64], oneline(visitor.user_agent)[:300])
 
 
 def live(store: Store, offer_id: int, at: str | None = None) -> dict:

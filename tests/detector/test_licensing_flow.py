@@ -114,6 +114,19 @@ def test_a_counter_above_the_standing_answer_settles_at_the_counter_and_one_abov
         (5000, "proposed", 9000), (99900, "above", 9000), (11000, "accepted", 11000)]
 
 
+def test_legal_documents_show_web_strings_without_bidi_or_control_characters_even_when_stored_with_them(tmp_path):
+    env = build_env(tmp_path)
+    offer_id = settlement.send_offer(env.ws, env.store, env.settings, env.match_id, at=AT).offer["id"]
+    settlement.accept(env.store, env.settings, offer_id, BUYER, at=AT)
+    # an acceptance recorded before names were cleaned on the way in: the documents clean it on the way out
+    env.store.db["acceptances"].update(offer_id, {
+        "name": "Eve\u202egnp.exe\x00", "organisation": "Evil\r\nPaid in full"})
+    for html in (documents.invoice_html(env.store, env.settings, offer_id),
+                 documents.certificate_html(env.store, env.settings, offer_id)):
+        assert "Eve gnp.exe" in html and "Evil Paid in full" in html
+        assert "\u202e" not in html and "\x00" not in html
+
+
 def test_no_rule_ever_sells_below_the_floor():
     """Over random prices, owner rules and a work's own rules (each level set or not), the floor in force
     is the work's when it has one, and no answer is below it."""

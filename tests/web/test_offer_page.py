@@ -36,7 +36,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 HOSTILE_PAGE = 'https://shop.example.net/mugs?q="><script>alert(1)</script>'
 PAGES = [HOSTILE_PAGE, "https://mugs.example.org/shop", "https://old.example.com/", "https://cafe.example.io/",
          "https://www.browser.example/menu", "https://api.example.net/x", "https://portal.example.net/y",
-         "https://hostile.example.net/z"]
+         "https://hostile.example.net/z", "https://spoof.example.net/s"]
 PAY = "https://pay.example/checkout?amount={amount}&currency={currency}&ref={reference}"
 PROFILE = {"legal_name": "Alice Example Photography Ltd", "address": "1 Lens Street, Camtown",
            "email": "alice@example.org", "signature": "/s/ Alice Example", "jurisdiction": "Germany"}
@@ -246,6 +246,26 @@ def test_hostile_amounts_and_deeply_nested_bodies_answer_4xx_never_500(shop):
     with shop.store() as store:
         assert store.payments(offer_id) == [] and store.counter_offers(offer_id) == []
         assert store.offer(offer_id)["status"] == "viewed"
+
+
+SPOOFING = "\u202e\u2066\u200f\x00\x1b[31m\r\n\t"
+
+
+def test_bidi_overrides_and_control_characters_never_reach_the_invoice_certificate_or_page(shop):
+    sent = shop.send(8)
+    with httpx.Client(base_url=shop.url, follow_redirects=True) as client:
+        _, csrf = _visit(client, f"/o/{sent.token}")
+        accepted = client.post(f"/o/{sent.token}/accept", data={
+            "csrf": csrf, "name": f"Rita{SPOOFING}Reader", "organisation": f"Mugs{SPOOFING}Co",
+            "email": "rita@mugs.example"})
+        assert accepted.status_code == 200 and "Accepted by Rita [31m Reader (Mugs [31m Co)" in accepted.text
+        documents = [accepted.text] + [client.get(f"/o/{sent.token}/{name}").text for name in ("invoice", "certificate")]
+    with shop.store() as store:
+        stored = store.acceptance(sent.offer["id"])
+    assert (stored["name"], stored["organisation"]) == ("Rita [31m Reader", "Mugs [31m Co")
+    for text in documents + [stored["name"], stored["organisation"]]:
+        assert not any(c in text for c in "\u202e\u2066\u200f\x00\x1b\r"), text[:200]
+    assert "Rita [31m Reader" in documents[1] and "Rita [31m Reader" in documents[2]
 
 
 def test_offer_pages_are_rate_limited_per_address(shop, serve):

@@ -10,9 +10,6 @@ Also here: the payment provider's signed webhook (POST /webhooks/payments).
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -30,26 +27,6 @@ from detector.web.ui import CsrfRefused, render
 router = APIRouter(include_in_schema=False)
 COOKIE = "copyhound_offer"
 MAX_FORM_BYTES = 8 * 1024
-
-
-class RateLimit:
-    """At most `per_minute` requests per key in any sliding minute."""
-
-    def __init__(self, per_minute: int):
-        self.per_minute = per_minute
-        self._hits: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits[key]
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            if len(hits) >= self.per_minute:
-                return False
-            hits.append(now)
-            return True
 
 
 class TooMany(Exception):

@@ -18,14 +18,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from PIL import Image
 from pypdf import PdfReader
 
 from detector import config, demo_site, tokens
+from detector.errors import ConfigError
 from detector.evidence import profile
 from detector.licensing import contributors, settlement, statements, webhook
 from detector.register import WorkInfo, register_files
-from detector.web import create_app
+from detector.web import create_app, ratelimit
 from detector.workspace import Workspace, create_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, utc_now
@@ -275,6 +277,42 @@ def test_offer_pages_are_rate_limited_per_address(shop, serve):
         codes = [client.get(f"/o/{sent.token}").status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         assert client.post("/webhooks/payments", content=b"{}").status_code == 429
+        # without trusted proxies a client cannot name its own address: rotating the header changes nothing
+        rotated = [client.get(f"/o/{sent.token}", headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                   for n in range(5)]
+        assert rotated == [429] * 5
+    behind_proxy = replace(strict, portal=replace(strict.portal, trusted_proxies=("127.0.0.1",)))
+    with serve(create_app(shop.ws, behind_proxy)) as url, httpx.Client(base_url=url) as client:
+        def get(forwarded: str) -> int:
+            return client.get(f"/o/{sent.token}", headers={"X-Forwarded-For": forwarded}).status_code
+        # from a trusted proxy, the right-most address it did not add itself is the client's
+        assert [get("198.51.100.1") for _ in range(4)] == [200, 200, 200, 429]
+        assert get("198.51.100.2") == 200
+        assert get("203.0.113.9, 198.51.100.1") == 429  # a client-supplied left part is not the client
+
+
+def test_rate_limit_counters_expire_in_memory_and_in_redis(redis_url):
+    memory = ratelimit.PerAddress(2, window_s=1)
+    assert [memory.allow("203.0.113.1") for _ in range(3)] == [True, True, False]
+    for n in range(5000):
+        memory.allow(f"10.{n // 250}.{n % 250}.1")
+    assert len(memory.storage.storage) >= 5000
+    # a counter lives two windows; the next request after that sweeps the expired ones away
+    deadline = time.monotonic() + 10
+    while len(memory.storage.storage) > 2 and time.monotonic() < deadline:
+        memory.allow("192.0.2.1")
+        time.sleep(0.2)
+    assert len(memory.storage.storage) <= 2 and memory.allow("203.0.113.1")
+
+    shared = ratelimit.PerAddress(2, redis_url, window_s=60)
+    other_process = ratelimit.PerAddress(2, redis_url, window_s=60)
+    assert [shared.allow("203.0.113.5"), other_process.allow("203.0.113.5"), shared.allow("203.0.113.5")] == \
+        [True, True, False]
+    client = redis.Redis.from_url(redis_url)
+    keys = [k for k in client.scan_iter("*203.0.113.5*")]
+    assert keys and all(0 < client.ttl(k) <= 120 for k in keys)
+    with pytest.raises(ConfigError, match="portal.rate_limit_storage 'nosuch://x'"):
+        ratelimit.PerAddress(2, "nosuch://x")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")

@@ -99,6 +99,7 @@ def create_app(ws: Workspace, settings: Settings | None = None):
                                  "or stale). Go back, reload the page and send it again.")
 
     app.add_exception_handler(offer_page.TooMany, offer_page.too_many)
+    app.add_exception_handler(offer_page.Expired, offer_page.expired)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):

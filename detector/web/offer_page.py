@@ -4,7 +4,9 @@ Reached without signing in, at /o/TOKEN (detector.licensing.links): the token op
 offer, and every route here looks up nothing but that offer, so no other offer's data is
 reachable. It is hostile ground: each address is rate-limited, every POST carries a CSRF token
 bound to a signed cookie of its own (path /o/, so an owner's portal session is never touched),
-everything shown is escaped, and a revoked or forged token answers 404 like a missing one.
+everything shown is escaped, and a revoked or forged token answers 404 like a missing one. Once
+its offer has expired a link opens nothing (410 Gone, naming only the expiry date and whom to ask
+for a new offer): no price, picture, form or document of an expired offer is served.
 Also here: the payment provider's signed webhook (POST /webhooks/payments).
 """
 
@@ -17,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from detector.errors import CopyhoundError, ImageRefused, NotFound
 from detector.evidence import offers
+from detector.evidence.case import oneline
 from detector.licensing import documents, links, money, settlement, webhook
 from detector.tokens import active_principal
 from detector.web.auth import session_of
@@ -33,6 +36,10 @@ class TooMany(Exception):
     pass
 
 
+class Expired(Exception):
+    """The link's offer has expired: the link is dead for good (410)."""
+
+
 def _limited(request: Request) -> None:
     if not request.app.state.offer_rate_limit.allow(request.client.host if request.client else "?"):
         raise TooMany()
@@ -43,6 +50,10 @@ def too_many(request: Request, error: TooMany):
                         headers={"Retry-After": "60", "Cache-Control": "no-store"})
 
 
+def expired(request: Request, error: Expired):
+    return render(request, "error.html", 410, principal=None, message=str(error))
+
+
 def _visitor(request: Request, form=None) -> settlement.Visitor:
     form = form or {}
     return settlement.Visitor(str(form.get("name") or ""), str(form.get("organisation") or ""),
@@ -51,10 +62,17 @@ def _visitor(request: Request, form=None) -> settlement.Visitor:
 
 
 def _offer_id(request: Request, token: str) -> int:
+    """The offer a live link opens; an open offer past its date is marked expired here, and then refused."""
     _limited(request)
     portal = request.app.state.portal
     with portal.store() as store:
-        return links.resolve(store, portal.ws.keys_dir, token)
+        offer_id = links.resolve(store, portal.ws.keys_dir, token)
+        offer = settlement.live(store, offer_id)
+        if offer["status"] == "expired":
+            owner = store.owner(offer["owner_id"])
+            contact = oneline(owner.get("email") or owner["name"])
+            raise Expired(f"This offer expired on {offer['expires_at'][:10]}; ask {contact} for a new one.")
+    return offer_id
 
 
 def _session(request: Request):

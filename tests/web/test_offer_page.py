@@ -11,7 +11,9 @@ import html
 import io
 import json
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +40,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 HOSTILE_PAGE = 'https://shop.example.net/mugs?q="><script>alert(1)</script>'
 PAGES = [HOSTILE_PAGE, "https://mugs.example.org/shop", "https://old.example.com/", "https://cafe.example.io/",
          "https://www.browser.example/menu", "https://api.example.net/x", "https://portal.example.net/y",
-         "https://hostile.example.net/z", "https://spoof.example.net/s"]
+         "https://hostile.example.net/z", "https://spoof.example.net/s", "https://race.example.net/r"]
 PAY = "https://pay.example/checkout?amount={amount}&currency={currency}&ref={reference}"
 PROFILE = {"legal_name": "Alice Example Photography Ltd", "address": "1 Lens Street, Camtown",
            "email": "alice@example.org", "signature": "/s/ Alice Example", "jurisdiction": "Germany"}
@@ -377,6 +379,23 @@ def test_the_owner_sends_pays_and_sets_contributors_through_the_api(shop):
         assert "BANK-1" in csv_text and "BANK-2" in csv_text
     with httpx.Client(base_url=shop.url) as stranger:
         assert stranger.get(f"/api/offers/{offer['id']}/link").status_code == 401
+
+
+def test_two_payments_posted_at_once_that_pay_an_offer_in_full_make_it_paid(shop):
+    sent = shop.send(9)
+    barrier = threading.Barrier(2)
+
+    def pay(n: int) -> httpx.Response:
+        with httpx.Client(base_url=shop.url, headers={"Authorization": f"Bearer {shop.token}"}, timeout=60) as api:
+            barrier.wait()
+            return api.post(f"/api/offers/{sent.offer['id']}/payments", json={"amount": "75.00", "reference": f"R{n}"})
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(pay, range(2)))
+    assert [a.status_code for a in answers] == [201, 201]
+    assert sorted(a.json()["paid"] for a in answers) == ["150.00", "75.00"]
+    with shop.store() as store:
+        assert store.offer(sent.offer["id"])["status"] == "paid" and store.licence(sent.offer["id"]) is not None
 
 
 def test_the_owner_records_a_payment_in_the_portal(shop):

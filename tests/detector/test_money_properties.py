@@ -18,7 +18,7 @@ from detector.errors import UsageError
 from detector.licensing import money, negotiation
 from detector.licensing.splits import split
 
-bounded = settings(max_examples=300, derandomize=True, deadline=None)
+bounded = settings(max_examples=300, derandomize=True, deadline=None, database=None)
 MINOR = st.integers(min_value=0, max_value=money.MAX_MINOR)
 
 

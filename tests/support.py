@@ -50,8 +50,10 @@ def run_cli(*args: str, home: Path | None = None, env: dict | None = None, timeo
 
 @contextmanager
 def serving(app) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 (port 0) in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (port 0) in a thread, as `copyhound serve` does (believing
+    no proxy headers itself); yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                                           proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

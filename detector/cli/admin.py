@@ -45,7 +45,7 @@ def serve(
     home: Home = None,
 ) -> None:
     """Serve the rights-holder portal: web pages and the JSON API (OpenAPI at /openapi.json)."""
-    require_extra("portal", "fastapi", "uvicorn", "multipart")
+    require_extra("portal", "fastapi", "uvicorn", "multipart", "limits")
     import uvicorn
 
     from detector.web import create_app
@@ -60,7 +60,9 @@ def serve(
                   highlight=False, markup=False)
     console.print(f"Portal for {ws.home} on http://{host}:{port}/ (API under /api). Ctrl-C stops it.",
                   highlight=False, soft_wrap=True)
-    uvicorn.run(create_app(ws, settings), host=host, port=port, log_level="info")
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from any loopback client; the app believes
+    # it only from portal.trusted_proxies
+    uvicorn.run(create_app(ws, settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 tokens_app = typer.Typer(help="API tokens of the portal (stored hashed, shown once).", no_args_is_help=True)

@@ -560,6 +560,17 @@ class LicensingSettings:
 
 
 @dataclass(frozen=True)
+class PortalSettings:
+    trusted_proxies: tuple[str, ...] = setting(
+        (), "Addresses or networks (CIDR) of the reverse proxies in front of the portal, e.g. [\"127.0.0.1\"]: only "
+        "from them is X-Forwarded-For believed as the client's address (rate limits count per client address). "
+        "Empty: the TCP peer is the client.")
+    rate_limit_storage: str = setting(
+        "", "Where the offer page's per-address request counters live: empty for the portal process's memory "
+        "(each counter dropped after its minute), or redis://HOST:PORT/DB to share them among portal processes.")
+
+
+@dataclass(frozen=True)
 class StoreSettings:
     url: str = setting(
         "", "Where the workspace database lives: empty for the SQLite file copyhound.db in the workspace (one "
@@ -587,6 +598,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     licensing: LicensingSettings = field(default_factory=LicensingSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    portal: PortalSettings = field(default_factory=PortalSettings)
     targets: tuple[Target, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
 
@@ -595,7 +607,7 @@ class Settings:
 
 
 SECTIONS = ("embedder", "intake", "index", "match", "common", "shortlist", "detect", "distributed", "crawl", "evidence",
-            "provenance", "report", "pricing", "licensing", "enforcement", "recipients", "smtp", "store")
+            "provenance", "report", "pricing", "licensing", "enforcement", "recipients", "smtp", "store", "portal")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

@@ -5,12 +5,18 @@ Every currency is kept to two decimal places, as the pricing rules quantise to c
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from detector.errors import UsageError
 
 MINOR_PER_UNIT = 100
 _CENT = Decimal("0.01")
+MAX_UNITS_DIGITS = 12
+MAX_MINOR = 10 ** (MAX_UNITS_DIGITS + 2) - 1  # 999,999,999,999.99: far inside a 64-bit column
+# ASCII digits only: Decimal() would also take exponents (1e-2, 1e309), signs, underscores and other
+# scripts' digits, and an exponent can make quantize() fail or the number overflow the database.
+_PLAIN = re.compile(rf"[0-9]{{1,{MAX_UNITS_DIGITS}}}(\.[0-9]{{1,2}})?", re.ASCII)
 
 
 def from_decimal(value: Decimal) -> int:
@@ -19,15 +25,13 @@ def from_decimal(value: Decimal) -> int:
 
 
 def parse(text: str, name: str = "amount") -> int:
-    """'100.01' -> 10001. Refuses negatives, more than two decimals, separators and anything not a number."""
-    try:
-        value = Decimal(str(text).strip())
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or value < 0 or value != value.quantize(_CENT):
-        raise UsageError(f"{name} must be an amount like 100.01 (digits, at most two decimals, not negative), "
-                         f"got {text!r}.")
-    return from_decimal(value)
+    """'100.01' -> 10001. Only plain decimals: ASCII digits (at most 12 before the point), at most two
+    decimals; no sign, exponent, separator or other script's digits."""
+    plain = str(text).strip()
+    if not _PLAIN.fullmatch(plain):
+        raise UsageError(f"{name} must be an amount like 100.01 (digits 0-9, at most {MAX_UNITS_DIGITS} before the "
+                         f"point and two after it, no sign or exponent), got {str(text)[:40]!r}.")
+    return from_decimal(Decimal(plain))
 
 
 def to_decimal(minor: int) -> Decimal:

@@ -24,6 +24,7 @@ from detector.licensing import contributors, links, money, negotiation, offers, 
 from detector.licensing.demand import bare_host
 from detector.licensing.splits import split
 from detector.provenance import ledger
+from detector.text import oneline
 from detector.workspace import Workspace
 from detector.workspace.store import Store, utc_now
 
@@ -108,15 +109,17 @@ _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,190}\.[A-Za-z]{2,}$")
 
 
 def checked_identity(visitor: Visitor) -> Visitor:
-    name, organisation, email = (" ".join(str(v).split()) for v in
-                                 (visitor.name, visitor.organisation, visitor.email))
+    """What the visitor typed, as it goes into the acceptance, the invoice and the certificate: bidi
+    overrides, control characters (NUL included) and line breaks removed, so a name cannot reorder
+    or forge the text of a legal document."""
+    name, organisation, email = (oneline(v) for v in (visitor.name, visitor.organisation, visitor.email))
     if not name or len(name) > 200:
         raise UsageError("Your name is needed to accept (at most 200 characters).")
     if len(organisation) > 200:
         raise UsageError("The organisation may be at most 200 characters.")
     if not _EMAIL.match(email):
         raise UsageError(f"Give an email address like name@example.org; got {email[:80]!r}.")
-    return Visitor(name, organisation, email, visitor.ip[:64], visitor.user_agent[:300])
+    return Visitor(name, organisation, email, oneline(visitor.ip)[:64], oneline(visitor.user_agent)[:300])
 
 
 def live(store: Store, offer_id: int, at: str | None = None) -> dict:
@@ -146,22 +149,25 @@ def _open_offer(store: Store, offer_id: int, at: str) -> dict:
 def accept(store: Store, settings: Settings, offer_id: int, visitor: Visitor, at: str | None = None,
            price_minor: int | None = None) -> dict:
     """Accept the offer for who `visitor` says they are; records the exact terms and price and an invoice
-    number (the owner's next). Returns the acceptance."""
+    number (the owner's next). Returns the acceptance.
+
+    The offer is read inside the write transaction, so of two acceptances at once the second finds it
+    accepted and is refused."""
     at = at or utc_now()
     who = checked_identity(visitor)
-    offer = _open_offer(store, offer_id, at)
-    price = offers.due_minor(offer, at) if price_minor is None else price_minor
-    match = store.match(offer["match_id"])
-    asset = store.asset(match["asset_id"])
-    rules = rules_for(settings, store, offer)
-    terms = {
-        "licence": offer["licence"], "commercial": bool(offer["commercial"]), "domain": licensed_domain(match),
-        "page_url": match["page_url"], "image_url": match["image_url"], "term_days": rules.licence_term_days,
-        "work": {"asset_id": asset["id"], "title": asset.get("title") or asset["filename"],
-                 "sha256": asset["sha256"]},
-        "currency": offer["currency"], "price": money.text(price),
-    }
     with store.atomic():
+        offer = _open_offer(store, offer_id, at)
+        price = offers.due_minor(offer, at) if price_minor is None else price_minor
+        match = store.match(offer["match_id"])
+        asset = store.asset(match["asset_id"])
+        rules = rules_for(settings, store, offer)
+        terms = {
+            "licence": offer["licence"], "commercial": bool(offer["commercial"]), "domain": licensed_domain(match),
+            "page_url": match["page_url"], "image_url": match["image_url"], "term_days": rules.licence_term_days,
+            "work": {"asset_id": asset["id"], "title": asset.get("title") or asset["filename"],
+                     "sha256": asset["sha256"]},
+            "currency": offer["currency"], "price": money.text(price),
+        }
         seq = store.next_invoice_seq(offer["owner_id"])
         number = f"{rules.invoice_prefix}{offer['owner_id']}-{seq:05d}"
         record = {"offer_id": offer_id, "owner_id": offer["owner_id"], "name": who.name,
@@ -178,19 +184,21 @@ def accept(store: Store, settings: Settings, offer_id: int, visitor: Visitor, at
 
 def counter(store: Store, settings: Settings, offer_id: int, amount_minor: int, visitor: Visitor,
             at: str | None = None) -> negotiation.Answer:
-    """Answer a counter-offer at once by the owner's rules; record it; accept when the rules do."""
+    """Answer a counter-offer at once by the owner's rules; record it; accept when the rules do (at the
+    amount countered: the buyer offered it). The standing proposal is read inside the write transaction."""
     at = at or utc_now()
     who = checked_identity(visitor)
-    offer = _open_offer(store, offer_id, at)
-    quoted = offer["early_amount_minor"] if at <= offer["discount_until"] else offer["amount_minor"]
-    match = store.match(offer["match_id"])
-    limits = negotiation.bounds(quoted, work_rules.rules_for_work(store, rules_for(settings, store, offer),
-                                                                  match["asset_id"]))
-    reply = negotiation.answer(limits, amount_minor, offer["standing_minor"])
     with store.atomic():
+        offer = _open_offer(store, offer_id, at)
+        quoted = offer["early_amount_minor"] if at <= offer["discount_until"] else offer["amount_minor"]
+        match = store.match(offer["match_id"])
+        limits = negotiation.bounds(quoted, work_rules.rules_for_work(store, rules_for(settings, store, offer),
+                                                                      match["asset_id"]))
+        reply = negotiation.answer(limits, amount_minor, offer["standing_minor"])
         store.add_counter_offer({"offer_id": offer_id, "amount_minor": amount_minor, "answer": reply.kind,
                                  "answer_minor": reply.amount_minor, "at": at})
-        store.update_offer(offer_id, standing_minor=reply.amount_minor)
+        if reply.kind != "above":  # a counter above the price proposes nothing; what stood still stands
+            store.update_offer(offer_id, standing_minor=reply.amount_minor)
         offers.set_offer_status(store, offer_id, "countered", at=at, details={
             "counter": money.text(amount_minor), "answer": reply.kind, "answer_amount": money.text(reply.amount_minor),
             "by": {"name": who.name, "organisation": who.organisation, "email": who.email}, "ip": who.ip})
@@ -217,53 +225,74 @@ class Payment:
     parts: list[dict]
     licence: dict | None  # the licence granted when this payment completed the offer
 
+    @property
+    def excess_minor(self) -> int:
+        """How much more than due has been paid (0 unless overpaid): the owner refunds or keeps it."""
+        return max(0, self.paid_minor - self.due_minor)
+
 
 def record_payment(store: Store, settings: Settings, offer_id: int, amount_minor: int, *,
                    reference: str | None = None, currency: str | None = None, received_at: str | None = None,
                    source: str = "owner", owner_id: int | None = None) -> Payment:
-    """Record a payment against an offer, split it, and when the offer is paid in full grant the licence."""
+    """Record a payment against an offer, split it, and when the offer is paid in full grant the licence.
+
+    The offer's status and what was paid before are read inside the write transaction, so payments
+    at once (on SQLite or PostgreSQL) add up: the one that completes the offer sees the others. A
+    provider's payment (`source` webhook) arriving after the offer was paid is money received: it
+    is recorded, in full as an overpayment, where an owner typing one is refused."""
     received_at = received_at or utc_now()
-    offer = store.offer(offer_id, owner_id)
-    if offer["status"] not in offers.OPEN + ("accepted",):
-        raise ActionRefused(f"Offer {offer_id} is {offer['status']}; a payment is recorded against a sent, "
-                            "viewed, countered or accepted offer.")
-    if received_at < offer["created_at"]:
-        raise UsageError(f"The payment was received before offer {offer_id} was made ({received_at} < "
-                         f"{offer['created_at']}); check --received.")
     if amount_minor <= 0:
         raise UsageError(f"--amount must be above 0, got {money.text(amount_minor)}.")
-    if currency is not None and currency.upper() != offer["currency"]:
-        raise UsageError(f"The payment is in {currency}, but offer {offer_id} is priced in {offer['currency']}.")
-    reference = " ".join((reference or "").split())[:100] or None
-    match = store.match(offer["match_id"])
-    asset = store.asset(match["asset_id"])
-    rules = rules_for(settings, store, offer)
-    shares = contributors.shares_on(store, asset, received_at)
-    divided = split(amount_minor, shares, Decimal(str(rules.commission_percent)))
-    parts = ([{"contributor": None, "share": f"{rules.commission_percent:g}%", "amount_minor": divided.commission_minor}]
-             if divided.commission_minor else [])
-    parts += [{"contributor": p.contributor, "share": str(p.share), "amount_minor": p.amount_minor}
-              for p in divided.parts]
-    due = offers.due_minor(offer, received_at)
-    paid_before = sum(p["amount_minor"] for p in store.payments(offer_id))
-    granted = None
+    reference = oneline(reference)[:100] or None
     with store.atomic():
+        offer = store.offer(offer_id, owner_id)
+        payable = offers.OPEN + ("accepted",) + (("paid",) if source == "webhook" else ())
+        if offer["status"] not in payable:
+            raise ActionRefused(f"Offer {offer_id} is {offer['status']}; a payment is recorded against a sent, "
+                                "viewed, countered or accepted offer.")
+        if received_at < offer["created_at"]:
+            raise UsageError(f"The payment was received before offer {offer_id} was made ({received_at} < "
+                             f"{offer['created_at']}); check --received.")
+        if currency is not None and currency.upper() != offer["currency"]:
+            raise UsageError(f"The payment is in {currency}, but offer {offer_id} is priced in {offer['currency']}.")
+        match = store.match(offer["match_id"])
+        asset = store.asset(match["asset_id"])
+        rules = rules_for(settings, store, offer)
+        shares = contributors.shares_on(store, asset, received_at)
+        divided = split(amount_minor, shares, Decimal(str(rules.commission_percent)))
+        parts = ([{"contributor": None, "share": f"{rules.commission_percent:g}%",
+                   "amount_minor": divided.commission_minor}] if divided.commission_minor else [])
+        parts += [{"contributor": p.contributor, "share": str(p.share), "amount_minor": p.amount_minor}
+                  for p in divided.parts]
+        due = offers.due_minor(offer, received_at)
+        paid = sum(p["amount_minor"] for p in store.payments(offer_id)) + amount_minor
+        excess = max(0, paid - due)
         payment_id = store.add_payment({"offer_id": offer_id, "owner_id": offer["owner_id"],
                                         "currency": offer["currency"], "amount_minor": amount_minor,
                                         "reference": reference, "source": source, "received_at": received_at},
                                        parts)
-        ledger.append(store, "payment", ledger.match_subject(offer["match_id"]), {
-            "offer_id": offer_id, "payment_id": payment_id, "currency": offer["currency"],
-            "amount": money.text(amount_minor), "reference": reference, "source": source,
-            "split": [[p["contributor"] or "agency commission", p["share"], money.text(p["amount_minor"])]
-                      for p in parts]}, at=received_at)
-        if paid_before + amount_minor >= due:
+        entry = {"offer_id": offer_id, "payment_id": payment_id, "currency": offer["currency"],
+                 "amount": money.text(amount_minor), "reference": reference, "source": source,
+                 "split": [[p["contributor"] or "agency commission", p["share"], money.text(p["amount_minor"])]
+                           for p in parts]}
+        if excess:
+            entry["overpaid"] = money.text(min(excess, amount_minor))
+        ledger.append(store, "payment", ledger.match_subject(offer["match_id"]), entry, at=received_at)
+        granted = None
+        if paid >= due and offer["status"] != "paid":
             if offer["standing_minor"] is None:
                 store.update_offer(offer_id, standing_minor=due)
             offers.set_offer_status(store, offer_id, "paid", at=received_at, payment=True,
-                                    details={"paid": money.text(paid_before + amount_minor), "due": money.text(due)})
+                                    details={"paid": money.text(paid), "due": money.text(due)})
             granted = _grant_licence(store, rules, offer, match, received_at)
-    return Payment(payment_id, store.offer(offer_id), amount_minor, paid_before + amount_minor, due, parts, granted)
+        return Payment(payment_id, store.offer(offer_id), amount_minor, paid, due, parts, granted)
+
+
+def overpaid_minor(store: Store, offer: dict) -> int:
+    """How much more than due was paid against a paid offer (0 when not overpaid)."""
+    if offer["status"] != "paid":
+        return 0
+    return max(0, sum(p["amount_minor"] for p in store.payments(offer["id"])) - offers.due_minor(offer))
 
 
 def licensed_domain(match: dict) -> str:

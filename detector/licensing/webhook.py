@@ -77,11 +77,15 @@ class Notice:
 
 def parse(body: bytes) -> Notice:
     try:
+        # A signed body is at most MAX_BODY bytes, but may still nest thousands deep: the parser's
+        # RecursionError is a malformed body like any other.
         data = json.loads(body)
+        if not isinstance(data, dict):
+            raise TypeError(f"the body is a JSON {type(data).__name__}, not an object")
         event_id, reference = str(data["id"]), str(data["reference"])
         amount = money.parse(str(data["amount"]), "amount")
         currency, paid_at = str(data["currency"]).upper(), data.get("paid_at")
-    except (ValueError, KeyError, TypeError, CopyhoundError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError, CopyhoundError) as e:
         raise WebhookRefused(422, "The body must be JSON with id, reference, amount (like \"100.01\") and "
                                   f"currency, and may have paid_at ({type(e).__name__}: {e}).") from None
     if not (0 < len(event_id) <= 200 and 0 < len(reference) <= 100):

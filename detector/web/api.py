@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -23,6 +23,10 @@ from detector.workspace.store import DECISIONS, MATCH_STATUSES
 
 router = APIRouter(prefix="/api")
 Who = Annotated[Principal, Depends(api_principal)]
+# Ids are 64-bit integers in SQLite and PostgreSQL alike: a larger one is refused as input (422) rather
+# than overflowing the database driver (a 500).
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=actions.MAX_LIMIT, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, description="Items skipped before this page.")]
 
@@ -59,7 +63,7 @@ def assets(request: Request, who: Who, owner: str | None = None,
 
 
 @router.get("/assets/{asset_id}", summary="One work with every sighting of it")
-def asset(request: Request, who: Who, asset_id: int) -> dict:
+def asset(request: Request, who: Who, asset_id: Id) -> dict:
     with _portal(request).store() as store:
         return actions.asset_detail(store, who, asset_id)
 
@@ -81,7 +85,7 @@ def register(request: Request, who: Who, file: Annotated[UploadFile, File(descri
 
 @router.get("/assets/{asset_id}/image", summary="The work as a JPEG (thumb or view size)",
             response_class=FileResponse)
-def asset_image(request: Request, who: Who, asset_id: int,
+def asset_image(request: Request, who: Who, asset_id: Id,
                 size: Annotated[Literal[tuple(SIZES)], Query()] = "view"):
     portal = _portal(request)
     with portal.store() as store:
@@ -103,13 +107,13 @@ def matches(request: Request, who: Who, owner: str | None = None, asset: int | N
 
 
 @router.get("/matches/{match_id}", summary="One match: signals, region, provenance, ledger, notices, offers")
-def match(request: Request, who: Who, match_id: int) -> dict:
+def match(request: Request, who: Who, match_id: Id) -> dict:
     with _portal(request).store() as store:
         return actions.match_detail(store, who, match_id)
 
 
 @router.get("/matches/{match_id}/image", summary="The captured copy as a JPEG", response_class=FileResponse)
-def match_image(request: Request, who: Who, match_id: int,
+def match_image(request: Request, who: Who, match_id: Id,
                 size: Annotated[Literal[tuple(SIZES)], Query()] = "view"):
     portal = _portal(request)
     with portal.store() as store:
@@ -118,20 +122,20 @@ def match_image(request: Request, who: Who, match_id: int,
 
 
 @router.post("/matches/{match_id}/review", summary="Confirm, reject or authorize a match")
-def review(request: Request, who: Who, match_id: int, body: ReviewIn) -> dict:
+def review(request: Request, who: Who, match_id: Id, body: ReviewIn) -> dict:
     with _portal(request).store() as store:
         return actions.review(store, who, match_id, body.status, body.note)
 
 
 @router.post("/matches/{match_id}/notices", status_code=201, summary="Draft a takedown notice")
-def notice(request: Request, who: Who, match_id: int, body: NoticeIn) -> dict:
+def notice(request: Request, who: Who, match_id: Id, body: NoticeIn) -> dict:
     portal = _portal(request)
     with portal.store() as store:
         return actions.make_notice(portal, store, who, match_id, body.kind)
 
 
 @router.post("/matches/{match_id}/offers", status_code=201, summary="Draft a licensing offer")
-def offer(request: Request, who: Who, match_id: int, body: OfferIn) -> dict:
+def offer(request: Request, who: Who, match_id: Id, body: OfferIn) -> dict:
     portal = _portal(request)
     with portal.store() as store:
         return actions.make_offer(portal, store, who, match_id, body.licence, body.commercial, send=body.send)
@@ -139,7 +143,7 @@ def offer(request: Request, who: Who, match_id: int, body: OfferIn) -> dict:
 
 @router.get("/matches/{match_id}/bundle", summary="The signed evidence bundle (zip)",
             response_class=FileResponse)
-def bundle(request: Request, who: Who, match_id: int):
+def bundle(request: Request, who: Who, match_id: Id):
     portal = _portal(request)
     with portal.store() as store:
         path = actions.export_bundle(portal, store, who, match_id)
@@ -156,7 +160,7 @@ def notices(request: Request, who: Who, match: int | None = None,
 
 
 @router.get("/notices/{notice_id}", summary="One notice")
-def notice_detail(request: Request, who: Who, notice_id: int) -> dict:
+def notice_detail(request: Request, who: Who, notice_id: Id) -> dict:
     with _portal(request).store() as store:
         return store.notice(notice_id, owner_id=who.owner_id)
 
@@ -170,7 +174,7 @@ def offers(request: Request, who: Who, match: int | None = None,
 
 
 @router.get("/offers/{offer_id}", summary="One offer")
-def offer_detail(request: Request, who: Who, offer_id: int) -> dict:
+def offer_detail(request: Request, who: Who, offer_id: Id) -> dict:
     with _portal(request).store() as store:
         return store.offer(offer_id, owner_id=who.owner_id)
 

@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from detector import __version__
 from detector.config import Settings
@@ -27,6 +28,7 @@ from detector.web.auth import Unauthorized
 from detector.web.errors import body_for, status_for
 from detector.web.gate import AuthBeforeBody
 from detector.web.portal import Portal
+from detector.web.ratelimit import PerAddress
 from detector.web.security import BodyLimit, SecurityHeaders
 from detector.workspace import Workspace
 
@@ -73,7 +75,8 @@ def create_app(ws: Workspace, settings: Settings | None = None):
     app.include_router(offer_page.router)
     app.include_router(screenshots.router)
     app.include_router(monitoring.router)
-    app.state.offer_rate_limit = offer_page.RateLimit(settings.licensing.page_requests_per_minute)
+    app.state.offer_rate_limit = PerAddress(settings.licensing.page_requests_per_minute,
+                                            settings.portal.rate_limit_storage)
     app.mount("/static", StaticFiles(packages=[("detector.web", "static")]), name="static")
 
     @app.exception_handler(CopyhoundError)
@@ -96,6 +99,7 @@ def create_app(ws: Workspace, settings: Settings | None = None):
                                  "or stale). Go back, reload the page and send it again.")
 
     app.add_exception_handler(offer_page.TooMany, offer_page.too_many)
+    app.add_exception_handler(offer_page.Expired, offer_page.expired)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):
@@ -110,5 +114,8 @@ def create_app(ws: Workspace, settings: Settings | None = None):
         return ui.render(request, "error.html", error.status_code, principal=None, message=str(error.detail))
 
     gated = AuthBeforeBody(app, app.state.portal)
-    return SecurityHeaders(BodyLimit(gated, settings.intake.max_bytes + FORM_OVERHEAD, FORM_OVERHEAD,
-                                     upload_paths=UPLOAD_PATHS))
+    served = SecurityHeaders(BodyLimit(gated, settings.intake.max_bytes + FORM_OVERHEAD, FORM_OVERHEAD,
+                                       upload_paths=UPLOAD_PATHS))
+    if settings.portal.trusted_proxies:  # X-Forwarded-For names the client only when a trusted proxy sent it
+        served = ProxyHeadersMiddleware(served, list(settings.portal.trusted_proxies))
+    return served

@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from detector.licensing import contributors, links, money, offers, settlement, statements, work_rules
-from detector.web.api import Who
+from detector.web.api import Id, Who
 
 router = APIRouter(prefix="/api")
 
@@ -43,26 +43,26 @@ def _portal(request: Request):
 
 
 @router.post("/offers/{offer_id}/status", summary="Record what happened to an offer (sent, declined, ...)")
-def offer_status(request: Request, who: Who, offer_id: int, body: StatusIn) -> dict:
+def offer_status(request: Request, who: Who, offer_id: Id, body: StatusIn) -> dict:
     with _portal(request).store() as store:
         return offers.set_offer_status(store, offer_id, body.status, owner_id=who.owner_id)
 
 
 @router.post("/offers/{offer_id}/payments", status_code=201, summary="Record a payment; split it; paid in full "
              "makes the offer paid and licenses its domain")
-def payment(request: Request, who: Who, offer_id: int, body: PaymentIn) -> dict:
+def payment(request: Request, who: Who, offer_id: Id, body: PaymentIn) -> dict:
     portal = _portal(request)
     with portal.store() as store:
         paid = settlement.record_payment(store, portal.settings, offer_id, money.parse(body.amount, "amount"),
                                          reference=body.reference, received_at=body.received_at,
                                          owner_id=who.owner_id)
     return {"payment_id": paid.id, "offer": paid.offer, "paid": money.text(paid.paid_minor),
-            "due": money.text(paid.due_minor), "licence": paid.licence,
+            "due": money.text(paid.due_minor), "excess": money.text(paid.excess_minor), "licence": paid.licence,
             "split": [dict(p, amount=money.text(p["amount_minor"])) for p in paid.parts]}
 
 
 @router.get("/offers/{offer_id}/link", summary="The offer page's live link (null when it has none)")
-def link(request: Request, who: Who, offer_id: int) -> dict:
+def link(request: Request, who: Who, offer_id: Id) -> dict:
     portal = _portal(request)
     with portal.store() as store:
         offer = store.offer(offer_id, owner_id=who.owner_id)
@@ -71,7 +71,7 @@ def link(request: Request, who: Who, offer_id: int) -> dict:
 
 
 @router.post("/offers/{offer_id}/link", status_code=201, summary="Issue a new offer page link (a draft becomes sent)")
-def new_link(request: Request, who: Who, offer_id: int, body: LinkIn) -> dict:
+def new_link(request: Request, who: Who, offer_id: Id, body: LinkIn) -> dict:
     portal = _portal(request)
     with portal.store() as store:
         token = settlement.new_link(portal.ws, store, offer_id, owner_id=who.owner_id, revoke_old=body.revoke_old)
@@ -79,19 +79,19 @@ def new_link(request: Request, who: Who, offer_id: int, body: LinkIn) -> dict:
 
 
 @router.delete("/offers/{offer_id}/link", summary="Revoke every live link of the offer page")
-def revoke_link(request: Request, who: Who, offer_id: int) -> dict:
+def revoke_link(request: Request, who: Who, offer_id: Id) -> dict:
     with _portal(request).store() as store:
         return {"revoked": settlement.revoke_links(store, offer_id, owner_id=who.owner_id)}
 
 
 @router.get("/assets/{asset_id}/contributors", summary="A work's contributor share sets, oldest first")
-def contributor_history(request: Request, who: Who, asset_id: int) -> dict:
+def contributor_history(request: Request, who: Who, asset_id: Id) -> dict:
     with _portal(request).store() as store:
         return {"items": contributors.history(store, asset_id, owner_id=who.owner_id)}
 
 
 @router.put("/assets/{asset_id}/contributors", summary="Set a work's contributors and shares from a date")
-def set_contributors(request: Request, who: Who, asset_id: int, body: ContributorsIn) -> dict:
+def set_contributors(request: Request, who: Who, asset_id: Id, body: ContributorsIn) -> dict:
     with _portal(request).store() as store:
         return contributors.set_contributors(store, asset_id, body.shares, effective_from=body.effective_from,
                                              owner_id=who.owner_id)
@@ -113,7 +113,7 @@ def _negotiation(store, settings, asset_id: int, owner_id: int | None) -> dict:
 
 
 @router.get("/assets/{asset_id}/negotiation", summary="A work's negotiation floor and accept level in force")
-def negotiation_rules(request: Request, who: Who, asset_id: int) -> dict:
+def negotiation_rules(request: Request, who: Who, asset_id: Id) -> dict:
     portal = _portal(request)
     with portal.store() as store:
         return _negotiation(store, portal.settings, asset_id, who.owner_id)
@@ -121,7 +121,7 @@ def negotiation_rules(request: Request, who: Who, asset_id: int) -> dict:
 
 @router.put("/assets/{asset_id}/negotiation",
             summary="Set a work's own floor and accept level (both null: back to the owner's rules)")
-def set_negotiation_rules(request: Request, who: Who, asset_id: int, body: NegotiationIn) -> dict:
+def set_negotiation_rules(request: Request, who: Who, asset_id: Id, body: NegotiationIn) -> dict:
     portal = _portal(request)
     with portal.store() as store:
         work_rules.set_rules(store, asset_id, floor_percent=body.floor_percent, accept_percent=body.accept_percent,

@@ -27,7 +27,8 @@ def _offer_context(request: Request, store, who, offer_id: int) -> dict:
             "acceptance": store.acceptance(offer_id), "counters": store.counter_offers(offer_id),
             "payments": payments, "licence": store.licence(offer_id), "money": money.show,
             "due": money.show(offers.due_minor(offer), offer["currency"]),
-            "can_pay": offer["status"] in offers.OPEN + ("accepted",)}
+            "can_pay": offer["status"] in offers.OPEN + ("accepted",),
+            "overpaid": settlement.overpaid_minor(store, offer)}
 
 
 @router.get("/offers/{offer_id}")

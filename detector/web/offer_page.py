@@ -4,15 +4,14 @@ Reached without signing in, at /o/TOKEN (detector.licensing.links): the token op
 offer, and every route here looks up nothing but that offer, so no other offer's data is
 reachable. It is hostile ground: each address is rate-limited, every POST carries a CSRF token
 bound to a signed cookie of its own (path /o/, so an owner's portal session is never touched),
-everything shown is escaped, and a revoked or forged token answers 404 like a missing one.
+everything shown is escaped, and a revoked or forged token answers 404 like a missing one. Once
+its offer has expired a link opens nothing (410 Gone, naming only the expiry date and whom to ask
+for a new offer): no price, picture, form or document of an expired offer is served.
 Also here: the payment provider's signed webhook (POST /webhooks/payments).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -20,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from detector.errors import CopyhoundError, ImageRefused, NotFound
 from detector.licensing import documents, links, money, offers, settlement, webhook
+from detector.text import oneline
 from detector.tokens import active_principal
 from detector.web.auth import session_of
 from detector.web.errors import body_for, status_for
@@ -31,28 +31,12 @@ COOKIE = "copyhound_offer"
 MAX_FORM_BYTES = 8 * 1024
 
 
-class RateLimit:
-    """At most `per_minute` requests per key in any sliding minute."""
-
-    def __init__(self, per_minute: int):
-        self.per_minute = per_minute
-        self._hits: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits[key]
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            if len(hits) >= self.per_minute:
-                return False
-            hits.append(now)
-            return True
-
-
 class TooMany(Exception):
     pass
+
+
+class Expired(Exception):
+    """The link's offer has expired: the link is dead for good (410)."""
 
 
 def _limited(request: Request) -> None:
@@ -65,6 +49,10 @@ def too_many(request: Request, error: TooMany):
                         headers={"Retry-After": "60", "Cache-Control": "no-store"})
 
 
+def expired(request: Request, error: Expired):
+    return render(request, "error.html", 410, principal=None, message=str(error))
+
+
 def _visitor(request: Request, form=None) -> settlement.Visitor:
     form = form or {}
     return settlement.Visitor(str(form.get("name") or ""), str(form.get("organisation") or ""),
@@ -73,10 +61,17 @@ def _visitor(request: Request, form=None) -> settlement.Visitor:
 
 
 def _offer_id(request: Request, token: str) -> int:
+    """The offer a live link opens; an open offer past its date is marked expired here, and then refused."""
     _limited(request)
     portal = request.app.state.portal
     with portal.store() as store:
-        return links.resolve(store, portal.ws.keys_dir, token)
+        offer_id = links.resolve(store, portal.ws.keys_dir, token)
+        offer = settlement.live(store, offer_id)
+        if offer["status"] == "expired":
+            owner = store.owner(offer["owner_id"])
+            contact = oneline(owner.get("email") or owner["name"])
+            raise Expired(f"This offer expired on {offer['expires_at'][:10]}; ask {contact} for a new one.")
+    return offer_id
 
 
 def _session(request: Request):
@@ -233,4 +228,5 @@ async def payment_webhook(request: Request):
     except CopyhoundError as e:
         return JSONResponse(body_for(e), status_code=status_for(e))
     return JSONResponse({"payment_id": paid.id, "offer_status": paid.offer["status"],
-                         "paid": money.text(paid.paid_minor), "due": money.text(paid.due_minor)})
+                         "paid": money.text(paid.paid_minor), "due": money.text(paid.due_minor),
+                         "excess": money.text(paid.excess_minor)})

@@ -97,6 +97,36 @@ def test_payments_add_up_before_the_offer_is_paid_and_shares_follow_the_receipt_
         settlement.record_payment(env.store, env.settings, sent.offer["id"], 1)
 
 
+def test_a_counter_above_the_standing_answer_settles_at_the_counter_and_one_above_the_price_settles_nothing(tmp_path):
+    env = build_env(tmp_path)
+    sent = settlement.send_offer(env.ws, env.store, env.settings, env.match_id, at=AT)
+    offer_id = sent.offer["id"]
+    # price today 150.00: floor 90.00, accept 120.00; 50.00 is answered with the floor
+    assert settlement.counter(env.store, env.settings, offer_id, 5000, BUYER, at=AT).amount_minor == 9000
+    above_price = settlement.counter(env.store, env.settings, offer_id, 99900, BUYER, at=AT)
+    # more than the price: nothing is settled; the standing 90.00 is what the buyer may accept
+    assert (above_price.kind, above_price.amount_minor) == ("above", 9000)
+    assert env.store.offer(offer_id)["status"] == "countered" and env.store.acceptance(offer_id) is None
+    reply = settlement.counter(env.store, env.settings, offer_id, 11000, BUYER, at=AT)
+    assert (reply.kind, reply.amount_minor) == ("accepted", 11000)
+    assert env.store.acceptance(offer_id)["amount_minor"] == 11000
+    assert [(c["amount_minor"], c["answer"], c["answer_minor"]) for c in env.store.counter_offers(offer_id)] == [
+        (5000, "proposed", 9000), (99900, "above", 9000), (11000, "accepted", 11000)]
+
+
+def test_legal_documents_show_web_strings_without_bidi_or_control_characters_even_when_stored_with_them(tmp_path):
+    env = build_env(tmp_path)
+    offer_id = settlement.send_offer(env.ws, env.store, env.settings, env.match_id, at=AT).offer["id"]
+    settlement.accept(env.store, env.settings, offer_id, BUYER, at=AT)
+    # an acceptance recorded before names were cleaned on the way in: the documents clean it on the way out
+    env.store.db["acceptances"].update(offer_id, {
+        "name": "Eve\u202egnp.exe\x00", "organisation": "Evil\r\nPaid in full"})
+    for html in (documents.invoice_html(env.store, env.settings, offer_id),
+                 documents.certificate_html(env.store, env.settings, offer_id)):
+        assert "Eve gnp.exe" in html and "Evil Paid in full" in html
+        assert "\u202e" not in html and "\x00" not in html
+
+
 def test_no_rule_ever_sells_below_the_floor():
     """Over random prices, owner rules and a work's own rules (each level set or not), the floor in force
     is the work's when it has one, and no answer is below it."""

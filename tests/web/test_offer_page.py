@@ -11,21 +11,25 @@ import html
 import io
 import json
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from PIL import Image
 from pypdf import PdfReader
 
 from detector import config, demo_site, tokens
+from detector.errors import ConfigError
 from detector.evidence import profile
 from detector.licensing import contributors, settlement, statements, webhook
 from detector.register import WorkInfo, register_files
-from detector.web import create_app
+from detector.web import create_app, ratelimit
 from detector.workspace import Workspace, create_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, utc_now
@@ -35,7 +39,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 HOSTILE_PAGE = 'https://shop.example.net/mugs?q="><script>alert(1)</script>'
 PAGES = [HOSTILE_PAGE, "https://mugs.example.org/shop", "https://old.example.com/", "https://cafe.example.io/",
-         "https://www.browser.example/menu", "https://api.example.net/x", "https://portal.example.net/y"]
+         "https://www.browser.example/menu", "https://api.example.net/x", "https://portal.example.net/y",
+         "https://hostile.example.net/z", "https://spoof.example.net/s", "https://race.example.net/r"]
 PAY = "https://pay.example/checkout?amount={amount}&currency={currency}&ref={reference}"
 PROFILE = {"legal_name": "Alice Example Photography Ltd", "address": "1 Lens Street, Camtown",
            "email": "alice@example.org", "signature": "/s/ Alice Example", "jurisdiction": "Germany"}
@@ -196,16 +201,77 @@ def test_a_counter_below_the_floor_is_answered_with_the_floor_then_accepted_and_
     assert mine == [("Ann Lee", "54.00"), ("Bo Chan", "36.00")]
 
 
-def test_an_expired_offer_cannot_be_settled(shop):
+def test_an_expired_offers_link_opens_nothing(shop):
     sent = shop.send(2, at="2020-01-01T00:00:00Z")
     with httpx.Client(base_url=shop.url) as client:
         page = client.get(f"/o/{sent.token}")
-        assert page.status_code == 200 and "This offer expired on 2020-01-31" in page.text
-        assert 'name="csrf"' not in page.text  # no form at all once expired
-        unaccepted = client.get(f"/o/{sent.token}/invoice.pdf")
-        assert unaccepted.status_code == 409 and "has not been accepted" in unaccepted.text
+        assert page.status_code == 410
+        assert "This offer expired on 2020-01-31; ask alice@example.org for a new one." in page.text
+        assert "EUR" not in page.text and "coffee" not in page.text and 'name="csrf"' not in page.text
+        for path in ("work.jpg", "copy.jpg", "invoice", "invoice.pdf", "certificate"):
+            assert client.get(f"/o/{sent.token}/{path}").status_code == 410, path
+        assert client.post(f"/o/{sent.token}/accept", data={"name": "x"}).status_code == 410
     with shop.store() as store:
         assert store.offer(sent.offer["id"])["status"] == "expired"
+
+
+HOSTILE_AMOUNTS = ["1e309", "1e26", "100000000000000000", "1e-2", "+50", "\u0661\u0660\u0660", "1_000", "NaN"]
+
+
+def test_hostile_amounts_and_deeply_nested_bodies_answer_4xx_never_500(shop):
+    sent = shop.send(7)
+    offer_id = sent.offer["id"]
+    with httpx.Client(base_url=shop.url, follow_redirects=True) as client:
+        _, csrf = _visit(client, f"/o/{sent.token}")
+        who = {"csrf": csrf, "name": "Rita Reader", "email": "rita@mugs.example"}
+        for amount in HOSTILE_AMOUNTS:
+            answered = client.post(f"/o/{sent.token}/counter", data={**who, "amount": amount})
+            assert answered.status_code == 422 and "Your offer must be an amount like 100.01" in answered.text, amount
+    with httpx.Client(base_url=shop.url, headers={"Authorization": f"Bearer {shop.token}"}) as api:
+        for amount in HOSTILE_AMOUNTS:
+            paid = api.post(f"/api/offers/{offer_id}/payments", json={"amount": amount})
+            assert paid.status_code == 422 and "amount must be an amount like 100.01" in paid.json()["error"], amount
+
+    secret = webhook.secret(shop.ws.keys_dir)
+
+    def post(body: bytes) -> httpx.Response:
+        return httpx.post(f"{shop.url}/webhooks/payments", content=body, headers={
+            "Copyhound-Signature": webhook.sign(secret, int(time.time()), body), "Content-Type": "application/json"})
+
+    def event(n: int, amount: str) -> bytes:
+        return (f'{{"id": "evt_hostile_{n}", "reference": "INV-1-00001", "currency": "EUR", '
+                f'"amount": {amount}}}').encode()
+
+    raw = ["1e309", "1e26", "100000000000000000", "-1", '"1e-2"', '"+50"', '"\\u0661\\u0660"', '[[[["1.00"]]]]']
+    for n, amount in enumerate(raw):
+        refused = post(event(n, amount))
+        assert refused.status_code == 422 and "amount" in refused.json()["error"], amount
+    for deep in (b"[" * 8000 + b"]" * 8000, event(99, "[" * 7000 + "]" * 7000), b'"just a string"'):
+        refused = post(deep)
+        assert refused.status_code == 422 and "must be JSON with id, reference" in refused.json()["error"]
+    with shop.store() as store:
+        assert store.payments(offer_id) == [] and store.counter_offers(offer_id) == []
+        assert store.offer(offer_id)["status"] == "viewed"
+
+
+SPOOFING = "\u202e\u2066\u200f\x00\x1b[31m\r\n\t"
+
+
+def test_bidi_overrides_and_control_characters_never_reach_the_invoice_certificate_or_page(shop):
+    sent = shop.send(8)
+    with httpx.Client(base_url=shop.url, follow_redirects=True) as client:
+        _, csrf = _visit(client, f"/o/{sent.token}")
+        accepted = client.post(f"/o/{sent.token}/accept", data={
+            "csrf": csrf, "name": f"Rita{SPOOFING}Reader", "organisation": f"Mugs{SPOOFING}Co",
+            "email": "rita@mugs.example"})
+        assert accepted.status_code == 200 and "Accepted by Rita [31m Reader (Mugs [31m Co)" in accepted.text
+        documents = [accepted.text] + [client.get(f"/o/{sent.token}/{name}").text for name in ("invoice", "certificate")]
+    with shop.store() as store:
+        stored = store.acceptance(sent.offer["id"])
+    assert (stored["name"], stored["organisation"]) == ("Rita [31m Reader", "Mugs [31m Co")
+    for text in documents + [stored["name"], stored["organisation"]]:
+        assert not any(c in text for c in "\u202e\u2066\u200f\x00\x1b\r"), text[:200]
+    assert "Rita [31m Reader" in documents[1] and "Rita [31m Reader" in documents[2]
 
 
 def test_offer_pages_are_rate_limited_per_address(shop, serve):
@@ -215,6 +281,42 @@ def test_offer_pages_are_rate_limited_per_address(shop, serve):
         codes = [client.get(f"/o/{sent.token}").status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         assert client.post("/webhooks/payments", content=b"{}").status_code == 429
+        # without trusted proxies a client cannot name its own address: rotating the header changes nothing
+        rotated = [client.get(f"/o/{sent.token}", headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                   for n in range(5)]
+        assert rotated == [429] * 5
+    behind_proxy = replace(strict, portal=replace(strict.portal, trusted_proxies=("127.0.0.1",)))
+    with serve(create_app(shop.ws, behind_proxy)) as url, httpx.Client(base_url=url) as client:
+        def get(forwarded: str) -> int:
+            return client.get(f"/o/{sent.token}", headers={"X-Forwarded-For": forwarded}).status_code
+        # from a trusted proxy, the right-most address it did not add itself is the client's
+        assert [get("198.51.100.1") for _ in range(4)] == [200, 200, 200, 429]
+        assert get("198.51.100.2") == 200
+        assert get("203.0.113.9, 198.51.100.1") == 429  # a client-supplied left part is not the client
+
+
+def test_rate_limit_counters_expire_in_memory_and_in_redis(redis_url):
+    memory = ratelimit.PerAddress(2, window_s=1)
+    assert [memory.allow("203.0.113.1") for _ in range(3)] == [True, True, False]
+    for n in range(5000):
+        memory.allow(f"10.{n // 250}.{n % 250}.1")
+    assert len(memory.storage.storage) >= 5000
+    # a counter lives two windows; the next request after that sweeps the expired ones away
+    deadline = time.monotonic() + 10
+    while len(memory.storage.storage) > 2 and time.monotonic() < deadline:
+        memory.allow("192.0.2.1")
+        time.sleep(0.2)
+    assert len(memory.storage.storage) <= 2 and memory.allow("203.0.113.1")
+
+    shared = ratelimit.PerAddress(2, redis_url, window_s=60)
+    other_process = ratelimit.PerAddress(2, redis_url, window_s=60)
+    assert [shared.allow("203.0.113.5"), other_process.allow("203.0.113.5"), shared.allow("203.0.113.5")] == \
+        [True, True, False]
+    client = redis.Redis.from_url(redis_url)
+    keys = [k for k in client.scan_iter("*203.0.113.5*")]
+    assert keys and all(0 < client.ttl(k) <= 120 for k in keys)
+    with pytest.raises(ConfigError, match="portal.rate_limit_storage 'nosuch://x'"):
+        ratelimit.PerAddress(2, "nosuch://x")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
@@ -260,8 +362,9 @@ def test_the_owner_sends_pays_and_sets_contributors_through_the_api(shop):
         part = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "100.00", "reference": "BANK-1"})
         assert part.status_code == 201 and part.json()["offer"]["status"] == "sent"
         assert [(p["contributor"], p["amount"]) for p in part.json()["split"]] == [("Ann Lee", "60.00"), ("Bo Chan", "40.00")]
-        rest = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "50.00", "reference": "BANK-2"})
+        rest = api.post(f"/api/offers/{offer['id']}/payments", json={"amount": "60.00", "reference": "BANK-2"})
         assert rest.json()["offer"]["status"] == "paid" and rest.json()["licence"]["domain"] == "api.example.net"
+        assert (rest.json()["paid"], rest.json()["due"], rest.json()["excess"]) == ("160.00", "150.00", "10.00")
         assert api.delete(f"/api/offers/{offer['id']}/link").json() == {"revoked": 1}
         assert httpx.get(offer["page_url"].replace("http://127.0.0.1:8000", shop.url)).status_code == 404
 
@@ -276,6 +379,23 @@ def test_the_owner_sends_pays_and_sets_contributors_through_the_api(shop):
         assert "BANK-1" in csv_text and "BANK-2" in csv_text
     with httpx.Client(base_url=shop.url) as stranger:
         assert stranger.get(f"/api/offers/{offer['id']}/link").status_code == 401
+
+
+def test_two_payments_posted_at_once_that_pay_an_offer_in_full_make_it_paid(shop):
+    sent = shop.send(9)
+    barrier = threading.Barrier(2)
+
+    def pay(n: int) -> httpx.Response:
+        with httpx.Client(base_url=shop.url, headers={"Authorization": f"Bearer {shop.token}"}, timeout=60) as api:
+            barrier.wait()
+            return api.post(f"/api/offers/{sent.offer['id']}/payments", json={"amount": "75.00", "reference": f"R{n}"})
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(pay, range(2)))
+    assert [a.status_code for a in answers] == [201, 201]
+    assert sorted(a.json()["paid"] for a in answers) == ["150.00", "75.00"]
+    with shop.store() as store:
+        assert store.offer(sent.offer["id"])["status"] == "paid" and store.licence(sent.offer["id"]) is not None
 
 
 def test_the_owner_records_a_payment_in_the_portal(shop):
@@ -293,9 +413,10 @@ def test_the_owner_records_a_payment_in_the_portal(shop):
                                   data={"csrf": _csrf(page.text), "amount": "-1", "reference": "x"})
         assert too_little.status_code == 422 and "Amount must be an amount like 100.01" in too_little.text
         paid = browser.post(f"/offers/{sent.offer['id']}/payment",
-                            data={"csrf": _csrf(page.text), "amount": "150.00", "reference": "CASH-1"})
+                            data={"csrf": _csrf(page.text), "amount": "155.00", "reference": "CASH-1"})
         assert "Payment recorded" in paid.text and 'id="offer-status">paid<' in paid.text
-        assert "Ann Lee (60): EUR 90.00" in paid.text
+        assert "Ann Lee (60): EUR 93.00" in paid.text
+        assert "Overpaid by EUR 5.00: more was received than the EUR 150.00 due" in paid.text
         asset = browser.get(f"/assets/{shop.asset_id}")
         saved = browser.post(f"/assets/{shop.asset_id}/contributors",
                              data={"csrf": _csrf(asset.text), "shares": "Ann Lee=70\nBo Chan=30", "effective_from": ""})
@@ -311,7 +432,7 @@ def test_a_works_own_floor_is_set_through_the_api_answers_on_the_page_and_is_cle
                                 "floor_percent": 75.0, "accept_percent": 80.0}
         assert api.put(f"/api/assets/{shop.asset_id}/negotiation", json={"floor_percent": 120}).status_code == 422
         assert api.get("/api/assets/99999/negotiation").status_code == 404
-    sent = shop.send(2)  # its earlier offer expired (test_an_expired_offer_cannot_be_settled)
+    sent = shop.send(2)  # its earlier offer expired (test_an_expired_offers_link_opens_nothing)
     try:
         with httpx.Client(base_url=shop.url, follow_redirects=True) as client:
             _, csrf = _visit(client, f"/o/{sent.token}")

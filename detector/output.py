@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 FORMATS = ("table", "json", "csv")
 
@@ -74,12 +74,11 @@ def render(rows: list[dict], columns: list[str], fmt: str, console: Console, tit
             writer.writerow({k: _cell(row.get(k)) for k in keys})
         console.out(buffer.getvalue(), end="", highlight=False)
     elif wide:
-        table = Table(title=title)
+        table = Table(title=_text(title))
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            # Text from the web is shown as text, never as rich markup.
-            table.add_row(*(escape(_cell(row.get(c))) for c in columns))
+            table.add_row(*(Text(_cell(row.get(c))) for c in columns))
         console.print(table)
     else:
         shown = short or columns
@@ -88,12 +87,17 @@ def render(rows: list[dict], columns: list[str], fmt: str, console: Console, tit
         natural = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
         # Each column costs two spaces of padding and a border, plus the table's closing border.
         widths = fit(natural, [_flexible(c) for c in shown], console.width - 3 * len(shown) - 1)
-        table = Table(title=title)
+        table = Table(title=_text(title))
         for header, width in zip(headers, widths):
             table.add_column(header, overflow="ellipsis", no_wrap=True, width=width)
         for row in cells:
-            table.add_row(*(escape(cell) for cell in row))
+            table.add_row(*(Text(cell) for cell in row))
         console.print(table)
+
+
+def _text(value: str | None) -> Text | None:
+    """Text from the web (cells, a site's name in a title) is shown as text, never read as rich markup."""
+    return None if value is None else Text(value)
 
 
 def _flexible(column: str) -> bool:

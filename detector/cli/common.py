@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,14 +27,36 @@ from detector.output import FORMATS
 from detector.workspace import open_workspace
 from detector.workspace.store import DatabaseError, database_fault, is_disk_full, open_store
 
+
+class _TextHelpGroup(typer.core.TyperGroup):
+    """The root group: every help text below it is escaped once built, because help names config tables
+    like [distributed], which rich would otherwise read as markup and drop."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _escape_help(self)
+
+
+def _escape_help(command) -> None:
+    command.help = escape(command.help) if command.help else command.help
+    command.short_help = escape(command.short_help) if command.short_help else command.short_help
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        _escape_help(sub)
+
+
 app = typer.Typer(
+    cls=_TextHelpGroup,
     help="copyhound: find unauthorized copies of your images on the web and act on them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+# Messages name config tables ([recipients.overrides]) and carry text from the web: never read as markup.
+console = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 Home = Annotated[
     Path | None,
@@ -96,7 +119,7 @@ def require_extra(extra: str, *modules: str) -> None:
 
 
 def _fail(error: CopyhoundError):
-    err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    err.print(Text("error:", style="red"), str(error), highlight=False, soft_wrap=True)
     sys.exit(error.exit_code)
 
 
@@ -131,7 +154,7 @@ def embedder_of(settings: config.Settings):
 
 def progress_bar() -> Progress:
     """A bar per stage; a stage of unknown size (the crawl) shows its detail line instead of a count."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), _CountOrDetail(), TimeElapsedColumn(),
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), _CountOrDetail(), TimeElapsedColumn(),
                     console=err, transient=True)
 
 

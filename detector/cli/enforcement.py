@@ -28,8 +28,9 @@ def enforce(
     fmt: Format = "table",
     home: Home = None,
 ) -> None:
-    """Apply the owners' policy rules (their portal rules, then [[enforcement.rules]]): send offers and notices,
-    within the hard limits."""
+    """Apply the owners' policy rules (their portal rules, then [[enforcement.rules]]) within the hard limits.
+
+    Sends offers and notices; --dry-run lists what would be done, by which rule and why."""
     from detector.enforcement.run import enforce as run_enforce
 
     check_format(fmt)

@@ -16,6 +16,7 @@ from detector.embedders import clip_weights_cached, load_embedder
 from detector.errors import UsageError
 from detector.register import WorkInfo, image_paths, register_files
 from detector.scan import run_scan
+from detector.suggest import command
 from detector.workspace import Workspace, create_workspace
 from detector.workspace.store import Store, open_store
 
@@ -57,7 +58,7 @@ def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: 
     settings = ws.settings()
     if distributed:
         if not settings.distributed.redis_url:
-            raise UsageError(f"demo --distributed needs a workspace with Redis: run `copyhound init --home {ws.home} "
+            raise UsageError(f"demo --distributed needs a workspace with Redis: run `{command('init', '--home', ws.home)} "
                              "--embedder none --redis redis://HOST:PORT/0` first (docs/scale.md).")
         # The workers detect with the workspace's own embedder, so the works are registered with it too.
         spec, note = settings.embedder.spec, None

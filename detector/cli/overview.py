@@ -24,6 +24,7 @@ from detector.cli.common import (
 from detector.errors import UsageError
 from detector.evidence.offers import STATUSES as OFFER_STATUSES
 from detector.output import render
+from detector.suggest import command
 
 Owner = Annotated[str | None, typer.Option("--owner", help="Only this owner's (as given to register --owner).")]
 Match = Annotated[int | None, typer.Option("--match", help="Only those of this match id.")]
@@ -52,7 +53,7 @@ def status(owner: Owner = None, fmt: Format = "table", home: Home = None) -> Non
 def owner_show(name: Annotated[str, typer.Argument(metavar="NAME", help="Owner name.")], fmt: Format = "table",
                home: Home = None) -> None:
     """Show an owner's profile (what notices and offers carry) and what is missing for each document."""
-    from detector.evidence.profile import NEEDED, PROFILE_FIELDS
+    from detector.evidence.profile import DOCUMENT_NAMES, NEEDED, PROFILE_FIELDS
 
     check_format(fmt)
     _, _, store = open_parts(home)
@@ -65,9 +66,9 @@ def owner_show(name: Annotated[str, typer.Argument(metavar="NAME", help="Owner n
            console, title=f"Owner {name}", wide=True)
     for doc, fields in missing.items():
         if fields:
-            console.print(f"A {doc} needs {', '.join(fields)}: `copyhound owner set {name} "
-                          + " ".join(f"--{f.replace('_', '-')} ..." for f in fields) + "`.",
-                          highlight=False, markup=False, soft_wrap=True)
+            flags = [word for f in fields for word in (f"--{f.replace('_', '-')}", "...")]
+            console.print(f"{DOCUMENT_NAMES[doc][0].upper()}{DOCUMENT_NAMES[doc][1:]} needs {', '.join(fields)}: "
+                          f"`{command('owner', 'set', name, *flags)}`.", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -28,6 +28,7 @@ from detector.enforcement import mailer, owner_rules, policy, recipients
 from detector.errors import ActionRefused, ConfigError
 from detector.evidence import ledger
 from detector.evidence.offers import OPEN as OPEN_OFFER
+from detector.suggest import command
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -153,7 +154,7 @@ def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, ru
     if not settings.smtp.host:
         return "smtp.host is empty, so nothing can be sent; set [smtp] in config.toml"
     if not (settings.smtp.from_address or store.owner(match["owner_id"]).get("email")):
-        return f"no sender address: set smtp.from_address or `copyhound owner set {facts.owner} --email ...`"
+        return f"no sender address: set smtp.from_address or `{command('owner', 'set', facts.owner, '--email', '...')}`"
     return None
 
 

@@ -71,6 +71,9 @@ Offset = Annotated[int, typer.Option("--offset", min=0, help="Skip this many row
 #: The database this command opened, so SQLite reporting it damaged mid-command can name it.
 _opened: list[Path] = []
 
+AllowPartial = Annotated[bool, typer.Option(
+    "--allow-partial", help="Take contributors' shares that do not add up to 100, as relative weights (2.5 and 0.5).")]
+
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (default: under the workspace's output/).")]
 
 

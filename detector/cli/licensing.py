@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Home, OutDir, app, console, err, open_parts
+from detector.cli.common import AllowPartial, Home, OutDir, app, console, err, open_parts
 from detector.errors import UsageError
 
 MatchArg = Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")]
@@ -141,11 +141,13 @@ def contributors_set(
     asset_id: Annotated[int, typer.Argument(metavar="ASSET_ID", help="Work (asset) id.")],
     shares: Annotated[list[str], typer.Argument(metavar="NAME=SHARE...", help='e.g. "Ann Lee=60" "Bo Chan=40".')],
     effective_from: Annotated[str | None, typer.Option("--from", help="In force from this date (YYYY-MM-DD; default today).")] = None,
+    allow_partial: AllowPartial = False,
     home: Home = None,
 ) -> None:
     """Set a work's contributors and shares (recorded in the ledger with the date they take effect)."""
-    from detector.licensing.contributors import set_contributors
+    from detector.licensing.contributors import check_total, parse_shares, set_contributors
 
+    check_total(parse_shares(shares), allow_partial)
     _, _, store = open_parts(home)
     done = set_contributors(store, asset_id, shares, effective_from=effective_from)
     listed = ", ".join(f"{name} {weight}" for name, weight in done["shares"])

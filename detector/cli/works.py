@@ -10,6 +10,7 @@ import typer
 
 from detector import catalogue, config
 from detector.cli.common import (
+    AllowPartial,
     Format,
     Home,
     Limit,
@@ -89,18 +90,19 @@ def register(
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
     contributor: Annotated[list[str] | None, typer.Option(
         "--contributor", help='A contributor and share, NAME=SHARE (repeatable): --contributor "Ann Lee=60".')] = None,
+    allow_partial: AllowPartial = False,
     workers: Annotated[int | None, typer.Option("--workers", min=1,
                                                 help="Processes that fingerprint the files (default: the detect.workers "
                                                      "setting; 0 there means one per core).")] = None,
     home: Home = None,
 ) -> None:
     """Register image files as works: fingerprint them and add them to the index."""
-    from detector.licensing.contributors import parse_shares, set_contributors
+    from detector.licensing.contributors import check_total, parse_shares, set_contributors
     from detector.parallel import default_workers
     from detector.register import WorkInfo, find_images, printable, register_files
 
     if contributor:
-        parse_shares(contributor)  # refuse a malformed share before any work is done
+        check_total(parse_shares(contributor), allow_partial)  # refuse bad shares before any work is done
     ws, settings, store = open_parts(home)
     missing = [printable(str(p)) for p in paths if not p.exists() and not p.is_symlink()]
     if missing:

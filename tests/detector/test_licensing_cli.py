@@ -99,3 +99,14 @@ def test_statements_print_to_pdf(tmp_path):
     assert f"Royalty statement {period}" in text and "Ann Lee" in text and "90.00" in text and "INV-PDF" in text
     wrong = run(env, "statements", "--period", period, "--format", "docx")
     assert isinstance(wrong.exception, UsageError) and "use csv, html or pdf" in str(wrong.exception)
+
+
+def test_contributors_set_refuses_shares_that_do_not_total_100_unless_allowed(tmp_path):
+    env = build_env(tmp_path)
+    typo = run(env, "contributors", "set", str(env.asset_id), "Ann Lee=60", "Bo Chan=4")
+    assert isinstance(typo.exception, UsageError)
+    assert str(typo.exception).startswith("The shares add up to 64, not 100.") and "--allow-partial" in str(typo.exception)
+    assert env.store.contributor_shares(env.asset_id) == []
+    weights = run(env, "contributors", "set", str(env.asset_id), "Ann=2.5", "Bo=0.5", "--allow-partial")
+    assert weights.exit_code == 0, weights.output
+    assert [row["shares"] for row in env.store.contributor_shares(env.asset_id)] == [[["Ann", "2.5"], ["Bo", "0.5"]]]

@@ -115,7 +115,7 @@ def register(
                                             WorkInfo(owner, title, creator, license_url),
                                             progress=lambda _: bar.advance(task), index_progress=stage_progress(bar),
                                             workers=workers or settings.detect.workers or default_workers())
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused")}
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused", "skipped")}
     for o in outcomes:
         if contributor and o.status == "registered":
             set_contributors(store, o.asset_id, contributor)
@@ -124,8 +124,10 @@ def register(
             console.print(f"{o.path}: {o.detail}", highlight=False)
         elif o.status == "refused":
             err.print(f"refused {o.path} ({o.reason}): {o.detail}", highlight=False, markup=False)
+    kinds = sorted({o.path.rsplit(".", 1)[-1] for o in outcomes if o.status == "skipped"})
+    not_images = f", {counts['skipped']} skipped as not images ({', '.join(kinds)})" if counts["skipped"] else ""
     console.print(f"{counts['registered']} registered, {counts['already']} already registered, "
-                  f"{counts['refused']} refused (of {len(outcomes)} files).")
+                  f"{counts['refused']} refused{not_images} (of {len(outcomes)} files).", highlight=False)
     if counts["refused"]:
         raise typer.Exit(1)
 

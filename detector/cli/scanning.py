@@ -29,6 +29,7 @@ from detector.cli.common import (
 )
 from detector.errors import UsageError
 from detector.output import render
+from detector.suggest import runnable
 from detector.workspace.store import Store, open_store
 
 
@@ -217,9 +218,15 @@ def demo(home: Annotated[Path | None, typer.Option(
         console.print(f"wrong: {line}", highlight=False)
     for path in result.evidence:
         console.print(f"wrote {path}", highlight=False)
-    console.print(f"Explore it: copyhound matches --home {home}", highlight=False)
+    console.print(f"\nNext, the portal in three steps:\n"
+                  f"  1. {runnable('serve', '--home', home)}\n"
+                  f"  2. open http://127.0.0.1:8000/ and sign in with this token:\n"
+                  f"     {result.token}\n"
+                  f"  3. look at the matches, their reports and the offer; the offer as its recipient sees it:",
+                  highlight=False, soft_wrap=True)
     if result.offer_page:
-        console.print(f"The licensing offer as its recipient sees it: run `copyhound serve --home {home}`, "
-                      f"then open\noffer page: {result.offer_page}", highlight=False, soft_wrap=True)
+        console.print(f"offer page: {result.offer_page}", highlight=False, soft_wrap=True)
+    console.print(f"In this terminal: {runnable('matches', '--home', home)} (and `--help` for every command).",
+                  highlight=False, soft_wrap=True)
     if result.missed or result.wrong:
         raise typer.Exit(1)

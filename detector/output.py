@@ -1,8 +1,9 @@
 """Rows out to a person (a rich table) or to a machine (JSON, CSV).
 
 A table reads at 80 columns by default: the caller's short list of columns, URLs shown as their
-host, hashes and times shortened, one line per row (an ellipsis where a cell does not fit).
-`wide` shows every column in full, wrapped. JSON and CSV always carry every key of every row.
+host and last path segment, hashes shortened, one line per row (an ellipsis where a cell does not
+fit). `wide` shows every column in full, wrapped. Tables show times as "2026-12-06 01:13" (UTC);
+JSON and CSV always carry every key of every row, times in ISO 8601.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +28,20 @@ HEADERS = {"asset_id": "work", "asset_filename": "work", "page_url": "page", "im
 SHORT_HASH = 12
 
 
+#: An ISO 8601 time as the store writes it (2026-12-06T01:13:05Z, with or without seconds, fraction, offset).
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?")
+
+
+def human_time(value: str) -> str:
+    """'2026-12-06T01:13:05Z' -> '2026-12-06 01:13' (to the minute, as a reader of a table wants it);
+    any other text as it is."""
+    found = _ISO_TIME.fullmatch(value)
+    if not found:
+        return value
+    zone = found.group(5)
+    return f"{found.group(1)} {found.group(2)}" + ("" if zone in (None, "Z", "+00:00") else f" {zone}")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -36,9 +52,26 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _table_cell(value: Any) -> str:
+    """A cell of the wide table: as in CSV, with times to the minute."""
+    return human_time(value) if isinstance(value, str) else _cell(value)
+
+
 def host(url: str | None) -> str:
     """The host a URL points at (the URL itself when it has none)."""
     return (urlsplit(url).hostname or url) if url else ""
+
+
+def short_url(url: str) -> str:
+    """A URL in a narrow column: its host and the last segment of its path, which tell copies on one
+    site apart ('shop.example/…/cats.jpg'); no scheme or query."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments:
+        return parts.hostname
+    return f"{parts.hostname}/{'…/' if len(segments) > 1 else ''}{segments[-1]}"
 
 
 def _short_cell(column: str, value: Any) -> str:
@@ -47,16 +80,14 @@ def _short_cell(column: str, value: Any) -> str:
     if value is None:
         return ""
     if column.endswith("url"):
-        return host(str(value))
+        return short_url(str(value))
     if column in ("sha256", "hash") or column.endswith("_sha256"):
         return str(value)[:SHORT_HASH]
     if column.endswith(("_seen", "_until")) and isinstance(value, str):
         return value[:10]  # the day is what a reader of a list needs
-    if column.endswith("_at") and isinstance(value, str):
-        return value[:16].replace("T", " ")  # to the minute
     if isinstance(value, float):
         return f"{value:.2f}"
-    return _cell(value)
+    return _table_cell(value)
 
 
 def render(rows: list[dict], columns: list[str], fmt: str, console: Console, title: str | None = None,
@@ -78,7 +109,7 @@ def render(rows: list[dict], columns: list[str], fmt: str, console: Console, tit
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(Text(_cell(row.get(c))) for c in columns))
+            table.add_row(*(Text(_table_cell(row.get(c))) for c in columns))
         console.print(table)
     else:
         shown = short or columns

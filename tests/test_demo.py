@@ -23,6 +23,8 @@ def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):
     result = run_cli("demo", home=home)
     assert result.returncode == 0, result.stderr
     assert f"{len(EXPECTED)} of {len(EXPECTED)} copies found; 0 wrong matches." in result.stdout
+    assert "pages visited" in result.stdout and "seconds:" not in result.stdout  # times only with --verbose
+    assert "127.0.0.1/…/cropped.jpg" in result.stdout  # the copies' images tell apart, not one host repeated
     written = [Path(line.removeprefix("wrote ")) for line in result.stdout.splitlines() if line.startswith("wrote ")]
     assert sorted(p.suffix for p in written) == [".html", ".pdf", ".txt", ".txt", ".zip"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in written)

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+import detector
 from detector import config
 from detector.embedders import load_embedder
 from detector.errors import CopyhoundError, DiskFull, ExtraMissing, UsageError
@@ -57,6 +58,20 @@ app = typer.Typer(
 # Messages name config tables ([recipients.overrides]) and carry text from the web: never read as markup.
 console = Console(markup=False)
 err = Console(stderr=True, markup=False)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        console.out(f"copyhound {detector.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print copyhound's version and exit.")] = False,
+          ) -> None:
+    # The root's own options; its help is the app's.
+    pass
 
 Home = Annotated[
     Path | None,

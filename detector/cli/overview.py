@@ -44,7 +44,7 @@ def status(owner: Owner = None, fmt: Format = "table", home: Home = None) -> Non
         console.out(json.dumps({s.name: s.rows for s in sections}, indent=2, sort_keys=True), highlight=False)
         return
     console.print(f"Workspace {ws.home}", highlight=False, markup=False, soft_wrap=True)
-    for section in sections:
+    for section in (s for s in sections if s.rows or not s.optional):
         console.out(f"# {section.title}" if fmt == "csv" else f"\n{section.title}", highlight=False)
         render(section.rows, section.columns, fmt, console)
 

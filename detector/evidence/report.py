@@ -322,8 +322,10 @@ def render_html(report: Report) -> str:
 # -- files -----------------------------------------------------------------------------------
 
 def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int, *,
-                 pdf: bool = False, out_dir: Path | None = None, owner_id: int | None = None) -> list[Path]:
-    """Write match-ID.html (and match-ID.pdf) under `out_dir` (default output/reports); returns the paths.
+                 pdf: bool = False, out_dir: Path | None = None, owner_id: int | None = None,
+                 stem: str | None = None) -> list[Path]:
+    """Write match-ID.html (and match-ID.pdf), or STEM.html and STEM.pdf, under `out_dir` (default
+    output/reports); returns the paths.
 
     The HTML is written first, so a machine without the PDF renderer keeps it: PdfRendererMissing
     then names the file written and what to install.
@@ -334,13 +336,14 @@ def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int,
     folder = out_dir or ws.output_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     html = render_html(report)
-    paths = [folder / f"match-{match_id}.html"]
+    stem = stem or f"match-{match_id}"
+    paths = [folder / f"{stem}.html"]
     paths[0].write_text(html, encoding="utf-8")
     if pdf:
         try:
             document = render_pdf(report)
         except PdfRendererMissing as e:
             raise PdfRendererMissing(f"Wrote {paths[0]} but no PDF: {e}") from e
-        paths.append(folder / f"match-{match_id}.pdf")
+        paths.append(folder / f"{stem}.pdf")
         paths[1].write_bytes(document)
     return paths

@@ -81,8 +81,9 @@ def cases(
     _, _, store = open_parts(home)
     owner_id = store.owner_by_name(owner)["id"] if owner else None
     if site is None:
-        render(found.cases(store, owner_id), ["owner", "host", "matches", "up", "removed", "notices", "offers",
-                                              "emails_sent", "emails_failed", "emails_bounced", "median_days_to_removal"],
+        render(found.cases(store, owner_id), ["host", "matches", "up", "removed", "notices", "offers",
+                                              "median_days_to_removal", "emails_sent", "emails_failed",
+                                              "emails_bounced", "owner"],
                fmt, console, title="Cases")
         return
     one = found.case(store, site, owner_id)

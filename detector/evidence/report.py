@@ -65,9 +65,9 @@ def _png(image: Image.Image) -> bytes:
 
 
 def _pictures(case: Case, settings: Settings) -> tuple[Picture | None, Picture | None, dict | None, str | None,
-                                                     Regions | None]:
-    """(work picture, copy picture, copy rights, why a picture is missing, matched regions); the
-    matched region is drawn on both pictures."""
+                                                     Regions | None, str | None]:
+    """(work picture, copy picture, copy rights, why a picture is missing, matched regions, colour change
+    finding); the matched region is drawn on both pictures."""
     side = settings.evidence.thumbnail_side
     work = copy = problem = None
     if case.work_bytes is not None:
@@ -96,11 +96,12 @@ def _pictures(case: Case, settings: Settings) -> tuple[Picture | None, Picture |
                     else "red outline: the copy shows the whole work")
         work_pic = Picture(_png(shown), shown.size, work.width, work.height, note)
     if copy is None:
-        return work_pic, None, None, problem, None
+        return work_pic, None, None, problem, None, None
+    colour = explain.colour_change(work.image, copy.image) if work is not None else None
     shown = _display(copy.image, side)
     note = _draw_copy_region(shown, signals, regions, (copy.width, copy.height))
     copy_pic = Picture(_png(shown), shown.size, copy.width, copy.height, note)
-    return work_pic, copy_pic, copy.rights.as_dict(), problem, regions
+    return work_pic, copy_pic, copy.rights.as_dict(), problem, regions, colour
 
 
 def _draw_polygon(shown: Image.Image, polygon, full_size: tuple[int, int], colour) -> None:
@@ -292,7 +293,7 @@ class Report:
 
 
 def build(case: Case, settings: Settings) -> Report:
-    work_pic, copy_pic, copy_rights, problem, regions = _pictures(case, settings)
+    work_pic, copy_pic, copy_rights, problem, regions, colour = _pictures(case, settings)
     headers = sorted((str(k), oneline(v)) for k, v in ((case.candidate or {}).get("headers") or {}).items())
     rights = compare_rights(case.asset.get("rights") or {}, copy_rights)
     screenshot, screenshot_rows = _screenshot(case)
@@ -300,7 +301,7 @@ def build(case: Case, settings: Settings) -> Report:
     cc_removed, cc_found = credentials_sentences(work_cc, copy_cc)
     return Report(
         case=case, work=work_pic, copy=copy_pic, picture_problem=problem,
-        why=explain.why_sentences(case.match.get("signals") or {}, regions),
+        why=explain.why_sentences(case.match.get("signals") or {}, regions, colour),
         rights=rights, cmi_removed=cmi.removal_sentences(rights) + cc_removed, credentials_found=cc_found,
         credentials=[(who, cc) for who, cc in (("Registered file", work_cc), ("Copy", copy_cc)) if cc is not None],
         sections=[("Decision and signals", _rows_signals(case.match)),

@@ -73,7 +73,7 @@ def test_why_paragraph_says_share_scale_mirroring_and_correlation_of_a_real_copy
     assert f"the copy shows {share:.0%} of the work, scaled to {SCALE:.0%} and mirrored" in why
     assert f"the brightness patterns agree after conversion to grey (correlation {v['ncc']:.2f}, where 1 is identical)" in why
     html = report.render_html(made)
-    assert html.index("Why this is a copy of the work") < html.index("Decision and signals")
+    assert html.index("Why this is a copy of the work") < html.index("Appendix A: the signals the decision rests on")
 
 
 def test_matched_region_is_drawn_on_the_work_and_cut_to_the_cropped_copy(tmp_path):

@@ -1,0 +1,45 @@
+"""The portal and the offer documents as a newcomer sees them, in headless Chromium at 1280 and 375 px:
+styled despite the CSP, and never wider than the phone's screen. Screenshots go to the test's tmp_path."""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+import pytest
+
+from detector.licensing import settlement
+from detector.workspace.store import Store
+
+WIDTHS = (1280, 375)
+
+
+@pytest.fixture(scope="module")
+def accepted(fresh_portal):
+    """An offer for alice's first match, sent and accepted at a counter of EUR 120 (asked: its list price)."""
+    portal = fresh_portal
+    with closing(Store(portal.ws.db_path)) as store:
+        sent = settlement.send_offer(portal.ws, store, portal.settings, portal.matches["alice"][0])
+        visitor = settlement.Visitor("Rita Reader", "", "rita@shop.example")
+        settlement.accept(store, portal.settings, sent.offer["id"], visitor, price_minor=12000)
+    return portal, sent
+
+
+def _open(browser, url: str, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(url)
+    return context, page, errors
+
+
+@pytest.mark.parametrize("document", ["invoice", "certificate"])
+def test_invoice_and_certificate_are_styled_under_the_csp_and_fit_a_phone(browser, accepted, document, tmp_path):
+    portal, sent = accepted
+    for width in WIDTHS:
+        context, page, errors = _open(browser, f"{portal.url}/o/{sent.token}/{document}", width)
+        assert errors == [], errors  # no stylesheet refused by the Content-Security-Policy
+        assert page.evaluate("getComputedStyle(document.body).maxWidth") != "none"  # its own styles apply
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(tmp_path / f"{document}-{width}.png"), full_page=True)
+        context.close()

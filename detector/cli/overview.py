@@ -23,6 +23,7 @@ from detector.cli.common import (
 )
 from detector.errors import UsageError
 from detector.evidence.offers import STATUSES as OFFER_STATUSES
+from detector.licensing.amounts import with_amounts
 from detector.output import render
 from detector.suggest import command
 
@@ -100,8 +101,7 @@ def offers(owner: Owner = None, match: Match = None,
     _, _, store = open_parts(home)
     rows, total = store.find_offers(owner=owner, match_id=match, status=status, limit=row_limit(limit, fmt),
                                      offset=offset)
-    for row in rows:
-        row["price"] = f"{row['currency']} {row['amount']}"
-    render(rows, ["id", "match_id", "owner", "licence", "price", "early_amount", "status", "created_at", "expires_at",
-                  "page_url"], fmt, console, title=page_title("Offers", rows, total, offset), wide=wide,
-           short=["id", "match_id", "owner", "price", "status", "expires_at", "page_url"])
+    rows = [with_amounts(store, row) for row in rows]
+    render(rows, ["id", "match_id", "owner", "licence", "asked", "early_amount", "agreed", "paid", "status",
+                  "created_at", "expires_at", "page_url"], fmt, console, title=page_title("Offers", rows, total, offset),
+           wide=wide, short=["id", "match_id", "asked", "agreed", "paid", "status", "expires_at", "owner", "page_url"])

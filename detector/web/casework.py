@@ -15,6 +15,7 @@ from detector.evidence.case import load_case
 from detector.evidence.pdf import render_pdf
 from detector.evidence.report import build, render_html
 from detector.evidence.review import Authorization, authorize_use, review_match
+from detector.licensing.amounts import with_amounts
 from detector.tokens import Principal
 from detector.web.actions import Page, parse_int
 from detector.web.portal import Portal
@@ -100,7 +101,7 @@ def list_offers(store: Store, principal: Principal, status, match, limit: int, o
         raise UsageError(f"status must be one of {', '.join(offers.STATUSES)}, got {status!r}.")
     rows, total = store.find_offers(owner_id=principal.owner_id, match_id=parse_int("match", match, 1),
                                     status=status, limit=limit, offset=offset)
-    return Page(rows, total, limit, offset)
+    return Page([with_amounts(store, row) for row in rows], total, limit, offset)
 
 
 def set_offer_status(store: Store, principal: Principal, offer_id: int, status: str) -> dict:

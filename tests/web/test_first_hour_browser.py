@@ -3,9 +3,11 @@ styled despite the CSP, and never wider than the phone's screen. Screenshots go 
 
 from __future__ import annotations
 
+import json
 from contextlib import closing
 
 import pytest
+from support import run_cli
 
 from detector.licensing import settlement
 from detector.workspace.store import Store
@@ -43,3 +45,30 @@ def test_invoice_and_certificate_are_styled_under_the_csp_and_fit_a_phone(browse
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(tmp_path / f"{document}-{width}.png"), full_page=True)
         context.close()
+
+
+def test_offers_show_asked_agreed_and_paid_and_await_payment_until_paid(accepted):
+    from web_session import signed_in
+
+    portal, sent = accepted
+    offer_id = sent.offer["id"]
+    asked = f"EUR {sent.offer['amount']}"
+    (row,) = [r for r in json.loads(run_cli("offers", "--format", "json", home=portal.ws.home).stdout)
+              if r["id"] == offer_id]
+    assert (row["asked"], row["agreed"], row["paid"], row["status"]) == (asked, "EUR 120.00", "", "accepted")
+    table = run_cli("offers", home=portal.ws.home, env={"COLUMNS": "100"}).stdout
+    assert "EUR 120.00" in table and "agreed" in table
+    with signed_in(portal, "alice") as client:
+        listed = client.get("/offers").text
+    one = listed[listed.index(f'id="offer-{offer_id}"'):].split("</tr>")[0]
+    assert asked in one and "EUR 120.00" in one and "awaiting payment" in one and "final" not in one
+
+    with closing(Store(portal.ws.db_path)) as store:
+        settlement.record_payment(store, portal.settings, offer_id, 12000)
+    (row,) = [r for r in json.loads(run_cli("offers", "--format", "json", home=portal.ws.home).stdout)
+              if r["id"] == offer_id]
+    assert (row["agreed"], row["paid"], row["status"]) == ("EUR 120.00", "EUR 120.00", "paid")
+    with signed_in(portal, "alice") as client:
+        listed = client.get("/offers").text
+    one = listed[listed.index(f'id="offer-{offer_id}"'):].split("</tr>")[0]
+    assert "awaiting payment" not in one and "final" in one

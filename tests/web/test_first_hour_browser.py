@@ -72,3 +72,28 @@ def test_offers_show_asked_agreed_and_paid_and_await_payment_until_paid(accepted
         listed = client.get("/offers").text
     one = listed[listed.index(f'id="offer-{offer_id}"'):].split("</tr>")[0]
     assert "awaiting payment" not in one and "final" in one
+
+
+def test_the_offer_page_settles_in_one_form_asking_who_you_are_once(browser, fresh_portal, tmp_path):
+    portal = fresh_portal
+    with closing(Store(portal.ws.db_path)) as store:
+        sent = settlement.send_offer(portal.ws, store, portal.settings, portal.matches["alice"][1])
+    url = f"{portal.url}/o/{sent.token}"
+    for width in WIDTHS:
+        context, page, errors = _open(browser, url, width)
+        assert page.locator("form:has(input[name=name])").count() == 1
+        assert page.locator("input[name=name]").count() == 1 and page.locator("input[name=email]").count() == 1
+        email, accept, amount = (page.locator(s).bounding_box() for s in (
+            "input[name=email]", "button:has-text('Accept for')", "input[name=amount]"))
+        assert email["y"] < accept["y"] < amount["y"]  # accept follows the fields, the counter-offer comes after
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(tmp_path / f"offer-page-{width}.png"), full_page=True)
+        assert errors == []
+        context.close()
+    context, page, _ = _open(browser, url, 375)
+    page.get_by_label("Your name").fill("Sam Shop")
+    page.get_by_label("Email").fill("sam@shop.example")
+    page.get_by_role("button", name="Accept for").click()
+    page.wait_for_url(url)
+    assert page.locator("#offer-status").inner_text() == "accepted"
+    context.close()

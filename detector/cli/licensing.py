@@ -28,15 +28,19 @@ def offer(
     out: OutDir = None,
     home: Home = None,
 ) -> None:
-    """Price a licensing offer for a match, write the letter, and print its public offer page (status sent)."""
+    """Price a licensing offer for a match, write the letter, and print its public offer page (status sent).
+
+    An offer whose page recipients cannot open (licensing.public_url unset or on loopback) or that could not
+    be paid (no payment link or bank details) is kept as a draft, with the reason."""
     from detector.evidence import offers
-    from detector.licensing import money, settlement
+    from detector.licensing import money, readiness, settlement
 
     ws, settings, store = open_parts(home)
     if explain:
         _explain(offers.quote_match(ws, store, settings, match_id, licence=licence, commercial=commercial))
         return
-    if draft:
+    held = [] if draft else readiness.problems(settings.licensing.for_owner(store.match(match_id)["owner"]))
+    if draft or held:
         made = offers.make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial, out_dir=out)
         row, page = made.record, None
         letter = made.path
@@ -48,6 +52,11 @@ def offer(
          f"expires {row['expires_at'][:10]}, {row['status']}. Letter: {letter}")
     if page:
         _say(f"Offer page (send it to the user of the copy; `copyhound serve` must be reachable there): {page}")
+    if held:
+        err.print(f"Offer {row['id']} kept as a draft, not sent: {'; and '.join(held)}. To send it, "
+                  f"{readiness.REMEDY}, then `copyhound offer-link {row['id']}` prints its page and "
+                  f"`copyhound offer-status {row['id']} sent` records that you sent it.", highlight=False,
+                  soft_wrap=True)
 
 
 def _explain(quote) -> None:

@@ -4,6 +4,7 @@ styled despite the CSP, and never wider than the phone's screen. Screenshots go 
 from __future__ import annotations
 
 import json
+import re
 from contextlib import closing
 
 import pytest
@@ -96,4 +97,45 @@ def test_the_offer_page_settles_in_one_form_asking_who_you_are_once(browser, fre
     page.get_by_role("button", name="Accept for").click()
     page.wait_for_url(url)
     assert page.locator("#offer-status").inner_text() == "accepted"
+    context.close()
+
+
+def _pages(portal, offer_id: int) -> list[str]:
+    match_id, asset_id = portal.matches["alice"][0], portal.assets["alice"][0]
+    return ["/", "/matches", f"/matches/{match_id}", "/assets", f"/assets/{asset_id}", "/notices", "/offers",
+            f"/offers/{offer_id}", "/sites", "/sites/blog.example.com", "/rules", "/profile", "/upload"]
+
+
+def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_path):
+    portal, sent = accepted
+    too_wide = []
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.goto(f"{portal.url}/signin")
+        page.get_by_label("API token").fill(portal.tokens["alice"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r".*/(matches)?$"))
+        for path in _pages(portal, sent.offer["id"]):
+            assert page.goto(f"{portal.url}{path}").status == 200, path
+            page.screenshot(path=str(tmp_path / f"{path.strip('/').replace('/', '-') or 'dashboard'}-{width}.png"),
+                            full_page=True)
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            if scroll > width:
+                too_wide.append(f"{path} at {width}px: {scroll}px wide")
+            sideways = page.evaluate("Array.from(document.querySelectorAll('.scroll, table'))"
+                                     ".filter(e => e.scrollWidth > e.clientWidth + 1).length")
+            if width < 640 and sideways:  # on a phone, tables are cards: nothing scrolls sideways
+                too_wide.append(f"{path} at {width}px: {sideways} table(s) scroll sideways")
+        context.close()
+    assert too_wide == []
+    # on a phone each value of a card is named by its column
+    context = browser.new_context(viewport={"width": 375, "height": 900})
+    page = context.new_page()
+    page.goto(f"{portal.url}/signin")
+    page.get_by_label("API token").fill(portal.tokens["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{portal.url}/offers")
+    labels = page.evaluate("Array.from(document.querySelectorAll('table.offers td')).map(td => td.dataset.label)")
+    assert {"Asked", "Agreed", "Paid", "Status"} <= set(labels)
     context.close()

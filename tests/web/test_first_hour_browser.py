@@ -139,3 +139,31 @@ def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_pat
     labels = page.evaluate("Array.from(document.querySelectorAll('table.offers td')).map(td => td.dataset.label)")
     assert {"Asked", "Agreed", "Paid", "Status"} <= set(labels)
     context.close()
+
+
+CHART_TEXT = """() => Array.from(document.querySelectorAll("figure.chart svg")).flatMap(svg => {
+  const box = svg.getBoundingClientRect(), scale = box.width / svg.viewBox.baseVal.width;
+  return Array.from(svg.querySelectorAll("text")).map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * scale,
+            inside: r.left >= box.left - 0.5 && r.right <= box.right + 0.5};
+  });
+})"""
+
+
+def test_dashboard_charts_are_readable_unclipped_and_every_series_has_a_swatch(browser, accepted, tmp_path):
+    portal, _ = accepted
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{portal.url}/signin")
+    page.get_by_label("API token").fill(portal.tokens["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{portal.url}/")
+    texts = page.evaluate(CHART_TEXT)
+    assert texts and min(t["px"] for t in texts) >= 11, sorted(texts, key=lambda t: t["px"])[:3]
+    assert [t["text"] for t in texts if not t["inside"]] == []
+    swatches = page.evaluate("Array.from(document.querySelectorAll('figure.chart .swatch'))"
+                             ".map(s => [s.parentElement.textContent.trim(), getComputedStyle(s).backgroundColor])")
+    assert swatches and [name for name, colour in swatches if colour in ("rgba(0, 0, 0, 0)", "transparent")] == []
+    page.screenshot(path=str(tmp_path / "dashboard-1280.png"), full_page=True)
+    context.close()

@@ -24,6 +24,8 @@ from detector.licensing.contributors import set_contributors
 from detector.licensing.settlement import send_offer
 from detector.register import WorkInfo, image_paths, register_files
 from detector.scan import run_scan
+from detector.suggest import command
+from detector.tokens import create_token
 from detector.workspace import Workspace, create_workspace
 from detector.workspace.store import Store, open_store
 
@@ -40,6 +42,7 @@ class DemoResult:
     wrong: list[str]               # matches on images that are not copies of that work
     evidence: list[Path]           # report, notice, offer and bundle written for one match
     offer_page: str | None         # the public page of that match's licensing offer
+    token: str                     # signs the demo photographer in to the portal
 
 
 def choose_embedder_spec() -> tuple[str, str | None]:
@@ -65,7 +68,7 @@ def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: 
     settings = ws.settings()
     if distributed:
         if not settings.distributed.redis_url:
-            raise UsageError(f"demo --distributed needs a workspace with Redis: run `copyhound init --home {ws.home} "
+            raise UsageError(f"demo --distributed needs a workspace with Redis: run `{command('init', '--home', ws.home)} "
                              "--embedder none --redis redis://HOST:PORT/0` first (docs/scale.md).")
         # The workers detect with the workspace's own embedder, so the works are registered with it too.
         spec, note = settings.embedder.spec, None
@@ -89,8 +92,9 @@ def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: 
             wrong.append(f"{copy_name} matched {row['asset_filename']}")
     missed = sorted(set(EXPECTED) - set(found))
     evidence, offer_page = act_on_one_match(ws, store, settings)
+    _, token = create_token(store, OWNER, "demo")  # so the next step, the portal, needs no setup
     store.close()
-    return DemoResult(ws, note, summary, found, missed, wrong, evidence, offer_page)
+    return DemoResult(ws, note, summary, found, missed, wrong, evidence, offer_page, token)
 
 
 #: The demo rights holder's contact details, as `copyhound owner set` would store them.

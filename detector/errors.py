@@ -3,6 +3,8 @@
 Every message names the input, what was wrong and what to do about it.
 """
 
+from detector.suggest import command
+
 
 class CopyhoundError(Exception):
     """Base of every error a user is meant to read. `exit_code` is what the CLI exits with."""
@@ -17,7 +19,7 @@ class UsageError(CopyhoundError):
 class WorkspaceMissing(UsageError):
     def __init__(self, home):
         super().__init__(
-            f"No copyhound workspace at {home}. Create one with `copyhound init --home {home}`, "
+            f"No copyhound workspace at {home}. Create one with `{command('init', '--home', home)}`, "
             "or point COPYHOUND_HOME / --home at an existing one."
         )
 

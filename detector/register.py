@@ -49,22 +49,32 @@ class WorkInfo:
     license_url: str | None = None
 
 
+#: Files kept beside the pictures in a portfolio (metadata sidecars, edit settings, notes, catalogues,
+#: documents): known not to be images, so skipped and counted rather than refused.
+NOT_IMAGES = frozenset({
+    ".xmp", ".aae", ".pp3", ".dop", ".on1", ".cos", ".exif", ".lrcat", ".txt", ".md", ".rtf", ".doc", ".docx",
+    ".pdf", ".json", ".xml", ".csv", ".html", ".htm", ".log", ".ini", ".db", ".zip",
+})
+
+
 def find_images(paths: Iterable[Path], recursive: bool) -> tuple[list[Path], list[Outcome]]:
     """Files named directly, plus the regular files in named folders (their sub-folders with `recursive`).
 
     Entries of a folder that cannot be images (FIFOs, sockets, devices, links that loop or point
-    nowhere) come back as skipped outcomes with the reason, instead of vanishing silently.
+    nowhere) come back as refused outcomes with the reason, instead of vanishing silently; files
+    known not to be images (NOT_IMAGES: .xmp, .txt ...) come back as `skipped`.
     """
     found: list[Path] = []
     skipped: list[Outcome] = []
     for path in paths:
-        if not path.is_dir():
-            found.append(path)
-            continue
-        pattern = "**/*" if recursive else "*"
-        for entry in sorted(p for p in path.glob(pattern) if not p.name.startswith(".")):
-            refusal = not_a_file(entry)
-            if refusal is None:
+        entries = [path] if not path.is_dir() else sorted(
+            p for p in path.glob("**/*" if recursive else "*") if not p.name.startswith("."))
+        for entry in entries:
+            refusal = not_a_file(entry) if entry is not path else None
+            if refusal is None and entry.suffix.lower() in NOT_IMAGES:
+                skipped.append(Outcome(printable(str(entry)), "skipped", reason="not_an_image",
+                                       detail=f"{entry.suffix.lower()} files are not images"))
+            elif refusal is None:
                 found.append(entry)
             elif refusal.reason != "folder":
                 skipped.append(refusal)

@@ -26,6 +26,7 @@ class Section:
     title: str
     columns: list[str]
     rows: list[dict]
+    optional: bool = False  # left out of a table while it has no rows (JSON keeps it)
 
 
 def works(ws: Workspace, store: Store, owner_id: int | None) -> Section:
@@ -114,7 +115,7 @@ def workers(ws: Workspace, store: Store, owner_id: int | None) -> Section:
         except QueueUnavailable:
             rows = []  # the queue section says why
     return Section("workers", "Detection workers", ["hostname", "pool", "concurrency", "started_at", "heartbeat_at"],
-                   rows)
+                   rows, optional=True)
 
 
 SECTIONS: list[Callable[[Workspace, Store, int | None], Section]] = [works, matches, last_scan, evidence, indexes,

@@ -52,6 +52,25 @@ def test_wrong_types_name_the_setting(data, message):
     assert str(e.value) == message
 
 
+@pytest.mark.parametrize("data, message", [
+    ({"pricing": {"currency": "euro"}}, "config.pricing.currency must be an ISO 4217 code of three capital letters"),
+    ({"pricing": {"alice": {"currency": "eur"}}}, "config.pricing.alice.currency must be an ISO 4217 code"),
+    ({"match": {"match_threshold": 2}}, "config.match.match_threshold must be between 0 and 1, got 2"),
+    ({"pricing": {"size_multipliers": [1, -1, 2]}}, "config.pricing.size_multipliers must be at least 0, got -1.0"),
+    ({"pricing": {"early_discount_percent": 120}}, "config.pricing.early_discount_percent must be between 0 and 100"),
+])
+def test_values_outside_what_a_setting_means_are_refused_when_the_file_loads(tmp_path, data, message):
+    path = tmp_path / "config.toml"
+    section, values = next(iter(data.items()))
+    path.write_text(f"[{section}]\n" + "".join(f"{k} = {config.toml_value(v)}\n" for k, v in values.items()
+                                                if not isinstance(v, dict))
+                    + "".join(f"[{section}.{k}]\n" + "".join(f"{n} = {config.toml_value(x)}\n" for n, x in v.items())
+                              for k, v in values.items() if isinstance(v, dict)))
+    with pytest.raises(ConfigError) as e:
+        config.load(path)
+    assert str(e.value).startswith(message)
+
+
 def test_int_is_accepted_where_a_float_is_expected():
     assert config.from_dict({"match": {"match_threshold": 1}}).match.match_threshold == 1.0
 

@@ -55,6 +55,16 @@ def serve(
         err.print("No API tokens yet: make one with `copyhound tokens create --owner NAME` (or --admin) "
                   "to sign in.", highlight=False, markup=False)
     store.close()
+    from detector.licensing import readiness
+
+    served = f"http://{host}:{port}"
+    public = settings.licensing.public_url.rstrip("/")
+    problems = readiness.problems(settings.licensing)
+    if public != served and readiness.unreachable(public):
+        problems.append(f"offer links start with {public}, not with {served} where this portal listens")
+    for problem in problems:
+        err.print(f"warning: {problem}; offers are kept as drafts until {readiness.REMEDY}.", highlight=False,
+                  soft_wrap=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"Listening on {host}: put a TLS-terminating proxy in front, tokens travel in every request.",
                   highlight=False, markup=False)

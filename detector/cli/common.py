@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+import detector
 from detector import config
 from detector.embedders import load_embedder
 from detector.errors import CopyhoundError, DiskFull, ExtraMissing, UsageError
@@ -26,14 +28,50 @@ from detector.output import FORMATS
 from detector.workspace import open_workspace
 from detector.workspace.store import DatabaseError, database_fault, is_disk_full, open_store
 
+
+class _TextHelpGroup(typer.core.TyperGroup):
+    """The root group: every help text below it is escaped once built, because help names config tables
+    like [distributed], which rich would otherwise read as markup and drop."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _escape_help(self)
+
+
+def _escape_help(command) -> None:
+    command.help = escape(command.help) if command.help else command.help
+    command.short_help = escape(command.short_help) if command.short_help else command.short_help
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        _escape_help(sub)
+
+
 app = typer.Typer(
+    cls=_TextHelpGroup,
     help="copyhound: find unauthorized copies of your images on the web and act on them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+# Messages name config tables ([recipients.overrides]) and carry text from the web: never read as markup.
+console = Console(markup=False)
+err = Console(stderr=True, markup=False)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        console.out(f"copyhound {detector.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print copyhound's version and exit.")] = False,
+          ) -> None:
+    # The root's own options; its help is the app's.
+    pass
 
 Home = Annotated[
     Path | None,
@@ -47,6 +85,9 @@ TABLE_ROWS = 100
 Offset = Annotated[int, typer.Option("--offset", min=0, help="Skip this many rows first (with --limit: paging).")]
 #: The database this command opened, so SQLite reporting it damaged mid-command can name it.
 _opened: list[Path] = []
+
+AllowPartial = Annotated[bool, typer.Option(
+    "--allow-partial", help="Take contributors' shares that do not add up to 100, as relative weights (2.5 and 0.5).")]
 
 OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (default: under the workspace's output/).")]
 
@@ -96,7 +137,7 @@ def require_extra(extra: str, *modules: str) -> None:
 
 
 def _fail(error: CopyhoundError):
-    err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    err.print(Text("error:", style="red"), str(error), highlight=False, soft_wrap=True)
     sys.exit(error.exit_code)
 
 
@@ -131,7 +172,7 @@ def embedder_of(settings: config.Settings):
 
 def progress_bar() -> Progress:
     """A bar per stage; a stage of unknown size (the crawl) shows its detail line instead of a count."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), _CountOrDetail(), TimeElapsedColumn(),
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), _CountOrDetail(), TimeElapsedColumn(),
                     console=err, transient=True)
 
 

@@ -28,8 +28,9 @@ def enforce(
     fmt: Format = "table",
     home: Home = None,
 ) -> None:
-    """Apply the owners' policy rules (their portal rules, then [[enforcement.rules]]): send offers and notices,
-    within the hard limits."""
+    """Apply the owners' policy rules (their portal rules, then [[enforcement.rules]]) within the hard limits.
+
+    Sends offers and notices; --dry-run lists what would be done, by which rule and why."""
     from detector.enforcement.run import enforce as run_enforce
 
     check_format(fmt)
@@ -80,8 +81,9 @@ def cases(
     _, _, store = open_parts(home)
     owner_id = store.owner_by_name(owner)["id"] if owner else None
     if site is None:
-        render(found.cases(store, owner_id), ["owner", "host", "matches", "up", "removed", "notices", "offers",
-                                              "emails_sent", "emails_failed", "emails_bounced", "median_days_to_removal"],
+        render(found.cases(store, owner_id), ["host", "matches", "up", "removed", "notices", "offers",
+                                              "median_days_to_removal", "emails_sent", "emails_failed",
+                                              "emails_bounced", "owner"],
                fmt, console, title="Cases")
         return
     one = found.case(store, site, owner_id)

@@ -8,20 +8,26 @@ from typing import Annotated
 import typer
 
 from detector.cli.common import Home, OutDir, app, console, err, open_parts
+from detector.errors import UsageError
 
 
 @app.command()
 def report(
     match_id: Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")],
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF.")] = False,
-    out: OutDir = None,
+    out: Annotated[Path | None, typer.Option("--out", help=(
+        "Folder to write to (default: output/reports), or the file: FILE.pdf (with FILE.html beside it) or "
+        "FILE.html."))] = None,
     home: Home = None,
 ) -> None:
     """Write the evidence report of a match: self-contained HTML (and PDF)."""
     from detector.evidence.report import write_report
 
     ws, settings, store = open_parts(home)
-    for path in write_report(ws, store, settings, match_id, pdf=pdf, out_dir=out):
+    named = out is not None and out.suffix.lower() in (".pdf", ".html")
+    folder, stem = (out.parent, out.stem) if named else (out, None)
+    pdf = pdf or (named and out.suffix.lower() == ".pdf")
+    for path in write_report(ws, store, settings, match_id, pdf=pdf, out_dir=folder, stem=stem):
         console.print(f"Wrote {path}", highlight=False, soft_wrap=True)
 
 
@@ -73,6 +79,10 @@ def verify_bundle(
     """Check a bundle's signature and every file's hash; name whatever was tampered with (exit 1)."""
     from detector.evidence.bundle_check import verify_bundle as check_bundle
 
+    for given, what in ((path, "bundle"), (key, "--key")):
+        if given is not None and not given.is_file():
+            raise UsageError(f"{what}: no such file: {given}." + (" Give the .zip that `copyhound export` wrote."
+                                                                   if what == "bundle" else ""))
     check = check_bundle(path, trusted_public_key=key.read_bytes() if key else None)
     for problem in check.problems:
         err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)

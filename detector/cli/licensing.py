@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Home, OutDir, app, console, err, open_parts
+from detector.cli.common import AllowPartial, Home, OutDir, app, console, err, open_parts
 from detector.errors import UsageError
 
 MatchArg = Annotated[int, typer.Argument(metavar="MATCH", help="Match id.")]
@@ -28,14 +28,18 @@ def offer(
     out: OutDir = None,
     home: Home = None,
 ) -> None:
-    """Price a licensing offer for a match, write the letter, and print its public offer page (status sent)."""
-    from detector.licensing import money, offers, settlement
+    """Price a licensing offer for a match, write the letter, and print its public offer page (status sent).
+
+    An offer whose page recipients cannot open (licensing.public_url unset or on loopback) or that could not
+    be paid (no payment link or bank details) is kept as a draft, with the reason."""
+    from detector.licensing import money, offers, readiness, settlement
 
     ws, settings, store = open_parts(home)
     if explain:
         _explain(offers.quote_match(ws, store, settings, match_id, licence=licence, commercial=commercial))
         return
-    if draft:
+    held = [] if draft else readiness.problems(settings.licensing.for_owner(store.match(match_id)["owner"]))
+    if draft or held:
         made = offers.make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial, out_dir=out)
         row, page = made.record, None
         letter = made.path
@@ -47,6 +51,11 @@ def offer(
          f"expires {row['expires_at'][:10]}, {row['status']}. Letter: {letter}")
     if page:
         _say(f"Offer page (send it to the user of the copy; `copyhound serve` must be reachable there): {page}")
+    if held:
+        err.print(f"Offer {row['id']} kept as a draft, not sent: {'; and '.join(held)}. To send it, "
+                  f"{readiness.REMEDY}, then `copyhound offer-link {row['id']}` prints its page and "
+                  f"`copyhound offer-status {row['id']} sent` records that you sent it.", highlight=False,
+                  soft_wrap=True)
 
 
 def _explain(quote) -> None:
@@ -140,11 +149,13 @@ def contributors_set(
     asset_id: Annotated[int, typer.Argument(metavar="ASSET_ID", help="Work (asset) id.")],
     shares: Annotated[list[str], typer.Argument(metavar="NAME=SHARE...", help='e.g. "Ann Lee=60" "Bo Chan=40".')],
     effective_from: Annotated[str | None, typer.Option("--from", help="In force from this date (YYYY-MM-DD; default today).")] = None,
+    allow_partial: AllowPartial = False,
     home: Home = None,
 ) -> None:
     """Set a work's contributors and shares (recorded in the ledger with the date they take effect)."""
-    from detector.licensing.contributors import set_contributors
+    from detector.licensing.contributors import check_total, parse_shares, set_contributors
 
+    check_total(parse_shares(shares), allow_partial)
     _, _, store = open_parts(home)
     done = set_contributors(store, asset_id, shares, effective_from=effective_from)
     listed = ", ".join(f"{name} {weight}" for name, weight in done["shares"])

@@ -22,8 +22,10 @@ from detector.cli.common import (
     row_limit,
 )
 from detector.errors import UsageError
+from detector.licensing.amounts import with_amounts
 from detector.licensing.offers import STATUSES as OFFER_STATUSES
 from detector.output import render
+from detector.suggest import command
 
 Owner = Annotated[str | None, typer.Option("--owner", help="Only this owner's (as given to register --owner).")]
 Match = Annotated[int | None, typer.Option("--match", help="Only those of this match id.")]
@@ -43,7 +45,7 @@ def status(owner: Owner = None, fmt: Format = "table", home: Home = None) -> Non
         console.out(json.dumps({s.name: s.rows for s in sections}, indent=2, sort_keys=True), highlight=False)
         return
     console.print(f"Workspace {ws.home}", highlight=False, markup=False, soft_wrap=True)
-    for section in sections:
+    for section in (s for s in sections if s.rows or not s.optional):
         console.out(f"# {section.title}" if fmt == "csv" else f"\n{section.title}", highlight=False)
         render(section.rows, section.columns, fmt, console)
 
@@ -52,7 +54,7 @@ def status(owner: Owner = None, fmt: Format = "table", home: Home = None) -> Non
 def owner_show(name: Annotated[str, typer.Argument(metavar="NAME", help="Owner name.")], fmt: Format = "table",
                home: Home = None) -> None:
     """Show an owner's profile (what notices and offers carry) and what is missing for each document."""
-    from detector.evidence.profile import NEEDED, PROFILE_FIELDS
+    from detector.evidence.profile import DOCUMENT_NAMES, NEEDED, PROFILE_FIELDS
 
     check_format(fmt)
     _, _, store = open_parts(home)
@@ -65,9 +67,9 @@ def owner_show(name: Annotated[str, typer.Argument(metavar="NAME", help="Owner n
            console, title=f"Owner {name}", wide=True)
     for doc, fields in missing.items():
         if fields:
-            console.print(f"A {doc} needs {', '.join(fields)}: `copyhound owner set {name} "
-                          + " ".join(f"--{f.replace('_', '-')} ..." for f in fields) + "`.",
-                          highlight=False, markup=False, soft_wrap=True)
+            flags = [word for f in fields for word in (f"--{f.replace('_', '-')}", "...")]
+            console.print(f"{DOCUMENT_NAMES[doc][0].upper()}{DOCUMENT_NAMES[doc][1:]} needs {', '.join(fields)}: "
+                          f"`{command('owner', 'set', name, *flags)}`.", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -99,8 +101,7 @@ def offers(owner: Owner = None, match: Match = None,
     _, _, store = open_parts(home)
     rows, total = store.find_offers(owner=owner, match_id=match, status=status, limit=row_limit(limit, fmt),
                                      offset=offset)
-    for row in rows:
-        row["price"] = f"{row['currency']} {row['amount']}"
-    render(rows, ["id", "match_id", "owner", "licence", "price", "early_amount", "status", "created_at", "expires_at",
-                  "page_url"], fmt, console, title=page_title("Offers", rows, total, offset), wide=wide,
-           short=["id", "match_id", "owner", "price", "status", "expires_at", "page_url"])
+    rows = [with_amounts(store, row) for row in rows]
+    render(rows, ["id", "match_id", "owner", "licence", "asked", "early_amount", "agreed", "paid", "status",
+                  "created_at", "expires_at", "page_url"], fmt, console, title=page_title("Offers", rows, total, offset),
+           wide=wide, short=["id", "match_id", "asked", "agreed", "paid", "status", "expires_at", "owner", "page_url"])

@@ -29,6 +29,7 @@ from detector.cli.common import (
 )
 from detector.errors import UsageError
 from detector.output import render
+from detector.suggest import runnable
 from detector.workspace.store import Store, open_store
 
 
@@ -64,19 +65,22 @@ def _scan_sources(ws, store: Store, settings: config.Settings, names: list[str] 
     return [s for s in configured(settings.sources, ws=ws) if due(store, s, now)]
 
 
-def _print_scan_summary(summary: dict) -> None:
+def _print_scan_summary(summary: dict, verbose: bool = False) -> None:
+    """What a photographer needs (pages, images, copies found, problems); `verbose` adds the pipeline's
+    own counts and each stage's time."""
     from detector.scan import POLICY_REASONS
 
     crawl = summary.get("crawl", {})
     detect = summary.get("detect", {})
     rows = [
-        {"what": "pages fetched", "count": crawl.get("pages_fetched")},
-        {"what": "images fetched", "count": crawl.get("images_fetched")},
-        {"what": "new candidates", "count": crawl.get("candidates_added")},
-        {"what": "images analysed", "count": detect.get("images")},
-        {"what": "matches new", "count": detect.get("matches_new")},
-        {"what": "matches seen again", "count": detect.get("matches_updated")},
+        {"what": "pages visited", "count": crawl.get("pages_fetched")},
+        {"what": "images checked", "count": detect.get("images")},
+        {"what": "copies found (new)", "count": detect.get("matches_new")},
+        {"what": "copies seen again", "count": detect.get("matches_updated")},
     ]
+    if verbose:
+        rows[1:1] = [{"what": "images fetched", "count": crawl.get("images_fetched")},
+                     {"what": "new candidates", "count": crawl.get("candidates_added")}]
     presence = summary.get("followup", {}).get("presence", {})
     rows += [{"what": f"copies {state}", "count": presence[state]}
              for state in ("up", "changed", "removed", "unreachable") if state in presence]
@@ -93,12 +97,16 @@ def _print_scan_summary(summary: dict) -> None:
              if kind in POLICY_REASONS]
     rows += [{"what": f"cap reached: {target}", "count": ", ".join(caps)}
              for target, caps in sorted(crawl.get("caps_hit", {}).items())]
-    seconds = dict(summary.get("seconds", {}))
-    seconds.update({f"detect/{stage}": s for stage, s in detect.get("seconds", {}).items()})
-    rows += [{"what": f"seconds: {stage}", "count": s} for stage, s in seconds.items()]
+    if verbose:
+        seconds = dict(summary.get("seconds", {}))
+        seconds.update({f"detect/{stage}": s for stage, s in detect.get("seconds", {}).items()})
+        rows += [{"what": f"seconds: {stage}", "count": s} for stage, s in seconds.items()]
     render(rows, ["what", "count"], "table", console, title=f"Scan {summary['scan_id']}")
     if detect.get("shortlist_sources") and "clip" not in detect["shortlist_sources"]:
         console.print("No embedder configured: works were shortlisted by hashes and local features only.")
+
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also the pipeline's own counts and each stage's time.")]
 
 
 @app.command()
@@ -128,6 +136,7 @@ def scan(
     crawlers: Annotated[int, typer.Option("--crawlers", min=1,
                                           help="With --distributed: crawler processes this machine runs on the "
                                                "shared frontier.")] = 1,
+    verbose: Verbose = False,
     home: Home = None,
 ) -> None:
     """Crawl the targets and detect copies of registered works (run it nightly from cron)."""
@@ -173,7 +182,7 @@ def scan(
             summary = dict(summary, enforcement=[s.as_dict() for s in steps])
         console.out(json.dumps(summary, indent=2, sort_keys=True), highlight=False)
     else:
-        _print_scan_summary(summary)
+        _print_scan_summary(summary, verbose)
         for name, part in sorted(summary.get("sources", {}).items()):
             for problem in part["problems"]:
                 err.print(f"source {name}: {problem}", highlight=False, markup=False, soft_wrap=True)
@@ -231,6 +240,7 @@ def demo(home: Annotated[Path | None, typer.Option(
                                   "processes (make the workspace first with `init --redis`; docs/scale.md).")] = False,
         crawlers: Annotated[int, typer.Option("--crawlers", min=1,
                                               help="With --distributed: crawler processes sharing the frontier.")] = 1,
+        verbose: Verbose = False,
 ) -> None:
     """Run the whole job on the bundled example: register works, crawl a demo site, show the matches."""
     import tempfile
@@ -244,11 +254,11 @@ def demo(home: Annotated[Path | None, typer.Option(
         result = run_demo(home, progress, distributed=distributed, crawlers=crawlers)
     if result.embedder_note:
         console.print(result.embedder_note, highlight=False)
-    _print_scan_summary(result.summary)
+    _print_scan_summary(result.summary, verbose)
     store = open_store(result.workspace)
     render(store.matches(), ["id", "asset_filename", "image_url", "page_url", "score", "decision"], "table",
-           console, title="Matches found on the demo site", short=["id", "asset_filename", "image_url", "score",
-                                                                    "decision"])
+           console, title="Copies found on the demo site", short=["id", "asset_filename", "image_url", "score",
+                                                                   "decision"])
     total = len(result.found) + len(result.missed)
     console.print(f"{len(result.found)} of {total} copies found; {len(result.wrong)} wrong matches.")
     for line in result.missed:
@@ -257,9 +267,15 @@ def demo(home: Annotated[Path | None, typer.Option(
         console.print(f"wrong: {line}", highlight=False)
     for path in result.evidence:
         console.print(f"wrote {path}", highlight=False)
-    console.print(f"Explore it: copyhound matches --home {home}", highlight=False)
+    console.print(f"\nNext, the portal in three steps:\n"
+                  f"  1. {runnable('serve', '--home', home)}\n"
+                  f"  2. open http://127.0.0.1:8000/ and sign in with this token:\n"
+                  f"     {result.token}\n"
+                  f"  3. look at the matches, their reports and the offer; the offer as its recipient sees it:",
+                  highlight=False, soft_wrap=True)
     if result.offer_page:
-        console.print(f"The licensing offer as its recipient sees it: run `copyhound serve --home {home}`, "
-                      f"then open\noffer page: {result.offer_page}", highlight=False, soft_wrap=True)
+        console.print(f"offer page: {result.offer_page}", highlight=False, soft_wrap=True)
+    console.print(f"In this terminal: {runnable('matches', '--home', home)} (and `--help` for every command).",
+                  highlight=False, soft_wrap=True)
     if result.missed or result.wrong:
         raise typer.Exit(1)

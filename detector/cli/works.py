@@ -10,6 +10,7 @@ import typer
 
 from detector import catalogue, config
 from detector.cli.common import (
+    AllowPartial,
     Format,
     Home,
     Limit,
@@ -89,18 +90,19 @@ def register(
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
     contributor: Annotated[list[str] | None, typer.Option(
         "--contributor", help='A contributor and share, NAME=SHARE (repeatable): --contributor "Ann Lee=60".')] = None,
+    allow_partial: AllowPartial = False,
     workers: Annotated[int | None, typer.Option("--workers", min=1,
                                                 help="Processes that fingerprint the files (default: the detect.workers "
                                                      "setting; 0 there means one per core).")] = None,
     home: Home = None,
 ) -> None:
     """Register image files as works: fingerprint them and add them to the index."""
-    from detector.licensing.contributors import parse_shares, set_contributors
+    from detector.licensing.contributors import check_total, parse_shares, set_contributors
     from detector.parallel import default_workers
     from detector.register import WorkInfo, find_images, printable, register_files
 
     if contributor:
-        parse_shares(contributor)  # refuse a malformed share before any work is done
+        check_total(parse_shares(contributor), allow_partial)  # refuse bad shares before any work is done
     ws, settings, store = open_parts(home)
     missing = [printable(str(p)) for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
@@ -113,7 +115,7 @@ def register(
                                             WorkInfo(owner, title, creator, license_url),
                                             progress=lambda _: bar.advance(task), index_progress=stage_progress(bar),
                                             workers=workers or settings.detect.workers or default_workers())
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused")}
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("registered", "already", "refused", "skipped")}
     for o in outcomes:
         if contributor and o.status == "registered":
             set_contributors(store, o.asset_id, contributor)
@@ -122,8 +124,10 @@ def register(
             console.print(f"{o.path}: {o.detail}", highlight=False)
         elif o.status == "refused":
             err.print(f"refused {o.path} ({o.reason}): {o.detail}", highlight=False, markup=False)
+    kinds = sorted({o.path.rsplit(".", 1)[-1] for o in outcomes if o.status == "skipped"})
+    not_images = f", {counts['skipped']} skipped as not images ({', '.join(kinds)})" if counts["skipped"] else ""
     console.print(f"{counts['registered']} registered, {counts['already']} already registered, "
-                  f"{counts['refused']} refused (of {len(outcomes)} files).")
+                  f"{counts['refused']} refused{not_images} (of {len(outcomes)} files).", highlight=False)
     if counts["refused"]:
         raise typer.Exit(1)
 

@@ -9,6 +9,7 @@ environment: only `load()` does (for COPYHOUND_HOME, in `workspace`).
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -17,13 +18,17 @@ from typing import Any, get_args, get_origin, get_type_hints
 from detector.errors import ConfigError
 
 
-def setting(default: Any, help: str):
-    """A config field: its default and the sentence that documents it."""
+def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+            form: tuple[str, str] | None = None):
+    """A config field: its default, the sentence that documents it, and what a value must be: numbers (each
+    number of a list or table) within `low`..`high`, text matching `form`'s pattern (described by its second
+    part). The file and `config set` are checked alike."""
+    metadata = {"help": help, "low": low, "high": high, "form": form}
     if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata={"help": help})
+        return field(default_factory=lambda: tuple(default), metadata=metadata)
     if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -161,31 +166,36 @@ class ShortlistSettings:
 @dataclass(frozen=True)
 class MatchSettings:
     phash_max_distance: int = setting(
-        10, "pHash/dHash Hamming distance (of 64) within which a work is shortlisted."
+        10, "pHash/dHash Hamming distance (of 64) within which a work is shortlisted.", low=0, high=64
     )
     pdq_max_distance: int = setting(
-        31, "PDQ Hamming distance (of 256) within which a work is shortlisted (Meta's default)."
+        31, "PDQ Hamming distance (of 256) within which a work is shortlisted (Meta's default).", low=0, high=256
     )
     clip_min_cosine: float = setting(
-        0.5, "Lowest embedding cosine similarity at which a work is shortlisted for verification."
+        0.5, "Lowest embedding cosine similarity at which a work is shortlisted for verification.", low=-1, high=1
     )
-    shortlist_size: int = setting(5, "Nearest works taken per query vector before verification.")
+    shortlist_size: int = setting(5, "Nearest works taken per query vector before verification.", low=1)
     local_features: str = setting(
         "sift", "Local features for shortlisting and verification: 'sift' (most robust) or 'orb' "
-        "(faster, weaker on small copies, heavy crops and dense watermarks)."
+        "(faster, weaker on small copies, heavy crops and dense watermarks).", form=("sift|orb", "'sift' or 'orb'")
     )
     min_feature_votes: int = setting(
         6, "Local-feature votes a work needs to be shortlisted without help from hashes or embeddings."
     )
     clip_review_cosine: float = setting(
-        0.9, "Embedding cosine at which an unverified pair is still put up for review."
+        0.9, "Embedding cosine at which an unverified pair is still put up for review.", low=-1, high=1
     )
     match_threshold: float = setting(
-        0.8, "Score at or above which a pair is decided 'match'."
+        0.8, "Score at or above which a pair is decided 'match'.", low=0, high=1
     )
     review_threshold: float = setting(
-        0.5, "Score at or above which (and below match_threshold) a pair is decided 'review'."
+        0.5, "Score at or above which (and below match_threshold) a pair is decided 'review'.", low=0, high=1
     )
+
+    def __post_init__(self):
+        if self.review_threshold > self.match_threshold:
+            raise ConfigError(f"config.match.review_threshold ({self.review_threshold}) must not be above "
+                              f"match.match_threshold ({self.match_threshold}).")
 
 
 @dataclass(frozen=True)
@@ -193,7 +203,7 @@ class CommonSettings:
     max_share: float = setting(
         0.5, "Largest share of a verified match's area (the cells of an 8x8 grid over the work holding matched "
         "keypoints) that other registered works may contain too (a shared canton, a logo stamped on many works) for "
-        "it to stay a 'match'; above it the pair is put up for review. 1 turns the rule off."
+        "it to stay a 'match'; above it the pair is put up for review. 1 turns the rule off.", low=0, high=1
     )
     sharers: int = setting(
         5, "Other works checked exactly for the keypoints a verified match rests on: those holding most of their "
@@ -201,7 +211,7 @@ class CommonSettings:
     )
     version_share: float = setting(
         0.5, "Share of a work's area another work must show for it to be a version of the same picture (registered "
-        "twice, recoloured) rather than a work sharing one element; versions make nothing common."
+        "twice, recoloured) rather than a work sharing one element; versions make nothing common.", low=0, high=1
     )
 
 
@@ -344,32 +354,33 @@ class PricingSettings:
     see detector.licensing.offers for the exact rule and docs/evidence.md for a worked example.
     """
 
-    currency: str = setting("EUR", "ISO 4217 code of the currency every amount is in.")
+    currency: str = setting("EUR", "ISO 4217 code of the currency every amount is in.",
+                            form=("[A-Z]{3}", "an ISO 4217 code of three capital letters, like EUR or USD"))
     base_fees: dict[str, float] = setting(
         {"editorial": 150.0, "web": 250.0, "print": 400.0},
-        "Base fee per licence type (a table); `copyhound offer --licence TYPE` picks one.",
+        "Base fee per licence type (a table); `copyhound offer --licence TYPE` picks one.", low=0,
     )
     default_licence: str = setting("web", "Licence type offered when none is given.")
     commercial_multiplier: float = setting(
-        2.0, "Factor for commercial use (shops, adverts, client work); offers ask for it explicitly."
+        2.0, "Factor for commercial use (shops, adverts, client work); offers ask for it explicitly.", low=0
     )
     size_bands: tuple[int, ...] = setting(
         (400, 1200), "Long-side pixel limits of the displayed-size bands, ascending (up to 400, up to 1200, above)."
     )
     size_multipliers: tuple[float, ...] = setting(
-        (0.75, 1.0, 1.5), "Factor per displayed-size band: one more entry than size_bands."
+        (0.75, 1.0, 1.5), "Factor per displayed-size band: one more entry than size_bands.", low=0
     )
     monthly_increase: float = setting(
-        0.1, "Added to the duration factor for each month of use seen after the first (3 months: x1.2)."
+        0.1, "Added to the duration factor for each month of use seen after the first (3 months: x1.2).", low=0
     )
     sighting_increase: float = setting(
-        0.02, "Added to the sightings factor for each sighting after the first."
+        0.02, "Added to the sightings factor for each sighting after the first.", low=0
     )
-    max_sightings_multiplier: float = setting(1.5, "Upper limit of the sightings factor.")
+    max_sightings_multiplier: float = setting(1.5, "Upper limit of the sightings factor.", low=1)
     demand_increase: float = setting(
-        0.1, "Added to the demand factor for each further site (distinct host) found using the same work."
+        0.1, "Added to the demand factor for each further site (distinct host) found using the same work.", low=0
     )
-    max_demand_multiplier: float = setting(2.0, "Upper limit of the demand factor.")
+    max_demand_multiplier: float = setting(2.0, "Upper limit of the demand factor.", low=1)
     detect_commercial: bool = setting(
         True, "Price a use as commercial when the captured page has shop or product markup, a cart button, "
         "prices or adverts (unless the offer says otherwise)."
@@ -391,10 +402,10 @@ class PricingSettings:
         "page's language for generic domains; 'default' for the rest (1.0 when absent)."
     )
     early_discount_percent: float = setting(
-        20.0, "Discount in percent if the offer is accepted within early_discount_days."
+        20.0, "Discount in percent if the offer is accepted within early_discount_days.", low=0, high=100
     )
-    early_discount_days: int = setting(14, "Days from the offer during which the early discount applies.")
-    expiry_days: int = setting(30, "Days from the offer after which it expires.")
+    early_discount_days: int = setting(14, "Days from the offer during which the early discount applies.", low=0)
+    expiry_days: int = setting(30, "Days from the offer after which it expires.", low=1)
     letter_template: str = setting(
         "", "Jinja2 template of the offer letter replacing the built-in one (path; relative to the "
         "workspace). Empty: the built-in letter."
@@ -650,7 +661,25 @@ def _checked(where: str, cls: type, data: dict) -> dict:
         raise ConfigError(
             f"{where}: unknown setting(s) {', '.join(unknown)}; valid ones: {', '.join(sorted(known))}"
         )
-    return {k: _coerce(f"{where}.{k}", v, hints[k]) for k, v in data.items()}
+    rules = {f.name: f.metadata for f in fields(cls)}
+    return {k: _allowed(f"{where}.{k}", _coerce(f"{where}.{k}", v, hints[k]), rules[k]) for k, v in data.items()}
+
+
+def _allowed(where: str, value: Any, rule: dict) -> Any:
+    """`value`, refused (naming the setting and what it must be) when outside its field's `setting` bounds."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else (value,)
+    low, high, form = rule.get("low"), rule.get("high"), rule.get("form")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+            continue
+        if isinstance(item, str):
+            if form and not re.fullmatch(form[0], item):
+                raise ConfigError(f"{where} must be {form[1]}, got {item!r}")
+        elif (low is not None and item < low) or (high is not None and item > high):
+            bounds = (f"between {low:g} and {high:g}" if low is not None and high is not None
+                      else f"at least {low:g}" if low is not None else f"at most {high:g}")
+            raise ConfigError(f"{where} must be {bounds}, got {item!r}")
+    return value
 
 
 def _build(where: str, cls: type, data: dict) -> Any:

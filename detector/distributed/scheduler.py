@@ -20,6 +20,7 @@ from detector.config import Settings
 from detector.distributed import broker
 from detector.distributed.app import TASK, make_app
 from detector.errors import QueueUnavailable
+from detector.suggest import command
 from detector.workspace.store import Store
 
 #: Seconds between looks at the store while waiting.
@@ -77,8 +78,8 @@ class Dispatcher:
             elif now - alone_since > broker.MISSED_BEATS * heartbeat:
                 raise QueueUnavailable(
                     f"No detection worker is alive on {self.settings.redis_url} (queue {self.settings.queue}); "
-                    f"{pending} candidates stay queued. Start one with `copyhound worker --home {self.home}`, then "
-                    f"run `copyhound scan --resume --distributed --home {self.home}`.")
+                    f"{pending} candidates stay queued. Start one with `{command('worker', '--home', self.home)}`, then "
+                    f"run `{command('scan', '--resume', '--distributed', '--home', self.home)}`.")
             depth = broker.depth(self.redis, self.settings)
             if depth["waiting"] or depth["in_flight"]:
                 stalled_since = None

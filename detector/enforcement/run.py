@@ -39,6 +39,7 @@ from detector.licensing.offers import OPEN as OPEN_OFFER
 from detector.licensing.offers import make_offer, set_offer_status
 from detector.licensing.settlement import page_link
 from detector.provenance import ledger
+from detector.suggest import command
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -215,7 +216,7 @@ def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, ru
     if not settings.smtp.host:
         return "smtp.host is empty, so nothing can be sent; set [smtp] in config.toml"
     if not (settings.smtp.from_address or store.owner(match["owner_id"]).get("email")):
-        return f"no sender address: set smtp.from_address or `copyhound owner set {facts.owner} --email ...`"
+        return f"no sender address: set smtp.from_address or `{command('owner', 'set', facts.owner, '--email', '...')}`"
     return None
 
 

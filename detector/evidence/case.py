@@ -105,7 +105,9 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
     regions = None if copy is None else matched_regions(
         (signals.get("verification") or {}).get("transform"),
         (case.asset["width"], case.asset["height"]), (copy.width, copy.height))
-    lines = explain.why_sentences(signals, regions)
+    work = _decoded(case.work_bytes, case.asset["filename"], settings)
+    colour = explain.colour_change(work.image, copy.image) if work is not None and copy is not None else None
+    lines = explain.why_sentences(signals, regions, colour, notice=True)
     if copy is not None:
         removed = cmi.removal_sentences(cmi.compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
         if case.work_bytes is not None:
@@ -115,9 +117,13 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
 
 
 def _decoded_copy(case: Case, settings: Settings):
-    if case.copy_bytes is None:
+    return _decoded(case.copy_bytes, "captured copy", settings)
+
+
+def _decoded(data: bytes | None, name: str, settings: Settings):
+    if data is None:
         return None
     try:
-        return decode_image(case.copy_bytes, "captured copy", settings.intake)
+        return decode_image(data, name, settings.intake)
     except ImageRefused:
         return None

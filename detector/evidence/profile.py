@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import shlex
-
 from detector.errors import ActionRefused, UsageError
+from detector.suggest import command
 from detector.workspace.store import Store
 
 PROFILE_FIELDS = ("legal_name", "address", "email", "phone", "signature", "jurisdiction")
@@ -17,6 +16,8 @@ NEEDED = {
     "dsa": ("legal_name", "email"),
     "offer": ("legal_name", "email"),
 }
+#: What each document is called in a sentence, with its article.
+DOCUMENT_NAMES = {"dmca": "a DMCA notice", "dsa": "a DSA notice", "offer": "a licensing offer"}
 
 
 def set_profile(store: Store, owner_name: str, **values: str | None) -> dict:
@@ -39,12 +40,10 @@ def ensure_profile(owner: dict, purpose: str) -> None:
     """Refuse when the owner profile lacks a field `purpose` (dmca, dsa, offer) needs; names the fix."""
     missing = [name for name in NEEDED[purpose] if not (owner.get(name) or "").strip()]
     if missing:
-        flags = " ".join(f"--{name.replace('_', '-')} ..." for name in missing)
+        flags = [word for name in missing for word in (f"--{name.replace('_', '-')}", "...")]
         raise ActionRefused(
-            f"Owner {owner['name']!r} has no {', '.join(missing)} in the profile, which a "
-            f"{_PURPOSE_NAMES[purpose]} must carry. Set them on the portal's Profile page (/profile), or "
-            f"with `copyhound owner set {shlex.quote(owner['name'])} {flags}`."
+            f"Owner {owner['name']!r} has no {', '.join(missing)} in the profile, which "
+            f"{DOCUMENT_NAMES[purpose]} must carry. Set them on the portal's Profile page (/profile), or "
+            f"with `{command('owner', 'set', owner['name'], *flags)}`."
         )
 
-
-_PURPOSE_NAMES = {"dmca": "DMCA notice", "dsa": "DSA notice", "offer": "licensing offer"}

@@ -1,8 +1,10 @@
 """The evidence report of one match: a self-contained HTML page and a PDF.
 
-Both show the registered work beside the copy as fetched (the verified region outlined on the
-copy), the signals and decision, the provenance of the capture, the rights metadata of work and
-copy, and the software that decided. Everything that came from the web is untrusted: the HTML
+Page 1 says what a lawyer or an abuse desk needs first: who claims, which work, where the copy
+is, when it was seen, and why it is a copy, in one plain paragraph; then the registered work
+beside the copy as fetched (the verified region outlined on the copy), the provenance of the
+capture and the rights metadata of work and copy. The technical signals follow in appendices,
+each named in words before its number, with every recorded signal as a table. Everything that came from the web is untrusted: the HTML
 template autoescapes, web strings lose control and bidi characters (`oneline`), URLs are shown
 as text and linked only when they are http(s), and a Content-Security-Policy forbids scripts
 and any request (images are embedded as data: URIs).
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,9 +69,9 @@ def _png(image: Image.Image) -> bytes:
 
 
 def _pictures(case: Case, settings: Settings) -> tuple[Picture | None, Picture | None, dict | None, str | None,
-                                                     Regions | None]:
-    """(work picture, copy picture, copy rights, why a picture is missing, matched regions); the
-    matched region is drawn on both pictures."""
+                                                     Regions | None, str | None]:
+    """(work picture, copy picture, copy rights, why a picture is missing, matched regions, colour change
+    finding); the matched region is drawn on both pictures."""
     side = settings.evidence.thumbnail_side
     work = copy = problem = None
     if case.work_bytes is not None:
@@ -99,11 +100,12 @@ def _pictures(case: Case, settings: Settings) -> tuple[Picture | None, Picture |
                     else "red outline: the copy shows the whole work")
         work_pic = Picture(_png(shown), shown.size, work.width, work.height, note)
     if copy is None:
-        return work_pic, None, None, problem, None
+        return work_pic, None, None, problem, None, None
+    colour = explain.colour_change(work.image, copy.image) if work is not None else None
     shown = _display(copy.image, side)
     note = _draw_copy_region(shown, signals, regions, (copy.width, copy.height))
     copy_pic = Picture(_png(shown), shown.size, copy.width, copy.height, note)
-    return work_pic, copy_pic, copy.rights.as_dict(), problem, regions
+    return work_pic, copy_pic, copy.rights.as_dict(), problem, regions, colour
 
 
 def _draw_polygon(shown: Image.Image, polygon, full_size: tuple[int, int], colour) -> None:
@@ -174,8 +176,28 @@ def _rows_work(case: Case) -> list[tuple[str, object, str]]:
         ("Owner", case.owner.get("legal_name") or case.owner["name"], "text"),
         ("File name", a["filename"], "text"), ("SHA-256", a["sha256"], "code"),
         ("Size", f"{a['width']} x {a['height']} px, {a['byte_size']} bytes, {a['format']}", "text"),
-        ("Licence URL", a.get("license_url"), "url"), ("Registered (UTC)", a["registered_at"], "text"),
+        ("Licence URL", a.get("license_url"), "url") if a.get("license_url") else ("Licence URL", "none given", "text"),
+        ("Registered (UTC)", a["registered_at"], "text"),
     ]
+
+
+def _rows_summary(case: Case) -> list[tuple[str, object, str]]:
+    """Page 1: who claims, which work, where the copy is and when it was seen."""
+    owner, a, m = case.owner, case.asset, case.match
+    claimant = owner.get("legal_name") or owner["name"]
+    if owner.get("email"):
+        claimant += f" <{owner['email']}>"
+    work = (f"\u201c{a['title']}\u201d" if a.get("title") else a["filename"]) + f" (work {a['id']}"
+    work += f", by {a['creator']})" if a.get("creator") else ")"
+    seen = f"first {m['first_seen']}, last {m['last_seen']} (UTC)"
+    seen += f", {m['sightings']} sightings" if (m.get("sightings") or 0) > 1 else ""
+    review = {"confirmed": "confirmed as a copy by a reviewer", "new": "not yet reviewed by a person",
+              "rejected": "rejected by a reviewer", "authorized": "a licensed use"}.get(m["status"], m["status"])
+    if m.get("reviewed_at") and m["status"] != "new":
+        review += f" on {m['reviewed_at']}"
+    return [("Claimant", claimant, "text"), ("Work", work, "text"), ("Copy found on", m["page_url"], "url"),
+            ("Image of the copy", m["image_url"], "url"), ("Seen", seen, "text"),
+            ("Review", review, "text")]
 
 
 def _rows_signals(match: dict) -> list[tuple[str, object, str]]:
@@ -189,22 +211,27 @@ def _rows_signals(match: dict) -> list[tuple[str, object, str]]:
         return None if value is None else ("yes" if value else "no")
 
     rows = [
-        ("Decision", f"{match['decision']} (score {num(match['score'])})", "text"),
+        ("Decision, with its score from 0 to 1", f"{match['decision']} (score {num(match['score'])})", "text"),
         ("Review status", match["status"] + (f" - {match['note']}" if match.get("note") else ""), "text"),
-        ("Byte-identical", yes(s.get("sha256_equal")), "text"),
-        ("pHash distance (of 64)", s.get("phash_distance"), "text"),
-        ("dHash distance (of 64)", s.get("dhash_distance"), "text"),
-        ("PDQ distance (of 256)", s.get("pdq_distance"), "text"),
-        ("Hash matched mirrored", yes(s.get("hash_mirrored")), "text"),
-        ("Embedding cosine", num(s.get("clip_cosine")), "text"),
-        ("Shortlisted by", ", ".join(map(str, s.get("shortlisted_by") or [])) or None, "text"),
-        ("Geometric verification", yes(v.get("verified")), "text"),
-        ("Method", v.get("method"), "text"), ("Ratio-test matches", v.get("good_matches"), "text"),
-        ("RANSAC inliers", v.get("inliers"), "text"), ("Inlier ratio", num(v.get("inlier_ratio")), "text"),
-        ("Work area covered", num(v.get("asset_coverage")), "text"),
-        ("Copy area covered", num(v.get("candidate_coverage")), "text"),
-        ("Normalised cross-correlation", num(v.get("ncc")), "text"),
-        ("Mirrored copy", yes(v.get("mirrored")), "text"), ("Verifier's reason", v.get("reason"), "text"),
+        ("Same file, byte for byte (SHA-256)", yes(s.get("sha256_equal")), "text"),
+        ("Bits in which the perceptual fingerprints differ, of 64 (pHash)", s.get("phash_distance"), "text"),
+        ("Bits in which the gradient fingerprints differ, of 64 (dHash)", s.get("dhash_distance"), "text"),
+        ("Bits in which the perceptual fingerprints differ, of 256 (PDQ)", s.get("pdq_distance"), "text"),
+        ("Fingerprints agree once the copy is mirrored back", yes(s.get("hash_mirrored")), "text"),
+        ("Image-recognition similarity, 1 is the same picture (embedding cosine)", num(s.get("clip_cosine")), "text"),
+        ("Found as a candidate by", ", ".join(map(str, s.get("shortlisted_by") or [])) or None, "text"),
+        ("Distinctive points confirmed in the same arrangement (geometric verification)", yes(v.get("verified")),
+         "text"),
+        ("How they were compared (method)", v.get("method"), "text"),
+        ("Points of the work with one clear counterpart in the copy (ratio-test matches)", v.get("good_matches"),
+         "text"),
+        ("Of those, points in the same arrangement (RANSAC inliers)", v.get("inliers"), "text"),
+        ("Share of points in the same arrangement (inlier ratio)", num(v.get("inlier_ratio")), "text"),
+        ("Share of the work's area the copy shows", num(v.get("asset_coverage")), "text"),
+        ("Share of the copy's area the work fills", num(v.get("candidate_coverage")), "text"),
+        ("Agreement of the brightness patterns in grey, 1 is identical (normalised cross-correlation)",
+         num(v.get("ncc")), "text"),
+        ("The copy is mirrored", yes(v.get("mirrored")), "text"), ("Verifier's reason", v.get("reason"), "text"),
     ]
     return [row for row in rows if row[1] is not None]
 
@@ -244,6 +271,34 @@ def found_by(lead: dict | None) -> str | None:
     return f"{lead['found_by']} ({lead['kind']} lead {lead['url']}): {lead['why']}"
 
 
+def plain(value) -> str:
+    """A recorded value as a reader takes it in: numbers to 4 decimals (no 1e-08), lists bracketed, rows of
+    a matrix parted by ' / '."""
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "-"}[value]
+    if isinstance(value, float):
+        text = f"{value:.4f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    if isinstance(value, list):
+        if value and all(isinstance(row, list) for row in value):
+            return " / ".join(plain(row) for row in value)
+        return "[" + ", ".join(plain(item) for item in value) + "]"
+    return str(value)
+
+
+def _rows_recorded(signals: dict, prefix: str = "") -> list[tuple[str, object, str]]:
+    """Every recorded signal as a row, nested ones named by their path (verification / inliers)."""
+    rows = []
+    for key in sorted(signals):
+        value = signals[key]
+        name = f"{prefix}{key.replace('_', ' ')}"
+        if isinstance(value, dict) and value:
+            rows += _rows_recorded(value, f"{name} / ")
+        else:
+            rows.append((name, plain(value) if not isinstance(value, dict) else "-", "text"))
+    return rows
+
+
 def _bytes(size) -> str | None:
     return None if size is None else f"{size} bytes"
 
@@ -253,7 +308,8 @@ def _rows_software(match: dict) -> list[tuple[str, object, str]]:
     return [
         ("Detected by", s.get("software") or "not recorded", "text"),
         ("Embedder", s.get("embedder") or "not recorded", "code"),
-        ("Thresholds", json.dumps(s["thresholds"], sort_keys=True) if s.get("thresholds") else "not recorded", "code"),
+        ("Thresholds", ", ".join(f"{k} {plain(v)}" for k, v in sorted(s["thresholds"].items()))
+         if isinstance(s.get("thresholds"), dict) else "not recorded", "text"),
         ("Report made by", f"copyhound {detector.__version__}", "text"),
     ]
 
@@ -271,9 +327,10 @@ class Report:
     cmi_removed: list[str]
     credentials_found: list[str]
     credentials: list[tuple[str, Credentials]]
+    summary: list[tuple[str, object, str]]
     sections: list[tuple[str, list[tuple[str, object, str]]]]
+    appendices: list[tuple[str, list[tuple[str, object, str]]]]
     headers: list[tuple[str, str]]
-    signals_json: str
     paper: str
     screenshot: Picture | None = None
     screenshot_rows: list[tuple[str, object, str]] = field(default_factory=list)
@@ -303,7 +360,7 @@ class Report:
 
 
 def build(case: Case, settings: Settings) -> Report:
-    work_pic, copy_pic, copy_rights, problem, regions = _pictures(case, settings)
+    work_pic, copy_pic, copy_rights, problem, regions, colour = _pictures(case, settings)
     headers = sorted((str(k), oneline(v)) for k, v in ((case.candidate or {}).get("headers") or {}).items())
     rights = cmi.compare_rights(case.asset.get("rights") or {}, copy_rights)
     screenshot, screenshot_rows = _screenshot(case)
@@ -311,15 +368,16 @@ def build(case: Case, settings: Settings) -> Report:
     cc_removed, cc_found = credentials_sentences(work_cc, copy_cc)
     return Report(
         case=case, work=work_pic, copy=copy_pic, picture_problem=problem,
-        why=explain.why_sentences(case.match.get("signals") or {}, regions),
+        why=explain.why_sentences(case.match.get("signals") or {}, regions, colour),
         rights=rights, cmi_removed=cmi.removal_sentences(rights) + cc_removed, credentials_found=cc_found,
         credentials=[(who, cc) for who, cc in (("Registered file", work_cc), ("Copy", copy_cc)) if cc is not None],
-        sections=[("Decision and signals", _rows_signals(case.match)),
-                  ("Provenance of the copy", _rows_provenance(case)),
-                  ("Registered work", _rows_work(case)),
-                  ("Software and settings", _rows_software(case.match))],
+        summary=_rows_summary(case),
+        sections=[("Provenance of the copy", _rows_provenance(case)),
+                  ("Registered work", _rows_work(case))],
+        appendices=[("Appendix A: the signals the decision rests on", _rows_signals(case.match)),
+                    ("Appendix B: software and settings", _rows_software(case.match)),
+                    ("Appendix C: every signal as recorded", _rows_recorded(case.match.get("signals") or {}))],
         headers=headers,
-        signals_json=json.dumps(case.match.get("signals") or {}, indent=2, sort_keys=True),
         paper=settings.report.paper,
         screenshot=screenshot, screenshot_rows=screenshot_rows,
     )
@@ -338,8 +396,10 @@ def render_pdf(report: Report) -> bytes:
 # -- files -----------------------------------------------------------------------------------
 
 def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int, *,
-                 pdf: bool = False, out_dir: Path | None = None, owner_id: int | None = None) -> list[Path]:
-    """Write match-ID.html (and match-ID.pdf) under `out_dir` (default output/reports); returns the paths.
+                 pdf: bool = False, out_dir: Path | None = None, owner_id: int | None = None,
+                 stem: str | None = None) -> list[Path]:
+    """Write match-ID.html (and match-ID.pdf), or STEM.html and STEM.pdf, under `out_dir` (default
+    output/reports); returns the paths.
 
     The HTML is written first, so a machine without the PDF renderer keeps it: PdfRendererMissing
     then names the file written and what to install.
@@ -348,13 +408,14 @@ def write_report(ws: Workspace, store: Store, settings: Settings, match_id: int,
     folder = out_dir or ws.output_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     html = render_html(report)
-    paths = [folder / f"match-{match_id}.html"]
+    stem = stem or f"match-{match_id}"
+    paths = [folder / f"{stem}.html"]
     paths[0].write_text(html, encoding="utf-8")
     if pdf:
         try:
             document = render_pdf(report)
         except PdfRendererMissing as e:
             raise PdfRendererMissing(f"Wrote {paths[0]} but no PDF: {e}") from e
-        paths.append(folder / f"match-{match_id}.pdf")
+        paths.append(folder / f"{stem}.pdf")
         paths[1].write_bytes(document)
     return paths

@@ -1,7 +1,8 @@
 """Who made a work and their shares of its licence fees, each set in force from a date.
 
 Shares are positive weights in the order given ("Ann Lee=60" "Bo Chan=40", or participation scores
-like 2.5 and 0.5); a payment is split by the set in force on the day it was received (the newest
+like 2.5 and 0.5, which the command line takes only with --allow-partial, so that a typo in a
+percentage cannot pass unseen); a payment is split by the set in force on the day it was received (the newest
 set whose effective date is on or before that day). A work without contributors pays its owner.
 """
 
@@ -35,6 +36,15 @@ def parse_shares(items: list[str]) -> list[tuple[str, Decimal]]:
             raise UsageError(f"Contributor {name!r} is listed twice; give each contributor once.")
         shares.append((name, value))
     return shares
+
+
+def check_total(shares: list[tuple[str, Decimal]], allow_partial: bool) -> None:
+    """Refuse shares that do not add up to 100 unless the caller allows weights (`--allow-partial`)."""
+    total = sum(weight for _, weight in shares)
+    if total != 100 and not allow_partial:
+        raise UsageError(f"The shares add up to {total.normalize():f}, not 100. Give percentages that total 100 "
+                         "(\"Ann Lee=60\" \"Bo Chan=40\"), or add --allow-partial to use them as relative weights "
+                         "(each contributor gets their share of the total).")
 
 
 def parse_day(text: str | None) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -194,8 +195,11 @@ class Offer:
 
 def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
                commercial: bool | None = None, owner_id: int | None = None, at: str | None = None,
-               out_dir: Path | None = None) -> Offer:
+               out_dir: Path | None = None, page: Callable[[int], str] | None = None) -> Offer:
     """Price, render, record (status draft) and write a licensing offer letter for a match.
+
+    `page` issues the new offer's public page link (given its id) and returns its URL, which the letter
+    then names as the place to accept, pay or counter; without it the letter asks for a reply by e-mail.
 
     Refused like a notice (rejected, authorized or unconfirmed borderline match; missing owner
     name or email). Writes match-ID-offer-OFFER.txt (or the template's extension) under `out_dir`
@@ -218,9 +222,10 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
         "expires_at": _format(created + timedelta(days=rules.expiry_days)),
     }
     template = _template(ws, rules)
-    letter = _render_letter(template, case, settings, record)
     with store.atomic():
-        offer_id = store.add_offer(dict(record, letter=letter))
+        offer_id = store.add_offer(dict(record, letter=""))
+        letter = _render_letter(template, case, settings, record, page(offer_id) if page else None)
+        store.update_offer(offer_id, letter=letter)
         ledger.append(store, "offer", ledger.match_subject(match_id), {
             "offer_id": offer_id, "status": "draft", "currency": quote.currency, "amount": record["amount"],
             "early_amount": record["early_amount"], "expires_at": record["expires_at"],
@@ -275,19 +280,21 @@ def _template(ws: Workspace, rules: PricingSettings) -> jinja2.Template:
         raise ConfigError(f"pricing.letter_template {path} is not a valid Jinja2 template ({e}).") from e
 
 
-def _render_letter(template: jinja2.Template, case: Case, settings: Settings, offer: dict) -> str:
-    """The letter; a replaced template gets: owner, asset, match, candidate, offer, host, evidence, date."""
+def _render_letter(template: jinja2.Template, case: Case, settings: Settings, offer: dict,
+                   page_url: str | None) -> str:
+    """The letter; a replaced template gets: owner, asset, match, candidate, offer, host, evidence, date,
+    page_url (the offer page, or None)."""
     m = case.match
     try:
         return template.render(
             owner=case.owner, asset=case.asset, match=m, candidate=case.candidate or {}, offer=offer,
             host=oneline(urlsplit(m["page_url"]).hostname or m["page_url"]),
-            evidence=evidence_summary(case, settings), date=offer["created_at"][:10],
+            evidence=evidence_summary(case, settings), date=offer["created_at"][:10], page_url=page_url,
         )
     except jinja2.TemplateError as e:
         raise ConfigError(f"Offer letter template {template.name or 'offer.txt.j2'} failed to render ({e}); "
                           "the names it may use are owner, asset, match, candidate, offer, host, evidence, "
-                          "date.") from e
+                          "date, page_url.") from e
 
 
 def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int | None = None,

@@ -42,11 +42,16 @@ def send_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
     """Price and write an offer for a match, give it a public page link and mark it sent.
 
     `commercial` None: commercial use is detected from the captured page (pricing.detect_commercial)."""
+    tokens: list[str] = []
+
+    def page(offer_id: int) -> str:  # the letter names the page, so its link is issued as the offer is made
+        tokens.append(links.issue(store, ws.keys_dir, offer_id))
+        return page_url(settings, store, store.offer(offer_id), tokens[0])
+
     made = offers.make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial,
-                             owner_id=owner_id, at=at)
-    token = links.issue(store, ws.keys_dir, made.record["id"])
+                             owner_id=owner_id, at=at, page=page)
     sent = offers.set_offer_status(store, made.record["id"], "sent", at=at)
-    return Sent(sent, token, page_url(settings, store, sent, token), made.path)
+    return Sent(sent, tokens[0], page_url(settings, store, sent, tokens[0]), made.path)
 
 
 def page_link(ws: Workspace, store: Store, settings: Settings, offer_id: int) -> str:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from detector.errors import UsageError
+from detector.suggest import command
 from detector.workspace import Workspace
 
 PRIVATE_KEY_FILE = "signing-ed25519.pem"
@@ -51,7 +52,7 @@ def public_key(ws: Workspace) -> bytes:
     private_path, _ = _paths(ws)
     if not private_path.exists():
         raise UsageError(
-            f"No signing key at {private_path}. Create it with `copyhound init --home {ws.home}` "
+            f"No signing key at {private_path}. Create it with `{command('init', '--home', ws.home)}` "
             "(an existing workspace and its config are kept)."
         )
     return public_key_pem(_load_private(private_path).public_key())
@@ -62,7 +63,7 @@ def sign(ws: Workspace, data: bytes) -> tuple[bytes, bytes]:
     private_path, _ = _paths(ws)
     if not private_path.exists():
         raise UsageError(
-            f"No signing key at {private_path}. Create it with `copyhound init --home {ws.home}` "
+            f"No signing key at {private_path}. Create it with `{command('init', '--home', ws.home)}` "
             "(an existing workspace and its config are kept)."
         )
     key = _load_private(private_path)

@@ -15,6 +15,7 @@ from detector.evidence.case import load_case
 from detector.evidence.report import build, render_html, render_pdf
 from detector.evidence.review import Authorization, authorize_use, review_match
 from detector.licensing import offers, owner_pricing
+from detector.licensing.amounts import with_amounts
 from detector.tokens import Principal
 from detector.web.actions import Page, parse_int
 from detector.web.portal import Portal
@@ -56,6 +57,33 @@ class PricingField:
     help: str
     effective: str      # the value offers use now, as TOML text
     override: str       # the owner's own value as typed ('' when the config's applies)
+    #: base_fees only: (licence type, own fee as typed, fee that applies now), a field each
+    fees: tuple[tuple[str, str, str], ...] | None = None
+
+
+#: A licence type an owner may add in the portal: a short name, as the config's table keys are written.
+_LICENCE_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def pricing_texts(form, licence_types: list[str]) -> dict[str, str]:
+    """The pricing form as `owner_pricing.set_overrides` takes it: NAME -> value as typed, the base fees
+    (a field per licence type, and one new type) joined into their table."""
+    texts = {name: str(form.get(f"pricing.{name}") or "") for name in owner_pricing.EDITABLE if name != "base_fees"}
+    fees = {kind: str(form.get(f"pricing.base_fees.{kind}") or "").strip() for kind in licence_types}
+    new_type = str(form.get("pricing.base_fees.new_type") or "").strip()
+    new_fee = str(form.get("pricing.base_fees.new_fee") or "").strip()
+    if new_type or new_fee:
+        if not _LICENCE_TYPE.fullmatch(new_type) or not new_fee:
+            raise UsageError(f"A new licence type needs a short name (lower-case letters, digits, - or _), got "
+                             f"{new_type[:40]!r}, and a fee.")
+        fees[new_type] = new_fee
+    texts["base_fees"] = "{ " + ", ".join(f"{kind} = {fee}" for kind, fee in fees.items() if fee) + " }" \
+        if any(fees.values()) else ""
+    return texts
+
+
+def licence_types(store: Store, pricing: PricingSettings, owner: dict) -> list[str]:
+    return sorted(owner_pricing.rules_for(store, pricing, owner).base_fees)
 
 
 def pricing_fields(store: Store, pricing: PricingSettings, owner: dict, typed: dict | None = None) -> list[PricingField]:
@@ -66,15 +94,20 @@ def pricing_fields(store: Store, pricing: PricingSettings, owner: dict, typed: d
     def text(value) -> str:  # as `config set` takes it: text as is, anything else in TOML
         return value if isinstance(value, str) else toml_value(value)
 
+    own_fees = own.get("base_fees", {})
+    fees = tuple((kind, str(typed.get(f"base_fees.{kind}", "")) if typed is not None
+                  else (toml_value(own_fees[kind]) if kind in own_fees else ""), toml_value(fee))
+                 for kind, fee in sorted(rules.base_fees.items()))
     return [PricingField(name, helps[name], text(getattr(rules, name)),
-                         typed.get(name, "") if typed is not None else (text(own[name]) if name in own else ""))
+                         typed.get(name, "") if typed is not None else (text(own[name]) if name in own else ""),
+                         fees if name == "base_fees" else None)
             for name in owner_pricing.EDITABLE]
 
 
 def save_pricing(store: Store, principal: Principal, owner_name: str | None, pricing: PricingSettings, form) -> dict:
     """Set the owner's pricing overrides from a posted form (a blank field: the config's value)."""
     owner = owner_for(store, principal, owner_name)
-    texts = {name: str(form.get(f"pricing.{name}") or "") for name in owner_pricing.EDITABLE}
+    texts = pricing_texts(form, licence_types(store, pricing, owner))
     owner_pricing.set_overrides(store, pricing, owner, texts, actor=f"portal token {principal.token_id} "
                                                                     f"({principal.name})")
     return owner
@@ -100,7 +133,7 @@ def list_offers(store: Store, principal: Principal, status, match, limit: int, o
         raise UsageError(f"status must be one of {', '.join(offers.STATUSES)}, got {status!r}.")
     rows, total = store.find_offers(owner_id=principal.owner_id, match_id=parse_int("match", match, 1),
                                     status=status, limit=limit, offset=offset)
-    return Page(rows, total, limit, offset)
+    return Page([with_amounts(store, row) for row in rows], total, limit, offset)
 
 
 def set_offer_status(store: Store, principal: Principal, offer_id: int, status: str) -> dict:

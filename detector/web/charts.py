@@ -2,7 +2,10 @@
 a description and the numbers as text beside every bar, in a palette safe for colour-blind readers.
 
 A chart is a list of labelled bars, each a stack of series; the template `_chart.html` draws it
-from the geometry computed here (in viewBox units), and lists the same numbers in a table.
+from the geometry computed here (in viewBox units), and lists the same numbers in a table. The
+viewBox is about as wide as a chart is shown (a third of a desktop page, or a phone), so its 12-unit
+text reads at 11 px or more; labels and the numbers after the bars get the room their text needs
+(labels longer than LABEL_CHARS are shortened, in full in their tooltip), so no text is clipped.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from detector.licensing.offers import STATUSES as OFFER_STATUSES
 from detector.licensing.offers import amount_due
 from detector.workspace.store import DECISIONS, Store
 
-WIDTH = 640
-LABEL_WIDTH = 150
-VALUE_WIDTH = 90
-ROW = 26
-BAR = 18
+WIDTH = 360
+#: Width of a character of the 12-unit text, generously (digits and most letters are narrower).
+CHAR = 7.2
+LABEL_CHARS = 18
+ROW = 24
+BAR = 17
 WEEKS = 12
 TOP_SITES = 8
 
@@ -34,11 +38,16 @@ class Segment:
 
 @dataclass(frozen=True)
 class Bar:
-    label: str
+    label: str          # as shown (shortened to LABEL_CHARS)
+    full_label: str
     total: int
     note: str           # shown after the bar, e.g. the amount of money behind it
     y: float
     segments: list[Segment]
+
+    @property
+    def value(self) -> str:
+        return value_text(self.total, self.note)
 
 
 @dataclass(frozen=True)
@@ -48,31 +57,43 @@ class Chart:
     description: str
     series: list[str]   # legend order; each series has its own colour class in portal.css
     bars: list[Bar]
+    label_width: float
 
     @property
     def height(self) -> int:
         return ROW * max(1, len(self.bars)) + 8
 
     width = WIDTH
-    label_width = LABEL_WIDTH
 
 
 def chart(id: str, title: str, description: str, series: list[str],
           rows: list[tuple[str, dict[str, int], str]]) -> Chart:
     """Bars scaled to the largest total; `rows` are (label, value per series, note)."""
-    span = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    labels = [_shortened(label) for label, _, _ in rows]
+    label_width = CHAR * max([len(label) for label in labels] + [4]) + 8
+    values_width = CHAR * max([len(value_text(sum(v.values()), note)) for _, v, note in rows] + [1]) + 10
+    span = max(WIDTH - label_width - values_width, 40)
     top = max([sum(values.values()) for _, values, _ in rows] + [1])
     bars = []
     for i, (label, values, note) in enumerate(rows):
-        x, segments = float(LABEL_WIDTH), []
+        x, segments = float(label_width), []
         for name in series:
             value = values.get(name, 0)
             if value:
                 width = span * value / top
                 segments.append(Segment(name, value, round(x, 1), round(width, 1)))
                 x += width
-        bars.append(Bar(label, sum(values.values()), note, 4 + i * ROW, segments))
-    return Chart(id, title, description, series, bars)
+        bars.append(Bar(labels[i], label, sum(values.values()), note, 4 + i * ROW, segments))
+    return Chart(id, title, description, series, bars, round(label_width, 1))
+
+
+def value_text(total: int, note: str) -> str:
+    """What follows a bar: its total, and its note when it has one."""
+    return f"{total} · {note}" if note else str(total)
+
+
+def _shortened(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…"
 
 
 def _weeks(now: datetime) -> list[str]:
@@ -85,7 +106,7 @@ def matches_per_week(store: Store, owner_id: int | None, now: datetime | None = 
     counts: dict[str, dict[str, int]] = {}
     for row in store.matches_per_week(owner_id, WEEKS):
         counts.setdefault(row["week"], {})[row["decision"]] = row["matches"]
-    rows = [(f"week {week[5:]} of {week[:4]}", counts.get(week, {}), "") for week in _weeks(now or datetime.now(UTC))]
+    rows = [(f"week {week[5:]}, {week[:4]}", counts.get(week, {}), "") for week in _weeks(now or datetime.now(UTC))]
     return chart("weeks", f"Matches found per week, last {WEEKS} weeks",
                  "Matches first seen each week, split by the detector's decision: match (certain) or review "
                  "(a person should look).", list(DECISIONS), rows)

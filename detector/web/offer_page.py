@@ -24,6 +24,7 @@ from detector.tokens import active_principal
 from detector.web.auth import session_of
 from detector.web.errors import body_for, status_for
 from detector.web.images import rendition
+from detector.web.security import csp_with_own_styles
 from detector.web.ui import CsrfRefused, render
 
 router = APIRouter(include_in_schema=False)
@@ -207,7 +208,7 @@ def document(request: Request, token: str, name: Literal["invoice", "certificate
     portal = request.app.state.portal
     with portal.store() as store:
         html = _DOCUMENTS[name][0](store, portal.settings, offer_id)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy": csp_with_own_styles(html)})
 
 
 @router.post("/webhooks/payments")

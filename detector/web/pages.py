@@ -98,6 +98,8 @@ async def pricing_save(request: Request):
         except (UsageError, ConfigError) as e:
             row = casework.owner_for(store, who, owner_name)
             typed = {name: str(form.get(f"pricing.{name}") or "") for name in owner_pricing.EDITABLE}
+            typed.update({f"base_fees.{kind}": str(form.get(f"pricing.base_fees.{kind}") or "")
+                          for kind in casework.licence_types(store, portal.settings.pricing, row)})
             return render(request, "profile.html", 422, session=session, principal=who, owner=row, owners=[],
                           missing=casework.missing_for(row), error=None, request_next="", pricing_error=str(e),
                           pricing=casework.pricing_fields(store, portal.settings.pricing, row, typed))

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.background import BackgroundTask
 
 from detector.errors import CopyhoundError, ImageRefused, NotFound, UsageError
@@ -36,6 +37,15 @@ templates = Environment(loader=PackageLoader("detector.web", "templates"),
 # Strings from the web may carry bidi overrides and control characters; URLs become links only when http(s).
 templates.filters["oneline"] = oneline
 templates.filters["href"] = safe_href
+
+
+def code_spans(text: str) -> Markup:
+    """Help text of our own settings, its `backticked` names shown as code (everything else escaped)."""
+    parts = str(escape(text)).split("`")
+    return Markup("".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts)))
+
+
+templates.filters["code"] = code_spans
 
 # Messages a redirect may ask a page to show (by key, so a URL cannot inject text).
 DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Work registered.",

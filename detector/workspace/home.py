@@ -15,6 +15,7 @@ from pathlib import Path
 
 from detector import config
 from detector.errors import DatabaseUnusable, WorkspaceLocked, WorkspaceMissing
+from detector.suggest import command
 
 DEFAULT_HOME = "copyhound-data"
 
@@ -133,7 +134,7 @@ def open_workspace(home: str | Path | None = None) -> Workspace:
         # A read command must not quietly start an empty database where the real one vanished.
         raise DatabaseUnusable(
             f"{ws.db_path} is missing, though {ws.home} holds a workspace. Restore the database from a "
-            f"backup (made with `copyhound backup DEST`), or run `copyhound init --home {ws.home}` to start "
+            f"backup (made with `copyhound backup DEST`), or run `{command('init', '--home', ws.home)}` to start "
             "an empty one."
         )
     if not ws.exists():

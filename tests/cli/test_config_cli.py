@@ -48,6 +48,13 @@ def test_a_setting_that_needs_no_reindex_does_not_ask_for_one(home):
                                     "like embedder.spec (`copyhound config get` lists them all). Did you mean "
                                     "match.match_threshold or match.review_threshold?")),
     ("embedder.spec", "clip", "error: Unknown embedder 'clip'; accepted:"),
+    ("pricing.currency", "euro", ("error: config.pricing.currency must be an ISO 4217 code of three capital letters, "
+                                  "like EUR or USD, got 'euro'")),
+    ("match.match_threshold", "2", "error: config.match.match_threshold must be between 0 and 1, got 2.0"),
+    ("match.review_threshold", "0.9", ("error: config.match.review_threshold (0.9) must not be above "
+                                       "match.match_threshold (0.8).")),
+    ("pricing.base_fees", "{ web = -5 }", "error: config.pricing.base_fees must be at least 0, got -5.0"),
+    ("match.local_features", "surf", "error: config.match.local_features must be 'sift' or 'orb', got 'surf'"),
 ])
 def test_a_refused_value_names_the_setting_and_leaves_the_file_alone(home, key, value, message):
     before = (home / "config.toml").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from cli_workspace import PROFILE
@@ -75,3 +76,20 @@ def test_owner_show_prints_the_profile_and_what_each_document_lacks(listed):
     assert row["missing"] == {"dmca": [], "dsa": [], "offer": []}
     table = run_cli("owner", "show", "alice", home=listed.home).stdout
     assert "Alice Example Photography Ltd" in table and "needs" not in table
+
+
+def test_owner_show_suggests_a_command_that_pastes_for_a_name_with_a_space(tmp_path):
+    home = tmp_path / "ws"
+    assert run_cli("init", "--embedder", "none", home=home).returncode == 0
+    assert run_cli("owner", "set", "Jane Doe", "--legal-name", "Jane Doe Photography", home=home).returncode == 0
+    shown = run_cli("owner", "show", "Jane Doe", home=home).stdout
+    lines = [line for line in shown.splitlines() if "needs" in line]
+    assert lines and not any(line.startswith(("A dmca", "A offer", "A dsa")) for line in lines), lines
+    assert "A DMCA notice needs address, email, signature" in shown and "A licensing offer needs email" in shown
+    suggested = shown.split("A licensing offer needs email: `")[1].split("`")[0]
+    words = shlex.split(suggested)
+    assert words == ["copyhound", "owner", "set", "Jane Doe", "--email", "..."]
+    # Pasted, with a real value in place of the placeholder, it works.
+    done = run_cli(*words[1:-1], "jane@example.org", home=home)
+    assert done.returncode == 0, done.stderr
+    assert "A licensing offer needs" not in run_cli("owner", "show", "Jane Doe", home=home).stdout

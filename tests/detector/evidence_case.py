@@ -55,9 +55,10 @@ def work_jpeg(name: str = "castle.jpg") -> bytes:
     return out.getvalue()
 
 
-def copy_jpeg(work: bytes) -> bytes:
-    """The work scaled by SCALE and pasted at OFFSET into a grey 400x300 canvas, no metadata."""
-    image = Image.open(io.BytesIO(work)).convert("RGB")
+def copy_jpeg(work: bytes, grey: bool = False) -> bytes:
+    """The work scaled by SCALE and pasted at OFFSET into a grey 400x300 canvas, no metadata (`grey`: in
+    black and white)."""
+    image = Image.open(io.BytesIO(work)).convert("L" if grey else "RGB").convert("RGB")
     small = image.resize((round(image.width * SCALE), round(image.height * SCALE)), Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", (400, 300), (128, 128, 128))
     canvas.paste(small, OFFSET)
@@ -83,7 +84,8 @@ def write_warc(path: Path, page_html: bytes, image: bytes) -> tuple[int, int]:
 
 def build_env(tmp_path: Path, *, page_title: str = "Mugs with castles", signals: dict | None = None,
               decision: str = "match", status: str = "new", profile: dict | None = None,
-              settings: Settings | None = None, declared: tuple[int, int] | None = (400, 300)) -> Env:
+              settings: Settings | None = None, declared: tuple[int, int] | None = (400, 300),
+              grey_copy: bool = False) -> Env:
     settings = settings or Settings()
     ws, _ = create_workspace(tmp_path / "ws", settings)
     signing.ensure_keypair(ws)
@@ -92,7 +94,7 @@ def build_env(tmp_path: Path, *, page_title: str = "Mugs with castles", signals:
     store.update_owner(owner["id"], **(PROFILE if profile is None else profile))
     blobs = BlobStore(ws.blobs_dir)
     work = work_jpeg()
-    copy = copy_jpeg(work)
+    copy = copy_jpeg(work, grey_copy)
     blobs.put(work)
     blobs.put(copy)
     decoded = decode_image(work, "castle.jpg", settings.intake)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from dataclasses import replace
 from datetime import date, timedelta
 
 from evidence_case import build_env
@@ -9,6 +10,7 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from detector.cli import app
+from detector.config import Settings
 from detector.errors import UsageError
 from detector.workspace.store import Store, utc_now
 
@@ -18,8 +20,18 @@ def run(env, *args):
     return result
 
 
+PUBLIC = "https://portal.example.com"
+
+
+def _reachable() -> Settings:
+    """Settings under which an offer can be opened and paid by its recipient, so `offer` sends it."""
+    base = Settings()
+    return replace(base, licensing=replace(base.licensing, public_url=PUBLIC,
+                                           payment_link="https://pay.example/c?amount={amount}&ref={reference}"))
+
+
 def test_offer_contributors_payment_and_statement_from_the_command_line(tmp_path):
-    env = build_env(tmp_path)
+    env = build_env(tmp_path, settings=_reachable())
     explained = run(env, "offer", str(env.match_id), "--explain")
     assert explained.exit_code == 0, explained.output
     assert "x displayed size" in explained.output and "= EUR 187.50" in explained.output
@@ -29,7 +41,9 @@ def test_offer_contributors_payment_and_statement_from_the_command_line(tmp_path
     assert made.exit_code == 0, made.output
     assert "EUR 187.50 (EUR 150.00 until" in made.output and "Offer page" in made.output
     link = made.output.split("Offer page")[1].split(": ", 1)[1].split()[0]
-    assert link.startswith("http://127.0.0.1:8000/o/")
+    assert link.startswith(f"{PUBLIC}/o/")
+    letter = env.store.offer(env.store.offers([env.match_id])[0]["id"])["letter"]
+    assert f"To accept it and pay, or to propose another price, open its page:\n\n   {link}\n" in letter
     offer_id = env.store.offers([env.match_id])[0]["id"]
     assert run(env, "offer-link", str(offer_id)).output.strip() == link
 
@@ -86,7 +100,7 @@ def test_a_works_negotiation_rules_are_set_shown_and_cleared_from_the_command_li
 
 
 def test_statements_print_to_pdf(tmp_path):
-    env = build_env(tmp_path)
+    env = build_env(tmp_path, settings=_reachable())
     run(env, "contributors", "set", str(env.asset_id), "Ann Lee=60", "Bo Chan=40", "--from", "2020-01-01")
     offer_id = int(run(env, "offer", str(env.match_id)).output.split("Offer ")[1].split()[0])
     paid = run(env, "offer-status", str(offer_id), "paid", "--amount", "150.00", "--reference", "INV-PDF")
@@ -99,3 +113,54 @@ def test_statements_print_to_pdf(tmp_path):
     assert f"Royalty statement {period}" in text and "Ann Lee" in text and "90.00" in text and "INV-PDF" in text
     wrong = run(env, "statements", "--period", period, "--format", "docx")
     assert isinstance(wrong.exception, UsageError) and "use csv, html or pdf" in str(wrong.exception)
+
+
+def test_contributors_set_refuses_shares_that_do_not_total_100_unless_allowed(tmp_path):
+    env = build_env(tmp_path)
+    typo = run(env, "contributors", "set", str(env.asset_id), "Ann Lee=60", "Bo Chan=4")
+    assert isinstance(typo.exception, UsageError)
+    assert str(typo.exception).startswith("The shares add up to 64, not 100.") and "--allow-partial" in str(typo.exception)
+    assert env.store.contributor_shares(env.asset_id) == []
+    weights = run(env, "contributors", "set", str(env.asset_id), "Ann=2.5", "Bo=0.5", "--allow-partial")
+    assert weights.exit_code == 0, weights.output
+    assert [row["shares"] for row in env.store.contributor_shares(env.asset_id)] == [[["Ann", "2.5"], ["Bo", "0.5"]]]
+
+
+def test_an_offer_its_recipient_could_not_open_or_pay_is_kept_as_a_draft_with_the_reason(tmp_path):
+    env = build_env(tmp_path)  # the default public_url is http://127.0.0.1:8000, and no payment method is set
+    made = CliRunner().invoke(app, ["offer", str(env.match_id), "--home", str(env.ws.home)])
+    assert made.exit_code == 0, made.output
+    said = " ".join(made.output.split())
+    offer = env.store.offers([env.match_id])[0]
+    assert offer["status"] == "draft" and "Offer page" not in said
+    assert f"Offer {offer['id']} kept as a draft, not sent: licensing.public_url is http://127.0.0.1:8000, a loopback" \
+        in said
+    assert "neither licensing.payment_link nor licensing.bank_transfer is set" in said
+    assert f"`copyhound offer-status {offer['id']} sent`" in said
+    assert "reply to alice@example.org" in offer["letter"] and "/o/" not in offer["letter"]
+    listed = run(env, "offers", "--format", "json")
+    assert [r["status"] for r in __import__("json").loads(listed.output)] == ["draft"]
+
+
+def test_serve_warns_when_offers_could_not_be_opened_or_paid(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    env = build_env(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", "from detector.cli import main; main()", "serve", "--port",
+                               str(port), "--home", str(env.ws.home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env={**os.environ, "COLUMNS": "400"})
+    try:
+        warnings = [server.stderr.readline() for _ in range(4)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    said = " ".join(warnings)
+    assert "warning: licensing.public_url is http://127.0.0.1:8000, a loopback address" in said
+    assert "warning: neither licensing.payment_link nor licensing.bank_transfer is set" in said
+    assert f"offer links start with http://127.0.0.1:8000, not with http://127.0.0.1:{port}" in said

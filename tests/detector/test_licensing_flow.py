@@ -66,7 +66,7 @@ def test_an_offer_walks_from_sent_to_paid_to_a_contributor_statement(tmp_path):
 
     rows = list(csv.DictReader(io.StringIO(statements.as_csv(statements.statement(env.store, "2026-11")))))
     assert [(r["contributor"], r["share"], r["payment"], r["amount"], r["running_total"]) for r in rows] == [
-        ("Ann Lee", "60", "90.00", "48.60", "48.60"), ("Bo Chan", "40", "90.00", "32.40", "32.40"),
+        ("Ann Lee", "60%", "90.00", "48.60", "48.60"), ("Bo Chan", "40%", "90.00", "32.40", "32.40"),
         ("agency commission", "10%", "90.00", "9.00", "9.00")]
     assert statements.statement(env.store, "2026-12") == []
     page = statements.as_html(statements.statement(env.store, "2026-11"), "2026-11")
@@ -95,6 +95,8 @@ def test_payments_add_up_before_the_offer_is_paid_and_shares_follow_the_receipt_
     assert rest.offer["status"] == "paid" and rest.licence is not None
     with pytest.raises(ActionRefused, match=f"Offer {sent.offer['id']} is paid; a payment is recorded against"):
         settlement.record_payment(env.store, env.settings, sent.offer["id"], 1)
+    # relative weights show as the percentage each contributor gets
+    assert {r["share"] for r in statements.statement(env.store, "2026-11")} == {"33.33%"}
 
 
 def test_a_counter_above_the_standing_answer_settles_at_the_counter_and_one_above_the_price_settles_nothing(tmp_path):

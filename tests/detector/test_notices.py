@@ -153,3 +153,53 @@ def test_unknown_kind_is_refused(tmp_path):
     env = build_env(tmp_path)
     with pytest.raises(UsageError, match="--kind must be one of dmca, dsa, got 'gdpr'"):
         notices.make_notice(env.ws, env.store, env.settings, env.match_id, "gdpr")
+
+
+COMMON = {"common_elements": {"share": 0.01, "shared_with": [7], "versions": []}}
+
+
+def _signals(**extra) -> dict:
+    from evidence_case import OFFSET, SCALE
+    return {"sha256_equal": False, "phash_distance": 22, "pdq_distance": 110, "clip_cosine": 0.91,
+            "verification": {"verified": True, "method": "sift", "good_matches": 140, "inliers": 95,
+                             "inlier_ratio": 0.68, "asset_coverage": 0.97, "candidate_coverage": 0.36, "ncc": 1.0,
+                             "mirrored": False, "reason": "ok",
+                             "transform": [[SCALE, 0, OFFSET[0]], [0, SCALE, OFFSET[1]], [0, 0, 1]]},
+            **extra}
+
+
+def test_a_black_and_white_copy_is_described_as_compared_in_grey_with_the_colour_change_a_finding(tmp_path):
+    from detector.evidence import offers, report
+
+    env = build_env(tmp_path, status="confirmed", grey_copy=True, signals=_signals())
+    finding = "The copy is in black and white while the work is in colour: the copy was converted to grey."
+    compared = "the brightness patterns agree after conversion to grey (correlation 1.00, where 1 is identical)"
+    body = " ".join(notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca", at=AT).body.split())
+    letter = " ".join(offers.make_offer(env.ws, env.store, env.settings, env.match_id).path.read_text().split())
+    why = " ".join(report.build(report.load_case(env.ws, env.store, env.match_id), env.settings).why)
+    for text in (body, letter, why):
+        assert finding in text and compared in text and "the pixels agree" not in text
+
+
+def test_a_colour_copy_states_no_colour_change(tmp_path):
+    env = build_env(tmp_path, status="confirmed", signals=_signals())
+    body = notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca", at=AT).body
+    assert "black and white" not in body and "after conversion to grey" in " ".join(body.split())
+
+
+def test_common_elements_stay_out_of_notices_and_show_only_where_they_decided_the_match(tmp_path):
+    from detector.evidence import offers, report
+
+    confirmed = build_env(tmp_path / "a", status="confirmed", signals=_signals(**COMMON))
+    body = notices.make_notice(confirmed.ws, confirmed.store, confirmed.settings, confirmed.match_id, "dmca").body
+    letter = offers.make_offer(confirmed.ws, confirmed.store, confirmed.settings, confirmed.match_id).path.read_text()
+    why = report.build(report.load_case(confirmed.ws, confirmed.store, confirmed.match_id), confirmed.settings).why
+    for text in (body, letter, " ".join(why)):
+        assert "shared emblem" not in text and "not by itself evidence" not in text
+
+    common = dict(_signals(**COMMON), tier="common")
+    common["common_elements"] = {"share": 0.62, "shared_with": [7], "versions": []}
+    review = build_env(tmp_path / "b", decision="review", signals=common)
+    why = " ".join(report.build(report.load_case(review.ws, review.store, review.match_id), review.settings).why)
+    assert "62% of the matched area shows an element that another registered work also contains" in why
+    assert "put up for review rather than decided a copy" in why

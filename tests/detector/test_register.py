@@ -73,3 +73,28 @@ def test_corrupt_index_file_is_rebuilt_not_used(tmp_path, works_dir):
     assert loaded.rebuilt == []  # the repaired files are trusted again
     assert sorted(loaded.hashes["pdq"].ids().tolist()) == [a["id"] for a in store.assets()]
     assert sorted(loaded.hashes["phash"].ids().tolist()) == [a["id"] for a in store.assets()]
+
+
+def test_a_portfolio_folder_with_sidecars_registers_its_images_and_counts_the_rest(tmp_path, works_dir):
+    home = tmp_path / "ws"
+    assert run_cli("init", "--embedder", "none", home=home).returncode == 0
+    folder = tmp_path / "portfolio"
+    folder.mkdir()
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        shutil.copy(works_dir / name, folder / name)
+        (folder / name).with_suffix(".xmp").write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"/>')
+    (folder / "notes.txt").write_text("shot in May\n")
+    (folder / "fake.jpg").write_text("not a picture at all")  # claims to be an image: still refused
+
+    result = run_cli("register", str(folder), home=home)
+    assert result.returncode == 1
+    assert ("2 registered, 0 already registered, 1 refused, 3 skipped as not images (txt, xmp) (of 6 files)."
+            in result.stdout)
+    assert "refused" in result.stderr and "fake.jpg" in result.stderr
+    assert "xmp" not in result.stderr and "notes" not in result.stderr  # skipped quietly
+
+    (folder / "fake.jpg").unlink()
+    again = run_cli("register", *(str(p) for p in sorted(folder.iterdir())), home=home)  # as `register portfolio/*`
+    assert again.returncode == 0, again.stderr
+    assert "0 registered, 2 already registered, 0 refused, 3 skipped as not images (txt, xmp)" in again.stdout
+    assert again.stderr.strip() == ""

@@ -28,9 +28,8 @@ def test_html_report_is_self_contained_and_escapes_what_came_from_the_web(tmp_pa
     assert "Content-Security-Policy" in html and "default-src 'none'; img-src data:" in html
     # no external resources: every src is a data: URI, every link an http(s) URL from the evidence
     assert set(re.findall(r'src="([a-z]+):', html)) == {"data"}
-    assert re.findall(r'href="([^"]+)"', html) == [
-        PAGE_URL.replace("&", "&amp;"), PAGE_URL.replace("&", "&amp;"), "https://cdn.example.com/img/mug.jpg",
-        FINAL_URL, "https://alice.example.org/licence"]
+    page, image = PAGE_URL.replace("&", "&amp;"), "https://cdn.example.com/img/mug.jpg"
+    assert re.findall(r'href="([^"]+)"', html) == [page, image, page, image, FINAL_URL, "https://alice.example.org/licence"]
 
 
 def test_report_outlines_the_verified_region_where_the_transform_puts_the_work(tmp_path):
@@ -70,8 +69,9 @@ def test_report_carries_provenance_signals_and_versions(tmp_path):
     env = build_env(tmp_path)
     html = report.render_html(report.build(case.load_case(env.ws, env.store, env.match_id), env.settings))
     for expected in ("2025-03-01T10:00:00Z", "warc/scan-1.warc.gz @ byte", env.store.match(env.match_id)["sha256"],
-                     f"{len(env.copy_bytes)} bytes", "Last-Modified", "RANSAC inliers</th><td>95",
-                     "clip:ViT-B-32/laion2b_s34b_b79k#abc123", "copyhound 0.1.0", "&#34;match&#34;: 0.8",
+                     f"{len(env.copy_bytes)} bytes", "Last-Modified",
+                     "Of those, points in the same arrangement (RANSAC inliers)</th><td>95",
+                     "clip:ViT-B-32/laion2b_s34b_b79k#abc123", "copyhound 0.1.0", "match 0.8, review 0.5",
                      "HTTP status</th><td>200"):
         assert expected in html, expected
 
@@ -103,3 +103,27 @@ def test_report_without_transform_says_so_and_pdf_is_printed_from_it_dated_by_th
     assert "the match carries no transform" in " ".join(document.pages[0].extract_text().split())
     assert paths[1].read_bytes() == report.render_pdf(report.build(case.load_case(env.ws, env.store, env.match_id),
                                                                    env.settings))
+
+
+def test_page_one_says_who_claims_which_work_where_when_and_why_and_the_signals_follow_in_words(tmp_path):
+    env = build_env(tmp_path, status="confirmed")
+    signals = env.store.match(env.match_id)["signals"]
+    signals["verification"]["transform"] = [[0.5, -1.0673766421199301e-08, 40.0], [0.0, 0.5, 30.0], [0.0, 0.0, 1.0]]
+    env.store.db["matches"].update(env.match_id, {"signals": __import__("json").dumps(signals)})
+    env.store.db["assets"].update(env.asset_id, {"license_url": None})
+    paths = report.write_report(env.ws, env.store, env.settings, env.match_id, pdf=True)
+    pages = [" ".join(page.extract_text().split()) for page in PdfReader(paths[1]).pages]
+    first = pages[0]
+    for expected in ("Claimant Alice Example Photography Ltd", "Work \u201cCastle at dusk\u201d (work 1, by Alice Example)",
+                 "Copy found on https://shop.example.com/products/mug?id=1&ref=a",
+                 "Seen first 2025-03-01T10:00:00Z", "Review confirmed as a copy by a reviewer",
+                 "Why this is a copy of the work", "95 distinctive points of the work were found in the copy"):
+        assert expected in first, expected
+    assert "RANSAC" not in first and "inlier" not in first  # the technical signals are in the appendix
+    html = paths[0].read_text(encoding="utf-8")
+    appendix = html[html.index("Appendix A"):]
+    assert "Of those, points in the same arrangement (RANSAC inliers)</th><td>95" in appendix
+    # the recorded signals are a table of plain numbers, not raw JSON
+    assert "e-08" not in html and "<pre" not in html
+    assert "verification / transform</th><td>[0.5, 0, 40] / [0, 0.5, 30] / [0, 0, 1]" in appendix
+    assert "Licence URL</th><td>none given" in html and "not an http(s) URL" not in html

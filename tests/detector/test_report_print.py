@@ -71,9 +71,9 @@ def test_why_paragraph_says_share_scale_mirroring_and_correlation_of_a_real_copy
     assert why.startswith(f"{v['inliers']} distinctive points of the work were found in the copy in the same arrangement")
     share = (CROP[2] - CROP[0]) * (CROP[3] - CROP[1]) / (480 * 360)
     assert f"the copy shows {share:.0%} of the work, scaled to {SCALE:.0%} and mirrored" in why
-    assert f"the pixels agree (correlation {v['ncc']:.2f}, where 1 is identical)" in why
+    assert f"the brightness patterns agree after conversion to grey (correlation {v['ncc']:.2f}, where 1 is identical)" in why
     html = report.render_html(made)
-    assert html.index("Why this is a copy of the work") < html.index("Decision and signals")
+    assert html.index("Why this is a copy of the work") < html.index("Appendix A: the signals the decision rests on")
 
 
 def test_matched_region_is_drawn_on_the_work_and_cut_to_the_cropped_copy(tmp_path):

@@ -331,7 +331,7 @@ def test_in_a_browser_counter_accept_and_pay_link(shop):
         page.goto(sent.url.replace(shop.settings.licensing.public_url, shop.url))
         expect = sync_api.expect
         expect(page.locator("#offer-status")).to_have_text("viewed")
-        counter = page.locator("#counter-form")
+        counter = page.locator("#settle-form")
         counter.get_by_label("Your name").fill("Rita Reader")
         counter.get_by_label("Email").fill("rita@mugs.example")
         counter.get_by_label("Your offer").fill("130")

@@ -1,0 +1,169 @@
+"""The portal and the offer documents as a newcomer sees them, in headless Chromium at 1280 and 375 px:
+styled despite the CSP, and never wider than the phone's screen. Screenshots go to the test's tmp_path."""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import closing
+
+import pytest
+from support import run_cli
+
+from detector.licensing import settlement
+from detector.workspace.store import Store
+
+WIDTHS = (1280, 375)
+
+
+@pytest.fixture(scope="module")
+def accepted(fresh_portal):
+    """An offer for alice's first match, sent and accepted at a counter of EUR 120 (asked: its list price)."""
+    portal = fresh_portal
+    with closing(Store(portal.ws.db_path)) as store:
+        sent = settlement.send_offer(portal.ws, store, portal.settings, portal.matches["alice"][0])
+        visitor = settlement.Visitor("Rita Reader", "", "rita@shop.example")
+        settlement.accept(store, portal.settings, sent.offer["id"], visitor, price_minor=12000)
+    return portal, sent
+
+
+def _open(browser, url: str, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(url)
+    return context, page, errors
+
+
+@pytest.mark.parametrize("document", ["invoice", "certificate"])
+def test_invoice_and_certificate_are_styled_under_the_csp_and_fit_a_phone(browser, accepted, document, tmp_path):
+    portal, sent = accepted
+    for width in WIDTHS:
+        context, page, errors = _open(browser, f"{portal.url}/o/{sent.token}/{document}", width)
+        assert errors == [], errors  # no stylesheet refused by the Content-Security-Policy
+        assert page.evaluate("getComputedStyle(document.body).maxWidth") != "none"  # its own styles apply
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(tmp_path / f"{document}-{width}.png"), full_page=True)
+        context.close()
+
+
+def test_offers_show_asked_agreed_and_paid_and_await_payment_until_paid(accepted):
+    from web_session import signed_in
+
+    portal, sent = accepted
+    offer_id = sent.offer["id"]
+    asked = f"EUR {sent.offer['amount']}"
+    (row,) = [r for r in json.loads(run_cli("offers", "--format", "json", home=portal.ws.home).stdout)
+              if r["id"] == offer_id]
+    assert (row["asked"], row["agreed"], row["paid"], row["status"]) == (asked, "EUR 120.00", "", "accepted")
+    table = run_cli("offers", home=portal.ws.home, env={"COLUMNS": "100"}).stdout
+    assert "EUR 120.00" in table and "agreed" in table
+    with signed_in(portal, "alice") as client:
+        listed = client.get("/offers").text
+    one = listed[listed.index(f'id="offer-{offer_id}"'):].split("</tr>")[0]
+    assert asked in one and "EUR 120.00" in one and "awaiting payment" in one and "final" not in one
+
+    with closing(Store(portal.ws.db_path)) as store:
+        settlement.record_payment(store, portal.settings, offer_id, 12000)
+    (row,) = [r for r in json.loads(run_cli("offers", "--format", "json", home=portal.ws.home).stdout)
+              if r["id"] == offer_id]
+    assert (row["agreed"], row["paid"], row["status"]) == ("EUR 120.00", "EUR 120.00", "paid")
+    with signed_in(portal, "alice") as client:
+        listed = client.get("/offers").text
+    one = listed[listed.index(f'id="offer-{offer_id}"'):].split("</tr>")[0]
+    assert "awaiting payment" not in one and "final" in one
+
+
+def test_the_offer_page_settles_in_one_form_asking_who_you_are_once(browser, fresh_portal, tmp_path):
+    portal = fresh_portal
+    with closing(Store(portal.ws.db_path)) as store:
+        sent = settlement.send_offer(portal.ws, store, portal.settings, portal.matches["alice"][1])
+    url = f"{portal.url}/o/{sent.token}"
+    for width in WIDTHS:
+        context, page, errors = _open(browser, url, width)
+        assert page.locator("form:has(input[name=name])").count() == 1
+        assert page.locator("input[name=name]").count() == 1 and page.locator("input[name=email]").count() == 1
+        email, accept, amount = (page.locator(s).bounding_box() for s in (
+            "input[name=email]", "button:has-text('Accept for')", "input[name=amount]"))
+        assert email["y"] < accept["y"] < amount["y"]  # accept follows the fields, the counter-offer comes after
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(tmp_path / f"offer-page-{width}.png"), full_page=True)
+        assert errors == []
+        context.close()
+    context, page, _ = _open(browser, url, 375)
+    page.get_by_label("Your name").fill("Sam Shop")
+    page.get_by_label("Email").fill("sam@shop.example")
+    page.get_by_role("button", name="Accept for").click()
+    page.wait_for_url(url)
+    assert page.locator("#offer-status").inner_text() == "accepted"
+    context.close()
+
+
+def _pages(portal, offer_id: int) -> list[str]:
+    match_id, asset_id = portal.matches["alice"][0], portal.assets["alice"][0]
+    return ["/", "/matches", f"/matches/{match_id}", "/assets", f"/assets/{asset_id}", "/notices", "/offers",
+            f"/offers/{offer_id}", "/sites", "/sites/blog.example.com", "/rules", "/profile", "/upload"]
+
+
+def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_path):
+    portal, sent = accepted
+    too_wide = []
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.goto(f"{portal.url}/signin")
+        page.get_by_label("API token").fill(portal.tokens["alice"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r".*/(matches)?$"))
+        for path in _pages(portal, sent.offer["id"]):
+            assert page.goto(f"{portal.url}{path}").status == 200, path
+            page.screenshot(path=str(tmp_path / f"{path.strip('/').replace('/', '-') or 'dashboard'}-{width}.png"),
+                            full_page=True)
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            if scroll > width:
+                too_wide.append(f"{path} at {width}px: {scroll}px wide")
+            sideways = page.evaluate("Array.from(document.querySelectorAll('.scroll, table'))"
+                                     ".filter(e => e.scrollWidth > e.clientWidth + 1).length")
+            if width < 640 and sideways:  # on a phone, tables are cards: nothing scrolls sideways
+                too_wide.append(f"{path} at {width}px: {sideways} table(s) scroll sideways")
+        context.close()
+    assert too_wide == []
+    # on a phone each value of a card is named by its column
+    context = browser.new_context(viewport={"width": 375, "height": 900})
+    page = context.new_page()
+    page.goto(f"{portal.url}/signin")
+    page.get_by_label("API token").fill(portal.tokens["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{portal.url}/offers")
+    labels = page.evaluate("Array.from(document.querySelectorAll('table.offers td')).map(td => td.dataset.label)")
+    assert {"Asked", "Agreed", "Paid", "Status"} <= set(labels)
+    context.close()
+
+
+CHART_TEXT = """() => Array.from(document.querySelectorAll("figure.chart svg")).flatMap(svg => {
+  const box = svg.getBoundingClientRect(), scale = box.width / svg.viewBox.baseVal.width;
+  return Array.from(svg.querySelectorAll("text")).map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * scale,
+            inside: r.left >= box.left - 0.5 && r.right <= box.right + 0.5};
+  });
+})"""
+
+
+def test_dashboard_charts_are_readable_unclipped_and_every_series_has_a_swatch(browser, accepted, tmp_path):
+    portal, _ = accepted
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{portal.url}/signin")
+    page.get_by_label("API token").fill(portal.tokens["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{portal.url}/")
+    texts = page.evaluate(CHART_TEXT)
+    assert texts and min(t["px"] for t in texts) >= 11, sorted(texts, key=lambda t: t["px"])[:3]
+    assert [t["text"] for t in texts if not t["inside"]] == []
+    swatches = page.evaluate("Array.from(document.querySelectorAll('figure.chart .swatch'))"
+                             ".map(s => [s.parentElement.textContent.trim(), getComputedStyle(s).backgroundColor])")
+    assert swatches and [name for name, colour in swatches if colour in ("rgba(0, 0, 0, 0)", "transparent")] == []
+    page.screenshot(path=str(tmp_path / "dashboard-1280.png"), full_page=True)
+    context.close()

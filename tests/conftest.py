@@ -16,7 +16,8 @@ from support import PostgresServer, make_tiny_clip, postgres_bin
 
 from detector import config
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
-from detector.workspace import create_workspace
+from detector.register import WorkInfo, image_paths, register_files
+from detector.workspace import create_workspace, open_workspace
 from detector.workspace.store import Store, open_store
 
 
@@ -39,6 +40,25 @@ def others_dir() -> Path:
 def workspace(tmp_path):
     """A fresh workspace with embedder 'none' and its open store."""
     ws, _ = create_workspace(tmp_path / "ws", config.Settings().with_embedder("none"))
+    store = Store(ws.db_path)
+    yield ws, store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def registered_template(tmp_path_factory) -> Path:
+    """A workspace (embedder 'none') with every demo work registered to alice, built once: tests get copies."""
+    ws, _ = create_workspace(tmp_path_factory.mktemp("registered") / "ws", config.Settings().with_embedder("none"))
+    store = Store(ws.db_path)
+    register_files(ws, store, ws.settings(), None, image_paths([WORKS_DIR], False), WorkInfo("alice"))
+    store.close()
+    return ws.home
+
+
+@pytest.fixture
+def registered(registered_template, tmp_path):
+    """A copy of the registered template for this test to change, and its open store."""
+    ws = open_workspace(shutil.copytree(registered_template, tmp_path / "ws"))
     store = Store(ws.db_path)
     yield ws, store
     store.close()
@@ -111,7 +131,20 @@ def any_workspace(tmp_path, store_target):
     store.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """The check that every store method ran on PostgreSQL goes last, after the tests that run them."""
+    """The check that every store method ran on PostgreSQL goes last, after the tests that run them.
+
+    Under pytest-xdist (`--dist loadgroup`, as `make test` runs), a module's tests run in one worker, so
+    its module-scoped fixtures are built once; the check and the modules whose PostgreSQL calls it counts
+    (its module's `_CALLS_MODULES`) share one worker, where it runs after them.
+    """
     last = [item for item in items if item.name == "test_every_public_store_method_runs_on_postgresql"]
     items[:] = [item for item in items if item not in last] + last
+    counted = {module for item in last for module in item.module._CALLS_MODULES}
+    for item in items:
+        if item.get_closest_marker("xdist_group"):  # a test's own group wins
+            continue
+        path = item.nodeid.split("::")[0]
+        group = "store-calls" if item in last or path in counted else path
+        item.add_marker(pytest.mark.xdist_group(group))

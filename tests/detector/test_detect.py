@@ -20,13 +20,6 @@ def _add_candidates(ws, store, folder: Path, scan_id: int, base="https://blog.ex
                              "sha256": blobs.put(data), "byte_size": len(data)})
 
 
-@pytest.fixture
-def registered(workspace, works_dir):
-    ws, store = workspace
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    return ws, store
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     return demo_site.build_site(tmp_path_factory.mktemp("site"))

@@ -111,6 +111,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 
 
+# Per module, not per session: while Playwright's sync API runs, asyncio.run() fails in this thread, and
+# page screenshots (crawlers/screenshot.py) use it in other modules' tests.
 @pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium driven by Playwright; tests that use it skip where it is not installed."""

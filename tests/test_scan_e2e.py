@@ -56,6 +56,7 @@ def _found(home) -> dict[str, str]:
     return dict(pairs)
 
 
+@pytest.mark.slow
 def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root):
     server, base = _serve(site_root)
     try:
@@ -75,6 +76,7 @@ def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root
         server.shutdown()
 
 
+@pytest.mark.slow
 def test_private_address_is_refused_without_the_flag(home, site_root):
     server, base = _serve(site_root)
     try:
@@ -97,6 +99,7 @@ def test_second_scan_is_refused_while_one_holds_the_lock(home):
     assert "is locked by scan pid" in result.stderr and "Wait for it to finish" in result.stderr
 
 
+@pytest.mark.slow
 def test_killed_scan_resumes_and_loses_nothing(home, site_root):
     server, base = _serve(site_root, SlowHandler)
     command = [sys.executable, "-c", "from detector.cli import main; main()", "scan", "--site", base,
@@ -125,6 +128,7 @@ def test_killed_scan_resumes_and_loses_nothing(home, site_root):
     assert len(pairs) == len(set(pairs)) == 2 * len(demo_site.COPIES)
 
 
+@pytest.mark.slow
 def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
     server, base = _serve(site_root)
     try:
@@ -141,6 +145,7 @@ def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
     assert f"{len(rows)} unreviewed match(es) there are now marked authorized" in result.stdout
 
 
+@pytest.mark.slow
 def test_rescan_after_a_takedown_marks_the_copies_removed_and_succeeds(home, tmp_path):
     site = demo_site.build_site(tmp_path / "takedown-site")
     server, base = _serve(site)

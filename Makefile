@@ -26,7 +26,7 @@ demo: $(STAMP) system-deps
 # The suite runs on one pytest-xdist worker per core (at most 8; TEST_WORKERS=N picks), each module's tests
 # in one worker so its fixtures are built once (tests/conftest.py groups them).
 TEST_WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist loadgroup
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist loadscope
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from store_calls import record_postgres_calls
+from store_calls import CALLS_MODULES, record_postgres_calls
 from support import PostgresServer, make_tiny_clip, postgres_bin
 
 from detector import config
@@ -131,20 +131,24 @@ def any_workspace(tmp_path, store_target):
     store.close()
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """The check that every store method ran on PostgreSQL goes last, after the tests that run them.
-
-    Under pytest-xdist (`--dist loadgroup`, as `make test` runs), a module's tests run in one worker, so
-    its module-scoped fixtures are built once; the check and the modules whose PostgreSQL calls it counts
-    (its module's `_CALLS_MODULES`) share one worker, where it runs after them.
-    """
+    """The check that every store method ran on PostgreSQL goes last, after the tests that run them."""
     last = [item for item in items if item.name == "test_every_public_store_method_runs_on_postgresql"]
     items[:] = [item for item in items if item not in last] + last
-    counted = {module for item in last for module in item.module._CALLS_MODULES}
-    for item in items:
-        if item.get_closest_marker("xdist_group"):  # a test's own group wins
-            continue
-        path = item.nodeid.split("::")[0]
-        group = "store-calls" if item in last or path in counted else path
-        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under `--dist loadscope` (as `make test` runs), each module's tests run in one worker, so its
+    module-scoped fixtures are built once, and CALLS_MODULES run together in one worker, so the check
+    that counts their PostgreSQL calls (last there, as above) sees them all."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # only under xdist: a plain pytest run needs none of it
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return "store-calls" if module in CALLS_MODULES else module
+
+    return ModuleScheduling(config, log)

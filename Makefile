@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs bench bench-quick bench-scale clean system-deps
+.PHONY: demo test test-fast docs bench bench-quick bench-scale clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,19 @@ system-deps:
 demo: $(STAMP) system-deps
 	$(BIN)/copyhound demo
 
+# The suite runs on one pytest-xdist worker per core (at most 8; TEST_WORKERS=N picks), each module's tests
+# in one worker so its fixtures are built once (tests/conftest.py groups them).
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist loadscope
+
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# All but the long end-to-end tests (marked slow): for the edit-and-check loop; `make test` runs them all.
+test-fast: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(PYTEST) -m "not slow"
 
 # The CLI reference page is written from every command's --help (a test checks it is current).
 docs: $(STAMP)

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from store_calls import record_postgres_calls
+from store_calls import CALLS_MODULES, record_postgres_calls
 from support import PostgresServer, make_tiny_clip, postgres_bin
 
 from detector import config
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
-from detector.workspace import create_workspace
+from detector.register import WorkInfo, image_paths, register_files
+from detector.workspace import create_workspace, open_workspace
 from detector.workspace.store import Store, open_store
 
 
@@ -39,6 +40,25 @@ def others_dir() -> Path:
 def workspace(tmp_path):
     """A fresh workspace with embedder 'none' and its open store."""
     ws, _ = create_workspace(tmp_path / "ws", config.Settings().with_embedder("none"))
+    store = Store(ws.db_path)
+    yield ws, store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def registered_template(tmp_path_factory) -> Path:
+    """A workspace (embedder 'none') with every demo work registered to alice, built once: tests get copies."""
+    ws, _ = create_workspace(tmp_path_factory.mktemp("registered") / "ws", config.Settings().with_embedder("none"))
+    store = Store(ws.db_path)
+    register_files(ws, store, ws.settings(), None, image_paths([WORKS_DIR], False), WorkInfo("alice"))
+    store.close()
+    return ws.home
+
+
+@pytest.fixture
+def registered(registered_template, tmp_path):
+    """A copy of the registered template for this test to change, and its open store."""
+    ws = open_workspace(shutil.copytree(registered_template, tmp_path / "ws"))
     store = Store(ws.db_path)
     yield ws, store
     store.close()
@@ -115,3 +135,20 @@ def pytest_collection_modifyitems(items):
     """The check that every store method ran on PostgreSQL goes last, after the tests that run them."""
     last = [item for item in items if item.name == "test_every_public_store_method_runs_on_postgresql"]
     items[:] = [item for item in items if item not in last] + last
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under `--dist loadscope` (as `make test` runs), each module's tests run in one worker, so its
+    module-scoped fixtures are built once, and CALLS_MODULES run together in one worker, so the check
+    that counts their PostgreSQL calls (last there, as above) sees them all."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # only under xdist: a plain pytest run needs none of it
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return "store-calls" if module in CALLS_MODULES else module
+
+    return ModuleScheduling(config, log)

@@ -14,6 +14,10 @@ import json
 import os
 
 CALLED: set[str] = set()
+
+#: The modules whose tests, together, call every public store method on PostgreSQL.
+CALLS_MODULES = ["tests/detector/test_store_backends.py", "tests/detector/test_workspace_store.py",
+                 "tests/detector/test_ledger.py"]
 _wrapped: set[type] = set()
 
 

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import pytest
 from pypdf import PdfReader
 from support import run_cli, serving
 
@@ -16,6 +17,8 @@ from detector.demo_site import EXPECTED
 from detector.evidence.bundle_check import verify_bundle
 from detector.web import create_app
 from detector.workspace import open_workspace
+
+pytestmark = pytest.mark.slow  # a long end-to-end test: `make test-fast` leaves it out
 
 
 def test_demo_finds_every_copy_and_writes_verifiable_evidence(tmp_path):

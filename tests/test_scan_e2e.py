@@ -2,11 +2,11 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from functools import partial
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -15,9 +15,9 @@ from threading import Thread
 import pytest
 from support import run_cli
 
-from detector import config, demo_site
-from detector.register import WorkInfo, image_paths, register_files
-from detector.workspace import create_workspace
+from detector import demo_site
+from detector.config.edit import set_value
+from detector.workspace import open_workspace
 from detector.workspace.store import Store
 
 
@@ -41,13 +41,12 @@ def _serve(root: Path, handler=demo_site.QuietHandler):
 
 
 @pytest.fixture
-def home(tmp_path, works_dir):
-    crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
-    ws, _ = create_workspace(tmp_path / "ws", config.Settings(crawl=crawl).with_embedder("none"))
-    store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    store.close()
-    return ws.home
+def home(registered_template, tmp_path):
+    """A copy of the registered workspace, crawling without pauses."""
+    home = shutil.copytree(registered_template, tmp_path / "ws")
+    for key, value in {"crawl.download_delay": "0.0", "crawl.autothrottle": "false"}.items():
+        set_value(open_workspace(home).config_path, key, value)
+    return home
 
 
 def _found(home) -> dict[str, str]:
@@ -57,6 +56,7 @@ def _found(home) -> dict[str, str]:
     return dict(pairs)
 
 
+@pytest.mark.slow
 def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root):
     server, base = _serve(site_root)
     try:
@@ -76,6 +76,7 @@ def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root
         server.shutdown()
 
 
+@pytest.mark.slow
 def test_private_address_is_refused_without_the_flag(home, site_root):
     server, base = _serve(site_root)
     try:
@@ -92,14 +93,13 @@ def test_private_address_is_refused_without_the_flag(home, site_root):
 
 
 def test_second_scan_is_refused_while_one_holds_the_lock(home):
-    from detector.workspace import open_workspace
-
     with open_workspace(home).lock("scan"):
         result = run_cli("scan", "--site", "http://127.0.0.1:9/", "--allow-private", home=home)
     assert result.returncode == 3
     assert "is locked by scan pid" in result.stderr and "Wait for it to finish" in result.stderr
 
 
+@pytest.mark.slow
 def test_killed_scan_resumes_and_loses_nothing(home, site_root):
     server, base = _serve(site_root, SlowHandler)
     command = [sys.executable, "-c", "from detector.cli import main; main()", "scan", "--site", base,
@@ -128,6 +128,7 @@ def test_killed_scan_resumes_and_loses_nothing(home, site_root):
     assert len(pairs) == len(set(pairs)) == 2 * len(demo_site.COPIES)
 
 
+@pytest.mark.slow
 def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
     server, base = _serve(site_root)
     try:
@@ -144,6 +145,7 @@ def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
     assert f"{len(rows)} unreviewed match(es) there are now marked authorized" in result.stdout
 
 
+@pytest.mark.slow
 def test_rescan_after_a_takedown_marks_the_copies_removed_and_succeeds(home, tmp_path):
     site = demo_site.build_site(tmp_path / "takedown-site")
     server, base = _serve(site)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from support import run_cli
@@ -10,11 +11,18 @@ from support import run_cli
 from detector.config import edit
 
 
-@pytest.fixture
-def home(tmp_path):
-    home = tmp_path / "ws"
+@pytest.fixture(scope="module")
+def initialized(tmp_path_factory):
+    """A workspace made by `copyhound init`, once for the module."""
+    home = tmp_path_factory.mktemp("init") / "ws"
     assert run_cli("init", "--embedder", "none", home=home).returncode == 0
     return home
+
+
+@pytest.fixture
+def home(initialized, tmp_path):
+    """A copy of the initialized workspace, for a test to change."""
+    return shutil.copytree(initialized, tmp_path / "ws")
 
 
 def test_set_then_get_round_trips_through_the_file(home):

@@ -330,6 +330,7 @@ def test_urls_file_captures_listed_images_as_their_own_pages(site, make_workspac
     assert summary["pages_fetched"] == 1
 
 
+@pytest.mark.slow
 def test_a_killed_crawl_resumes_and_ends_complete_without_duplicates(site, make_workspace, tmp_path):
     site.reset()
     site.delay = 0.1  # slow enough to stop it half-way
@@ -387,6 +388,7 @@ def test_plain_scrapy_crawl_opens_and_finishes_a_scan_of_its_own(site, make_work
     assert summary["finish_reason"] == "finished"
 
 
+@pytest.mark.slow
 def test_a_gracefully_stopped_crawl_resumes_from_its_job_folder(site, make_workspace, tmp_path):
     site.reset()
     site.delay = 0.1

@@ -49,6 +49,7 @@ def _wait_for(condition, seconds: float = 30) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.slow
 def test_the_crawl_dies_when_the_scan_that_started_it_is_killed(site, make_workspace):
     site.reset()
     site.delay = 4.0  # a crawl of many rounds of 4 s, so only the kill can end it within the wait below
@@ -72,6 +73,7 @@ def test_the_crawl_dies_when_the_scan_that_started_it_is_killed(site, make_works
     store.close()
 
 
+@pytest.mark.slow
 def test_a_second_crawl_of_the_same_target_is_refused_while_the_first_runs(site, make_workspace, tmp_path):
     site.reset()
     site.delay = 0.3

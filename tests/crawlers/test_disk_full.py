@@ -46,6 +46,7 @@ def tiny_disk():
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_the_scan_cleanly_and_resume_completes_it(site, make_workspace, tiny_disk):
     site.reset()
     reference = make_workspace()

@@ -63,6 +63,7 @@ def single(site, make_workspace):
     store.close()
 
 
+@pytest.mark.slow
 def test_two_crawlers_fetch_every_url_once_and_capture_what_one_crawler_does(site, make_workspace, redis_url,
                                                                              single):
     one_store, one_scan, one_summary, one_hits = single
@@ -98,6 +99,7 @@ def test_two_crawlers_fetch_every_url_once_and_capture_what_one_crawler_does(sit
     store.close()
 
 
+@pytest.mark.slow
 def test_a_crawler_killed_mid_crawl_loses_nothing_and_duplicates_nothing(site, make_workspace, redis_url,
                                                                          single, tmp_path):
     one_store, one_scan, _, _ = single
@@ -141,6 +143,7 @@ DELAY = 0.5
 TOLERANCE = 0.25
 
 
+@pytest.mark.slow
 def test_two_crawlers_keep_the_download_delay_between_them(site, make_workspace, redis_url, tmp_path):
     site.reset()
     ws = shared(make_workspace(download_delay=DELAY), redis_url)
@@ -149,6 +152,7 @@ def test_two_crawlers_keep_the_download_delay_between_them(site, make_workspace,
     store.close()
 
 
+@pytest.mark.slow
 def test_two_crawlers_keep_to_the_concurrency_per_domain_between_them(site, make_workspace, redis_url, tmp_path):
     site.reset()
     # Each answer takes this long. With one place, the next request is sent only once the answer has

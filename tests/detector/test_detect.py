@@ -1,5 +1,6 @@
 """The detection cascade on real transformed copies, fed straight into the store (no crawl)."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,9 @@ from detector import demo_site
 from detector.detect import Detector
 from detector.register import WorkInfo, image_paths, register_files
 from detector.rights import authorized
+from detector.workspace import open_workspace
 from detector.workspace.blobs import BlobStore
-from detector.workspace.store import utc_now
+from detector.workspace.store import Store, utc_now
 
 
 def _add_candidates(ws, store, folder: Path, scan_id: int, base="https://blog.example/"):
@@ -21,23 +23,35 @@ def _add_candidates(ws, store, folder: Path, scan_id: int, base="https://blog.ex
                              "sha256": blobs.put(data), "byte_size": len(data)})
 
 
-@pytest.fixture
-def registered(workspace, works_dir):
-    ws, store = workspace
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    return ws, store
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     return demo_site.build_site(tmp_path_factory.mktemp("site"))
 
 
-def test_every_copy_matches_its_work_and_nothing_else_matches(registered, site):
-    ws, store = registered
+@pytest.fixture(scope="module")
+def detected(registered_template, site, tmp_path_factory):
+    """(home, summary) of the registered workspace after one detection of the demo site's images, run once
+    for the module; tests work on copies."""
+    ws = open_workspace(shutil.copytree(registered_template, tmp_path_factory.mktemp("detected") / "ws"))
+    store = Store(ws.db_path)
     _add_candidates(ws, store, site / "img", store.start_scan({}))
     summary = Detector(ws, store, ws.settings(), None).run()
+    store.close()
+    return ws.home, summary
 
+
+@pytest.fixture
+def after_detection(detected, tmp_path):
+    """A copy of the detected workspace, its open store and the detection's summary."""
+    home, summary = detected
+    ws = open_workspace(shutil.copytree(home, tmp_path / "ws"))
+    store = Store(ws.db_path)
+    yield ws, store, summary
+    store.close()
+
+
+def test_every_copy_matches_its_work_and_nothing_else_matches(after_detection):
+    _, store, summary = after_detection
     found = {Path(m["image_url"]).name: m["asset_filename"] for m in store.matches()}
     assert found == demo_site.EXPECTED  # including: no match for the other photo of the same court
     assert {m["decision"] for m in store.matches()} == {"match"}
@@ -53,10 +67,8 @@ def test_every_copy_matches_its_work_and_nothing_else_matches(registered, site):
     assert "phash" not in banner["signals"]["shortlisted_by"]  # hashes cannot see a pasted copy
 
 
-def test_rescanning_adds_sightings_not_matches(registered, site):
-    ws, store = registered
-    _add_candidates(ws, store, site / "img", store.start_scan({}))
-    Detector(ws, store, ws.settings(), None).run()
+def test_rescanning_adds_sightings_not_matches(after_detection, site):
+    ws, store, _ = after_detection
     first = {m["id"]: m for m in store.matches()}
     _add_candidates(ws, store, site / "img", store.start_scan({}))
     summary = Detector(ws, store, ws.settings(), None).run()

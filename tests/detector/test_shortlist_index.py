@@ -69,9 +69,8 @@ def test_register_adds_to_the_trained_index_without_retraining_it(workspace, wor
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt", "out of step", "earlier codes", "another kind"])
-def test_an_untrustworthy_index_is_rebuilt_with_progress(workspace, works_dir, damage):
-    ws, store = workspace
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+def test_an_untrustworthy_index_is_rebuilt_with_progress(registered, damage):
+    ws, store = registered
     path = catalogue.local_index_path(ws)
     kind = "sift"
     if damage == "missing":

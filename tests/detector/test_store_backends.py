@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from store_calls import CALLED, public_methods
+from store_calls import CALLED, CALLS_MODULES, public_methods
 
 from detector.errors import DatabaseUnusable, NotFound, UsageError
 from detector.provenance import ledger
@@ -460,10 +460,6 @@ def test_ledger_writers_racing_on_postgresql_keep_one_chain(postgres_url):
     store.close()
 
 
-_CALLS_MODULES = ["tests/detector/test_store_backends.py", "tests/detector/test_workspace_store.py",
-                  "tests/detector/test_ledger.py"]
-
-
 def test_every_public_store_method_runs_on_postgresql(request, tmp_path):
     """A store method added without PostgreSQL support (or without a both-backend test) fails here.
 
@@ -472,11 +468,11 @@ def test_every_public_store_method_runs_on_postgresql(request, tmp_path):
     """
     ran = {item.nodeid.split("::")[0] for item in request.session.items}
     called = set(CALLED)
-    if not set(_CALLS_MODULES) <= ran or not called:
+    if not set(CALLS_MODULES) <= ran or not called:
         report = tmp_path / "calls.json"
         root = Path(__file__).resolve().parents[2]
         done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k",
-                               "not every_public_store_method", *_CALLS_MODULES], check=False, cwd=root,
+                               "not every_public_store_method", *CALLS_MODULES], check=False, cwd=root,
                               env={**os.environ, "COPYHOUND_STORE_CALLS": str(report)},
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-3000:]

@@ -57,6 +57,7 @@ def one_process(tmp_path_factory, works_dir, site):
     store.close()
 
 
+@pytest.mark.slow
 def test_two_workers_find_the_same_matches_with_the_same_scores(workspace, works_dir, site, one_process):
     ws, store = workspace
     summary = _detect(ws, store, site, works_dir, workers=2)
@@ -65,6 +66,7 @@ def test_two_workers_find_the_same_matches_with_the_same_scores(workspace, works
     assert summary.candidates == len(demo_site.EXPECTED) + len(demo_site.OTHERS)
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_loses_no_candidate_and_records_none_twice(workspace, works_dir, site, one_process):
     ws, store = workspace
     killed = []

@@ -11,9 +11,8 @@ import pytest
 import redis
 from cluster import Workers, add_site_candidates, configure
 
-from detector import config, demo_site
-from detector.register import WorkInfo, image_paths, register_files
-from detector.workspace import create_workspace
+from detector import demo_site
+from detector.workspace import open_workspace
 from detector.workspace.store import Store
 
 
@@ -31,12 +30,10 @@ def demo_images(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def template(tmp_path_factory, demo_images) -> Path:
+def template(tmp_path_factory, registered_template, demo_images) -> Path:
     """A workspace (embedder none) with every demo work registered and the site's images as new candidates."""
-    ws, _ = create_workspace(tmp_path_factory.mktemp("template") / "ws", config.Settings().with_embedder("none"))
+    ws = open_workspace(shutil.copytree(registered_template, tmp_path_factory.mktemp("template") / "ws"))
     store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([demo_site.WORKS_DIR], False), WorkInfo("alice"),
-                   workers=1)
     add_site_candidates(ws, store, demo_images)
     store.close()
     return ws.home

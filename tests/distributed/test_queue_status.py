@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from cluster import free_port, run
 from support import serving
 
@@ -33,6 +34,7 @@ def test_init_writes_the_redis_url_also_into_an_existing_workspace(tmp_path, red
     assert settings.distributed.redis_url == other and settings.embedder.spec == "none"  # the rest kept
 
 
+@pytest.mark.slow
 def test_no_live_worker_stops_the_scan_with_one_line_and_status_shows_the_queue(home, workers_for, redis_client):
     alone = run("scan", "--distributed", "--no-crawl", home=home)
     assert alone.returncode == 3

@@ -24,6 +24,8 @@ from detector.register import WorkInfo, image_paths, register_files
 from detector.workspace import create_workspace, open_workspace
 from detector.workspace.store import Store
 
+pytestmark = pytest.mark.slow  # a long end-to-end test: `make test-fast` leaves it out
+
 #: The demo site's images: 7 copies of registered works and 4 other photos.
 CANDIDATES = 11
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 from cluster import Workers, cli, run
 
 from detector.demo_site import EXPECTED
 from detector.workspace import open_workspace
 
 
+@pytest.mark.slow
 def test_the_demo_on_postgresql_redis_two_crawlers_and_two_workers(tmp_path, postgres_url, redis_url, redis_client):
     home = tmp_path / "ws"
     made = run("init", "--embedder", "none", "--database", postgres_url, "--redis", redis_url, home=home)

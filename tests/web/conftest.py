@@ -1,13 +1,15 @@
 """A real portal over a real workspace: two owners' works registered from the bundled demo photos,
 transformed copies found by the real detector, API tokens, and uvicorn on 127.0.0.1 (port 0).
 
-Session-scoped, because registering and detecting take seconds; tests that change state (reviews,
-uploads, revocations) use matches, works and tokens nobody else asserts on.
+The workspace is built once per session, because registering and detecting take seconds; the shared
+portal and each module's fresh portal serve copies of it. Tests that change the shared one's state
+(reviews, uploads, revocations) use matches, works and tokens nobody else asserts on.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +25,7 @@ from detector.evidence import profile
 from detector.provenance import signing
 from detector.register import WorkInfo, register_files
 from detector.web import create_app
-from detector.workspace import Workspace, create_workspace
+from detector.workspace import Workspace, create_workspace, open_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, utc_now
 
@@ -118,6 +120,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 
 
+# Per module, not per session: while Playwright's sync API runs, asyncio.run() fails in this thread, and
+# page screenshots (crawlers/screenshot.py) use it in other modules' tests.
 @pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium driven by Playwright; tests that use it skip where it is not installed."""
@@ -137,17 +141,25 @@ def serve():
 
 
 @pytest.fixture(scope="session")
-def portal(tmp_path_factory) -> Portal:
-    yield from serve_portal(tmp_path_factory.mktemp("portal") / "ws")
+def portal_template(tmp_path_factory) -> tuple[Path, dict, dict, dict]:
+    """(home, tokens, matches, assets) of the portal's workspace, built once; each portal serves a copy."""
+    ws, _settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal-template") / "ws")
+    return ws.home, minted, matches, assets
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory, portal_template) -> Portal:
+    yield from serve_portal(portal_template, tmp_path_factory.mktemp("portal") / "ws")
 
 
 @pytest.fixture(scope="module")
-def fresh_portal(tmp_path_factory) -> Portal:
+def fresh_portal(tmp_path_factory, portal_template) -> Portal:
     """A portal of its own for a module whose tests change what the shared one's tests assert on."""
-    yield from serve_portal(tmp_path_factory.mktemp("fresh-portal") / "ws")
+    yield from serve_portal(portal_template, tmp_path_factory.mktemp("fresh-portal") / "ws")
 
 
-def serve_portal(home: Path):
-    ws, _settings, minted, matches, assets = _build(home)
+def serve_portal(template: tuple[Path, dict, dict, dict], home: Path):
+    built, minted, matches, assets = template
+    ws = open_workspace(shutil.copytree(built, home))
     with serving(create_app(ws)) as url:
         yield Portal(url, ws, ws.settings(), minted, matches, assets)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a long end-to-end test: `make test-fast` leaves it out
+
 BOB_PROFILE = {"Legal name": "Bob Rockets GmbH", "Postal address": "2 Launch Road\nKourou",
                "Email": "bob@example.org", "Signature": "/s/ Bob", "Jurisdiction": "France"}
 

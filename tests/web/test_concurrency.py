@@ -24,6 +24,8 @@ from detector.workspace import create_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, utc_now
 
+pytestmark = pytest.mark.slow  # a long end-to-end test: `make test-fast` leaves it out
+
 WORKS = ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg"]
 TRANSFORMS = [demo_site.recompressed, demo_site.cropped, demo_site.captioned, demo_site.resized]
 

@@ -320,6 +320,7 @@ def test_rate_limit_counters_expire_in_memory_and_in_redis(redis_url):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@pytest.mark.slow
 def test_in_a_browser_counter_accept_and_pay_link(shop):
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip)")
     sent = shop.send(4)

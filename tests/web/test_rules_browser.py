@@ -3,7 +3,10 @@ preview, moved and deleted; pricing set on the profile page; the site page shows
 
 from __future__ import annotations
 
+import pytest
 from test_casework_browser import _sign_in
+
+pytestmark = pytest.mark.slow  # a long end-to-end test: `make test-fast` leaves it out
 
 
 def test_a_rule_is_previewed_saved_moved_and_deleted_in_the_browser(fresh_portal, browser):

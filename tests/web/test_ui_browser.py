@@ -12,7 +12,11 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from detector.evidence.bundle_check import verify_bundle
+
+pytestmark = pytest.mark.slow  # a long end-to-end test: `make test-fast` leaves it out
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "match-page.png"
 

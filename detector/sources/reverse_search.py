@@ -16,12 +16,15 @@ message.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import httpx
 
 from detector.config import SourceConfig, Target
 from detector.sources.base import Budget, Lead, SourceError, fetch_target
@@ -80,33 +83,43 @@ class VisionProvider:
 
 
 class TinEyeProvider:
+    """The TinEye search API (`POST {api_url}search/`, the image uploaded as `image_upload`, the key in the
+    `x-api-key` header), through httpx: pytineye, TinEye's own client, pins urllib3 1.26.6 and a 2021
+    certifi, which would hold back the whole install's TLS roots."""
+
     name, env = "TinEye", "TINEYE_API_KEY"
+    #: A search answer of 100 matches is a few hundred kB; anything far beyond that is not one.
+    MAX_ANSWER = 2_000_000
 
     def __init__(self, key: str, endpoint: str):
-        from pytineye import TinEyeAPIRequest
-
-        self.api = TinEyeAPIRequest(api_url=endpoint or "https://api.tineye.com/rest/", api_key=key)
+        self.url = (endpoint or "https://api.tineye.com/rest/").rstrip("/") + "/search/"
+        self.key = key
 
     def query(self, data: bytes, work_url: str | None) -> list[Hit]:
-        from pytineye.exceptions import TinEyeAPIError
-
-        try:
-            response = self.api.search_data(data=data, limit=100)
-        except TinEyeAPIError as e:
-            code = str(getattr(e, "code", ""))
-            if code == "429":
-                raise RateLimited(str(e)) from e
-            if code in ("401", "402", "403"):
-                raise Refused(f"HTTP {code}: {getattr(e, 'message', e)}") from e
-            raise ValueError(f"TinEye error {code}: {getattr(e, 'message', e)}") from e
+        with httpx.stream("POST", self.url, headers={"x-api-key": self.key}, data={"limit": "100"},
+                          files={"image_upload": ("work.jpg", data)}, timeout=60) as answer:
+            body = b""
+            for chunk in answer.iter_bytes():
+                body += chunk
+                if len(body) > self.MAX_ANSWER:
+                    raise ValueError(f"the answer is over {self.MAX_ANSWER} bytes; not read")
+        if answer.status_code == 429:
+            raise RateLimited("HTTP 429")
+        reply = json.loads(body) if body.strip() else {}
+        messages = "; ".join(str(m) for m in reply.get("messages") or []) if isinstance(reply, dict) else ""
+        if answer.status_code in (401, 402, 403):
+            raise Refused(f"HTTP {answer.status_code}: {messages or answer.reason_phrase}")
+        if answer.status_code != 200 or not isinstance(reply, dict):
+            raise ValueError(f"HTTP {answer.status_code}: {messages or 'not a search answer'}")
         hits = []
-        for match in response.matches:
-            backlinks = [b for b in match.backlinks if b.backlink]
+        for match in (reply.get("results") or {}).get("matches") or []:
+            backlinks = [b for b in match.get("backlinks") or [] if isinstance(b, dict) and b.get("backlink")]
             for b in backlinks:
-                hits.append(Hit(b.backlink, "page", "page showing a match", {
-                    "image_url": b.url or match.image_url, "score": match.score, "domain": match.domain}))
-            if not backlinks and match.image_url:
-                hits.append(Hit(match.image_url, "image", "matching image", {"score": match.score}))
+                hits.append(Hit(b["backlink"], "page", "page showing a match", {
+                    "image_url": b.get("url") or match.get("image_url"), "score": match.get("score"),
+                    "domain": match.get("domain")}))
+            if not backlinks and match.get("image_url"):
+                hits.append(Hit(match["image_url"], "image", "matching image", {"score": match.get("score")}))
         return hits
 
 

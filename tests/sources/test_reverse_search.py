@@ -1,4 +1,4 @@
-"""Reverse image search end to end: the real google-cloud-vision and pytineye clients talk to a loopback
+"""Reverse image search end to end: the real google-cloud-vision and serpapi clients (and httpx for TinEye) talk to a loopback
 server that speaks their documented JSON, with the noise real answers carry (a 429, irrelevant and dead
 results, a duplicate across providers, malformed and oversized bodies, a refused key); the crawler and
 detection are real."""

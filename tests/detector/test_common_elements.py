@@ -151,8 +151,8 @@ def test_a_logo_on_many_works_does_not_make_a_match(logo_case):
     shared = copy["signals"]["common_elements"]
     assert 0 < shared["common"] and shared["share"] < 0.5 and len(shared["shared_with"]) >= 2
     why = " ".join(why_sentences(copy["signals"], None))
-    assert f"element that {len(shared['shared_with'])} other registered works also contain" in why
-    assert "put up for review" not in why
+    # The logo did not decide this match, so its explanation leaves it out (it would undercut a notice).
+    assert "other registered works also contain" not in why and "put up for review" not in why
     assert {w for (q, w), m in logo_case.items() if q == "coffee-copy.jpg" and m["decision"] == "match"} == {"coffee.jpg"}
     unrelated = [m for (q, _), m in logo_case.items() if q == "village-with-logo.jpg"]
     assert unrelated, "the logo should bring the stamped works up for review"

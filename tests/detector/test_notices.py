@@ -169,7 +169,8 @@ def _signals(**extra) -> dict:
 
 
 def test_a_black_and_white_copy_is_described_as_compared_in_grey_with_the_colour_change_a_finding(tmp_path):
-    from detector.evidence import offers, report
+    from detector.evidence import report
+    from detector.licensing import offers
 
     env = build_env(tmp_path, status="confirmed", grey_copy=True, signals=_signals())
     finding = "The copy is in black and white while the work is in colour: the copy was converted to grey."
@@ -188,7 +189,8 @@ def test_a_colour_copy_states_no_colour_change(tmp_path):
 
 
 def test_common_elements_stay_out_of_notices_and_show_only_where_they_decided_the_match(tmp_path):
-    from detector.evidence import offers, report
+    from detector.evidence import report
+    from detector.licensing import offers
 
     confirmed = build_env(tmp_path / "a", status="confirmed", signals=_signals(**COMMON))
     body = notices.make_notice(confirmed.ws, confirmed.store, confirmed.settings, confirmed.match_id, "dmca").body

@@ -10,8 +10,9 @@ recipient answers for.
 
 from __future__ import annotations
 
-import ipaddress
 from email.utils import parseaddr
+
+from detector.hosts import is_ip_literal
 
 MAX_ADDRESS = 254
 MAX_LOCAL_PART = 64
@@ -32,7 +33,7 @@ def problem(text: str) -> str | None:
     if len(local) > MAX_LOCAL_PART:
         return f"a local part longer than {MAX_LOCAL_PART} characters (RFC 5321)"
     host = domain.lower().rstrip(".")
-    if host.startswith("[") or _is_ip(host):
+    if host.startswith("[") or is_ip_literal(host):
         return "an address literal, not a domain"
     if host == "localhost" or host.endswith(_INTERNAL_SUFFIXES):
         return f"an internal host ({host})"
@@ -45,10 +46,3 @@ def valid_address(text: str) -> str | None:
     """`text` as one plain, public e-mail address, or None (`problem` says why)."""
     return text.strip() if problem(text) is None else None
 
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -10,13 +10,13 @@ unless recipients.allow_private is set.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from typing import Self
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from detector.hosts import first_non_public
 
 MAX_BYTES = 1_000_000
 MAX_REDIRECTS = 5
@@ -30,16 +30,10 @@ class Refused(Exception):
 def private_reason(host: str) -> str | None:
     """None when every address of `host` is public, else why not (or why it cannot be resolved)."""
     try:
-        infos = socket.getaddrinfo(host, None)
+        ip = first_non_public(host)
     except OSError as e:
         return f"{host} does not resolve ({e})"
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global:
-            return f"{host} resolves to {ip}, which is not a public address (recipients.allow_private)"
-    return None
+    return None if ip is None else f"{host} resolves to {ip}, which is not a public address (recipients.allow_private)"
 
 
 class Fetcher:

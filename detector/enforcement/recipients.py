@@ -22,7 +22,6 @@ reason, and the next address is used.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import socket
@@ -37,6 +36,7 @@ from detector.config import RecipientSettings
 from detector.enforcement.addresses import problem, valid_address
 from detector.enforcement.fetch import Fetcher, Refused, private_reason
 from detector.errors import ConfigError
+from detector.hosts import is_ip_literal
 from detector.workspace.store import Store
 
 #: Levels of nesting read of an RDAP answer (real ones have under ten); deeper is refused unparsed.
@@ -96,7 +96,7 @@ def lookup(store: Store, settings: RecipientSettings, page_url: str, now: dateti
     with Fetcher(settings.timeout, settings.site_timeout, settings.allow_private,
                  {"Accept": "application/rdap+json, application/json, text/plain"}) as client:
         rows += _rdap_ip(client, settings, host)
-        if not _is_ip(host):
+        if not is_ip_literal(host):
             rows += _rdap_domain(client, settings, host)
         origin = f"{parts.scheme}://{parts.netloc}"
         refused = None if settings.allow_private or not (settings.security_txt or settings.contact_page) \
@@ -127,13 +127,6 @@ def _override(overrides: dict[str, str], host: str) -> str | None:
     return None
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
 
 def _none(source: str, detail: str) -> dict:
     return {"source": source, "address": "", "detail": detail, "country": None}
@@ -151,7 +144,7 @@ def _found(source: str, rows: list[dict], nothing: str, refused: list[tuple[str,
 
 def _rdap_ip(client: Fetcher, settings: RecipientSettings, host: str) -> list[dict]:
     try:
-        address = host if _is_ip(host) else socket.getaddrinfo(host, None)[0][4][0]
+        address = host if is_ip_literal(host) else socket.getaddrinfo(host, None)[0][4][0]
     except OSError as e:
         return [_none("rdap_ip", f"{host} does not resolve ({e})")]
     url = f"{settings.rdap_ip_url.rstrip('/')}/ip/{address}"

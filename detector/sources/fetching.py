@@ -6,13 +6,12 @@ by hand so each hop's address is checked, and a failure is one SourceError namin
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from detector.hosts import first_non_public
 from detector.sources.base import SourceError
 
 MAX_REDIRECTS = 5
@@ -30,16 +29,12 @@ def refused_address(url: str) -> str | None:
     """Why `url`'s host may not be reached without allow_private ("loopback", ...), or None."""
     host = urlsplit(url).hostname or ""
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        ip = first_non_public(host)
     except OSError as e:
         return f"its host {host!r} does not resolve ({e.strerror or e})"
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global:
-            return f"its host {host!r} is a non-public address ({ip}); set allow_private only for hosts you own"
-    return None
+    if ip is None:
+        return None
+    return f"its host {host!r} is a non-public address ({ip}); set allow_private only for hosts you own"
 
 
 def get(client: httpx.Client, url: str, *, allow_private: bool, max_bytes: int,

@@ -769,22 +769,21 @@ def render_toml(settings: Settings) -> str:
                 continue
             out.append(f"{f.name} = {toml_value(getattr(values, f.name))}")
         out.append("")
-    out.append("# Sites to crawl on every scan. Copy this block once per site:")
-    out.append("# [[targets]]")
-    for f in fields(Target):
-        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
-                   f"  # {f.metadata['help']}")
-    for target in settings.targets:
-        out += ["", "[[targets]]"]
-        for f in fields(target):
-            out.append(f"{f.name} = {toml_value(getattr(target, f.name))}")
-    out += ["", "# Discovery sources that find pages beyond the targets (docs/discovery.md). One block per source:",
-            "# [[sources]]"]
-    for f in fields(SourceConfig):
-        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
-                   f"  # {f.metadata['help']}")
-    for source in settings.sources:
-        out += ["", "[[sources]]"]
-        for f in fields(source):
-            out.append(f"{f.name} = {toml_value(getattr(source, f.name))}")
+    out += _array_of_tables("targets", Target, settings.targets,
+                            "# Sites to crawl on every scan. Copy this block once per site:")
+    out += ["", *_array_of_tables("sources", SourceConfig, settings.sources,
+                                  "# Discovery sources that find pages beyond the targets (docs/discovery.md). "
+                                  "One block per source:")]
     return "\n".join(out) + "\n"
+
+
+def _array_of_tables(name: str, kind: type, rows, intro: str) -> list[str]:
+    """A commented `[[name]]` block with every field's default and help, then one block per configured row."""
+    out = [intro, f"# [[{name}]]"]
+    for f in fields(kind):
+        out.append(f"# {f.name} = {toml_value(f.default if f.default is not MISSING else f.default_factory())}"
+                   f"  # {f.metadata['help']}")
+    for row in rows:
+        out += ["", f"[[{name}]]"]
+        out += [f"{f.name} = {toml_value(getattr(row, f.name))}" for f in fields(row)]
+    return out

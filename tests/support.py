@@ -150,3 +150,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def registered_home(folder: Path, works_dir: Path, sources: tuple = ()) -> Path:
+    """A workspace at `folder` (embedder none, crawls without delays) with `sources` configured and the works in
+    `works_dir` registered for owner alice: what a discovery test starts from."""
+    from dataclasses import replace
+
+    from detector import config
+    from detector.register import WorkInfo, image_paths, register_files
+    from detector.workspace import create_workspace
+    from detector.workspace.store import Store
+
+    crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
+    ws, _ = create_workspace(folder, config.Settings(crawl=crawl, sources=tuple(sources)).with_embedder("none"))
+    store = Store(ws.db_path)
+    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+    store.close()
+    return ws.home

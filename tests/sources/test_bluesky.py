@@ -11,18 +11,16 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support import registered_home
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
-from detector import config, demo_site
-from detector.register import WorkInfo, image_paths, register_files
+from detector import demo_site
 from detector.sources.bluesky import event_leads
-from detector.workspace import create_workspace
 from detector.workspace.store import Store
 
 DID = "did:plc:abc123"
@@ -96,12 +94,7 @@ def relay(tmp_path):
 
 @pytest.fixture
 def home(tmp_path, works_dir):
-    crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
-    ws, _ = create_workspace(tmp_path / "ws", config.Settings(crawl=crawl).with_embedder("none"))
-    store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    store.close()
-    return ws.home
+    return registered_home(tmp_path / "ws", works_dir)
 
 
 def _watch(home: Path, jetstream: str, cdn: str, *extra: str) -> subprocess.Popen:

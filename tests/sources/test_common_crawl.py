@@ -7,19 +7,17 @@ from __future__ import annotations
 import io
 import json
 import threading
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support import run_cli
+from support import registered_home, run_cli
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from detector import config, demo_site
-from detector.register import WorkInfo, image_paths, register_files
-from detector.workspace import create_workspace, open_workspace
+from detector.workspace import open_workspace
 from detector.workspace.store import Store
 
 WARC = "crawl-data/CC-MAIN-2026-05/segments/1/warc/CC-MAIN-0001.warc.gz"
@@ -111,12 +109,7 @@ def home(tmp_path, cc, works_dir):
     source = config.SourceConfig(name="cc", type="common_crawl", urls=(f"{base}*",), allow_private=True,
                                  endpoint=endpoint, archive_endpoint=endpoint, monthly_budget=1000,
                                  collections=("CC-MAIN-2026-05", "CC-MAIN-2026-09"))
-    crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
-    ws, _ = create_workspace(tmp_path / "ws", config.Settings(crawl=crawl, sources=(source,)).with_embedder("none"))
-    store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    store.close()
-    return ws.home
+    return registered_home(tmp_path / "ws", works_dir, (source,))
 
 
 def test_common_crawl_captures_lead_to_copies_and_a_later_run_reads_only_what_is_new(home, cc):

@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from support import run_cli
+from support import registered_home, run_cli
 
 from detector import config, demo_site
 from detector.evidence.report import write_report
-from detector.register import WorkInfo, image_paths, register_files
 from detector.sources.feeds import items
-from detector.workspace import create_workspace, open_workspace
+from detector.workspace import open_workspace
 from detector.workspace.store import Store
 
 
@@ -61,12 +59,7 @@ def home(tmp_path, web, works_dir):
     source = config.SourceConfig(name="blogs", type="feed", cadence_days=1.0, allow_private=True,
                                  urls=tuple(base + name for name in ("feed.xml", "atom.xml", "images.xml",
                                                                       "broken.xml", "missing.xml")))
-    crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
-    ws, _ = create_workspace(tmp_path / "ws", config.Settings(crawl=crawl, sources=(source,)).with_embedder("none"))
-    store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    store.close()
-    return ws.home
+    return registered_home(tmp_path / "ws", works_dir, (source,))
 
 
 def _scan(home: Path, *args: str) -> dict:

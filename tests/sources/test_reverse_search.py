@@ -9,17 +9,15 @@ import base64
 import json
 import sqlite3
 import threading
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support import run_cli
+from support import registered_home, run_cli
 
 from detector import config, demo_site
-from detector.register import WorkInfo, image_paths, register_files
-from detector.workspace import create_workspace, open_workspace
+from detector.workspace import open_workspace
 from detector.workspace.store import Store
 
 VISION_KEY, TINEYE_KEY, SERP_KEY = "sekret-VISION-123", "sekret-TINEYE-456", "sekret-SERP-789"
@@ -138,12 +136,7 @@ def home(tmp_path, providers, works_dir):
                                    api_key="wrong-key", **common),
                config.SourceConfig(name="lens", type="serpapi_lens", endpoint=endpoint, api_key=SERP_KEY,
                                    work_url=f"{endpoint}/works/{{filename}}", **common))
-    crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
-    ws, _ = create_workspace(tmp_path / "ws", config.Settings(crawl=crawl, sources=sources).with_embedder("none"))
-    store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    store.close()
-    return ws.home
+    return registered_home(tmp_path / "ws", works_dir, sources)
 
 
 def test_reverse_search_finds_copies_through_both_providers_and_keeps_keys_secret(home, providers):

@@ -9,13 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from support import run_cli
+from support import registered_home, run_cli
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from detector import config, demo_site
-from detector.register import WorkInfo, image_paths, register_files
-from detector.workspace import create_workspace, open_workspace
+from detector import demo_site
+from detector.workspace import open_workspace
 from detector.workspace.store import Store
 
 SITE = "https://blog.example/"
@@ -66,11 +65,7 @@ def warcs(tmp_path):
 
 @pytest.fixture
 def home(tmp_path, works_dir):
-    ws, _ = create_workspace(tmp_path / "ws", config.Settings().with_embedder("none"))
-    store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    store.close()
-    return ws.home
+    return registered_home(tmp_path / "ws", works_dir)
 
 
 def test_warc_files_are_scanned_offline_with_their_captures_as_provenance(home, warcs):

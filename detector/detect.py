@@ -32,6 +32,7 @@ from detector.fingerprint import FEATURE_KINDS, CandidatePrint, screen_candidate
 from detector.intake import DecodedImage, decode_image
 from detector.parallel import analyse_all
 from detector.provenance import ledger
+from detector.negatives import NegativeLists
 from detector.rights import authorized
 from detector.shortlist import Nomination, nominate, view_votes
 from detector.verify import Verdict, Verifier
@@ -109,6 +110,7 @@ class LicensedUses:
         self.store = store
         self.licensed = store.licensed_domains(utc_now())
         self.patterns: dict[int, list[str]] = {}
+        self.negatives = NegativeLists(store)  # images the owner said are not a copy of a work
 
     def of(self, asset: dict) -> list[str]:
         owner_id = asset["owner_id"]
@@ -231,6 +233,7 @@ class Detector:
             **nomination.signals(),
             "sha256_equal": "sha256" in nomination.sources,
             "candidate_pdq_quality": fingerprint.pdq_quality,
+            "candidate_phash": fingerprint.phash,
             "verification": verdict.as_dict() if verdict else None,
             "tier": decision.tier,
             "embedder": self.embedder.id if self.embedder else "none",
@@ -331,6 +334,9 @@ class Detector:
     def _record(self, candidate: dict, finding: Finding, uses: LicensedUses,
                 summary: DetectSummary, copy_credentials: Credentials | None) -> None:
         asset = self.assets[finding.asset_id]
+        if uses.negatives.covers(asset["id"], candidate["sha256"], finding.signals.get("candidate_phash")):
+            summary.decisions["not mine"] += 1  # marked "not mine / not a copy" of this work: never flagged again
+            return
         is_authorized = authorized(candidate["page_url"], candidate["image_url"], uses.of(asset))
         signals = finding.signals
         credentials = credentials_signal(self._work_credentials(asset), copy_credentials)

@@ -445,6 +445,8 @@ class PolicyRule:
                              "none, draft, sent, viewed, countered, accepted, paid, declined, expired; empty: any.")
     offer_days: int = setting(0, "Only matches whose latest offer was sent (or made) at least this many days ago; "
                                  "with offer = 'sent, viewed, countered' this escalates an unpaid offer.")
+    credit: str = setting("", "'none': only matches whose copy credits no place where the work is licensed "
+                              "(docs/enforcement.md, licence check); 'found': only credited ones; empty: either.")
 
 
 @dataclass(frozen=True)
@@ -463,6 +465,12 @@ class EnforcementSettings:
         "", "Link to an offer's page put in offer e-mails, with {offer_id} in it; empty: the offer's own public "
         "page (docs/licensing.md)."
     )
+    flood_sites: int = setting(
+        20, "A work matched on more than this many distinct sites within flood_window_hours is a flood (a logo, a "
+            "template): those matches are held for the owner; 0: never.", low=0
+    )
+    flood_window_hours: int = setting(24, "The window in which a flood's sites are counted, by first sighting.",
+                                      low=1)
     rules: tuple[PolicyRule, ...] = setting(
         (), "Ordered policy rules ([[enforcement.rules]] tables, fields in docs/enforcement.md); none: "
             "`copyhound enforce` does nothing."

@@ -37,6 +37,7 @@ class Facts:
     offer: str                 # the latest offer's status, or 'none'
     offer_days: int | None     # days since the latest offer was sent (or made)
     notices: tuple[str, ...]   # kinds of the notices already made
+    credited: bool = False     # the copy credits a place where the work is licensed (enforcement.credits)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -52,7 +53,8 @@ def check_rules(settings: EnforcementSettings, owners: set[str]) -> None:
             raise ConfigError(f"{where}: owner {rule.owner!r} is not known; known owners: "
                               f"{', '.join(sorted(owners)) or 'none yet'}.")
         for field, value, allowed in (("action", rule.action, ACTIONS), ("decision", rule.decision, ("", "match", "review")),
-                                      ("commercial", rule.commercial, ("", "yes", "no"))):
+                                      ("commercial", rule.commercial, ("", "yes", "no")),
+                                      ("credit", rule.credit, ("", "none", "found"))):
             if value not in allowed:
                 raise ConfigError(f"{where}: {field} = {value!r} is not known; use one of: "
                                   f"{', '.join(repr(a) for a in allowed)}.")
@@ -80,8 +82,9 @@ def days_between(earlier: str, later: datetime) -> int:
 
 
 def facts_of(match: dict, offers: list[dict], notices: list[dict], settings: EnforcementSettings,
-             country: str | None, now: datetime) -> Facts:
-    """The facts of `match` given its offers and notices (oldest first) at time `now`."""
+             country: str | None, now: datetime, credited: bool = False) -> Facts:
+    """The facts of `match` given its offers and notices (oldest first) at time `now`; `credited`: its
+    credit check found a credit (`detector.enforcement.holds.credited`)."""
     host = host_of(match["page_url"])
     latest = offers[-1] if offers else None
     return Facts(
@@ -91,7 +94,7 @@ def facts_of(match: dict, offers: list[dict], notices: list[dict], settings: Enf
         commercial=in_domains(host, settings.commercial_domains), country=country,
         offer=latest["status"] if latest else "none",
         offer_days=days_between(latest["sent_at"] or latest["created_at"], now) if latest else None,
-        notices=tuple(n["kind"] for n in notices),
+        notices=tuple(n["kind"] for n in notices), credited=credited,
     )
 
 
@@ -118,6 +121,8 @@ def fits(rule: PolicyRule, facts: Facts) -> list[str] | None:
         not rule.offer or need(facts.offer in offer_states(rule), f"latest offer {facts.offer}"),
         not rule.offer_days or need(facts.offer_days is not None and facts.offer_days >= rule.offer_days,
                                     f"offer {facts.offer_days} days old >= {rule.offer_days}"),
+        not rule.credit or need(facts.credited == (rule.credit == "found"),
+                                "credited on the page" if facts.credited else "no credit found"),
     ]
     return why if all(checks) else None
 

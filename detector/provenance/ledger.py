@@ -22,7 +22,8 @@ from detector.errors import UsageError
 from detector.workspace.store import Store, utc_now
 
 KINDS = ("register", "match", "review", "notice", "offer", "export", "presence", "enforce", "delivery",
-         "screenshot", "contributors", "payment", "owner_settings", "negotiation")
+         "screenshot", "contributors", "payment", "owner_settings", "negotiation",
+         "hold", "negative")
 GENESIS = "0" * 64
 
 

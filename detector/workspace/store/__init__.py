@@ -11,6 +11,7 @@ class per domain, so callers import `Store` (and `MatchFilter`, `utc_now`, ...) 
 - `screenshots`: the pages of matches as they were seen;
 - `tokens`: the portal's API tokens;
 - `portal`: the pages, lists and counts the portal and the CLI show;
+- `credits`: where owners' works are licensed, matches' credit checks and holds, works' negative lists;
 - `enforcement`: notices, rescans' follow-up, actions, recipients, deliveries, bounces, policy rules;
 - `licensing`: offers and everything after them, owners' pricing, works' negotiation rules;
 - `distributed`: claiming candidates once, the detection queue's progress;
@@ -46,6 +47,7 @@ from __future__ import annotations
 from detector.workspace.home import Workspace
 from detector.workspace.schema import SCHEMA_VERSION
 from detector.workspace.store.connection import Connection
+from detector.workspace.store.credits import Credits
 from detector.workspace.store.distributed import Distributed
 from detector.workspace.store.enforcement import Enforcement
 from detector.workspace.store.ledger import Ledger
@@ -65,7 +67,7 @@ __all__ = ["DECISIONS", "MATCH_STATUSES", "SCHEMA_VERSION", "DatabaseError", "Ma
 
 
 class Store(Connection, Works, Scans, Matches, Ledger, Screenshots, Tokens, Portal, Enforcement, Licensing,
-            Distributed, Sources):
+            Distributed, Sources, Credits):
     """Typed access to the workspace database. Rows come back as plain dicts.
 
     `target` is the SQLite file (a missing one is created and migrated; an empty or foreign one

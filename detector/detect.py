@@ -30,9 +30,9 @@ from detector.errors import ConfigError, ImageRefused
 from detector.features import LocalFeatures
 from detector.fingerprint import FEATURE_KINDS, CandidatePrint, screen_candidate, with_full_features
 from detector.intake import DecodedImage, decode_image
+from detector.negatives import NegativeLists
 from detector.parallel import analyse_all
 from detector.provenance import ledger
-from detector.negatives import NegativeLists
 from detector.rights import authorized
 from detector.shortlist import Nomination, nominate, view_votes
 from detector.verify import Verdict, Verifier

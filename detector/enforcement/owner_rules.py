@@ -22,7 +22,7 @@ from typing import get_type_hints
 
 from detector import config
 from detector.config import EnforcementSettings, PolicyRule
-from detector.enforcement import policy
+from detector.enforcement import holds, policy
 from detector.errors import ConfigError, NotFound
 from detector.provenance import ledger
 from detector.workspace.store import Store
@@ -148,11 +148,13 @@ def explain(store: Store, settings: EnforcementSettings, owner: dict, proposed: 
     before = tuple(stored(store, owner)) + config_rules
     after = tuple(proposed) + config_rules
     rows = []
-    for match in store.matches("matches.owner_id = ? AND matches.status != 'rejected'", [owner["id"]]):
+    matches = store.matches("matches.owner_id = ? AND matches.status != 'rejected'", [owner["id"]])
+    credited = holds.credited(store, [m["id"] for m in matches])
+    for match in matches:
         cached = store.recipient_lookups(policy.host_of(match["page_url"]), "")
         country = next((r["country"] for r in cached if r.get("country")), None)
         facts = policy.facts_of(match, store.offers([match["id"]]), store.notices([match["id"]]), settings,
-                                country, now)
+                                country, now, credited=match["id"] in credited)
         old, new = policy.choose(before, facts), policy.choose(after, facts)
         rows.append(Explained(match["id"], facts.host, _said(old), _said(new), "; ".join(new[1]) if new else ""))
     return rows

@@ -4,6 +4,8 @@ For each match (rejected ones aside) the first fitting rule names an action. An 
 writes to someone (offer, dmca, dsa) is held back, with the reason, when:
 
 - the use is authorised, or the match is in the `review` band (a person decides those);
+- the match is held for the owner (`detector.enforcement.holds`): its copy is credited on the page
+  (the licence check before any claim), or its work floods (matched on too many sites at once);
 - the copy is already gone, or the same offer or notice was already made;
 - the latest offer is accepted or paid (the use is being licensed: escalation stops);
 - an automated action was taken on the match within enforcement.cooling_days;
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from detector.config import EnforcementSettings, PolicyRule, Settings
-from detector.enforcement import mailer, owner_rules, policy, recipients
+from detector.enforcement import holds, mailer, owner_rules, policy, recipients
 from detector.errors import ActionRefused, ConfigError
 from detector.evidence.notices import make_notice
 from detector.evidence.report import write_report
@@ -101,6 +103,8 @@ def _run(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_
     where, params = "matches.status != 'rejected'", []
     if owner is not None:
         where, params = where + " AND matches.owner_id = ?", [store.owner_by_name(owner)["id"]]
+    # the licence check and the flood check first: what they hold, no rule acts on
+    held = holds.hold_matches(ws, store, settings, now, owner_id=params[0] if params else None, dry_run=dry_run)
     lookups: dict[str, recipients.Lookup] = {}
     planned = _Counts()  # stays empty in a real run, whose claims are in the store
     steps = []
@@ -109,7 +113,8 @@ def _run(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_
         if any(r.countries for r in rules.rules):
             lookup = _lookup(store, settings, match, now, lookups)
         offers, notices = store.offers([match["id"]]), store.notices([match["id"]])
-        facts = policy.facts_of(match, offers, notices, rules, lookup.country if lookup else None, now)
+        facts = policy.facts_of(match, offers, notices, rules, lookup.country if lookup else None, now,
+                                credited=match["id"] in held.credited)
         chosen = policy.choose(rules.rules, facts)
         if chosen is None:
             continue
@@ -120,7 +125,7 @@ def _run(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_
             step.outcome = "left for a person to review" if rule.action == "review" else "ignored"
             continue
         contact = None
-        step.held = _held(store, settings, match, facts, rule, now, planned)
+        step.held = held.planned.get(match["id"]) or _held(store, settings, match, facts, rule, now, planned)
         if step.held is None:
             contact = _lookup(store, settings, match, now, lookups).best(
                 "notice" if rule.action != "offer" else "offer", _dead_addresses(store, match["id"]))
@@ -155,7 +160,7 @@ def _claim(store: Store, settings: Settings, rules: EnforcementSettings, match: 
     with store.atomic():
         fresh = store.match(match["id"])
         facts = policy.facts_of(fresh, store.offers([match["id"]]), store.notices([match["id"]]), rules,
-                                step.facts["country"], now)
+                                step.facts["country"], now, credited=step.facts["credited"])
         step.held = _held(store, settings, fresh, facts, rule, now, _Counts()) or \
             _recipient_held(store, settings, fresh, contact, now, _Counts())
         if step.held is not None:
@@ -191,6 +196,9 @@ def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, ru
         return "an authorised use"
     if facts.decision == "review":
         return "a review-band match: a person decides"
+    hold = holds.held_reason(store, match["id"])
+    if hold is not None:
+        return hold
     if facts.presence == "removed":
         return "the copy is already gone"
     if rule.action == "offer" and facts.offer in OPEN_OFFER + SETTLING:

@@ -1,60 +1,6 @@
 """The workspace database's schema, as forward migrations.
 
-`_V_CREDITS = """
--- Where an owner's works are licensed (detector.enforcement.licensed): stock agencies by name, the
--- photographer's names as credited, and URL prefixes of agency contributor pages or previews; for one
--- work (asset_id) or all the owner's works (NULL). Licensees' domains stay in authorized_uses.
-CREATE TABLE licensed_sources (
-    id INTEGER PRIMARY KEY,
-    owner_id INTEGER NOT NULL REFERENCES owners(id),
-    asset_id INTEGER REFERENCES assets(id),
-    kind TEXT NOT NULL,                  -- agency, photographer, url
-    value TEXT NOT NULL,
-    note TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX licensed_sources_owner ON licensed_sources(owner_id);
-
--- The credit check of a match (detector.enforcement.credits): the credits its page, image URL or the
--- copy's own metadata gave, as seen on sighting candidate_id (a later sighting is checked again).
-CREATE TABLE credit_checks (
-    match_id INTEGER PRIMARY KEY REFERENCES matches(id),
-    candidate_id INTEGER,
-    findings TEXT NOT NULL,              -- JSON list; [] when no credit was found
-    checked_at TEXT NOT NULL
-);
-
--- A match held for the owner (detector.enforcement.holds): kind 'credit' (credited on the page) or
--- 'flood' (its work matched on too many sites at once). No automated action is taken on it until the
--- owner releases it (released_at).
-CREATE TABLE match_holds (
-    id INTEGER PRIMARY KEY,
-    match_id INTEGER NOT NULL REFERENCES matches(id),
-    kind TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '{}',
-    held_at TEXT NOT NULL,
-    released_at TEXT,
-    released_by TEXT,
-    UNIQUE (match_id, kind)
-);
-
--- Images an owner marked "not mine / not a copy" of a work (detector.negatives): detection does not
--- flag the same content (SHA-256), nor a near-identical one (pHash), for that work again.
-CREATE TABLE negatives (
-    id INTEGER PRIMARY KEY,
-    asset_id INTEGER NOT NULL REFERENCES assets(id),
-    sha256 TEXT NOT NULL,
-    phash TEXT,
-    match_id INTEGER REFERENCES matches(id),
-    note TEXT,
-    actor TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    UNIQUE (asset_id, sha256)
-);
-"""
-
-MIGRATIONS[i]` takes a database from version i to i+1; `detector.workspace.store` applies what is
+`MIGRATIONS[i]` takes a database from version i to i+1; `detector.workspace.store` applies what is
 missing when it opens a database, each migration in its own transaction. New features append a
 migration; an old one is never edited, since workspaces in the field have already run it.
 """
@@ -525,6 +471,60 @@ CREATE INDEX leads_run ON leads(run_id);
 
 ALTER TABLE candidates ADD COLUMN lead_url TEXT;
 ALTER TABLE candidates ADD COLUMN lead_id INTEGER REFERENCES leads(id);
+"""
+
+_V_CREDITS = """
+-- Where an owner's works are licensed (detector.enforcement.licensed): stock agencies by name, the
+-- photographer's names as credited, and URL prefixes of agency contributor pages or previews; for one
+-- work (asset_id) or all the owner's works (NULL). Licensees' domains stay in authorized_uses.
+CREATE TABLE licensed_sources (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    asset_id INTEGER REFERENCES assets(id),
+    kind TEXT NOT NULL,                  -- agency, photographer, url
+    value TEXT NOT NULL,
+    note TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX licensed_sources_owner ON licensed_sources(owner_id);
+
+-- The credit check of a match (detector.enforcement.credits): the credits its page, image URL or the
+-- copy's own metadata gave, as seen on sighting candidate_id (a later sighting is checked again).
+CREATE TABLE credit_checks (
+    match_id INTEGER PRIMARY KEY REFERENCES matches(id),
+    candidate_id INTEGER,
+    findings TEXT NOT NULL,              -- JSON list; [] when no credit was found
+    checked_at TEXT NOT NULL
+);
+
+-- A match held for the owner (detector.enforcement.holds): kind 'credit' (credited on the page) or
+-- 'flood' (its work matched on too many sites at once). No automated action is taken on it until the
+-- owner releases it (released_at).
+CREATE TABLE match_holds (
+    id INTEGER PRIMARY KEY,
+    match_id INTEGER NOT NULL REFERENCES matches(id),
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}',
+    held_at TEXT NOT NULL,
+    released_at TEXT,
+    released_by TEXT,
+    UNIQUE (match_id, kind)
+);
+
+-- Images an owner marked "not mine / not a copy" of a work (detector.negatives): detection does not
+-- flag the same content (SHA-256), nor a near-identical one (pHash), for that work again.
+CREATE TABLE negatives (
+    id INTEGER PRIMARY KEY,
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    sha256 TEXT NOT NULL,
+    phash TEXT,
+    match_id INTEGER REFERENCES matches(id),
+    note TEXT,
+    actor TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (asset_id, sha256)
+);
 """
 
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,

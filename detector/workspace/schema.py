@@ -493,7 +493,7 @@ CREATE INDEX licensed_sources_owner ON licensed_sources(owner_id);
 CREATE TABLE credit_checks (
     match_id INTEGER PRIMARY KEY REFERENCES matches(id),
     candidate_id INTEGER,
-    findings TEXT NOT NULL,              -- JSON list; [] when no credit was found
+    findings TEXT NOT NULL,              -- JSON list, [] when no credit was found
     checked_at TEXT NOT NULL
 );
 

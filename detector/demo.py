@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 from detector import config
 from detector.config.targets import target_from_site
-from detector.demo_site import EXPECTED, WORKS_DIR, build_site, serve
+from detector.demo_site import CREDIT_LINES, DEMO_AGENCY, EXPECTED, WORKS_DIR, build_site, serve
 from detector.embedders import clip_weights_cached, load_embedder
+from detector.enforcement import holds, licensed
 from detector.errors import UsageError
 from detector.evidence.bundle import export_bundle
 from detector.evidence.notices import make_notice
@@ -42,6 +43,8 @@ class DemoResult:
     wrong: list[str]               # matches on images that are not copies of that work
     evidence: list[Path]           # report, notice, offer and bundle written for one match
     offer_page: str | None         # the public page of that match's licensing offer
+    held: dict[str, str]           # copy file name -> why the licence or flood check holds it for review
+    unheld: list[str]              # credited copies that no hold names
     token: str                     # signs the demo photographer in to the portal
 
 
@@ -76,6 +79,7 @@ def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: 
     embedder = load_embedder(spec, settings.embedder.batch_size, settings.embedder.threads)
     register_files(ws, store, settings, embedder, image_paths([WORKS_DIR], recursive=False),
                    WorkInfo(owner=OWNER, creator=OWNER))
+    licensed.add(store, store.owner_by_name(OWNER), "agency", DEMO_AGENCY, note="demo: licensed through the agency")
     site_root = build_site(ws.home / "demo-site")
     server, base_url = serve(site_root)
     try:
@@ -91,10 +95,19 @@ def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: 
         else:
             wrong.append(f"{copy_name} matched {row['asset_filename']}")
     missed = sorted(set(EXPECTED) - set(found))
+    held = held_copies(store)
+    unheld = sorted(f"{slug}.jpg" for slug in CREDIT_LINES if f"{slug}.jpg" not in held)
     evidence, offer_page = act_on_one_match(ws, store, settings)
     _, token = create_token(store, OWNER, "demo")  # so the next step, the portal, needs no setup
     store.close()
-    return DemoResult(ws, note, summary, found, missed, wrong, evidence, offer_page, token)
+    return DemoResult(ws, note, summary, found, missed, wrong, evidence, offer_page, token, held, unheld)
+
+
+def held_copies(store: Store) -> dict[str, str]:
+    """Copy file name -> why its match is held for review (the scan ran the licence and flood checks)."""
+    rows = store.matches()
+    names = {m["id"]: Path(urlsplit(m["image_url"]).path).name for m in rows}
+    return {names[match_id]: holds.held_reason(store, match_id) for match_id in holds.active(store, list(names))}
 
 
 #: The demo rights holder's contact details, as `copyhound owner set` would store them.

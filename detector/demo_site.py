@@ -2,7 +2,8 @@
 
 Each page shows one copy made the way copies are made on the web (recompressed, resized,
 cropped, captioned, mirrored, pasted into a banner, turned grayscale) next to unrelated photos,
-one of which is a second photo of the same scene as a registered work. `make demo` and the
+one of which is a second photo of the same scene as a registered work. One page credits its copy as
+licensed from a stock agency the demo photographer lists (`CREDIT_LINES`): it is found, and held for review. `make demo` and the
 end-to-end tests build the same site; the expected outcome is in `EXPECTED`.
 """
 
@@ -81,7 +82,12 @@ COPIES = [
     ("mirrored", "motorcycle_left.jpg", mirrored),
     ("banner", "fruits.jpg", in_banner),
     ("grayscale", "building.jpg", grayscale),
+    ("credited", "castle.jpg", recompressed),
 ]
+#: Pages that credit their copy as a licensed use: the licence check holds these for review (docs/enforcement.md).
+CREDIT_LINES = {"credited": "Photo: Demo Photographer / Example Stock, used under licence"}
+#: The stock agency the demo photographer lists as licensing their works.
+DEMO_AGENCY = "Example Stock"
 #: Unrelated photos shown on the pages; basketball-court1-b is the same court as a registered work.
 OTHERS = ["basketball-court1-b.jpg", "lake.jpg", "baboon.jpg", "village.jpg"]
 #: What a correct scan finds: copy file name on the site -> registered work file name.
@@ -99,7 +105,7 @@ def build_site(root: Path) -> Path:
             f"<!doctype html><html><head><title>Blog post: {html.escape(slug)}</title></head><body>"
             f"<h1>Post about {html.escape(slug)}</h1>"
             f"<figure><img src='img/{slug}.jpg' alt='{html.escape(slug)} picture'>"
-            f"<figcaption>A {html.escape(slug)} picture</figcaption></figure>"
+            f"<figcaption>{html.escape(CREDIT_LINES.get(slug, f'A {slug} picture'))}</figcaption></figure>"
             f"<p>Some text.</p><img src='img/{other}' alt='unrelated'>"
             "<p><a href='index.html'>home</a></p></body></html>"
         )

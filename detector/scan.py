@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from detector import config
@@ -19,6 +20,7 @@ from detector.crawl import crawl_shared, queued, read_archives
 from detector.detect import Detector, shortlist_sources
 from detector.distributed.scheduler import Dispatcher
 from detector.embedders import Embedder
+from detector.enforcement.holds import hold_matches
 from detector.errors import DiskFull, UsageError
 from detector.followup import follow_up
 from detector.licensing.offers import expire_due
@@ -119,6 +121,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 summary["detect"] = _detect_distributed(dispatcher, store, embedder, since, progress)
             seconds["detect"] = time.perf_counter() - clock
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
+            # the licence check before any claim, and the flood check: what they hold, enforcement leaves alone
+            summary["held"] = hold_matches(ws, store, settings, datetime.now(UTC)).as_dict()
             summary["embedder"] = embedder.id if embedder else "none"
             if settings.report.screenshots != "none" and not warcs:
                 clock = time.perf_counter()

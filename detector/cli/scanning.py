@@ -265,6 +265,10 @@ def demo(home: Annotated[Path | None, typer.Option(
         console.print(f"missed: {line}", highlight=False)
     for line in result.wrong:
         console.print(f"wrong: {line}", highlight=False)
+    for name, why in sorted(result.held.items()):
+        console.print(f"{name}: {why}", highlight=False)
+    for name in result.unheld:
+        console.print(f"not held: {name} credits a licence, but the licence check did not hold it", highlight=False)
     for path in result.evidence:
         console.print(f"wrote {path}", highlight=False)
     console.print(f"\nNext, the portal in three steps:\n"
@@ -277,5 +281,5 @@ def demo(home: Annotated[Path | None, typer.Option(
         console.print(f"offer page: {result.offer_page}", highlight=False, soft_wrap=True)
     console.print(f"In this terminal: {runnable('matches', '--home', home)} (and `--help` for every command).",
                   highlight=False, soft_wrap=True)
-    if result.missed or result.wrong:
+    if result.missed or result.wrong or result.unheld:
         raise typer.Exit(1)

@@ -23,6 +23,7 @@ from detector.licensing import contributors, offers, settlement, work_rules
 from detector.provenance import ledger
 from detector.register import WorkInfo, register_files
 from detector.tokens import Principal
+from detector.web import credit_view
 from detector.web.portal import Portal
 from detector.workspace.store import MatchFilter, Store
 
@@ -102,14 +103,14 @@ def match_filter(principal: Principal, *, owner=None, asset=None, status=None, d
 
 def list_matches(store: Store, principal: Principal, filters: MatchFilter, limit: int, offset: int) -> Page:
     rows, total = store.find_matches(filters, limit=limit, offset=offset)
-    return Page(rows, total, limit, offset)
+    return Page(credit_view.annotate(store, rows), total, limit, offset)
 
 
 def newest_matches(store: Store, principal: Principal, count: int) -> list[dict]:
     filters = MatchFilter(owner_id=principal.owner_id)
     _, total = store.find_matches(filters, limit=0)
     rows, _ = store.find_matches(filters, limit=count, offset=max(0, total - count))
-    return rows[::-1]
+    return credit_view.annotate(store, rows[::-1])
 
 
 def list_assets(store: Store, principal: Principal, owner: str | None, limit: int, offset: int) -> Page:
@@ -151,7 +152,7 @@ def match_detail(store: Store, principal: Principal, match_id: int) -> dict:
         region=outline(verification.get("transform"), (asset["width"], asset["height"])),
         ledger=ledger_entries(store, ledger.match_subject(match_id)),
         notices=store.notices([match_id]), offers=store.offers([match_id]),
-        screenshot=store.latest_screenshot(match_id),
+        screenshot=store.latest_screenshot(match_id), licence_check=credit_view.licence_check(store, match_id),
     )
 
 

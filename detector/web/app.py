@@ -15,6 +15,7 @@ from detector.errors import CopyhoundError
 from detector.web import (
     api,
     cases,
+    credits,
     licensing_api,
     licensing_pages,
     monitoring,
@@ -70,6 +71,7 @@ def create_app(ws: Workspace, settings: Settings | None = None):
     app.include_router(ui.router)
     app.include_router(pages.router)
     app.include_router(rules.router)
+    app.include_router(credits.router)
     app.include_router(licensing_api.router)
     app.include_router(licensing_pages.router)
     app.include_router(offer_page.router)

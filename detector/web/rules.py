@@ -20,7 +20,7 @@ from detector.web.ui import checked_form, render
 
 router = APIRouter(include_in_schema=False)
 CHOICES = {"action": policy.ACTIONS, "decision": ("", "match", "review"), "commercial": ("", "yes", "no"),
-           "offer": ("", "none") + OFFER_STATUSES}
+           "offer": ("", "none") + OFFER_STATUSES, "credit": ("", "none", "found")}
 OPS = {"add": "add rule", "edit": "change rule", "delete": "delete rule", "up": "move up rule",
        "down": "move down rule"}
 

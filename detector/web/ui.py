@@ -58,7 +58,10 @@ DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Wo
         "screenshot": "Screenshot of the page taken, stored as a WARC record and entered in the ledger.",
         "pricing": "Pricing saved and entered in the ledger; new offers use it.",
         "rules": "Rules saved and entered in the ledger; `copyhound enforce` follows them from now on.",
-        "negotiation": "Negotiation rules saved and entered in the ledger."}
+        "negotiation": "Negotiation rules saved and entered in the ledger.",
+        "released": "Hold released and entered in the ledger; the enforcement rules apply to this match again.",
+        "not-mine": "Marked not mine: the match is rejected and this image is never flagged for the work again.",
+        "licensed": "Saved and entered in the ledger; copies that credit it are held for review."}
 FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
 
 

@@ -43,9 +43,9 @@ class DemoResult:
     wrong: list[str]               # matches on images that are not copies of that work
     evidence: list[Path]           # report, notice, offer and bundle written for one match
     offer_page: str | None         # the public page of that match's licensing offer
+    token: str                     # signs the demo photographer in to the portal
     held: dict[str, str]           # copy file name -> why the licence or flood check holds it for review
     unheld: list[str]              # credited copies that no hold names
-    token: str                     # signs the demo photographer in to the portal
 
 
 def choose_embedder_spec() -> tuple[str, str | None]:

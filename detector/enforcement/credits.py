@@ -158,6 +158,8 @@ def summary(findings: list[dict]) -> str:
     """One line for lists: what was credited, and where."""
     if not findings:
         return ""
-    first = findings[0]
+    # an agency or a licence says more than a name, which an unlicensed page may credit too
+    first = min(findings, key=lambda f: ("agency" not in f["credits"] and "licence" not in f["credits"]
+                                         and "URL" not in f["credits"]))
     more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
     return f"{first['credits']} in the {first['where']}{more}"

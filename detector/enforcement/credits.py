@@ -86,7 +86,7 @@ def _url_credits(image_url: str, terms: licensed.Terms) -> list[dict]:
              for prefix in terms.url_prefixes if image_url.lower().startswith(prefix.lower())]
     agency = licensed.agency_of_host(urlsplit(image_url).hostname or "")
     if agency is not None:
-        found.append(finding("image URL", image_url, f"{agency.name}'s preview or embed host"))
+        found.append(finding("image URL", image_url, f"the preview or embed host of {agency.name}"))
     return found
 
 

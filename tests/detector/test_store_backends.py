@@ -277,6 +277,35 @@ def scenario(store: Store) -> dict:
     assert out["lead"] == {"guid": "g1"} and out["source_cursor"] == {"seen": ["g1"]} and out["source_budget"] == 2
     assert out["source_overview"] == [{"source": "feeds", "type": "feed", "runs": 1, "last_run_id": run_id,
                                        "leads": 1, "candidates": 1, "matches": 1}]
+
+    # The licence check: where works are licensed, credit checks, holds, negative lists.
+    source_id, created = store.add_licensed_source(alice["id"], None, "agency", "Getty Images", "since 2024")
+    out["licensed_again"] = store.add_licensed_source(alice["id"], None, "agency", "getty images", None)
+    store.add_licensed_source(alice["id"], a1, "photographer", "Jane Doe", None)
+    out["licensed"] = [(r["kind"], r["value"], r["asset_id"]) for r in store.licensed_sources(alice["id"])]
+    out["removed_licensed"] = store.remove_licensed_source(alice["id"], source_id)["value"]
+    out["removed_foreign"] = store.remove_licensed_source(bob["id"], source_id)
+    store.set_credit_check(match_ids[0], ids[0], [], "2025-01-02T00:00:00Z")
+    store.set_credit_check(match_ids[0], ids[1], [{"where": "figcaption"}], "2025-01-03T00:00:00Z")
+    out["credit_checks"] = store.credit_checks([match_ids[0], match_ids[1]])
+    out["holds_added"] = [store.add_hold(match_ids[0], "credit", "credited on the page", {"n": 1}, "2025-01-03T00:00:00Z"),
+                          store.add_hold(match_ids[0], "credit", "again", {}, "2025-01-04T00:00:00Z"),
+                          store.add_hold(match_ids[0], "flood", "flood", {}, "2025-01-04T00:00:00Z")]
+    out["released"] = [h["kind"] for h in store.release_holds(match_ids[0], "cli", "2025-01-05T00:00:00Z")]
+    out["holds"] = [(h["kind"], h["detail"], h["released_by"]) for h in store.holds([match_ids[0]])]
+    out["active_holds"] = store.holds([match_ids[0]], active_only=True)
+    out["recent_matches"] = [m["id"] for m in store.recent_matches_of(a1, "2000-01-01")]
+    out["negatives_added"] = [store.add_negative({"asset_id": a1, "sha256": "c" * 64, "phash": "ff00", "actor": "cli",
+                                                  "created_at": "2025-01-05T00:00:00Z"}),
+                              store.add_negative({"asset_id": a1, "sha256": "c" * 64, "actor": "cli"})]
+    out["negatives"] = [(n["sha256"][:1], n["phash"]) for n in store.negatives([a1])]
+    assert created and out["licensed_again"] == (source_id, False) and out["removed_foreign"] is None
+    assert out["licensed"] == [("agency", "Getty Images", None), ("photographer", "Jane Doe", a1)]
+    assert out["credit_checks"][match_ids[0]]["findings"] == [{"where": "figcaption"}]
+    assert out["credit_checks"][match_ids[0]]["candidate_id"] == ids[1] and match_ids[1] not in out["credit_checks"]
+    assert out["holds_added"] == [True, False, True] and out["released"] == ["credit", "flood"]
+    assert out["holds"][0] == ("credit", {"n": 1}, "cli") and out["active_holds"] == []
+    assert out["negatives_added"] == [True, False] and out["negatives"] == [("c", "ff00")]
     return out
 
 

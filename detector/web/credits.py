@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 
 from detector.enforcement import holds, licensed
 from detector.enforcement.not_mine import mark_not_mine
@@ -18,7 +19,7 @@ from detector.tokens import Principal
 from detector.web import casework
 from detector.web.actions import parse_int
 from detector.web.auth import session_principal
-from detector.web.ui import _see, checked_form, render
+from detector.web.ui import checked_form, render
 from detector.workspace.store import Store
 
 router = APIRouter(include_in_schema=False)
@@ -75,6 +76,10 @@ async def licensed_change(request: Request):
 def _page(request: Request, session, who: Principal, store: Store, owner: dict, error: str | None, status: int = 200):
     return render(request, "licensed.html", status, session=session, principal=who, owner=owner, error=error,
                   rows=store.licensed_sources(owner["id"]), kinds=licensed.KINDS, agencies=licensed.known_agencies())
+
+
+def _see(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
 
 
 def _actor(who: Principal) -> str:

@@ -55,8 +55,10 @@ def find_credits(html: str | None, page_url: str, image_url: str, terms: license
                  alt: str | None = None, caption: str | None = None, copy_rights: dict | None = None) -> list[dict]:
     """Every credit of a licensed source for the image at `image_url` on `page_url` (see the module)."""
     places = _near_image(html, page_url, image_url) if html else []
-    # What the crawl stored of the image's reference stands in for a page that was not captured.
-    places += [("alt text", alt or ""), ("figcaption", caption or "")]
+    if not places:
+        # What the crawl stored of the image's reference stands in where the page was not captured, or shows
+        # the image other than by an <img> (og:image, a CSS background).
+        places = [("alt text", alt or ""), ("caption", caption or "")]
     rights = copy_rights or {}
     places += [("the copy's metadata Credit", rights.get("credit") or ""),
                ("the copy's metadata Copyright Notice", rights.get("copyright") or "")]

@@ -22,7 +22,6 @@ from rich.text import Text
 
 import detector
 from detector import config
-from detector.embedders import load_embedder
 from detector.errors import CopyhoundError, DiskFull, ExtraMissing, UsageError
 from detector.output import FORMATS
 from detector.workspace import open_workspace
@@ -166,6 +165,8 @@ def open_parts(home: Path | None):
 
 
 def embedder_of(settings: config.Settings):
+    from detector.embedders import load_embedder
+
     e = settings.embedder
     return load_embedder(e.spec, e.batch_size, e.threads)
 

@@ -184,19 +184,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def registered_home(folder: Path, works_dir: Path, sources: tuple = ()) -> Path:
-    """A workspace at `folder` (embedder none, crawls without delays) with `sources` configured and the works in
-    `works_dir` registered for owner alice: what a discovery test starts from."""
+def registered_home(folder: Path, template: Path, sources: tuple = ()) -> Path:
+    """A copy at `folder` of `template` (the session's workspace with every demo work registered for alice, the
+    `registered_template` fixture), set to crawl without delays and with `sources` configured: what a discovery
+    test starts from. Copied, not registered again: fingerprinting the works costs two seconds of CPU a test."""
+    import shutil
     from dataclasses import replace
 
     from detector import config
-    from detector.register import WorkInfo, image_paths, register_files
-    from detector.workspace import create_workspace
-    from detector.workspace.store import Store
 
+    shutil.copytree(template, folder)
     crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
-    ws, _ = create_workspace(folder, config.Settings(crawl=crawl, sources=tuple(sources)).with_embedder("none"))
-    store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    store.close()
-    return ws.home
+    settings = config.Settings(crawl=crawl, sources=tuple(sources)).with_embedder("none")
+    (folder / "config.toml").write_text(config.render_toml(settings), encoding="utf-8")
+    return folder

@@ -93,8 +93,8 @@ def relay(tmp_path):
 
 
 @pytest.fixture
-def home(tmp_path, works_dir):
-    return registered_home(tmp_path / "ws", works_dir)
+def home(tmp_path, registered_template):
+    return registered_home(tmp_path / "ws", registered_template)
 
 
 def _watch(home: Path, jetstream: str, cdn: str, *extra: str) -> subprocess.Popen:

@@ -54,12 +54,12 @@ def web(tmp_path):
 
 
 @pytest.fixture
-def home(tmp_path, web, works_dir):
+def home(tmp_path, web, registered_template):
     _, base = web
     source = config.SourceConfig(name="blogs", type="feed", cadence_days=1.0, allow_private=True,
                                  urls=tuple(base + name for name in ("feed.xml", "atom.xml", "images.xml",
                                                                       "broken.xml", "missing.xml")))
-    return registered_home(tmp_path / "ws", works_dir, (source,))
+    return registered_home(tmp_path / "ws", registered_template, (source,))
 
 
 def _scan(home: Path, *args: str) -> dict:

@@ -127,7 +127,7 @@ def providers(tmp_path, works_dir):
 
 
 @pytest.fixture
-def home(tmp_path, providers, works_dir):
+def home(tmp_path, providers, registered_template):
     _, endpoint = providers
     common = {"allow_private": True, "cadence_days": 30.0, "monthly_budget": 100}
     sources = (config.SourceConfig(name="vision", type="vision", endpoint=endpoint, api_key=VISION_KEY, **common),
@@ -136,7 +136,7 @@ def home(tmp_path, providers, works_dir):
                                    api_key="wrong-key", **common),
                config.SourceConfig(name="lens", type="serpapi_lens", endpoint=endpoint, api_key=SERP_KEY,
                                    work_url=f"{endpoint}/works/{{filename}}", **common))
-    return registered_home(tmp_path / "ws", works_dir, sources)
+    return registered_home(tmp_path / "ws", registered_template, sources)
 
 
 def test_reverse_search_finds_copies_through_both_providers_and_keeps_keys_secret(home, providers):

@@ -73,8 +73,8 @@ def warcs(tmp_path):
 
 
 @pytest.fixture
-def home(tmp_path, works_dir):
-    return registered_home(tmp_path / "ws", works_dir)
+def home(tmp_path, registered_template):
+    return registered_home(tmp_path / "ws", registered_template)
 
 
 def test_warc_files_are_scanned_offline_with_their_captures_as_provenance(home, warcs):

@@ -92,6 +92,7 @@ OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (
 
 
 def main() -> None:
+    _opened.clear()  # a run names only a database it opened itself (tests call main() in one process)
     try:
         code = app(standalone_mode=False, prog_name="copyhound")  # the code of a typer.Exit raised by a command
     except CopyhoundError as e:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from evidence_case import DEMO, PAGE_URL, build_env, copy_jpeg, work_jpeg
 from PIL import Image
-from support import run_cli
+from support import invoke_cli
 from test_bundle import codes, crawled_warc, rewrite
 from warcio.archiveiterator import ArchiveIterator
 
@@ -183,7 +183,7 @@ def test_export_refuses_a_missing_screenshot_record_and_signs_nothing(shot_env, 
 
 def test_the_wacz_carries_the_screenshot_for_replay(shot_env, tmp_path):
     env, _, png = shot_env
-    done = run_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), "--wacz",
+    done = invoke_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), "--wacz",
                    home=env.ws.home)
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(tmp_path / "b.wacz") as wacz:
@@ -214,7 +214,7 @@ def test_a_real_screenshot_exports_to_the_same_bytes_twice(tmp_path):
     # two processes, as two `copyhound export` runs are
     first, second = tmp_path / "one.zip", tmp_path / "two.zip"
     for out in (first, second):
-        done = run_cli("export", "--match", str(env.match_id), "--out", str(out), home=env.ws.home)
+        done = invoke_cli("export", "--match", str(env.match_id), "--out", str(out), home=env.ws.home)
         assert done.returncode == 0, done.stderr
     assert first.read_bytes() == second.read_bytes()
     check = bundle_check.verify_bundle(first, trusted_public_key=signing.ensure_keypair(env.ws))

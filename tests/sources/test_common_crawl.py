@@ -112,6 +112,7 @@ def home(tmp_path, cc, registered_template):
     return registered_home(tmp_path / "ws", registered_template, (source,))
 
 
+@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
 def test_common_crawl_captures_lead_to_copies_and_a_later_run_reads_only_what_is_new(home, cc):
     index, _, base = cc
     done = run_cli("scan", "--source", "cc", "--format", "json", home=home)

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import registered_home, run_cli
+from support import invoke_cli, registered_home, run_cli
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -77,6 +77,7 @@ def home(tmp_path, registered_template):
     return registered_home(tmp_path / "ws", registered_template)
 
 
+@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
 def test_warc_files_are_scanned_offline_with_their_captures_as_provenance(home, warcs):
     gz, plain = warcs
     done = run_cli("scan", "--warc", str(gz), "--warc", str(plain), "--format", "json", home=home)
@@ -130,5 +131,5 @@ def test_a_broken_gzip_member_is_refused_on_its_own_wherever_the_damage_falls(tm
 
 
 def test_a_missing_warc_file_is_one_line(home, tmp_path):
-    done = run_cli("scan", "--warc", str(tmp_path / "nope.warc.gz"), home=home)
+    done = invoke_cli("scan", "--warc", str(tmp_path / "nope.warc.gz"), home=home)
     assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr

@@ -36,7 +36,8 @@ def hash_peer(name: str, works: dict[str, Image.Image], queries: dict[str, Image
 
 def clip_peer(spec: str, works: dict[str, Image.Image], queries: dict[str, Image.Image]) -> list[Prediction] | str:
     """Cosine of every (query, work) pair with the real CLIP weights of `spec`, or why it cannot run."""
-    from detector.embedders import clip_weights_cached, load_embedder
+    from detector.embedders import load_embedder
+    from detector.embedders.clip import clip_weights_cached
 
     if not clip_weights_cached(spec):
         return (f"not run: the weights of {spec} are not available offline on this machine, and random "

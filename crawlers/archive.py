@@ -13,8 +13,10 @@ refused with its reason in the scan's crawl events, and reading goes on at the n
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +55,70 @@ class Capture:
 def records(path: Path, refuse) -> Iterator[Capture]:
     """The response records of `path` whose bodies read whole; a record that cannot be read is handed to
     `refuse(offset, why)` and reading resumes at the next record (the next gzip member or WARC header)."""
+    with open(path, "rb") as handle:
+        gzipped = handle.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+    yield from (_gzip_records if gzipped else _plain_records)(path, refuse)
+
+
+def _gzip_records(path: Path, refuse) -> Iterator[Capture]:
+    """A .warc.gz holds one record per gzip member. Each member is decompressed whole, its CRC checked, before
+    warcio parses it: warcio itself, meeting a member it cannot decompress past its first block, prints the zlib
+    error and reads on with nothing, so a broken member was lost without a reason, or took the records after
+    it along (which of the two depended on where the damage fell)."""
+    size = path.stat().st_size
+    start = 0
+    with open(path, "rb") as handle:
+        while start < size:
+            try:
+                raw, end = _member(handle, start)
+            except zlib.error as e:
+                handle.seek(start)
+                if not handle.read().strip():  # only blank bytes after the last record
+                    return
+                refuse(start, f"a broken gzip member ({e})")
+                start = _next_record(path, start + 1)
+                continue
+            if end is None:
+                refuse(start, f"the file ends in the middle of a record (cut short); its last {size - start} bytes "
+                              "are not read")
+                return
+            try:
+                yield from _member_captures(path, start, raw)
+            except _READ_ERRORS as e:
+                refuse(start, f"{type(e).__name__}: {str(e)[:200]}")
+            start = end
+
+
+def _member(handle, start: int) -> tuple[bytes, int | None]:
+    """The decompressed gzip member at `start` and where the next one begins (None: the file ends inside it);
+    zlib.error when it is not gzip or does not decompress whole."""
+    handle.seek(start)
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out, read = [], 0
+    while not inflater.eof:
+        chunk = handle.read(1 << 16)
+        if not chunk:
+            return b"".join(out), None
+        out.append(inflater.decompress(chunk))
+        read += len(chunk)
+    return b"".join(out), start + read - len(inflater.unused_data)
+
+
+def _member_captures(path: Path, offset: int, raw: bytes) -> Iterator[Capture]:
+    iterator = ArchiveIterator(io.BytesIO(raw), check_digests="raise")
+    for record in iterator:
+        record.content_stream().read()  # reads (and digest-checks) the body: a bad one raises here
+        if record.rec_type == "response" and record.http_headers is not None:
+            yield _capture(path, offset, record)
+
+
+def _capture(path: Path, offset: int, record) -> Capture:
+    return Capture(path, offset, record.rec_headers.get_header("WARC-Target-URI") or "",
+                   record.rec_headers.get_header("WARC-Date") or "", int(record.http_headers.get_statuscode() or 0),
+                   record.http_headers.get_header("Content-Type") or "")
+
+
+def _plain_records(path: Path, refuse) -> Iterator[Capture]:
     start, size = 0, path.stat().st_size
     with open(path, "rb") as handle:
         while start < size:
@@ -64,10 +130,7 @@ def records(path: Path, refuse) -> Iterator[Capture]:
                     offset = iterator.get_record_offset()  # absolute: the iterator starts at the handle's position
                     record.content_stream().read()  # reads (and digest-checks) the body: a bad one raises here
                     if record.rec_type == "response" and record.http_headers is not None:
-                        yield Capture(path, offset, record.rec_headers.get_header("WARC-Target-URI") or "",
-                                      record.rec_headers.get_header("WARC-Date") or "",
-                                      int(record.http_headers.get_statuscode() or 0),
-                                      record.http_headers.get_header("Content-Type") or "")
+                        yield _capture(path, offset, record)
                     last_good = offset
                 # The iterator stops quietly at a record cut short at the end of the file: say so.
                 end = getattr(iterator, "offset", size)

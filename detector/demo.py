@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 from detector import config
 from detector.config.targets import target_from_site
 from detector.demo_site import CREDIT_LINES, DEMO_AGENCY, EXPECTED, WORKS_DIR, build_site, serve
-from detector.embedders import clip_weights_cached, load_embedder
+from detector.embedders import load_embedder
+from detector.embedders.clip import clip_weights_cached
 from detector.enforcement import holds, licensed
 from detector.errors import UsageError
 from detector.evidence.bundle import export_bundle

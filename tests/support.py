@@ -40,12 +40,44 @@ def make_tiny_clip(folder: Path, name: str = "tiny-test", seed: int = 0) -> str:
 
 
 def run_cli(*args: str, home: Path | None = None, env: dict | None = None, timeout: float = 300):
-    """Run the installed `copyhound` entry point for real, in a child process."""
+    """Run the installed `copyhound` entry point for real, in a child process: for tests about the process
+    itself (its exit status as the OS sees it, a lock another process holds, signals, forked workers, a scan's
+    crawler). Other tests use `invoke_cli`, which answers the same without starting Python each time."""
     command = [sys.executable, "-c", "from detector.cli import main; main()", *args]
     if home is not None:
         command += ["--home", str(home)]
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run(command, check=False, capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+def invoke_cli(*args: str, home: Path | None = None, env: dict | None = None, input: str | None = None):
+    """Run a `copyhound` command in this process, through `main()` as the entry point does (its exit codes and
+    one-line errors), with stdin, stdout, stderr and the environment swapped for the call (typer's CliRunner)
+    and the output as wide as COLUMNS says (200 unless given). Answers like `run_cli`, a CompletedProcess,
+    without the half second of CPU a fresh interpreter spends importing the CLI."""
+    from typer.testing import CliRunner
+
+    from detector.cli import common, main
+
+    argv = ["copyhound", *args] + (["--home", str(home)] if home is not None else [])
+    env = {"COLUMNS": "200", **(env or {})}
+    widths = common.console.width, common.err.width
+    saved_argv = sys.argv
+    with CliRunner().isolation(input=input, env=env) as (stdout, stderr, _):
+        # The consoles took their width from COLUMNS when the CLI was imported; a child process would read it now.
+        common.console.width = common.err.width = int(env["COLUMNS"])
+        sys.argv = argv
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        finally:
+            sys.argv = saved_argv
+            common.console.width, common.err.width = widths
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return subprocess.CompletedProcess(argv, code, stdout.getvalue().decode(), stderr.getvalue().decode())
 
 
 @contextmanager
@@ -152,19 +184,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def registered_home(folder: Path, works_dir: Path, sources: tuple = ()) -> Path:
-    """A workspace at `folder` (embedder none, crawls without delays) with `sources` configured and the works in
-    `works_dir` registered for owner alice: what a discovery test starts from."""
+def registered_home(folder: Path, template: Path, sources: tuple = ()) -> Path:
+    """A copy at `folder` of `template` (the session's workspace with every demo work registered for alice, the
+    `registered_template` fixture), set to crawl without delays and with `sources` configured: what a discovery
+    test starts from. Copied, not registered again: fingerprinting the works costs two seconds of CPU a test."""
+    import shutil
     from dataclasses import replace
 
     from detector import config
-    from detector.register import WorkInfo, image_paths, register_files
-    from detector.workspace import create_workspace
-    from detector.workspace.store import Store
 
+    shutil.copytree(template, folder)
     crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
-    ws, _ = create_workspace(folder, config.Settings(crawl=crawl, sources=tuple(sources)).with_embedder("none"))
-    store = Store(ws.db_path)
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
-    store.close()
-    return ws.home
+    settings = config.Settings(crawl=crawl, sources=tuple(sources)).with_embedder("none")
+    (folder / "config.toml").write_text(config.render_toml(settings), encoding="utf-8")
+    return folder

@@ -13,7 +13,7 @@ from pathlib import Path
 from threading import Thread
 
 import pytest
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector import demo_site
 from detector.config.edit import set_value
@@ -50,7 +50,7 @@ def home(registered_template, tmp_path):
 
 
 def _found(home) -> dict[str, str]:
-    rows = json.loads(run_cli("matches", "--format", "json", home=home).stdout)
+    rows = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)
     pairs = [(Path(r["image_url"]).name, r["asset_filename"]) for r in rows]
     assert len(pairs) == len(set(pairs)), f"duplicate matches: {pairs}"
     return dict(pairs)
@@ -70,7 +70,7 @@ def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root
         again = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["detect"]["matches_new"] == 0
-        rows = json.loads(run_cli("matches", "--format", "json", home=home).stdout)
+        rows = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)
         assert len(rows) == len(demo_site.EXPECTED) and {r["sightings"] for r in rows} == {2}
     finally:
         server.shutdown()
@@ -135,11 +135,11 @@ def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
         assert run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home).returncode == 0
     finally:
         server.shutdown()
-    first = json.loads(run_cli("matches", "--format", "json", home=home).stdout)[0]
-    assert run_cli("review", str(first["id"]), "--reject", home=home).returncode == 0
-    result = run_cli("authorize", "127.0.0.1", "--owner", "alice", "--note", "licence 7", home=home)
+    first = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)[0]
+    assert invoke_cli("review", str(first["id"]), "--reject", home=home).returncode == 0
+    result = invoke_cli("authorize", "127.0.0.1", "--owner", "alice", "--note", "licence 7", home=home)
     assert result.returncode == 0, result.stderr
-    rows = {r["id"]: r for r in json.loads(run_cli("matches", "--format", "json", home=home).stdout)}
+    rows = {r["id"]: r for r in json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)}
     assert rows.pop(first["id"])["status"] == "rejected"  # a reviewer's decision stands
     assert {r["status"] for r in rows.values()} == {"authorized"}
     assert f"{len(rows)} unreviewed match(es) there are now marked authorized" in result.stdout
@@ -164,10 +164,10 @@ def test_rescan_after_a_takedown_marks_the_copies_removed_and_succeeds(home, tmp
         assert table.returncode == 0 and "http_404" not in table.stderr
     finally:
         server.shutdown()
-    rows = json.loads(run_cli("matches", "--format", "json", home=home).stdout)
+    rows = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)
     presence = {Path(r["image_url"]).name: (r["presence"], r["presence_detail"]) for r in rows}
     assert presence["cropped.jpg"] == ("removed", "the image answered HTTP 404")
     assert presence["resized.jpg"] == ("removed", "the page no longer shows the image")
     assert {p for name, (p, _) in presence.items() if name not in ("cropped.jpg", "resized.jpg")} == {"up"}
-    verified = run_cli("ledger", "verify", home=home)
+    verified = invoke_cli("ledger", "verify", home=home)
     assert verified.returncode == 0, verified.stderr

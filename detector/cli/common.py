@@ -22,7 +22,6 @@ from rich.text import Text
 
 import detector
 from detector import config
-from detector.embedders import load_embedder
 from detector.errors import CopyhoundError, DiskFull, ExtraMissing, UsageError
 from detector.output import FORMATS
 from detector.workspace import open_workspace
@@ -93,6 +92,7 @@ OutDir = Annotated[Path | None, typer.Option("--out", help="Folder to write to (
 
 
 def main() -> None:
+    _opened.clear()  # a run names only a database it opened itself (tests call main() in one process)
     try:
         code = app(standalone_mode=False, prog_name="copyhound")  # the code of a typer.Exit raised by a command
     except CopyhoundError as e:
@@ -166,6 +166,8 @@ def open_parts(home: Path | None):
 
 
 def embedder_of(settings: config.Settings):
+    from detector.embedders import load_embedder
+
     e = settings.embedder
     return load_embedder(e.spec, e.batch_size, e.threads)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from detector import catalogue
 from detector.cli.common import Format, Home, app, check_format, console, open_parts
 from detector.output import render
 
@@ -16,6 +15,8 @@ app.add_typer(index_app, name="index")
 @index_app.command("stats")
 def stats(fmt: Format = "table", home: Home = None) -> None:
     """Works, entries, bytes per work and training of each index file (read from its manifest)."""
+    from detector import catalogue  # FAISS loads only for the command that reads the indexes
+
     check_format(fmt)
     ws, _, store = open_parts(home)
     works = len(store.assets())

@@ -23,9 +23,9 @@ from detector.cli.common import (
 )
 from detector.errors import UsageError
 from detector.licensing.amounts import with_amounts
-from detector.licensing.offers import STATUSES as OFFER_STATUSES
 from detector.output import render
 from detector.suggest import command
+from detector.workspace.store import OFFER_STATUSES
 
 Owner = Annotated[str | None, typer.Option("--owner", help="Only this owner's (as given to register --owner).")]
 Match = Annotated[int | None, typer.Option("--match", help="Only those of this match id.")]

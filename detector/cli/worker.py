@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 import typer
 
 from detector.cli.common import Home, app, err
-from detector.distributed import broker
 from detector.errors import QueueUnavailable
 
 
@@ -23,6 +22,7 @@ def worker(
     home: Home = None,
 ) -> None:
     """Detect copies for `scan --distributed`: take tasks from the workspace's Redis queue until stopped."""
+    from detector.distributed import broker
     from detector.distributed.worker import run_worker
     from detector.workspace import open_workspace
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from detector import catalogue, config
+from detector import config
 from detector.cli.common import (
     AllowPartial,
     Format,
@@ -149,6 +149,7 @@ def assets(owner: Annotated[str | None, typer.Option(help="Only this owner's wor
 @app.command()
 def reindex(home: Home = None) -> None:
     """Re-embed every work with the configured embedder; rebuild every index, retraining the local-feature one."""
+    from detector import catalogue
     from detector.reindex import reembed
 
     ws, settings, store = open_parts(home)

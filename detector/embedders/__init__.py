@@ -7,10 +7,8 @@ any ONNX image model with onnxruntime; `onnx_export` writes the configured CLIP 
 from __future__ import annotations
 
 from detector.embedders.base import SPEC_HELP, ClipSpec, Embedder, OnnxSpec, file_sha256, parse_spec
-from detector.embedders.clip import ClipEmbedder, clip_weights_cached
 
-__all__ = ["SPEC_HELP", "ClipSpec", "Embedder", "OnnxSpec", "clip_weights_cached", "file_sha256", "load_embedder",
-           "parse_spec"]
+__all__ = ["SPEC_HELP", "ClipSpec", "Embedder", "OnnxSpec", "file_sha256", "load_embedder", "parse_spec"]
 
 
 def load_embedder(spec: str, batch_size: int = 16, threads: int = 0) -> Embedder | None:
@@ -20,4 +18,8 @@ def load_embedder(spec: str, batch_size: int = 16, threads: int = 0) -> Embedder
         from detector.embedders.onnx import OnnxEmbedder  # onnxruntime loads only when asked for
 
         return OnnxEmbedder(parsed.path, batch_size, threads)
-    return None if parsed is None else ClipEmbedder(parsed, batch_size, threads)
+    if parsed is None:
+        return None
+    from detector.embedders.clip import ClipEmbedder  # numpy and torch load only when an embedder is made
+
+    return ClipEmbedder(parsed, batch_size, threads)

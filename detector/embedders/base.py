@@ -13,11 +13,13 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from detector.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: parsing a spec (the CLI's startup) need not load numpy and Pillow
+    import numpy as np
+    from PIL import Image
 
 SPEC_HELP = (
     "'clip:MODEL/TAG' (e.g. clip:ViT-B-32/laion2b_s34b_b79k), 'clip:MODEL@/path/to/checkpoint.pt', "

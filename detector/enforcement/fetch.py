@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import time
 from typing import Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
+from detector.bounded_get import Late, Refused, get
 from detector.hosts import first_non_public
 
 MAX_BYTES = 1_000_000
-MAX_REDIRECTS = 5
-_REDIRECTS = (301, 302, 303, 307, 308)
 
-
-class Refused(Exception):
-    """A request that gave no answer to read: the message says why, naming the URL."""
+__all__ = ["MAX_BYTES", "Fetcher", "Refused", "private_reason"]
 
 
 def private_reason(host: str) -> str | None:
@@ -53,37 +50,12 @@ class Fetcher:
     def get(self, url: str, follow: bool = False) -> tuple[int, bytes]:
         """Status and body of a GET of `url` (following redirects when `follow`); Refused says why not."""
         deadline = min(time.monotonic() + self.timeout, self.until)
-        for _ in range(MAX_REDIRECTS + 1):
-            status, body, location = self._one(url, deadline)
-            if not (follow and status in _REDIRECTS and location):
-                return status, body
-            target = urljoin(url, location)
-            if urlsplit(target).scheme not in ("http", "https"):
-                raise Refused(f"{url} redirects to {target!r}, which is not an http(s) URL")
-            why = None if self.allow_private else private_reason(urlsplit(target).hostname or "")
-            if why:
-                raise Refused(f"{url} redirects to {target}, not followed: {why}")
-            url = target
-        raise Refused(f"{url}: more than {MAX_REDIRECTS} redirects")
-
-    def _one(self, url: str, deadline: float) -> tuple[int, bytes, str | None]:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Refused(self._late(url, deadline))
+        refuse = None if self.allow_private else (lambda target: private_reason(urlsplit(target).hostname or ""))
         try:
-            with self.client.stream("GET", url, timeout=httpx.Timeout(left)) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BYTES:
-                        raise Refused(f"{url} sent more than {MAX_BYTES} bytes")
-                    if time.monotonic() > deadline:
-                        raise Refused(self._late(url, deadline))
-                return response.status_code, bytes(body), response.headers.get("location")
-        except httpx.TimeoutException:
-            raise Refused(self._late(url, deadline)) from None
-        except httpx.HTTPError as e:
-            raise Refused(f"{url}: {type(e).__name__}: {e}") from None
+            answer = get(self.client, url, max_bytes=MAX_BYTES, follow=follow, refuse=refuse, deadline=deadline)
+        except Late as e:
+            raise Refused(self._late(e.url, deadline)) from None
+        return answer.status, answer.body
 
     def _late(self, url: str, deadline: float) -> str:
         if deadline >= self.until:

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from warcio.archiveiterator import ArchiveIterator
-
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
@@ -66,6 +64,9 @@ def page_html(ws: Workspace, candidate: dict | None) -> str | None:
 
 
 def _record_text(path: Path, offset: int) -> str | None:
+    # warcio (and fsspec under it) loads only when a page is read: the CLI imports this module at startup.
+    from warcio.archiveiterator import ArchiveIterator
+
     with path.open("rb") as f:
         f.seek(offset)
         try:

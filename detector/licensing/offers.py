@@ -51,9 +51,9 @@ from detector.licensing.placement import Placement
 from detector.provenance import ledger
 from detector.text import oneline
 from detector.workspace import Workspace
-from detector.workspace.store import Store, utc_now
+from detector.workspace.store import OFFER_STATUSES, Store, utc_now
 
-STATUSES = ("draft", "sent", "viewed", "countered", "accepted", "paid", "declined", "expired")
+STATUSES = OFFER_STATUSES  # the store keeps the list, so light readers (the CLI's help) need not load this module
 OPEN = ("sent", "viewed", "countered")
 TRANSITIONS = {
     "draft": ("sent", "expired"),

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from support import run_cli
+from support import invoke_cli
 
 from detector.config import edit
 
@@ -15,7 +15,7 @@ from detector.config import edit
 def initialized(tmp_path_factory):
     """A workspace made by `copyhound init`, once for the module."""
     home = tmp_path_factory.mktemp("init") / "ws"
-    assert run_cli("init", "--embedder", "none", home=home).returncode == 0
+    assert invoke_cli("init", "--embedder", "none", home=home).returncode == 0
     return home
 
 
@@ -26,24 +26,24 @@ def home(initialized, tmp_path):
 
 
 def test_set_then_get_round_trips_through_the_file(home):
-    result = run_cli("config", "set", "crawl.max_pages", "40", home=home)
+    result = invoke_cli("config", "set", "crawl.max_pages", "40", home=home)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"crawl.max_pages = 40 in {home / 'config.toml'}."
-    got = run_cli("config", "get", "crawl.max_pages", home=home)
+    got = invoke_cli("config", "get", "crawl.max_pages", home=home)
     assert got.stdout == "40\n"
     assert got.stderr.strip() == "Pages fetched per target per scan, at most. Default: 500."
 
 
 def test_changing_the_embedder_says_to_reindex(home):
-    result = run_cli("config", "set", "embedder.spec", "clip:ViT-B-32/openai", home=home)
+    result = invoke_cli("config", "set", "embedder.spec", "clip:ViT-B-32/openai", home=home)
     assert result.returncode == 0, result.stderr
     assert "Run `copyhound reindex` next: the works' stored vectors come from the old model." in result.stdout
-    assert json.loads(run_cli("config", "get", "embedder.spec", "--format", "json", home=home).stdout)[0]["value"] \
+    assert json.loads(invoke_cli("config", "get", "embedder.spec", "--format", "json", home=home).stdout)[0]["value"] \
         == "clip:ViT-B-32/openai"
 
 
 def test_a_setting_that_needs_no_reindex_does_not_ask_for_one(home):
-    result = run_cli("config", "set", "crawl.obey_robots", "false", home=home)
+    result = invoke_cli("config", "set", "crawl.obey_robots", "false", home=home)
     assert result.returncode == 0 and "reindex" not in result.stdout
 
 
@@ -66,14 +66,14 @@ def test_a_setting_that_needs_no_reindex_does_not_ask_for_one(home):
 ])
 def test_a_refused_value_names_the_setting_and_leaves_the_file_alone(home, key, value, message):
     before = (home / "config.toml").read_text()
-    result = run_cli("config", "set", key, value, home=home)
+    result = invoke_cli("config", "set", key, value, home=home)
     assert result.returncode == 2
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
     assert (home / "config.toml").read_text() == before
 
 
 def test_every_setting_is_listed_with_its_value(home):
-    rows = json.loads(run_cli("config", "get", "--format", "json", home=home).stdout)
+    rows = json.loads(invoke_cli("config", "get", "--format", "json", home=home).stdout)
     assert [r["key"] for r in rows] == [e.key for e in edit.entries(edit.config.Settings())]
     assert {"key": "embedder.spec", "value": '"none"'} == {k: rows[0][k] for k in ("key", "value")}
 
@@ -81,5 +81,5 @@ def test_every_setting_is_listed_with_its_value(home):
 def test_the_old_name_in_a_file_is_carried_over_by_a_change(home):
     path = home / "config.toml"
     path.write_text(path.read_text().replace("threads = 0\n", "torch_threads = 3\n", 1))
-    assert run_cli("config", "set", "embedder.batch_size", "8", home=home).returncode == 0
-    assert run_cli("config", "get", "embedder.threads", home=home).stdout == "3\n"
+    assert invoke_cli("config", "set", "embedder.batch_size", "8", home=home).returncode == 0
+    assert invoke_cli("config", "get", "embedder.threads", home=home).stdout == "3\n"

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import typer
-from support import run_cli
+from support import invoke_cli
 
 from detector.cli import app, common, reference
 
@@ -63,7 +63,7 @@ def test_the_reference_page_has_no_emptied_brackets():
 
 
 def test_enforce_names_the_config_table_to_add(tmp_path):
-    assert run_cli("init", "--embedder", "none", home=tmp_path / "ws").returncode == 0
-    result = run_cli("enforce", "--dry-run", home=tmp_path / "ws")
+    assert invoke_cli("init", "--embedder", "none", home=tmp_path / "ws").returncode == 0
+    result = invoke_cli("enforce", "--dry-run", home=tmp_path / "ws")
     assert result.returncode == 0, result.stderr
     assert "add [[enforcement.rules]] to config.toml" in result.stdout

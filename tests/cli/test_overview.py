@@ -7,11 +7,11 @@ import shlex
 
 import pytest
 from cli_workspace import PROFILE
-from support import run_cli
+from support import invoke_cli
 
 
 def _json(*args, home):
-    result = run_cli(*args, "--format", "json", home=home)
+    result = invoke_cli(*args, "--format", "json", home=home)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -38,7 +38,7 @@ def _offer(listed, status):
 
 
 def test_status_table_reads_at_80_columns(listed):
-    result = run_cli("status", home=listed.home, env={"COLUMNS": "80"})
+    result = invoke_cli("status", home=listed.home, env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     for title in ("Registered works", "Matches by decision and review status", "Last scan", "Notices and offers",
@@ -66,7 +66,7 @@ def test_offers_list_filters_by_status(listed):
     (["notices", "--kind", "cease"], "error: --kind 'cease' is not known; use one of: dmca, dsa."),
 ])
 def test_an_unknown_filter_value_is_one_line_and_exit_2(listed, args, message):
-    result = run_cli(*args, home=listed.home)
+    result = invoke_cli(*args, home=listed.home)
     assert result.returncode == 2 and result.stderr.strip() == message
 
 
@@ -74,15 +74,15 @@ def test_owner_show_prints_the_profile_and_what_each_document_lacks(listed):
     (row,) = _json("owner", "show", "alice", home=listed.home)
     assert {k: row[k] for k in PROFILE} == PROFILE
     assert row["missing"] == {"dmca": [], "dsa": [], "offer": []}
-    table = run_cli("owner", "show", "alice", home=listed.home).stdout
+    table = invoke_cli("owner", "show", "alice", home=listed.home).stdout
     assert "Alice Example Photography Ltd" in table and "needs" not in table
 
 
 def test_owner_show_suggests_a_command_that_pastes_for_a_name_with_a_space(tmp_path):
     home = tmp_path / "ws"
-    assert run_cli("init", "--embedder", "none", home=home).returncode == 0
-    assert run_cli("owner", "set", "Jane Doe", "--legal-name", "Jane Doe Photography", home=home).returncode == 0
-    shown = run_cli("owner", "show", "Jane Doe", home=home).stdout
+    assert invoke_cli("init", "--embedder", "none", home=home).returncode == 0
+    assert invoke_cli("owner", "set", "Jane Doe", "--legal-name", "Jane Doe Photography", home=home).returncode == 0
+    shown = invoke_cli("owner", "show", "Jane Doe", home=home).stdout
     lines = [line for line in shown.splitlines() if "needs" in line]
     assert lines and not any(line.startswith(("A dmca", "A offer", "A dsa")) for line in lines), lines
     assert "A DMCA notice needs address, email, signature" in shown and "A licensing offer needs email" in shown
@@ -90,6 +90,6 @@ def test_owner_show_suggests_a_command_that_pastes_for_a_name_with_a_space(tmp_p
     words = shlex.split(suggested)
     assert words == ["copyhound", "owner", "set", "Jane Doe", "--email", "..."]
     # Pasted, with a real value in place of the placeholder, it works.
-    done = run_cli(*words[1:-1], "jane@example.org", home=home)
+    done = invoke_cli(*words[1:-1], "jane@example.org", home=home)
     assert done.returncode == 0, done.stderr
-    assert "A licensing offer needs" not in run_cli("owner", "show", "Jane Doe", home=home).stdout
+    assert "A licensing offer needs" not in invoke_cli("owner", "show", "Jane Doe", home=home).stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 from threading import Thread
 
 import pytest
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector import demo_site
 
@@ -29,6 +29,7 @@ def _ok(result) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # a real crawl and detection, every command in its own process
 def test_a_scan_on_postgresql_finds_what_it_finds_on_sqlite(tmp_path, postgres_url, works_dir):
     home = tmp_path / "ws"
     shown = _ok(run_cli("init", "--embedder", "none", "--database", postgres_url, home=home))
@@ -69,20 +70,20 @@ def test_a_scan_on_postgresql_finds_what_it_finds_on_sqlite(tmp_path, postgres_u
 
 def test_an_unreachable_database_is_one_line_naming_it_and_the_remedy(tmp_path, postgres_server):
     gone = postgres_server.url("copyhound").replace(f":{postgres_server.port}/", ":1/")
-    refused = run_cli("init", "--embedder", "none", "--database", gone, home=tmp_path / "ws")
+    refused = invoke_cli("init", "--embedder", "none", "--database", gone, home=tmp_path / "ws")
     assert refused.returncode == 2 and gone in _one_error_line(refused)
     assert not (tmp_path / "ws" / "config.toml").exists()  # nothing written for a server that is not there
 
     home = tmp_path / "moved"
-    _ok(run_cli("init", "--embedder", "none", "--database", postgres_server.database(), home=home))
-    _ok(run_cli("config", "set", "store.url", gone, home=home))
+    _ok(invoke_cli("init", "--embedder", "none", "--database", postgres_server.database(), home=home))
+    _ok(invoke_cli("config", "set", "store.url", gone, home=home))
     for command in (["matches"], ["ledger", "verify"], ["status"]):
-        result = run_cli(*command, home=home)
+        result = invoke_cli(*command, home=home)
         line = _one_error_line(result)
         assert result.returncode == 2 and gone in line and "[store] url" in line
 
 
 @pytest.mark.parametrize("url", ["sqlite:///tmp/x.db", "db.example:5432"])
 def test_init_refuses_a_database_that_is_not_a_postgresql_url(tmp_path, url):
-    result = run_cli("init", "--database", url, home=tmp_path / "ws")
+    result = invoke_cli("init", "--database", url, home=tmp_path / "ws")
     assert result.returncode == 2 and "is not a PostgreSQL URL" in _one_error_line(result)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from support import run_cli
+from support import invoke_cli, run_cli
 
 import detector
 from detector.cli import common, scanning
@@ -17,15 +17,16 @@ ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 def test_version():
+    # the entry point for real, in its own process (the rest of the CLI tests run it in this one)
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout == f"copyhound {detector.__version__}\n"
 
 
 def test_tables_show_times_to_the_minute_and_json_keeps_iso(listed):
     for wide in ([], ["--wide"]):
-        table = run_cli("notices", *wide, home=listed.home, env={"COLUMNS": "250"}).stdout
+        table = invoke_cli("notices", *wide, home=listed.home, env={"COLUMNS": "250"}).stdout
         assert MINUTE.search(table) and not ISO.search(table) and "T0" not in table, table
-    rows = json.loads(run_cli("notices", "--format", "json", home=listed.home).stdout)
+    rows = json.loads(invoke_cli("notices", "--format", "json", home=listed.home).stdout)
     assert all(ISO.fullmatch(r["created_at"]) for r in rows)
     assert human_time("2026-12-06T01:13:05.123Z") == "2026-12-06 01:13"
     assert human_time("2026-12-06T01:13:05+02:00") == "2026-12-06 01:13 +02:00"
@@ -34,21 +35,21 @@ def test_tables_show_times_to_the_minute_and_json_keeps_iso(listed):
 
 def test_report_out_a_pdf_file_writes_that_file(listed, tmp_path):
     target = tmp_path / "for the lawyer.pdf"
-    result = run_cli("report", str(listed.matches[0]), "--out", str(target), home=listed.home)
+    result = invoke_cli("report", str(listed.matches[0]), "--out", str(target), home=listed.home)
     assert result.returncode == 0, result.stderr
     assert target.read_bytes().startswith(b"%PDF") and target.with_suffix(".html").is_file()
 
 
 def test_verify_bundle_on_a_missing_path_says_no_such_file(tmp_path):
-    result = run_cli("verify-bundle", str(tmp_path / "nowhere.zip"))
+    result = invoke_cli("verify-bundle", str(tmp_path / "nowhere.zip"))
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: bundle: no such file: {tmp_path / 'nowhere.zip'}.")
 
 
 def test_status_leaves_out_the_empty_workers_table(listed):
-    table = run_cli("status", home=listed.home).stdout
+    table = invoke_cli("status", home=listed.home).stdout
     assert "Search indexes" in table and "Detection workers" not in table
-    assert json.loads(run_cli("status", "--format", "json", home=listed.home).stdout)["workers"] == []
+    assert json.loads(invoke_cli("status", "--format", "json", home=listed.home).stdout)["workers"] == []
 
 
 def test_urls_in_a_narrow_column_keep_their_last_path_segment():

@@ -4,7 +4,7 @@ looks for (ids, hosts, names, states) shown; what does not fit is named under th
 from __future__ import annotations
 
 import pytest
-from support import run_cli
+from support import invoke_cli
 
 NARROW = {"COLUMNS": "80"}
 
@@ -33,8 +33,8 @@ TABLES = [
 @pytest.fixture(scope="module")
 def workspace(listed):
     overrides = '{ "shop.example.net" = "rights@shop.example.net" }'
-    assert run_cli("config", "set", "recipients.overrides", overrides, home=listed.home).returncode == 0
-    assert run_cli("tokens", "create", "--owner", "alice", "--label", "laptop", home=listed.home).returncode == 0
+    assert invoke_cli("config", "set", "recipients.overrides", overrides, home=listed.home).returncode == 0
+    assert invoke_cli("tokens", "create", "--owner", "alice", "--label", "laptop", home=listed.home).returncode == 0
     return listed
 
 
@@ -44,7 +44,7 @@ def header_cells(line: str) -> list[str]:
 
 @pytest.mark.parametrize("args, values", TABLES, ids=[" ".join(a) for a, _ in TABLES])
 def test_every_table_reads_at_80_columns(workspace, args, values):
-    result = run_cli(*args, home=workspace.home, env=NARROW)
+    result = invoke_cli(*args, home=workspace.home, env=NARROW)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80, result.stdout

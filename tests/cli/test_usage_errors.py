@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import run_cli
+from support import invoke_cli
 
 
 @pytest.mark.parametrize("args, line", [
@@ -17,14 +17,14 @@ from support import run_cli
                         "Run `copyhound config set --help` for usage.")),
 ])
 def test_a_usage_error_is_one_line_and_exit_2(args, line):
-    result = run_cli(*args)
+    result = invoke_cli(*args)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [line]
     assert result.stdout == ""
 
 
 def test_a_group_without_a_command_shows_its_help():
-    result = run_cli("owner")
+    result = invoke_cli("owner")
     assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
     assert "set" in result.stdout and "Rights holders' profiles" in result.stdout
 

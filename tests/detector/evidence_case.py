@@ -9,7 +9,8 @@ known exactly. The page and image are written to a real gzipped WARC with warcio
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
@@ -19,7 +20,7 @@ from warcio.warcwriter import WARCWriter
 from detector.config import Settings
 from detector.intake import decode_image
 from detector.provenance import ledger, signing
-from detector.workspace import Workspace, create_workspace
+from detector.workspace import Workspace, create_workspace, open_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, open_store
 
@@ -138,3 +139,10 @@ def build_env(tmp_path: Path, *, page_title: str = "Mugs with castles", signals:
         ledger.append(store, "review", ledger.match_subject(match_id), {"status": status},
                       at="2025-03-02T08:00:00Z")
     return Env(ws, store, settings, match_id, asset_id, candidate_id, work, copy)
+
+
+def copied(env: Env, folder: Path) -> Env:
+    """`env` with its workspace copied into `folder` and a store of its own open there: a module builds a case
+    (or an expensive export of it) once, and each test changes only its copy. Close `env.store` first."""
+    ws = open_workspace(shutil.copytree(env.ws.home, folder / "ws"))
+    return replace(env, ws=ws, store=open_store(ws))

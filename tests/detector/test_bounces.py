@@ -12,7 +12,7 @@ from email.message import EmailMessage
 import pytest
 from enforcement_servers import SmtpServer
 from evidence_case import build_env
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector import config
 from detector.config.edit import set_value
@@ -76,7 +76,7 @@ def test_a_dsn_marks_the_delivery_bounced_once_by_message_id_or_recipient(sent):
     box.add(dsn("abuse@hosting.example", "delayed", first["message_id"]))  # still trying: not a bounce
     box.add(plain("Re: Your use of my photograph"))  # a reply is no bounce report
 
-    checked = run_cli("deliveries", "check-bounces", "--format", "json", home=env.ws.home)
+    checked = invoke_cli("deliveries", "check-bounces", "--format", "json", home=env.ws.home)
     assert checked.returncode == 0, checked.stderr
     marked = json.loads(checked.stdout)
     assert [(d["id"], d["recipient"], d["status"]) for d in marked] == [
@@ -85,7 +85,7 @@ def test_a_dsn_marks_the_delivery_bounced_once_by_message_id_or_recipient(sent):
     assert marked[0]["bounce"] == "5.1.1 smtp; 550 5.1.1 <abuse@hosting.example>: Recipient address rejected: " \
                                   "User unknown"
 
-    again = run_cli("deliveries", "check-bounces", "--format", "json", home=env.ws.home)
+    again = invoke_cli("deliveries", "check-bounces", "--format", "json", home=env.ws.home)
     assert again.returncode == 0 and json.loads(again.stdout) == []
     entries = [e for e in ledger.entries(env.store, [ledger.match_subject(env.match_id)]) if e["kind"] == "delivery"]
     assert [json.loads(e["payload"])["status"] for e in entries] == ["sent", "sent", "bounced", "bounced"]
@@ -94,7 +94,7 @@ def test_a_dsn_marks_the_delivery_bounced_once_by_message_id_or_recipient(sent):
 
     (row,) = cases.cases(env.store)
     assert (row["emails_sent"], row["emails_bounced"]) == (0, 2)
-    shown = run_cli("cases", "--site", "shop.example.com", home=env.ws.home)
+    shown = invoke_cli("cases", "--site", "shop.example.com", home=env.ws.home)
     assert shown.returncode == 0 and "│ bounced │" in shown.stdout and "Recipient address rejected" in shown.stdout
 
 
@@ -113,10 +113,10 @@ def test_check_bounces_says_what_is_missing_and_the_scan_reads_the_mailbox(sent)
     assert json.loads(scanned.stdout)["bounced"] == 1 and env.store.delivery(first["id"])["status"] == "bounced"
 
     set_value(env.ws.config_path, "smtp.bounce_maildir", "nowhere")
-    broken = run_cli("deliveries", "check-bounces", home=env.ws.home)
+    broken = invoke_cli("deliveries", "check-bounces", home=env.ws.home)
     assert broken.returncode != 0 and "smtp.bounce_maildir 'nowhere'" in broken.stderr
     assert "is not a maildir" in broken.stderr and "Traceback" not in broken.stderr
 
     set_value(env.ws.config_path, "smtp.bounce_maildir", "")
-    unset = run_cli("deliveries", "check-bounces", home=env.ws.home)
+    unset = invoke_cli("deliveries", "check-bounces", home=env.ws.home)
     assert unset.returncode != 0 and "smtp.bounce_maildir is empty" in unset.stderr

@@ -2,13 +2,14 @@
 
 import io
 import json
+import shutil
 import stat
 import subprocess
 import zipfile
 from dataclasses import replace
 
 import pytest
-from evidence_case import FINAL_URL, IMAGE_URL, PAGE_URL, build_env
+from evidence_case import FINAL_URL, IMAGE_URL, PAGE_URL, build_env, copied
 from scrapy.http import HtmlResponse, Request, Response
 from warcio.archiveiterator import ArchiveIterator
 
@@ -38,13 +39,26 @@ def crawled_warc(env):
     return env
 
 
-@pytest.fixture
-def exported(tmp_path):
-    env = crawled_warc(build_env(tmp_path, status="confirmed"))
+@pytest.fixture(scope="module")
+def exported_once(tmp_path_factory):
+    """A confirmed case with a notice and an offer, exported once for the module: rendering the bundle's PDF
+    report costs more than a second of CPU. Each test gets its own copy (`exported`)."""
+    folder = tmp_path_factory.mktemp("exported")
+    env = crawled_warc(build_env(folder, status="confirmed"))
     notices.make_notice(env.ws, env.store, env.settings, env.match_id, "dmca", at=AT)
     offers.make_offer(env.ws, env.store, env.settings, env.match_id, at=AT)
-    path = bundle.export_bundle(env.ws, env.store, env.settings, [env.match_id], tmp_path / "out" / "b.zip")
+    path = bundle.export_bundle(env.ws, env.store, env.settings, [env.match_id], folder / "out" / "b.zip")
+    env.store.close()
     return env, path
+
+
+@pytest.fixture
+def exported(exported_once, tmp_path):
+    env, path = exported_once
+    mine = copied(env, tmp_path)
+    (tmp_path / "out").mkdir()
+    yield mine, shutil.copy(path, tmp_path / "out" / "b.zip")
+    mine.store.close()
 
 
 def rewrite(src, dst, change):

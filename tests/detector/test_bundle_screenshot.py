@@ -10,14 +10,15 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
-from evidence_case import DEMO, PAGE_URL, build_env, copy_jpeg, work_jpeg
+from evidence_case import DEMO, PAGE_URL, build_env, copied, copy_jpeg, work_jpeg
 from PIL import Image
-from support import run_cli
+from support import invoke_cli, run_cli
 from test_bundle import codes, crawled_warc, rewrite
 from warcio.archiveiterator import ArchiveIterator
 
@@ -61,20 +62,40 @@ def record_screenshot(env, png: bytes) -> dict:
     return row
 
 
-@pytest.fixture
-def shot_env(tmp_path):
-    env = crawled_warc(build_env(tmp_path, status="confirmed"))
+@pytest.fixture(scope="module")
+def shot_once(tmp_path_factory):
+    """A confirmed case with its screenshot recorded, and its bundle exported, once for the module (rendering
+    the bundle's PDF report costs more than a second of CPU); each test gets a copy (`shot_env`, `shot_bundle`)."""
+    folder = tmp_path_factory.mktemp("shot")
+    env = crawled_warc(build_env(folder, status="confirmed"))
     png = page_png()
-    return env, record_screenshot(env, png), png
+    row = record_screenshot(env, png)
+    path = bundle.export_bundle(env.ws, env.store, env.settings, [env.match_id], folder / "b.zip")
+    env.store.close()
+    return env, row, png, path
+
+
+@pytest.fixture
+def shot_env(shot_once, tmp_path):
+    env, row, png, _ = shot_once
+    mine = copied(env, tmp_path)
+    yield mine, row, png
+    mine.store.close()
+
+
+@pytest.fixture
+def shot_bundle(shot_once, shot_env, tmp_path) -> Path:
+    """The bundle exported from `shot_env` (a copy of the module's one)."""
+    return shutil.copy(shot_once[3], tmp_path / "b.zip")
 
 
 def records(data: bytes) -> list:
     return [(r.rec_type, r.rec_headers, r.content_stream().read()) for r in ArchiveIterator(io.BytesIO(data))]
 
 
-def test_the_screenshot_travels_in_the_bundle_byte_for_byte_and_verifies(shot_env, tmp_path):
+def test_the_screenshot_travels_in_the_bundle_byte_for_byte_and_verifies(shot_env, shot_bundle, tmp_path):
     env, row, png = shot_env
-    path = bundle.export_bundle(env.ws, env.store, env.settings, [env.match_id], tmp_path / "b.zip")
+    path = shot_bundle
     check = bundle_check.verify_bundle(path, trusted_public_key=signing.ensure_keypair(env.ws))
     assert check.ok, codes(check)
     folder = f"matches/{env.match_id}"
@@ -106,9 +127,9 @@ def test_the_screenshot_travels_in_the_bundle_byte_for_byte_and_verifies(shot_en
         assert f"as of {TAKEN_AT} (UTC)" in " ".join(z.read(f"{folder}/report.html").decode().split())
 
 
-def test_the_readme_commands_check_the_screenshot_with_sha256sum(shot_env, tmp_path):
+def test_the_readme_commands_check_the_screenshot_with_sha256sum(shot_env, shot_bundle, tmp_path):
     env, row, _ = shot_env
-    path = bundle.export_bundle(env.ws, env.store, env.settings, [env.match_id], tmp_path / "b.zip")
+    path = shot_bundle
     folder = tmp_path / "unpacked"
     with zipfile.ZipFile(path) as z:
         z.extractall(folder)
@@ -122,11 +143,11 @@ def test_the_readme_commands_check_the_screenshot_with_sha256sum(shot_env, tmp_p
     assert out[1].split()[0] == row["sha256"] and f'"sha256": "{row["sha256"]}"' in out[2]
 
 
-def test_a_replaced_screenshot_is_named_even_when_the_bundle_is_signed_again(shot_env, tmp_path):
+def test_a_replaced_screenshot_is_named_even_when_the_bundle_is_signed_again(shot_env, shot_bundle, tmp_path):
     """Whoever swaps the PNG (and re-signs with the workspace key) still disagrees with the WARC
     record and the ledger entry made when the shot was taken."""
     env, _, _ = shot_env
-    path = bundle.export_bundle(env.ws, env.store, env.settings, [env.match_id], tmp_path / "b.zip")
+    path = shot_bundle
     other = io.BytesIO()
     Image.open(io.BytesIO(copy_jpeg(work_jpeg()))).save(other, "PNG")
     png_name = f"matches/{env.match_id}/screenshot.png"
@@ -161,9 +182,9 @@ def resign(env, path: Path) -> Path:
     return rewrite(path, path.with_name("resigned.zip"), lambda name, data: forms.get(name, data))
 
 
-def test_a_flipped_byte_in_the_screenshot_warc_is_named(shot_env, tmp_path):
+def test_a_flipped_byte_in_the_screenshot_warc_is_named(shot_env, shot_bundle, tmp_path):
     env, _, _ = shot_env
-    path = bundle.export_bundle(env.ws, env.store, env.settings, [env.match_id], tmp_path / "b.zip")
+    path = shot_bundle
     warc = f"matches/{env.match_id}/screenshot.warc.gz"
     flipped = rewrite(path, tmp_path / "flipped.zip",
                       lambda name, data: data[:-40] + bytes([data[-40] ^ 1]) + data[-39:] if name == warc else data)
@@ -183,7 +204,7 @@ def test_export_refuses_a_missing_screenshot_record_and_signs_nothing(shot_env, 
 
 def test_the_wacz_carries_the_screenshot_for_replay(shot_env, tmp_path):
     env, _, png = shot_env
-    done = run_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), "--wacz",
+    done = invoke_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), "--wacz",
                    home=env.ws.home)
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(tmp_path / "b.wacz") as wacz:
@@ -196,6 +217,7 @@ def test_the_wacz_carries_the_screenshot_for_replay(shot_env, tmp_path):
                for entry in index), index
 
 
+@pytest.mark.slow  # a real browser, then two export processes
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
                     reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
 def test_a_real_screenshot_exports_to_the_same_bytes_twice(tmp_path):

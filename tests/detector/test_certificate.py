@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 from evidence_case import build_env
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector.config import ProvenanceSettings, Settings
 
@@ -112,7 +112,7 @@ def anchored(tmp_path, tsa):
     url, cert = tsa
     settings = replace(Settings(), provenance=ProvenanceSettings(tsa_url=url, tsa_certificate=str(cert)))
     env = build_env(tmp_path, settings=settings)
-    made = run_cli("ledger", "checkpoint", home=env.ws.home)
+    made = invoke_cli("ledger", "checkpoint", home=env.ws.home)
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith("Checkpoint 1: 2 entries, head ") and f"time-stamped by {url}" in made.stdout
     return env, cert
@@ -120,14 +120,14 @@ def anchored(tmp_path, tsa):
 
 def test_a_bundle_and_a_certificate_verify_with_only_openssl_and_the_standard_library(anchored, tmp_path):
     env, tsa_cert = anchored
-    exported = run_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), home=env.ws.home)
+    exported = invoke_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), home=env.ws.home)
     assert exported.returncode == 0, exported.stderr
     assert verify_bundle_by_hand(tmp_path / "b.zip", tmp_path / "bundle", tsa_cert) == []
-    verified = run_cli("verify-bundle", str(tmp_path / "b.zip"), "--key",
+    verified = invoke_cli("verify-bundle", str(tmp_path / "b.zip"), "--key",
                        str(env.ws.keys_dir / "signing-ed25519.pub.pem"))
     assert verified.returncode == 0, verified.stderr
     assert ": intact, signed by key" in verified.stdout and "proven against a checkpoint time-stamped" in verified.stdout
-    written = run_cli("certificate", str(env.asset_id), "--out", str(tmp_path / "cert.json"), home=env.ws.home)
+    written = invoke_cli("certificate", str(env.asset_id), "--out", str(tmp_path / "cert.json"), home=env.ws.home)
     assert written.returncode == 0, written.stderr
     cert = json.loads((tmp_path / "cert.json").read_text())
     assert cert["owner"]["legal_name"] == "Alice Example Photography Ltd"
@@ -143,32 +143,32 @@ def test_a_bundle_and_a_certificate_verify_with_only_openssl_and_the_standard_li
 
 def test_keys_show_export_head_and_ledger_verify_from_the_cli(anchored, tmp_path):
     env, _ = anchored
-    shown = run_cli("keys", "show", home=env.ws.home)
+    shown = invoke_cli("keys", "show", home=env.ws.home)
     public = (env.ws.keys_dir / "signing-ed25519.pub.pem").read_text()
     fingerprint = hashlib.sha256(base64.b64decode("".join(public.splitlines()[1:-1]))[-32:]).hexdigest()
     assert shown.returncode == 0 and public.strip() in shown.stdout
     assert f"Fingerprint (SHA-256 of the raw 32-byte Ed25519 key): {fingerprint}" in shown.stdout
-    head = json.loads(run_cli("ledger", "export-head", home=env.ws.home).stdout)
+    head = json.loads(invoke_cli("ledger", "export-head", home=env.ws.home).stdout)
     assert json.loads(head["statement"])["tree_size"] == 2 and head["public_key_sha256"] == fingerprint
     assert head["tsa_time"] and head["tsa_token_base64"]
-    assert "agrees with 1 signed checkpoint(s)" in run_cli("ledger", "verify", home=env.ws.home).stdout
+    assert "agrees with 1 signed checkpoint(s)" in invoke_cli("ledger", "verify", home=env.ws.home).stdout
     env.store.db.execute("UPDATE ledger_checkpoints SET statement = replace(statement, '\"tree_size\":2', "
                          "'\"tree_size\":3')")
-    broken = run_cli("ledger", "verify", home=env.ws.home)
+    broken = invoke_cli("ledger", "verify", home=env.ws.home)
     assert broken.returncode == 1 and "checkpoint_forged: Checkpoint 1 is not signed by this workspace's key" \
         in broken.stderr
 
 
 def test_a_certificate_needs_a_checkpoint_covering_the_registration(tmp_path):
     env = build_env(tmp_path)
-    refused = run_cli("certificate", str(env.asset_id), home=env.ws.home)
+    refused = invoke_cli("certificate", str(env.asset_id), home=env.ws.home)
     assert refused.returncode == 2
     assert "is not covered by a checkpoint yet; make one with `copyhound ledger checkpoint`" in refused.stderr
 
 
 def test_export_writes_a_replayable_wacz_beside_the_zip(tmp_path):
     env = build_env(tmp_path)
-    done = run_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), "--wacz",
+    done = invoke_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), "--wacz",
                    home=env.ws.home)
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(tmp_path / "b.wacz") as wacz:

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from support import run_cli
+from support import invoke_cli
 
 from detector.config import ProvenanceSettings, Settings
 from detector.errors import TimestampUnavailable, UsageError
@@ -66,7 +66,7 @@ def test_a_rewritten_and_rehashed_first_entry_is_named(env):
     assert problems[0].message.startswith("Ledger entry 1 (register asset:1, 2020-01-01T00:00:00Z) disagrees "
                                           "with checkpoint 1 (signed ")
     assert "time-stamped" in problems[0].message and "rewritten after that checkpoint" in problems[0].message
-    cli = run_cli("ledger", "verify", home=ws.home)
+    cli = invoke_cli("ledger", "verify", home=ws.home)
     assert cli.returncode == 1 and cli.stderr.startswith("disagrees_with_checkpoint: Ledger entry 1 (register")
     with pytest.raises(UsageError, match="fails verification .*no checkpoint was made"):
         checkpoints.make(ws, store, settings)
@@ -103,19 +103,19 @@ def test_an_unreachable_tsa_is_named_and_nothing_is_stored(env, tmp_path):
 def test_a_rewrite_after_the_checkpoints_were_deleted_is_caught_by_a_published_head(env, tmp_path):
     ws, store, settings = env
     checkpoints.make(ws, store, settings)
-    exported = run_cli("ledger", "export-head", home=ws.home)
+    exported = invoke_cli("ledger", "export-head", home=ws.home)
     assert exported.returncode == 0, exported.stderr
     head_file = tmp_path / "published-head.json"  # kept where the owner cannot rewrite it
     head_file.write_text(exported.stdout)
     ledger.append(store, "register", ledger.asset_subject(4), {"owner": "alice"})  # the ledger goes on
-    grown = run_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
+    grown = invoke_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
     assert grown.returncode == 0, grown.stderr
     assert grown.stdout.strip().endswith(f"and the published head of {head_file}.")
 
     store.db.execute("DELETE FROM ledger_checkpoints")
     rewrite_from(store, 2, payload='{"owner":"mallory"}')
-    assert run_cli("ledger", "verify", home=ws.home).returncode == 0  # without the head: "intact"
-    caught = run_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
+    assert invoke_cli("ledger", "verify", home=ws.home).returncode == 0  # without the head: "intact"
+    caught = invoke_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
     assert caught.returncode == 1
     assert caught.stderr.startswith("disagrees_with_head: The ledger's first 3 entries disagree with the published "
                                     "head (signed ")
@@ -123,7 +123,7 @@ def test_a_rewrite_after_the_checkpoints_were_deleted_is_caught_by_a_published_h
 
     store.db.execute("DELETE FROM ledger WHERE seq >= 2")
     store.set_meta("ledger_head", f'{{"seq": 1, "hash": "{ledger.entries(store)[0]["hash"]}"}}')
-    cut = run_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
+    cut = invoke_cli("ledger", "verify", "--head", str(head_file), home=ws.home)
     assert cut.returncode == 1 and "deleted: The ledger has 1 entries, but the published head" in cut.stderr
 
 
@@ -135,6 +135,6 @@ def test_an_edited_or_unreadable_head_file_is_named(env, tmp_path):
     problems = checkpoints.verify_head(store, forged, signing.public_key(ws), roots(settings))
     assert [p.code for p in problems] == ["head_forged", "head_timestamp", "disagrees_with_head"]
     (tmp_path / "h.json").write_text("{not json")
-    refused = run_cli("ledger", "verify", "--head", str(tmp_path / "h.json"), home=ws.home)
+    refused = invoke_cli("ledger", "verify", "--head", str(tmp_path / "h.json"), home=ws.home)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert refused.stderr.startswith(f"error: --head {tmp_path / 'h.json'}: cannot be read as JSON")

@@ -12,7 +12,7 @@ import re
 
 import httpx
 from PIL import Image
-from support import run_cli, serving
+from support import invoke_cli, serving
 from test_credentials import signed
 
 from detector import config, demo_site, tokens
@@ -88,7 +88,7 @@ def test_a_works_credentials_stripped_from_the_copy_show_in_the_matchs_signals(t
     assert store.candidate(stripped_id)["credentials"] == {}  # read at detection, stored with the sighting
     assert store.candidate(forged_id)["credentials"]["authors"] == ["Mallory Thief"]
 
-    listed = run_cli("matches", "--format", "json", home=ws.home)
+    listed = invoke_cli("matches", "--format", "json", home=ws.home)
     assert listed.returncode == 0, listed.stderr
     by_candidate = {m["candidate_id"]: m for m in json.loads(listed.stdout)}
     assert by_candidate[stripped_id]["signals"]["content_credentials"]["verdict"] == "removed"

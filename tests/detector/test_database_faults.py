@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from support import run_cli
+from support import invoke_cli
 
 from detector import config
 from detector.register import WorkInfo, register_files
@@ -34,7 +34,7 @@ def test_an_empty_database_is_refused_and_left_as_it_is(home):
     db = home / "copyhound.db"
     db.write_bytes(b"")
     for command in (["ledger", "verify"], ["matches"], ["assets"]):
-        result = run_cli(*command, home=home)
+        result = invoke_cli(*command, home=home)
         assert result.returncode == 2
         line = _one_error_line(result)
         assert f"{db} is empty (0 bytes)" in line and "copyhound backup" in line
@@ -44,14 +44,14 @@ def test_an_empty_database_is_refused_and_left_as_it_is(home):
 def test_a_file_that_is_not_a_database_is_refused(home):
     db = home / "copyhound.db"
     db.write_bytes(b"<html>not a database</html>" * 10)
-    result = run_cli("ledger", "verify", home=home)
+    result = invoke_cli("ledger", "verify", home=home)
     assert result.returncode == 2
     assert f"{db} is not a SQLite database (file is not a database)" in _one_error_line(result)
 
 
 def test_a_vanished_database_is_not_recreated_by_a_read_command(home):
     (home / "copyhound.db").unlink()
-    result = run_cli("ledger", "verify", home=home)
+    result = invoke_cli("ledger", "verify", home=home)
     assert result.returncode == 2
     assert f"{home / 'copyhound.db'} is missing" in _one_error_line(result)
     assert not (home / "copyhound.db").exists()
@@ -75,7 +75,7 @@ def _corrupt_tables(db, tables: list[str]) -> None:
 @pytest.mark.parametrize("command", [["matches"], ["scan", "--no-crawl"], ["ledger", "verify"]])
 def test_a_corrupt_page_gives_one_line_naming_the_file_and_the_remedy(home, command):
     _corrupt_tables(home / "copyhound.db", ["matches", "candidates", "ledger"])
-    result = run_cli(*command, home=home)
+    result = invoke_cli(*command, home=home)
     assert result.returncode == 2
     line = _one_error_line(result)
     assert f"{home / 'copyhound.db'} is damaged (database disk image is malformed)" in line
@@ -85,7 +85,7 @@ def test_a_corrupt_page_gives_one_line_naming_the_file_and_the_remedy(home, comm
 def test_backup_copies_a_consistent_checked_database_into_a_folder(home, tmp_path):
     folder = tmp_path / "backups"
     folder.mkdir()
-    result = run_cli("backup", str(folder), home=home)
+    result = invoke_cli("backup", str(folder), home=home)
     assert result.returncode == 0, result.stderr
     [copy] = list(folder.iterdir())
     assert copy.name.startswith("copyhound-") and copy.suffix == ".db"
@@ -94,14 +94,14 @@ def test_backup_copies_a_consistent_checked_database_into_a_folder(home, tmp_pat
         assert [a["filename"] for a in backup.assets()] == ["coffee.jpg"]
     finally:
         backup.close()
-    again = run_cli("backup", str(copy), home=home)
+    again = invoke_cli("backup", str(copy), home=home)
     assert again.returncode == 2
     assert f"{copy} already exists" in again.stderr
 
 
 def test_backup_of_a_damaged_database_writes_nothing(home, tmp_path):
     _corrupt_tables(home / "copyhound.db", ["assets"])
-    result = run_cli("backup", str(tmp_path / "copy.db"), home=home)
+    result = invoke_cli("backup", str(tmp_path / "copy.db"), home=home)
     assert result.returncode == 2
     assert "is damaged" in _one_error_line(result)
     assert list(tmp_path.glob("copy.db*")) == []

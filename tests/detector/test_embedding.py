@@ -4,7 +4,8 @@ from PIL import Image
 from support import make_tiny_clip
 
 from detector import catalogue
-from detector.embedders import clip_weights_cached, load_embedder, parse_spec
+from detector.embedders import load_embedder, parse_spec
+from detector.embedders.clip import clip_weights_cached
 from detector.errors import ConfigError, EmbedderMismatch, EmbedderUnavailable
 from detector.register import WorkInfo, image_paths, register_files
 from detector.reindex import reembed

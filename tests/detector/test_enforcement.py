@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from enforcement_servers import NETWORK_ABUSE, REGISTRAR_ABUSE, SmtpServer, WebServer
 from evidence_case import build_env
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector import config
 from detector.enforcement import cases, policy
@@ -227,17 +227,17 @@ def test_case_and_compliance_count_days_from_the_notice_to_the_removal(tmp_path,
                                             "median_days_to_removal": 3.0}]
     assert cases.compliance(env.store, owner_id=env.store.ensure_owner("bob")["id"]) == []
 
-    shown = run_cli("cases", "--site", "localhost", "--format", "json", home=env.ws.home)
+    shown = invoke_cli("cases", "--site", "localhost", "--format", "json", home=env.ws.home)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)[0]["matches"][0]["presence"] == "removed"
-    plan = run_cli("enforce", "--dry-run", "--format", "json", home=env.ws.home)
+    plan = invoke_cli("enforce", "--dry-run", "--format", "json", home=env.ws.home)
     assert plan.returncode == 0, plan.stderr
     (step,) = json.loads(plan.stdout)
     assert (step["rule"], step["held"]) == ("escalate-unpaid-offer", "the copy is already gone")
     assert step["why"] == "latest offer sent" + "; offer " + str(step["facts"]["offer_days"]) + " days old >= 21"
-    run_cli("recipients", "localhost", home=env.ws.home)  # today the T0 lookup is stale: looked up again
+    invoke_cli("recipients", "localhost", home=env.ws.home)  # today the T0 lookup is stale: looked up again
     asked = len(web.requests)
-    shown = run_cli("recipients", "localhost", home=env.ws.home)  # and now cached
+    shown = invoke_cli("recipients", "localhost", home=env.ws.home)  # and now cached
     assert shown.returncode == 0, shown.stderr
     assert f"Notices go to: {NETWORK_ABUSE} (rdap_ip)" in shown.stdout and len(web.requests) == asked
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector import catalogue
 from detector.workspace import open_workspace
@@ -12,9 +12,9 @@ from detector.workspace import open_workspace
 
 def test_index_stats_reports_works_entries_and_bytes_per_work(tmp_path, works_dir):
     home = tmp_path / "ws"
-    run_cli("init", "--embedder", "none", home=home)
+    invoke_cli("init", "--embedder", "none", home=home)
     run_cli("register", str(works_dir / "coffee.jpg"), str(works_dir / "rocket.jpg"), home=home)
-    result = run_cli("index", "stats", "--format", "json", home=home)
+    result = invoke_cli("index", "stats", "--format", "json", home=home)
     assert result.returncode == 0, result.stderr
     rows = {row["index"]: row for row in json.loads(result.stdout)}
 
@@ -31,5 +31,5 @@ def test_index_stats_reports_works_entries_and_bytes_per_work(tmp_path, works_di
     assert features["bytes"] == path.stat().st_size
 
     path.write_bytes(b"damaged")
-    rows = {row["index"]: row for row in json.loads(run_cli("index", "stats", "--format", "json", home=home).stdout)}
+    rows = {row["index"]: row for row in json.loads(invoke_cli("index", "stats", "--format", "json", home=home).stdout)}
     assert rows["features"]["state"] in {"truncated", "checksum"}

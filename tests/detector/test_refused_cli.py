@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from support import run_cli
+from support import invoke_cli
 
 from detector.workspace.store import utc_now
 
@@ -21,7 +21,7 @@ def test_refused_lists_every_refusal_of_the_newest_scan(workspace):
                          "image_url": "https://a.example/broken.jpg", "discovered_at": utc_now(),
                          "state": "refused", "refusal_reason": "truncated", "refusal_detail": "cut short"})
 
-    result = run_cli("refused", "--format", "json", home=ws.home)
+    result = invoke_cli("refused", "--format", "json", home=ws.home)
 
     assert result.returncode == 0, result.stderr
     assert [(r["reason"], r["url"]) for r in json.loads(result.stdout)] == [
@@ -29,7 +29,7 @@ def test_refused_lists_every_refusal_of_the_newest_scan(workspace):
         ("http_404", "https://a.example/gone.jpg"),
         ("truncated", "https://a.example/broken.jpg"),
     ]
-    older_rows = json.loads(run_cli("refused", str(older), "--format", "json", home=ws.home).stdout)
+    older_rows = json.loads(invoke_cli("refused", str(older), "--format", "json", home=ws.home).stdout)
     assert [r["url"] for r in older_rows] == ["https://a.example/old.jpg"]
-    missing = run_cli("refused", "99", home=ws.home)
+    missing = invoke_cli("refused", "99", home=ws.home)
     assert missing.returncode == 1 and "No scan with id 99; list them with `copyhound scans`." in missing.stderr

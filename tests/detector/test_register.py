@@ -3,7 +3,7 @@
 import json
 import shutil
 
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector.workspace import open_workspace
 from detector.workspace.store import Store
@@ -23,7 +23,7 @@ def _folder_with_broken_files(tmp_path, works_dir):
 
 def test_register_keeps_the_good_files_and_lists_each_refusal(tmp_path, works_dir):
     home = tmp_path / "ws"
-    assert run_cli("init", "--embedder", "none", home=home).returncode == 0
+    assert invoke_cli("init", "--embedder", "none", home=home).returncode == 0
     folder = _folder_with_broken_files(tmp_path, works_dir)
 
     result = run_cli("register", str(folder), "--owner", "alice", home=home)
@@ -33,7 +33,7 @@ def test_register_keeps_the_good_files_and_lists_each_refusal(tmp_path, works_di
                          ("drawing.svg", "svg_unsupported")):
         assert f"refused {folder / name} ({reason}):" in result.stderr
 
-    listing = json.loads(run_cli("assets", "--format", "json", home=home).stdout)
+    listing = json.loads(invoke_cli("assets", "--format", "json", home=home).stdout)
     assert sorted(row["filename"] for row in listing) == ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"]
     assert {row["owner"] for row in listing} == {"alice"}
 
@@ -53,7 +53,7 @@ def test_register_without_workspace_exits_2_with_the_fix(tmp_path, works_dir):
 
 def test_corrupt_index_file_is_rebuilt_not_used(tmp_path, works_dir):
     home = tmp_path / "ws"
-    run_cli("init", "--embedder", "none", home=home)
+    invoke_cli("init", "--embedder", "none", home=home)
     run_cli("register", str(works_dir / "coffee.jpg"), str(works_dir / "rocket.jpg"), home=home)
     ws = open_workspace(home)
     pdq_file = ws.index_dir / "pdq.faiss"
@@ -77,7 +77,7 @@ def test_corrupt_index_file_is_rebuilt_not_used(tmp_path, works_dir):
 
 def test_a_portfolio_folder_with_sidecars_registers_its_images_and_counts_the_rest(tmp_path, works_dir):
     home = tmp_path / "ws"
-    assert run_cli("init", "--embedder", "none", home=home).returncode == 0
+    assert invoke_cli("init", "--embedder", "none", home=home).returncode == 0
     folder = tmp_path / "portfolio"
     folder.mkdir()
     for name in ("chelsea.jpg", "coffee.jpg"):

@@ -8,7 +8,7 @@ import os
 import shutil
 
 import pytest
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector import config
 from detector.workspace import create_workspace
@@ -44,7 +44,7 @@ def test_odd_names_and_files_are_listed_and_the_rest_registered(home, tmp_path, 
     assert f"refused {named_fifo} (not_a_file)" in said
     assert f"{folder}/loop.jpg is a symbolic link that loops; skipped." in said
     assert f"{folder}/dangling.jpg is a symbolic link to nothing; skipped." in said
-    rows = json.loads(run_cli("assets", "--format", "json", home=home).stdout)
+    rows = json.loads(invoke_cli("assets", "--format", "json", home=home).stdout)
     names = sorted(r["filename"] for r in rows)
     assert names == ["a-coffee.jpg", "caf\\xe9.jpg", "z-chelsea.jpg"]
     # The stored spelling gives the file's bytes back.

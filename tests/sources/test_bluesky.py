@@ -93,8 +93,8 @@ def relay(tmp_path):
 
 
 @pytest.fixture
-def home(tmp_path, works_dir):
-    return registered_home(tmp_path / "ws", works_dir)
+def home(tmp_path, registered_template):
+    return registered_home(tmp_path / "ws", registered_template)
 
 
 def _watch(home: Path, jetstream: str, cdn: str, *extra: str) -> subprocess.Popen:
@@ -113,6 +113,7 @@ def _finished_scans(db: Path) -> int:
         store.close()
 
 
+@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
 def test_the_watcher_killed_mid_stream_resumes_and_analyses_every_image_post_once(home, relay):
     jetstream, cdn, cursors = relay
     db = home / "copyhound.db"

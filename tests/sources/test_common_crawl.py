@@ -104,14 +104,15 @@ def cc(tmp_path):
 
 
 @pytest.fixture
-def home(tmp_path, cc, works_dir):
+def home(tmp_path, cc, registered_template):
     _, endpoint, base = cc
     source = config.SourceConfig(name="cc", type="common_crawl", urls=(f"{base}*",), allow_private=True,
                                  endpoint=endpoint, archive_endpoint=endpoint, monthly_budget=1000,
                                  collections=("CC-MAIN-2026-05", "CC-MAIN-2026-09"))
-    return registered_home(tmp_path / "ws", works_dir, (source,))
+    return registered_home(tmp_path / "ws", registered_template, (source,))
 
 
+@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
 def test_common_crawl_captures_lead_to_copies_and_a_later_run_reads_only_what_is_new(home, cc):
     index, _, base = cc
     done = run_cli("scan", "--source", "cc", "--format", "json", home=home)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import registered_home, run_cli
+from support import invoke_cli, registered_home, run_cli
 
 from detector import config, demo_site
 from detector.evidence.report import write_report
@@ -54,12 +54,12 @@ def web(tmp_path):
 
 
 @pytest.fixture
-def home(tmp_path, web, works_dir):
+def home(tmp_path, web, registered_template):
     _, base = web
     source = config.SourceConfig(name="blogs", type="feed", cadence_days=1.0, allow_private=True,
                                  urls=tuple(base + name for name in ("feed.xml", "atom.xml", "images.xml",
                                                                       "broken.xml", "missing.xml")))
-    return registered_home(tmp_path / "ws", works_dir, (source,))
+    return registered_home(tmp_path / "ws", registered_template, (source,))
 
 
 def _scan(home: Path, *args: str) -> dict:
@@ -68,6 +68,7 @@ def _scan(home: Path, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
 def test_feeds_lead_a_scan_to_the_copies_and_then_only_to_new_items(home, web):
     root, base = web
     first = _scan(home)  # due: it never ran
@@ -102,16 +103,16 @@ def test_feeds_lead_a_scan_to_the_copies_and_then_only_to_new_items(home, web):
     third = _scan(home, "--source", "blogs")
     assert third["sources"]["blogs"]["leads"] == 1 and third["detect"]["matches_new"] == 1
 
-    listed = json.loads(run_cli("sources", "list", "--format", "json", home=home).stdout)
+    listed = json.loads(invoke_cli("sources", "list", "--format", "json", home=home).stdout)
     (row,) = [r for r in listed if r["source"] == "blogs"]
     assert (row["runs"], row["leads"], row["matches"]) == (3, 6, 6) and row["candidates"] >= 12
 
 
 def test_sources_test_reads_one_feed_and_names_a_broken_one(home, web, tmp_path):
-    done = run_cli("sources", "test", "blogs", home=home)
+    done = invoke_cli("sources", "test", "blogs", home=home)
     assert done.returncode == 0, done.stderr
     assert "feed.xml: 4 item(s) readable" in done.stdout and "blogs: ok" in done.stdout
-    missing = run_cli("sources", "test", "nope", home=home)
+    missing = invoke_cli("sources", "test", "nope", home=home)
     assert missing.returncode == 2 and "No source named 'nope'" in missing.stderr
 
 

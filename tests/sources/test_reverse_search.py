@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support import registered_home, run_cli
+from support import invoke_cli, registered_home, run_cli
 
 from detector import config, demo_site
 from detector.workspace import open_workspace
@@ -127,7 +127,7 @@ def providers(tmp_path, works_dir):
 
 
 @pytest.fixture
-def home(tmp_path, providers, works_dir):
+def home(tmp_path, providers, registered_template):
     _, endpoint = providers
     common = {"allow_private": True, "cadence_days": 30.0, "monthly_budget": 100}
     sources = (config.SourceConfig(name="vision", type="vision", endpoint=endpoint, api_key=VISION_KEY, **common),
@@ -136,9 +136,10 @@ def home(tmp_path, providers, works_dir):
                                    api_key="wrong-key", **common),
                config.SourceConfig(name="lens", type="serpapi_lens", endpoint=endpoint, api_key=SERP_KEY,
                                    work_url=f"{endpoint}/works/{{filename}}", **common))
-    return registered_home(tmp_path / "ws", works_dir, sources)
+    return registered_home(tmp_path / "ws", registered_template, sources)
 
 
+@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
 def test_reverse_search_finds_copies_through_both_providers_and_keeps_keys_secret(home, providers):
     state, _ = providers
     env = {"TINEYE_API_KEY": TINEYE_KEY}
@@ -178,8 +179,8 @@ def test_reverse_search_finds_copies_through_both_providers_and_keeps_keys_secre
 
 
 def test_sources_test_estimates_the_next_run_and_names_a_missing_key(home, providers):
-    done = run_cli("sources", "test", "vision", home=home)
+    done = invoke_cli("sources", "test", "vision", home=home)
     assert done.returncode == 0, done.stderr
     assert "one query for work" in done.stdout and "next run:" in done.stdout and "99 left this month" in done.stdout
-    missing = run_cli("sources", "test", "tineye", home=home, env={"TINEYE_API_KEY": ""})
+    missing = invoke_cli("sources", "test", "tineye", home=home, env={"TINEYE_API_KEY": ""})
     assert missing.returncode == 1 and "no API key" in missing.stdout and "TINEYE_API_KEY" in missing.stdout

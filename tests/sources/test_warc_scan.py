@@ -9,10 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
-from support import registered_home, run_cli
+from support import invoke_cli, registered_home, run_cli
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawlers.archive import records
 from detector import demo_site
 from detector.workspace import open_workspace
 from detector.workspace.store import Store
@@ -20,15 +21,26 @@ from detector.workspace.store import Store
 SITE = "https://blog.example/"
 
 
-def _response(writer: WARCWriter, url: str, body: bytes, content_type: str) -> None:
+def _response(writer: WARCWriter, url: str, body: bytes, content_type: str, record_id: str | None = None) -> None:
     headers = StatusAndHeaders("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))],
                                protocol="HTTP/1.1")
-    writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers))
+    fixed = {"WARC-Record-ID": f"<urn:uuid:{record_id}>", "WARC-Date": "2026-01-02T03:04:05Z"} if record_id else None
+    writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers,
+                                                  warc_headers_dict=fixed))
+
+
+def _damage(path: Path, span: tuple[int, int]) -> None:
+    """Flip bits all through one record's bytes (past its gzip header)."""
+    data = bytearray(path.read_bytes())
+    for i in range(span[0] + 40, span[1] - 20, 7):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
 
 
 def _write(path: Path, root: Path, pages: list[str], images: list[str], gzip: bool) -> dict[str, tuple[int, int]]:
     """Write `pages` (demo pages) and `images` (files under img/) as response records; returns where each
-    record lies (start, end)."""
+    record lies (start, end). Record ids and dates are random, so the damage below falls on different bytes
+    each time."""
     spans = {}
     with open(path, "wb") as handle:
         writer = WARCWriter(handle, gzip=gzip)
@@ -52,22 +64,20 @@ def warcs(tmp_path):
     spans = _write(gz, root, ["recompressed", "resized", "cropped", "mirrored", "banner"],
                    ["recompressed.jpg", "resized.jpg", "cropped.jpg", "mirrored.jpg", "banner.jpg", "grayscale.jpg"],
                    gzip=True)
-    data = bytearray(gz.read_bytes())
-    start, end = spans["banner"]
-    for i in range(start + 40, end - 20, 7):  # the banner page's gzip member is garbage now
-        data[i] ^= 0x5A
-    data += data[spans["cropped.jpg"][0]:spans["cropped.jpg"][0] + 300]  # and the file ends mid-record
-    gz.write_bytes(bytes(data))
+    _damage(gz, spans["banner"])  # the banner page's gzip member is garbage now
+    data = gz.read_bytes()
+    gz.write_bytes(data + data[spans["cropped.jpg"][0]:spans["cropped.jpg"][0] + 300])  # and the file ends mid-record
     plain = tmp_path / "more.warc"
     _write(plain, root, ["captioned"], ["captioned.jpg"], gzip=False)
     return gz, plain
 
 
 @pytest.fixture
-def home(tmp_path, works_dir):
-    return registered_home(tmp_path / "ws", works_dir)
+def home(tmp_path, registered_template):
+    return registered_home(tmp_path / "ws", registered_template)
 
 
+@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
 def test_warc_files_are_scanned_offline_with_their_captures_as_provenance(home, warcs):
     gz, plain = warcs
     done = run_cli("scan", "--warc", str(gz), "--warc", str(plain), "--format", "json", home=home)
@@ -95,6 +105,31 @@ def test_warc_files_are_scanned_offline_with_their_captures_as_provenance(home, 
     store.close()
 
 
+@pytest.mark.parametrize("run", [191, 199, 291])
+def test_a_broken_gzip_member_is_refused_on_its_own_wherever_the_damage_falls(tmp_path, run):
+    """warcio reads on past a member it cannot decompress (it prints the zlib error): with these record ids the
+    damage fell where the broken page was then skipped without a refusal; elsewhere it took the next record
+    along. Each member is checked whole now, so the outcome no longer depends on where the damage falls."""
+    root = demo_site.build_site(tmp_path / "site")
+    path = tmp_path / "capture.warc.gz"
+    spans = {}
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for i, (name, content_type) in enumerate([("mirrored.html", "text/html"), ("banner.html", "text/html"),
+                                                  ("img/recompressed.jpg", "image/jpeg"),
+                                                  ("img/resized.jpg", "image/jpeg")]):
+            start = handle.tell()
+            _response(writer, SITE + name, (root / name).read_bytes(), content_type,
+                      record_id=f"{run:08d}-0000-4000-8000-00000000000{i}")
+            spans[name] = (start, handle.tell())
+    _damage(path, spans["banner.html"])
+    refused = []
+    read = [capture.uri for capture in records(path, lambda offset, why: refused.append((offset, why)))]
+    assert read == [SITE + "mirrored.html", SITE + "img/recompressed.jpg", SITE + "img/resized.jpg"]
+    assert [offset for offset, _ in refused] == [spans["banner.html"][0]]
+    assert "a broken gzip member" in refused[0][1]
+
+
 def test_a_missing_warc_file_is_one_line(home, tmp_path):
-    done = run_cli("scan", "--warc", str(tmp_path / "nope.warc.gz"), home=home)
+    done = invoke_cli("scan", "--warc", str(tmp_path / "nope.warc.gz"), home=home)
     assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr

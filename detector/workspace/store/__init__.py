@@ -51,7 +51,7 @@ from detector.workspace.store.credits import Credits
 from detector.workspace.store.distributed import Distributed
 from detector.workspace.store.enforcement import Enforcement
 from detector.workspace.store.ledger import Ledger
-from detector.workspace.store.licensing import Licensing
+from detector.workspace.store.licensing import OFFER_STATUSES, Licensing
 from detector.workspace.store.matches import DECISIONS, MATCH_STATUSES, Matches, MatchFilter
 from detector.workspace.store.portal import Portal
 from detector.workspace.store.rows import utc_now
@@ -62,7 +62,7 @@ from detector.workspace.store.sqlite import DatabaseError, database_fault, is_di
 from detector.workspace.store.tokens import Tokens
 from detector.workspace.store.works import Works
 
-__all__ = ["DECISIONS", "MATCH_STATUSES", "SCHEMA_VERSION", "DatabaseError", "MatchFilter", "Store",
+__all__ = ["DECISIONS", "MATCH_STATUSES", "OFFER_STATUSES", "SCHEMA_VERSION", "DatabaseError", "MatchFilter", "Store",
            "database_fault", "is_disk_full", "open_store", "restore_hint", "utc_now"]
 
 

@@ -10,6 +10,9 @@ from detector.workspace.store.database import Database
 from detector.workspace.store.rows import json_columns as _json_columns
 from detector.workspace.store.rows import utc_now
 
+#: Every state an offer can be in, in the order of its life.
+OFFER_STATUSES = ("draft", "sent", "viewed", "countered", "accepted", "paid", "declined", "expired")
+
 
 class Licensing:
     """Offers, acceptances, payments, licences and pricing (mixed into `Store`)."""

@@ -1,0 +1,296 @@
+"""Checking a signed WACZ, following the verification steps of the WACZ Signing and Verification
+recommendation 0.1.0, with nothing but the file (and, optionally, the key, TSA and CA certificates
+its reader trusts):
+
+1. every file's hash and size against datapackage.json;
+2. datapackage.json's hash against datapackage-digest.json, and the signed hash against both;
+3. the signature of that hash: an anonymous one with its `publicKey` (ECDSA P-256/P-384, as
+   ArchiveWeb.page signs, or Ed25519, as copyhound signs), or a domain-name one with the first
+   certificate of `domainCert`, which must name `domain` and chain to a trusted root;
+4. the RFC 3161 `timeSignature` of the signature, and that `created` lies within 10 minutes of it.
+
+Every failure is named (which file, which field); nothing is extracted to disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import certifi
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from detector.evidence.bundle_check import BundleCheck, safe_entries, unsafe_name
+from detector.evidence.wacz_signing import DATAPACKAGE, DIGEST, MAX_STAMP_DELAY, parse_time
+from detector.provenance import signing, timestamp
+
+_MAX_JSON_BYTES = 64_000_000
+_HASHES = ("sha256", "sha384", "sha512")
+
+
+@dataclass
+class WaczCheck(BundleCheck):
+    """A BundleCheck (its `problems`, `ok`, `public_key_sha256`) with what the signature says.
+
+    signer: "key FINGERPRINT" (anonymous) or "domain NAME"; stamped_at: the TSA's time;
+    stamp_trusted: the time-stamp chains to a TSA certificate the reader gave, not only to the one it carries."""
+
+    signer: str | None = None
+    stamped_at: str | None = None
+    stamp_authority: str | None = None
+    stamp_trusted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def is_wacz(path: Path) -> bool:
+    """True when `path` is a zip with a datapackage.json at its root (a WACZ, not a copyhound bundle)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return DATAPACKAGE in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def verify_wacz(path: Path, trusted_public_key: bytes | None = None, tsa_roots: list[x509.Certificate] | None = None,
+                ca_roots: list[x509.Certificate] | None = None) -> WaczCheck:
+    """Check the WACZ at `path`. `trusted_public_key` (PEM): the key an anonymous signature must be
+    made with; `tsa_roots`: the TSA certificates its time-stamp must chain to; `ca_roots`: the roots a
+    domain certificate must chain to (default: the Mozilla roots that `certifi` ships)."""
+    check = WaczCheck()
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        check.add("not_a_zip", None, f"{path} is not a readable zip file ({e}).")
+        return check
+    with archive:
+        entries = safe_entries(archive, check)
+        package_bytes, digest_bytes = (_read(archive, entries, name, check) for name in (DATAPACKAGE, DIGEST))
+        package, digest = _json(package_bytes, DATAPACKAGE, check), _json(digest_bytes, DIGEST, check)
+        if package is not None:
+            _check_resources(check, archive, entries, package)
+        if package is None or digest is None:
+            return check
+        actual = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
+        if digest.get("hash") != actual or digest.get("path", DATAPACKAGE) != DATAPACKAGE:
+            check.add("digest_mismatch", DATAPACKAGE, f"{DATAPACKAGE} does not match the hash in {DIGEST} (its "
+                                                      f"SHA-256 is {actual[7:23]}...): one of the two was edited.")
+        signed = digest.get("signedData")
+        if not isinstance(signed, dict):
+            check.add("unsigned", DIGEST, f"{DIGEST} holds no signedData block: the WACZ is not signed.")
+            return check
+        if not all(isinstance(signed.get(k), str) for k in ("hash", "signature", "created")):
+            check.add("signature_invalid", DIGEST, f"The signedData of {DIGEST} lacks its hash, signature or "
+                                                   "created time (each a string).")
+            return check
+        if signed["hash"] != actual:
+            check.add("digest_mismatch", DIGEST, f"The signed hash in {DIGEST} is not the hash of {DATAPACKAGE}: "
+                                                 "the datapackage or its digest was replaced after signing.")
+        if signed["created"] != package.get("created"):
+            check.add("created_mismatch", DIGEST, f"The signed created time {signed['created']!r} is not the "
+                                                  f"created time of {DATAPACKAGE} ({package.get('created')!r}).")
+        if "publicKey" in signed:
+            _check_anonymous(check, signed, trusted_public_key)
+        elif signed.get("domainCert") and signed.get("domain"):
+            _check_domain(check, signed, ca_roots)
+        else:
+            check.add("signature_invalid", DIGEST, "The signedData carries neither a publicKey nor a domain and "
+                                                   "domainCert, so its signature cannot be checked.")
+        if "timeSignature" in signed:
+            _check_stamp(check, signed, tsa_roots)
+        elif "domainCert" in signed:
+            check.add("timestamp_missing", DIGEST, "A domain-name signature must carry a timeSignature (RFC 3161); "
+                                                   "this one has none.")
+        else:
+            check.notes.append("It is not time-stamped: only the signature vouches for when it was made.")
+    return check
+
+
+def _read(archive, entries, name: str, check: WaczCheck) -> bytes | None:
+    if name not in entries:
+        check.add("file_missing", name, f"{name} is missing from the WACZ.")
+        return None
+    if entries[name].file_size > _MAX_JSON_BYTES:
+        check.add("file_modified", name, f"{name} is larger than any genuine one ({_MAX_JSON_BYTES} bytes).")
+        return None
+    return archive.read(entries[name])
+
+
+def _json(data: bytes | None, name: str, check: WaczCheck) -> dict | None:
+    if data is None:
+        return None
+    try:
+        value = json.loads(data)
+    except ValueError as e:
+        check.add("datapackage_unreadable", name, f"{name} is not JSON ({e}).")
+        return None
+    if not isinstance(value, dict):
+        check.add("datapackage_unreadable", name, f"{name} is not a JSON object.")
+        return None
+    return value
+
+
+def _check_resources(check: WaczCheck, archive, entries, package: dict) -> None:
+    resources = package.get("resources")
+    if not isinstance(resources, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("path"), str) and isinstance(r.get("hash"), str)
+            and isinstance(r.get("bytes"), int) for r in resources):
+        check.add("datapackage_unreadable", DATAPACKAGE, f"{DATAPACKAGE} has no list of resources, each with a "
+                                                         "path, hash and bytes.")
+        return
+    for resource in resources:
+        name, (algorithm, _, expected) = resource["path"], resource["hash"].partition(":")
+        reason = unsafe_name(name)
+        if reason:
+            check.add("unsafe_name", name, f"{DATAPACKAGE} lists {name!r}, which {reason}.")
+        elif algorithm not in _HASHES:
+            check.add("datapackage_unreadable", name, f"{DATAPACKAGE} gives {name} a {algorithm or 'nameless'} hash; "
+                                                      f"only {', '.join(_HASHES)} are checked.")
+        elif name not in entries:
+            check.add("file_missing", name, f"{name} is listed in {DATAPACKAGE} but missing from the WACZ.")
+        elif _member_hash(archive, entries[name], algorithm, resource["bytes"]) != (expected, resource["bytes"]):
+            check.add("file_modified", name, f"{name} was modified: its {algorithm.upper()} or size differs from "
+                                             f"{DATAPACKAGE} (expected {expected[:16]}..., {resource['bytes']} bytes).")
+    for name in sorted(set(entries) - {r["path"] for r in resources} - {DATAPACKAGE, DIGEST}):
+        check.add("file_extra", name, f"{name} is in the WACZ but not in {DATAPACKAGE}: it was added.")
+
+
+def _member_hash(archive, info: zipfile.ZipInfo, algorithm: str, listed_size: int) -> tuple[str, int]:
+    # Read at most one byte more than both the datapackage and the archive state, so a zip bomb cannot run on.
+    limit, digest, size = min(listed_size, info.file_size) + 1, hashlib.new(algorithm), 0
+    with archive.open(info) as member:
+        while size < limit:
+            chunk = member.read(min(1 << 20, limit - size))
+            if not chunk:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _b64(text, what: str, check: WaczCheck) -> bytes | None:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        check.add("signature_invalid", DIGEST, f"The {what} in signedData is not base64.")
+        return None
+
+
+def _check_anonymous(check: WaczCheck, signed: dict, trusted_public_key: bytes | None) -> None:
+    der, signature = _b64(signed["publicKey"], "publicKey", check), _b64(signed["signature"], "signature", check)
+    if der is None or signature is None:
+        return
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm) as e:
+        check.add("signature_invalid", DIGEST, f"The publicKey in signedData is no DER public key ({e}).")
+        return
+    if isinstance(key, Ed25519PublicKey):
+        check.public_key_sha256 = signing.fingerprint(signing.public_key_pem(key))
+    else:
+        check.public_key_sha256 = hashlib.sha256(der).hexdigest()
+    check.signer = f"key {check.public_key_sha256}"
+    why = _signature_problem(key, signature, signed["hash"].encode("utf-8"))
+    if why:
+        check.add("signature_invalid", DIGEST, f"The signature in {DIGEST} {why}: the signed hash or the "
+                                               "signature was edited, or the key replaced.")
+    if trusted_public_key is None:
+        return
+    try:
+        trusted = serialization.load_pem_public_key(trusted_public_key).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, UnsupportedAlgorithm) as e:
+        check.add("untrusted_key", None, f"The trusted key given holds no PEM public key ({e}); pass the PEM file "
+                                         "the rights holder publishes.")
+        return
+    if trusted != der:
+        check.add("untrusted_key", DIGEST, f"The WACZ is signed with key {check.public_key_sha256[:16]}..., not "
+                                           "the trusted key given; the key and signature were replaced.")
+
+
+def _signature_problem(key, signature: bytes, data: bytes) -> str | None:
+    """Why `signature` is not `key`'s signature of `data`, or None when it is. ECDSA signatures may be
+    DER (as authsign and OpenSSL write them) or raw r|s (as WebCrypto, thus ArchiveWeb.page, writes them)."""
+    try:
+        if isinstance(key, Ed25519PublicKey):
+            key.verify(signature, data)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in ("secp256r1", "secp384r1"):
+            half = (key.curve.key_size + 7) // 8
+            if len(signature) == 2 * half:
+                signature = encode_dss_signature(int.from_bytes(signature[:half]), int.from_bytes(signature[half:]))
+            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return f"is made with a {type(key).__name__.removeprefix('_')}, which the spec does not use"
+    except InvalidSignature:
+        return "does not verify"
+    return None
+
+
+def _check_domain(check: WaczCheck, signed: dict, ca_roots: list[x509.Certificate] | None) -> None:
+    domain = str(signed["domain"])
+    check.signer = f"domain {domain}"
+    try:
+        chain = x509.load_pem_x509_certificates(str(signed["domainCert"]).encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as e:
+        check.add("certificate_invalid", DIGEST, f"The domainCert in signedData holds no PEM certificates ({e}).")
+        return
+    signature = _b64(signed["signature"], "signature", check)
+    if signature is None:
+        return
+    why = _signature_problem(chain[0].public_key(), signature, signed["hash"].encode("utf-8"))
+    if why:
+        check.add("signature_invalid", DIGEST, f"The signature in {DIGEST} {why} with the domain certificate of "
+                                               f"{domain}: the signed hash or the signature was edited.")
+    roots = ca_roots if ca_roots is not None else x509.load_pem_x509_certificates(Path(certifi.where()).read_bytes())
+    try:
+        verifier = (PolicyBuilder().store(Store(roots)).time(parse_time(signed["created"]))
+                    .build_server_verifier(x509.DNSName(domain)))
+        verifier.verify(chain[0], chain[1:])
+    except (VerificationError, ValueError) as e:
+        check.add("certificate_invalid", DIGEST, f"The domain certificate does not prove {domain} signed at "
+                                                 f"{signed['created']}: {e}.")
+
+
+def _check_stamp(check: WaczCheck, signed: dict, tsa_roots: list[x509.Certificate] | None) -> None:
+    token = _b64(signed["timeSignature"], "timeSignature", check)
+    if token is None:
+        return
+    carried = []
+    if signed.get("timestampCert"):
+        try:
+            carried = x509.load_pem_x509_certificates(str(signed["timestampCert"]).encode("ascii"))
+        except (ValueError, UnicodeEncodeError) as e:
+            check.add("timestamp_invalid", DIGEST, f"The timestampCert in signedData holds no PEM certificates ({e}).")
+            return
+    roots = tsa_roots or carried or None
+    stamped_at, why = timestamp.check(token, signed["signature"].encode("ascii"), roots)
+    if why:
+        check.add("timestamp_invalid", DIGEST, f"The timeSignature does not time-stamp this signature: {why}.")
+        return
+    check.stamped_at, check.stamp_trusted = stamped_at, bool(tsa_roots)
+    check.stamp_authority = _common_name(carried[0]) if carried else None
+    try:
+        late = parse_time(stamped_at) - parse_time(signed["created"])
+    except ValueError:
+        late = None
+    if late is None or not datetime.timedelta(seconds=-1) <= late <= MAX_STAMP_DELAY:
+        check.add("timestamp_invalid", DIGEST, f"The time-stamp says {stamped_at}, but the WACZ claims to be created "
+                                               f"{signed['created']}: more than 10 minutes apart.")
+
+
+def _common_name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else cert.subject.rfc4514_string()

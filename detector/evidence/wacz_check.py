@@ -19,6 +19,7 @@ import binascii
 import datetime
 import hashlib
 import json
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from detector.evidence.bundle_check import BundleCheck, safe_entries, unsafe_name
@@ -83,20 +85,16 @@ def verify_wacz(path: Path, trusted_public_key: bytes | None = None, tsa_roots: 
         if package is None or digest is None:
             return check
         actual = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
-        if digest.get("hash") != actual or digest.get("path", DATAPACKAGE) != DATAPACKAGE:
-            check.add("digest_mismatch", DATAPACKAGE, f"{DATAPACKAGE} does not match the hash in {DIGEST} (its "
-                                                      f"SHA-256 is {actual[7:23]}...): one of the two was edited.")
         signed = digest.get("signedData")
         if not isinstance(signed, dict):
             check.add("unsigned", DIGEST, f"{DIGEST} holds no signedData block: the WACZ is not signed.")
-            return check
-        if not all(isinstance(signed.get(k), str) for k in ("hash", "signature", "created")):
+        elif not all(isinstance(signed.get(k), str) for k in ("hash", "signature", "created")):
             check.add("signature_invalid", DIGEST, f"The signedData of {DIGEST} lacks its hash, signature or "
                                                    "created time (each a string).")
+            signed = None
+        _check_digest(check, actual, digest, signed)
+        if not isinstance(signed, dict):
             return check
-        if signed["hash"] != actual:
-            check.add("digest_mismatch", DIGEST, f"The signed hash in {DIGEST} is not the hash of {DATAPACKAGE}: "
-                                                 "the datapackage or its digest was replaced after signing.")
         if signed["created"] != package.get("created"):
             check.add("created_mismatch", DIGEST, f"The signed created time {signed['created']!r} is not the "
                                                   f"created time of {DATAPACKAGE} ({package.get('created')!r}).")
@@ -115,6 +113,22 @@ def verify_wacz(path: Path, trusted_public_key: bytes | None = None, tsa_roots: 
         else:
             check.notes.append("It is not time-stamped: only the signature vouches for when it was made.")
     return check
+
+
+def _check_digest(check: WaczCheck, actual: str, digest: dict, signed: dict | None) -> None:
+    """Name which of datapackage.json and its digest changed: the signed hash tells them apart."""
+    listed_ok = digest.get("hash") == actual and digest.get("path", DATAPACKAGE) == DATAPACKAGE
+    signed_ok = signed is None or signed["hash"] == actual
+    if signed_ok and not listed_ok:
+        check.add("digest_mismatch", DIGEST, f"The hash or path in {DIGEST} was edited: it no longer names "
+                                             f"{DATAPACKAGE} (SHA-256 {actual[7:23]}...).")
+    elif not signed_ok and signed["hash"] == digest.get("hash"):
+        check.add("digest_mismatch", DATAPACKAGE, f"{DATAPACKAGE} was modified after it was signed: its SHA-256 "
+                                                  f"({actual[7:23]}...) is not the signed one.")
+    elif not signed_ok:
+        check.add("digest_mismatch", DIGEST, f"The signed hash in {DIGEST} is not the hash of {DATAPACKAGE}"
+                                             + ("" if listed_ok else " nor the digest's own hash")
+                                             + ": the digest was edited or replaced after signing.")
 
 
 def _read(archive, entries, name: str, check: WaczCheck) -> bytes | None:
@@ -254,7 +268,7 @@ def _check_domain(check: WaczCheck, signed: dict, ca_roots: list[x509.Certificat
     if why:
         check.add("signature_invalid", DIGEST, f"The signature in {DIGEST} {why} with the domain certificate of "
                                                f"{domain}: the signed hash or the signature was edited.")
-    roots = ca_roots if ca_roots is not None else x509.load_pem_x509_certificates(Path(certifi.where()).read_bytes())
+    roots = ca_roots if ca_roots is not None else _web_roots()
     try:
         verifier = (PolicyBuilder().store(Store(roots)).time(parse_time(signed["created"]))
                     .build_server_verifier(x509.DNSName(domain)))
@@ -262,6 +276,12 @@ def _check_domain(check: WaczCheck, signed: dict, ca_roots: list[x509.Certificat
     except (VerificationError, ValueError) as e:
         check.add("certificate_invalid", DIGEST, f"The domain certificate does not prove {domain} signed at "
                                                  f"{signed['created']}: {e}.")
+
+
+def _web_roots() -> list[x509.Certificate]:
+    with warnings.catch_warnings():  # one of Mozilla's old roots has a serial number RFC 5280 no longer allows
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_pem_x509_certificates(Path(certifi.where()).read_bytes())
 
 
 def _check_stamp(check: WaczCheck, signed: dict, tsa_roots: list[x509.Certificate] | None) -> None:

@@ -87,10 +87,10 @@ def verify_bundle(
     """Check a bundle's or WACZ's signature and every file's hash; name whatever was tampered with (exit 1)."""
     from detector.evidence.wacz_check import is_wacz
 
-    for given, what in ((path, "FILE"), (key, "--key"), (tsa_cert, "--tsa-cert")):
+    for given, what in ((path, "bundle"), (key, "--key"), (tsa_cert, "--tsa-cert")):
         if given is not None and not given.is_file():
             raise UsageError(f"{what}: no such file: {given}." + (" Give the .zip or .wacz that `copyhound export` "
-                                                                   "wrote." if what == "FILE" else ""))
+                                                                   "wrote." if what == "bundle" else ""))
     if is_wacz(path):
         _verify_wacz(path, key, tsa_cert)
         return

@@ -20,6 +20,7 @@ from support import run_cli
 from test_bundle import codes, rewrite
 
 from detector.config import ProvenanceSettings, Settings
+from detector.errors import TimestampUnavailable
 from detector.evidence.wacz_check import verify_wacz
 from detector.evidence.wacz_export import write_wacz
 from detector.evidence.wacz_signing import DATAPACKAGE, DIGEST
@@ -225,3 +226,16 @@ def test_export_writes_a_signed_wacz_that_verify_bundle_checks(signed, tmp_path)
     bad = run_cli("verify-bundle", str(tmp_path / "bad.wacz"))
     assert bad.returncode == 1
     assert f"file_modified: {name} was modified" in " ".join(bad.stderr.split())
+
+
+def test_without_a_tsa_the_wacz_is_signed_not_stamped_and_an_unreachable_tsa_leaves_no_wacz(tmp_path):
+    env = build_env(tmp_path, status="confirmed")
+    path = tmp_path / "plain.wacz"
+    assert "timeSignature" not in write_wacz(env.ws, env.store, env.settings, [env.match_id], path)
+    check = verify_wacz(path, trusted_public_key=signing.public_key(env.ws))
+    assert check.ok and check.stamped_at is None and check.notes[0].startswith("It is not time-stamped")
+
+    gone = replace(env.settings, provenance=ProvenanceSettings(tsa_url="http://127.0.0.1:9/tsr", tsa_timeout=2))
+    with pytest.raises(TimestampUnavailable, match="did not answer"):
+        write_wacz(env.ws, env.store, gone, [env.match_id], path)
+    assert not path.exists()

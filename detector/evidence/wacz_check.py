@@ -119,7 +119,10 @@ def _check_digest(check: WaczCheck, actual: str, digest: dict, signed: dict | No
     """Name which of datapackage.json and its digest changed: the signed hash tells them apart."""
     listed_ok = digest.get("hash") == actual and digest.get("path", DATAPACKAGE) == DATAPACKAGE
     signed_ok = signed is None or signed["hash"] == actual
-    if signed_ok and not listed_ok:
+    if signed is None and not listed_ok:
+        check.add("digest_mismatch", DATAPACKAGE, f"{DATAPACKAGE} does not match the hash in {DIGEST} (its SHA-256 "
+                                                  f"is {actual[7:23]}...): one of the two was edited.")
+    elif signed_ok and not listed_ok:
         check.add("digest_mismatch", DIGEST, f"The hash or path in {DIGEST} was edited: it no longer names "
                                              f"{DATAPACKAGE} (SHA-256 {actual[7:23]}...).")
     elif not signed_ok and signed["hash"] == digest.get("hash"):

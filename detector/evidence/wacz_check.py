@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from rfc3161_client import decode_timestamp_response
 
 from detector.evidence.bundle_check import BundleCheck, safe_entries, unsafe_name
 from detector.evidence.wacz_signing import DATAPACKAGE, DIGEST, MAX_STAMP_DELAY, parse_time
@@ -40,6 +41,12 @@ from detector.provenance import signing, timestamp
 
 _MAX_JSON_BYTES = 64_000_000
 _HASHES = ("sha256", "sha384", "sha512")
+#: What the spec puts in datapackage-digest.json and in its signedData. Only `hash` is signed, so an
+#: unknown name (a renamed "timeSignature", say) is refused rather than silently skipped.
+_DIGEST_FIELDS = {"path", "hash", "signedData"}
+_SIGNED_FIELDS = {"hash", "created", "software", "version", "signature", "publicKey", "domain", "domainCert",
+                  "timeSignature", "timestampCert", "crossSignedCert"}
+_SPEC_VERSIONS = {"0.1.0"}
 
 
 @dataclass
@@ -92,6 +99,7 @@ def verify_wacz(path: Path, trusted_public_key: bytes | None = None, tsa_roots: 
             check.add("signature_invalid", DIGEST, f"The signedData of {DIGEST} lacks its hash, signature or "
                                                    "created time (each a string).")
             signed = None
+        _check_field_names(check, digest, signed)
         _check_digest(check, actual, digest, signed)
         if not isinstance(signed, dict):
             return check
@@ -115,9 +123,19 @@ def verify_wacz(path: Path, trusted_public_key: bytes | None = None, tsa_roots: 
     return check
 
 
+def _check_field_names(check: WaczCheck, digest: dict, signed: dict | None) -> None:
+    unknown = sorted(set(digest) - _DIGEST_FIELDS) + sorted(f"signedData.{k}" for k in set(signed or {}) - _SIGNED_FIELDS)
+    if unknown:
+        check.add("digest_mismatch", DIGEST, f"{DIGEST} has fields the signing spec does not define "
+                                             f"({', '.join(unknown)}): it was edited.")
+    if signed and signed.get("version", "0.1.0") not in _SPEC_VERSIONS:
+        check.add("signature_invalid", DIGEST, f"signedData.version {signed['version']!r} is not a version of the "
+                                               f"signing spec this checks ({', '.join(sorted(_SPEC_VERSIONS))}).")
+
+
 def _check_digest(check: WaczCheck, actual: str, digest: dict, signed: dict | None) -> None:
     """Name which of datapackage.json and its digest changed: the signed hash tells them apart."""
-    listed_ok = digest.get("hash") == actual and digest.get("path", DATAPACKAGE) == DATAPACKAGE
+    listed_ok = digest.get("hash") == actual and digest.get("path") == DATAPACKAGE
     signed_ok = signed is None or signed["hash"] == actual
     if signed is None and not listed_ok:
         check.add("digest_mismatch", DATAPACKAGE, f"{DATAPACKAGE} does not match the hash in {DIGEST} (its SHA-256 "
@@ -197,11 +215,17 @@ def _member_hash(archive, info: zipfile.ZipInfo, algorithm: str, listed_size: in
 
 
 def _b64(text, what: str, check: WaczCheck) -> bytes | None:
+    """The bytes of a base64 field; only the canonical encoding of them is accepted, so no character of
+    the field can change unnoticed (a decoder ignores the spare bits of the last one)."""
     try:
-        return base64.b64decode(str(text), validate=True)
+        raw = base64.b64decode(str(text), validate=True)
     except (binascii.Error, ValueError):
-        check.add("signature_invalid", DIGEST, f"The {what} in signedData is not base64.")
+        raw = None
+    if raw is None or base64.b64encode(raw).decode("ascii") != text:
+        check.add("timestamp_invalid" if what == "timeSignature" else "signature_invalid", DIGEST,
+                  f"The {what} in signedData is not base64 (as written by its signer): it was edited.")
         return None
+    return raw
 
 
 def _check_anonymous(check: WaczCheck, signed: dict, trusted_public_key: bytes | None) -> None:
@@ -289,17 +313,10 @@ def _web_roots() -> list[x509.Certificate]:
 
 def _check_stamp(check: WaczCheck, signed: dict, tsa_roots: list[x509.Certificate] | None) -> None:
     token = _b64(signed["timeSignature"], "timeSignature", check)
-    if token is None:
+    carried = None if token is None else _timestamp_certificates(check, signed, token)
+    if carried is None:
         return
-    carried = []
-    if signed.get("timestampCert"):
-        try:
-            carried = x509.load_pem_x509_certificates(str(signed["timestampCert"]).encode("ascii"))
-        except (ValueError, UnicodeEncodeError) as e:
-            check.add("timestamp_invalid", DIGEST, f"The timestampCert in signedData holds no PEM certificates ({e}).")
-            return
-    roots = tsa_roots or carried or None
-    stamped_at, why = timestamp.check(token, signed["signature"].encode("ascii"), roots)
+    stamped_at, why = timestamp.check(token, signed["signature"].encode("utf-8"), tsa_roots or carried or None)
     if why:
         check.add("timestamp_invalid", DIGEST, f"The timeSignature does not time-stamp this signature: {why}.")
         return
@@ -314,6 +331,34 @@ def _check_stamp(check: WaczCheck, signed: dict, tsa_roots: list[x509.Certificat
                                                f"{signed['created']}: more than 10 minutes apart.")
 
 
-def _common_name(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else cert.subject.rfc4514_string()
+def _timestamp_certificates(check: WaczCheck, signed: dict, token: bytes) -> list[x509.Certificate] | None:
+    """The certificates of `timestampCert`, or None (with the problem named) when they are not a chain
+    (each signed by the next, a last self-issued one by itself) that holds every certificate the token
+    carries: neither is covered by a signature, so an edit shows only as that disagreement."""
+    text = str(signed.get("timestampCert") or "").strip()
+    try:
+        if text and not (text.startswith("-----BEGIN CERTIFICATE-----") and text.endswith("-----END CERTIFICATE-----")):
+            raise ValueError("it holds text outside its certificates")  # which a PEM reader would skip unseen
+        chain = x509.load_pem_x509_certificates(text.encode("utf-8")) if text else []
+        for cert, issuer in zip(chain, chain[1:] + chain[-1:], strict=True):
+            if cert is not issuer or cert.issuer == cert.subject:
+                cert.verify_directly_issued_by(issuer)
+        listed = {cert.public_bytes(serialization.Encoding.DER) for cert in chain}
+        in_token = decode_timestamp_response(token).signed_data.certificates
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm, x509.InvalidVersion) as e:
+        check.add("timestamp_invalid", DIGEST, f"The timestampCert in signedData is not a valid certificate chain "
+                                               f"({e or type(e).__name__}): it was edited.")
+        return None
+    if not set(in_token) <= listed:
+        check.add("timestamp_invalid", DIGEST, "The timestampCert in signedData does not hold the certificate the "
+                                               "time-stamp carries: one of the two was edited.")
+        return None
+    return chain
+
+
+def _common_name(cert: x509.Certificate) -> str | None:
+    try:
+        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        return str(names[0].value) if names else cert.subject.rfc4514_string()
+    except ValueError:
+        return None

@@ -79,16 +79,30 @@ def test_a_signed_wacz_carries_the_specs_signed_data_and_verifies(signed):
         datetime.timedelta(minutes=10)
 
 
+def flip_at(position: int):
+    return lambda data: data[:position] + bytes([data[position] ^ 1]) + data[position + 1:]
+
+
 def test_one_changed_byte_in_any_member_is_named(signed, tmp_path):
     _, path, roots = signed
     with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
+        names, text = archive.namelist(), archive.read(DIGEST).decode()
     assert len(names) >= 5  # the WARC, the index, the pages, datapackage.json and its digest
-    for name in names:
-        def flip(member, data, name=name):
-            middle = len(data) // 2
-            return data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1:] if member == name else data
-        check = verify_wacz(rewrite(path, tmp_path / "flipped.wacz", flip), tsa_roots=roots)
+    edits = [(name, lambda data: flip_at(len(data) // 2)(data)) for name in names if name != DIGEST]
+    # The digest file: one byte of each field's name and of its value, but the `software` label, which
+    # the spec leaves unsigned. A quarter into the time-stamp token is its signed content or the TSA's
+    # certificate; a few bytes of its envelope (the SignerInfo's version) no RFC 3161 verifier reads.
+    digest, signed_at = json.loads(text), text.index('"signedData"')
+    for fields, offset in ((digest, 0), (digest["signedData"], signed_at)):
+        for key, value in fields.items():
+            at = text.index(f'"{key}": ', offset)
+            edits.append((DIGEST, flip_at(at + 1)))
+            if isinstance(value, str) and key != "software":
+                edits.append((DIGEST, flip_at(at + len(f'"{key}": ') + len(json.dumps(value)) // 4)))
+    assert len(edits) > 20
+    for name, edit in edits:
+        check = verify_wacz(rewrite(path, tmp_path / "flipped.wacz", lambda member, data, name=name, edit=edit:
+                                    edit(data) if member == name else data), tsa_roots=roots)
         assert not check.ok and name in [p.path for p in check.problems], (name, codes(check))
         if name not in (DATAPACKAGE, DIGEST):
             assert codes(check) == [("file_modified", name)]

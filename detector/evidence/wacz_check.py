@@ -285,13 +285,15 @@ def _check_domain(check: WaczCheck, signed: dict, ca_roots: list[x509.Certificat
     check.signer = f"domain {domain}"
     try:
         chain = x509.load_pem_x509_certificates(str(signed["domainCert"]).encode("ascii"))
-    except (ValueError, UnicodeEncodeError) as e:
-        check.add("certificate_invalid", DIGEST, f"The domainCert in signedData holds no PEM certificates ({e}).")
+        key = chain[0].public_key()
+    except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm, x509.InvalidVersion) as e:
+        check.add("certificate_invalid", DIGEST, f"The domainCert in signedData holds no readable PEM certificate "
+                                                 f"({e}).")
         return
     signature = _b64(signed["signature"], "signature", check)
     if signature is None:
         return
-    why = _signature_problem(chain[0].public_key(), signature, signed["hash"].encode("utf-8"))
+    why = _signature_problem(key, signature, signed["hash"].encode("utf-8"))
     if why:
         check.add("signature_invalid", DIGEST, f"The signature in {DIGEST} {why} with the domain certificate of "
                                                f"{domain}: the signed hash or the signature was edited.")

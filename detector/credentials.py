@@ -78,10 +78,10 @@ def _anchors(path: str) -> str | None:
     try:
         pem = Path(path).expanduser().read_bytes()
         x509.load_pem_x509_certificates(pem)
+        return pem.decode("utf-8")
     except (OSError, ValueError) as e:
         raise ConfigError(f"evidence.c2pa_trust_anchors {path!r} holds no readable PEM certificate ({e}); point it "
                           "at a PEM file of the CA certificates whose signers you trust, or leave it empty.") from e
-    return pem.decode("ascii")
 
 
 def read_credentials(data: bytes, anchors: str | None = None) -> Credentials | None:

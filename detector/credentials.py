@@ -16,7 +16,13 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
+from cryptography import x509
+
+from detector.config import Settings
+from detector.errors import ConfigError
 from detector.sniff import sniff
 from detector.text import oneline
 
@@ -59,15 +65,40 @@ class Credentials:
         return " ".join(parts)
 
 
-def read_credentials(data: bytes) -> Credentials | None:
-    """The file's Content Credentials, or None when it carries none (or its format cannot)."""
+def trust_anchors(settings: Settings) -> str | None:
+    """The PEM text of evidence.c2pa_trust_anchors, or None when none is configured; ConfigError names
+    a file that is missing or holds no certificate."""
+    return _anchors(settings.evidence.c2pa_trust_anchors)
+
+
+@lru_cache(maxsize=4)
+def _anchors(path: str) -> str | None:
+    if not path:
+        return None
+    try:
+        pem = Path(path).expanduser().read_bytes()
+        x509.load_pem_x509_certificates(pem)
+        return pem.decode("utf-8")
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"evidence.c2pa_trust_anchors {path!r} holds no readable PEM certificate ({e}); point it "
+                          "at a PEM file of the CA certificates whose signers you trust, or leave it empty.") from e
+
+
+def read_credentials(data: bytes, anchors: str | None = None) -> Credentials | None:
+    """The file's Content Credentials, or None when it carries none (or its format cannot). With
+    `anchors` (PEM CA certificates, see `trust_anchors`), a signer whose certificate chains to one of
+    them reads 'Trusted'."""
     media_type = MEDIA_TYPES.get(sniff(data) or "")
     if media_type is None:
         return None
     import c2pa
 
     try:
-        reader = c2pa.Reader(media_type, io.BytesIO(data))
+        if anchors:
+            context = c2pa.Context(c2pa.Settings.from_dict({"trust": {"trust_anchors": anchors}}))
+            reader = c2pa.Reader(media_type, io.BytesIO(data), context=context)
+        else:
+            reader = c2pa.Reader(media_type, io.BytesIO(data))
         store = json.loads(reader.json())
     except c2pa.C2paError.ManifestNotFound:
         return None

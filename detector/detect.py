@@ -23,7 +23,14 @@ from detector import __version__, catalogue, common
 from detector.align import Aligner
 from detector.cascade import Gates, Passage, verify_copy
 from detector.config import Settings
-from detector.credentials import Credentials, credentials_signal, from_record, read_credentials, to_record
+from detector.credentials import (
+    Credentials,
+    credentials_signal,
+    from_record,
+    read_credentials,
+    to_record,
+    trust_anchors,
+)
 from detector.decide import PARTIAL_INLIERS, Decision, decide
 from detector.embedders import Embedder
 from detector.errors import ConfigError, ImageRefused
@@ -318,7 +325,7 @@ class Detector:
         finally:
             seconds["decode"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        credentials = to_record(read_credentials(data))
+        credentials = to_record(read_credentials(data, trust_anchors(self.settings)))
         seconds["credentials"] += time.perf_counter() - clock
         findings, passage = self.examine(sha256, decoded, seconds)
         return Analysis(findings, None, seconds, credentials, passage.as_dict())
@@ -327,7 +334,7 @@ class Detector:
         """The work's Content Credentials as read at registration; a work registered before they
         were stored is read now, once, and stored."""
         if asset.get("credentials") is None:
-            asset["credentials"] = to_record(read_credentials(self.blobs.get(asset["sha256"])))
+            asset["credentials"] = to_record(read_credentials(self.blobs.get(asset["sha256"]), trust_anchors(self.settings)))
             self.store.set_asset_credentials(asset["id"], asset["credentials"])
         return from_record(asset["credentials"])
 

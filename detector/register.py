@@ -17,7 +17,7 @@ from PIL import Image
 
 from detector import catalogue
 from detector.config import IntakeSettings, Settings
-from detector.credentials import read_credentials, to_record
+from detector.credentials import read_credentials, to_record, trust_anchors
 from detector.embedders import Embedder
 from detector.errors import ImageRefused
 from detector.features import LocalFeatures
@@ -166,6 +166,7 @@ class _Job:
     intake: IntakeSettings | None = None
     blobs_dir: Path | None = None
     keep_image: bool = False
+    anchors: str | None = None  # the C2PA trust anchors (evidence.c2pa_trust_anchors)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def _read(path: Path, store: Store, owner_id: int, settings: Settings, blobs_dir
     sha = sha256_hex(data)
     if (existing := store.asset_by_sha(owner_id, sha)) is not None:
         return _Job(path, _already(name, existing["id"]))
-    return _Job(path, None, data, sha, settings.intake, blobs_dir, keep_image)
+    return _Job(path, None, data, sha, settings.intake, blobs_dir, keep_image, trust_anchors(settings))
 
 
 def _prepare(job: _Job) -> _Prepared | Outcome:
@@ -215,7 +216,7 @@ def _prepare(job: _Job) -> _Prepared | Outcome:
         "sha256": job.sha256, "filename": printable(job.path.name),
         "width": image.width, "height": image.height, "format": image.format,
         "frames": image.frames, "byte_size": len(job.data), "rights": image.rights.as_dict(),
-        "credentials": to_record(read_credentials(job.data)),
+        "credentials": to_record(read_credentials(job.data, job.anchors)),
         "creator": image.rights.creator, "license_url": image.rights.rights_url,
         **fingerprint.as_dict(),
     }

@@ -53,7 +53,9 @@ def export(
     asset: Annotated[int | None, typer.Option(help="Every match of this asset (not rejected/authorized).")] = None,
     status: Annotated[str | None, typer.Option(help="Every match with this status, e.g. confirmed.")] = None,
     since: Annotated[str | None, typer.Option(help="Only matches seen on or after this date (YYYY-MM-DD).")] = None,
-    wacz: Annotated[bool, typer.Option("--wacz", help="Also write the captures as a replayable WACZ beside the zip.")] = False,
+    wacz: Annotated[bool, typer.Option("--wacz", help=(
+        "Also write the captures as a replayable WACZ beside the zip, signed (and time-stamped with "
+        "provenance.tsa_url) per the WACZ signing spec."))] = False,
     home: Home = None,
 ) -> None:
     """Export a signed evidence bundle (zip) of matches, with captures, WARC records, reports, notices, offers."""
@@ -66,23 +68,34 @@ def export(
     if wacz:
         from detector.evidence.wacz_export import write_wacz
 
-        replay = write_wacz(ws, store, ids, path.with_suffix(".wacz"))
-        console.print(f"Wrote the captures as WACZ (replay with ReplayWeb.page or pywb) to {replay}",
-                      highlight=False, soft_wrap=True)
+        replay = path.with_suffix(".wacz")
+        signed = write_wacz(ws, store, settings, ids, replay)
+        stamped = (" and time-stamped" if "timeSignature" in signed else
+                   " (not time-stamped: set provenance.tsa_url in config.toml for an RFC 3161 time-stamp)")
+        console.print(f"Wrote the captures as a WACZ, signed{stamped}, to {replay} (replay with ReplayWeb.page or "
+                      "pywb; check with `copyhound verify-bundle`)", highlight=False, soft_wrap=True)
 
 
 @app.command("verify-bundle")
 def verify_bundle(
-    path: Annotated[Path, typer.Argument(metavar="FILE.zip", help="The bundle to check.")],
-    key: Annotated[Path | None, typer.Option(help="Trusted public key (PEM) the bundle must be signed with.")] = None,
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="The bundle (.zip) or signed WACZ (.wacz) to check.")],
+    key: Annotated[Path | None, typer.Option(help="Trusted public key (PEM) the file must be signed with.")] = None,
+    tsa_cert: Annotated[Path | None, typer.Option(
+        "--tsa-cert", help="A WACZ's time-stamp must chain to this TSA certificate (PEM); without it, it is "
+                           "checked against the certificate it carries.")] = None,
 ) -> None:
-    """Check a bundle's signature and every file's hash; name whatever was tampered with (exit 1)."""
+    """Check a bundle's or WACZ's signature and every file's hash; name whatever was tampered with (exit 1)."""
+    from detector.evidence.wacz_check import is_wacz
+
+    for given, what in ((path, "bundle"), (key, "--key"), (tsa_cert, "--tsa-cert")):
+        if given is not None and not given.is_file():
+            raise UsageError(f"{what}: no such file: {given}." + (" Give the .zip or .wacz that `copyhound export` "
+                                                                   "wrote." if what == "bundle" else ""))
+    if is_wacz(path):
+        _verify_wacz(path, key, tsa_cert)
+        return
     from detector.evidence.bundle_check import verify_bundle as check_bundle
 
-    for given, what in ((path, "bundle"), (key, "--key")):
-        if given is not None and not given.is_file():
-            raise UsageError(f"{what}: no such file: {given}." + (" Give the .zip that `copyhound export` wrote."
-                                                                   if what == "bundle" else ""))
     check = check_bundle(path, trusted_public_key=key.read_bytes() if key else None)
     for problem in check.problems:
         err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)
@@ -93,6 +106,29 @@ def verify_bundle(
     if check.checkpoint_time:
         console.print(f"Its ledger entries are proven against a checkpoint time-stamped {check.checkpoint_time} "
                       "(check the TSA's certificate as its README says).", highlight=False, soft_wrap=True)
+
+
+def _verify_wacz(path: Path, key: Path | None, tsa_cert: Path | None) -> None:
+    from detector.evidence.wacz_check import verify_wacz
+    from detector.provenance.timestamp import load_roots
+
+    check = verify_wacz(path, trusted_public_key=key.read_bytes() if key else None,
+                        tsa_roots=load_roots(str(tsa_cert)) if tsa_cert else None)
+    for problem in check.problems:
+        err.print(f"{problem.code}: {problem.message}", highlight=False, markup=False)
+    if not check.ok:
+        raise typer.Exit(1)
+    console.print(f"{path}: intact (every file matches datapackage.json, which matches its signed digest), signed by "
+                  f"{check.signer}" + (" (compare it with the fingerprint the rights holder publishes)."
+                                       if check.signer.startswith("key") else "."), highlight=False, soft_wrap=True)
+    if check.stamped_at:
+        by = f" by {check.stamp_authority}" if check.stamp_authority else ""
+        console.print(f"Time-stamped {check.stamped_at}{by}, " + (
+            "whose certificate chains to --tsa-cert." if check.stamp_trusted else
+            "checked against the certificate it carries; pass --tsa-cert with the TSA's certificate to check who "
+            "stamped it."), highlight=False, soft_wrap=True)
+    for note in check.notes:
+        console.print(note, highlight=False, soft_wrap=True)
 
 
 ledger_app = typer.Typer(help="The provenance ledger (an append-only hash chain).", no_args_is_help=True)

@@ -298,6 +298,10 @@ class EvidenceSettings:
         "full", "What bundles carry of the registered work: 'full' (the file) or 'thumbnail'."
     )
     thumbnail_side: int = setting(512, "Long side of the work's thumbnail in bundles and reports.")
+    c2pa_trust_anchors: str = setting(
+        "", "PEM file of the CA certificates whose Content Credentials (C2PA) signers show as trusted; empty: "
+        "none, so every intact manifest reads 'Valid' (signer on no trust list), not 'Trusted'."
+    )
 
 
 @dataclass(frozen=True)

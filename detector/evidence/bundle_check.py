@@ -91,7 +91,7 @@ def verify_bundle(path: Path, trusted_public_key: bytes | None = None) -> Bundle
         check.add("not_a_zip", None, f"{path} is not a readable zip file ({e}).")
         return check
     with archive:
-        entries = _safe_entries(archive, check)
+        entries = safe_entries(archive, check)
         manifest_bytes = _read(archive, entries, MANIFEST, _MAX_MANIFEST_BYTES, check)
         signature = _read(archive, entries, SIGNATURE, 1024, check)
         public_pem = _read(archive, entries, PUBLIC_KEY, 4096, check)
@@ -120,7 +120,7 @@ def verify_bundle(path: Path, trusted_public_key: bytes | None = None) -> Bundle
     return check
 
 
-def _safe_entries(archive: zipfile.ZipFile, check: BundleCheck) -> dict[str, zipfile.ZipInfo]:
+def safe_entries(archive: zipfile.ZipFile, check: BundleCheck) -> dict[str, zipfile.ZipInfo]:
     """Archive members by name. Folder entries (as `zip -r` adds) hold nothing and are skipped,
     once their names are found safe."""
     entries: dict[str, zipfile.ZipInfo] = {}

@@ -15,7 +15,7 @@ import jinja2
 
 from detector import cmi
 from detector.config import Settings
-from detector.credentials import credentials_sentences, read_credentials
+from detector.credentials import credentials_sentences, read_credentials, trust_anchors
 from detector.errors import ActionRefused, ImageRefused
 from detector.evidence import explain
 from detector.evidence.region import matched_regions
@@ -111,7 +111,9 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
     if copy is not None:
         removed = cmi.removal_sentences(cmi.compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
         if case.work_bytes is not None:
-            removed += credentials_sentences(read_credentials(case.work_bytes), read_credentials(case.copy_bytes))[0]
+            anchors = trust_anchors(settings)
+            removed += credentials_sentences(read_credentials(case.work_bytes, anchors),
+                                             read_credentials(case.copy_bytes, anchors))[0]
         lines += removed + ([cmi.statute(law)] if removed else [])
     return lines
 

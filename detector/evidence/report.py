@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 import detector
 from detector import cmi
 from detector.config import Settings
-from detector.credentials import Credentials, credentials_sentences, read_credentials
+from detector.credentials import Credentials, credentials_sentences, read_credentials, trust_anchors
 from detector.errors import ImageRefused
 from detector.evidence import explain
 from detector.evidence.case import Case, environment, load_case
@@ -364,7 +364,9 @@ def build(case: Case, settings: Settings) -> Report:
     headers = sorted((str(k), oneline(v)) for k, v in ((case.candidate or {}).get("headers") or {}).items())
     rights = cmi.compare_rights(case.asset.get("rights") or {}, copy_rights)
     screenshot, screenshot_rows = _screenshot(case)
-    work_cc, copy_cc = (None if data is None else read_credentials(data) for data in (case.work_bytes, case.copy_bytes))
+    anchors = trust_anchors(settings)
+    work_cc, copy_cc = (None if data is None else read_credentials(data, anchors)
+                        for data in (case.work_bytes, case.copy_bytes))
     cc_removed, cc_found = credentials_sentences(work_cc, copy_cc)
     return Report(
         case=case, work=work_pic, copy=copy_pic, picture_problem=problem,

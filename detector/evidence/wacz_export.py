@@ -3,8 +3,9 @@ package), which ReplayWeb.page and pywb open to replay the page as it was crawle
 
 It holds the same WARC records as the signed bundle (`bundle.capture_records`, and
 `bundle.screenshot_records` for the page's screenshot, a `urn:view:PAGE` resource as
-browsertrix-crawler writes them), and a pages list naming each match's page. The WACZ is for viewing; the signed zip stays
-the evidence (the WACZ's own datapackage carries SHA-256 digests of its files, but no signature).
+browsertrix-crawler writes them), and a pages list naming each match's page. Its datapackage lists the
+SHA-256 of every file, and its datapackage-digest.json is signed with the workspace key and, with
+provenance.tsa_url, time-stamped (`wacz_signing`); `copyhound verify-bundle FILE.wacz` checks it all.
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ from pathlib import Path
 
 from wacz.main import main as wacz_main
 
+from detector.config import Settings
 from detector.errors import UsageError
 from detector.evidence.bundle import capture_records, screenshot_records
 from detector.evidence.case import load_case
+from detector.evidence.wacz_signing import sign_wacz
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 
 
-def write_wacz(ws: Workspace, store: Store, match_ids: list[int], out_path: Path,
-               *, owner_id: int | None = None) -> Path:
-    """Write the WACZ of `match_ids` to `out_path`; UsageError when none of them has a capture."""
+def write_wacz(ws: Workspace, store: Store, settings: Settings, match_ids: list[int], out_path: Path,
+               *, owner_id: int | None = None) -> dict:
+    """Write the signed WACZ of `match_ids` to `out_path`; returns its `signedData`. UsageError when
+    none of them has a capture, TimestampUnavailable when the configured TSA does not stamp it (then
+    no WACZ is left behind)."""
     pages = [{"format": "json-pages-1.0", "id": "pages", "title": "copyhound captures"}]
     out_path = Path(out_path)
     with tempfile.TemporaryDirectory(prefix="copyhound-wacz-") as tmp:
@@ -61,4 +66,8 @@ def write_wacz(ws: Workspace, store: Store, match_ids: list[int], out_path: Path
                               "--desc", f"Captures of match(es) {', '.join(map(str, sorted(set(match_ids))))}"])
         if code:
             raise UsageError(f"The wacz package could not write {out_path}: {chatter.getvalue().strip()[-300:]}")
-    return out_path
+    try:
+        return sign_wacz(ws, settings, out_path)
+    except BaseException:
+        out_path.unlink(missing_ok=True)  # an unsigned WACZ must not pass for the signed one
+        raise

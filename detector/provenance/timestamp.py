@@ -76,17 +76,19 @@ def check(token: bytes, data: bytes, roots: list[x509.Certificate] | None = None
         response = decode_timestamp_response(token)
     except ValueError as e:
         return None, f"it is not an RFC 3161 time-stamp response ({e})"
-    trusted = roots or [x509.load_der_x509_certificate(der) for der in response.signed_data.certificates]
-    if not trusted:
-        return None, "it carries no TSA certificate and no trusted TSA certificate is configured"
-    builder = VerifierBuilder()
-    for cert in trusted:
-        builder = builder.add_root_certificate(cert)
+    # The token's parts are parsed as they are read: a malformed one raises ValueError, a certificate with
+    # an unknown version InvalidVersion, here or inside the verifier.
     try:
+        trusted = roots or [x509.load_der_x509_certificate(der) for der in response.signed_data.certificates]
+        if not trusted:
+            return None, "it carries no TSA certificate and no trusted TSA certificate is configured"
+        builder = VerifierBuilder()
+        for cert in trusted:
+            builder = builder.add_root_certificate(cert)
         builder.build().verify_message(response, data)
-    except VerificationError as e:
+        return _iso(response), None
+    except (VerificationError, ValueError, x509.InvalidVersion) as e:
         return None, f"it does not verify ({e})"
-    return _iso(response), None
 
 
 def load_roots(path: str) -> list[x509.Certificate] | None:

@@ -4,15 +4,19 @@ chain made with `cryptography`), read back by the report and the notices."""
 import datetime
 import io
 import json
+from dataclasses import replace
 
 import c2pa
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from evidence_case import build_env, copy_jpeg
 
-from detector.credentials import read_credentials
+from detector.config import EvidenceSettings, Settings
+from detector.credentials import read_credentials, trust_anchors
+from detector.errors import ConfigError
 from detector.evidence import case, notices, report
 from detector.workspace.blobs import BlobStore
 
@@ -30,32 +34,38 @@ def _usage(**on) -> x509.KeyUsage:
     return x509.KeyUsage(**{**flags, **on})
 
 
-def signer(common_name: str) -> c2pa.Signer:
-    """An ES256 C2PA signer: a leaf certificate for `common_name` issued by a CA made here."""
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+def make_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed test CA: its key and certificate."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    return ca_key, _certificate(_name("Test CA"), _name("Test CA"), ca_key.public_key(), ca_key, True)
 
-    def certificate(subject, issuer, public, signing_key, ca):
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)
-                   .serial_number(x509.random_serial_number()).not_valid_before(NOW - datetime.timedelta(days=1))
-                   .not_valid_after(NOW + datetime.timedelta(days=30))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-                   .add_extension(_usage(key_cert_sign=ca, crl_sign=ca, digital_signature=not ca), critical=True)
-                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False))
-        if not ca:
-            builder = (builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-                       .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                                      critical=False))
-        return builder.sign(signing_key, hashes.SHA256())
 
-    root = certificate(_name("Test CA"), _name("Test CA"), ca_key.public_key(), ca_key, True)
-    leaf = certificate(_name(common_name), root.subject, key.public_key(), ca_key, False)
+def _certificate(subject, issuer, public, ca_key, ca):
+    """A certificate issued (signed) by `ca_key`: the CA's own when `ca`, else a C2PA signer's."""
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)
+               .serial_number(x509.random_serial_number()).not_valid_before(NOW - datetime.timedelta(days=1))
+               .not_valid_after(NOW + datetime.timedelta(days=30))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               .add_extension(_usage(key_cert_sign=ca, crl_sign=ca, digital_signature=not ca), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False))
+    if not ca:
+        builder = (builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                                  critical=False))
+    return builder.sign(ca_key, hashes.SHA256())
+
+
+def signer(common_name: str, ca=None) -> c2pa.Signer:
+    """An ES256 C2PA signer: a leaf certificate for `common_name` issued by `ca` (`make_ca`; default: a new one)."""
+    (ca_key, root), key = ca or make_ca(), ec.generate_private_key(ec.SECP256R1())
+    leaf = _certificate(_name(common_name), root.subject, key.public_key(), ca_key, False)
     chain = leaf.public_bytes(serialization.Encoding.PEM) + root.public_bytes(serialization.Encoding.PEM)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, private, None))
 
 
-def signed(jpeg: bytes, author: str, by: str) -> bytes:
+def signed(jpeg: bytes, author: str, by: str, ca=None) -> bytes:
     manifest = {"claim_generator_info": [{"name": "camera-app", "version": "2.1"}], "title": "photo.jpg",
                 "assertions": [
                     {"label": "c2pa.actions", "data": {"actions": [{
@@ -65,7 +75,7 @@ def signed(jpeg: bytes, author: str, by: str) -> bytes:
                      "data": {"@context": "https://schema.org", "@type": "CreativeWork",
                               "author": [{"@type": "Person", "name": author}]}}]}
     out = io.BytesIO()
-    c2pa.Builder(json.dumps(manifest)).sign(signer(by), "image/jpeg", io.BytesIO(jpeg), out)
+    c2pa.Builder(json.dumps(manifest)).sign(signer(by, ca), "image/jpeg", io.BytesIO(jpeg), out)
     return out.getvalue()
 
 
@@ -130,3 +140,37 @@ def test_a_works_credentials_replaced_by_anothers_in_the_copy_are_removed_and_th
             "in their place.") in built.cmi_removed
     assert "naming Mallory Thief as author" in built.credentials_found[0]
     assert [who for who, _ in built.credentials] == ["Registered file", "Copy"]
+
+
+def test_a_signer_shows_as_trusted_only_under_a_configured_trust_anchor(tmp_path):
+    env = build_env(tmp_path)
+    ca = make_ca()
+    data = signed(env.work_bytes, "Alice Example", "Alice Example", ca)
+    anchor, stranger = tmp_path / "anchors.pem", tmp_path / "other.pem"
+    anchor.write_bytes(ca[1].public_bytes(serialization.Encoding.PEM))
+    stranger.write_bytes(make_ca()[1].public_bytes(serialization.Encoding.PEM))
+
+    def read(path: str):
+        settings = replace(env.settings, evidence=replace(env.settings.evidence, c2pa_trust_anchors=path))
+        return read_credentials(data, trust_anchors(settings))
+
+    trusted = read(str(anchor))
+    assert (trusted.validation, trusted.problems, trusted.signer) == ("Trusted", [], "Alice Example")
+    for path in ("", str(stranger)):
+        untrusted = read(path)
+        assert (untrusted.validation, untrusted.problems) == ("Valid", ["signingCredential.untrusted"]), path
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="evidence.c2pa_trust_anchors .*junk.pem.* holds no readable PEM"):
+        read(str(tmp_path / "junk.pem"))
+
+
+def test_the_report_reads_a_copys_signer_as_trusted_with_the_workspaces_trust_anchors(tmp_path):
+    ca = make_ca()
+    (tmp_path / "anchors.pem").write_bytes(ca[1].public_bytes(serialization.Encoding.PEM))
+    settings = Settings(evidence=EvidenceSettings(c2pa_trust_anchors=str(tmp_path / "anchors.pem")))
+    env = build_env(tmp_path, settings=settings)
+    replace_copy(env, signed(env.copy_bytes, "Bob Agency", "Bob Agency", ca))
+    built = report.build(case.load_case(env.ws, env.store, env.match_id), env.settings)
+    assert built.credentials_found == [
+        ("The copy carries Content Credentials of its own (a C2PA manifest signed by Bob Agency (Bob Agency Org) "
+        "naming Bob Agency as author); the C2PA reader finds them trusted.")]

@@ -56,23 +56,30 @@ def bare_host(url: str) -> str:
 
 def page_html(ws: Workspace, candidate: dict | None) -> str | None:
     """The captured page's HTML (at most MAX_PAGE_BYTES, decoded leniently), or None when not captured."""
+    return page_capture(ws, candidate)[0]
+
+
+def page_capture(ws: Workspace, candidate: dict | None) -> tuple[str | None, dict[str, str]]:
+    """The captured page's HTML (as `page_html`) and its HTTP response headers (names in lower case);
+    (None, {}) when not captured."""
     file, offset = (candidate or {}).get("page_warc_file"), (candidate or {}).get("page_warc_offset")
     if not file or offset is None:
-        return None
+        return None, {}
     path = (ws.home / file).resolve()
     if not path.is_relative_to(ws.home.resolve()) or not path.is_file():
-        return None
-    return _record_text(path, offset)
+        return None, {}
+    return _record(path, offset)
 
 
-def _record_text(path: Path, offset: int) -> str | None:
+def _record(path: Path, offset: int) -> tuple[str | None, dict[str, str]]:
     with path.open("rb") as f:
         f.seek(offset)
         try:
             record = next(ArchiveIterator(f))
-            return record.content_stream().read(MAX_PAGE_BYTES).decode("utf-8", "replace")
+            headers = {k.lower(): v for k, v in (record.http_headers.headers if record.http_headers else [])}
+            return record.content_stream().read(MAX_PAGE_BYTES).decode("utf-8", "replace"), headers
         except Exception:  # noqa: BLE001 (warcio raises several types on a wrong offset or a bad record)
-            return None
+            return None, {}
 
 
 def commercial_reasons(html: str | None) -> tuple[str, ...]:

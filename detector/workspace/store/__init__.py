@@ -13,6 +13,7 @@ class per domain, so callers import `Store` (and `MatchFilter`, `utc_now`, ...) 
 - `portal`: the pages, lists and counts the portal and the CLI show;
 - `enforcement`: notices, rescans' follow-up, actions, recipients, deliveries, bounces, policy rules;
 - `licensing`: offers and everything after them, owners' pricing, works' negotiation rules;
+- `collectability`: each match's collectability score with its factors, hosting countries from RDAP;
 - `distributed`: claiming candidates once, the detection queue's progress;
 - `database`: the `Database` protocol, all that these use of a connection; `sqlite` (sqlite-utils)
   and `detector.workspace.postgres` (psycopg) are the two connections that satisfy it;
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 from detector.workspace.home import Workspace
 from detector.workspace.schema import SCHEMA_VERSION
+from detector.workspace.store.collectability import Collectability
 from detector.workspace.store.connection import Connection
 from detector.workspace.store.distributed import Distributed
 from detector.workspace.store.enforcement import Enforcement
@@ -65,7 +67,7 @@ __all__ = ["DECISIONS", "MATCH_STATUSES", "SCHEMA_VERSION", "DatabaseError", "Ma
 
 
 class Store(Connection, Works, Scans, Matches, Ledger, Screenshots, Tokens, Portal, Enforcement, Licensing,
-            Distributed, Sources):
+            Distributed, Sources, Collectability):
     """Typed access to the workspace database. Rows come back as plain dicts.
 
     `target` is the SQLite file (a missing one is created and migrated; an empty or foreign one

@@ -37,6 +37,7 @@ class Facts:
     offer: str                 # the latest offer's status, or 'none'
     offer_days: int | None     # days since the latest offer was sent (or made)
     notices: tuple[str, ...]   # kinds of the notices already made
+    collectability: float | None = None  # detector.collectability's score; None: not assessed
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +63,12 @@ def check_rules(settings: EnforcementSettings, owners: set[str]) -> None:
                               f"{', '.join(('none',) + OFFER_STATUSES)}, separated by commas "
                               "(e.g. \"sent, viewed, countered\").")
 
+
+def uses_collectability(rules: tuple[PolicyRule, ...]) -> bool:
+    """Whether any rule looks at collectability (then enforce scores each match afresh)."""
+    return any(rule.min_collectability or rule.below_collectability for rule in rules)
+
+
 def offer_states(rule: PolicyRule) -> tuple[str, ...]:
     """The offer states a rule's `offer` condition names: "sent, viewed, countered" -> three."""
     return tuple(s.strip() for s in rule.offer.split(",") if s.strip())
@@ -80,8 +87,8 @@ def days_between(earlier: str, later: datetime) -> int:
 
 
 def facts_of(match: dict, offers: list[dict], notices: list[dict], settings: EnforcementSettings,
-             country: str | None, now: datetime) -> Facts:
-    """The facts of `match` given its offers and notices (oldest first) at time `now`."""
+             country: str | None, now: datetime, collectability: float | None = None) -> Facts:
+    """The facts of `match` given its offers and notices (oldest first) at time `now`, and its collectability."""
     host = host_of(match["page_url"])
     latest = offers[-1] if offers else None
     return Facts(
@@ -91,7 +98,7 @@ def facts_of(match: dict, offers: list[dict], notices: list[dict], settings: Enf
         commercial=in_domains(host, settings.commercial_domains), country=country,
         offer=latest["status"] if latest else "none",
         offer_days=days_between(latest["sent_at"] or latest["created_at"], now) if latest else None,
-        notices=tuple(n["kind"] for n in notices),
+        notices=tuple(n["kind"] for n in notices), collectability=collectability,
     )
 
 
@@ -118,6 +125,12 @@ def fits(rule: PolicyRule, facts: Facts) -> list[str] | None:
         not rule.offer or need(facts.offer in offer_states(rule), f"latest offer {facts.offer}"),
         not rule.offer_days or need(facts.offer_days is not None and facts.offer_days >= rule.offer_days,
                                     f"offer {facts.offer_days} days old >= {rule.offer_days}"),
+        not rule.min_collectability or need(facts.collectability is not None
+                                            and facts.collectability >= rule.min_collectability,
+                                            f"collectability {facts.collectability} >= {rule.min_collectability}"),
+        not rule.below_collectability or need(facts.collectability is not None
+                                              and facts.collectability < rule.below_collectability,
+                                              f"collectability {facts.collectability} < {rule.below_collectability}"),
     ]
     return why if all(checks) else None
 

@@ -64,6 +64,14 @@ class MatchFilter:
         return " AND ".join(clauses), params
 
 
+#: How lists of matches may be ordered: oldest first, or most worth acting on first (unassessed last).
+ORDERS = {
+    "id": "matches.id",
+    "collectability": "CASE WHEN collectability.score IS NULL THEN 1 ELSE 0 END, collectability.score DESC, "
+                      "matches.score DESC, matches.id",
+}
+
+
 class Matches:
     """Matches and their review (mixed into `Store`)."""
 
@@ -109,18 +117,12 @@ class Matches:
         "JOIN assets ON assets.id = matches.asset_id JOIN owners ON owners.id = matches.owner_id "
         "LEFT JOIN collectability ON collectability.match_id = matches.id "
     )
-    #: How lists of matches may be ordered: oldest first, or most worth acting on first (unassessed last).
-    ORDERS = {
-        "id": "matches.id",
-        "collectability": "CASE WHEN collectability.score IS NULL THEN 1 ELSE 0 END, collectability.score DESC, "
-                          "matches.score DESC, matches.id",
-    }
 
     def matches(self, where: str = "1", params: list | None = None, limit: int | None = None,
                 offset: int = 0, order: str = "id") -> list[dict]:
-        if order not in self.ORDERS:
-            raise UsageError(f"sort {order!r} is not known; use one of: {', '.join(self.ORDERS)}.")
-        sql = self._MATCH_SELECT + f"WHERE {where} ORDER BY {self.ORDERS[order]}"
+        if order not in ORDERS:
+            raise UsageError(f"sort {order!r} is not known; use one of: {', '.join(ORDERS)}.")
+        sql = self._MATCH_SELECT + f"WHERE {where} ORDER BY {ORDERS[order]}"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return [_json_columns(r, ["signals"]) for r in self.db.query(sql, params or [])]

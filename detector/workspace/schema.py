@@ -486,7 +486,7 @@ CREATE INDEX collectability_score ON collectability(score);
 
 CREATE TABLE hosting_countries (
     host TEXT PRIMARY KEY,
-    country TEXT,                        -- ISO 3166 code from the network's RDAP record; NULL: none found
+    country TEXT,                        -- ISO 3166 code from the network's RDAP record (NULL: none found)
     detail TEXT NOT NULL,                -- where it came from, or why there is none
     looked_up_at TEXT NOT NULL
 );

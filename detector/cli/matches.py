@@ -55,7 +55,7 @@ def matches(
     render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "collectability", "decision", "status",
                   "page_url", "image_url", "sightings", "last_seen", "presence"], fmt, console,
            title=page_title("Matches", rows, total, offset), wide=wide,
-           short=["id", "asset_filename", "score", "collectability", "decision", "status", "page_url", "last_seen"])
+           short=["id", "asset_filename", "score", "collectability", "status", "page_url", "decision", "last_seen"])
 
 
 @app.command()

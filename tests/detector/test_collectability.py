@@ -336,7 +336,10 @@ def test_the_cli_scores_lists_by_collectability_and_gives_the_factors_in_json(wo
         "outside collectability.countries/languages: hosted in TH, page in 'th'"
 
     table = run_cli("matches", "--sort", "collectability", home=home)
-    assert "collectability" in table.stdout and "0.9" in table.stdout
+    header = next(line for line in table.stdout.splitlines() if "┃ id" in line)
+    assert [c.strip() for c in header.strip("┃").split("┃")][:4] == ["id", "work", "score", "collect"]
+    first_row = next(line for line in table.stdout.splitlines() if line.startswith(f"│ {world.shop} "))
+    assert [c.strip() for c in first_row.strip("│").split("│")][3] == "0.90"
     one = run_cli("collectability", str(world.blog), home=home)
     assert f"Match {world.blog}: collectability 0.26" in one.stdout and "a personal blog" in one.stdout
     bad = run_cli("matches", "--sort", "price", home=home)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -16,11 +17,11 @@ import httpx
 import pytest
 from enforcement_servers import NETWORK_ABUSE, SmtpServer, WebServer, network
 from evidence_case import build_env
-from support import run_cli
+from support import run_cli, serving
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from detector import config
+from detector import config, tokens
 from detector.collectability import factors
 from detector.collectability.assess import assess_matches
 from detector.collectability.hosting import HostingCountries
@@ -29,6 +30,7 @@ from detector.enforcement.run import enforce
 from detector.followup import follow_up
 from detector.licensing.offers import make_offer, set_offer_status
 from detector.provenance import ledger
+from detector.web import create_app
 from detector.workspace.store import MatchFilter
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -344,3 +346,42 @@ def test_the_cli_scores_lists_by_collectability_and_gives_the_factors_in_json(wo
     assert f"Match {world.blog}: collectability 0.26" in one.stdout and "a personal blog" in one.stdout
     bad = run_cli("matches", "--sort", "price", home=home)
     assert bad.returncode != 0 and "sort 'price' is not known; use one of: id, collectability" in bad.stderr
+
+
+# -- the portal ------------------------------------------------------------------------------------
+
+def test_the_portal_shows_sorts_and_opens_on_the_most_collectable(world):
+    env = world.env
+    store = env.store
+    assess_matches(env.ws, store, env.settings, [store.match(world.shop), store.match(world.blog)], T0)
+    _, token = tokens.create_token(store, "alice", label="test")
+    with serving(create_app(env.ws, env.settings)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        page = client.get("/signin")
+        field = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        signed = client.post("/signin", data={"token": token, "csrf": field, "next": "/"})
+        assert signed.status_code == 303
+
+        dashboard = client.get("/").text
+        worth = dashboard[dashboard.index('id="worth"'):dashboard.index("</section>", dashboard.index('id="worth"'))]
+        assert worth.index(f'href="/matches/{world.shop}"') < worth.index(f'href="/matches/{world.blog}"')
+        assert "<td>0.90</td>" in worth and "<td>0.26</td>" in worth
+        assert dashboard.index('id="worth"') < dashboard.index("<h2>Newest matches</h2>")
+
+        oldest = client.get("/matches").text
+        assert oldest.index(f'href="/matches/{world.shop}"') < oldest.index(f'href="/matches/{world.blog}"')
+        store.db["collectability"].update(world.blog, {"score": 0.95})  # now the blog ranks first
+        ranked = client.get("/matches", params={"sort": "collectability"}).text
+        assert ranked.index(f'href="/matches/{world.blog}"') < ranked.index(f'href="/matches/{world.shop}"')
+        assert '<option value="collectability" selected>' in ranked
+        refused = client.get("/matches", params={"sort": "price"})
+        assert refused.status_code == 422 and "sort must be one of id, collectability, got &#39;price&#39;" in refused.text
+
+        detail = client.get(f"/matches/{world.blog}").text
+        table = detail[detail.index('id="collectability"'):detail.index("</section>", detail.index('id="collectability"'))]
+        assert "<td>jurisdiction</td><td>0.00</td><td>0.20</td>" \
+               "<td>outside collectability.countries/languages: hosted in TH, page in &#39;th&#39;</td>" in table
+        assert "<td>size placement</td><td>0.20</td><td>0.10</td>" in table
+
+        api = client.get("/api/matches", params={"sort": "collectability"}, headers={"Authorization": f"Bearer {token}"})
+        assert [m["id"] for m in api.json()["items"]] == [world.blog, world.shop]
+        assert [m["collectability"] for m in api.json()["items"]] == [0.95, 0.9]

@@ -22,6 +22,7 @@ from detector.enforcement.policy import host_of, in_domains
 from detector.enforcement.recipients import stamp
 from detector.evidence.region import matched_regions
 from detector.licensing import demand, placement
+from detector.licensing.offers import OPEN
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import MatchFilter, Store
@@ -99,8 +100,8 @@ def _work_share(store: Store, match: dict, copy: bytes | None) -> float | None:
     return regions.work_share if regions is not None else None
 
 
-#: Offer states in which the site has answered with money or a promise of it.
-_PAID, _ACCEPTED, _REFUSED, _OPEN = ("paid",), ("accepted",), ("declined", "expired"), ("sent", "viewed", "countered")
+#: Offer states in which the site said no, or let the offer run out.
+_REFUSED = ("declined", "expired")
 
 
 def site_history(store: Store, match: dict, ignored_days: int, now: datetime) -> History:
@@ -117,9 +118,9 @@ def site_history(store: Store, match: dict, ignored_days: int, now: datetime) ->
     removed_ids = {m["id"] for m in site if m["presence"] == "removed"}
     asked = {o["match_id"] for o in offers if o["sent_at"]} | {n["match_id"] for n in notices if n["id"] in delivered}
     ignored = sum(1 for o in offers if o["status"] in _REFUSED or
-                  (o["status"] in _OPEN and (o["sent_at"] or "9") <= due and o["match_id"] not in removed_ids))
+                  (o["status"] in OPEN and (o["sent_at"] or "9") <= due and o["match_id"] not in removed_ids))
     ignored += sum(1 for n in notices if n["id"] in delivered and n["created_at"] <= due
                    and n["match_id"] not in removed_ids)
-    return History(paid=sum(o["status"] in _PAID for o in offers),
-                   accepted=sum(o["status"] in _ACCEPTED for o in offers),
+    return History(paid=sum(o["status"] == "paid" for o in offers),
+                   accepted=sum(o["status"] == "accepted" for o in offers),
                    ignored=ignored, removed=len(removed_ids & asked))

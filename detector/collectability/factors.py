@@ -1,6 +1,7 @@
 """The rules of collectability: each factor's value in [0, 1] and why, from facts already gathered.
 
-Pure functions of plain values (no store, no network), so each rule in docs/enforcement.md is one
+Pure functions of plain values (no store, no network; the page's country domain and language are read
+as pricing reads them, detector.licensing.demand), so each rule in docs/enforcement.md is one
 function here and is tested by itself. `score` is the weighted sum of the factors' values; the
 weights add up to 1.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+
+from detector.licensing import demand
 
 #: How much each factor counts; they add up to 1 (docs/enforcement.md, "Collectability").
 WEIGHTS = {"commercial": 0.30, "jurisdiction": 0.20, "presence": 0.20, "size_placement": 0.10, "history": 0.20}
@@ -68,25 +71,18 @@ def commercial(html: str | None, host: str, selling: tuple[str, ...], listed: bo
 
 # -- jurisdiction --------------------------------------------------------------------------------------
 
-_TLD_COUNTRY = {"uk": "GB"}  # the one country-code TLD that is not its ISO 3166 code
-_LANG = re.compile(r"""<html\b[^>]*\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.IGNORECASE)
-
-
 def tld_country(host: str) -> str | None:
     """The ISO code of the host's country-code TLD (`.de` -> DE, `.co.uk` -> GB); None for .com and the like."""
-    tld = host.rsplit(".", 1)[-1].lower()
-    if len(tld) == 2 and tld.isalpha() and "." in host:
-        return _TLD_COUNTRY.get(tld, tld.upper())
-    return None
+    country = demand.tld_country(host) if "." in host else None
+    return country.upper() if country else None
 
 
 def page_language(html: str | None, headers: dict[str, str]) -> str | None:
     """The page's primary language: `<html lang>`, else the Content-Language header (its first tag)."""
-    found = _LANG.search(html or "")
-    if found:
-        return found.group(1).lower()
-    header = headers.get("content-language", "").split(",")[0].strip()
-    primary = header.split("-")[0].lower()
+    declared = demand.html_language(html)
+    if declared:
+        return declared
+    primary = headers.get("content-language", "").split(",")[0].strip().split("-")[0].lower()
     return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
 
 

@@ -88,16 +88,27 @@ def commercial_reasons(html: str | None) -> tuple[str, ...]:
     return tuple(name for name, pattern in _COMMERCIAL if pattern.search(html))
 
 
+def tld_country(host: str) -> str | None:
+    """The country (ISO 3166, lower case) of a host's country-code TLD: `.de` -> de, `.co.uk` -> gb; None for
+    .com and the like."""
+    tld = host.rsplit(".", 1)[-1].lower()
+    return _TLD_COUNTRY.get(tld, tld) if len(tld) == 2 and tld.isalpha() else None
+
+
+def html_language(html: str | None) -> str | None:
+    """The language a page declares in `<html lang>` (its primary subtag, lower case), or None."""
+    found = _LANG.search(html or "")
+    return found.group(1).lower() if found else None
+
+
 def territory(page_url: str, html: str | None) -> tuple[str, str]:
     """(key, why): a country code from the TLD, else lang:xx from the page, else unknown."""
-    labels = bare_host(page_url).split(".")
-    tld = labels[-1] if labels else ""
-    if len(tld) == 2 and tld.isalpha():
-        country = _TLD_COUNTRY.get(tld, tld)
-        return country, f"country {country.upper()} from the .{tld} domain"
-    found = _LANG.search(html or "")
-    if found:
-        lang = found.group(1).lower()
+    host = bare_host(page_url)
+    country = tld_country(host)
+    if country:
+        return country, f"country {country.upper()} from the .{host.rsplit('.', 1)[-1]} domain"
+    lang = html_language(html)
+    if lang:
         return f"lang:{lang}", f"page language {lang}"
     return "unknown", "no country domain or page language"
 

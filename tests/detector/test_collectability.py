@@ -385,3 +385,18 @@ def test_the_portal_shows_sorts_and_opens_on_the_most_collectable(world):
         api = client.get("/api/matches", params={"sort": "collectability"}, headers={"Authorization": f"Bearer {token}"})
         assert [m["id"] for m in api.json()["items"]] == [world.blog, world.shop]
         assert [m["collectability"] for m in api.json()["items"]] == [0.95, 0.9]
+
+        # The rule editor takes a collectability condition and previews it on the stored scores.
+        editor = client.get("/rules").text
+        assert 'name="min_collectability"' in editor and 'name="below_collectability"' in editor
+        field = re.search(r'name="csrf" value="([^"]+)"', editor).group(1)
+        rule = {"csrf": field, "op": "add", "name": "offer-collectable", "action": "offer", "min_collectability": "0.92"}
+        preview = client.post("/rules/preview", data=rule)
+        assert preview.status_code == 200
+        assert preview.text.count("<td>no rule</td><td>offer-collectable: offer</td>") == 1  # the blog, 0.95
+        assert client.post("/rules/apply", data=rule).status_code == 303
+        assert "min collectability 0.92" in client.get("/rules").text
+        refused = client.post("/rules/preview", data=dict(rule, min_collectability="2"))
+        assert refused.status_code == 422 and "min_collectability must be between 0 and 1" in refused.text
+    assert store.owner_rules(store.owner_by_name("alice")["id"]) == \
+        [{"action": "offer", "min_collectability": 0.92, "name": "offer-collectable"}]

@@ -51,7 +51,7 @@ def assess(ws: Workspace, store: Store, settings: Settings, match: dict, now: da
     copy = blobs.get(match["sha256"]) if match["sha256"] in blobs else None
     viewport = settings.report.viewport
     where = placement.assess(ws, store, match, candidate, copy, (viewport[0], viewport[1]))
-    size = placement.displayed_size(candidate or {}, None) if candidate else None
+    size = placement.displayed_size(candidate, None) if candidate else None  # as declared by the page
     chosen = [
         factors.commercial(html, host, demand.commercial_reasons(html),
                            in_domains(host, settings.enforcement.commercial_domains)),
@@ -67,10 +67,10 @@ def assess(ws: Workspace, store: Store, settings: Settings, match: dict, now: da
     return result
 
 
-def assess_matches(ws: Workspace, store: Store, settings: Settings, matches: list[dict], now: datetime,
-                   network: bool = True) -> list[Assessment]:
+def assess_matches(ws: Workspace, store: Store, settings: Settings, matches: list[dict],
+                   now: datetime) -> list[Assessment]:
     """Score each of `matches` (rejected ones aside); one hosting-country lookup per site at most."""
-    countries = HostingCountries(store, settings, now, network)
+    countries = HostingCountries(store, settings, now)
     return [assess(ws, store, settings, m, now, countries) for m in matches if m["status"] != "rejected"]
 
 

@@ -24,8 +24,8 @@ from detector.workspace.store import Store
 class HostingCountries:
     """Hosting countries for one assessment run: cached ones, else at most `max_lookups` fresh RDAP queries."""
 
-    def __init__(self, store: Store, settings: Settings, now: datetime, network: bool = True):
-        self.store, self.settings, self.now, self.network = store, settings, now, network
+    def __init__(self, store: Store, settings: Settings, now: datetime):
+        self.store, self.settings, self.now = store, settings, now
         self.fresh = 0
         self.seen: dict[str, tuple[str | None, str]] = {}
 
@@ -44,8 +44,6 @@ class HostingCountries:
         found = next((r for r in self.store.recipient_lookups(host, since) if r.get("country")), None)
         if found is not None:
             return found["country"], f"RDAP, from the recipient lookup of {found['looked_up_at'][:10]}"
-        if not self.network:
-            return None, "not looked up yet (`copyhound collectability` looks it up)"
         if self.fresh >= self.settings.collectability.max_lookups:
             return None, (f"not looked up in this run: {self.settings.collectability.max_lookups} lookups made "
                           "(collectability.max_lookups)")

@@ -263,9 +263,11 @@ def test_hosting_lookups_refuse_private_addresses_unless_allowed_and_are_bounded
     assert countries.country("127.0.0.1") == ("DE", f"RDAP {world.rdap.url}ip/127.0.0.1")
     assert countries.country("127.0.0.2") == \
         (None, "not looked up in this run: 1 lookups made (collectability.max_lookups)")
-    offline = HostingCountries(store, settings, T0, network=False)
-    assert offline.country("127.0.0.1")[0] == "DE"  # cached
-    assert offline.country("127.0.0.2")[0] is None and len([p for p in world.rdap.requests if "/ip/" in p]) == 1
+    later = HostingCountries(store, one, T0 + timedelta(days=29))  # within recipients.cache_days
+    assert later.country("127.0.0.1")[0] == "DE" and later.country("127.0.0.2")[0] == "TH"
+    assert [p for p in world.rdap.requests if "/ip/" in p] == ["/ip/127.0.0.1", "/ip/127.0.0.2"]
+    stale = HostingCountries(store, one, T0 + timedelta(days=31))  # past it: asked again
+    assert stale.country("127.0.0.1")[0] == "DE" and len([p for p in world.rdap.requests if "/ip/" in p]) == 3
 
 
 def test_an_rdap_answer_nested_too_deep_is_refused_unread(world):

@@ -24,6 +24,7 @@ FORMATS = ("table", "json", "csv")
 #: Headers of the short table, where the key would waste the width it names.
 HEADERS = {"asset_id": "work", "asset_filename": "work", "page_url": "page", "image_url": "image",
            "last_seen": "seen", "first_seen": "first", "created_at": "created", "started_at": "started",
+           "collectability": "collect",
            "finished_at": "finished", "matches_new": "new", "sightings": "seen x", "match_id": "match",
            "emails_sent": "sent", "emails_failed": "failed", "emails_bounced": "bounced",
            "median_days_to_removal": "days to removal", "days_to_removal": "days to removal",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from detector import config
+from detector.collectability.assess import assess_matches
 from detector.config import Settings, Target
 from detector.crawl import crawl as crawl_targets
 from detector.crawl import crawl_shared, queued, read_archives
@@ -130,6 +131,11 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 seconds["screenshots"] = time.perf_counter() - clock
             summary["errors"] = _errors(summary)
             summary["offers_expired"] = len(expire_due(store))
+            # after the follow-up and the screenshots, whose presence and placement it scores
+            clock = time.perf_counter()
+            summary["collectability_assessed"] = len(assess_matches(
+                ws, store, settings, store.matches_touched_by_scan(scan_id), datetime.now(UTC)))
+            seconds["collectability"] = time.perf_counter() - clock
         except BaseException:
             status = "interrupted"
             raise

@@ -121,7 +121,7 @@ LAYERS = (
                    "negatives", "distributed"}),
     ("evidence", {"evidence"}),
     ("licensing", {"licensing"}),
-    ("enforcement", {"enforcement"}),
+    ("enforcement", {"enforcement", "collectability"}),
     ("operations", {"scan", "status", "tokens", "demo", "demo_site"}),
     ("edges", {"cli", "web"}),
 )

@@ -32,24 +32,63 @@ def matches(
     since: Annotated[str | None, typer.Option(help="Seen on or after this date (YYYY-MM-DD).")] = None,
     min_score: Annotated[float | None, typer.Option(help="Lowest score, 0 to 1.")] = None,
     domain: Annotated[str | None, typer.Option(help="Only pages on this domain (and its sub-domains).")] = None,
+    sort: Annotated[str, typer.Option(help="id (oldest first) or collectability (most worth acting on first; "
+                                           "`copyhound collectability` scores them).")] = "id",
     limit: Limit = None,
     offset: Offset = 0,
     wide: Wide = False,
     fmt: Format = "table",
     home: Home = None,
 ) -> None:
-    """List matches, filtered, oldest first; JSON and CSV carry every signal."""
+    """List matches, filtered, oldest first (or by --sort); JSON and CSV carry every signal, JSON also the
+    collectability factors."""
     from detector.workspace.store import MatchFilter
 
     check_format(fmt)
     _, _, store = open_parts(home)
     rows, total = store.find_matches(MatchFilter(owner=owner, asset=asset, status=status, decision=decision,
                                                  since=since, min_score=min_score, domain=domain),
-                                     limit=row_limit(limit, fmt), offset=offset)
-    render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "decision", "status", "page_url",
-                  "image_url", "sightings", "last_seen", "presence"], fmt, console,
-           title=page_title("Matches", rows, total, offset),
-           wide=wide, short=["id", "asset_filename", "score", "decision", "status", "page_url", "last_seen"])
+                                     limit=row_limit(limit, fmt), offset=offset, order=sort)
+    if fmt == "json":
+        for row in rows:
+            row["collectability_factors"] = (store.collectability(row["id"]) or {}).get("factors")
+    render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "collectability", "decision", "status",
+                  "page_url", "image_url", "sightings", "last_seen", "presence"], fmt, console,
+           title=page_title("Matches", rows, total, offset), wide=wide,
+           short=["id", "asset_filename", "score", "collectability", "status", "page_url", "decision", "last_seen"])
+
+
+@app.command()
+def collectability(
+    match_id: Annotated[int | None, typer.Argument(metavar="[MATCH]", help="Only this match.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner's matches.")] = None,
+    fmt: Format = "table",
+    home: Home = None,
+) -> None:
+    """Score how worth acting on each match is (0 to 1, from stated rules: docs/enforcement.md), store it with
+    its factors, and show them; `matches --sort collectability` then lists the best first."""
+    from datetime import UTC, datetime
+
+    from detector.collectability.assess import assess_matches
+    from detector.workspace.store import MatchFilter
+
+    check_format(fmt)
+    ws, settings, store = open_parts(home)
+    if match_id is not None:
+        chosen = [store.match(match_id)]
+    else:
+        chosen, _ = store.find_matches(MatchFilter(owner=owner))
+    done = assess_matches(ws, store, settings, chosen, datetime.now(UTC))
+    if fmt == "json":
+        render([a.as_dict() for a in done], [], fmt, console)
+    elif match_id is not None and done:
+        render([f.as_dict() for f in done[0].factors], ["name", "value", "weight", "reason"], fmt, console,
+               title=f"Match {match_id}: collectability {done[0].score}", wide=True)
+    else:
+        rows = [{"match_id": a.match_id, "collectability": a.score,
+                 "factors": ", ".join(f"{f.name} {f.value:g}" for f in a.factors)} for a in done]
+        render(rows, ["match_id", "collectability", "factors"], fmt, console,
+               title=f"Collectability of {len(rows)} match(es), stored")
 
 
 @app.command()

@@ -451,6 +451,10 @@ class PolicyRule:
                                  "with offer = 'sent, viewed, countered' this escalates an unpaid offer.")
     credit: str = setting("", "'none': only matches whose copy credits no place where the work is licensed "
                               "(docs/enforcement.md, licence check); 'found': only credited ones; empty: either.")
+    min_collectability: float = setting(0.0, "Only matches whose collectability (0 to 1, docs/enforcement.md) is at "
+                                             "least this; 0: any.", low=0, high=1)
+    below_collectability: float = setting(0.0, "Only matches whose collectability is below this; 0: any.",
+                                          low=0, high=1)
 
 
 @dataclass(frozen=True)
@@ -479,6 +483,30 @@ class EnforcementSettings:
         (), "Ordered policy rules ([[enforcement.rules]] tables, fields in docs/enforcement.md); none: "
             "`copyhound enforce` does nothing."
     )
+
+
+#: Countries whose courts and collecting practice make a licence fee for a copied photo realistic
+#: (statutory damages, or courts used to licence-analogy damages), as ISO 3166 codes.
+_COLLECTABLE_COUNTRIES = ("US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "LU", "DK", "SE", "NO", "FI",
+                          "IT", "ES", "PT", "AU", "NZ", "JP")
+
+
+@dataclass(frozen=True)
+class CollectabilitySettings:
+    countries: tuple[str, ...] = setting(
+        _COLLECTABLE_COUNTRIES, "Countries (ISO codes) where collecting a licence fee is realistic; a site whose "
+        "country domain or hosting network is in one counts towards the jurisdiction factor (docs/enforcement.md).",
+        form=(r"[A-Z]{2}", "a two-letter ISO 3166 code in capitals, like DE"))
+    languages: tuple[str, ...] = setting(
+        ("en", "de", "fr", "nl", "da", "sv", "no", "nb", "fi", "it", "es", "pt", "ja"),
+        "Page languages (ISO 639-1 codes) of the countries above; a page in one counts towards the jurisdiction "
+        "factor.", form=(r"[a-z]{2,3}", "a two- or three-letter ISO 639 code in lower case, like de"))
+    ignored_days: int = setting(
+        30, "Days after an offer or notice to a site with neither payment nor removal before the site counts as "
+            "having ignored it (the site-history factor).", low=1)
+    max_lookups: int = setting(
+        50, "Hosting-country RDAP lookups one assessment run makes at most (cached ones are free); the rest wait "
+            "for the next run.", low=0)
 
 
 @dataclass(frozen=True)
@@ -617,6 +645,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
     enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
+    collectability: CollectabilitySettings = field(default_factory=CollectabilitySettings)
     recipients: RecipientSettings = field(default_factory=RecipientSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     licensing: LicensingSettings = field(default_factory=LicensingSettings)
@@ -630,7 +659,8 @@ class Settings:
 
 
 SECTIONS = ("embedder", "intake", "index", "match", "common", "shortlist", "detect", "distributed", "crawl", "evidence",
-            "provenance", "report", "pricing", "licensing", "enforcement", "recipients", "smtp", "store", "portal")
+            "provenance", "report", "pricing", "licensing", "enforcement", "collectability",
+            "recipients", "smtp", "store", "portal")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

@@ -143,7 +143,8 @@ def explain(store: Store, settings: EnforcementSettings, owner: dict, proposed: 
     """What `enforce --dry-run` would choose for each of the owner's matches, now and with `proposed`.
 
     The choice of rule only: recipients (a network lookup) and the hard limits are checked when
-    enforce runs; a rule on countries sees the country of a recipient lookup already cached."""
+    enforce runs; a rule on countries sees the country of a recipient lookup already cached, and one on
+    collectability the match's latest stored score."""
     config_rules = tuple(rule for rule in settings.rules if rule.owner in ("", owner["name"]))
     before = tuple(stored(store, owner)) + config_rules
     after = tuple(proposed) + config_rules
@@ -154,7 +155,8 @@ def explain(store: Store, settings: EnforcementSettings, owner: dict, proposed: 
         cached = store.recipient_lookups(policy.host_of(match["page_url"]), "")
         country = next((r["country"] for r in cached if r.get("country")), None)
         facts = policy.facts_of(match, store.offers([match["id"]]), store.notices([match["id"]]), settings,
-                                country, now, credited=match["id"] in credited)
+                                country, now, credited=match["id"] in credited,
+                                collectability=match["collectability"])  # the stored score: no lookups here
         old, new = policy.choose(before, facts), policy.choose(after, facts)
         rows.append(Explained(match["id"], facts.host, _said(old), _said(new), "; ".join(new[1]) if new else ""))
     return rows

@@ -38,6 +38,7 @@ class Facts:
     offer_days: int | None     # days since the latest offer was sent (or made)
     notices: tuple[str, ...]   # kinds of the notices already made
     credited: bool = False     # the copy credits a place where the work is licensed (enforcement.credits)
+    collectability: float | None = None  # detector.collectability's score; None: not assessed
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +65,12 @@ def check_rules(settings: EnforcementSettings, owners: set[str]) -> None:
                               f"{', '.join(('none',) + OFFER_STATUSES)}, separated by commas "
                               "(e.g. \"sent, viewed, countered\").")
 
+
+def uses_collectability(rules: tuple[PolicyRule, ...]) -> bool:
+    """Whether any rule looks at collectability (then enforce scores each match afresh)."""
+    return any(rule.min_collectability or rule.below_collectability for rule in rules)
+
+
 def offer_states(rule: PolicyRule) -> tuple[str, ...]:
     """The offer states a rule's `offer` condition names: "sent, viewed, countered" -> three."""
     return tuple(s.strip() for s in rule.offer.split(",") if s.strip())
@@ -82,9 +89,10 @@ def days_between(earlier: str, later: datetime) -> int:
 
 
 def facts_of(match: dict, offers: list[dict], notices: list[dict], settings: EnforcementSettings,
-             country: str | None, now: datetime, credited: bool = False) -> Facts:
+             country: str | None, now: datetime, credited: bool = False,
+             collectability: float | None = None) -> Facts:
     """The facts of `match` given its offers and notices (oldest first) at time `now`; `credited`: its
-    credit check found a credit (`detector.enforcement.holds.credited`)."""
+    credit check found a credit (`detector.enforcement.holds.credited`); `collectability`: its score."""
     host = host_of(match["page_url"])
     latest = offers[-1] if offers else None
     return Facts(
@@ -94,7 +102,7 @@ def facts_of(match: dict, offers: list[dict], notices: list[dict], settings: Enf
         commercial=in_domains(host, settings.commercial_domains), country=country,
         offer=latest["status"] if latest else "none",
         offer_days=days_between(latest["sent_at"] or latest["created_at"], now) if latest else None,
-        notices=tuple(n["kind"] for n in notices), credited=credited,
+        notices=tuple(n["kind"] for n in notices), credited=credited, collectability=collectability,
     )
 
 
@@ -123,6 +131,12 @@ def fits(rule: PolicyRule, facts: Facts) -> list[str] | None:
                                     f"offer {facts.offer_days} days old >= {rule.offer_days}"),
         not rule.credit or need(facts.credited == (rule.credit == "found"),
                                 "credited on the page" if facts.credited else "no credit found"),
+        not rule.min_collectability or need(facts.collectability is not None
+                                            and facts.collectability >= rule.min_collectability,
+                                            f"collectability {facts.collectability} >= {rule.min_collectability}"),
+        not rule.below_collectability or need(facts.collectability is not None
+                                              and facts.collectability < rule.below_collectability,
+                                              f"collectability {facts.collectability} < {rule.below_collectability}"),
     ]
     return why if all(checks) else None
 

@@ -148,7 +148,7 @@ def _rdap_ip(client: Fetcher, settings: RecipientSettings, host: str) -> list[di
     except OSError as e:
         return [_none("rdap_ip", f"{host} does not resolve ({e})")]
     url = f"{settings.rdap_ip_url.rstrip('/')}/ip/{address}"
-    record = _rdap(client, url)
+    record = rdap_object(client, url)
     if isinstance(record, str):
         return [_none("rdap_ip", record)]
     country = record.get("country") if isinstance(record.get("country"), str) else None
@@ -167,7 +167,7 @@ def _rdap_domain(client: Fetcher, settings: RecipientSettings, host: str) -> lis
     for i in range(max(1, len(labels) - 1)):
         name = ".".join(labels[i:])
         url = f"{settings.rdap_domain_url.rstrip('/')}/domain/{name}"
-        record = _rdap(client, url)
+        record = rdap_object(client, url)
         if isinstance(record, str):
             tried.append(record)
             continue
@@ -178,7 +178,7 @@ def _rdap_domain(client: Fetcher, settings: RecipientSettings, host: str) -> lis
     return [_none("rdap_domain", "; ".join(tried))]
 
 
-def _rdap(client: Fetcher, url: str) -> dict | str:
+def rdap_object(client: Fetcher, url: str) -> dict | str:
     """The RDAP object at `url` (redirects followed, not to private addresses), or a sentence saying why
     there is none."""
     try:

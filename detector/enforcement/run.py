@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from detector.collectability.assess import assess
+from detector.collectability.hosting import HostingCountries
 from detector.config import EnforcementSettings, PolicyRule, Settings
 from detector.enforcement import holds, mailer, owner_rules, policy, recipients
 from detector.errors import ActionRefused, ConfigError
@@ -107,14 +109,17 @@ def _run(ws: Workspace, store: Store, settings: Settings, now: datetime, *, dry_
     held = holds.hold_matches(ws, store, settings, now, owner_id=params[0] if params else None, dry_run=dry_run)
     lookups: dict[str, recipients.Lookup] = {}
     planned = _Counts()  # stays empty in a real run, whose claims are in the store
+    # A rule on collectability sees the match scored now (its presence, offers and site history change).
+    countries = HostingCountries(store, settings, now) if policy.uses_collectability(rules.rules) else None
     steps = []
     for match in store.matches(where, params):
         lookup = None
         if any(r.countries for r in rules.rules):
             lookup = _lookup(store, settings, match, now, lookups)
         offers, notices = store.offers([match["id"]]), store.notices([match["id"]])
+        score = assess(ws, store, settings, match, now, countries).score if countries else match["collectability"]
         facts = policy.facts_of(match, offers, notices, rules, lookup.country if lookup else None, now,
-                                credited=match["id"] in held.credited)
+                                credited=match["id"] in held.credited, collectability=score)
         chosen = policy.choose(rules.rules, facts)
         if chosen is None:
             continue
@@ -160,7 +165,8 @@ def _claim(store: Store, settings: Settings, rules: EnforcementSettings, match: 
     with store.atomic():
         fresh = store.match(match["id"])
         facts = policy.facts_of(fresh, store.offers([match["id"]]), store.notices([match["id"]]), rules,
-                                step.facts["country"], now, credited=step.facts["credited"])
+                                step.facts["country"], now, credited=step.facts["credited"],
+                                collectability=step.facts["collectability"])
         step.held = _held(store, settings, fresh, facts, rule, now, _Counts()) or \
             _recipient_held(store, settings, fresh, contact, now, _Counts())
         if step.held is not None:

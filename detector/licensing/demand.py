@@ -54,16 +54,22 @@ def bare_host(url: str) -> str:
 
 def page_html(ws: Workspace, candidate: dict | None) -> str | None:
     """The captured page's HTML (at most MAX_PAGE_BYTES, decoded leniently), or None when not captured."""
+    return page_capture(ws, candidate)[0]
+
+
+def page_capture(ws: Workspace, candidate: dict | None) -> tuple[str | None, dict[str, str]]:
+    """The captured page's HTML (as `page_html`) and its HTTP response headers (names in lower case);
+    (None, {}) when not captured."""
     file, offset = (candidate or {}).get("page_warc_file"), (candidate or {}).get("page_warc_offset")
     if not file or offset is None:
-        return None
+        return None, {}
     path = (ws.home / file).resolve()
     if not path.is_relative_to(ws.home.resolve()) or not path.is_file():
-        return None
-    return _record_text(path, offset)
+        return None, {}
+    return _record(path, offset)
 
 
-def _record_text(path: Path, offset: int) -> str | None:
+def _record(path: Path, offset: int) -> tuple[str | None, dict[str, str]]:
     # warcio (and fsspec under it) loads only when a page is read: the CLI imports this module at startup.
     from warcio.archiveiterator import ArchiveIterator
 
@@ -71,9 +77,10 @@ def _record_text(path: Path, offset: int) -> str | None:
         f.seek(offset)
         try:
             record = next(ArchiveIterator(f))
-            return record.content_stream().read(MAX_PAGE_BYTES).decode("utf-8", "replace")
+            headers = {k.lower(): v for k, v in (record.http_headers.headers if record.http_headers else [])}
+            return record.content_stream().read(MAX_PAGE_BYTES).decode("utf-8", "replace"), headers
         except Exception:  # noqa: BLE001 (warcio raises several types on a wrong offset or a bad record)
-            return None
+            return None, {}
 
 
 def commercial_reasons(html: str | None) -> tuple[str, ...]:
@@ -82,16 +89,27 @@ def commercial_reasons(html: str | None) -> tuple[str, ...]:
     return tuple(name for name, pattern in _COMMERCIAL if pattern.search(html))
 
 
+def tld_country(host: str) -> str | None:
+    """The country (ISO 3166, lower case) of a host's country-code TLD: `.de` -> de, `.co.uk` -> gb; None for
+    .com and the like."""
+    tld = host.rsplit(".", 1)[-1].lower()
+    return _TLD_COUNTRY.get(tld, tld) if len(tld) == 2 and tld.isalpha() else None
+
+
+def html_language(html: str | None) -> str | None:
+    """The language a page declares in `<html lang>` (its primary subtag, lower case), or None."""
+    found = _LANG.search(html or "")
+    return found.group(1).lower() if found else None
+
+
 def territory(page_url: str, html: str | None) -> tuple[str, str]:
     """(key, why): a country code from the TLD, else lang:xx from the page, else unknown."""
-    labels = bare_host(page_url).split(".")
-    tld = labels[-1] if labels else ""
-    if len(tld) == 2 and tld.isalpha():
-        country = _TLD_COUNTRY.get(tld, tld)
-        return country, f"country {country.upper()} from the .{tld} domain"
-    found = _LANG.search(html or "")
-    if found:
-        lang = found.group(1).lower()
+    host = bare_host(page_url)
+    country = tld_country(host)
+    if country:
+        return country, f"country {country.upper()} from the .{host.rsplit('.', 1)[-1]} domain"
+    lang = html_language(html)
+    if lang:
         return f"lang:{lang}", f"page language {lang}"
     return "unknown", "no country domain or page language"
 

@@ -101,9 +101,27 @@ def match_filter(principal: Principal, *, owner=None, asset=None, status=None, d
 
 # -- reading ---------------------------------------------------------------------------------------
 
-def list_matches(store: Store, principal: Principal, filters: MatchFilter, limit: int, offset: int) -> Page:
-    rows, total = store.find_matches(filters, limit=limit, offset=offset)
+#: The orders a list of matches may be sorted in, as the portal names them.
+SORTS = {"id": "oldest first", "collectability": "most worth acting on first"}
+
+
+def list_matches(store: Store, principal: Principal, filters: MatchFilter, limit: int, offset: int,
+                 sort: str | None = None) -> Page:
+    sort = _blank(sort) or "id"
+    if sort not in SORTS:
+        raise UsageError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}.")
+    rows, total = store.find_matches(filters, limit=limit, offset=offset, order=sort)
     return Page(credit_view.annotate(store, rows), total, limit, offset)
+
+
+def most_worth_acting_on(store: Store, principal: Principal, count: int) -> list[dict]:
+    """Unresolved matches (new or confirmed) whose copy is not gone, highest collectability first."""
+    where = ("matches.status IN ('new', 'confirmed') AND matches.presence != 'removed' "
+             "AND collectability.score IS NOT NULL")
+    params: list = []
+    if principal.owner_id is not None:
+        where, params = where + " AND matches.owner_id = ?", [principal.owner_id]
+    return store.matches(where, params, limit=count, order="collectability")
 
 
 def newest_matches(store: Store, principal: Principal, count: int) -> list[dict]:
@@ -153,6 +171,7 @@ def match_detail(store: Store, principal: Principal, match_id: int) -> dict:
         ledger=ledger_entries(store, ledger.match_subject(match_id)),
         notices=store.notices([match_id]), offers=store.offers([match_id]),
         screenshot=store.latest_screenshot(match_id), licence_check=credit_view.licence_check(store, match_id),
+        collectability_detail=store.collectability(match_id),
     )
 
 
@@ -172,6 +191,7 @@ def dashboard(store: Store, principal: Principal) -> dict:
         "counts": {s: counts.get(s, 0) for s in ("new", "confirmed", "rejected", "authorized")},
         "latest_scan": latest[0] if latest else None,
         "newest": newest_matches(store, principal, 5),
+        "worth": most_worth_acting_on(store, principal, 5),
         "assets": store.count_assets(*(("assets.owner_id = ?", [principal.owner_id])
                                        if principal.owner_id is not None else ("1", []))),
     }

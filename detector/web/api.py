@@ -99,11 +99,13 @@ def matches(request: Request, who: Who, owner: str | None = None, asset: int | N
             since: Annotated[str | None, Query(description="YYYY-MM-DD or ISO 8601; seen since.")] = None,
             min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
             domain: Annotated[str | None, Query(description="Page host, sub-domains included.")] = None,
+            sort: Annotated[Literal[tuple(actions.SORTS)], Query(
+                description="id: oldest first; collectability: most worth acting on first.")] = "id",
             limit: Limit = actions.DEFAULT_LIMIT, offset: Offset = 0) -> dict:
     with _portal(request).store() as store:
         filters = actions.match_filter(who, owner=owner, asset=asset, status=status, decision=decision,
                                        since=since, min_score=min_score, domain=domain)
-        return actions.list_matches(store, who, filters, limit, offset).as_dict()
+        return actions.list_matches(store, who, filters, limit, offset, sort).as_dict()
 
 
 @router.get("/matches/{match_id}", summary="One match: signals, region, provenance, ledger, notices, offers")

@@ -154,15 +154,17 @@ def dashboard(request: Request):
 def matches(request: Request):
     session, who = session_principal(request)
     raw = {k: request.query_params.get(k, "") for k in FILTERS}
-    context = {"session": session, "principal": who, "filters": raw, "statuses": MATCH_STATUSES, "decisions": DECISIONS}
+    sort = request.query_params.get("sort", "")
+    context = {"session": session, "principal": who, "filters": raw, "statuses": MATCH_STATUSES, "decisions": DECISIONS,
+               "sorts": actions.SORTS, "sort": sort}
     try:
         limit, offset = actions.paging(request.query_params.get("limit"), request.query_params.get("offset"))
         with request.app.state.portal.store() as store:
             filters = actions.match_filter(who, **raw)
-            page = actions.list_matches(store, who, filters, limit, offset)
+            page = actions.list_matches(store, who, filters, limit, offset, sort)
     except UsageError as e:
         return render(request, "matches.html", 422, error=str(e), page=None, **context)
-    kept = {k: v for k, v in raw.items() if v}
+    kept = {k: v for k, v in dict(raw, sort=sort).items() if v}
     links = {
         "prev": f"?{urlencode({**kept, 'offset': offset - limit, 'limit': limit})}" if offset > 0 else None,
         "next": f"?{urlencode({**kept, 'offset': offset + limit, 'limit': limit})}"

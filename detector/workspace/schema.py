@@ -527,7 +527,26 @@ CREATE TABLE negatives (
 );
 """
 
+_V_COLLECT = """
+-- Collectability triage (detector.collectability): each match's latest score in [0, 1] with its
+-- factors (JSON: name, value, weight, reason), and each site's hosting country from RDAP, cached.
+CREATE TABLE collectability (
+    match_id INTEGER PRIMARY KEY REFERENCES matches(id),
+    score REAL NOT NULL,
+    factors TEXT NOT NULL DEFAULT '[]',
+    assessed_at TEXT NOT NULL
+);
+CREATE INDEX collectability_score ON collectability(score);
+
+CREATE TABLE hosting_countries (
+    host TEXT PRIMARY KEY,
+    country TEXT,                        -- ISO 3166 code from the network's RDAP record (NULL: none found)
+    detail TEXT NOT NULL,                -- where it came from, or why there is none
+    looked_up_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
                          _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL, _V_CLAIMS,
-                         _V_SOURCES, _V_CREDITS]
+                         _V_SOURCES, _V_CREDITS, _V_COLLECT]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,6 +1,7 @@
 """Real servers on 127.0.0.1 for the enforcement tests: an RDAP service (and a site), and SMTP.
 
-The RDAP server answers `/ip/ADDRESS` with a network whose abuse contact is NETWORK_ABUSE and
+The RDAP server answers `/ip/ADDRESS` with a network whose abuse contact is NETWORK_ABUSE (or, for an
+address in `ip_records`, with that record) and
 `/domain/NAME` (for the names in `domains`) with a registrar whose abuse contact is nested one
 level down, as registries do; any path in `files` is served as given (security.txt). The SMTP
 server is aiosmtpd with AUTH LOGIN/PLAIN over the plain connection, keeping what it received.
@@ -64,6 +65,7 @@ class WebServer:
     domains: tuple[str, ...] = ()
     files: dict[str, bytes] = field(default_factory=dict)
     ip_record: dict = field(default_factory=network)
+    ip_records: dict[str, dict] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
 
     def __enter__(self) -> Self:
@@ -73,7 +75,8 @@ class WebServer:
             def do_GET(self):
                 owner.requests.append(self.path)
                 if self.path.startswith("/ip/"):
-                    self._send(200, json.dumps(owner.ip_record).encode(), "application/rdap+json")
+                    record = owner.ip_records.get(self.path[4:], owner.ip_record)
+                    self._send(200, json.dumps(record).encode(), "application/rdap+json")
                 elif self.path.startswith("/domain/") and self.path[8:] in owner.domains:
                     self._send(200, json.dumps(domain(self.path[8:])).encode(), "application/rdap+json")
                 elif self.path in owner.files:

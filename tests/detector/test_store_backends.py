@@ -100,6 +100,17 @@ def scenario(store: Store) -> dict:
     store.set_match_presence(match_ids[2], presence="removed", presence_at="2025-03-01T00:00:00Z",
                              unreachable_count=2)
     out["find_matches"] = store.find_matches(MatchFilter(domain="shop.example", min_score=0.5), limit=1)
+    store.set_collectability(match_ids[2], 0.8, [{"name": "presence", "value": 0.0, "weight": 0.2, "reason": "gone"}],
+                             "2025-03-02T00:00:00Z")
+    store.set_collectability(match_ids[0], 0.4, [], "2025-03-02T00:00:00Z")
+    store.set_collectability(match_ids[0], 0.45, [], "2025-03-03T00:00:00Z")  # replaces the first
+    out["collectability"] = store.collectability(match_ids[0])
+    out["no_collectability"] = store.collectability(match_ids[1])
+    out["by_collectability"] = [m["id"] for m in store.find_matches(MatchFilter(), order="collectability")[0]]
+    store.set_hosting_country("shop.example", "DE", "RDAP", "2025-03-01T00:00:00Z")
+    store.set_hosting_country("shop.example", None, "none found", "2025-03-02T00:00:00Z")
+    out["hosting_country"] = store.hosting_country("shop.example", "2025-03-01T00:00:00Z")
+    out["hosting_country_stale"] = store.hosting_country("shop.example", "2025-04-01T00:00:00Z")
     out["every_match"] = [m["id"] for m in store.find_matches(MatchFilter(), limit=-1)[0]]  # -1: no limit
     out["matches_touched"] = [m["id"] for m in store.matches_touched_by_scan(scan_id)]
     out["match_status_counts"] = store.match_status_counts(alice["id"])
@@ -312,6 +323,10 @@ def scenario(store: Store) -> dict:
 def test_every_store_method_answers_on_each_backend(store_target, tmp_path):
     store = Store(store_target)
     out = scenario(store)
+    assert out["collectability"] == {"match_id": 1, "score": 0.45, "factors": [], "assessed_at": "2025-03-03T00:00:00Z"}
+    assert out["no_collectability"] is None and out["by_collectability"] == [3, 1, 2]
+    assert (out["hosting_country"]["country"], out["hosting_country"]["detail"]) == (None, "none found")
+    assert out["hosting_country_stale"] is None
     assert out["owners"] == ["alice", "bob"] and out["owner"]["legal_name"] == "Alice Ltd"
     assert out["asset_features"] == b"\x00\x01binary\xff" and out["embeddings"][1] == (2, b"\x06")
     assert out["asset_by_sha"]["rights"] == {"licence": "x"} and out["asset_by_sha"]["credentials"] == {}

@@ -14,6 +14,7 @@ class per domain, so callers import `Store` (and `MatchFilter`, `utc_now`, ...) 
 - `credits`: where owners' works are licensed, matches' credit checks and holds, works' negative lists;
 - `enforcement`: notices, rescans' follow-up, actions, recipients, deliveries, bounces, policy rules;
 - `licensing`: offers and everything after them, owners' pricing, works' negotiation rules;
+- `collectability`: each match's collectability score with its factors, hosting countries from RDAP;
 - `distributed`: claiming candidates once, the detection queue's progress;
 - `database`: the `Database` protocol, all that these use of a connection; `sqlite` (sqlite-utils)
   and `detector.workspace.postgres` (psycopg) are the two connections that satisfy it;
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 from detector.workspace.home import Workspace
 from detector.workspace.schema import SCHEMA_VERSION
+from detector.workspace.store.collectability import Collectability
 from detector.workspace.store.connection import Connection
 from detector.workspace.store.credits import Credits
 from detector.workspace.store.distributed import Distributed
@@ -67,7 +69,7 @@ __all__ = ["DECISIONS", "MATCH_STATUSES", "OFFER_STATUSES", "SCHEMA_VERSION", "D
 
 
 class Store(Connection, Works, Scans, Matches, Ledger, Screenshots, Tokens, Portal, Enforcement, Licensing,
-            Distributed, Sources, Credits):
+            Distributed, Sources, Credits, Collectability):
     """Typed access to the workspace database. Rows come back as plain dicts.
 
     `target` is the SQLite file (a missing one is created and migrated; an empty or foreign one

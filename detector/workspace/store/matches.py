@@ -64,6 +64,14 @@ class MatchFilter:
         return " AND ".join(clauses), params
 
 
+#: How lists of matches may be ordered: oldest first, or most worth acting on first (unassessed last).
+ORDERS = {
+    "id": "matches.id",
+    "collectability": "CASE WHEN collectability.score IS NULL THEN 1 ELSE 0 END, collectability.score DESC, "
+                      "matches.score DESC, matches.id",
+}
+
+
 class Matches:
     """Matches and their review (mixed into `Store`)."""
 
@@ -105,24 +113,28 @@ class Matches:
 
     _MATCH_SELECT = (
         "SELECT matches.*, assets.filename AS asset_filename, assets.title AS asset_title, "
-        "owners.name AS owner FROM matches "
+        "owners.name AS owner, collectability.score AS collectability FROM matches "
         "JOIN assets ON assets.id = matches.asset_id JOIN owners ON owners.id = matches.owner_id "
+        "LEFT JOIN collectability ON collectability.match_id = matches.id "
     )
 
     def matches(self, where: str = "1", params: list | None = None, limit: int | None = None,
-                offset: int = 0) -> list[dict]:
-        sql = self._MATCH_SELECT + f"WHERE {where} ORDER BY matches.id"
+                offset: int = 0, order: str = "id") -> list[dict]:
+        if order not in ORDERS:
+            raise UsageError(f"sort {order!r} is not known; use one of: {', '.join(ORDERS)}.")
+        sql = self._MATCH_SELECT + f"WHERE {where} ORDER BY {ORDERS[order]}"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return [_json_columns(r, ["signals"]) for r in self.db.query(sql, params or [])]
 
-    def find_matches(self, filters: MatchFilter, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
-        """Matches passing `filters` (one page of them) and how many pass in all."""
+    def find_matches(self, filters: MatchFilter, limit: int | None = None, offset: int = 0,
+                     order: str = "id") -> tuple[list[dict], int]:
+        """Matches passing `filters` (one page of them, in `order`: see ORDERS) and how many pass in all."""
         where, params = filters.sql()
         total = self.db.execute(
             f"SELECT count(*) FROM matches JOIN owners ON owners.id = matches.owner_id WHERE {where}", params
         ).fetchone()[0]
-        return self.matches(where, params, limit=limit, offset=offset), total
+        return self.matches(where, params, limit=limit, offset=offset, order=order), total
 
     def match(self, match_id: int, owner_id: int | None = None) -> dict:
         """One match; NotFound when missing or (with owner_id) when it belongs to someone else."""

@@ -17,6 +17,8 @@ def bluesky(
     jetstream: Annotated[str, typer.Option("--jetstream", help="The Jetstream relay (wss://...).")] =
         "wss://jetstream2.us-east.bsky.network",
     cdn: Annotated[str, typer.Option("--cdn", help="Where post images are fetched from.")] = "https://cdn.bsky.app",
+    cdn_delay: Annotated[float, typer.Option("--cdn-delay", min=0, help="Seconds between image requests to the "
+                                                                       "CDN (crawl.download_delay is for sites).")] = 0.0,
     appview: Annotated[str, typer.Option("--appview", help="The AppView asked for authors' handles "
                                                           "(app.bsky.actor.getProfiles).")] =
         "https://public.api.bsky.app",
@@ -51,7 +53,7 @@ def bluesky(
         except SourceError as e:
             err.print(f"watch bluesky: {e}", highlight=False, markup=False)
             raise typer.Exit(1) from None
-        scan_id = commit_batch(store, found, allow_private)
+        scan_id = commit_batch(store, found, allow_private, cdn_delay)
         if found.detail():
             err.print(f"watch bluesky: {found.detail()}", highlight=False, markup=False)
         if scan_id is not None:

@@ -216,14 +216,16 @@ def _events(message, batch: Batch) -> Iterator[dict]:
         batch.skipped["message(s) not a JSON object"] += 1
 
 
-def commit_batch(store: Store, batch: Batch, allow_private: bool) -> int | None:
+def commit_batch(store: Store, batch: Batch, allow_private: bool, cdn_delay: float = 0.0) -> int | None:
     """Start a scan for the batch's new leads, store them and the cursor, all in one transaction; the scan's id
-    (None when nothing is new: the cursor is still saved). `copyhound scan --resume` crawls and detects it."""
+    (None when nothing is new: the cursor is still saved). `copyhound scan --resume` crawls and detects it.
+    `cdn_delay`: seconds between requests to the CDN (it serves the whole app's traffic: crawl.download_delay's
+    second per request would cap the watcher at about one image a second)."""
     known = store.known_lead_urls(SOURCE, [lead.url for lead in batch.leads])
     leads = [lead for lead in {lead.url: lead for lead in batch.leads}.values() if lead.url not in known]
     if len(leads) < len(batch.leads):  # the relay replays from the cursor: what was led to is not again
         batch.skipped["image(s) already analysed (replayed)"] += len(batch.leads) - len(leads)
-    targets = [fetch_target(SOURCE, leads, allow_private)] if leads else []
+    targets = [replace(fetch_target(SOURCE, leads, allow_private), download_delay=cdn_delay)] if leads else []
     with store.atomic():
         scan_id = store.start_scan({"targets": [_plain(t) for t in targets], "crawl": True, "watch": SOURCE}) \
             if leads else None

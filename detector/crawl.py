@@ -154,12 +154,22 @@ def crawl_shared(home: Path, scan_id: int, targets: list[Target], redis_url: str
     return total
 
 
+#: The source whose runs and leads are the WARC files read (crawlers.archive).
+ARCHIVE_SOURCE = "warc-files"
+
+
+def check_archives(files) -> None:
+    """Refuse, before a scan starts, WARC files that are not there."""
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise UsageError(f"--warc {', '.join(missing)}: no such file; give WARC or WAT files (.warc, .warc.gz, "
+                         ".warc.wat.gz).")
+
+
 def read_archives(home: Path, scan_id: int, files: list[Path]) -> dict:
     """Read WARC files the user already has into scan `scan_id`'s candidates, offline, in a child process
     (`python -m crawlers.archive`); returns a summary of the shape `crawl` returns."""
-    missing = [str(f) for f in files if not Path(f).is_file()]
-    if missing:
-        raise UsageError(f"--warc {', '.join(missing)}: no such file; give WARC files (.warc or .warc.gz).")
+    check_archives(files)
     log = log_path(home, scan_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="copyhound-warc-") as workdir:

@@ -60,7 +60,7 @@ PLANS = {
             "workers_works": 60, "workers_candidates": 40, "screenshot_pages": 12,
             "portal_clients": 10, "portal_candidates": 60,
             "crawl_mix": {"mix": 5000, "throughput": 400},
-            "discovery": {"rate": 20, "seconds": 180, "memory_rate": 200, "memory_seconds": 300},
+            "discovery": {"rates": [20, 2], "seconds": 120, "memory_rate": 200, "memory_seconds": 1800},
             "skipped": "HNSW32,Flat at 1M works: its build time grows super-linearly (see the 100k row) and "
                        "would take well over ten minutes on 2 cores; IVF4096 at 1M for the same reason (k-means training)."},
     True: {"vector_sizes": [10_000, 100_000],
@@ -73,7 +73,7 @@ PLANS = {
            "workers_works": 20, "workers_candidates": 16, "screenshot_pages": 4,
            "portal_clients": 4, "portal_candidates": 16,
            "crawl_mix": {"mix": 300, "throughput": 60},
-           "discovery": {"rate": 20, "seconds": 60, "memory_rate": 200, "memory_seconds": 60},
+           "discovery": {"rates": [20], "seconds": 60, "memory_rate": 200, "memory_seconds": 60},
            "skipped": "quick run: 1M works and HNSW at 100k are left to the full run (`make bench`)."},
 }
 
@@ -221,8 +221,8 @@ def _measure_discovery(args, plan: dict, photos: Path, workdir: Path, command: s
     folder = workdir / "discovery"
     folder.mkdir(parents=True, exist_ok=True)
     sizes = plan["discovery"]
-    part = discovery.run(photos, folder, sizes["rate"], sizes["seconds"], sizes["memory_rate"],
-                         sizes["memory_seconds"], batch=100, copy_every=50, drain=120, seed=args.seed)
+    part = discovery.run(photos, folder, sizes["rates"], sizes["seconds"], sizes["memory_rate"],
+                         sizes["memory_seconds"], batch=100, copy_every=50, drain=60, seed=args.seed)
     part.update(command=command, date=_now(), seconds_total=time.perf_counter() - started)
     return part
 

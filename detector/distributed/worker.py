@@ -89,6 +89,28 @@ def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> in
         raise
 
 
+def read_warc(task, scan_id: int, path: str) -> int:
+    """Read one WARC or WAT file into scan `scan_id`'s candidates (crawlers.archive, as `scan --warc` does in
+    one process); returns the candidates added. The file must be at `path` on this machine too. A file read
+    already for the scan (the task delivered again) is not read twice; one this worker cannot open is a
+    failed run naming the file and the worker, and the scan goes on with the others."""
+    from crawlers.archive import SOURCE, ArchiveReader
+    from detector.workspace.blobs import BlobStore
+
+    detector = _Process.detector_now()
+    store, ws = detector.store, _Process.ws
+    if any(path in (run["cursor"] or {}).get("files", []) for run in store.scan_source_runs(scan_id, SOURCE)):
+        return 0
+    if not Path(path).is_file():
+        run_id = store.start_source_run(SOURCE, "warc", scan_id)
+        store.finish_source_run(run_id, "failed", leads=0, budget_used=0, cursor={"files": [path]},
+                                detail=f"{path}: no such file on worker {socket.gethostname()}; every worker needs "
+                                       "the WARC files at the same path (a shared mount)")
+        return 0
+    reader = ArchiveReader(store, BlobStore(ws.blobs_dir), scan_id, ws.settings().crawl.max_image_bytes)
+    return reader.read([Path(path)])["candidates_added"]
+
+
 def park(store: Store, candidate_ids: list[int], tries: int, limit: int) -> int:
     """Mark the candidates still 'new' as 'failed', saying why; returns how many."""
     detail = (f"detection was started {tries} times (distributed.max_deliveries = {limit}) and never finished: "
@@ -138,6 +160,6 @@ def run_worker(home: Path, settings: DistributedSettings, pool: str, concurrency
         worker_process_init.connect(lambda **_: _Process.detector_now(), weak=False)
     worker_ready.connect(started, weak=False)
     worker_shutdown.connect(stopping, weak=False)
-    app = make_app(settings, detect_content)
+    app = make_app(settings, detect_content, read_warc)
     app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--queues={settings.queue}",
                      f"--hostname={hostname}", f"--loglevel={loglevel}", "--without-mingle", "--without-gossip"])

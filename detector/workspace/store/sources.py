@@ -38,6 +38,12 @@ class Sources:
                               "AND status <> 'dry' ORDER BY id DESC LIMIT 1", [source]).fetchone()
         return json.loads(row[0]) if row else None
 
+    def scan_source_runs(self, scan_id: int, source: str) -> list[dict]:
+        """The finished or failed runs of `source` for scan `scan_id` (oldest first), cursors decoded."""
+        rows = self.db["source_runs"].rows_where("scan_id = ? AND source = ? AND status IN ('finished', 'failed')",
+                                                 [scan_id, source], order_by="id")
+        return [_json_columns(row, ["cursor"]) for row in rows]
+
     def last_source_run(self, source: str) -> dict | None:
         rows = list(self.db["source_runs"].rows_where("source = ? AND status <> 'dry'", [source],
                                                       order_by="id DESC", limit=1))

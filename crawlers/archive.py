@@ -30,11 +30,11 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from crawlers.discover import find_images, page_title
 from crawlers.spiders.site import KEPT_HEADERS
-from detector.crawl import ARCHIVE_SOURCE
 from detector.sniff import IMAGE_FORMATS, describe, sniff
 from detector.workspace import open_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, open_store, utc_now
+from detector.workspace.store.sources import ARCHIVE_SOURCE
 
 SOURCE = ARCHIVE_SOURCE
 TARGET = "warc"
@@ -278,13 +278,36 @@ class ArchiveReader:
             self.counts["candidates"] += 1
 
 
+def page_images(paths: list[Path]) -> dict[str, list[list]]:
+    """The images each HTML page captured in `paths` uses, by the spider's rules: {page URI: [[url, alt], ...]}.
+    Records that cannot be read are left out (the caller read them whole before)."""
+    found: dict[str, list[list]] = {}
+    for path in paths:
+        for capture in records(path, lambda offset, why: None):
+            if isinstance(capture, Capture) and "html" in capture.content_type.lower() and capture.uri not in found:
+                try:
+                    body, headers = body_of(capture)
+                except _READ_ERRORS:
+                    continue
+                page = HtmlResponse(url=capture.uri, body=body, headers=headers)
+                found[capture.uri] = [[ref.url, ref.alt] for ref in find_images(page)]
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawlers.archive", description=__doc__.splitlines()[0])
-    parser.add_argument("--home", required=True)
-    parser.add_argument("--scan-id", required=True, type=int)
+    parser.add_argument("--home")
+    parser.add_argument("--scan-id", type=int)
     parser.add_argument("--summary-out", type=Path)
+    parser.add_argument("--images-of", action="store_true",
+                        help="Only print, as JSON, the images each captured HTML page uses (the Common Crawl source).")
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
+    if args.images_of:
+        print(json.dumps(page_images(args.files)))
+        return 0
+    if not args.home or args.scan_id is None:
+        parser.error("--home and --scan-id are required to read files into a scan")
     ws = open_workspace(args.home)
     store = open_store(ws)
     try:

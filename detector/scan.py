@@ -14,7 +14,7 @@ from pathlib import Path
 
 from detector import config
 from detector.config import Settings, Target
-from detector.crawl import ARCHIVE_SOURCE, check_archives, crawl_shared, queued, read_archives
+from detector.crawl import check_archives, crawl_shared, queued, read_archives
 from detector.crawl import crawl as crawl_targets
 from detector.detect import Detector, shortlist_sources
 from detector.distributed.scheduler import Dispatcher
@@ -29,6 +29,7 @@ from detector.sources.run import Gathered, adopt_lead_pages, gather
 from detector.sources.site import TargetSource
 from detector.workspace import Workspace
 from detector.workspace.store import Store, is_disk_full, utc_now
+from detector.workspace.store.sources import ARCHIVE_SOURCE
 
 
 def resumable_scan(store: Store) -> dict | None:

@@ -94,21 +94,24 @@ def read_warc(task, scan_id: int, path: str) -> int:
     one process); returns the candidates added. The file must be at `path` on this machine too. A file read
     already for the scan (the task delivered again) is not read twice; one this worker cannot open is a
     failed run naming the file and the worker, and the scan goes on with the others."""
-    from crawlers.archive import SOURCE, ArchiveReader
-    from detector.workspace.blobs import BlobStore
+    from detector.crawl import CrawlFailed, read_archives
+    from detector.workspace.store.sources import ARCHIVE_SOURCE
 
     detector = _Process.detector_now()
-    store, ws = detector.store, _Process.ws
-    if any(path in (run["cursor"] or {}).get("files", []) for run in store.scan_source_runs(scan_id, SOURCE)):
+    store = detector.store
+    if any(path in (run["cursor"] or {}).get("files", []) for run in store.scan_source_runs(scan_id, ARCHIVE_SOURCE)):
         return 0
-    if not Path(path).is_file():
-        run_id = store.start_source_run(SOURCE, "warc", scan_id)
-        store.finish_source_run(run_id, "failed", leads=0, budget_used=0, cursor={"files": [path]},
-                                detail=f"{path}: no such file on worker {socket.gethostname()}; every worker needs "
-                                       "the WARC files at the same path (a shared mount)")
-        return 0
-    reader = ArchiveReader(store, BlobStore(ws.blobs_dir), scan_id, ws.settings().crawl.max_image_bytes)
-    return reader.read([Path(path)])["candidates_added"]
+    problem = None if Path(path).is_file() else ("no such file; every worker needs the WARC files at the same path "
+                                                 "(a shared mount)")
+    if problem is None:
+        try:
+            return read_archives(_Process.home, scan_id, [Path(path)])["candidates_added"]
+        except CrawlFailed as e:  # the reader's process died: say so once, the scan goes on with the other files
+            problem = str(e)[:2000]
+    run_id = store.start_source_run(ARCHIVE_SOURCE, "warc", scan_id)
+    store.finish_source_run(run_id, "failed", leads=0, budget_used=0, cursor={"files": [path]},
+                            detail=f"{path} on worker {socket.gethostname()}: {problem}")
+    return 0
 
 
 def park(store: Store, candidate_ids: list[int], tries: int, limit: int) -> int:

@@ -4,7 +4,8 @@ Each run asks the CDX API (pywb's, as index.commoncrawl.org serves it) of each c
 captured HTML pages matching each pattern, one index page at a time, and reads each capture's WARC record
 with a range request on the archive (the index gives filename, offset and length). Only a record that is
 whole (digest checked, the response of the URL it claims) is used: its archived HTML is read with the
-spider's own rules (crawlers.discover), and each image it uses is an image lead, fetched live by the
+spider's own rules (crawlers.discover, in a `python -m crawlers.archive --images-of` process: detection
+never imports the crawlers), and each image it uses is an image lead, fetched live by the
 crawler (SSRF guard, politeness, WARC capture). So a copy is found where the page showed it when it was
 captured, even if the page has changed or gone since; the lead keeps the capture (collection, time, WARC
 file, offset) and the page as provenance, and the match's page is the captured page.
@@ -24,12 +25,11 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import httpx
-from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from crawlers.discover import find_images
 from detector.config import SourceConfig, Target
+from detector.crawl import CrawlFailed, archived_page_images
 from detector.sources.base import Budget, Lead, SourceError, fetch_target
 from detector.sources.fetching import get
 
@@ -72,8 +72,8 @@ class CommonCrawlSource:
                             pages_total[key] = self._num_pages(client, collection, pattern)
                         for page in range(pages_done.get(key, -1) + 1, pages_total[key]):
                             self._spend(budget, key)
-                            for capture in self._index_page(client, collection, pattern, page):
-                                yield from self._leads(client, collection, capture, budget)
+                            yield from self._leads(client, collection,
+                                                   self._index_page(client, collection, pattern, page), budget)
                             pages_done[key] = page
                     except SourceError as e:
                         self.problems.append(str(e))
@@ -125,38 +125,55 @@ class CommonCrawlSource:
             self.problems.append(f"{url}: {bad} index line(s) were not CDX JSON and were skipped")
         return captures
 
-    def _leads(self, client: httpx.Client, collection: str, capture: dict, budget: Budget) -> list[Lead]:
-        """The image leads of one capture, read from its archived page; none (a problem noted) when its record
-        cannot be read whole."""
+    def _leads(self, client: httpx.Client, collection: str, captures: list[dict], budget: Budget) -> list[Lead]:
+        """The image leads of captures: each record read whole by a range request, the images of all the pages
+        then read at once (the spider's rules, in a crawler process); a capture whose record cannot be read
+        leads nowhere (a problem noted)."""
+        read = [(capture, record) for capture in captures
+                if (record := self._record(client, capture, budget)) is not None]
+        if not read:
+            return []
+        try:
+            images = archived_page_images([record for _, record in read])
+        except CrawlFailed as e:
+            raise SourceError(str(e)) from e
+        leads = []
+        for capture, _ in read:
+            page, when = capture["url"], capture.get("timestamp", "?")
+            used = images.get(page, [])
+            if not used:
+                self.problems.append(f"{page}: the capture of {when} uses no image")
+            elif len(used) > MAX_IMAGES_PER_PAGE:
+                self.problems.append(f"{page}: the capture uses {len(used)} images; the first {MAX_IMAGES_PER_PAGE} "
+                                     "are led to")
+            record = {"collection": collection, "timestamp": capture.get("timestamp"), "filename": capture["filename"],
+                      "offset": int(capture["offset"]), "length": int(capture["length"]),
+                      "digest": capture.get("digest"), "page_url": page}
+            leads += [Lead(url, "image", f"Common Crawl {collection}", f"image on {page} as captured at {when}",
+                           {**record, "alt": (alt or "")[:500]}) for url, alt in used[:MAX_IMAGES_PER_PAGE]]
+        return leads
+
+    def _record(self, client: httpx.Client, capture: dict, budget: Budget) -> bytes | None:
+        """The bytes of a capture's response record, checked whole; None (a problem noted) otherwise."""
         offset, length, filename, page = int(capture["offset"]), int(capture["length"]), capture["filename"], \
             capture["url"]
         where = f"{filename} bytes {offset}+{length}"
         if length > MAX_RECORD_BYTES:
             self.problems.append(f"{page}: its record ({where}) is over {MAX_RECORD_BYTES} bytes; skipped")
-            return []
+            return None
         if not budget.spend():
             self.problems.append(f"{page}: not read, the monthly budget is spent")
-            return []
+            return None
         try:
             answer = get(client, f"{self.archive}/{filename}", allow_private=self.config.allow_private,
                          max_bytes=length + 1024, headers={"Range": f"bytes={offset}-{offset + length - 1}"})
             if answer.status != 206:
                 raise SourceError(f"HTTP {answer.status} for the range {where}")
-            body, headers = read_record(answer.body, page)
+            check_record(answer.body, page)
         except SourceError as e:
             self.problems.append(f"{page}: capture not used, {e}")
-            return []
-        images = find_images(HtmlResponse(url=page, body=body, headers=headers))
-        if not images:
-            self.problems.append(f"{page}: the capture of {capture.get('timestamp', '?')} uses no image")
-        elif len(images) > MAX_IMAGES_PER_PAGE:
-            self.problems.append(f"{page}: the capture uses {len(images)} images; the first {MAX_IMAGES_PER_PAGE} "
-                                 "are led to")
-        record = {"collection": collection, "timestamp": capture.get("timestamp"), "filename": filename,
-                  "offset": offset, "length": length, "digest": capture.get("digest"), "page_url": page}
-        return [Lead(image.url, "image", f"Common Crawl {collection}",
-                     f"image on {page} as captured at {capture.get('timestamp', '?')}",
-                     {**record, "alt": (image.alt or "")[:500]}) for image in images[:MAX_IMAGES_PER_PAGE]]
+            return None
+        return answer.body
 
     def check(self, budget: Budget) -> list[str]:
         with httpx.Client(timeout=_TIMEOUT) as client:
@@ -166,7 +183,7 @@ class CommonCrawlSource:
             lines = [f"{collection} {pattern}: {len(captures)} capture(s) on the first index page"]
             if captures:
                 problems = len(self.problems)
-                leads = self._leads(client, collection, captures[0], budget)
+                leads = self._leads(client, collection, captures[:1], budget)
                 lines.append(f"first capture: {len(leads)} image(s)" if len(self.problems) == problems else
                              f"first capture: {self.problems[-1]}")
         return lines
@@ -175,9 +192,8 @@ class CommonCrawlSource:
         return [fetch_target(self.name, leads, self.config.allow_private)]
 
 
-def read_record(data: bytes, url: str) -> tuple[bytes, dict]:
-    """The body and HTTP headers of the response record of `url` that the bytes of a range request hold;
-    SourceError saying why they are not that record, whole."""
+def check_record(data: bytes, url: str) -> None:
+    """SourceError saying why the bytes of a range request are not the whole response record of `url`."""
     try:
         record = next(iter(ArchiveIterator(io.BytesIO(data), check_digests="raise")), None)
         if record is None:
@@ -185,10 +201,8 @@ def read_record(data: bytes, url: str) -> tuple[bytes, dict]:
         target = record.rec_headers.get_header("WARC-Target-URI")
         if record.rec_type != "response" or target != url:
             raise SourceError(f"the range holds the {record.rec_type} record of {target}, not the response of {url}")
-        headers = dict(record.http_headers.headers) if record.http_headers else {}
         body = record.content_stream().read()
     except (ArchiveLoadFailed, OSError, EOFError, ValueError) as e:
         raise SourceError(f"its WARC record cannot be read ({type(e).__name__}: {str(e)[:200]})") from e
     if not body:
         raise SourceError(f"the record of {url} has an empty body")
-    return body, headers

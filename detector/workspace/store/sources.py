@@ -9,6 +9,10 @@ from detector.workspace.store.database import Database
 from detector.workspace.store.rows import json_columns as _json_columns
 from detector.workspace.store.rows import utc_now
 
+#: The source whose runs and leads are WARC files a user gave (`scan --warc`, read by crawlers.archive); each
+#: run's cursor names the files it read.
+ARCHIVE_SOURCE = "warc-files"
+
 
 class Sources:
     """Source runs and leads (mixed into `Store`)."""

@@ -242,7 +242,22 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
         relay.shutdown()
         cdn.shutdown()
     return {**_lags(db, stream), "published": stream.total, "backlog_when_publishing_ended": backlog_at_end,
-            "rss_samples": samples, "wall_s": round(time.time() - started, 1)}
+            "rss_samples": samples, "wall_s": round(time.time() - started, 1), **stages(db)}
+
+
+def stages(db: Path) -> dict:
+    """Where the finished batches' time went: seconds per scan step and per detection stage (summed over the
+    workers), and the cascade's exits."""
+    steps, detect, exits = {}, {}, {}
+    with sqlite3.connect(db, timeout=30) as conn:
+        for (text,) in conn.execute("SELECT summary FROM scans WHERE status = 'finished' AND summary IS NOT NULL"):
+            summary = json.loads(text)
+            for into, values in ((steps, summary.get("seconds") or {}),
+                                 (detect, (summary.get("detect") or {}).get("seconds") or {}),
+                                 (exits, (summary.get("detect") or {}).get("cascade_exits") or {})):
+                for key, value in values.items():
+                    into[key] = round(into.get(key, 0) + value, 1)
+    return {"step_seconds": steps, "detect_stage_seconds": detect, "cascade_exits": exits}
 
 
 def _detected(db: Path) -> int:
@@ -324,6 +339,14 @@ def render(part: dict) -> list[str]:
                      f"{row['copies_matched']} of {row['copies_posted']} | {row['false_matches']} | "
                      f"{row['load_before']:.1f} / {row['load_after']:.1f} |")
     lines.append("")
+    for row in [*part["keep_up"], *([part["memory"]] if part.get("memory") else [])]:
+        if row.get("detect_stage_seconds"):
+            stages_ = ", ".join(f"{k} {v:g}" for k, v in sorted(row["detect_stage_seconds"].items(),
+                                                               key=lambda kv: -kv[1]) if v >= 1)
+            lines += [(f"Where the time of the finished batches at {row['rate']:g} posts/s went: scan steps "
+                       f"{', '.join(f'{k} {v:g} s' for k, v in row['step_seconds'].items())}; detection stages "
+                       f"(s, summed over the workers) {stages_}; cascade exits "
+                       f"{', '.join(f'{k} {v}' for k, v in row['cascade_exits'].items())}."), ""]
     memory = part.get("memory")
     if memory:
         lines += [(f"Memory at {memory['rate']:g} posts/s offered for {memory['seconds']:g} s (the watcher falls "

@@ -114,24 +114,28 @@ def web_url(did: str, rkey: str) -> str:
     return f"https://bsky.app/profile/{did}/post/{rkey}"
 
 
+def _object(value) -> dict:
+    """`value` when it is a JSON object, else an empty one: a field of the wrong type reads as absent."""
+    return value if isinstance(value, dict) else {}
+
+
 def post_images(record: dict) -> list[dict]:
     """The images of a post record: its images embed, or the media of a record-with-media embed."""
-    embed = record.get("embed") or {}
+    embed = _object(record.get("embed"))
     if embed.get("$type") == "app.bsky.embed.recordWithMedia":
-        embed = embed.get("media") or {}
-    if embed.get("$type") != "app.bsky.embed.images":
-        return []
-    return [i for i in embed.get("images") or [] if isinstance(i, dict)]
+        embed = _object(embed.get("media"))
+    images = embed.get("images") if embed.get("$type") == "app.bsky.embed.images" else None
+    return [i for i in images if isinstance(i, dict)] if isinstance(images, list) else []
 
 
 def event_leads(event: dict, cdn: str, skipped: Counter | None = None) -> list[Lead]:
     """The image leads of one Jetstream event (none unless it creates a post with images); images that cannot
     be led to are counted in `skipped` by reason."""
     skipped = Counter() if skipped is None else skipped
-    commit = event.get("commit") or {}
+    commit = _object(event.get("commit"))
     if event.get("kind") != "commit" or commit.get("operation") != "create" or commit.get("collection") != POST:
         return []
-    did, rkey, record = event.get("did", ""), commit.get("rkey", ""), commit.get("record") or {}
+    did, rkey, record = event.get("did", ""), commit.get("rkey", ""), commit.get("record")
     if not isinstance(record, dict) or not isinstance(did, str) or not isinstance(rkey, str):
         skipped["event(s) with a malformed post record"] += 1
         return []
@@ -141,14 +145,14 @@ def event_leads(event: dict, cdn: str, skipped: Counter | None = None) -> list[L
         skipped[f"image(s) past the {_MAX_IMAGES_PER_POST} a post may have"] += len(images) - _MAX_IMAGES_PER_POST
     leads = []
     for image in images[:_MAX_IMAGES_PER_POST]:
-        cid = ((image.get("image") or {}).get("ref") or {}).get("$link")
+        cid = _object(_object(image.get("image")).get("ref")).get("$link")
         if not isinstance(cid, str) or not cid.isalnum() or not did.startswith("did:") or "/" in did:
             skipped["image(s) without a blob reference or author DID"] += 1
             continue
         url = f"{cdn.rstrip('/')}/img/feed_fullsize/plain/{did}/{cid}@jpeg"
         leads.append(Lead(url, "image", "Bluesky Jetstream", f"image of post {uri} by {did}", {
             "uri": uri, "page_url": page, "did": did, "time_us": event.get("time_us"),
-            "created_at": record.get("createdAt"), "alt": (image.get("alt") or "")[:500], "cid": cid}))
+            "created_at": record.get("createdAt"), "alt": str(image.get("alt") or "")[:500], "cid": cid}))
     return leads
 
 

@@ -199,3 +199,16 @@ def test_only_created_posts_with_images_are_leads():
     assert [lead.provenance["uri"].rsplit("/", 1)[1] for lead in leads] == [
         "rk1", "rk1", "rk3", "rk5", "rk8", "rk9", "rk10", "rk12"]  # the huge one too: the relay drops it
     assert leads[0].url == f"https://cdn.test/img/feed_fullsize/plain/{DID}/bafkrecompressed@jpeg"
+
+
+def test_fields_of_the_wrong_type_are_read_as_absent_not_a_crash():
+    post = _post(20, ["a.jpg"])
+    hostile = [{"kind": "commit", "commit": "create"}, {"kind": "commit", "commit": {**post["commit"], "record": [1]}},
+               {**post, "commit": {**post["commit"], "record": {"embed": "images"}}},
+               {**post, "commit": {**post["commit"], "record": {"embed": {"$type": "app.bsky.embed.images",
+                                                                         "images": {"a": 1}}}}},
+               {**post, "commit": {**post["commit"], "record": {"embed": {"$type": "app.bsky.embed.images",
+                                                                         "images": [{"image": "x", "alt": 7}]}}}}]
+    skipped = Counter()
+    assert [lead for event in hostile for lead in event_leads(event, "https://cdn.test", skipped)] == []
+    assert skipped == {"event(s) with a malformed post record": 1, "image(s) without a blob reference or author DID": 1}

@@ -116,7 +116,9 @@ class CommonCrawlSource:
         for line in body.splitlines():
             try:
                 capture = json.loads(line)
-                int(capture["offset"]), int(capture["length"]), capture["filename"], capture["url"]
+                if int(capture["offset"]) < 0 or int(capture["length"]) <= 0 or not all(
+                        isinstance(capture[k], str) for k in ("filename", "url")):
+                    raise ValueError("not a capture")
             except (ValueError, KeyError, TypeError):
                 bad += 1
                 continue

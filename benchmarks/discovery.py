@@ -43,6 +43,7 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
+from benchmarks import discovery_yield
 from benchmarks.dataset import REPO, photos_dir
 from benchmarks.machine import describe
 from detector import config, demo_site
@@ -296,7 +297,8 @@ def _lags(db: Path, stream: Stream) -> dict:
 def run(photos: Path, workdir: Path, rates: list[float], seconds: float, memory_rate: float, memory_seconds: float,
         batch: int, copy_every: int, drain: float, seed: int) -> dict:
     part = {"machine": describe(), "seed": seed, "rates": rates, "seconds": seconds, "batch": batch,
-            "copy_every": copy_every, "works": WORKS, "workers": 2, "embedder": "none", "keep_up": []}
+            "copy_every": copy_every, "works": WORKS, "workers": 2, "embedder": "none", "keep_up": [],
+            "yield": discovery_yield.run(workdir / "yield", sites=24, pages=10)}
     for rate in rates:
         home = workdir / f"keep-up-{rate:g}" / "home"
         load = os.getloadavg()[0]
@@ -339,6 +341,8 @@ def render(part: dict) -> list[str]:
                      f"{row['copies_matched']} of {row['copies_posted']} | {row['false_matches']} | "
                      f"{row['load_before']:.1f} / {row['load_after']:.1f} |")
     lines.append("")
+    if part.get("yield"):
+        lines += discovery_yield.render(part["yield"])
     for row in [*part["keep_up"], *([part["memory"]] if part.get("memory") else [])]:
         if row.get("detect_stage_seconds"):
             stages_ = ", ".join(f"{k} {v:g}" for k, v in sorted(row["detect_stage_seconds"].items(),

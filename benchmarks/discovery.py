@@ -211,8 +211,9 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
                "--jetstream", f"ws://127.0.0.1:{relay.socket.getsockname()[1]}", "--cdn", base, "--appview", base,
                "--allow-private", "--batch", str(batch), "--idle", "3", "--home", str(home)]
     log = open(home.parent / "watch.log", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+    # Its own process group: the watcher, its crawler and its detection processes are all stopped at the end.
     child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)},
-                             cwd=REPO)
+                             cwd=REPO, start_new_session=True)
     started = time.time()
     samples = []
     db = home / "copyhound.db"
@@ -233,12 +234,16 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
                     break
             time.sleep(5 if sample_rss else 1)
     finally:
-        child.send_signal(signal.SIGTERM)
+        os.killpg(child.pid, signal.SIGTERM)
         try:
             child.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            child.kill()
+            os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # what outlived the watcher (a detection process mid-image)
+        except ProcessLookupError:
+            pass
         log.close()
         relay.shutdown()
         cdn.shutdown()

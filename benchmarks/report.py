@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from benchmarks import crawl_mix, hard_copies, targets
+from benchmarks import crawl_mix, discovery, hard_copies, targets
 
 
 def _f(value, digits: int = 3) -> str:
@@ -275,5 +275,7 @@ def render(r: dict, dataset: dict) -> str:
         lines += hard_copies.render(r["hard"])
     if "crawl_mix" in r:
         lines += crawl_mix.render(r["crawl_mix"])
+    if "discovery" in r:
+        lines += discovery.render(r["discovery"])
     lines += concurrency_section(r)
     return "\n".join(lines) + "\n"

@@ -1,12 +1,13 @@
 """Run every benchmark (or, with --only scale, just the index-scale part) and write benchmarks/RESULTS.md.
 
-    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed|hard|crawl_mix] [--works N]
+    python -m benchmarks.run [--quick] [--only scale|shortlist|distributed|hard|crawl_mix|discovery] [--works N]
                              [--shortlist-sizes N,N] [--photos DIR] [--seed N] [--workdir DIR] [--out FILE]
 
 `--only scale` re-measures the indexes alone and merges them into the existing RESULTS.json beside
 --out (the other parts keep their numbers, and the scale part records its own command and date);
-`--only shortlist`, `--only hard` (small embedded copies and low-texture works) and `--only crawl_mix` (the cost
-of unrelated images, with the quality set's recall; benchmarks/crawl_mix.py) do the same.
+`--only shortlist`, `--only hard` (small embedded copies and low-texture works), `--only crawl_mix` (the cost
+of unrelated images, with the quality set's recall; benchmarks/crawl_mix.py) and `--only discovery` (`watch
+bluesky` on a live loopback stream: posts/s kept up with, lag, memory at 10x; benchmarks/discovery.py) do the same.
 
 `make bench` (1k and 10k works in the shortlist part), `make bench-scale` (the same run with 100k works too:
 one report with every number) and `make bench-quick` (a few minutes) call this. Each part's numbers are
@@ -30,6 +31,7 @@ from benchmarks import (
     concurrency,
     crawl_mix,
     detection_scale,
+    discovery,
     distributed,
     hard_copies,
     machine,
@@ -58,6 +60,7 @@ PLANS = {
             "workers_works": 60, "workers_candidates": 40, "screenshot_pages": 12,
             "portal_clients": 10, "portal_candidates": 60,
             "crawl_mix": {"mix": 5000, "throughput": 400},
+            "discovery": {"rates": [20, 2], "seconds": 120, "memory_rate": 200, "memory_seconds": 1800},
             "skipped": "HNSW32,Flat at 1M works: its build time grows super-linearly (see the 100k row) and "
                        "would take well over ten minutes on 2 cores; IVF4096 at 1M for the same reason (k-means training)."},
     True: {"vector_sizes": [10_000, 100_000],
@@ -70,6 +73,7 @@ PLANS = {
            "workers_works": 20, "workers_candidates": 16, "screenshot_pages": 4,
            "portal_clients": 4, "portal_candidates": 16,
            "crawl_mix": {"mix": 300, "throughput": 60},
+           "discovery": {"rates": [20], "seconds": 60, "memory_rate": 200, "memory_seconds": 60},
            "skipped": "quick run: 1M works and HNSW at 100k are left to the full run (`make bench`)."},
 }
 
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7, help="Seed of the split, the transforms and the vectors.")
     parser.add_argument("--workdir", type=Path, help="Keep the dataset and workspace here (default: a temp dir).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md", help="Report file.")
-    parser.add_argument("--only", choices=["scale", "shortlist", "distributed", "hard", "crawl_mix"],
+    parser.add_argument("--only", choices=["scale", "shortlist", "distributed", "hard", "crawl_mix", "discovery"],
                         help="Run this part alone and merge it into the RESULTS.json beside --out.")
     parser.add_argument("--works", type=int,
                         help="Registered works in the quality set, generated works filling up after the photos "
@@ -137,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
               lambda: _measure_hard(args, photos, workdir, command)),
              ("crawl_mix", "the crawl mix: cost of unrelated images, with the quality set's recall",
               lambda: _measure_crawl_mix(args, plan, photos, workdir, command)),
+             ("discovery", "discovery: watch bluesky on a live loopback stream",
+              lambda: _measure_discovery(args, plan, photos, workdir, command)),
              ("concurrency", "the portal under load during a scan",
               lambda: concurrency.run(plan["portal_clients"], plan["portal_candidates"], args.seed))]
     for name, title, measure in parts:
@@ -210,6 +216,17 @@ def _measure_crawl_mix(args, plan: dict, photos: Path, workdir: Path, command: s
     return part
 
 
+def _measure_discovery(args, plan: dict, photos: Path, workdir: Path, command: str) -> dict:
+    started = time.perf_counter()
+    folder = workdir / "discovery"
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = plan["discovery"]
+    part = discovery.run(photos, folder, sizes["rates"], sizes["seconds"], sizes["memory_rate"],
+                         sizes["memory_seconds"], batch=100, copy_every=50, drain=60, seed=args.seed)
+    part.update(command=command, date=_now(), seconds_total=time.perf_counter() - started)
+    return part
+
+
 def _part_only(args, plan: dict, command: str) -> None:
     raw = args.out.with_suffix(".json")
     if not raw.exists():
@@ -221,9 +238,10 @@ def _part_only(args, plan: dict, command: str) -> None:
         part = _measure_scale(plan, args.seed)
         part.update(command=command, date=_now(), seed=args.seed, quick=args.quick,
                     seconds=time.perf_counter() - started, machine=machine.describe())
-    elif args.only in ("distributed", "crawl_mix"):
+    elif args.only in ("distributed", "crawl_mix", "discovery"):
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))
-        measure = _measure_distributed if args.only == "distributed" else _measure_crawl_mix
+        measure = {"distributed": _measure_distributed, "crawl_mix": _measure_crawl_mix,
+                   "discovery": _measure_discovery}[args.only]
         part = measure(args, plan, photos_dir(args.photos), workdir, command)
     else:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="copyhound-bench-"))

@@ -1,9 +1,12 @@
-"""`python -m crawlers.archive`: read WARC files a user already has into a scan's candidates, offline.
+"""`python -m crawlers.archive`: read WARC and WAT files a user already has into a scan's candidates, offline.
 
 Nothing is fetched: each HTML page captured in the files is read with the spider's own rules
 (`crawlers.discover`), and each image it uses becomes a candidate when the files hold that image's
 capture too; an image captured with no page that uses it is its own page, as a listed image URL is in a
-crawl. The capture is the provenance: the candidate points at the record in the user's file (by
+crawl. A WAT file (Common Crawl's metadata of each capture, JSON in WARC `metadata` records) names the
+images a captured page used (its `IMG@/src` links and `og:image`) without their bytes: given with the
+WARC files holding those images, its pages lead to them as an HTML page would; alone, each image is
+refused as not in the archive, with its page. The capture is the provenance: the candidate points at the record in the user's file (by
 absolute path and offset), and every page or image read is a lead of the `warc-files` source.
 
 A record that cannot be read (a broken gzip member, a truncated body, a digest that does not match) is
@@ -21,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
@@ -32,8 +36,9 @@ from detector.sniff import IMAGE_FORMATS, describe, sniff
 from detector.workspace import open_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, open_store, utc_now
+from detector.workspace.store.sources import ARCHIVE_SOURCE
 
-SOURCE = "warc-files"
+SOURCE = ARCHIVE_SOURCE
 TARGET = "warc"
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
@@ -52,7 +57,54 @@ class Capture:
     content_type: str
 
 
-def records(path: Path, refuse) -> Iterator[Capture]:
+@dataclass(frozen=True)
+class WatPage:
+    """A captured HTML page as a WAT file describes it: the images it used, with their alt text."""
+
+    path: Path
+    offset: int
+    uri: str
+    date: str
+    title: str | None
+    images: tuple[tuple[str, str | None], ...]
+
+
+#: WAT link paths of an image's address (ia-web-commons writes the tag and attribute as TAG@/attr).
+_WAT_IMAGE_PATHS = ("IMG@/src", "IMG@/data-src", "IMG@/data-lazy-src", "IMG@/data-original")
+_MAX_WAT_RECORD = 5_000_000
+
+
+def wat_page(path: Path, offset: int, body: bytes) -> WatPage | None:
+    """The page a WAT metadata record describes, when it describes a 200 HTML response; None otherwise."""
+    if len(body) > _MAX_WAT_RECORD:
+        return None
+    try:
+        envelope = json.loads(body).get("Envelope") or {}
+        warc = envelope.get("WARC-Header-Metadata") or {}
+        http = (envelope.get("Payload-Metadata") or {}).get("HTTP-Response-Metadata") or {}
+        html = http.get("HTML-Metadata") or {}
+        status = int(((http.get("Response-Message") or {}).get("Status")) or 0)
+    except (ValueError, AttributeError, TypeError):
+        return None
+    uri = warc.get("WARC-Target-URI")
+    if warc.get("WARC-Type") != "response" or not isinstance(uri, str) or not 200 <= status < 300 or not html:
+        return None
+    head = html.get("Head") or {}
+    base = urljoin(uri, head.get("Base")) if isinstance(head.get("Base"), str) else uri
+    found: dict[str, str | None] = {}
+    for link in html.get("Links") or []:
+        if isinstance(link, dict) and link.get("path") in _WAT_IMAGE_PATHS and isinstance(link.get("url"), str):
+            found.setdefault(urldefrag(urljoin(base, link["url"].strip()))[0], link.get("alt") or None)
+    for meta in head.get("Metas") or []:
+        if isinstance(meta, dict) and meta.get("property") in ("og:image", "og:image:url") and \
+                isinstance(meta.get("content"), str):
+            found.setdefault(urldefrag(urljoin(base, meta["content"].strip()))[0], None)
+    images = tuple((url, alt) for url, alt in found.items() if urlsplit(url).scheme in ("http", "https"))
+    title = head.get("Title") if isinstance(head.get("Title"), str) else None
+    return WatPage(path, offset, uri, warc.get("WARC-Date") or "", title, images)
+
+
+def records(path: Path, refuse) -> Iterator[Capture | WatPage]:
     """The response records of `path` whose bodies read whole; a record that cannot be read is handed to
     `refuse(offset, why)` and reading resumes at the next record (the next gzip member or WARC header)."""
     with open(path, "rb") as handle:
@@ -60,7 +112,7 @@ def records(path: Path, refuse) -> Iterator[Capture]:
     yield from (_gzip_records if gzipped else _plain_records)(path, refuse)
 
 
-def _gzip_records(path: Path, refuse) -> Iterator[Capture]:
+def _gzip_records(path: Path, refuse) -> Iterator[Capture | WatPage]:
     """A .warc.gz holds one record per gzip member. Each member is decompressed whole, its CRC checked, before
     warcio parses it: warcio itself, meeting a member it cannot decompress past its first block, prints the zlib
     error and reads on with nothing, so a broken member was lost without a reason, or took the records after
@@ -104,12 +156,21 @@ def _member(handle, start: int) -> tuple[bytes, int | None]:
     return b"".join(out), start + read - len(inflater.unused_data)
 
 
-def _member_captures(path: Path, offset: int, raw: bytes) -> Iterator[Capture]:
+def _member_captures(path: Path, offset: int, raw: bytes) -> Iterator[Capture | WatPage]:
     iterator = ArchiveIterator(io.BytesIO(raw), check_digests="raise")
     for record in iterator:
-        record.content_stream().read()  # reads (and digest-checks) the body: a bad one raises here
-        if record.rec_type == "response" and record.http_headers is not None:
-            yield _capture(path, offset, record)
+        body = record.content_stream().read()  # reads (and digest-checks) the body: a bad one raises here
+        if (item := _item(path, offset, record, body)) is not None:
+            yield item
+
+
+def _item(path: Path, offset: int, record, body: bytes) -> Capture | WatPage | None:
+    """What a record at `offset` gives: a WAT page (a metadata record), a capture (a response), or nothing."""
+    if record.rec_type == "metadata":
+        return wat_page(path, offset, body)
+    if record.rec_type == "response" and record.http_headers is not None:
+        return _capture(path, offset, record)
+    return None
 
 
 def _capture(path: Path, offset: int, record) -> Capture:
@@ -118,7 +179,7 @@ def _capture(path: Path, offset: int, record) -> Capture:
                    record.http_headers.get_header("Content-Type") or "")
 
 
-def _plain_records(path: Path, refuse) -> Iterator[Capture]:
+def _plain_records(path: Path, refuse) -> Iterator[Capture | WatPage]:
     start, size = 0, path.stat().st_size
     with open(path, "rb") as handle:
         while start < size:
@@ -127,10 +188,12 @@ def _plain_records(path: Path, refuse) -> Iterator[Capture]:
             last_good = None
             try:
                 for record in iterator:
-                    offset = iterator.get_record_offset()  # absolute: the iterator starts at the handle's position
-                    record.content_stream().read()  # reads (and digest-checks) the body: a bad one raises here
-                    if record.rec_type == "response" and record.http_headers is not None:
-                        yield _capture(path, offset, record)
+                    # The body first (read and digest-checked: a bad one raises here), then the offset (absolute: the
+                    # iterator starts at the handle's position), which reads to the record's end before it is known.
+                    body = record.content_stream().read()
+                    offset = iterator.get_record_offset()
+                    if (item := _item(path, offset, record, body)) is not None:
+                        yield item
                     last_good = offset
                 # The iterator stops quietly at a record cut short at the end of the file: say so.
                 end = getattr(iterator, "offset", size)
@@ -183,32 +246,59 @@ class ArchiveReader:
 
     def read(self, paths: list[Path]) -> dict:
         captures: dict[str, Capture] = {}
+        described: dict[str, WatPage] = {}
         for path in paths:
             for capture in records(path, lambda offset, why, p=path: self.refuse(
                     str(p), "corrupt_record", f"{p} at byte {offset}: {why}; the record is skipped")):
-                if 200 <= capture.status < 300:
+                if isinstance(capture, WatPage):
+                    described.setdefault(capture.uri, capture)
+                elif 200 <= capture.status < 300:
                     captures.setdefault(capture.uri, capture)
         used: set[str] = set()
         for capture in captures.values():
             if "html" in capture.content_type.lower():
                 used |= self._page(capture, captures)
+        for page in described.values():
+            if page.uri not in captures:  # a page whose HTML is given too was read above
+                used |= self._wat_page(page, captures)
         for uri, capture in captures.items():
             if uri not in used and capture.content_type.lower().startswith("image/"):
                 lead_id = self._lead(capture, "image")
                 self._image(capture, {"page_url": uri, "image_url": uri, "lead_url": uri, "lead_id": lead_id,
                                       "page_warc_file": str(capture.path), "page_warc_offset": capture.offset})
-        self.store.finish_source_run(self.run_id, "finished", leads=self.counts["leads"], budget_used=0, cursor=None,
-                                     detail=None)
-        return {"pages_fetched": self.counts["pages"], "images_fetched": self.counts["images"], "from_cache": 0,
-                "candidates_added": self.counts["candidates"], "refusals": dict(self.refusals), "caps_hit": {},
-                "errors": [], "complete": True, "targets": {}}
+        summary = {"pages_fetched": self.counts["pages"], "images_fetched": self.counts["images"], "from_cache": 0,
+                   "candidates_added": self.counts["candidates"], "refusals": dict(self.refusals), "caps_hit": {},
+                   "errors": [], "complete": True, "targets": {}}
+        # The run keeps which files it read and what it found: a scan whose files were read by several workers
+        # (one task per file) adds these up, and a file's task delivered twice sees it was read.
+        self.store.finish_source_run(self.run_id, "finished", leads=self.counts["leads"], budget_used=0,
+                                     cursor={"files": [str(p) for p in paths], "summary": summary}, detail=None)
+        return summary
 
-    def _lead(self, capture: Capture, kind: str) -> int:
+    def _lead(self, capture: Capture | WatPage, kind: str) -> int:
         self.counts["leads"] += 1
+        wat = isinstance(capture, WatPage)
         return self.store.add_lead(self.run_id, SOURCE, {
-            "url": capture.uri, "kind": kind, "found_by": f"WARC file {capture.path.name}",
-            "why": f"captured at {capture.date}",
+            "url": capture.uri, "kind": kind, "found_by": f"{'WAT' if wat else 'WARC'} file {capture.path.name}",
+            "why": f"captured at {capture.date}" + (" (the images it used, as its WAT metadata lists them)" if wat
+                                                     else ""),
             "provenance": {"warc_file": str(capture.path), "offset": capture.offset, "date": capture.date}})
+
+    def _wat_page(self, page: WatPage, captures: dict[str, Capture]) -> set[str]:
+        self.counts["pages"] += 1
+        lead_id = self._lead(page, "page")
+        used = set()
+        for url, alt in page.images:
+            image = captures.get(url)
+            if image is None:
+                self.refuse(url, "not_in_archive", f"{url} (used by {page.uri}, per the WAT file {page.path.name}) is "
+                            "not captured in the WARC files given; scan its page live to fetch it", page_url=page.uri)
+                continue
+            used.add(url)
+            self._image(image, {"page_url": page.uri, "image_url": url, "page_title": page.title, "alt_text": alt,
+                                "page_warc_file": str(page.path), "page_warc_offset": page.offset,
+                                "lead_url": page.uri, "lead_id": lead_id})
+        return used
 
     def _page(self, capture: Capture, captures: dict[str, Capture]) -> set[str]:
         try:
@@ -258,13 +348,36 @@ class ArchiveReader:
             self.counts["candidates"] += 1
 
 
+def page_images(paths: list[Path]) -> dict[str, list[list]]:
+    """The images each HTML page captured in `paths` uses, by the spider's rules: {page URI: [[url, alt], ...]}.
+    Records that cannot be read are left out (the caller read them whole before)."""
+    found: dict[str, list[list]] = {}
+    for path in paths:
+        for capture in records(path, lambda offset, why: None):
+            if isinstance(capture, Capture) and "html" in capture.content_type.lower() and capture.uri not in found:
+                try:
+                    body, headers = body_of(capture)
+                except _READ_ERRORS:
+                    continue
+                page = HtmlResponse(url=capture.uri, body=body, headers=headers)
+                found[capture.uri] = [[ref.url, ref.alt] for ref in find_images(page)]
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawlers.archive", description=__doc__.splitlines()[0])
-    parser.add_argument("--home", required=True)
-    parser.add_argument("--scan-id", required=True, type=int)
+    parser.add_argument("--home")
+    parser.add_argument("--scan-id", type=int)
     parser.add_argument("--summary-out", type=Path)
+    parser.add_argument("--images-of", action="store_true",
+                        help="Only print, as JSON, the images each captured HTML page uses (the Common Crawl source).")
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
+    if args.images_of:
+        print(json.dumps(page_images(args.files)))
+        return 0
+    if not args.home or args.scan_id is None:
+        parser.error("--home and --scan-id are required to read files into a scan")
     ws = open_workspace(args.home)
     store = open_store(ws)
     try:

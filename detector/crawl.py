@@ -154,12 +154,18 @@ def crawl_shared(home: Path, scan_id: int, targets: list[Target], redis_url: str
     return total
 
 
+def check_archives(files) -> None:
+    """Refuse, before a scan starts, WARC files that are not there."""
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise UsageError(f"--warc {', '.join(missing)}: no such file; give WARC or WAT files (.warc, .warc.gz, "
+                         ".warc.wat.gz).")
+
+
 def read_archives(home: Path, scan_id: int, files: list[Path]) -> dict:
     """Read WARC files the user already has into scan `scan_id`'s candidates, offline, in a child process
     (`python -m crawlers.archive`); returns a summary of the shape `crawl` returns."""
-    missing = [str(f) for f in files if not Path(f).is_file()]
-    if missing:
-        raise UsageError(f"--warc {', '.join(missing)}: no such file; give WARC files (.warc or .warc.gz).")
+    check_archives(files)
     log = log_path(home, scan_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="copyhound-warc-") as workdir:
@@ -173,6 +179,32 @@ def read_archives(home: Path, scan_id: int, files: list[Path]) -> dict:
             return json.loads(summary_out.read_text(encoding="utf-8"))
     raise CrawlFailed(f"Reading the WARC files of scan {scan_id} {_ended(returncode)}. Last lines of its log "
                       f"({log}):\n{_tail(log)}")
+
+
+#: Files read by one `crawlers.archive --images-of` process (keeps its command line short).
+_RECORDS_PER_PROCESS = 500
+
+
+def archived_page_images(records: list[bytes]) -> dict[str, list[tuple[str, str | None]]]:
+    """The images each HTML page in `records` (WARC records, each read whole before) uses, by the spider's rules,
+    read in child processes (`python -m crawlers.archive --images-of`): {page URI: [(url, alt), ...]}."""
+    found: dict[str, list[tuple[str, str | None]]] = {}
+    with tempfile.TemporaryDirectory(prefix="copyhound-records-") as workdir:
+        paths = []
+        for i, record in enumerate(records):
+            gzipped = record[:2] == b"\x1f\x8b"
+            paths.append(Path(workdir) / (f"{i}.warc.gz" if gzipped else f"{i}.warc"))
+            paths[-1].write_bytes(record)
+        for start in range(0, len(paths), _RECORDS_PER_PROCESS):
+            chunk = [str(p) for p in paths[start:start + _RECORDS_PER_PROCESS]]
+            done = subprocess.run([sys.executable, "-m", "crawlers.archive", "--images-of", *chunk],
+                                  capture_output=True, stdin=subprocess.DEVNULL, check=False, timeout=600)
+            if done.returncode != 0:
+                raise CrawlFailed(f"Reading the images of archived pages {_ended(done.returncode)}: "
+                                  f"{done.stderr.decode(errors='replace')[-2000:]}")
+            for uri, images in json.loads(done.stdout).items():
+                found.setdefault(uri, [(url, alt) for url, alt in images])
+    return found
 
 
 def joinable_scan(store: Store, scan_id: int | None) -> tuple[int, list[Target]]:

@@ -16,8 +16,8 @@ from pathlib import Path
 from detector import config
 from detector.collectability.assess import assess_matches
 from detector.config import Settings, Target
+from detector.crawl import check_archives, crawl_shared, queued, read_archives
 from detector.crawl import crawl as crawl_targets
-from detector.crawl import crawl_shared, queued, read_archives
 from detector.detect import Detector, shortlist_sources
 from detector.distributed.scheduler import Dispatcher
 from detector.embedders import Embedder
@@ -32,6 +32,7 @@ from detector.sources.run import Gathered, adopt_lead_pages, gather
 from detector.sources.site import TargetSource
 from detector.workspace import Workspace
 from detector.workspace.store import Store, is_disk_full, utc_now
+from detector.workspace.store.sources import ARCHIVE_SOURCE
 
 
 def resumable_scan(store: Store) -> dict | None:
@@ -95,7 +96,12 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             if warcs and previous is None:
                 clock = time.perf_counter()
                 progress("crawl", 0, None, "reading WARC files")
-                summary["crawl"] = read_archives(ws.home, scan_id, list(warcs))
+                if dispatcher is None:
+                    summary["crawl"] = read_archives(ws.home, scan_id, list(warcs))
+                else:  # one task per file on the workers, whose captures go to detection as they come
+                    check_archives(warcs)
+                    summary["crawl"] = dispatcher.read_warcs(scan_id, list(warcs), ARCHIVE_SOURCE, lambda done, total:
+                                                             progress("crawl", done, total, "WARC files read"))
                 seconds["read_warcs"] = time.perf_counter() - clock
             if crawl:
                 clock = time.perf_counter()

@@ -118,8 +118,9 @@ def scan(
                          "--urls or --source only what they name runs; without, the [[targets]] and the due "
                          "[[sources]].")] = None,
     warc: Annotated[list[Path] | None, typer.Option(
-        "--warc", help="Scan these WARC files (repeatable) instead of crawling: offline, each page and image "
-                       "captured in them is a candidate with its capture as provenance.")] = None,
+        "--warc", help="Scan these WARC or WAT files (repeatable) instead of crawling: offline, each page and "
+                       "image captured in them is a candidate with its capture as provenance; with --distributed, "
+                       "one task per file on the workers.")] = None,
     allow_private: Annotated[bool, typer.Option("--allow-private",
                                                 help="Allow loopback/private addresses (tests, intranets).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last interrupted scan.")] = False,

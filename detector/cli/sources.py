@@ -46,13 +46,19 @@ def list_sources(fmt: Format = "table", home: Home = None) -> None:
 
 @sources_app.command("test")
 def test_source(name: Annotated[str, typer.Argument(help="The source's name in config.toml.")],
+                dry_run: Annotated[bool, typer.Option("--dry-run", help="Only estimate what the next run would "
+                                                                        "spend of the monthly budget; no request "
+                                                                        "is made.")] = False,
                 home: Home = None) -> None:
     """Dry check of one source: reach its endpoint, use its credentials, make one query. No leads are kept."""
     from detector.sources import SourceError, configured
-    from detector.sources.run import dry_check
+    from detector.sources.run import dry_check, estimate
 
     ws, settings, store = open_parts(home)
     (source,) = configured(settings.sources, [name], ws)
+    if dry_run:
+        console.print(f"{name}: {estimate(store, source)}", highlight=False, markup=False)
+        return
     try:
         lines = dry_check(store, source)
     except SourceError as e:

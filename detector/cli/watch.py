@@ -17,6 +17,15 @@ def bluesky(
     jetstream: Annotated[str, typer.Option("--jetstream", help="The Jetstream relay (wss://...).")] =
         "wss://jetstream2.us-east.bsky.network",
     cdn: Annotated[str, typer.Option("--cdn", help="Where post images are fetched from.")] = "https://cdn.bsky.app",
+    cdn_delay: Annotated[float, typer.Option("--cdn-delay", min=0, help="Seconds between image requests to the "
+                                                                       "CDN (crawl.download_delay is for sites).")] = 0.0,
+    appview: Annotated[str, typer.Option("--appview", help="The AppView asked for authors' handles "
+                                                          "(app.bsky.actor.getProfiles).")] =
+        "https://public.api.bsky.app",
+    max_lag: Annotated[float, typer.Option("--max-lag", min=0, help="Seconds behind the live stream past which image "
+                                                                   "posts are skipped and counted, not analysed; keep "
+                                                                   "it under the relay's history (0: never skip).")]
+        = 43_200.0,
     allow_private: Annotated[bool, typer.Option("--allow-private",
                                                 help="Allow loopback/private addresses (a self-hosted relay, "
                                                      "tests).")] = False,
@@ -31,19 +40,23 @@ def bluesky(
     (the images through the crawler, then detection); run it as a service (contrib/copyhound-watch-bluesky.service)."""
     from detector.scan import resumable_scan, run_scan
     from detector.sources import SourceError
-    from detector.sources.bluesky import commit_batch, read_batch, saved_cursor
+    from detector.sources.bluesky import Handles, commit_batch, read_batch, saved_cursor
 
     ws, settings, store = open_parts(home)
     embedder = embedder_of(settings)
+    handles = Handles(appview, allow_private)
     while True:
         if resumable_scan(store) is not None:  # a batch a killed watcher left: finish it first
             _report(run_scan(ws, store, settings, embedder, [], resume=True))
         try:
-            found = read_batch(jetstream, cdn, saved_cursor(store), batch, idle, allow_private)
+            found = read_batch(jetstream, cdn, saved_cursor(store), batch, idle, allow_private, max_lag, handles)
         except SourceError as e:
             err.print(f"watch bluesky: {e}", highlight=False, markup=False)
             raise typer.Exit(1) from None
-        if commit_batch(store, found, allow_private) is not None:
+        scan_id = commit_batch(store, found, allow_private, cdn_delay)
+        if found.detail():
+            err.print(f"watch bluesky: {found.detail()}", highlight=False, markup=False)
+        if scan_id is not None:
             _report(run_scan(ws, store, settings, embedder, [], resume=True))
         if found.idle and stop_when_idle:
             break

@@ -1,4 +1,5 @@
-"""The Celery application: one task (`copyhound.detect_content`: detect one content, record it) on one queue.
+"""The Celery application: two tasks on one queue, `copyhound.detect_content` (detect one content, record it)
+and `copyhound.read_warc` (read one WARC or WAT file of a `scan --warc --distributed` into its candidates).
 
 Delivery is at least once, recording exactly once. Tasks are acknowledged late (after they have
 recorded), a prefork child that dies has its task rejected back onto the queue
@@ -19,14 +20,15 @@ from celery import Celery
 from detector.config import DistributedSettings
 
 TASK = "copyhound.detect_content"
+WARC_TASK = "copyhound.read_warc"
 #: Seconds past the soft time limit (which refuses the content as detect_timeout) before a prefork
 #: child still detecting is killed.
 HARD_LIMIT_GRACE = 30
 
 
-def make_app(settings: DistributedSettings, task: Callable | None = None) -> Celery:
-    """The application for a workspace's [distributed] settings. The scan sends to it by the task's name;
-    a worker passes the task's function (detector.distributed.worker.detect_content) to run it."""
+def make_app(settings: DistributedSettings, task: Callable | None = None, warc_task: Callable | None = None) -> Celery:
+    """The application for a workspace's [distributed] settings. The scan sends to it by the tasks' names;
+    a worker passes the tasks' functions (detector.distributed.worker.detect_content and read_warc) to run them."""
     app = Celery("copyhound", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         task_default_queue=settings.queue,
@@ -47,4 +49,6 @@ def make_app(settings: DistributedSettings, task: Callable | None = None) -> Cel
     )
     if task is not None:
         app.task(name=TASK, bind=True, max_retries=2)(task)
+    if warc_task is not None:
+        app.task(name=WARC_TASK, bind=True)(warc_task)
     return app

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from detector.config import Settings
 from detector.distributed import broker
-from detector.distributed.app import TASK, make_app
+from detector.distributed.app import TASK, WARC_TASK, make_app
 from detector.errors import QueueUnavailable
 from detector.suggest import command
 from detector.workspace.store import Store
@@ -60,6 +60,34 @@ class Dispatcher:
                 self.app.send_task(TASK, args=[sha256, sightings[0]["image_url"], [c["id"] for c in sightings]],
                                    queue=self.settings.queue, producer=producer)
 
+    def read_warcs(self, scan_id: int, files: list[Path], source: str,
+                   progress: Callable[[int, int], None] = lambda done, total: None) -> dict:
+        """Have the workers read `files` into scan `scan_id`, one task per file, sending what they capture to
+        detection as it comes; returns their summaries added up (the shape `crawl` returns). `source` is the
+        archive reader's source name, whose runs record each file read."""
+        paths = [str(Path(f).resolve()) for f in files]
+        with self.app.producer_or_acquire() as producer:
+            for path in paths:
+                self.app.send_task(WARC_TASK, args=[scan_id, path], queue=self.settings.queue, producer=producer)
+        alone_since = None
+        while True:
+            self.send_new()
+            runs = self.store.scan_source_runs(scan_id, source)
+            done = {f for run in runs for f in (run["cursor"] or {}).get("files", [])} & set(paths)
+            progress(len(done), len(paths))
+            if len(done) == len(paths):
+                return _added_up(runs, paths)
+            if broker.live_workers(self.redis, self.settings):
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since > broker.MISSED_BEATS * self.settings.heartbeat:
+                raise QueueUnavailable(
+                    f"No worker is alive on {self.settings.redis_url} to read the WARC files ({len(paths) - len(done)} "
+                    f"left). Start one with `{command('worker', '--home', self.home)}`, then run "
+                    f"`{command('scan', '--resume', '--distributed', '--home', self.home)}`.")
+            time.sleep(POLL)
+
     def wait(self, progress: Callable[[int, int], None] = lambda done, total: None) -> None:
         """Return once no candidate sent is still 'new'; `progress(done, total)` as they are recorded."""
         heartbeat = self.settings.heartbeat
@@ -94,3 +122,22 @@ class Dispatcher:
                 self._send([c for c in self.store.pending_candidates() if c["id"] <= self.through])
                 resent, stalled_since = resent + 1, None
             time.sleep(POLL)
+
+
+def _added_up(runs: list[dict], paths: list[str]) -> dict:
+    """One summary of the files' runs (the newest run of each file); a file no worker could open is an error."""
+    total = {"pages_fetched": 0, "images_fetched": 0, "from_cache": 0, "candidates_added": 0, "refusals": {},
+             "caps_hit": {}, "errors": [], "complete": True, "targets": {}, "files_read_by_workers": len(paths)}
+    newest = {f: run for run in runs for f in (run["cursor"] or {}).get("files", [])}
+    for path in paths:
+        run = newest[path]
+        if run["status"] == "failed":
+            total["errors"].append(run["detail"])
+            total["complete"] = False
+            continue
+        summary = run["cursor"].get("summary") or {}
+        for key in ("pages_fetched", "images_fetched", "candidates_added"):
+            total[key] += summary.get(key, 0)
+        for reason, n in (summary.get("refusals") or {}).items():
+            total["refusals"][reason] = total["refusals"].get(reason, 0) + n
+    return total

@@ -89,6 +89,31 @@ def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> in
         raise
 
 
+def read_warc(task, scan_id: int, path: str) -> int:
+    """Read one WARC or WAT file into scan `scan_id`'s candidates (crawlers.archive, as `scan --warc` does in
+    one process); returns the candidates added. The file must be at `path` on this machine too. A file read
+    already for the scan (the task delivered again) is not read twice; one this worker cannot open is a
+    failed run naming the file and the worker, and the scan goes on with the others."""
+    from detector.crawl import CrawlFailed, read_archives
+    from detector.workspace.store.sources import ARCHIVE_SOURCE
+
+    detector = _Process.detector_now()
+    store = detector.store
+    if any(path in (run["cursor"] or {}).get("files", []) for run in store.scan_source_runs(scan_id, ARCHIVE_SOURCE)):
+        return 0
+    problem = None if Path(path).is_file() else ("no such file; every worker needs the WARC files at the same path "
+                                                 "(a shared mount)")
+    if problem is None:
+        try:
+            return read_archives(_Process.home, scan_id, [Path(path)])["candidates_added"]
+        except CrawlFailed as e:  # the reader's process died: say so once, the scan goes on with the other files
+            problem = str(e)[:2000]
+    run_id = store.start_source_run(ARCHIVE_SOURCE, "warc", scan_id)
+    store.finish_source_run(run_id, "failed", leads=0, budget_used=0, cursor={"files": [path]},
+                            detail=f"{path} on worker {socket.gethostname()}: {problem}")
+    return 0
+
+
 def park(store: Store, candidate_ids: list[int], tries: int, limit: int) -> int:
     """Mark the candidates still 'new' as 'failed', saying why; returns how many."""
     detail = (f"detection was started {tries} times (distributed.max_deliveries = {limit}) and never finished: "
@@ -138,6 +163,6 @@ def run_worker(home: Path, settings: DistributedSettings, pool: str, concurrency
         worker_process_init.connect(lambda **_: _Process.detector_now(), weak=False)
     worker_ready.connect(started, weak=False)
     worker_shutdown.connect(stopping, weak=False)
-    app = make_app(settings, detect_content)
+    app = make_app(settings, detect_content, read_warc)
     app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--queues={settings.queue}",
                      f"--hostname={hostname}", f"--loglevel={loglevel}", "--without-mingle", "--without-gossip"])

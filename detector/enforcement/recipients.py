@@ -3,6 +3,8 @@
 Sources, each recorded with the URL it was read from and the time:
 
 - `override`: the owner's address for the domain (recipients.overrides), which replaces the rest;
+- `platform`: the copyright contact a platform publishes (detector.enforcement.platforms: a Bluesky
+  post's notice goes to Bluesky's), which replaces the lookups below;
 - `rdap_ip`: the abuse contact of the network hosting the site, from the RIR's RDAP service
   (recipients.rdap_ip_url; ARIN redirects to the RIR that holds the address), and its country;
 - `rdap_domain`: the registrar's abuse contact, from the domain's RDAP record
@@ -35,6 +37,7 @@ import lxml.html
 from detector.config import RecipientSettings
 from detector.enforcement.addresses import problem, valid_address
 from detector.enforcement.fetch import Fetcher, Refused, private_reason
+from detector.enforcement.platforms import platform_of
 from detector.errors import ConfigError
 from detector.hosts import is_ip_literal
 from detector.workspace.store import Store
@@ -45,8 +48,8 @@ MAX_RDAP_DEPTH = 64
 MAX_ENTITY_DEPTH = 8
 #: Which source is asked first, per purpose.
 PREFERENCE = {
-    "notice": ("override", "rdap_ip", "rdap_domain", "security_txt", "contact_page"),
-    "offer": ("override", "security_txt", "contact_page", "rdap_ip", "rdap_domain"),
+    "notice": ("override", "platform", "rdap_ip", "rdap_domain", "security_txt", "contact_page"),
+    "offer": ("override", "platform", "security_txt", "contact_page", "rdap_ip", "rdap_domain"),
 }
 
 
@@ -89,6 +92,10 @@ def lookup(store: Store, settings: RecipientSettings, page_url: str, now: dateti
     override = _override(settings.overrides, host)
     if override:
         return Lookup(host, (Contact(override, "override", "recipients.overrides in config.toml", at),), None)
+    platform = platform_of(host)
+    if platform is not None:
+        return Lookup(host, (Contact(platform.address, "platform", f"{platform.name}'s copyright contact, "
+                                     f"published at {platform.policy}", at),), None)
     cached = store.recipient_lookups(host, stamp(now - timedelta(days=settings.cache_days)))
     if cached and not refresh:
         return _from_rows(host, cached)

@@ -1,13 +1,20 @@
-"""Common Crawl: pages of URL patterns the owner names, found in the crawl's CDX index.
+"""Common Crawl: images of pages matching URL patterns the owner names, as the crawl archived those pages.
 
 Each run asks the CDX API (pywb's, as index.commoncrawl.org serves it) of each configured collection for
 captured HTML pages matching each pattern, one index page at a time, and reads each capture's WARC record
-with a range request on the archive, so only captures that are whole (digest checked, the URL they claim)
-lead anywhere. The page is then fetched live by the crawler, which finds its images with the spider's
-rules; the lead keeps the capture (collection, time, WARC file, offset) as provenance.
+with a range request on the archive (the index gives filename, offset and length). Only a record that is
+whole (digest checked, the response of the URL it claims) is used: its archived HTML is read with the
+spider's own rules (crawlers.discover, in a `python -m crawlers.archive --images-of` process: detection
+never imports the crawlers), and each image it uses is an image lead, fetched live by the
+crawler (SSRF guard, politeness, WARC capture). So a copy is found where the page showed it when it was
+captured, even if the page has changed or gone since; the lead keeps the capture (collection, time, WARC
+file, offset) and the page as provenance, and the match's page is the captured page.
 
-Plain httpx, not cdx-toolkit: cdx-toolkit waits 3 s between requests to any host it does not know and
-retries a dead endpoint for up to 100 minutes, where a scan must record the failure and go on.
+Plain httpx, not cdx-toolkit. cdx-toolkit first reads `collinfo.json` from its mirror and refuses one
+listing fewer than 60 collections; it waits 3 s between requests to a host it does not know; and it
+retries a 429 or 5xx with backoff up to 60 s *without limit* (a dead endpoint up to 100 times a minute
+apart). Against a loopback index that answers 429 once in a while, as the tests' does, it never returns,
+where a scan must record the failure and go on to the next collection.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from detector.config import SourceConfig, Target
+from detector.crawl import CrawlFailed, archived_page_images
 from detector.sources.base import Budget, Lead, SourceError, fetch_target
 from detector.sources.fetching import get
 
@@ -29,6 +37,8 @@ INDEX = "https://index.commoncrawl.org"
 ARCHIVE = "https://data.commoncrawl.org"
 MAX_INDEX_BYTES = 20_000_000
 MAX_RECORD_BYTES = 10_000_000
+#: Images led to from one captured page (a gallery page past this is cut, with a note).
+MAX_IMAGES_PER_PAGE = 200
 _TIMEOUT = 60.0
 
 
@@ -62,10 +72,8 @@ class CommonCrawlSource:
                             pages_total[key] = self._num_pages(client, collection, pattern)
                         for page in range(pages_done.get(key, -1) + 1, pages_total[key]):
                             self._spend(budget, key)
-                            for capture in self._index_page(client, collection, pattern, page):
-                                lead = self._lead(client, collection, capture, budget)
-                                if lead is not None:
-                                    yield lead
+                            yield from self._leads(client, collection,
+                                                   self._index_page(client, collection, pattern, page), budget)
                             pages_done[key] = page
                     except SourceError as e:
                         self.problems.append(str(e))
@@ -108,7 +116,9 @@ class CommonCrawlSource:
         for line in body.splitlines():
             try:
                 capture = json.loads(line)
-                int(capture["offset"]), int(capture["length"]), capture["filename"], capture["url"]
+                if int(capture["offset"]) < 0 or int(capture["length"]) <= 0 or not all(
+                        isinstance(capture[k], str) for k in ("filename", "url")):
+                    raise ValueError("not a capture")
             except (ValueError, KeyError, TypeError):
                 bad += 1
                 continue
@@ -117,31 +127,55 @@ class CommonCrawlSource:
             self.problems.append(f"{url}: {bad} index line(s) were not CDX JSON and were skipped")
         return captures
 
-    def _lead(self, client: httpx.Client, collection: str, capture: dict, budget: Budget) -> Lead | None:
-        """The lead of one capture, once its WARC record is read whole; None (a problem noted) otherwise."""
-        offset, length, filename = int(capture["offset"]), int(capture["length"]), capture["filename"]
+    def _leads(self, client: httpx.Client, collection: str, captures: list[dict], budget: Budget) -> list[Lead]:
+        """The image leads of captures: each record read whole by a range request, the images of all the pages
+        then read at once (the spider's rules, in a crawler process); a capture whose record cannot be read
+        leads nowhere (a problem noted)."""
+        read = [(capture, record) for capture in captures
+                if (record := self._record(client, capture, budget)) is not None]
+        if not read:
+            return []
+        try:
+            images = archived_page_images([record for _, record in read])
+        except CrawlFailed as e:
+            raise SourceError(str(e)) from e
+        leads = []
+        for capture, _ in read:
+            page, when = capture["url"], capture.get("timestamp", "?")
+            used = images.get(page, [])
+            if not used:
+                self.problems.append(f"{page}: the capture of {when} uses no image")
+            elif len(used) > MAX_IMAGES_PER_PAGE:
+                self.problems.append(f"{page}: the capture uses {len(used)} images; the first {MAX_IMAGES_PER_PAGE} "
+                                     "are led to")
+            record = {"collection": collection, "timestamp": capture.get("timestamp"), "filename": capture["filename"],
+                      "offset": int(capture["offset"]), "length": int(capture["length"]),
+                      "digest": capture.get("digest"), "page_url": page}
+            leads += [Lead(url, "image", f"Common Crawl {collection}", f"image on {page} as captured at {when}",
+                           {**record, "alt": (alt or "")[:500]}) for url, alt in used[:MAX_IMAGES_PER_PAGE]]
+        return leads
+
+    def _record(self, client: httpx.Client, capture: dict, budget: Budget) -> bytes | None:
+        """The bytes of a capture's response record, checked whole; None (a problem noted) otherwise."""
+        offset, length, filename, page = int(capture["offset"]), int(capture["length"]), capture["filename"], \
+            capture["url"]
         where = f"{filename} bytes {offset}+{length}"
         if length > MAX_RECORD_BYTES:
-            self.problems.append(f"{capture['url']}: its record ({where}) is over {MAX_RECORD_BYTES} bytes; skipped")
+            self.problems.append(f"{page}: its record ({where}) is over {MAX_RECORD_BYTES} bytes; skipped")
             return None
         if not budget.spend():
-            self.problems.append(f"{capture['url']}: not read, the monthly budget is spent")
+            self.problems.append(f"{page}: not read, the monthly budget is spent")
             return None
         try:
             answer = get(client, f"{self.archive}/{filename}", allow_private=self.config.allow_private,
                          max_bytes=length + 1024, headers={"Range": f"bytes={offset}-{offset + length - 1}"})
             if answer.status != 206:
                 raise SourceError(f"HTTP {answer.status} for the range {where}")
-            problem = record_problem(answer.body, capture["url"])
+            check_record(answer.body, page)
         except SourceError as e:
-            problem = str(e)
-        if problem:
-            self.problems.append(f"{capture['url']}: capture not used, {problem}")
+            self.problems.append(f"{page}: capture not used, {e}")
             return None
-        return Lead(capture["url"], "page", f"Common Crawl {collection}",
-                    f"capture of {capture['url']} at {capture.get('timestamp', '?')}",
-                    {"collection": collection, "timestamp": capture.get("timestamp"), "filename": filename,
-                     "offset": offset, "length": length, "digest": capture.get("digest")})
+        return answer.body
 
     def check(self, budget: Budget) -> list[str]:
         with httpx.Client(timeout=_TIMEOUT) as client:
@@ -150,24 +184,27 @@ class CommonCrawlSource:
                 client, collection, pattern) else []
             lines = [f"{collection} {pattern}: {len(captures)} capture(s) on the first index page"]
             if captures:
-                lead = self._lead(client, collection, captures[0], budget)
-                lines.append(f"first capture readable: {'yes' if lead else 'no: ' + self.problems[-1]}")
+                problems = len(self.problems)
+                leads = self._leads(client, collection, captures[:1], budget)
+                lines.append(f"first capture: {len(leads)} image(s)" if len(self.problems) == problems else
+                             f"first capture: {self.problems[-1]}")
         return lines
 
     def targets(self, leads: list[Lead]) -> list[Target]:
         return [fetch_target(self.name, leads, self.config.allow_private)]
 
 
-def record_problem(data: bytes, url: str) -> str | None:
-    """Why the bytes of a range request are not the whole response record for `url`, or None."""
+def check_record(data: bytes, url: str) -> None:
+    """SourceError saying why the bytes of a range request are not the whole response record of `url`."""
     try:
         record = next(iter(ArchiveIterator(io.BytesIO(data), check_digests="raise")), None)
         if record is None:
-            return "the range holds no WARC record"
+            raise SourceError("the range holds no WARC record")
         target = record.rec_headers.get_header("WARC-Target-URI")
         if record.rec_type != "response" or target != url:
-            return f"the range holds the {record.rec_type} record of {target}, not the response of {url}"
+            raise SourceError(f"the range holds the {record.rec_type} record of {target}, not the response of {url}")
         body = record.content_stream().read()
     except (ArchiveLoadFailed, OSError, EOFError, ValueError) as e:
-        return f"its WARC record cannot be read ({type(e).__name__}: {str(e)[:200]})"
-    return None if body else f"the record of {url} has an empty body"
+        raise SourceError(f"its WARC record cannot be read ({type(e).__name__}: {str(e)[:200]})") from e
+    if not body:
+        raise SourceError(f"the record of {url} has an empty body")

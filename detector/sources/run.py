@@ -128,3 +128,12 @@ def dry_check(store: Store, source: Source, now: datetime | None = None) -> list
         lines.append(source.estimate(store.source_cursor(source.name) or {}, left))
     store.finish_source_run(run_id, "dry", leads=0, budget_used=budget.used, cursor=None, detail="; ".join(lines))
     return lines
+
+
+def estimate(store: Store, source: Source, now: datetime | None = None) -> str:
+    """`copyhound sources test --dry-run`: what the next run would spend, with no request made."""
+    left = budget_for(store, source, now or datetime.now(UTC)).left
+    if hasattr(source, "estimate"):
+        return source.estimate(store.source_cursor(source.name) or {}, left)
+    cap = "no cap" if left is None else f"{left} left this month"
+    return f"no estimate for a {source.config.type} source: it spends one request per page it reads ({cap})"

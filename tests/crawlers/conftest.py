@@ -119,6 +119,13 @@ CALENDAR = """<html><head><title>Calendar {month}</title></head><body>
 <a href="/calendar?month={next}">next month</a></body></html>
 """
 
+# /sitemap.xml is an index: its child on the site is read, the one on another host is not.
+SITEMAP_INDEX = """<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>{base}/sitemap-pages.xml</loc></sitemap><sitemap><loc>http://elsewhere.test/sitemap.xml</loc></sitemap>
+</sitemapindex>
+"""
+
 SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
 <url><loc>{base}/index.html</loc></url><url><loc>{base}/orphan.html</loc></url>
@@ -176,6 +183,8 @@ class SiteServer:
         if parts.path == "/robots.txt":
             return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n"
         if parts.path == "/sitemap.xml":
+            return 200, {"Content-Type": "application/xml"}, SITEMAP_INDEX.format(base=base).encode()
+        if parts.path == "/sitemap-pages.xml":
             return 200, {"Content-Type": "application/xml"}, SITEMAP.format(base=base).encode()
         if parts.path == "/calendar":
             month = int(parts.query.partition("=")[2] or 1)

@@ -147,6 +147,8 @@ def test_crawl_captures_every_image_form_and_records_every_refusal(site, full_cr
     assert summary["errors"] == []
     # The page past the depth cap was never requested.
     assert not [p for p, _ in hits if p == "/calendar?month=3"]
+    # The orphan page is only in the sitemap index's child on the site (the off-site child is not read).
+    assert ("/sitemap.xml", 200) in hits and ("/sitemap-pages.xml", 200) in hits
     # Each image URL was fetched once although two pages use astronaut.jpg.
     assert hits.count(("/img/astronaut.jpg", 200)) == 1
     # The flaky image failed once with 500 and was captured on the retry.

@@ -1,5 +1,6 @@
 """Common Crawl end to end: a loopback server speaks the CDX API (pages, showNumPages, 404, 429) and serves
-WARC byte ranges; the source reads captured records whole, the crawler fetches the pages live, detection
+WARC byte ranges; the source reads captured records whole and takes the image URLs from the archived HTML
+(a page gone from the live site still leads to its image), the crawler fetches the images live, detection
 finds the copies, and a later run reads only what it has not read."""
 
 from __future__ import annotations
@@ -33,9 +34,17 @@ class CommonCrawl:
         out = io.BytesIO()
         writer = WARCWriter(out, gzip=True)
         spans = {}
-        for slug in ("recompressed", "resized", "cropped", "mirrored", "captioned", "gone"):
-            start = out.tell()  # gone.html was captured, but is no longer on the live site
-            body = (site / f"{slug}.html").read_bytes() if slug != "gone" else b"<html>since removed</html>"
+        archived_only = {  # pages captured then, no longer on the live site
+            # its image is still live: the archived HTML leads to it
+            "moved": b"<html><body><img src='img/banner.jpg' alt='sale'></body></html>",
+            # its image is gone too (a crawl event); a data: URL and a script are no images to fetch
+            "gone": b"<html><img src='img/gone.jpg'><img src='data:image/png;base64,AAAA'>"
+                    b"<img src='javascript:alert(1)'></html>",
+            "textonly": b"<html><body><p>no pictures here</p></body></html>",
+        }
+        for slug in ("recompressed", "resized", "cropped", "mirrored", "captioned", *archived_only):
+            start = out.tell()
+            body = archived_only.get(slug) or (site / f"{slug}.html").read_bytes()
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
             writer.write_record(writer.create_warc_record(f"{base}{slug}.html", "response",
                                                           payload=io.BytesIO(body), http_headers=headers))
@@ -54,7 +63,8 @@ class CommonCrawl:
                            "offset": str(spans["cropped"][0]), "length": str(spans["cropped"][1])})
         self.index = {
             "CC-MAIN-2026-05": [[line("recompressed"), line("resized"), "<html>not json</html>", line("captioned")],
-                                [line("cropped"), line("resized", "20260202000000"), wrong, line("gone")]],
+                                [line("cropped"), line("resized", "20260202000000"), wrong, line("gone"),
+                                 line("moved"), line("textonly")]],
             "CC-MAIN-2026-09": [[line("mirrored")]],
         }
 
@@ -119,18 +129,23 @@ def test_common_crawl_captures_lead_to_copies_and_a_later_run_reads_only_what_is
     assert done.returncode in (0, 1), done.stderr
     summary = json.loads(done.stdout)
     part = summary["sources"]["cc"]
-    assert part["leads"] == 4  # recompressed, resized (once), cropped, and gone.html (dead live: a crawl event)
+    # The images of the archived pages: recompressed, resized (its two captures once), cropped (each with one
+    # unrelated image), banner of the page since moved, and gone.jpg (dead live: a crawl event).
+    assert part["leads"] == 8
     problems = "\n".join(part["problems"])
     assert "1 index line(s) were not CDX JSON" in problems
     assert f"{base}captioned.html: capture not used, its WARC record cannot be read" in problems
     assert "HTTP 429" in problems and "the range holds the response record of" in problems
+    assert f"{base}textonly.html: the capture of 20260201000000 uses no image" in problems
     store = Store(open_workspace(home).db_path)
-    found = {Path(m["image_url"]).name for m in store.matches()}
-    assert found == {"recompressed.jpg", "resized.jpg", "cropped.jpg"}
+    found = {Path(m["image_url"]).name: m["page_url"] for m in store.matches()}
+    assert found == {f"{s}.jpg": f"{base}{s}.html" for s in ("recompressed", "resized", "cropped")} | {
+        "banner.jpg": f"{base}moved.html"}  # the match's page is the captured page
     match = next(m for m in store.matches() if m["image_url"].endswith("cropped.jpg"))
     lead = store.lead(store.candidate(match["candidate_id"])["lead_id"])
     assert lead["found_by"] == "Common Crawl CC-MAIN-2026-05" and lead["provenance"]["filename"] == WARC
-    assert any(e["url"] == f"{base}gone.html" for e in store.crawl_events(summary["scan_id"]))
+    assert lead["kind"] == "image" and lead["provenance"]["page_url"] == f"{base}cropped.html"
+    assert any(e["url"] == f"{base}img/gone.jpg" for e in store.crawl_events(summary["scan_id"]))
     store.close()
 
     # Next run: the finished collection costs nothing; the one that answered 429 is read now.
@@ -151,5 +166,5 @@ def test_the_budget_stops_a_run_and_says_so(home, cc, tmp_path):
                                        collections=("CC-MAIN-2026-05",)))
     budget = Budget(3)
     leads = list(source.leads({}, budget))
-    assert budget.used == 3 and len(leads) == 1  # page count, index page 0, one record
+    assert budget.used == 3 and len(leads) == 2  # page count, index page 0, one record (a copy, an unrelated)
     assert any("monthly budget" in p for p in source.problems)

@@ -40,6 +40,14 @@ SITEMAP = """<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas
 <url><loc>{base}mirrored.html</loc><lastmod>2026-03-03</lastmod>
 <image:image><image:loc>{base}img/mirrored.jpg</image:loc></image:image></url></urlset>"""
 
+# A sitemap index: its child on the site is read; a nested index, a child elsewhere and a dead one are refused.
+SITEMAP_INDEX = """<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>
+<sitemap><loc>{base}more.xml</loc></sitemap><sitemap><loc>{base}nested.xml</loc></sitemap>
+<sitemap><loc>http://elsewhere.test/sitemap.xml</loc></sitemap><sitemap><loc>{base}gone.xml</loc></sitemap>
+</sitemapindex>"""
+MORE = """<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>
+<url><loc>{base}grayscale.html</loc></url></urlset>"""
+
 
 @pytest.fixture
 def web(tmp_path):
@@ -49,6 +57,9 @@ def web(tmp_path):
     (root / "atom.xml").write_text(ATOM.format(base=base), encoding="utf-8")
     (root / "images.xml").write_text(SITEMAP.format(base=base), encoding="utf-8")
     (root / "broken.xml").write_text("this is no feed < at all", encoding="utf-8")
+    (root / "pages.xml").write_text(SITEMAP_INDEX.format(base=base), encoding="utf-8")
+    (root / "nested.xml").write_text(SITEMAP_INDEX.format(base=base), encoding="utf-8")
+    (root / "more.xml").write_text(MORE.format(base=base), encoding="utf-8")
     yield root, base
     server.shutdown()
 
@@ -58,7 +69,7 @@ def home(tmp_path, web, registered_template):
     _, base = web
     source = config.SourceConfig(name="blogs", type="feed", cadence_days=1.0, allow_private=True,
                                  urls=tuple(base + name for name in ("feed.xml", "atom.xml", "images.xml",
-                                                                      "broken.xml", "missing.xml")))
+                                                                      "broken.xml", "missing.xml", "pages.xml")))
     return registered_home(tmp_path / "ws", registered_template, (source,))
 
 
@@ -73,13 +84,17 @@ def test_feeds_lead_a_scan_to_the_copies_and_then_only_to_new_items(home, web):
     root, base = web
     first = _scan(home)  # due: it never ran
     part = first["sources"]["blogs"]
-    assert part["status"] == "finished" and part["leads"] == 5  # 3 RSS + captioned + mirrored; resized once
+    # 3 RSS + captioned + mirrored (resized once) + grayscale from the sitemap index's child
+    assert part["status"] == "finished" and part["leads"] == 6
     problems = "\n".join(part["problems"])
     assert "broken.xml: not a readable RSS/Atom feed" in problems and "missing.xml: HTTP 404" in problems
+    assert f"{base}nested.xml: a sitemap index inside the sitemap index {base}pages.xml; not followed" in problems
+    assert f"{base}pages.xml: 1 child sitemap(s) not on 127.0.0.1 were not read" in problems
+    assert f"gone.xml: HTTP 404; the feed was not read (a child of the sitemap index {base}pages.xml)" in problems
     assert "javascript:alert(1)" in problems  # a lead that is no http(s) URL is refused, with its reason
     store = Store(open_workspace(home).db_path)
     found = {Path(m["image_url"]).name for m in store.matches()}
-    assert found == {f"{s}.jpg" for s in ("recompressed", "resized", "cropped", "captioned", "mirrored")}
+    assert found == {f"{s}.jpg" for s in ("recompressed", "resized", "cropped", "captioned", "mirrored", "grayscale")}
 
     # Every candidate keeps its lead; the report says how the copy was found.
     match = next(m for m in store.matches() if m["image_url"].endswith("/captioned.jpg"))
@@ -100,12 +115,15 @@ def test_feeds_lead_a_scan_to_the_copies_and_then_only_to_new_items(home, web):
     feed.write_text(_rss(base, ["recompressed", "resized", "cropped", "banner"]), encoding="utf-8")
     later = time.time() + 120
     os.utime(feed, (later, later))
+    # A child sitemap changed under an unchanged index (304): it is asked again all the same.
+    (root / "more.xml").write_text(MORE.format(base=base).replace("grayscale.html", "index.html"), encoding="utf-8")
+    os.utime(root / "more.xml", (later, later))
     third = _scan(home, "--source", "blogs")
-    assert third["sources"]["blogs"]["leads"] == 1 and third["detect"]["matches_new"] == 1
+    assert third["sources"]["blogs"]["leads"] == 2 and third["detect"]["matches_new"] == 1  # banner; index.html
 
     listed = json.loads(invoke_cli("sources", "list", "--format", "json", home=home).stdout)
     (row,) = [r for r in listed if r["source"] == "blogs"]
-    assert (row["runs"], row["leads"], row["matches"]) == (3, 6, 6) and row["candidates"] >= 12
+    assert (row["runs"], row["leads"], row["matches"]) == (3, 8, 7) and row["candidates"] >= 14
 
 
 def test_sources_test_reads_one_feed_and_names_a_broken_one(home, web, tmp_path):

@@ -179,6 +179,10 @@ def test_reverse_search_finds_copies_through_both_providers_and_keeps_keys_secre
 
 
 def test_sources_test_estimates_the_next_run_and_names_a_missing_key(home, providers):
+    state, _ = providers
+    dry = invoke_cli("sources", "test", "vision", "--dry-run", home=home)
+    assert dry.returncode == 0, dry.stderr
+    assert "next run:" in dry.stdout and "100 left this month" in dry.stdout and state.vision_calls == []
     done = invoke_cli("sources", "test", "vision", home=home)
     assert done.returncode == 0, done.stderr
     assert "one query for work" in done.stdout and "next run:" in done.stdout and "99 left this month" in done.stdout

@@ -133,3 +133,50 @@ def test_a_broken_gzip_member_is_refused_on_its_own_wherever_the_damage_falls(tm
 def test_a_missing_warc_file_is_one_line(home, tmp_path):
     done = invoke_cli("scan", "--warc", str(tmp_path / "nope.warc.gz"), home=home)
     assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr
+
+
+def _wat(writer: WARCWriter, envelope: dict | bytes, url: str) -> None:
+    body = envelope if isinstance(envelope, bytes) else json.dumps({"Container": {}, "Envelope": envelope}).encode()
+    writer.write_record(writer.create_warc_record(url, "metadata", payload=io.BytesIO(body),
+                                                  warc_content_type="application/json"))
+
+
+def _described(url: str, status: str, links: list[dict], kind: str = "response") -> dict:
+    return {"WARC-Header-Metadata": {"WARC-Type": kind, "WARC-Target-URI": url, "WARC-Date": "2026-02-01T00:00:00Z"},
+            "Payload-Metadata": {"HTTP-Response-Metadata": {
+                "Response-Message": {"Status": status},
+                "HTML-Metadata": {"Head": {"Title": "Grey", "Metas": [{"property": "og:image",
+                                                                        "content": "/img/grayscale.jpg"}]},
+                                  "Links": links}}}}
+
+
+def test_a_wat_file_leads_its_pages_to_the_images_captured_in_the_warc_files(home, tmp_path):
+    """Common Crawl's WAT metadata names the images a captured page used; the images' bytes come from a WARC file
+    given with it. Records that are no WAT JSON, describe a request or a 404 are passed over."""
+    root = demo_site.build_site(tmp_path / "site")
+    images = tmp_path / "images.warc.gz"
+    _write(images, root, [], ["grayscale.jpg"], gzip=True)
+    wat = tmp_path / "capture.warc.wat.gz"
+    with open(wat, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        _wat(writer, b"{not json", f"{SITE}broken.html")
+        _wat(writer, _described(f"{SITE}request.html", "200", [], kind="request"), f"{SITE}request.html")
+        _wat(writer, _described(f"{SITE}gone.html", "404", [{"path": "IMG@/src", "url": "img/grayscale.jpg"}]),
+             f"{SITE}gone.html")
+        _wat(writer, _described(f"{SITE}grayscale.html", "200", [
+            {"path": "A@/href", "url": "index.html"}, {"path": "IMG@/src", "url": "img/grayscale.jpg", "alt": "grey"},
+            {"path": "IMG@/src", "url": "img/baboon.jpg"}, {"path": "IMG@/src", "url": "javascript:x()"}]),
+             f"{SITE}grayscale.html")
+    done = run_cli("scan", "--warc", str(images), "--warc", str(wat), "--format", "json", home=home)
+    summary = json.loads(done.stdout)
+    assert summary["crawl"]["pages_fetched"] == 1 and summary["crawl"]["refusals"] == {"not_in_archive": 1}
+    store = Store(open_workspace(home).db_path)
+    (match,) = store.matches()
+    copy = store.candidate(match["candidate_id"])
+    assert (copy["page_url"], copy["image_url"]) == (f"{SITE}grayscale.html", f"{SITE}img/grayscale.jpg")
+    assert copy["alt_text"] == "grey" and copy["page_title"] == "Grey" and copy["warc_file"] == str(images.resolve())
+    lead = store.lead(copy["lead_id"])
+    assert lead["found_by"] == "WAT file capture.warc.wat.gz" and "WAT metadata" in lead["why"]
+    (refused,) = store.crawl_events(summary["scan_id"])
+    assert refused["url"] == f"{SITE}img/baboon.jpg" and "per the WAT file" in refused["detail"]
+    store.close()

@@ -9,6 +9,10 @@ from detector.workspace.store.database import Database
 from detector.workspace.store.rows import json_columns as _json_columns
 from detector.workspace.store.rows import utc_now
 
+#: The source whose runs and leads are WARC files a user gave (`scan --warc`, read by crawlers.archive); each
+#: run's cursor names the files it read.
+ARCHIVE_SOURCE = "warc-files"
+
 
 class Sources:
     """Source runs and leads (mixed into `Store`)."""
@@ -37,6 +41,12 @@ class Sources:
         row = self.db.execute("SELECT cursor FROM source_runs WHERE source = ? AND cursor IS NOT NULL "
                               "AND status <> 'dry' ORDER BY id DESC LIMIT 1", [source]).fetchone()
         return json.loads(row[0]) if row else None
+
+    def scan_source_runs(self, scan_id: int, source: str) -> list[dict]:
+        """The finished or failed runs of `source` for scan `scan_id` (oldest first), cursors decoded."""
+        rows = self.db["source_runs"].rows_where("scan_id = ? AND source = ? AND status IN ('finished', 'failed')",
+                                                 [scan_id, source], order_by="id")
+        return [_json_columns(row, ["cursor"]) for row in rows]
 
     def last_source_run(self, source: str) -> dict | None:
         rows = list(self.db["source_runs"].rows_where("source = ? AND status <> 'dry'", [source],

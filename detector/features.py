@@ -32,6 +32,8 @@ _SIFT_LEVELS = 255.0
 # Keypoints are spread over a GRID x GRID partition of the image (see `_strongest_spread`).
 _GRID = 4
 _DESCRIPTOR_SHAPE = {"sift": (128, np.float32), "orb": (32, np.uint8)}
+# SIFT orientation bin k of an image is bin -k (mod 8) of its mirror image (see `mirror_of`).
+_MIRRORED_ORIENTATION = (-np.arange(8)) % 8
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays with == has no single truth value
@@ -157,6 +159,26 @@ def extract(
     factor = np.array([width / gray.shape[1], height / gray.shape[0]])
     points = ((analysed + 0.5) * factor - 0.5).astype(np.float32)
     return LocalFeatures(kind, points, descriptors.astype(_DESCRIPTOR_SHAPE[kind][1]), width, height)
+
+
+def mirror_of(feats: LocalFeatures) -> LocalFeatures:
+    """The SIFT features of the mirror image (flipped left to right) of the image `feats` describe, without
+    extracting them again: what the screen uses for the mirror image, at no cost.
+
+    SIFT finds the same keypoints in a mirror image (mirrored), and their descriptors are the same
+    histograms permuted: in the keypoint's own frame, a left-right flip keeps the axis along the keypoint's
+    orientation and reverses the one across it, so OpenCV's 4x4 spatial bins (rows across, columns along)
+    swap rows, and each gradient's angle to the orientation changes sign, so orientation bin k becomes
+    bin -k (mod 8). RootSIFT acts on each component alone, so it permutes the same way.
+    """
+    if feats.kind != "sift":
+        raise ValueError(f"only SIFT descriptors can be mirrored by permutation; {feats.kind} ones must be extracted "
+                         "from the mirror image.")
+    histograms = feats.descriptors.reshape(-1, 4, 4, 8)[:, ::-1, :, _MIRRORED_ORIENTATION]
+    points = feats.points.copy()
+    points[:, 0] = feats.width - 1 - points[:, 0]
+    return LocalFeatures(feats.kind, points, np.ascontiguousarray(histograms.reshape(-1, 128)), feats.width,
+                         feats.height)
 
 
 def extract_region(image: Image.Image, box: tuple[int, int, int, int], kind: str = "sift",

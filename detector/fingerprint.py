@@ -152,7 +152,8 @@ def screen_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Em
         feats = mirror_feats = features.empty(kind, size)
     else:
         side, most = coarse
-        feats = features.extract(image, kind, max_features=most, analyse_side=side, original_size=size)
+        feats = features.extract(image, kind, max_features=most, analyse_side=side, original_size=size,
+                                 one_pass=True)
         # SIFT's mirror-image features are a permutation of these (half the screen's cost); ORB's are not.
         mirror_feats = (features.mirror_of(feats) if kind == "sift" else
                         features.extract(mirrored(image), kind, max_features=most, analyse_side=side, original_size=size))
@@ -161,12 +162,14 @@ def screen_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Em
 
 
 def with_full_features(candidate: CandidatePrint, decoded: DecodedImage, seconds: Counter | None = None) -> CandidatePrint:
-    """`candidate` with the local features of the whole image and its mirror image at full resolution."""
+    """`candidate` with the local features of the whole image and its mirror image at full resolution (SIFT's
+    mirror-image features are the image's permuted, `features.mirror_of`)."""
     seconds = seconds if seconds is not None else Counter()
     clock = time.perf_counter()
     kind = candidate.features.kind
     feats = local_features(decoded, kind)
-    mirror_feats = local_features(decoded, kind, image=mirrored(decoded.image))
+    mirror_feats = (features.mirror_of(feats) if kind == "sift" else
+                    local_features(decoded, kind, image=mirrored(decoded.image)))
     seconds["features"] += time.perf_counter() - clock
     return replace(candidate, features=feats, mirror_features=mirror_feats)
 

@@ -327,7 +327,8 @@ def render(part: dict, baseline: dict | None = None) -> list[str]:
              f"queries, against {part['works']} registered works, embedder 'none'; `benchmarks/crawl_mix.py`, seed "
              f"{part['seed']}, {part['date']}. CPU is process time per candidate (decode to decision), in ms: "
              "median / p95 / mean."), "",
-             "| | this run" + (" | before the cascade |" if before else " |"), "|---|---|" + ("---|" if before else "")]
+             "| | this run" + (f" | before ({baseline.get('commit', 'an earlier version')}) |" if before else " |"),
+             "|---|---|" + ("---|" if before else "")]
     rows = [("non-copies", "non_copies"), ("copies (quality set)", "copies"), ("decode + pHash", "decode + phash"),
             ("decode + PDQ", "decode + pdq"), ("decode + pHash + PDQ (the floor)", "decode + phash + pdq")]
     for label, key in rows:

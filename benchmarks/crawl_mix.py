@@ -1,6 +1,6 @@
 """What detection costs on a crawl of mostly unrelated images, and the quality set's recall, in one run.
 
-    python -m benchmarks.crawl_mix [--mix 5000] [--works 1000] [--per-family 4] [--throughput 400]
+    python -m benchmarks.crawl_mix [--mix 5000] [--works 1000] [--per-family 4] [--small-works 12] [--throughput 400]
                                    [--workdir DIR] [--out FILE] [--debs DIR] [--photos DIR] [--seed N]
 
 The *crawl mix* is `--mix` candidate images that copy no registered work, of the kinds a crawl brings:
@@ -15,7 +15,8 @@ The *crawl mix* is `--mix` candidate images that copy no registered work, of the
 Every file's origin is listed in the JSON output (`mix_sources`). Mixed in: 1% copies, taken from the
 quality set's copies.
 
-The *quality set* is `benchmarks.dataset`'s (registered works, their copies in named families, negatives);
+The *quality set* is `benchmarks.dataset`'s (registered works, their copies in named families, negatives, and
+`--small-works` works registered at most 320 px on the short side, the `small_work` family);
 it is registered into a real workspace (embedder "none") and every query is analysed exactly as a scan
 does (`Detector.analyse_content` on the stored bytes), so per-family recall at `match` is the product's.
 
@@ -62,6 +63,8 @@ RASTER = (".png", ".jpg", ".jpeg", ".webp")
 MIX_SHARES = {"photo": 0.10, "icon": 0.25, "clipart": 0.20, "logo": 0.03, "wallpaper": 0.04, "figure": 0.05,
               "thumbnail": 0.13, "banner": 0.08, "screenshot": 0.06, "chart": 0.06}
 COPY_SHARE = 0.01
+#: Photo works registered small (short side 200-320 px) with their copies: the `small_work` family (issue 23).
+SMALL_WORKS = 12
 #: Where the Debian packages are unpacked (see the module's docstring).
 DEFAULT_DEBS = Path("/tmp/crawlmix-debs")
 
@@ -233,7 +236,7 @@ def _workspace(dataset: Dataset, home: Path):
 
 
 def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_family: int, throughput: int,
-        seed: int, checkpoint=lambda part, data: None) -> dict:
+        seed: int, checkpoint=lambda part, data: None, small_works: int = SMALL_WORKS) -> dict:
     """Every number of the part; `checkpoint(name, data)` gets each stage's raw rows as soon as they exist."""
     manifest = workdir / "set" / "manifest.json"
     if manifest.exists():
@@ -241,7 +244,8 @@ def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_famil
         dataset = Dataset(workdir / "set", data["seed"], data["works"], data["negatives"],
                           [Query(**q) for q in data["queries"]], data["generated"])
     else:
-        dataset = build(photos, workdir / "set", seed, quick=False, per_family=per_family, catalogue=works)
+        dataset = build(photos, workdir / "set", seed, quick=False, per_family=per_family, catalogue=works,
+                        small_works=small_works)
     mix_file = workdir / "mix.json"
     if mix_file.exists():
         items, short = json.loads(mix_file.read_text(encoding="utf-8"))
@@ -323,7 +327,8 @@ def render(part: dict, baseline: dict | None = None) -> list[str]:
              f"queries, against {part['works']} registered works, embedder 'none'; `benchmarks/crawl_mix.py`, seed "
              f"{part['seed']}, {part['date']}. CPU is process time per candidate (decode to decision), in ms: "
              "median / p95 / mean."), "",
-             "| | this run" + (" | before the cascade |" if before else " |"), "|---|---|" + ("---|" if before else "")]
+             "| | this run" + (f" | before ({baseline.get('commit', 'an earlier version')}) |" if before else " |"),
+             "|---|---|" + ("---|" if before else "")]
     rows = [("non-copies", "non_copies"), ("copies (quality set)", "copies"), ("decode + pHash", "decode + phash"),
             ("decode + PDQ", "decode + pdq"), ("decode + pHash + PDQ (the floor)", "decode + phash + pdq")]
     for label, key in rows:
@@ -368,6 +373,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mix", type=int, default=5000, help="Non-copy images in the crawl mix.")
     parser.add_argument("--works", type=int, default=1000, help="Registered works in the quality set.")
     parser.add_argument("--per-family", type=int, default=4, help="Transforms per family per photo work.")
+    parser.add_argument("--small-works", type=int, default=SMALL_WORKS,
+                        help="Photo works registered at most 320 px on the short side (the small_work family).")
     parser.add_argument("--throughput", type=int, default=400, help="Mix images timed with 1 and 2 workers (0: none).")
     parser.add_argument("--photos", default=None)
     parser.add_argument("--debs", default=str(DEFAULT_DEBS), help="Folder whose root/ holds the unpacked .debs.")
@@ -392,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
         partial.write_text(json.dumps(kept, default=float), encoding="utf-8")
 
     result = run(photos_dir(args.photos), workdir, Path(args.debs), args.mix, args.works, args.per_family,
-                 args.throughput, args.seed, checkpoint)
+                 args.throughput, args.seed, checkpoint, args.small_works)
     result["command"] = "python -m benchmarks.crawl_mix " + " ".join(sys.argv[1:] if argv is None else argv)
     result["commit"] = _git_commit()
     Path(args.out).write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")

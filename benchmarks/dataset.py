@@ -15,7 +15,10 @@ to change it), with a seeded split:
 - issue 12's families: `low_texture` (the wallpapers through a mild recolour, a blur and a meme),
   `shared_element` (works carrying a common element, copied mildly: they must still match) and
   negatives carrying a common element (`negative/canton`: a new flag with a registered canton;
-  `negative/studio_logo`: an unregistered photo with the studio logo).
+  `negative/studio_logo`: an unregistered photo with the studio logo);
+- issue 23's `small_work` family: `small_works` of the photo works are registered small (short side
+  drawn from 200-320 px, as thumbnails and avatars are) and copied through every `transforms.SMALL_WORK`
+  transform (crops, watermark, caption, colour shift, blur) instead of the large works' families.
 Everything is written under `out` with `manifest.json` listing each query and its truth.
 """
 
@@ -30,7 +33,7 @@ from pathlib import Path
 from PIL import Image
 
 from benchmarks import distractors
-from benchmarks.transforms import FAMILIES, LOW_TEXTURE, SHARED_ELEMENT
+from benchmarks.transforms import FAMILIES, LOW_TEXTURE, SHARED_ELEMENT, SMALL_WORK
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "photos"
@@ -38,6 +41,8 @@ SAME_SCENE = ("scratch__basketball-court1-a", "scratch__basketball-court1-b")
 MAX_SIDE = 800
 #: Low-texture works (dark, soft wallpapers) in every catalogue.
 WALLPAPERS = 3
+#: The short side of a small work (issue 23) is drawn from this range, in pixels.
+SMALL_SIDE = (200, 320)
 
 
 @dataclass(frozen=True)
@@ -92,13 +97,14 @@ def _load(path: Path) -> Image.Image:
 
 
 def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, works_fraction: float = 0.7,
-          catalogue: int = 0, common: int = 6) -> Dataset:
+          catalogue: int = 0, common: int = 6, small_works: int = 0) -> Dataset:
     """Write the dataset under `out` (works/, queries/, manifest.json) and return it.
 
     Each photo work goes through `per_family` transforms of each family, drawn by the seed; `quick`
     also uses only 24 photos (plus the same-scene pair). Generated works fill the catalogue up to
     `catalogue` registered works; `common` works with a common element are copied, and as many
-    unregistered pictures carrying one are negatives.
+    unregistered pictures carrying one are negatives. `small_works` of the photo works (the last
+    drawn) are registered small and copied through `SMALL_WORK` only (the `small_work` family).
     """
     rng = random.Random(seed)
     paths = {p.stem: p for p in sorted(photos.glob("*")) if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
@@ -117,6 +123,9 @@ def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, work
     for sub in ("works", "queries"):
         (out / sub).mkdir(exist_ok=True)
     images = {stem: _load(paths[stem]) for stem in work_stems + negative_stems}
+    small = set(work_stems[len(work_stems) - min(small_works, len(work_stems) - 1):]) if small_works else set()
+    for stem in sorted(small):
+        images[stem] = _small(images[stem], random.Random(f"{seed}:{stem}:small"))
     for stem in work_stems:
         images[stem].save(out / "works" / f"{stem}.jpg", quality=92)
     fillers = {side: [images[s] for s, sd in negatives.items() if sd == side] for side in ("tune", "holdout")}
@@ -124,8 +133,10 @@ def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, work
     queries: list[Query] = []
     for stem in work_stems:
         side = works[stem]
-        for family, transforms in FAMILIES.items():
-            chosen = sorted(rng.sample(sorted(transforms), min(per_family, len(transforms))))
+        for family, transforms in ({"small_work": SMALL_WORK} if stem in small else FAMILIES).items():
+            # A small work goes through every transform of its family (and draws nothing from `rng`).
+            chosen = sorted(transforms) if stem in small else sorted(
+                rng.sample(sorted(transforms), min(per_family, len(transforms))))
             for name in chosen:
                 local = random.Random(f"{seed}:{stem}:{name}")
                 pool = fillers[side][:]
@@ -148,6 +159,12 @@ def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, work
     dataset = Dataset(out, seed, works, negatives, queries, generated)
     dataset.save()
     return dataset
+
+
+def _small(image: Image.Image, rng: random.Random) -> Image.Image:
+    """`image` reduced so that its short side is drawn from `SMALL_SIDE`."""
+    scale = min(1.0, rng.randint(*SMALL_SIDE) / min(image.size))
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
 
 
 def _generated_works(out: Path, seed: int, count: int, common: int, negatives: dict[str, str],

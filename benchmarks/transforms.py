@@ -217,3 +217,6 @@ FAMILIES: dict[str, dict] = {
 LOW_TEXTURE = {f.__name__: f for f in (colour_shift, blur, meme)}
 #: Copies of works carrying a common element (a shared canton, the studio logo): they must still match.
 SHARED_ELEMENT = {f.__name__: f for f in (jpeg25, downscale, colour_shift, mirror)}
+#: Issue 23's small works (short side at most 320 px): their crops (100-190 px wide), watermarks and captions,
+#: and the mild changes of a smooth photo (a colour shift, a blur) that were most of the remaining misses.
+SMALL_WORK = {f.__name__: f for f in (crop_25_45, crop_60_80, watermark, caption, colour_shift, blur)}

@@ -5,16 +5,17 @@ On the open web almost every candidate copies nothing, so detection spends littl
 cheap stage gives some registered work a reason to look closer:
 
 1. **screen** (`fingerprint.screen_candidate`, `shortlist.nominate` with `Gates.min_coarse_votes`): the
-   SHA-256, pHash and PDQ of the candidate and of its mirror image, the local features of its
-   photographic regions (where a small copy may sit, `detector.regions`), the windows' embeddings
-   when an embedder is set, and local features of the whole image and its mirror image at low
-   resolution (`Gates.coarse_side`, at most `Gates.coarse_features` keypoints), voting in the
-   shortlist index.
+   SHA-256, pHash and PDQ of the candidate and of its mirror image (one reduced copy serves both,
+   `fingerprint.hashes_with_mirror`), the local features of its photographic regions (where a small
+   copy may sit, `detector.regions`), the windows' embeddings when an embedder is set, and local
+   features of the whole image at low resolution (`Gates.coarse_side`, at most `Gates.coarse_features`
+   keypoints, SIFT detected and described in one pass), and of its mirror image by permuting those
+   (`features.mirror_of`: no second extraction), voting in the shortlist index.
    **Gate**: the candidate goes on when any source nominates a work: the same bytes, a hash neighbour,
    an embedding neighbour, or `Gates.min_coarse_votes` votes of the coarse or region features for one
    work. Otherwise it stops here, with exit "screen".
-2. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image and its
-   mirror image at full resolution (1024 px, 1,500 keypoints), the shortlist from every source at the
+2. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image at full
+   resolution (1024 px, 1,500 keypoints) and of its mirror image (permuted), the shortlist from every source at the
    product's own thresholds, then `verify_copy` for each shortlisted work and the common-element check
    (`detector.common`) for each geometric match. Exit "full".
 
@@ -54,8 +55,9 @@ class Gates:
     coarse_side: long side, in pixels, at which the whole image (and its mirror image) is described in
         the screen. SIFT is scale-invariant, so a copy keeps its coarser keypoints there. Measured on the
         crawl mix (benchmarks/RESULTS.md): at 512 px the screen kept every copy the full stage matches
-        and cost about 58% of the full pass on a photo-sized image; at 384 px it cost a third less but
-        stopped 2 of 60 small copies in page screenshots.
+        (issue 23's run: 366 queries, none lost to the screen); at 384 px it stopped 2 of 60 small copies
+        in page screenshots. One pass of SIFT at 512 px, its mirror permuted, is about a fifth of the
+        non-copy's CPU (25 of 100 ms mean in that run).
     coarse_features: most keypoints kept by the coarse pass.
     min_coarse_votes: votes of the coarse (or region) features for one work that send the candidate on
         to the full stage. Far below the full stage's own `match.min_feature_votes`: the gate only has to

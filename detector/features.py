@@ -31,7 +31,11 @@ _FORMAT_VERSION = 1
 _SIFT_LEVELS = 255.0
 # Keypoints are spread over a GRID x GRID partition of the image (see `_strongest_spread`).
 _GRID = 4
+# A one-pass extraction (`extract(one_pass=True)`) describes this many times the keypoints it keeps.
+_ONE_PASS_CHOICE = 2
 _DESCRIPTOR_SHAPE = {"sift": (128, np.float32), "orb": (32, np.uint8)}
+# SIFT orientation bin k of an image is bin -k (mod 8) of its mirror image (see `mirror_of`).
+_MIRRORED_ORIENTATION = (-np.arange(8)) % 8
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays with == has no single truth value
@@ -111,6 +115,7 @@ def extract(
     max_features: int = 1500,
     analyse_side: int = DEFAULT_ANALYSE_SIDE,
     original_size: tuple[int, int] | None = None,
+    one_pass: bool = False,
 ) -> LocalFeatures:
     """Detect keypoints and describe them.
 
@@ -120,6 +125,10 @@ def extract(
     enlarged: SIFT upsamples internally). At most `max_features` keypoints are kept: the strongest,
     but spread over the image so that one busy corner cannot crowd out the rest of it.
     A flat or tiny image yields zero keypoints rather than an error.
+
+    `one_pass` (SIFT): detect and describe in one pass, spreading the keypoints chosen among the
+    `_ONE_PASS_CHOICE` x `max_features` strongest rather than among all: about a fifth cheaper, what the
+    cascade's screen uses. Registered works and the full stage use two passes.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(repr(k) for k in KINDS)}; got {kind!r}.")
@@ -135,18 +144,26 @@ def extract(
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
 
-    if kind == "sift":
-        detector = cv2.SIFT_create()
-    else:
-        # ORB's own cap ranks by Harris score per pyramid level; ask for more than needed so the
-        # spreading below still has a choice.
-        detector = cv2.ORB_create(nfeatures=max_features * 3, scoreType=cv2.ORB_HARRIS_SCORE)
-    keypoints = detector.detect(gray, None)
-    keypoints = _strongest_spread(keypoints, gray.shape[1], gray.shape[0], max_features)
     descriptors = None
-    if keypoints:
-        # compute() may drop keypoints (ORB near the border), so keep the ones it returns.
-        keypoints, descriptors = detector.compute(gray, keypoints)
+    if kind == "sift" and one_pass:
+        # detectAndCompute builds SIFT's scale pyramid once (detect, then compute, build it twice) and
+        # describes the strongest keypoints only; the spreading then chooses among those.
+        keypoints, descriptors = cv2.SIFT_create(nfeatures=_ONE_PASS_CHOICE * max_features).detectAndCompute(gray, None)
+        chosen = _strongest_spread(keypoints, gray.shape[1], gray.shape[0], max_features)
+        keypoints = [keypoints[i] for i in chosen]
+        descriptors = descriptors[chosen] if chosen else None
+    else:
+        if kind == "sift":
+            detector = cv2.SIFT_create()
+        else:
+            # ORB's own cap ranks by Harris score per pyramid level; ask for more than needed so the
+            # spreading below still has a choice.
+            detector = cv2.ORB_create(nfeatures=max_features * 3, scoreType=cv2.ORB_HARRIS_SCORE)
+        keypoints = detector.detect(gray, None)
+        keypoints = [keypoints[i] for i in _strongest_spread(keypoints, gray.shape[1], gray.shape[0], max_features)]
+        if keypoints:
+            # compute() may drop keypoints (ORB near the border), so keep the ones it returns.
+            keypoints, descriptors = detector.compute(gray, keypoints)
     if descriptors is None or not keypoints:
         return empty(kind, (width, height))
 
@@ -157,6 +174,26 @@ def extract(
     factor = np.array([width / gray.shape[1], height / gray.shape[0]])
     points = ((analysed + 0.5) * factor - 0.5).astype(np.float32)
     return LocalFeatures(kind, points, descriptors.astype(_DESCRIPTOR_SHAPE[kind][1]), width, height)
+
+
+def mirror_of(feats: LocalFeatures) -> LocalFeatures:
+    """The SIFT features of the mirror image (flipped left to right) of the image `feats` describe, without
+    extracting them again: what the screen uses for the mirror image, at no cost.
+
+    SIFT finds the same keypoints in a mirror image (mirrored), and their descriptors are the same
+    histograms permuted: in the keypoint's own frame, a left-right flip keeps the axis along the keypoint's
+    orientation and reverses the one across it, so OpenCV's 4x4 spatial bins (rows across, columns along)
+    swap rows, and each gradient's angle to the orientation changes sign, so orientation bin k becomes
+    bin -k (mod 8). RootSIFT acts on each component alone, so it permutes the same way.
+    """
+    if feats.kind != "sift":
+        raise ValueError(f"only SIFT descriptors can be mirrored by permutation; {feats.kind} ones must be extracted "
+                         "from the mirror image.")
+    histograms = feats.descriptors.reshape(-1, 4, 4, 8)[:, ::-1, :, _MIRRORED_ORIENTATION]
+    points = feats.points.copy()
+    points[:, 0] = feats.width - 1 - points[:, 0]
+    return LocalFeatures(feats.kind, points, np.ascontiguousarray(histograms.reshape(-1, 128)), feats.width,
+                         feats.height)
 
 
 def extract_region(image: Image.Image, box: tuple[int, int, int, int], kind: str = "sift",
@@ -199,25 +236,26 @@ def _root_sift(descriptors: np.ndarray) -> np.ndarray:
     return (np.rint(root * _SIFT_LEVELS) / _SIFT_LEVELS).astype(np.float32)
 
 
-def _strongest_spread(keypoints, width: int, height: int, limit: int) -> list:
-    """The `limit` strongest keypoints, at most an equal share from each grid cell first.
+def _strongest_spread(keypoints, width: int, height: int, limit: int) -> list[int]:
+    """The indices of the `limit` strongest `keypoints`, at most an equal share from each grid cell first.
 
     Every cell first takes its strongest keypoints up to limit / cells; whatever budget the empty
     or sparse cells leave goes to the strongest of the rest, wherever they are.
     """
     if len(keypoints) <= limit:
-        return list(keypoints)
-    ranked = sorted(keypoints, key=lambda kp: kp.response, reverse=True)
+        return list(range(len(keypoints)))
+    ranked = sorted(range(len(keypoints)), key=lambda i: keypoints[i].response, reverse=True)
     quota = -(-limit // (_GRID * _GRID))
     per_cell: dict[tuple[int, int], int] = {}
     chosen, rest = [], []
-    for kp in ranked:
-        cell = (min(int(kp.pt[0] * _GRID / width), _GRID - 1), min(int(kp.pt[1] * _GRID / height), _GRID - 1))
+    for i in ranked:
+        x, y = keypoints[i].pt
+        cell = (min(int(x * _GRID / width), _GRID - 1), min(int(y * _GRID / height), _GRID - 1))
         if per_cell.get(cell, 0) < quota and len(chosen) < limit:
             per_cell[cell] = per_cell.get(cell, 0) + 1
-            chosen.append(kp)
+            chosen.append(i)
         else:
-            rest.append(kp)
+            rest.append(i)
     return chosen + rest[: limit - len(chosen)]
 
 

@@ -69,10 +69,35 @@ class CandidatePrint:
 
 
 def hashes(image: Image.Image) -> Fingerprint:
-    pdq, quality = HASHERS["pdq"].hash_with_quality(image)
-    return Fingerprint(
-        phash=HASHERS["phash"].hash(image), dhash=HASHERS["dhash"].hash(image), pdq=pdq, pdq_quality=quality
-    )
+    """pHash, dHash and PDQ of an RGB `image` (a registered work's, or a candidate's)."""
+    image = _rgb(image)
+    return _fingerprint(_reduced(image), np.asarray(image))
+
+
+def hashes_with_mirror(image: Image.Image) -> tuple[Fingerprint, Fingerprint]:
+    """The hashes of an RGB `image` and of its mirror image, the same bits as `hashes` of each, for about
+    the cost of one: the small copies pHash and dHash read are reduced once and flipped (reducing commutes
+    with flipping), and PDQ reads a flipped view of the same pixels."""
+    image = _rgb(image)
+    small, pixels = _reduced(image), np.asarray(image)
+    flipped = {name: copy.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for name, copy in small.items()}
+    return _fingerprint(small, pixels), _fingerprint(flipped, pixels[:, ::-1])
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")  # intake's images are RGB already
+
+
+def _reduced(image: Image.Image) -> dict[str, Image.Image]:
+    """The small grayscale copies pHash and dHash read (`hashing.PHasher.reads`)."""
+    gray = image.convert("L")
+    return {name: gray.resize(HASHERS[name].reads, Image.Resampling.LANCZOS) for name in ("phash", "dhash")}
+
+
+def _fingerprint(small: dict[str, Image.Image], pixels: np.ndarray) -> Fingerprint:
+    pdq, quality = HASHERS["pdq"].hash_pixels(pixels)
+    return Fingerprint(phash=HASHERS["phash"].hash(small["phash"]), dhash=HASHERS["dhash"].hash(small["dhash"]),
+                       pdq=pdq, pdq_quality=quality)
 
 
 def mirrored(image: Image.Image) -> Image.Image:
@@ -107,8 +132,7 @@ def screen_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Em
     seconds = seconds if seconds is not None else Counter()
     image = decoded.image
     clock = time.perf_counter()
-    flipped = mirrored(image)
-    image_hashes, mirror_hashes = hashes(image), hashes(flipped)
+    image_hashes, mirror_hashes = hashes_with_mirror(image)
     seconds["hash"] += time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -128,19 +152,24 @@ def screen_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Em
         feats = mirror_feats = features.empty(kind, size)
     else:
         side, most = coarse
-        feats, mirror_feats = (features.extract(view, kind, max_features=most, analyse_side=side, original_size=size)
-                               for view in (image, flipped))
+        feats = features.extract(image, kind, max_features=most, analyse_side=side, original_size=size,
+                                 one_pass=True)
+        # SIFT's mirror-image features are a permutation of these (half the screen's cost); ORB's are not.
+        mirror_feats = (features.mirror_of(feats) if kind == "sift" else
+                        features.extract(mirrored(image), kind, max_features=most, analyse_side=side, original_size=size))
     seconds["coarse_features"] += time.perf_counter() - clock
     return CandidatePrint(sha256, image_hashes, mirror_hashes, feats, mirror_feats, windows, window_vectors, regions)
 
 
 def with_full_features(candidate: CandidatePrint, decoded: DecodedImage, seconds: Counter | None = None) -> CandidatePrint:
-    """`candidate` with the local features of the whole image and its mirror image at full resolution."""
+    """`candidate` with the local features of the whole image and its mirror image at full resolution (SIFT's
+    mirror-image features are the image's permuted, `features.mirror_of`)."""
     seconds = seconds if seconds is not None else Counter()
     clock = time.perf_counter()
     kind = candidate.features.kind
     feats = local_features(decoded, kind)
-    mirror_feats = local_features(decoded, kind, image=mirrored(decoded.image))
+    mirror_feats = (features.mirror_of(feats) if kind == "sift" else
+                    local_features(decoded, kind, image=mirrored(decoded.image)))
     seconds["features"] += time.perf_counter() - clock
     return replace(candidate, features=feats, mirror_features=mirror_feats)
 

@@ -2,6 +2,10 @@
 
 Any crop, pad, rotation or perspective change breaks them, and pHash/dHash do not see mirror
 images, so they only ever shortlist; verification decides. Hashes are kept as hex text.
+
+pHash and dHash read only a small grayscale copy of the image (`reads`, reduced with Lanczos as imagehash
+does): hashing that copy gives the same bits as hashing the image, so a caller that needs several hashes of
+one picture (a candidate and its mirror image) reduces it once.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Hasher(ABC):
 
 class PHasher(Hasher):
     name, bits = "phash", 64
+    reads = (32, 32)
 
     def hash(self, image: Image.Image) -> str:
         return str(imagehash.phash(image))
@@ -37,6 +42,7 @@ class PHasher(Hasher):
 
 class DHasher(Hasher):
     name, bits = "dhash", 64
+    reads = (9, 8)
 
     def hash(self, image: Image.Image) -> str:
         return str(imagehash.dhash(image))
@@ -51,7 +57,11 @@ class PDQHasher(Hasher):
         return self.hash_with_quality(image)[0]
 
     def hash_with_quality(self, image: Image.Image) -> tuple[str, int]:
-        bits, quality = pdqhash.compute(np.asarray(image.convert("RGB")))
+        return self.hash_pixels(np.asarray(image if image.mode == "RGB" else image.convert("RGB")))
+
+    def hash_pixels(self, pixels: np.ndarray) -> tuple[str, int]:
+        """Hash and quality of RGB pixels (uint8[height, width, 3]), e.g. a flipped view of an image's."""
+        bits, quality = pdqhash.compute(np.ascontiguousarray(pixels))
         return _bits_to_hex(bits), int(quality)
 
 

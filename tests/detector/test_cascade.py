@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from detector.cascade import Gates
 from detector.detect import Detector
@@ -124,3 +124,18 @@ def test_gates_refuse_nonsense():
     with pytest.raises(ValueError, match="min_coarse_votes >= 1"):
         Gates(min_coarse_votes=0)
 
+
+
+def test_a_mirrored_crop_passes_the_screen_on_its_mirror_features_and_matches_mirrored(detector, works_dir):
+    """No hash sees a crop, and the crop's own features do not match a mirror image: only the screen's
+    mirror-image features (the image's, permuted) can let it through. (The mural is not symmetric: the
+    crop's own coarse features give it 4 votes, its mirror features about 90.)"""
+    work = Image.open(works_dir / "berkeley-mural.jpg").convert("RGB")
+    width, height = work.size
+    image = ImageOps.mirror(work.crop((width // 4, height // 5, width * 4 // 5, height * 3 // 4)))
+    findings, passage, _ = examine(detector, encoded(image))
+    mural = next(a["id"] for a in detector.assets.values() if Path(a["filename"]).name == "berkeley-mural.jpg")
+    assert passage.exit == "full" and passage.best_coarse_votes >= Gates().min_coarse_votes
+    (finding,) = [f for f in findings if f.decision.decision == "match"]
+    assert finding.asset_id == mural and finding.signals["verification"]["mirrored"] is True
+    assert finding.signals["phash_distance"] is None and finding.signals["pdq_distance"] is None

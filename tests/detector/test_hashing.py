@@ -51,3 +51,17 @@ def test_pdq_reports_low_quality_for_a_flat_image():
     flat = Image.new("RGB", (200, 200), (120, 120, 120))
     _, quality = HASHERS["pdq"].hash_with_quality(flat)
     assert quality < 50
+
+
+def test_a_candidate_and_its_mirror_image_hash_in_one_go_to_the_same_bits(works_dir, others_dir):
+    """The screen reduces a candidate once for pHash and dHash and flips the small copies; the bits must be
+    those of hashing the mirror image itself, or a mirrored copy's hash distance would drift."""
+    from detector.fingerprint import hashes, hashes_with_mirror
+
+    paths = sorted(works_dir.glob("*.jpg"))[:5] + sorted(others_dir.glob("*.jpg"))
+    for path, side in zip(paths, range(301, 1024, 83)):  # odd sizes, as the web has them
+        image = _open(path)
+        image.thumbnail((side, side))
+        direct, mirrored = hashes_with_mirror(image)
+        assert direct == hashes(image), path.name
+        assert mirrored == hashes(ImageOps.mirror(image)), path.name

@@ -103,5 +103,11 @@ def offers(owner: Owner = None, match: Match = None,
                                      offset=offset)
     rows = [with_amounts(store, row) for row in rows]
     render(rows, ["id", "match_id", "owner", "licence", "asked", "early_amount", "agreed", "paid", "status",
-                  "created_at", "expires_at", "page_url"], fmt, console, title=page_title("Offers", rows, total, offset),
+                  "created_at", "expires_at", "page_url", "draft_reason"], fmt, console,
+           title=page_title("Offers", rows, total, offset),
            wide=wide, short=["id", "match_id", "asked", "agreed", "paid", "status", "expires_at", "owner", "page_url"])
+    if fmt == "table":  # the reason is too long for a column; each draft's is a line under the table
+        for row in rows:
+            if row["status"] == "draft" and row["draft_reason"]:
+                console.print(f"Offer {row['id']} is a draft, not sent: {row['draft_reason']}.", highlight=False,
+                              markup=False)

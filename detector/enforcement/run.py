@@ -36,7 +36,7 @@ from detector.evidence.notices import make_notice
 from detector.evidence.report import write_report
 from detector.evidence.review import review_match
 from detector.licensing.offers import OPEN as OPEN_OFFER
-from detector.licensing.offers import make_offer, set_offer_status
+from detector.licensing.offers import keep_draft, make_offer, set_offer_status
 from detector.licensing.settlement import page_link
 from detector.provenance import ledger
 from detector.suggest import command
@@ -233,6 +233,24 @@ def _recipient_held(store: Store, settings: Settings, match: dict, contact: reci
     return None
 
 
+def _offer_link(ws: Workspace, store: Store, settings: Settings, offer_id: int) -> str:
+    """Where the recipient accepts, counters or pays an offer: enforcement.offer_url when set, else the
+    offer's own public page (detector.licensing)."""
+    if settings.enforcement.offer_url:
+        return settings.enforcement.offer_url.replace("{offer_id}", str(offer_id))
+    return page_link(ws, store, settings, offer_id)
+
+
+def _licence_instead(ws: Workspace, store: Store, settings: Settings, match_id: int) -> str:
+    """A notice e-mail's closing paragraph when the match has an open offer: the copy may still be licensed
+    on the offer's page rather than taken down."""
+    open_offers = [o for o in store.offers([match_id]) if o["status"] in OPEN_OFFER]
+    if not open_offers:
+        return ""
+    return ("\n\nThe use can still be licensed instead of the image being removed: the offer, and how to accept "
+            f"and pay it, are at {_offer_link(ws, store, settings, open_offers[-1]['id'])}\n")
+
+
 def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: PolicyRule, step: Step,
          now: datetime, claim: int) -> None:
     """Confirm on the owner's behalf, make the offer or notice, send it, and record the claimed action."""
@@ -249,10 +267,7 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
             offer = drafts[-1] if drafts else \
                 make_offer(ws, store, settings, match["id"], commercial=step.facts["commercial"], at=at).record
             body = offer["letter"]
-            # enforcement.offer_url replaces the offer's own public page (detector.licensing) when set
-            link = settings.enforcement.offer_url.replace("{offer_id}", str(offer["id"])) \
-                if settings.enforcement.offer_url else page_link(ws, store, settings, offer["id"])
-            body += f"\n\nAccept or decline this offer here: {link}\n"
+            body += f"\n\nAccept or decline this offer here: {_offer_link(ws, store, settings, offer['id'])}\n"
             subject = f"Licence offer for the use of {match['asset_title'] or match['asset_filename']} on {step.host}"
             ids = {"offer_id": offer["id"]}
         else:
@@ -262,7 +277,7 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
             else:
                 notice = vars(make_notice(ws, store, settings, match["id"], rule.action, at=at,
                                           recipient=step.recipient))
-            body = notice["body"]
+            body = notice["body"] + _licence_instead(ws, store, settings, match["id"])
             subject = f"{'DMCA' if rule.action == 'dmca' else 'DSA Article 16'} notice: infringing image on {step.host}"
             ids = {"notice_id": notice["id"]}
         detail.update(ids)
@@ -282,6 +297,8 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
         step.outcome = f"{_verb(rule.action).replace('send', 'sent')} {step.recipient}: {delivery['response']}"
     else:
         step.outcome = f"sending to {step.recipient} failed: {delivery['response']}"
+        if rule.action == "offer":
+            keep_draft(store, ids["offer_id"], step.outcome, at=at)
     with store.atomic():
         store.finish_enforcement_action(claim, dict(detail, outcome=step.outcome))
         ledger.append(store, "enforce", ledger.match_subject(match["id"]), {

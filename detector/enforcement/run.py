@@ -9,7 +9,9 @@ writes to someone (offer, dmca, dsa) is held back, with the reason, when:
 - an automated action was taken on the match within enforcement.cooling_days;
 - the owner's daily cap (enforcement.daily_cap_owner) or the recipient's
   (enforcement.daily_cap_recipient) is reached, counted over the last 24 hours;
-- no recipient address, sender address or SMTP server is known.
+- no recipient address, sender address or SMTP server is known;
+- an offer would link to its own page (no enforcement.offer_url) while licensing.public_url is unset or
+  on loopback, or no payment method is set (detector.licensing.readiness).
 
 Otherwise the match is confirmed on the owner's behalf (the review names the rule), the offer or
 notice is made, e-mailed with the evidence report attached, and the action is recorded with its
@@ -35,6 +37,7 @@ from detector.errors import ActionRefused, ConfigError
 from detector.evidence.notices import make_notice
 from detector.evidence.report import write_report
 from detector.evidence.review import review_match
+from detector.licensing import readiness
 from detector.licensing.offers import OPEN as OPEN_OFFER
 from detector.licensing.offers import keep_draft, make_offer, set_offer_status
 from detector.licensing.settlement import page_link
@@ -217,6 +220,11 @@ def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, ru
         return "smtp.host is empty, so nothing can be sent; set [smtp] in config.toml"
     if not (settings.smtp.from_address or store.owner(match["owner_id"]).get("email")):
         return f"no sender address: set smtp.from_address or `{command('owner', 'set', facts.owner, '--email', '...')}`"
+    if rule.action == "offer" and not limits.offer_url:
+        # an offer whose own page the recipient cannot open, or cannot pay, would promise what it cannot do
+        unready = readiness.problems(settings.licensing.for_owner(facts.owner))
+        if unready:
+            return f"no offer its recipient could take up: {'; and '.join(unready)}"
     return None
 
 

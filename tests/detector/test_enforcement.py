@@ -37,7 +37,7 @@ def documented_policy() -> dict:
 
 def settings_for(web: WebServer, smtp: SmtpServer, **enforcement) -> config.Settings:
     data = documented_policy()
-    data["enforcement"].update(offer_url="https://portal.example/offers/{offer_id}", **enforcement)
+    data["enforcement"].update({"offer_url": "https://portal.example/offers/{offer_id}", **enforcement})
     data["recipients"] = {"rdap_ip_url": web.url, "rdap_domain_url": web.url, "allow_private": True}
     data["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "starttls": False, "username": SmtpServer.USER,
                     "password_file": "smtp-password"}
@@ -175,6 +175,14 @@ def test_hard_limits_hold_back_what_a_rule_would_do(tmp_path, web, smtp, change,
     settings = with_rules(env.settings, config.PolicyRule(name="offer-anything", action="offer"))
     (step,) = enforce(env.ws, env.store, settings, T0, dry_run=False)
     assert step.held == held and smtp.messages == [] and env.store.offers([env.match_id]) == []
+
+
+def test_an_offer_on_its_own_page_is_held_while_recipients_could_not_open_or_pay_it(tmp_path, web, smtp):
+    env = commercial_case(tmp_path, web, smtp, offer_url="")  # the offer's own page, at the loopback default
+    (step,) = enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    assert step.held.startswith("no offer its recipient could take up: licensing.public_url is http://127.0.0.1:8000")
+    assert "; and neither licensing.payment_link nor licensing.bank_transfer is set" in step.held
+    assert smtp.messages == [] and env.store.offers([env.match_id]) == []
 
 
 def test_the_owners_daily_cap_holds_back_the_next_action(tmp_path, web, smtp):

@@ -22,7 +22,7 @@ from detector.cli.common import (
     row_limit,
 )
 from detector.errors import UsageError
-from detector.licensing.amounts import with_amounts
+from detector.licensing.amounts import draft_notes, with_amounts
 from detector.licensing.offers import STATUSES as OFFER_STATUSES
 from detector.output import render
 from detector.suggest import command
@@ -106,8 +106,6 @@ def offers(owner: Owner = None, match: Match = None,
                   "created_at", "expires_at", "page_url", "draft_reason"], fmt, console,
            title=page_title("Offers", rows, total, offset),
            wide=wide, short=["id", "match_id", "asked", "agreed", "paid", "status", "expires_at", "owner", "page_url"])
-    if fmt == "table":  # the reason is too long for a column; each draft's is a line under the table
-        for row in rows:
-            if row["status"] == "draft" and row["draft_reason"]:
-                console.print(f"Offer {row['id']} is a draft, not sent: {row['draft_reason']}.", highlight=False,
-                              markup=False)
+    if fmt == "table":
+        for note in draft_notes(rows):
+            console.print(note, highlight=False, markup=False)

@@ -5,6 +5,7 @@ import io
 import json
 from dataclasses import replace
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
 from evidence_case import build_env
 from pypdf import PdfReader
@@ -150,6 +151,9 @@ def test_an_offer_its_recipient_could_not_open_or_pay_is_kept_as_a_draft_with_th
     table = CliRunner().invoke(app, ["offers", "--home", str(env.ws.home)], env={"COLUMNS": "80"}).output
     assert f"Offer {offer['id']} is a draft, not sent: licensing.public_url is" in " ".join(table.split())
     assert max(len(line) for line in table.splitlines()) <= 80
+    host = urlsplit(env.store.match(env.match_id)["page_url"]).hostname
+    case = CliRunner().invoke(app, ["cases", "--site", host, "--home", str(env.ws.home)], env={"COLUMNS": "80"}).output
+    assert f"Offer {offer['id']} is a draft, not sent: licensing.public_url is" in " ".join(case.split())
 
     asked = run(env, "offer", str(env.match_id), "--draft")
     assert asked.exit_code == 0, asked.output

@@ -68,6 +68,16 @@ def test_offers_show_asked_agreed_and_paid_and_await_payment_until_paid(accepted
         listed = client.get("/offers").text
     one = listed[listed.index(f'id="offer-{offer_id}"'):].split("</tr>")[0]
     assert asked in one and "EUR 120.00" in one and "awaiting payment" in one and "final" not in one
+    # the site's case says the same, in the portal and the CLI
+    with signed_in(portal, "alice") as client:
+        case = client.get("/sites/blog.example.com").text
+    listed = case[case.index(f'id="case-offer-{offer_id}"'):].split("</li>")[0]
+    assert f"asked {asked}, agreed EUR 120.00, accepted" in re.sub(r"<[^>]+>", "", listed)
+    (shown,) = [o for o in json.loads(run_cli("cases", "--site", "blog.example.com", "--format", "json",
+                                              home=portal.ws.home).stdout)[0]["offers"] if o["id"] == offer_id]
+    assert (shown["asked"], shown["agreed"], shown["paid"]) == (asked, "EUR 120.00", "")
+    table = run_cli("cases", "--site", "blog.example.com", home=portal.ws.home, env={"COLUMNS": "80"}).stdout
+    assert "agreed" in table and "EUR 120.00" in table
 
     with closing(Store(portal.ws.db_path)) as store:
         settlement.record_payment(store, portal.settings, offer_id, 12000)

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,6 +50,29 @@ def human_time(value: str) -> str:
         return value
     zone = found.group(5)
     return f"{found.group(1)} {found.group(2)}" + ("" if zone in (None, "Z", "+00:00") else f" {zone}")
+
+
+#: (seconds in the unit, its short name) for relative times, largest first.
+_UNITS = ((86400, "d"), (3600, "h"), (60, "min"))
+#: Beyond this many days a relative time says less than the date does.
+_RELATIVE_DAYS = 60
+
+
+def relative_time(value: str, now: datetime) -> str:
+    """'2026-12-05T22:13:05Z' seen at 2026-12-06 01:13 -> '3 h ago' ('in 5 d' for a time ahead, 'just now'
+    within a minute); a time further than _RELATIVE_DAYS away as its day, and any other text as it is."""
+    if not _ISO_TIME.fullmatch(value):
+        return value
+    moment = datetime.fromisoformat(value)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    seconds = (now - moment).total_seconds()
+    if abs(seconds) >= _RELATIVE_DAYS * 86400:
+        return value[:10]
+    for size, unit in _UNITS:
+        if abs(seconds) >= size:
+            count = int(abs(seconds) // size)
+            return f"{count} {unit} ago" if seconds > 0 else f"in {count} {unit}"
+    return "just now"
 
 
 def _cell(value: Any) -> str:

@@ -76,6 +76,7 @@ def cases(
 ) -> None:
     """Infringing sites with their matches, notices, offers, e-mails and outcomes."""
     from detector.enforcement import cases as found
+    from detector.licensing.amounts import draft_notes
 
     check_format(fmt)
     _, _, store = open_parts(home)
@@ -93,8 +94,10 @@ def cases(
     render(one["matches"], ["id", "asset", "status", "presence", "presence_detail", "first_seen", "last_seen",
                             "days_to_removal"], fmt, console, title=f"Case {one['host']}: matches")
     render(one["notices"], ["id", "match_id", "kind", "created_at"], fmt, console, title="Notices")
-    render(one["offers"], ["id", "match_id", "status", "currency", "amount", "sent_at", "decided_at"], fmt, console,
-           title="Offers")
+    render(one["offers"], ["id", "match_id", "status", "asked", "agreed", "paid", "sent_at", "decided_at"], fmt,
+           console, title="Offers")
+    for note in draft_notes(one["offers"]):
+        console.print(note, highlight=False, markup=False)
     answers = [dict(d, answer=d.get("bounce") or d["response"]) for d in one["deliveries"]]  # a bounce says more
     render(answers, ["id", "match_id", "recipient", "status", "at", "answer"], fmt, console,
            title="E-mails")

@@ -40,7 +40,9 @@ def offer(
         return
     held = [] if draft else readiness.problems(settings.licensing.for_owner(store.match(match_id)["owner"]))
     if draft or held:
-        made = offers.make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial, out_dir=out)
+        reason = "; and ".join(held) if held else "asked for with --draft"
+        made = offers.make_offer(ws, store, settings, match_id, licence=licence, commercial=commercial, out_dir=out,
+                                 draft_reason=reason)
         row, page = made.record, None
         letter = made.path
     else:
@@ -52,7 +54,7 @@ def offer(
     if page:
         _say(f"Offer page (send it to the user of the copy; `copyhound serve` must be reachable there): {page}")
     if held:
-        err.print(f"Offer {row['id']} kept as a draft, not sent: {'; and '.join(held)}. To send it, "
+        err.print(f"Offer {row['id']} kept as a draft, not sent: {reason}. To send it, "
                   f"{readiness.REMEDY}, then `copyhound offer-link {row['id']}` prints its page and "
                   f"`copyhound offer-status {row['id']} sent` records that you sent it.", highlight=False,
                   soft_wrap=True)

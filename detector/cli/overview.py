@@ -22,7 +22,7 @@ from detector.cli.common import (
     row_limit,
 )
 from detector.errors import UsageError
-from detector.licensing.amounts import with_amounts
+from detector.licensing.amounts import draft_notes, with_amounts
 from detector.output import render
 from detector.suggest import command
 from detector.workspace.store import OFFER_STATUSES
@@ -103,5 +103,9 @@ def offers(owner: Owner = None, match: Match = None,
                                      offset=offset)
     rows = [with_amounts(store, row) for row in rows]
     render(rows, ["id", "match_id", "owner", "licence", "asked", "early_amount", "agreed", "paid", "status",
-                  "created_at", "expires_at", "page_url"], fmt, console, title=page_title("Offers", rows, total, offset),
+                  "created_at", "expires_at", "page_url", "draft_reason"], fmt, console,
+           title=page_title("Offers", rows, total, offset),
            wide=wide, short=["id", "match_id", "asked", "agreed", "paid", "status", "expires_at", "owner", "page_url"])
+    if fmt == "table":
+        for note in draft_notes(rows):
+            console.print(note, highlight=False, markup=False)

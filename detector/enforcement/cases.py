@@ -14,6 +14,7 @@ from statistics import median
 
 from detector.enforcement.policy import host_of
 from detector.errors import NotFound
+from detector.licensing.amounts import with_amounts
 from detector.workspace.store import Store
 
 
@@ -91,8 +92,9 @@ def case_of(store: Store, host: str, matches: list[dict]) -> dict:
             "days_to_removal": days_to_removal(m, notices, deliveries),
         } for m in matches],
         "notices": [{k: n[k] for k in ("id", "match_id", "kind", "created_at", "sha256")} for n in notices],
-        "offers": [{k: o[k] for k in ("id", "match_id", "status", "currency", "amount", "created_at", "sent_at",
-                                      "decided_at")} for o in store.offers(ids)],
+        "offers": [{k: o[k] for k in ("id", "match_id", "status", "currency", "amount", "asked", "agreed", "paid",
+                                      "draft_reason", "created_at", "sent_at", "decided_at")}
+                   for o in (with_amounts(store, o) for o in store.offers(ids))],
         "deliveries": deliveries,
         "actions": [{k: a[k] for k in ("id", "match_id", "rule", "action", "recipient", "at")} | {
             "outcome": a["detail"].get("outcome")} for a in store.enforcement_actions(ids)],

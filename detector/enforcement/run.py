@@ -11,7 +11,9 @@ writes to someone (offer, dmca, dsa) is held back, with the reason, when:
 - an automated action was taken on the match within enforcement.cooling_days;
 - the owner's daily cap (enforcement.daily_cap_owner) or the recipient's
   (enforcement.daily_cap_recipient) is reached, counted over the last 24 hours;
-- no recipient address, sender address or SMTP server is known.
+- no recipient address, sender address or SMTP server is known;
+- an offer would link to its own page (no enforcement.offer_url) while licensing.public_url is unset or
+  on loopback, or no payment method is set (detector.licensing.readiness).
 
 Otherwise the match is confirmed on the owner's behalf (the review names the rule), the offer or
 notice is made, e-mailed with the evidence report attached, and the action is recorded with its
@@ -39,8 +41,9 @@ from detector.errors import ActionRefused, ConfigError
 from detector.evidence.notices import make_notice
 from detector.evidence.report import write_report
 from detector.evidence.review import review_match
+from detector.licensing import readiness
 from detector.licensing.offers import OPEN as OPEN_OFFER
-from detector.licensing.offers import make_offer, set_offer_status
+from detector.licensing.offers import keep_draft, make_offer, set_offer_status
 from detector.licensing.settlement import page_link
 from detector.provenance import ledger
 from detector.suggest import command
@@ -231,6 +234,11 @@ def _held(store: Store, settings: Settings, match: dict, facts: policy.Facts, ru
         return "smtp.host is empty, so nothing can be sent; set [smtp] in config.toml"
     if not (settings.smtp.from_address or store.owner(match["owner_id"]).get("email")):
         return f"no sender address: set smtp.from_address or `{command('owner', 'set', facts.owner, '--email', '...')}`"
+    if rule.action == "offer" and not limits.offer_url:
+        # an offer whose own page the recipient cannot open, or cannot pay, would promise what it cannot do
+        unready = readiness.problems(settings.licensing.for_owner(facts.owner))
+        if unready:
+            return f"no offer its recipient could take up: {'; and '.join(unready)}"
     return None
 
 
@@ -245,6 +253,24 @@ def _recipient_held(store: Store, settings: Settings, match: dict, contact: reci
     if sent + planned.recipient.get(contact.address.lower(), 0) >= cap:
         return f"the daily cap of {cap} e-mails to {contact.address} is reached"
     return None
+
+
+def _offer_link(ws: Workspace, store: Store, settings: Settings, offer_id: int) -> str:
+    """Where the recipient accepts, counters or pays an offer: enforcement.offer_url when set, else the
+    offer's own public page (detector.licensing)."""
+    if settings.enforcement.offer_url:
+        return settings.enforcement.offer_url.replace("{offer_id}", str(offer_id))
+    return page_link(ws, store, settings, offer_id)
+
+
+def _licence_instead(ws: Workspace, store: Store, settings: Settings, match_id: int) -> str:
+    """A notice e-mail's closing paragraph when the match has an open offer: the copy may still be licensed
+    on the offer's page rather than taken down."""
+    open_offers = [o for o in store.offers([match_id]) if o["status"] in OPEN_OFFER]
+    if not open_offers:
+        return ""
+    return ("\n\nThe use can still be licensed instead of the image being removed: the offer, and how to accept "
+            f"and pay it, are at {_offer_link(ws, store, settings, open_offers[-1]['id'])}\n")
 
 
 def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: PolicyRule, step: Step,
@@ -263,10 +289,7 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
             offer = drafts[-1] if drafts else \
                 make_offer(ws, store, settings, match["id"], commercial=step.facts["commercial"], at=at).record
             body = offer["letter"]
-            # enforcement.offer_url replaces the offer's own public page (detector.licensing) when set
-            link = settings.enforcement.offer_url.replace("{offer_id}", str(offer["id"])) \
-                if settings.enforcement.offer_url else page_link(ws, store, settings, offer["id"])
-            body += f"\n\nAccept or decline this offer here: {link}\n"
+            body += f"\n\nAccept or decline this offer here: {_offer_link(ws, store, settings, offer['id'])}\n"
             subject = f"Licence offer for the use of {match['asset_title'] or match['asset_filename']} on {step.host}"
             ids = {"offer_id": offer["id"]}
         else:
@@ -276,7 +299,7 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
             else:
                 notice = vars(make_notice(ws, store, settings, match["id"], rule.action, at=at,
                                           recipient=step.recipient))
-            body = notice["body"]
+            body = notice["body"] + _licence_instead(ws, store, settings, match["id"])
             subject = f"{'DMCA' if rule.action == 'dmca' else 'DSA Article 16'} notice: infringing image on {step.host}"
             ids = {"notice_id": notice["id"]}
         detail.update(ids)
@@ -296,6 +319,8 @@ def _act(ws: Workspace, store: Store, settings: Settings, match: dict, rule: Pol
         step.outcome = f"{_verb(rule.action).replace('send', 'sent')} {step.recipient}: {delivery['response']}"
     else:
         step.outcome = f"sending to {step.recipient} failed: {delivery['response']}"
+        if rule.action == "offer":
+            keep_draft(store, ids["offer_id"], step.outcome, at=at)
     with store.atomic():
         store.finish_enforcement_action(claim, dict(detail, outcome=step.outcome))
         ledger.append(store, "enforce", ledger.match_subject(match["id"]), {

@@ -1,4 +1,5 @@
-"""What an offer asks, what was agreed and what has been paid: the three amounts a list of offers shows.
+"""What an offer asks, what was agreed and what has been paid: the three amounts a list of offers shows,
+and why each draft in the list was not sent.
 
 An accepted offer may be agreed below its list price (a counter-offer, the negotiation's floor), so the
 list price alone misleads; and an accepted offer is not settled until it is paid.
@@ -20,3 +21,9 @@ def with_amounts(store: Store, offer: dict) -> dict:
                 agreed=money.show(accepted["amount_minor"], currency) if accepted else "",
                 paid=money.show(paid_minor, currency) if paid_minor else "",
                 awaiting_payment=offer["status"] == "accepted")
+
+
+def draft_notes(offers: list[dict]) -> list[str]:
+    """A line for each draft among `offers` that says why it was not sent (too long for a table's column)."""
+    return [f"Offer {o['id']} is a draft, not sent: {o['draft_reason']}." for o in offers
+            if o["status"] == "draft" and o.get("draft_reason")]

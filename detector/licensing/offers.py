@@ -195,11 +195,13 @@ class Offer:
 
 def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *, licence: str | None = None,
                commercial: bool | None = None, owner_id: int | None = None, at: str | None = None,
-               out_dir: Path | None = None, page: Callable[[int], str] | None = None) -> Offer:
+               out_dir: Path | None = None, page: Callable[[int], str] | None = None,
+               draft_reason: str | None = None) -> Offer:
     """Price, render, record (status draft) and write a licensing offer letter for a match.
 
     `page` issues the new offer's public page link (given its id) and returns its URL, which the letter
     then names as the place to accept, pay or counter; without it the letter asks for a reply by e-mail.
+    `draft_reason` says why the offer is to stay a draft rather than be sent (stored and in the ledger).
 
     Refused like a notice (rejected, authorized or unconfirmed borderline match; missing owner
     name or email). Writes match-ID-offer-OFFER.txt (or the template's extension) under `out_dir`
@@ -219,7 +221,7 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
         "amount_minor": money.from_decimal(quote.amount), "early_amount_minor": money.from_decimal(quote.early_amount),
         "breakdown": quote.breakdown(), "status": "draft", "created_at": at,
         "discount_until": _format(created + timedelta(days=rules.early_discount_days)),
-        "expires_at": _format(created + timedelta(days=rules.expiry_days)),
+        "expires_at": _format(created + timedelta(days=rules.expiry_days)), "draft_reason": draft_reason,
     }
     template = _template(ws, rules)
     with store.atomic():
@@ -230,6 +232,7 @@ def make_offer(ws: Workspace, store: Store, settings: Settings, match_id: int, *
             "offer_id": offer_id, "status": "draft", "currency": quote.currency, "amount": record["amount"],
             "early_amount": record["early_amount"], "expires_at": record["expires_at"],
             "letter_sha256": hashlib.sha256(letter.encode("utf-8")).hexdigest(),
+            **({"draft_reason": draft_reason} if draft_reason else {}),
         }, at=at)
     folder = out_dir or ws.output_dir / "offers"
     folder.mkdir(parents=True, exist_ok=True)
@@ -320,6 +323,8 @@ def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int 
         raise ActionRefused(f"Offer {offer_id} expired on {offer['expires_at']}; make a new one with "
                             f"`copyhound offer {offer['match_id']}`, or record it as expired.")
     changes: dict = {"status": status}
+    if offer["status"] == "draft":
+        changes["draft_reason"] = None  # it is no longer held back; the ledger keeps why it was
     column = {"sent": "sent_at", "viewed": "viewed_at", "paid": "paid_at", "countered": None}.get(status, "decided_at")
     if column:
         changes[column] = at
@@ -329,6 +334,18 @@ def set_offer_status(store: Store, offer_id: int, status: str, *, owner_id: int 
         if status == "accepted":
             payload["amount_due"] = amount_due(updated)
         ledger.append(store, "offer", ledger.match_subject(offer["match_id"]), payload, at=at)
+    return updated
+
+
+def keep_draft(store: Store, offer_id: int, reason: str, *, at: str | None = None) -> dict:
+    """Record why a draft offer was not sent after all (its e-mail failed, say), in the store and the ledger."""
+    offer = store.offer(offer_id)
+    if offer["status"] != "draft":
+        raise ActionRefused(f"Offer {offer_id} is {offer['status']}, not a draft.")
+    with store.atomic():
+        updated = store.update_offer(offer_id, draft_reason=reason)
+        ledger.append(store, "offer", ledger.match_subject(offer["match_id"]),
+                      {"offer_id": offer_id, "status": "draft", "draft_reason": reason}, at=at or utc_now())
     return updated
 
 

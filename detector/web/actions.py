@@ -262,6 +262,10 @@ def make_notice(portal: Portal, store: Store, principal: Principal, match_id: in
     return store.notice(notice.id)
 
 
+#: Why an offer made in the portal (or drafted through the API) is not sent yet.
+PORTAL_DRAFT = "drafted in the portal: it is sent when its page is opened ('Open an offer page' on the offer's page)"
+
+
 def make_offer(portal: Portal, store: Store, principal: Principal, match_id: int, licence: str | None,
                commercial: bool | None, send: bool = False) -> dict:
     """A draft offer; with `send`, sent with its public page link (`page_url` in the answer).
@@ -271,7 +275,7 @@ def make_offer(portal: Portal, store: Store, principal: Principal, match_id: int
                                      commercial=commercial, owner_id=principal.owner_id)
         return dict(sent.offer, page_url=sent.url)
     offer = offers.make_offer(portal.ws, store, portal.settings, match_id, licence=_blank(licence),
-                        commercial=commercial, owner_id=principal.owner_id)
+                              commercial=commercial, owner_id=principal.owner_id, draft_reason=PORTAL_DRAFT)
     return offer.record
 
 

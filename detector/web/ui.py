@@ -9,6 +9,7 @@ and links; the only script is the match page's keyboard shortcuts, a static file
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -20,7 +21,7 @@ from starlette.background import BackgroundTask
 from detector.errors import CopyhoundError, ImageRefused, NotFound, UsageError
 from detector.evidence.review import REVIEW_STATUSES
 from detector.licensing import owner_pricing
-from detector.output import host
+from detector.output import host, human_time, relative_time
 from detector.text import oneline, safe_href
 from detector.tokens import authenticate
 from detector.web import actions, casework
@@ -46,6 +47,22 @@ def code_spans(text: str) -> Markup:
 
 
 templates.filters["code"] = code_spans
+
+
+def when(value: str | None) -> Markup:
+    """A stored time as lists show it: '3 h ago', with the exact time (UTC) in a <time> element's
+    datetime and its tooltip; empty for None, any other text escaped as it is."""
+    if not value:
+        return Markup("")
+    shown = relative_time(value, datetime.now(UTC))
+    if shown == value:
+        return escape(value)
+    exact = human_time(value)  # '2026-12-06 01:13', with its offset where it is not UTC
+    zoned = " +" in exact or " -" in exact
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(value, exact if zoned else f"{exact} UTC", shown)
+
+
+templates.filters["when"] = when
 
 # Messages a redirect may ask a page to show (by key, so a URL cannot inject text).
 DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Work registered.",

@@ -546,7 +546,13 @@ CREATE TABLE hosting_countries (
 );
 """
 
+_V_FIRSTHOUR = """
+-- Why an offer was kept as a draft rather than sent (its page unreachable, no way to pay, its e-mail
+-- refused, or a person asked for a draft); shown where drafts are listed, and written to the ledger.
+ALTER TABLE offers ADD COLUMN draft_reason TEXT;
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
                          _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL, _V_CLAIMS,
-                         _V_SOURCES, _V_CREDITS, _V_COLLECT]
+                         _V_SOURCES, _V_CREDITS, _V_COLLECT, _V_FIRSTHOUR]
 SCHEMA_VERSION = len(MIGRATIONS)

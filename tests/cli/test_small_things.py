@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 from support import invoke_cli, run_cli
 
 import detector
 from detector.cli import common, scanning
-from detector.output import human_time, short_url
+from detector.output import human_time, relative_time, short_url
 
 MINUTE = re.compile(r"\b\d{4}-\d\d-\d\d \d\d:\d\d\b")
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -31,6 +32,14 @@ def test_tables_show_times_to_the_minute_and_json_keeps_iso(listed):
     assert human_time("2026-12-06T01:13:05.123Z") == "2026-12-06 01:13"
     assert human_time("2026-12-06T01:13:05+02:00") == "2026-12-06 01:13 +02:00"
     assert human_time("not a time") == "not a time"
+
+
+def test_relative_times_read_like_a_person_says_them():
+    now = datetime(2026, 12, 6, 4, 13, 30, tzinfo=UTC)
+    assert [relative_time(t, now) for t in ("2026-12-06T01:13:05Z", "2026-12-06T04:13:05Z", "2026-12-06T03:50:00Z",
+                                            "2026-12-01T04:13:30+00:00", "2026-12-20T05:00:00Z",
+                                            "2026-08-01T00:00:00Z", "2026-12-06", "soon")] == \
+        ["3 h ago", "just now", "23 min ago", "5 d ago", "in 14 d", "2026-08-01", "2026-12-06", "soon"]
 
 
 def test_report_out_a_pdf_file_writes_that_file(listed, tmp_path):

@@ -37,7 +37,7 @@ def documented_policy() -> dict:
 
 def settings_for(web: WebServer, smtp: SmtpServer, **enforcement) -> config.Settings:
     data = documented_policy()
-    data["enforcement"].update(offer_url="https://portal.example/offers/{offer_id}", **enforcement)
+    data["enforcement"].update({"offer_url": "https://portal.example/offers/{offer_id}", **enforcement})
     data["recipients"] = {"rdap_ip_url": web.url, "rdap_domain_url": web.url, "allow_private": True}
     data["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "starttls": False, "username": SmtpServer.USER,
                     "password_file": "smtp-password"}
@@ -107,7 +107,11 @@ def test_policy_offers_by_rdap_contact_then_escalates_to_a_notice_after_21_days(
     (notice,) = store.notices([match_id])
     (_, to, message) = smtp.messages[1]
     assert to == [NETWORK_ABUSE] and message["Subject"] == "DMCA notice: infringing image on localhost"
-    assert notice["body"].strip() in message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert notice["body"].strip() in text
+    # the offer is still open: the notice e-mail says where the use can be licensed instead
+    assert f"can still be licensed instead of the image being removed: the offer, and how to accept and pay it, " \
+        f"are at https://portal.example/offers/{offer['id']}" in text.replace("\n", " ")
     assert notice["created_at"] == "2025-04-23T09:00:00Z"
     assert f"To: {NETWORK_ABUSE}, The designated agent of the service provider hosting localhost" in notice["body"]
 
@@ -131,7 +135,10 @@ def test_a_refused_recipient_is_recorded_and_the_same_offer_is_sent_again_after_
     assert delivery["status"] == "failed" and "550" in delivery["response"] and "mailbox unavailable" in delivery["response"]
     assert failed.outcome.startswith("sending to nobody@hosting.example.net failed: SMTPRecipientsRefused")
     (offer,) = env.store.offers([env.match_id])
-    assert offer["status"] == "draft"
+    assert offer["status"] == "draft" and offer["draft_reason"] == failed.outcome  # why it is a draft, kept
+    held = [json.loads(e["payload"]) for e in ledger.entries(env.store, [ledger.match_subject(env.match_id)])
+            if e["kind"] == "offer"]
+    assert held[-1] == {"offer_id": offer["id"], "status": "draft", "draft_reason": failed.outcome}
 
     env.store.replace_recipient_lookups("localhost", [])  # the provider fixed its contact; look it up again
     web.ip_record["entities"][1]["vcardArray"][1][2][3] = NETWORK_ABUSE
@@ -140,6 +147,7 @@ def test_a_refused_recipient_is_recorded_and_the_same_offer_is_sent_again_after_
     (resent,) = enforce(env.ws, env.store, env.settings, T0 + timedelta(days=4), dry_run=False)
     assert resent.recipient == NETWORK_ABUSE and [o["id"] for o in env.store.offers([env.match_id])] == [offer["id"]]
     assert env.store.offer(offer["id"])["status"] == "sent" and len(smtp.messages) == 1
+    assert env.store.offer(offer["id"])["draft_reason"] is None
 
 
 def test_an_address_that_refused_the_mail_does_not_hide_the_next_one_found(tmp_path, web, smtp):
@@ -167,6 +175,14 @@ def test_hard_limits_hold_back_what_a_rule_would_do(tmp_path, web, smtp, change,
     settings = with_rules(env.settings, config.PolicyRule(name="offer-anything", action="offer"))
     (step,) = enforce(env.ws, env.store, settings, T0, dry_run=False)
     assert step.held == held and smtp.messages == [] and env.store.offers([env.match_id]) == []
+
+
+def test_an_offer_on_its_own_page_is_held_while_recipients_could_not_open_or_pay_it(tmp_path, web, smtp):
+    env = commercial_case(tmp_path, web, smtp, offer_url="")  # the offer's own page, at the loopback default
+    (step,) = enforce(env.ws, env.store, env.settings, T0, dry_run=False)
+    assert step.held.startswith("no offer its recipient could take up: licensing.public_url is http://127.0.0.1:8000")
+    assert "; and neither licensing.payment_link nor licensing.bank_transfer is set" in step.held
+    assert smtp.messages == [] and env.store.offers([env.match_id]) == []
 
 
 def test_the_owners_daily_cap_holds_back_the_next_action(tmp_path, web, smtp):

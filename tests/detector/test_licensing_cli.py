@@ -2,8 +2,10 @@
 
 import csv
 import io
+import json
 from dataclasses import replace
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
 from evidence_case import build_env
 from pypdf import PdfReader
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 from detector.cli import app
 from detector.config import Settings
 from detector.errors import UsageError
+from detector.provenance import ledger
 from detector.workspace.store import Store, utc_now
 
 
@@ -139,7 +142,22 @@ def test_an_offer_its_recipient_could_not_open_or_pay_is_kept_as_a_draft_with_th
     assert f"`copyhound offer-status {offer['id']} sent`" in said
     assert "reply to alice@example.org" in offer["letter"] and "/o/" not in offer["letter"]
     listed = run(env, "offers", "--format", "json")
-    assert [r["status"] for r in __import__("json").loads(listed.output)] == ["draft"]
+    (row,) = json.loads(listed.output)
+    assert row["status"] == "draft" and row["draft_reason"].startswith("licensing.public_url is http://127.0.0.1:8000")
+    assert "; and neither licensing.payment_link nor licensing.bank_transfer is set" in row["draft_reason"]
+    (entry,) = [json.loads(e["payload"]) for e in ledger.entries(env.store, [ledger.match_subject(env.match_id)])
+                if e["kind"] == "offer"]
+    assert entry["draft_reason"] == row["draft_reason"]  # why it was held is on the record too
+    table = CliRunner().invoke(app, ["offers", "--home", str(env.ws.home)], env={"COLUMNS": "80"}).output
+    assert f"Offer {offer['id']} is a draft, not sent: licensing.public_url is" in " ".join(table.split())
+    assert max(len(line) for line in table.splitlines()) <= 80
+    host = urlsplit(env.store.match(env.match_id)["page_url"]).hostname
+    case = CliRunner().invoke(app, ["cases", "--site", host, "--home", str(env.ws.home)], env={"COLUMNS": "80"}).output
+    assert f"Offer {offer['id']} is a draft, not sent: licensing.public_url is" in " ".join(case.split())
+
+    asked = run(env, "offer", str(env.match_id), "--draft")
+    assert asked.exit_code == 0, asked.output
+    assert env.store.offers([env.match_id])[-1]["draft_reason"] == "asked for with --draft"
 
 
 def test_serve_warns_when_offers_could_not_be_opened_or_paid(tmp_path):

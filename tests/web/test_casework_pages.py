@@ -4,6 +4,7 @@ sites with bulk review, licensed uses and the dashboard's charts; each scoped to
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from web_session import csrf, signed_in
@@ -67,10 +68,15 @@ def test_offers_page_lists_filters_and_moves_an_offer_along(fresh_portal):
         offer_id = int(made.headers["location"].rsplit("/", 1)[1])
         page = c.get("/offers?status=draft").text
         assert f'id="offer-{offer_id}"' in page and "Mark sent" in page
+        # a draft says why it was not sent, in the list and on its own page
+        row = page[page.index(f'id="offer-{offer_id}"'):].split("</tr>")[0]
+        why = "not sent: drafted in the portal: it is sent when its page is opened"
+        assert why in unescape(row) and why in unescape(c.get(f"/offers/{offer_id}").text)
         sent = _post(c, "/offers", f"/offers/{offer_id}/status", {"status": "sent", "back": "/offers?status=sent"})
         assert sent.headers["location"] == "/offers?status=sent&done=offer"
         assert f'id="offer-{offer_id}"' in c.get(sent.headers["location"]).text
         assert f'id="offer-{offer_id}"' not in c.get("/offers?status=draft").text
+        assert "not sent:" not in c.get(f"/offers/{offer_id}").text  # sent: the reason no longer applies
         again = _post(c, "/offers", f"/offers/{offer_id}/status", {"status": "draft"})
         bad_filter = c.get("/offers?status=settled")
     assert again.status_code == 409 and f"Offer {offer_id} is sent; it can become" in again.text

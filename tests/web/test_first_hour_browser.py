@@ -10,6 +10,8 @@ from contextlib import closing
 import pytest
 from support import run_cli
 
+from detector.evidence.notices import make_notice
+from detector.evidence.review import review_match
 from detector.licensing import settlement
 from detector.workspace.store import Store
 
@@ -18,12 +20,15 @@ WIDTHS = (1280, 375)
 
 @pytest.fixture(scope="module")
 def accepted(fresh_portal):
-    """An offer for alice's first match, sent and accepted at a counter of EUR 120 (asked: its list price)."""
+    """An offer for alice's first match, sent and accepted at a counter of EUR 120 (asked: its list price);
+    the match confirmed, with a DMCA notice (so that every kind of page has something to show)."""
     portal = fresh_portal
     with closing(Store(portal.ws.db_path)) as store:
         sent = settlement.send_offer(portal.ws, store, portal.settings, portal.matches["alice"][0])
         visitor = settlement.Visitor("Rita Reader", "", "rita@shop.example")
         settlement.accept(store, portal.settings, sent.offer["id"], visitor, price_minor=12000)
+        review_match(store, portal.matches["alice"][0], "confirmed")
+        make_notice(portal.ws, store, portal.settings, portal.matches["alice"][0], "dmca")
     return portal, sent
 
 
@@ -63,6 +68,16 @@ def test_offers_show_asked_agreed_and_paid_and_await_payment_until_paid(accepted
         listed = client.get("/offers").text
     one = listed[listed.index(f'id="offer-{offer_id}"'):].split("</tr>")[0]
     assert asked in one and "EUR 120.00" in one and "awaiting payment" in one and "final" not in one
+    # the site's case says the same, in the portal and the CLI
+    with signed_in(portal, "alice") as client:
+        case = client.get("/sites/blog.example.com").text
+    listed = case[case.index(f'id="case-offer-{offer_id}"'):].split("</li>")[0]
+    assert f"asked {asked}, agreed EUR 120.00, accepted" in re.sub(r"<[^>]+>", "", listed)
+    (shown,) = [o for o in json.loads(run_cli("cases", "--site", "blog.example.com", "--format", "json",
+                                              home=portal.ws.home).stdout)[0]["offers"] if o["id"] == offer_id]
+    assert (shown["asked"], shown["agreed"], shown["paid"]) == (asked, "EUR 120.00", "")
+    table = run_cli("cases", "--site", "blog.example.com", home=portal.ws.home, env={"COLUMNS": "80"}).stdout
+    assert "agreed" in table and "EUR 120.00" in table
 
     with closing(Store(portal.ws.db_path)) as store:
         settlement.record_payment(store, portal.settings, offer_id, 12000)
@@ -100,10 +115,21 @@ def test_the_offer_page_settles_in_one_form_asking_who_you_are_once(browser, fre
     context.close()
 
 
-def _pages(portal, offer_id: int) -> list[str]:
+def _pages(portal, sent) -> dict[str, int]:
+    """Every page of the portal (an example of each kind) and the status it answers with; the redirects of
+    /cases are followed to the page they show."""
     match_id, asset_id = portal.matches["alice"][0], portal.assets["alice"][0]
-    return ["/", "/matches", f"/matches/{match_id}", "/assets", f"/assets/{asset_id}", "/notices", "/offers",
-            f"/offers/{offer_id}", "/sites", "/sites/blog.example.com", "/rules", "/profile", "/upload"]
+    with closing(Store(portal.ws.db_path)) as store:
+        (notice,) = store.notices([match_id])
+    pages = ["/", "/matches", f"/matches/{match_id}", "/assets", f"/assets/{asset_id}", "/notices",
+             f"/notices/{notice['id']}", "/offers", f"/offers/{sent.offer['id']}", "/sites", "/sites/blog.example.com",
+             "/cases", "/cases/blog.example.com", "/compliance", "/rules", "/profile", "/upload",
+             f"/o/{sent.token}", f"/o/{sent.token}/invoice", f"/o/{sent.token}/certificate"]
+    return dict.fromkeys(pages, 200) | {"/matches/999999": 404}  # the error page too
+
+
+def _shot_name(path: str, width: int) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9]+', '-', path).strip('-') or 'dashboard'}-{width}.png"
 
 
 def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_path):
@@ -113,13 +139,15 @@ def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_pat
         context = browser.new_context(viewport={"width": width, "height": 900})
         page = context.new_page()
         page.goto(f"{portal.url}/signin")
+        page.screenshot(path=str(tmp_path / _shot_name("/signin", width)), full_page=True)
+        if page.evaluate("document.documentElement.scrollWidth") > width:
+            too_wide.append(f"/signin at {width}px")
         page.get_by_label("API token").fill(portal.tokens["alice"])
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(re.compile(r".*/(matches)?$"))
-        for path in _pages(portal, sent.offer["id"]):
-            assert page.goto(f"{portal.url}{path}").status == 200, path
-            page.screenshot(path=str(tmp_path / f"{path.strip('/').replace('/', '-') or 'dashboard'}-{width}.png"),
-                            full_page=True)
+        for path, status in _pages(portal, sent).items():
+            assert page.goto(f"{portal.url}{path}").status == status, path
+            page.screenshot(path=str(tmp_path / _shot_name(path.replace(sent.token, "link"), width)), full_page=True)
             scroll = page.evaluate("document.documentElement.scrollWidth")
             if scroll > width:
                 too_wide.append(f"{path} at {width}px: {scroll}px wide")
@@ -129,6 +157,8 @@ def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_pat
                 too_wide.append(f"{path} at {width}px: {sideways} table(s) scroll sideways")
         context.close()
     assert too_wide == []
+    shots = {p.name for p in tmp_path.glob("*.png")}
+    assert len(shots) == 2 * (len(_pages(portal, sent)) + 1), sorted(shots)  # every page at both widths
     # on a phone each value of a card is named by its column
     context = browser.new_context(viewport={"width": 375, "height": 900})
     page = context.new_page()
@@ -146,7 +176,8 @@ CHART_TEXT = """() => Array.from(document.querySelectorAll("figure.chart svg")).
   return Array.from(svg.querySelectorAll("text")).map(t => {
     const r = t.getBoundingClientRect();
     return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * scale,
-            inside: r.left >= box.left - 0.5 && r.right <= box.right + 0.5};
+            inside: r.left >= box.left - 0.5 && r.right <= box.right + 0.5 &&
+                    r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5};
   });
 })"""
 

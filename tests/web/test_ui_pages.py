@@ -110,3 +110,17 @@ def test_every_page_renders_for_its_owner(portal):
     assert work.status_code == 200 and "Sightings (2)" in work.text and "blog.example.com" in work.text
     assert upload.status_code == 200 and 'enctype="multipart/form-data"' in upload.text
     assert thumb.headers["content-type"] == "image/jpeg" and thumb.content[:3] == b"\xff\xd8\xff"
+
+
+def test_lists_show_relative_times_with_the_exact_time_at_hand(portal):
+    import re
+
+    with portal.store() as store:
+        seen = {m["id"]: m["last_seen"] for m in store.matches("owners.name = ?", ["alice"])}
+    with _signed_in(portal, "alice") as c:
+        listed = c.get("/matches").text
+    times = re.findall(r'<time datetime="([^"]+)" title="([^"]+)">([^<]+)</time>', listed)
+    assert sorted(t[0] for t in times) == sorted(seen.values())  # every row's last sighting, ISO in datetime
+    for iso, title, shown in times:
+        assert title == f"{iso[:10]} {iso[11:16]} UTC"  # the exact time in the tooltip
+        assert re.fullmatch(r"just now|\d+ (min|h) ago", shown), shown  # found minutes ago: relative

@@ -99,7 +99,8 @@ class Portal:
 
     _OFFER_LIST = ("SELECT offers.id, offers.match_id, offers.licence, offers.commercial, offers.currency, "
                    "offers.amount, offers.early_amount, offers.status, offers.created_at, offers.discount_until, "
-                   "offers.expires_at, offers.sent_at, offers.decided_at, owners.name AS owner, matches.page_url "
+                   "offers.expires_at, offers.sent_at, offers.decided_at, offers.draft_reason, owners.name AS owner, "
+                   "matches.page_url "
                    "FROM offers JOIN matches ON matches.id = offers.match_id "
                    "JOIN owners ON owners.id = offers.owner_id ")
 

@@ -124,3 +124,15 @@ def test_lists_show_relative_times_with_the_exact_time_at_hand(portal):
     for iso, title, shown in times:
         assert title == f"{iso[:10]} {iso[11:16]} UTC"  # the exact time in the tooltip
         assert re.fullmatch(r"just now|\d+ (min|h) ago", shown), shown  # found minutes ago: relative
+
+
+def test_the_match_page_gives_its_first_and_last_sighting_as_relative_times(portal):
+    import re
+
+    with portal.store() as store:
+        match = store.matches("owners.name = ?", ["alice"])[0]
+    with _signed_in(portal, "alice") as c:
+        page = c.get(f"/matches/{match['id']}").text
+    shown = dict(re.findall(r'<time datetime="([^"]+)" title="[^"]+">([^<]+)</time>', page))
+    assert match["first_seen"] in shown and match["last_seen"] in shown
+    assert all(re.fullmatch(r"just now|\d+ (min|h) ago", text) for text in shown.values()), shown

@@ -70,19 +70,20 @@ def removal_sentences(rows: list[RightsRow]) -> list[str]:
     return lines
 
 
-def carried_sentences(work: dict, credentials: Credentials | None) -> list[str]:
+def carried_sentences(work: dict, credentials: Credentials | None, copy_kept_all: bool = False) -> list[str]:
     """What rights information the registered file carries, in plain words: its embedded metadata,
-    and what its Content Credentials say of AI training and data mining."""
+    and what its Content Credentials say of AI training and data mining; empty when it carries none.
+    `copy_kept_all`: the copy was read and lost none of it, which is said too."""
     carried = [f"{LABELS[name]} (\u201c{shown(name, oneline(work.get(name)))}\u201d)"
                for name in RIGHTS_FIELDS if oneline(work.get(name))]
     lines = []
     if carried:
         lines.append("The registered file carries this rights information in its metadata: " + "; ".join(carried) + ".")
-    else:
-        lines.append("The registered file carries no rights information in its metadata (IPTC, XMP or EXIF).")
     terms = training_mining_terms(credentials)
     if terms:
         lines.append("Its Content Credentials declare that " + "; ".join(terms) + ".")
+    if lines and copy_kept_all:
+        lines.append("The copy keeps all of it.")
     return lines
 
 

@@ -110,9 +110,11 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
     lines = explain.why_sentences(signals, regions, colour, notice=True)
     if copy is not None:
         removed = cmi.removal_sentences(cmi.compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
+        work_credentials = read_credentials(case.work_bytes) if case.work_bytes is not None else None
         if case.work_bytes is not None:
-            removed += credentials_sentences(read_credentials(case.work_bytes), read_credentials(case.copy_bytes))[0]
-        lines += removed + ([cmi.statute(law)] if removed else [])
+            removed += credentials_sentences(work_credentials, read_credentials(case.copy_bytes))[0]
+        carried = cmi.carried_sentences(case.asset.get("rights") or {}, work_credentials, copy_kept_all=not removed)
+        lines += carried + removed + ([cmi.statute(law)] if removed else [])
     return lines
 
 

@@ -128,7 +128,8 @@ def training_mining_terms(credentials: Credentials | None) -> list[str]:
     ("training AI models is not allowed"); empty when they say nothing."""
     if credentials is None:
         return []
-    return [f"{TRAINING_MINING[use]} is {USES[answer]}" for use, answer in sorted(credentials.training_mining.items())]
+    found = credentials.training_mining
+    return [f"{words} is {USES[found[use]]}" for use, words in TRAINING_MINING.items() if use in found]
 
 
 def credentials_sentences(work: Credentials | None, copy: Credentials | None) -> tuple[list[str], list[str]]:

@@ -24,7 +24,7 @@ LABELS = {
     "credit": "the credit line",
     "rights_url": "the web address of the licensing terms",
     "licensor": "the licensor's name",
-    "data_mining": "the data-mining terms",
+    "data_mining": "the data-mining statement",
 }
 
 _WHAT = ("This is copyright management information: it identifies the work, its author and owner, and the "

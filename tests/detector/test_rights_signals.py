@@ -115,7 +115,7 @@ def test_the_rights_signal_names_what_the_work_carried_and_what_the_copy_removed
     assert cmi.rights_signal({}, stripped, None) is None
 
     lines = cmi.removal_sentences(cmi.compare_rights(work, stripped))
-    assert ("The data-mining terms embedded in the registered file (\u201cDMI-PROHIBITED-AIMLTRAINING: it prohibits "
+    assert ("The data-mining statement embedded in the registered file (\u201cDMI-PROHIBITED-AIMLTRAINING: it prohibits "
             "its use for training AI or machine-learning models\u201d) was removed from the copy.") in lines
     assert ("The licensor's name embedded in the registered file (\u201cStudio A Licensing\u201d) was removed from "
             "the copy.") in lines

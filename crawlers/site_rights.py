@@ -19,7 +19,7 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 
 #: The AI crawlers whose robots.txt rules are reported: model-training and AI-answer crawlers.
 AI_AGENTS = (
@@ -49,7 +49,7 @@ def page_declarations(response: Response) -> dict:
         if text:
             headers[name.lower()] = text
     meta = {}
-    if hasattr(response, "xpath"):
+    if isinstance(response, HtmlResponse):
         for name in ("tdm-reservation", "tdm-policy", "robots"):
             # Meta names are case-insensitive; lxml's XPath 1.0 has no lower-case(), translate() does it.
             found = response.xpath(

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from collections import Counter
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from evidence_case import PROFILE
 from PIL import Image
+from support import serving
 from test_rights_signals import with_rights, with_training_mining
 
-from detector import config, demo_site
+from detector import config, demo_site, tokens
 from detector.crawl import crawl
 from detector.detect import Detector
 from detector.evidence import case, notices, report
 from detector.register import WorkInfo, register_files
+from detector.web import create_app
 from detector.workspace import create_workspace
 from detector.workspace.store import Store
 
@@ -206,3 +210,19 @@ def test_the_report_and_the_notice_say_what_the_work_carried_what_the_copy_lost_
     assert kept.site_declared[0] == ("The site reserves text-and-data-mining rights (TDMRep, in the page's "
                                      "tdm-reservation HTTP header); its policy is at "
                                      "https://blog.example/tdm-policy.json.")
+
+
+def test_the_match_page_shows_the_rights_metadata_and_the_sites_declarations(crawled):
+    ws, store, settings, _, matches = crawled
+    token = tokens.create_token(store, "alice")[1]
+    with serving(create_app(ws, settings)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        signin = client.get("/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', signin.text).group(1)
+        assert client.post("/signin", data={"token": token, "csrf": csrf, "next": "/"}).status_code == 303
+        gallery = client.get(f"/matches/{matches['/gallery/a.html']['id']}").text
+        blog = client.get(f"/matches/{matches['/blog/b.html']['id']}").text
+    assert re.search(r'<td id="rights-metadata">(.*?)</td>', gallery).group(1) == (
+        "removed from the copy: creator, copyright, credit, rights_url, licensor, data_mining")
+    assert re.search(r'<td id="site-rights">(.*?)</td>', gallery).group(1) == (
+        "text and data mining: reserved (tdmrep); noai, noimageai; robots.txt disallows GPTBot, CCBot, Google-Extended")
+    assert re.search(r'<td id="rights-metadata">(.*?)</td>', blog).group(1) == "kept by the copy"

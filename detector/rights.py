@@ -59,7 +59,7 @@ def read_rights(data: bytes) -> RightsMetadata:
     try:
         with pyexiv2.ImageData(data) as image:
             exif, iptc, xmp = (_read(image.read_exif), _read(image.read_iptc), _read(image.read_xmp))
-    except (RuntimeError, ValueError):  # exiv2's errors on unknown or broken files
+    except Exception:  # noqa: BLE001 (exiv2 raises many kinds on unknown, broken or hostile files)
         return RightsMetadata()
     url = _web_url(xmp.get("Xmp.xmpRights.WebStatement")) or _web_url(_first_licensor(xmp, "LicensorURL"))
     sources = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 
 import c2pa
 import pyexiv2
@@ -160,3 +161,15 @@ def test_the_site_signal_takes_tdmrep_json_before_the_header_and_the_header_befo
     assert site_sentences(None) == ["The site's rights declarations were not read when the copy was captured."]
     hostile = site_signal({"headers": {"tdm-reservation": "1", "tdm-policy": "javascript:alert(1)"}})
     assert hostile["tdm_policy"] is None and site_signal({"meta": {"tdm-reservation": "yes"}})["tdm"] == "unclear"
+
+
+def test_truncated_and_corrupted_files_never_stop_the_reader():
+    """Files from the web: cut short or with bytes flipped, the reader gives what it can and never raises."""
+    rng = random.Random(27)
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        data = with_rights(picture(fmt))
+        for round_ in range(40):
+            damaged = bytearray(data[:rng.randrange(len(data))] if round_ % 2 else data)
+            for _ in range(0 if round_ % 2 else 20):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            assert isinstance(read_rights(bytes(damaged)), RightsMetadata)

@@ -26,6 +26,8 @@ class Sighting:
     page_warc_offset: int | None
     # The start URL (a source's lead) this page was reached from, so the candidate keeps how it was found.
     lead_url: str | None = None
+    # What the page's site declares of data mining and AI use (crawlers.site_rights), or None when not read.
+    site_rights: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from detector.credentials import Credentials, training_mining_terms
+from detector.rights import DATA_MINING
 from detector.text import oneline
 
 #: The rights fields compared between the registered file and the copy (`compare_rights`).
-RIGHTS_FIELDS = ("creator", "copyright", "credit", "rights_url")
+RIGHTS_FIELDS = ("creator", "copyright", "credit", "rights_url", "licensor", "data_mining")
 #: What each compared rights field is, in words a reader of a notice understands.
 LABELS = {
     "creator": "the author's name",
     "copyright": "the copyright notice",
     "credit": "the credit line",
     "rights_url": "the web address of the licensing terms",
+    "licensor": "the licensor's name",
+    "data_mining": "the data-mining statement",
 }
 
 _WHAT = ("This is copyright management information: it identifies the work, its author and owner, and the "
@@ -45,18 +49,56 @@ def label(field: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def shown(field: str, value: str | None) -> str:
+    """A rights value as a notice quotes it: data-mining codes with what they say."""
+    if field == "data_mining" and value in DATA_MINING:
+        return f"{value}: it {DATA_MINING[value]}"
+    return value or ""
+
+
 def removal_sentences(rows: list[RightsRow]) -> list[str]:
     """One sentence per piece of information the registered file carries that the copy lost or
     altered; empty when nothing was removed or changed."""
     lines = []
     for row in rows:
-        what = label(row.field)
+        what, work = label(row.field), shown(row.field, row.work)
         if row.verdict == "stripped":
-            lines.append(f"{what} embedded in the registered file (\u201c{row.work}\u201d) was removed from the copy.")
+            lines.append(f"{what} embedded in the registered file (\u201c{work}\u201d) was removed from the copy.")
         elif row.verdict == "changed":
-            lines.append(f"{what} embedded in the registered file (\u201c{row.work}\u201d) was altered in the copy "
-                         f"to \u201c{row.copy}\u201d.")
+            lines.append(f"{what} embedded in the registered file (\u201c{work}\u201d) was altered in the copy "
+                         f"to \u201c{shown(row.field, row.copy)}\u201d.")
     return lines
+
+
+def carried_sentences(work: dict, credentials: Credentials | None, copy_kept_all: bool = False) -> list[str]:
+    """What rights information the registered file carries, in plain words: its embedded metadata,
+    and what its Content Credentials say of AI training and data mining; empty when it carries none.
+    `copy_kept_all`: the copy was read and lost none of it, which is said too."""
+    carried = [f"{LABELS[name]} (\u201c{shown(name, oneline(work.get(name)))}\u201d)"
+               for name in RIGHTS_FIELDS if oneline(work.get(name))]
+    lines = []
+    if carried:
+        lines.append("The registered file carries this rights information in its metadata: " + "; ".join(carried) + ".")
+    terms = training_mining_terms(credentials)
+    if terms:
+        lines.append("Its Content Credentials declare that " + "; ".join(terms) + ".")
+    if lines and copy_kept_all:
+        lines.append("The copy keeps all of it.")
+    return lines
+
+
+def rights_signal(work: dict, copy: dict | None, credentials: Credentials | None) -> dict | None:
+    """A match's `rights_metadata` signal: what the work carries, and which of it the copy removed or
+    altered (`copy` None: the copy was not read). None when the work carries nothing to compare."""
+    rows = compare_rights(work, copy)
+    carried = {row.field: row.work for row in rows if row.work}
+    training = dict(credentials.training_mining) if credentials is not None else {}
+    if not carried and not training:
+        return None
+    return {"work": carried, "work_training_mining": training,
+            "removed": [row.field for row in rows if row.verdict == "stripped"],
+            "altered": [row.field for row in rows if row.verdict == "changed"],
+            "copy_read": copy is not None}
 
 
 @dataclass(frozen=True)

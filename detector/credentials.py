@@ -30,6 +30,17 @@ from detector.text import oneline
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
                "tiff": "image/tiff"}
 _MAX_CHARS = 200
+#: The uses the CAWG training-and-data-mining assertion speaks of, in words.
+TRAINING_MINING = {
+    "ai_training": "training AI models",
+    "ai_generative_training": "training generative AI models",
+    "ai_inference": "using it as input to AI models",
+    "data_mining": "text and data mining",
+}
+#: What each of its answers says, in words.
+USES = {"allowed": "allowed", "notAllowed": "not allowed", "constrained": "allowed only under stated constraints"}
+# The CAWG's label, and the C2PA's from before the CAWG took the assertion over (each may be versioned).
+_TRAINING_MINING_LABELS = ("cawg.training-mining", "c2pa.training-mining")
 
 
 def _short(value) -> str | None:
@@ -54,6 +65,8 @@ class Credentials:
     generator: str | None = None
     validation: str = "Valid"
     problems: list[str] = field(default_factory=list)
+    # The CAWG training-and-data-mining assertion: {"ai_training": "notAllowed", ...} (see TRAINING_MINING).
+    training_mining: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         """One sentence-part: signed by whom, naming whom as author."""
@@ -106,13 +119,16 @@ def read_credentials(data: bytes, anchors: str | None = None) -> Credentials | N
         return Credentials(None, None, None, None, validation="Unreadable", problems=[_short(e) or type(e).__name__])
     manifest = (store.get("manifests") or {}).get(store.get("active_manifest")) or {}
     signature = manifest.get("signature_info") or {}
-    authors = []
+    authors, training_mining = [], {}
     for assertion in manifest.get("assertions") or []:
-        if str(assertion.get("label", "")).startswith("stds.schema-org.CreativeWork"):
+        label = str(assertion.get("label", ""))
+        if label.startswith("stds.schema-org.CreativeWork"):
             for author in (assertion.get("data") or {}).get("author") or []:
                 name = _short(author.get("name") if isinstance(author, dict) else author)
                 if name:
                     authors.append(name)
+        elif label.startswith(_TRAINING_MINING_LABELS):
+            training_mining.update(_training_mining(assertion.get("data")))
     generators = manifest.get("claim_generator_info") or [{}]
     generator = generators[0] if isinstance(generators[0], dict) else {}
     return Credentials(
@@ -122,7 +138,29 @@ def read_credentials(data: bytes, anchors: str | None = None) -> Credentials | N
         generator=_short(" ".join(str(generator.get(k, "")) for k in ("name", "version"))),
         validation=_short(store.get("validation_state")) or "Unknown",
         problems=[_short(s.get("code")) for s in store.get("validation_status") or [] if isinstance(s, dict)][:10],
+        training_mining=training_mining,
     )
+
+
+def _training_mining(data) -> dict[str, str]:
+    """The known uses of a training-and-data-mining assertion and their answers (unknown ones are left out)."""
+    entries = data.get("entries") if isinstance(data, dict) else None
+    found = {}
+    for key, entry in (entries if isinstance(entries, dict) else {}).items():
+        use = str(key).split(".", 1)[-1]  # "cawg.ai_training" or "c2pa.ai_training"
+        answer = entry.get("use") if isinstance(entry, dict) else None
+        if use in TRAINING_MINING and answer in USES:
+            found[use] = answer
+    return found
+
+
+def training_mining_terms(credentials: Credentials | None) -> list[str]:
+    """What a file's Content Credentials say of AI training and data mining, one phrase per use
+    ("training AI models is not allowed"); empty when they say nothing."""
+    if credentials is None:
+        return []
+    found = credentials.training_mining
+    return [f"{words} is {USES[found[use]]}" for use, words in TRAINING_MINING.items() if use in found]
 
 
 def credentials_sentences(work: Credentials | None, copy: Credentials | None) -> tuple[list[str], list[str]]:

@@ -22,6 +22,7 @@ from PIL import Image
 from detector import __version__, catalogue, common
 from detector.align import Aligner
 from detector.cascade import Gates, Passage, verify_copy
+from detector.cmi import rights_signal
 from detector.config import Settings
 from detector.credentials import (
     Credentials,
@@ -42,6 +43,7 @@ from detector.parallel import analyse_all
 from detector.provenance import ledger
 from detector.rights import authorized
 from detector.shortlist import Nomination, nominate, view_votes
+from detector.site_rights import site_signal
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore
@@ -73,6 +75,7 @@ class Analysis:
     seconds: Counter
     credentials: dict | None  # the copy's Content Credentials in stored form; None when refused
     cascade: dict | None = None
+    rights: dict | None = None  # the copy's embedded rights metadata (RightsMetadata.as_dict); None when refused
 
 
 @dataclass
@@ -301,7 +304,7 @@ class Detector:
                 recorded += 1
                 self.store.set_candidate_credentials(candidate["id"], analysis.credentials)
                 for finding in analysis.findings:
-                    self._record(candidate, finding, uses, summary, copy_credentials)
+                    self._record(candidate, finding, uses, summary, copy_credentials, analysis.rights)
         if recorded:
             summary.seconds.update(analysis.seconds)
             summary.candidates += recorded
@@ -328,7 +331,7 @@ class Detector:
         credentials = to_record(read_credentials(data, trust_anchors(self.settings)))
         seconds["credentials"] += time.perf_counter() - clock
         findings, passage = self.examine(sha256, decoded, seconds)
-        return Analysis(findings, None, seconds, credentials, passage.as_dict())
+        return Analysis(findings, None, seconds, credentials, passage.as_dict(), decoded.rights.as_dict())
 
     def _work_credentials(self, asset: dict) -> Credentials | None:
         """The work's Content Credentials as read at registration; a work registered before they
@@ -339,16 +342,23 @@ class Detector:
         return from_record(asset["credentials"])
 
     def _record(self, candidate: dict, finding: Finding, uses: LicensedUses,
-                summary: DetectSummary, copy_credentials: Credentials | None) -> None:
+                summary: DetectSummary, copy_credentials: Credentials | None, copy_rights: dict | None) -> None:
         asset = self.assets[finding.asset_id]
         if uses.negatives.covers(asset["id"], candidate["sha256"], finding.signals.get("candidate_phash")):
             summary.decisions["not mine"] += 1  # marked "not mine / not a copy" of this work: never flagged again
             return
         is_authorized = authorized(candidate["page_url"], candidate["image_url"], uses.of(asset))
         signals = finding.signals
-        credentials = credentials_signal(self._work_credentials(asset), copy_credentials)
+        work_credentials = self._work_credentials(asset)
+        credentials = credentials_signal(work_credentials, copy_credentials)
         if credentials is not None:
             signals = dict(signals, content_credentials=credentials)
+        rights = rights_signal(asset.get("rights") or {}, copy_rights, work_credentials)
+        if rights is not None:
+            signals = dict(signals, rights_metadata=rights)
+        site = site_signal(candidate.get("site_rights"), candidate.get("headers"))
+        if site is not None:
+            signals = dict(signals, site_rights=site)
         match_id, created = self.store.record_match(
             asset=asset, candidate=candidate, score=finding.decision.score, decision=finding.decision.decision,
             signals=signals, status="authorized" if is_authorized else "new",

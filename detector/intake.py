@@ -110,7 +110,7 @@ def decode_image(data: bytes, name: str, settings: IntakeSettings) -> DecodedIma
             # for files from the web and say nothing the result does not; keep them out of the logs.
             warnings.simplefilter("ignore", UserWarning)
             with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[fmt]]) as source:
-                return _decode_opened(source, name, fmt, settings)
+                return _decode_opened(source, name, fmt, settings, data)
     except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -165,7 +165,7 @@ def _too_large(name: str, size: int, settings: IntakeSettings) -> ImageRefused:
     )
 
 
-def _decode_opened(source: Image.Image, name: str, fmt: str, settings: IntakeSettings) -> DecodedImage:
+def _decode_opened(source: Image.Image, name: str, fmt: str, settings: IntakeSettings, data: bytes) -> DecodedImage:
     stored_width, stored_height = source.size
     # The header's size, before any pixel is decoded: a few KB can declare gigapixels.
     if stored_width * stored_height > settings.max_pixels:
@@ -186,7 +186,7 @@ def _decode_opened(source: Image.Image, name: str, fmt: str, settings: IntakeSet
         # Let libjpeg decode at 1/2, 1/4 or 1/8 scale, never below the working size.
         source.draft("RGB", _draft_size(source.size, settings.work_side))
     source.load()
-    rights = read_rights(source)
+    rights = read_rights(data)
     if source.mode in _RESAMPLES_SAFELY and "transparency" not in source.info:
         image = _to_rgb(_shrink(source, settings.work_side), name)  # convert fewer pixels
     else:

@@ -114,7 +114,7 @@ def test_index_imports_neither_detector_nor_crawlers(path):
 LAYERS = (
     ("foundation", {"", "errors", "config", "workspace", "sniff", "text", "output", "suggest", "hosts", "bounded_get"}),
     ("images", {"intake", "rights", "hashing", "features", "regions", "embedders", "fingerprint", "credentials",
-                "cmi"}),
+                "cmi", "site_rights"}),
     ("provenance", {"provenance"}),
     ("detection", {"parallel", "catalogue", "shortlist", "geometry", "correlation", "verify", "align", "cascade",
                    "common", "decide", "detect", "register", "reindex", "followup", "screenshots", "crawl", "sources",

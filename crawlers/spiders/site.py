@@ -16,6 +16,7 @@ processes share the scan's frontier in Redis, in Redis beside it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -25,6 +26,7 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Request, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.gz import gunzip
@@ -37,6 +39,7 @@ from crawlers.limits import in_domains, limits
 from crawlers.memory import open_memory
 from crawlers.middlewares import evidence_of
 from crawlers.refusals import DISK_FULL, asked_url, classify
+from crawlers.site_rights import TDMREP_MAX_BYTES, page_declarations, robots_ai, tdmrep_for, tdmrep_rules, tdmrep_url
 from crawlers.summary import combine, target_summary
 from detector.config import Target, from_dict
 from detector.config.targets import check_target, target_from_site, targets_from_urls_file
@@ -46,7 +49,9 @@ from detector.workspace import Workspace
 from detector.workspace.blobs import BlobStore, sha256_hex
 from detector.workspace.store import is_disk_full, open_store, utc_now
 
-KEPT_HEADERS = ("Date", "Last-Modified", "ETag", "Server", "Content-Type", "Content-Length")
+# The last three: what the image's own response declares of AI use and data mining (crawlers.site_rights).
+KEPT_HEADERS = ("Date", "Last-Modified", "ETag", "Server", "Content-Type", "Content-Length", "X-Robots-Tag",
+                "tdm-reservation", "tdm-policy")
 _IMAGE_PRIORITY = 10  # fetch a page's images before walking on, so captures arrive steadily
 
 
@@ -87,6 +92,10 @@ class SiteSpider(scrapy.Spider):
         self.worker = worker
         self.errors: list[str] = []
         self.state: dict = {}
+        # Per site, for the rights signals of its pages: robots.txt as the robots middleware parsed it,
+        # and the origin's tdmrep.json (fetched once per process, by the first page that needs it).
+        self.robots_parsers: dict = {}
+        self.tdmrep_files: dict[str, asyncio.Future] = {}
 
     @staticmethod
     def _target(target, start_url, urls_file, allow_private) -> Target:
@@ -132,6 +141,7 @@ class SiteSpider(scrapy.Spider):
             crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.settings.setdict(settings, priority="spider")
         crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         crawler.signals.connect(spider._item_error, signal=signals.item_error)
         return spider
 
@@ -159,6 +169,9 @@ class SiteSpider(scrapy.Spider):
                 store.finish_scan(self.scan_id, status, {"scan_id": self.scan_id, "crawl": summary})
             finally:
                 store.close()
+
+    def _robots_parsed(self, robotparser, request) -> None:
+        self.robots_parsers[urlsplit(request.url).netloc] = robotparser
 
     def _spider_error(self, failure, response, spider) -> None:
         self.errors.append(f"{response.url}: {failure.getErrorMessage()}")
@@ -223,15 +236,18 @@ class SiteSpider(scrapy.Spider):
 
     # -- pages -------------------------------------------------------------------------------
 
-    def parse_page(self, response: Response):
+    async def parse_page(self, response: Response):
         depth = response.meta.get("page_depth", 0)
         body = response.body
         if sniff(body) is not None:
-            yield from self._direct_image(response)
+            site = await self._site_rights(response)
+            for item in self._direct_image(response, site):
+                yield item
             return
         sitemap = _sitemap_xml(body, self.crawl_settings.max_image_bytes)
         if sitemap is not None:
-            yield from self._sitemap(response.url, sitemap, response.meta.get("lead_url"))
+            for item in self._sitemap(response.url, sitemap, response.meta.get("lead_url")):
+                yield item
             return
         if response.meta.get("sitemap_probe"):
             return  # a soft 404 page where a sitemap would be: nothing to read
@@ -245,9 +261,10 @@ class SiteSpider(scrapy.Spider):
         self._count("pages_fetched", response)
         title = page_title(response)
         warc_file, warc_offset, _ = evidence_of(response)
+        site = await self._site_rights(response)
         now = utc_now()
         for ref in find_images(response):
-            yield from self._sighted(
+            for item in self._sighted(
                 Sighting(
                     page_url=response.url,
                     image_url=ref.url,
@@ -260,11 +277,38 @@ class SiteSpider(scrapy.Spider):
                     page_warc_file=warc_file,
                     page_warc_offset=warc_offset,
                     lead_url=response.meta.get("lead_url"),
+                    site_rights=site,
                 )
-            )
+            ):
+                yield item
         if self.target.follow_links:
             links = [link.url for link in LinkExtractor(unique=True).extract_links(response)]
-            yield from self._follow(response.url, links, depth, response.meta.get("lead_url"))
+            for item in self._follow(response.url, links, depth, response.meta.get("lead_url")):
+                yield item
+
+    # -- the site's rights declarations --------------------------------------------------------
+
+    async def _site_rights(self, response: Response) -> dict:
+        """What the page's site declares of data mining and AI use (crawlers.site_rights)."""
+        return {**page_declarations(response),
+                "tdmrep": tdmrep_for(await self._tdmrep_file(response.url), response.url),
+                "robots_txt": robots_ai(self.robots_parsers.get(urlsplit(response.url).netloc), response.url)}
+
+    def _tdmrep_file(self, page_url: str) -> asyncio.Future:
+        url = tdmrep_url(page_url)
+        if url not in self.tdmrep_files:
+            self.tdmrep_files[url] = asyncio.ensure_future(self._fetch_tdmrep(url))
+        return self.tdmrep_files[url]
+
+    async def _fetch_tdmrep(self, url: str) -> dict:
+        # Straight to the downloader (its middlewares: the address guard, robots.txt, the HTTP cache and
+        # the WARC record all apply), so the page's sightings wait for it and carry its answer.
+        request = Request(url, callback=NO_CALLBACK, meta={"download_maxsize": TDMREP_MAX_BYTES})
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as e:  # noqa: BLE001 (any failure to fetch it leaves the file unread, said so)
+            return {"status": "unreadable", "why": f"not fetched: {type(e).__name__}"}
+        return tdmrep_rules(response.status, response.body)
 
     def _follow(self, from_url: str, urls: list[str], depth: int, lead_url: str | None):
         for url in urls:
@@ -359,7 +403,7 @@ class SiteSpider(scrapy.Spider):
         if reason == DISK_FULL:
             raise CloseSpider(DISK_FULL)
 
-    def _direct_image(self, response: Response):
+    def _direct_image(self, response: Response, site: dict):
         """A listed URL that is an image itself: its own page, as far as provenance goes."""
         url = response.meta.get("redirect_urls", [response.url])[0]
         warc_file, warc_offset, _ = evidence_of(response)
@@ -367,6 +411,7 @@ class SiteSpider(scrapy.Spider):
             page_url=url, image_url=url, page_title=None, alt_text=None, caption=None,
             declared_width=None, declared_height=None, discovered_at=utc_now(),
             page_warc_file=warc_file, page_warc_offset=warc_offset, lead_url=response.meta.get("lead_url", url),
+            site_rights=site,
         )
         yield from self._settle(url, response, [sighting])
 

@@ -110,11 +110,13 @@ def evidence_summary(case: Case, settings: Settings, law: str = "both") -> list[
     lines = explain.why_sentences(signals, regions, colour, notice=True)
     if copy is not None:
         removed = cmi.removal_sentences(cmi.compare_rights(case.asset.get("rights") or {}, copy.rights.as_dict()))
+        work_credentials = None
         if case.work_bytes is not None:
             anchors = trust_anchors(settings)
-            removed += credentials_sentences(read_credentials(case.work_bytes, anchors),
-                                             read_credentials(case.copy_bytes, anchors))[0]
-        lines += removed + ([cmi.statute(law)] if removed else [])
+            work_credentials = read_credentials(case.work_bytes, anchors)
+            removed += credentials_sentences(work_credentials, read_credentials(case.copy_bytes, anchors))[0]
+        carried = cmi.carried_sentences(case.asset.get("rights") or {}, work_credentials, copy_kept_all=not removed)
+        lines += carried + removed + ([cmi.statute(law)] if removed else [])
     return lines
 
 

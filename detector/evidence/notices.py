@@ -17,6 +17,7 @@ from detector.config import Settings
 from detector.errors import ActionRefused, UsageError
 from detector.evidence.case import Case, ensure_actionable, environment, evidence_summary, load_case
 from detector.evidence.profile import ensure_profile
+from detector.evidence.rights_signals import site_declared
 from detector.provenance import ledger
 from detector.text import oneline
 from detector.workspace import Workspace
@@ -45,7 +46,7 @@ def render_notice(case: Case, settings: Settings, kind: str, date: str, recipien
     return environment().get_template(f"{kind}.txt.j2").render(
         owner=case.owner, asset=case.asset, match=m, candidate=case.candidate or {}, host=host,
         date=date, evidence=evidence_summary(case, settings, "us" if kind == "dmca" else "eu"),
-        recipient=recipient,
+        recipient=recipient, site_declared=site_declared(case),
     )
 
 

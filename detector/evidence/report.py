@@ -31,6 +31,7 @@ from detector.evidence import explain
 from detector.evidence.case import Case, environment, load_case
 from detector.evidence.pdf import PdfRendererMissing, print_html
 from detector.evidence.region import Regions, matched_regions
+from detector.evidence.rights_signals import site_declared
 from detector.intake import decode_image
 from detector.text import oneline
 from detector.workspace import Workspace
@@ -334,6 +335,8 @@ class Report:
     paper: str
     screenshot: Picture | None = None
     screenshot_rows: list[tuple[str, object, str]] = field(default_factory=list)
+    rights_carried: list[str] = field(default_factory=list)  # what the work carried (detector.cmi)
+    site_declared: list[str] = field(default_factory=list)  # what the copy's site declared (rights_signals)
 
     @property
     def title(self) -> str:
@@ -368,10 +371,13 @@ def build(case: Case, settings: Settings) -> Report:
     work_cc, copy_cc = (None if data is None else read_credentials(data, anchors)
                         for data in (case.work_bytes, case.copy_bytes))
     cc_removed, cc_found = credentials_sentences(work_cc, copy_cc)
+    removed = cmi.removal_sentences(rights) + cc_removed
+    carried = cmi.carried_sentences(case.asset.get("rights") or {}, work_cc,
+                                    copy_kept_all=copy_rights is not None and not removed)
     return Report(
         case=case, work=work_pic, copy=copy_pic, picture_problem=problem,
         why=explain.why_sentences(case.match.get("signals") or {}, regions, colour),
-        rights=rights, cmi_removed=cmi.removal_sentences(rights) + cc_removed, credentials_found=cc_found,
+        rights=rights, cmi_removed=removed, credentials_found=cc_found,
         credentials=[(who, cc) for who, cc in (("Registered file", work_cc), ("Copy", copy_cc)) if cc is not None],
         summary=_rows_summary(case),
         sections=[("Provenance of the copy", _rows_provenance(case)),
@@ -382,6 +388,7 @@ def build(case: Case, settings: Settings) -> Report:
         headers=headers,
         paper=settings.report.paper,
         screenshot=screenshot, screenshot_rows=screenshot_rows,
+        rights_carried=carried, site_declared=site_declared(case),
     )
 
 

@@ -552,7 +552,14 @@ _V_FIRSTHOUR = """
 ALTER TABLE offers ADD COLUMN draft_reason TEXT;
 """
 
+_V_SIGNALS = """
+-- Rights signals (detector.site_rights): what the copy's page and site declared of text-and-data mining and
+-- AI use when it was captured (crawlers.site_rights: TDMRep headers, meta tags and tdmrep.json, X-Robots-Tag
+-- and meta robots, robots.txt rules for AI crawlers), as JSON; NULL for candidates captured before it.
+ALTER TABLE candidates ADD COLUMN site_rights TEXT;
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
                          _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL, _V_CLAIMS,
-                         _V_SOURCES, _V_CREDITS, _V_COLLECT, _V_FIRSTHOUR]
+                         _V_SOURCES, _V_CREDITS, _V_COLLECT, _V_FIRSTHOUR, _V_SIGNALS]
 SCHEMA_VERSION = len(MIGRATIONS)

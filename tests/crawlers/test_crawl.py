@@ -325,9 +325,10 @@ def test_urls_file_captures_listed_images_as_their_own_pages(site, make_workspac
     }
     (notice,) = [e for e in store.crawl_events(scan_id) if e["reason"] == "robots_ignored"]
     assert "the owner asked us to check" in notice["detail"]
-    # No links followed, no sitemap read, robots.txt not even asked for.
+    # No links followed, no sitemap read, robots.txt not even asked for (the TDMRep file is: crawlers.site_rights).
     assert {p for p, _ in site.hits} == {
         "/img/village.jpg", "/page2.html", "/private/secret.jpg", "/img/astronaut.jpg", "/img/missing.jpg",
+        "/.well-known/tdmrep.json",
     }
     assert summary["pages_fetched"] == 1
 

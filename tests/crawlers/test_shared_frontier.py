@@ -15,6 +15,7 @@ import redis
 from support import run_cli
 from test_crawl import EXPECTED, _record_at, captured, events, new_scan, site_target
 
+from crawlers.site_rights import TDMREP_PATH
 from detector.config import render_toml
 from detector.crawl import CrawlFailed, crawl, crawl_command, crawl_shared
 
@@ -48,8 +49,9 @@ def start_crawler(ws, scan_id: int, target, redis_url: str, folder, name: str) -
 
 
 def fetches(hits) -> Counter:
-    """Requests per path that the server answered (any status), robots.txt aside."""
-    return Counter(path for path, _ in hits if path != ROBOTS)
+    """Requests per path that the server answered (any status), robots.txt and the TDMRep file aside (each
+    crawler process reads them once for itself)."""
+    return Counter(path for path, _ in hits if path not in (ROBOTS, TDMREP_PATH))
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,7 @@ def test_two_crawlers_fetch_every_url_once_and_capture_what_one_crawler_does(sit
     once = {path for path, n in fetches(hits).items() if n == 1}
     assert once == set(fetches(hits)) - {"/img/flaky.jpg"}  # a 500, then its one retry
     assert 1 <= Counter(path for path, _ in hits)[ROBOTS] <= 2
+    assert 1 <= Counter(path for path, _ in hits)[TDMREP_PATH] <= 2
     assert captured(site, store, scan_id) == EXPECTED == captured(site, one_store, one_scan)
     assert events(site, store, scan_id) == events(site, one_store, one_scan)
     rows = store.candidates("scan_id = ?", [scan_id])

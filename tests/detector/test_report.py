@@ -61,7 +61,8 @@ def test_rights_comparison_names_changed_added_and_kept_fields():
     rows = cmi.compare_rights({"creator": "Alice", "copyright": "(c) Alice", "credit": "A"},
                                  {"creator": "Mallory", "copyright": " (C)  alice ", "rights_url": "https://m.example"})
     assert [(r.field, r.verdict) for r in rows] == [
-        ("creator", "changed"), ("copyright", "kept"), ("credit", "stripped"), ("rights_url", "added")]
+        ("creator", "changed"), ("copyright", "kept"), ("credit", "stripped"), ("rights_url", "added"),
+        ("licensor", "absent"), ("data_mining", "absent")]
     assert {r.verdict for r in cmi.compare_rights({"creator": "Alice"}, None)} == {"unknown"}
 
 

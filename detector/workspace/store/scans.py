@@ -41,6 +41,8 @@ class Scans:
     def add_candidate(self, record: dict) -> int | None:
         """Record one sighting; returns its id, or None when this scan already holds it (a resumed crawl)."""
         record = dict(record, headers=json.dumps(record.get("headers") or {}, sort_keys=True))
+        if record.get("site_rights") is not None:
+            record["site_rights"] = json.dumps(record["site_rights"], sort_keys=True)
         row = self.db.execute(
             f"INSERT INTO candidates ({', '.join(record)}) VALUES ({', '.join('?' for _ in record)}) "
             "ON CONFLICT DO NOTHING RETURNING id",
@@ -52,11 +54,11 @@ class Scans:
         rows = list(self.db["candidates"].rows_where("id = ?", [candidate_id]))
         if not rows:
             raise NotFound(f"No candidate with id {candidate_id}.")
-        return _json_columns(rows[0], ["headers", "credentials"])
+        return _json_columns(rows[0], ["headers", "credentials", "site_rights"])
 
     def candidates(self, where: str = "1", params: list | None = None) -> list[dict]:
         rows = self.db["candidates"].rows_where(where, params or [], order_by="id")
-        return [_json_columns(r, ["headers", "credentials"]) for r in rows]
+        return [_json_columns(r, ["headers", "credentials", "site_rights"]) for r in rows]
 
     def update_candidate(self, candidate_id: int, **fields) -> None:
         self.db["candidates"].update(candidate_id, fields)

@@ -117,6 +117,9 @@ def test_credited_copies_are_held_and_enforcement_sends_only_the_uncredited_offe
             smtp=replace(settings.smtp, host="127.0.0.1", port=smtp.port, starttls=False,
                          username=SmtpServer.USER, password_file="smtp-password"),
             recipients=replace(settings.recipients, overrides={"127.0.0.1": "legal@site.example"}),
+            # an offer its recipient can open and pay, or enforce keeps it a draft
+            licensing=replace(settings.licensing, public_url="https://portal.example",
+                              payment_link="https://pay.example/{offer_id}"),
             enforcement=replace(settings.enforcement, rules=(
                 config.PolicyRule(name="offer-uncredited", credit="none", action="offer"),
                 config.PolicyRule(name="notice-the-rest", action="dmca"))))

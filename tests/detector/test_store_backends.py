@@ -284,8 +284,10 @@ def scenario(store: Store) -> dict:
     out["last_source_run"] = store.last_source_run("feeds")["cursor"]
     out["source_budget"] = store.source_budget_used("feeds", "2025-01-01")
     out["source_overview"] = store.source_overview()
+    out["scan_source_runs"] = [run["cursor"] for run in store.scan_source_runs(scan_id, "feeds")]
     assert out["known_leads"] == [pages[0]] == out["known_by_type"] and out["linked"] == 1 and out["lead_of_candidate"]
     assert out["lead"] == {"guid": "g1"} and out["source_cursor"] == {"seen": ["g1"]} and out["source_budget"] == 2
+    assert out["scan_source_runs"] == [{"seen": ["g1"]}]
     assert out["source_overview"] == [{"source": "feeds", "type": "feed", "runs": 1, "last_run_id": run_id,
                                        "leads": 1, "candidates": 1, "matches": 1}]
 

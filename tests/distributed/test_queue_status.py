@@ -10,6 +10,7 @@ from cluster import free_port, run
 from support import serving
 
 from detector import tokens
+from detector.demo_site import COPIES, OTHERS
 from detector.web import create_app
 from detector.workspace import open_workspace
 from detector.workspace.store import Store
@@ -41,7 +42,7 @@ def test_no_live_worker_stops_the_scan_with_one_line_and_status_shows_the_queue(
     assert f"copyhound worker --home {home}" in alone.stderr and "scan --resume --distributed" in alone.stderr
     status = json.loads(run("status", "--format", "json", home=home).stdout)
     queue = {row["what"]: row["count"] for row in status["queue"]}
-    assert queue["tasks waiting"] == 11 and queue["workers alive"] == 0 and status["workers"] == []
+    assert queue["tasks waiting"] == len(COPIES) + len(OTHERS) and queue["workers alive"] == 0 and status["workers"] == []
 
     workers = workers_for(home)
     workers.start(2)
@@ -55,7 +56,7 @@ def test_no_live_worker_stops_the_scan_with_one_line_and_status_shows_the_queue(
     store = Store(ws.db_path)
     assert store.count_pending() == 0
     matches = len(store.matches())
-    assert matches == 7 and len([e for e in store.ledger_rows() if e["kind"] == "match"]) == matches
+    assert matches == len(COPIES) and len([e for e in store.ledger_rows() if e["kind"] == "match"]) == matches
     admin = tokens.create_token(store, None, label="monitoring")[1]
     store.ensure_owner("bob")
     bob = tokens.create_token(store, "bob", label="bob")[1]
@@ -66,5 +67,5 @@ def test_no_live_worker_stops_the_scan_with_one_line_and_status_shows_the_queue(
         bobs = httpx.get(f"{url}/api/status", headers={"Authorization": f"Bearer {bob}"}).json()
     assert {w["pid"] for w in seen["workers"]} == {p.pid for p in workers.processes}
     found = {row["what"]: row["count"] for row in seen["queue"]}
-    assert found["matches, last 5 min"] == 7 and found["tasks waiting"] == 0
+    assert found["matches, last 5 min"] == len(COPIES) and found["tasks waiting"] == 0
     assert {row["what"]: row["count"] for row in bobs["queue"]}["matches, last 5 min"] == 0  # alice's, not bob's

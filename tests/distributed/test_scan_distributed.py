@@ -26,8 +26,8 @@ from detector.workspace.store import Store
 
 pytestmark = pytest.mark.slow  # a long end-to-end test: `make test-fast` leaves it out
 
-#: The demo site's images: 7 copies of registered works and 4 other photos.
-CANDIDATES = 11
+#: The demo site's images: its copies of registered works and its other photos.
+CANDIDATES = len(demo_site.COPIES) + len(demo_site.OTHERS)
 
 
 def _matches(home) -> set[tuple]:

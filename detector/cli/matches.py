@@ -32,6 +32,9 @@ def matches(
     since: Annotated[str | None, typer.Option(help="Seen on or after this date (YYYY-MM-DD).")] = None,
     min_score: Annotated[float | None, typer.Option(help="Lowest score, 0 to 1.")] = None,
     domain: Annotated[str | None, typer.Option(help="Only pages on this domain (and its sub-domains).")] = None,
+    held: Annotated[bool, typer.Option("--held", help="Only matches held for review now (credited, flood).")] = False,
+    credited: Annotated[bool, typer.Option("--credited", help="Only matches whose licence check found a "
+                                                              "credit.")] = False,
     sort: Annotated[str, typer.Option(help="id (oldest first) or collectability (most worth acting on first; "
                                            "`copyhound collectability` scores them).")] = "id",
     limit: Limit = None,
@@ -41,19 +44,22 @@ def matches(
     home: Home = None,
 ) -> None:
     """List matches, filtered, oldest first (or by --sort); JSON and CSV carry every signal, JSON also the
-    collectability factors."""
+    collectability factors; --wide, JSON and CSV the licence check's credit and why a match is held."""
+    from detector.enforcement import holds
     from detector.workspace.store import MatchFilter
 
     check_format(fmt)
     _, _, store = open_parts(home)
     rows, total = store.find_matches(MatchFilter(owner=owner, asset=asset, status=status, decision=decision,
-                                                 since=since, min_score=min_score, domain=domain),
+                                                 since=since, min_score=min_score, domain=domain, held=held,
+                                                 credited=credited),
                                      limit=row_limit(limit, fmt), offset=offset, order=sort)
+    holds.annotate(store, rows)
     if fmt == "json":
         for row in rows:
             row["collectability_factors"] = (store.collectability(row["id"]) or {}).get("factors")
     render(rows, ["id", "asset_id", "asset_filename", "owner", "score", "collectability", "decision", "status",
-                  "page_url", "image_url", "sightings", "last_seen", "presence"], fmt, console,
+                  "page_url", "image_url", "sightings", "last_seen", "presence", "credit", "held"], fmt, console,
            title=page_title("Matches", rows, total, offset), wide=wide,
            short=["id", "asset_filename", "score", "collectability", "status", "page_url", "decision", "last_seen"])
 

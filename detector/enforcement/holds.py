@@ -128,6 +128,17 @@ def active(store: Store, match_ids: list[int]) -> dict[int, list[dict]]:
     return dict(found)
 
 
+def annotate(store: Store, rows: list[dict]) -> list[dict]:
+    """Each listed match with `credit` (what its licence check found, in one line, "" for none) and `held`
+    (why it is held now, "" when it is not), as the portal, the API and `copyhound matches` list them."""
+    ids = [r["id"] for r in rows]
+    checks, held = store.credit_checks(ids), active(store, ids)
+    for row in rows:
+        row["credit"] = credits.summary((checks.get(row["id"]) or {}).get("findings") or [])
+        row["held"] = "; ".join(describe(h) for h in held.get(row["id"], []))
+    return rows
+
+
 def held_reason(store: Store, match_id: int) -> str | None:
     """Why a hold keeps enforcement off this match, or None."""
     holds = active(store, [match_id]).get(match_id)

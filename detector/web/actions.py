@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from detector.enforcement import holds
 from detector.errors import ImageRefused, NotFound, UsageError
 from detector.evidence import bundle, notices
 from detector.evidence.region import outline
@@ -73,6 +74,17 @@ def parse_float(name: str, value) -> float | None:
         raise UsageError(f"{name} must be a number like 0.8, got {value!r}.") from None
 
 
+def parse_flag(name: str, value) -> bool:
+    """A yes/no filter from a form or query string: blank or absent is no."""
+    value = _blank(value)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    word = str(value).strip().lower()
+    if word not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise UsageError(f"{name} must be 1 or 0 (yes or no), got {value!r}.")
+    return word in ("1", "true", "yes", "on")
+
+
 def paging(limit, offset) -> tuple[int, int]:
     return (parse_int("limit", limit, 1, MAX_LIMIT) or DEFAULT_LIMIT), (parse_int("offset", offset, 0) or 0)
 
@@ -81,7 +93,7 @@ _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 
 def match_filter(principal: Principal, *, owner=None, asset=None, status=None, decision=None, since=None,
-                 min_score=None, domain=None) -> MatchFilter:
+                 min_score=None, domain=None, held=None, credited=None) -> MatchFilter:
     """The MatchFilter for these (possibly blank, possibly string) values, scoped to the principal.
 
     An owner token's filter is always ANDed with its own owner, so naming another owner finds nothing.
@@ -96,7 +108,8 @@ def match_filter(principal: Principal, *, owner=None, asset=None, status=None, d
         owner = str(owner).strip()
     return MatchFilter(owner=owner, owner_id=principal.owner_id, asset=parse_int("asset", asset, 1),
                        status=_blank(status), decision=_blank(decision), since=_blank(since),
-                       min_score=parse_float("min_score", min_score), domain=domain)
+                       min_score=parse_float("min_score", min_score), domain=domain,
+                       held=parse_flag("held", held), credited=parse_flag("credited", credited))
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -111,7 +124,7 @@ def list_matches(store: Store, principal: Principal, filters: MatchFilter, limit
     if sort not in SORTS:
         raise UsageError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}.")
     rows, total = store.find_matches(filters, limit=limit, offset=offset, order=sort)
-    return Page(credit_view.annotate(store, rows), total, limit, offset)
+    return Page(holds.annotate(store, rows), total, limit, offset)
 
 
 def most_worth_acting_on(store: Store, principal: Principal, count: int) -> list[dict]:
@@ -121,14 +134,14 @@ def most_worth_acting_on(store: Store, principal: Principal, count: int) -> list
     params: list = []
     if principal.owner_id is not None:
         where, params = where + " AND matches.owner_id = ?", [principal.owner_id]
-    return store.matches(where, params, limit=count, order="collectability")
+    return holds.annotate(store, store.matches(where, params, limit=count, order="collectability"))
 
 
 def newest_matches(store: Store, principal: Principal, count: int) -> list[dict]:
     filters = MatchFilter(owner_id=principal.owner_id)
     _, total = store.find_matches(filters, limit=0)
     rows, _ = store.find_matches(filters, limit=count, offset=max(0, total - count))
-    return credit_view.annotate(store, rows[::-1])
+    return holds.annotate(store, rows[::-1])
 
 
 def list_assets(store: Store, principal: Principal, owner: str | None, limit: int, offset: int) -> Page:
@@ -159,7 +172,7 @@ def ledger_entries(store: Store, subject: str) -> list[dict]:
 def match_detail(store: Store, principal: Principal, match_id: int) -> dict:
     """The match with its work, its latest sighting's provenance, its ledger entries, notices, offers
     and newest page screenshot."""
-    match = store.match(match_id, owner_id=principal.owner_id)
+    (match,) = holds.annotate(store, [store.match(match_id, owner_id=principal.owner_id)])
     asset = store.asset(match["asset_id"])
     candidate = store.candidate(match["candidate_id"]) if match.get("candidate_id") else None
     if candidate and candidate.get("lead_id"):  # how the copy was found (detector.sources)

@@ -99,12 +99,15 @@ def matches(request: Request, who: Who, owner: str | None = None, asset: int | N
             since: Annotated[str | None, Query(description="YYYY-MM-DD or ISO 8601; seen since.")] = None,
             min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
             domain: Annotated[str | None, Query(description="Page host, sub-domains included.")] = None,
+            held: Annotated[bool, Query(description="Only matches held for review now (credited, flood).")] = False,
+            credited: Annotated[bool, Query(description="Only matches whose licence check found a credit.")] = False,
             sort: Annotated[Literal[tuple(actions.SORTS)], Query(
                 description="id: oldest first; collectability: most worth acting on first.")] = "id",
             limit: Limit = actions.DEFAULT_LIMIT, offset: Offset = 0) -> dict:
     with _portal(request).store() as store:
         filters = actions.match_filter(who, owner=owner, asset=asset, status=status, decision=decision,
-                                       since=since, min_score=min_score, domain=domain)
+                                       since=since, min_score=min_score, domain=domain, held=held,
+                                       credited=credited)
         return actions.list_matches(store, who, filters, limit, offset, sort).as_dict()
 
 

@@ -1,19 +1,10 @@
-"""The licence check as the portal's match page and lists show it (`detector.web.credits` has its actions)."""
+"""The licence check as the portal's match page shows it (`detector.web.credits` has its actions; the lists' one-line
+`credit` and `held` come from `detector.enforcement.holds.annotate`)."""
 
 from __future__ import annotations
 
-from detector.enforcement import credits, holds
+from detector.enforcement import holds
 from detector.workspace.store import Store
-
-
-def annotate(store: Store, rows: list[dict]) -> list[dict]:
-    """Each listed match with `credit` (what its licence check found, in one line) and `held` (why it is held)."""
-    ids = [r["id"] for r in rows]
-    checks, held = store.credit_checks(ids), holds.active(store, ids)
-    for row in rows:
-        row["credit"] = credits.summary((checks.get(row["id"]) or {}).get("findings") or [])
-        row["held"] = "; ".join(holds.describe(h) for h in held.get(row["id"], []))
-    return rows
 
 
 def licence_check(store: Store, match_id: int) -> dict:

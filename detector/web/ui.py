@@ -79,7 +79,7 @@ DONE = {"reviewed": "Review saved and entered in the ledger.", "registered": "Wo
         "released": "Hold released and entered in the ledger; the enforcement rules apply to this match again.",
         "not-mine": "Marked not mine: the match is rejected and this image is never flagged for the work again.",
         "licensed": "Saved and entered in the ledger; copies that credit it are held for review."}
-FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain")
+FILTERS = ("status", "decision", "owner", "asset", "since", "min_score", "domain", "held", "credited")
 
 
 class CsrfRefused(Exception):

@@ -27,6 +27,9 @@ class MatchFilter:
     since: str | None = None
     min_score: float | None = None
     domain: str | None = None
+    #: Only matches held for review now (detector.enforcement.holds), or whose licence check found a credit.
+    held: bool = False
+    credited: bool = False
 
     def __post_init__(self):
         if self.status is not None and self.status not in MATCH_STATUSES:
@@ -61,6 +64,12 @@ class MatchFilter:
             domain = self.domain.strip().lower()
             clauses.append("(url_host(matches.page_url) = ? OR url_host(matches.page_url) LIKE ?)")
             params += [domain, "%." + domain]
+        if self.held:
+            clauses.append("EXISTS (SELECT 1 FROM match_holds WHERE match_holds.match_id = matches.id "
+                           "AND match_holds.released_at IS NULL)")
+        if self.credited:  # findings are stored as JSON, '[]' when the check found none
+            clauses.append("EXISTS (SELECT 1 FROM credit_checks WHERE credit_checks.match_id = matches.id "
+                           "AND credit_checks.findings != '[]')")
         return " AND ".join(clauses), params
 
 

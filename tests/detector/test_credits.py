@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from enforcement_servers import SmtpServer
 from PIL import Image
-from support import run_cli
+from support import invoke_cli, run_cli
 
 from detector import config, demo_site
 from detector.enforcement import credits, holds, licensed
@@ -142,6 +142,35 @@ def test_credited_copies_are_held_and_enforcement_sends_only_the_uncredited_offe
         assert (cc.rule, cc.held, cc.why) == ("notice-the-rest", None, [])
     assert run_cli("ledger", "verify", home=home).returncode == 0
     store.close()
+
+
+def test_matches_lists_the_credit_and_the_hold_and_filters_on_them(scanned):
+    home, base, _ = scanned
+    store = Store(open_workspace(home).db_path)
+    ids = {slug: m["id"] for slug, m in _by_page(store).items()}
+    store.close()
+    listed = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)
+    rows = {Path(r["page_url"]).stem: r for r in listed}
+    assert rows["figcaption"]["credit"] == "Getty Images, a listed agency in the figcaption"
+    assert rows["figcaption"]["held"] == "credited on the page: Getty Images, a listed agency in the figcaption"
+    assert rows["preview"]["credit"] == f"a listed URL prefix ({base}previews/) in the image URL"
+    assert (rows["uncredited"]["credit"], rows["uncredited"]["held"]) == ("", "")
+
+    held = json.loads(invoke_cli("matches", "--held", "--format", "json", home=home).stdout)
+    assert sorted(r["id"] for r in held) == sorted(ids[s] for s in ("figcaption", "creditline", "preview", "cc"))
+    assert json.loads(invoke_cli("matches", "--held", "--owner", "bob", "--format", "json", home=home).stdout) == []
+    wide = invoke_cli("matches", "--held", "--wide", home=home, env={"COLUMNS": "400"}).stdout
+    assert "credited on the page: Jane Doe, a listed photographer's name in the credit line" in wide
+    assert "uncredited" not in wide
+
+    # a released match is credited still, but no longer held
+    assert invoke_cli("release", str(ids["cc"]), home=home).returncode == 0
+    held = json.loads(invoke_cli("matches", "--held", "--format", "json", home=home).stdout)
+    credited = json.loads(invoke_cli("matches", "--credited", "--format", "json", home=home).stdout)
+    assert ids["cc"] not in {r["id"] for r in held} and len(held) == 3
+    assert {Path(r["page_url"]).stem for r in credited} == {"figcaption", "creditline", "preview", "cc"}
+    (cc,) = [r for r in credited if r["id"] == ids["cc"]]
+    assert (cc["credit"], cc["held"]) == ("a licence (a Creative Commons licence link) in the link by the image", "")
 
 
 def test_not_mine_keeps_the_same_image_and_a_reencoded_one_from_being_flagged_again(scanned):

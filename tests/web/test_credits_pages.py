@@ -41,6 +41,26 @@ def test_a_listed_url_holds_the_copy_the_match_page_and_list_show_it_and_the_own
         assert listing.count(">held for review</span>") == 1
         assert "credit: a listed URL prefix (https://blog.example.com/post/) in the image URL" in listing
         assert 'name="credit"' in c.get("/rules").text  # rules can require "no credit found"
+        only_held = c.get("/matches?held=1").text
+        assert f'href="/matches/{blog["id"]}"' in only_held and "1 match." in only_held
+        assert 'name="held" value="1" checked' in only_held
+        assert "1 match." in c.get("/matches?credited=1").text
+        assert c.get("/matches?held=maybe").status_code == 422
+
+    summary = "a listed URL prefix (https://blog.example.com/post/) in the image URL"
+    with portal.client("alice") as api:
+        (row,) = api.get("/api/matches", params={"held": "true"}).json()["items"]
+        assert (row["id"], row["credit"], row["held"]) == (blog["id"], summary, f"credited on the page: {summary}")
+        assert [r["id"] for r in api.get("/api/matches", params={"credited": 1}).json()["items"]] == [blog["id"]]
+        everything = api.get("/api/matches").json()["items"]
+        assert {r["held"] for r in everything if r["id"] != blog["id"]} == {""}
+        detail = api.get(f"/api/matches/{blog['id']}").json()
+        assert (detail["credit"], detail["held"]) == (summary, f"credited on the page: {summary}")
+    with portal.client("bob") as api:  # the filter stays scoped to the owner
+        assert api.get("/api/matches", params={"held": "true"}).json()["total"] == 0
+        assert api.get(f"/api/matches/{blog['id']}").status_code == 404
+
+    with signed_in(portal, "alice") as c:
 
         released = _post(c, f"/matches/{blog['id']}", f"/matches/{blog['id']}/release", {})
         assert released.headers["location"] == f"/matches/{blog['id']}?done=released"

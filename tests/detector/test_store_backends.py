@@ -304,9 +304,13 @@ def scenario(store: Store) -> dict:
     out["holds_added"] = [store.add_hold(match_ids[0], "credit", "credited on the page", {"n": 1}, "2025-01-03T00:00:00Z"),
                           store.add_hold(match_ids[0], "credit", "again", {}, "2025-01-04T00:00:00Z"),
                           store.add_hold(match_ids[0], "flood", "flood", {}, "2025-01-04T00:00:00Z")]
+    store.set_credit_check(match_ids[1], ids[1], [], "2025-01-03T00:00:00Z")  # checked, nothing found
+    out["held_filter"] = [m["id"] for m in store.find_matches(MatchFilter(held=True))[0]]
+    out["credited_filter"] = [m["id"] for m in store.find_matches(MatchFilter(credited=True))[0]]
     out["released"] = [h["kind"] for h in store.release_holds(match_ids[0], "cli", "2025-01-05T00:00:00Z")]
     out["holds"] = [(h["kind"], h["detail"], h["released_by"]) for h in store.holds([match_ids[0]])]
     out["active_holds"] = store.holds([match_ids[0]], active_only=True)
+    out["held_after_release"] = store.find_matches(MatchFilter(held=True))
     out["recent_matches"] = [m["id"] for m in store.recent_matches_of(a1, "2000-01-01")]
     out["negatives_added"] = [store.add_negative({"asset_id": a1, "sha256": "c" * 64, "phash": "ff00", "actor": "cli",
                                                   "created_at": "2025-01-05T00:00:00Z"}),
@@ -318,6 +322,7 @@ def scenario(store: Store) -> dict:
     assert out["credit_checks"][match_ids[0]]["candidate_id"] == ids[1] and match_ids[1] not in out["credit_checks"]
     assert out["holds_added"] == [True, False, True] and out["released"] == ["credit", "flood"]
     assert out["holds"][0] == ("credit", {"n": 1}, "cli") and out["active_holds"] == []
+    assert out["held_filter"] == out["credited_filter"] == [match_ids[0]] and out["held_after_release"] == ([], 0)
     assert out["negatives_added"] == [True, False] and out["negatives"] == [("c", "ff00")]
     return out
 

@@ -85,16 +85,14 @@ def verify_bundle(path: Path, trusted_public_key: bytes | None = None) -> Bundle
     forged manifest must not make the checker decompress anything large.
     """
     check = BundleCheck()
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        check.add("not_a_zip", None, f"{path} is not a readable zip file ({e}).")
+    archive = open_zip(path, check)
+    if archive is None:
         return check
     with archive:
         entries = safe_entries(archive, check)
-        manifest_bytes = _read(archive, entries, MANIFEST, _MAX_MANIFEST_BYTES, check)
-        signature = _read(archive, entries, SIGNATURE, 1024, check)
-        public_pem = _read(archive, entries, PUBLIC_KEY, 4096, check)
+        manifest_bytes = read_member(archive, entries, MANIFEST, _MAX_MANIFEST_BYTES, check)
+        signature = read_member(archive, entries, SIGNATURE, 1024, check)
+        public_pem = read_member(archive, entries, PUBLIC_KEY, 4096, check)
         if manifest_bytes is None or signature is None or public_pem is None:
             return check
         _check_signature(check, manifest_bytes, signature, public_pem, trusted_public_key)
@@ -139,9 +137,19 @@ def safe_entries(archive: zipfile.ZipFile, check: BundleCheck) -> dict[str, zipf
     return entries
 
 
-def _read(archive, entries, name: str, limit: int, check: BundleCheck) -> bytes | None:
+def open_zip(path: Path, check: BundleCheck) -> zipfile.ZipFile | None:
+    """The zip file at `path`, or None with the reason added to `check`."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        check.add("not_a_zip", None, f"{path} is not a readable zip file ({e}).")
+        return None
+
+
+def read_member(archive, entries, name: str, limit: int, check: BundleCheck, container: str = "bundle") -> bytes | None:
+    """The bytes of member `name`, read no further than `limit`; a member missing or larger goes into `check`."""
     if name not in entries:
-        check.add("file_missing", name, f"{name} is missing from the bundle.")
+        check.add("file_missing", name, f"{name} is missing from the {container}.")
         return None
     with archive.open(entries[name]) as member:
         data = member.read(limit + 1)
@@ -256,8 +264,8 @@ def _check_signature_forms(check, archive, entries, signature: bytes) -> None:
         expected = bytes.fromhex(signature.decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
         return  # already named as an invalid signature
-    raw = _read(archive, entries, SIGNATURE_RAW, 1024, check)
-    b64 = _read(archive, entries, SIGNATURE_B64, 1024, check)
+    raw = read_member(archive, entries, SIGNATURE_RAW, 1024, check)
+    b64 = read_member(archive, entries, SIGNATURE_B64, 1024, check)
     for name, data, decode in ((SIGNATURE_RAW, raw, bytes), (SIGNATURE_B64, b64, base64.b64decode)):
         if data is None:
             continue
@@ -400,8 +408,8 @@ def _check_ledger(check, archive, entries, manifest: dict, public_pem: bytes) ->
                       "bundle names: its inclusion proof does not lead to that tree's root.")
     if proof is None or proof.get("checkpoint") is None:
         return
-    statement = _read(archive, entries, CHECKPOINT, 4096, check)
-    signature = _read(archive, entries, CHECKPOINT_SIG, 1024, check)
+    statement = read_member(archive, entries, CHECKPOINT, 4096, check)
+    signature = read_member(archive, entries, CHECKPOINT_SIG, 1024, check)
     if statement is None or signature is None:
         return
     try:
@@ -414,7 +422,7 @@ def _check_ledger(check, archive, entries, manifest: dict, public_pem: bytes) ->
         check.add("signature_invalid", CHECKPOINT_SIG, f"{CHECKPOINT_SIG} is not {PUBLIC_KEY}'s signature of "
                                                        f"{CHECKPOINT}.")
     if proof["checkpoint"].get("tsa_token"):
-        token = _read(archive, entries, CHECKPOINT_TOKEN, 1_000_000, check)
+        token = read_member(archive, entries, CHECKPOINT_TOKEN, 1_000_000, check)
         if token is not None:
             check.checkpoint_time, why = timestamp.check(token, statement)
             if why:

@@ -35,7 +35,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from rfc3161_client import decode_timestamp_response
 
-from detector.evidence.bundle_check import BundleCheck, safe_entries, unsafe_name
+from detector.evidence.bundle_check import BundleCheck, open_zip, read_member, safe_entries, unsafe_name
 from detector.evidence.wacz_signing import DATAPACKAGE, DIGEST, MAX_STAMP_DELAY, parse_time
 from detector.provenance import signing, timestamp
 
@@ -78,14 +78,13 @@ def verify_wacz(path: Path, trusted_public_key: bytes | None = None, tsa_roots: 
     made with; `tsa_roots`: the TSA certificates its time-stamp must chain to; `ca_roots`: the roots a
     domain certificate must chain to (default: the Mozilla roots that `certifi` ships)."""
     check = WaczCheck()
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        check.add("not_a_zip", None, f"{path} is not a readable zip file ({e}).")
+    archive = open_zip(path, check)
+    if archive is None:
         return check
     with archive:
         entries = safe_entries(archive, check)
-        package_bytes, digest_bytes = (_read(archive, entries, name, check) for name in (DATAPACKAGE, DIGEST))
+        package_bytes, digest_bytes = (read_member(archive, entries, name, _MAX_JSON_BYTES, check, "WACZ")
+                                       for name in (DATAPACKAGE, DIGEST))
         package, digest = _json(package_bytes, DATAPACKAGE, check), _json(digest_bytes, DIGEST, check)
         if package is not None:
             _check_resources(check, archive, entries, package)
@@ -150,16 +149,6 @@ def _check_digest(check: WaczCheck, actual: str, digest: dict, signed: dict | No
         check.add("digest_mismatch", DIGEST, f"The signed hash in {DIGEST} is not the hash of {DATAPACKAGE}"
                                              + ("" if listed_ok else " nor the digest's own hash")
                                              + ": the digest was edited or replaced after signing.")
-
-
-def _read(archive, entries, name: str, check: WaczCheck) -> bytes | None:
-    if name not in entries:
-        check.add("file_missing", name, f"{name} is missing from the WACZ.")
-        return None
-    if entries[name].file_size > _MAX_JSON_BYTES:
-        check.add("file_modified", name, f"{name} is larger than any genuine one ({_MAX_JSON_BYTES} bytes).")
-        return None
-    return archive.read(entries[name])
 
 
 def _json(data: bytes | None, name: str, check: WaczCheck) -> dict | None:

@@ -35,6 +35,11 @@ class Principal:
     def name(self) -> str:
         return "admin" if self.is_admin else self.owner
 
+    @property
+    def actor(self) -> str:
+        """Who the ledger records for what this principal does in the portal."""
+        return f"portal token {self.token_id} ({self.name})"
+
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

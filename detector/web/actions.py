@@ -214,7 +214,7 @@ def dashboard(store: Store, principal: Principal) -> dict:
 
 def review(store: Store, principal: Principal, match_id: int, status: str, note: str | None) -> dict:
     return review_match(store, match_id, status, note, owner_id=principal.owner_id,
-                        actor=f"portal token {principal.token_id} ({principal.name})")
+                        actor=principal.actor)
 
 
 def upload_owner(store: Store, principal: Principal, owner: str | None) -> str:

@@ -108,8 +108,7 @@ def save_pricing(store: Store, principal: Principal, owner_name: str | None, pri
     """Set the owner's pricing overrides from a posted form (a blank field: the config's value)."""
     owner = owner_for(store, principal, owner_name)
     texts = pricing_texts(form, licence_types(store, pricing, owner))
-    owner_pricing.set_overrides(store, pricing, owner, texts, actor=f"portal token {principal.token_id} "
-                                                                    f"({principal.name})")
+    owner_pricing.set_overrides(store, pricing, owner, texts, actor=principal.actor)
     return owner
 
 
@@ -151,7 +150,7 @@ def report(portal: Portal, store: Store, principal: Principal, match_id: int, ki
 def authorize(store: Store, principal: Principal, owner_name: str | None, pattern, note) -> Authorization:
     owner = owner_for(store, principal, owner_name)
     return authorize_use(store, owner["id"], str(pattern or ""), _blank(note),
-                         actor=f"portal token {principal.token_id} ({principal.name})")
+                         actor=principal.actor)
 
 
 def authorized_uses(store: Store, principal: Principal) -> list[dict]:
@@ -186,7 +185,7 @@ def review_site(store: Store, principal: Principal, host: str, status: str, note
     if status not in MATCH_STATUSES or status == "new":
         raise UsageError(f"status must be confirmed, rejected or authorized, got {status!r}.")
     ids = store.site_match_ids(principal.owner_id, site_host(host), status="new")
-    actor = f"portal token {principal.token_id} ({principal.name})"
+    actor = principal.actor
     for match_id in ids:
         review_match(store, match_id, status, _blank(note), owner_id=principal.owner_id, actor=actor)
     return ids

@@ -30,7 +30,7 @@ async def release(request: Request, match_id: int):
     _, who = session_principal(request)
     await checked_form(request)
     with request.app.state.portal.store() as store:
-        holds.release(store, match_id, owner_id=who.owner_id, actor=_actor(who))
+        holds.release(store, match_id, owner_id=who.owner_id, actor=who.actor)
     return _see(f"/matches/{match_id}?done=released")
 
 
@@ -41,7 +41,7 @@ async def not_mine(request: Request, match_id: int):
     portal = request.app.state.portal
     with portal.store() as store:
         mark_not_mine(portal.ws, store, portal.settings, match_id, str(form.get("note") or ""),
-                      owner_id=who.owner_id, actor=_actor(who))
+                      owner_id=who.owner_id, actor=who.actor)
     return _see(f"/matches/{match_id}?done=not-mine")
 
 
@@ -61,12 +61,12 @@ async def licensed_change(request: Request):
         row = casework.owner_for(store, who, form.get("owner") if who.is_admin else None)
         try:
             if form.get("remove"):
-                licensed.remove(store, row, parse_int("remove", form.get("remove")), actor=_actor(who))
+                licensed.remove(store, row, parse_int("remove", form.get("remove")), actor=who.actor)
             else:
                 work = str(form.get("work") or "").strip()
                 licensed.add(store, row, str(form.get("kind") or ""), str(form.get("value") or ""),
                              asset_id=parse_int("work", work) if work else None, note=str(form.get("note") or ""),
-                             actor=_actor(who))
+                             actor=who.actor)
         except UsageError as e:
             return _page(request, session, who, store, row, str(e), 422)
     suffix = f"&owner={quote(row['name'])}" if who.is_admin else ""
@@ -80,7 +80,3 @@ def _page(request: Request, session, who: Principal, store: Store, owner: dict, 
 
 def _see(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _actor(who: Principal) -> str:
-    return f"portal token {who.token_id} ({who.name})"

@@ -113,6 +113,6 @@ async def rules_apply(request: Request):
             rules, what = _apply(store, owner, Proposal.of(form))
         except (UsageError, ConfigError) as e:
             return _page(request, 422, store, who, owner, session=session, error=str(e), preview=None)
-        owner_rules.save(store, owner, rules, what, actor=f"portal token {who.token_id} ({who.name})")
+        owner_rules.save(store, owner, rules, what, actor=who.actor)
     suffix = f"&owner={quote(owner['name'])}" if who.is_admin else ""
     return RedirectResponse(f"/rules?done=rules{suffix}", status_code=303)

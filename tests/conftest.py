@@ -15,6 +15,7 @@ from store_calls import CALLS_MODULES, record_postgres_calls
 from support import PostgresServer, make_tiny_clip, postgres_bin
 
 from detector import config
+from detector.config.edit import set_value
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
 from detector.register import WorkInfo, image_paths, register_files
 from detector.workspace import create_workspace, open_workspace
@@ -47,8 +48,12 @@ def workspace(tmp_path):
 
 @pytest.fixture(scope="session")
 def registered_template(tmp_path_factory) -> Path:
-    """A workspace (embedder 'none') with every demo work registered to alice, built once: tests get copies."""
+    """A workspace (embedder 'none') with every demo work registered to alice, built once: tests get copies.
+
+    Its scans take no page screenshots: a browser per scan is most of a small scan's time, and the screenshot
+    tests (tests/detector/test_screenshots.py, the demo's) turn them on where they are the subject."""
     ws, _ = create_workspace(tmp_path_factory.mktemp("registered") / "ws", config.Settings().with_embedder("none"))
+    set_value(ws.config_path, "report.screenshots", "none")
     store = Store(ws.db_path)
     register_files(ws, store, ws.settings(), None, image_paths([WORKS_DIR], False), WorkInfo("alice"))
     store.close()
@@ -132,7 +137,13 @@ def any_workspace(tmp_path, store_target):
 
 
 def pytest_collection_modifyitems(items):
-    """The check that every store method ran on PostgreSQL goes last, after the tests that run them."""
+    """Modules with more long end-to-end tests (marked slow) go first, so that pytest-xdist's workers start on
+    the long ones and finish together on the short ones instead of one waiting on another's last long module.
+    The check that every store method ran on PostgreSQL goes last, after the tests that run them."""
+    slow: dict[str, int] = {}
+    for item in items:
+        slow[item.module.__name__] = slow.get(item.module.__name__, 0) + bool(item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.module.__name__])
     last = [item for item in items if item.name == "test_every_public_store_method_runs_on_postgresql"]
     items[:] = [item for item in items if item not in last] + last
 

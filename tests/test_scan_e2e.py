@@ -1,4 +1,7 @@
-"""`copyhound scan` end to end: a real crawl of the demo site on 127.0.0.1, then detection."""
+"""`copyhound scan` end to end: a real crawl of the demo site on 127.0.0.1, then detection.
+
+The demo site is scanned once for the module (`scanned`); the tests that start from a scanned workspace rather
+than test the first scan get a copy of it, and the module's one server answers for every test."""
 
 import json
 import os
@@ -7,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from functools import partial
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -19,11 +23,6 @@ from detector import demo_site
 from detector.config.edit import set_value
 from detector.workspace import open_workspace
 from detector.workspace.store import Store
-
-
-@pytest.fixture(scope="module")
-def site_root(tmp_path_factory):
-    return demo_site.build_site(tmp_path_factory.mktemp("site"))
 
 
 class SlowHandler(demo_site.QuietHandler):
@@ -40,13 +39,50 @@ def _serve(root: Path, handler=demo_site.QuietHandler):
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-@pytest.fixture
-def home(registered_template, tmp_path):
-    """A copy of the registered workspace, crawling without pauses."""
-    home = shutil.copytree(registered_template, tmp_path / "ws")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The demo site and the module's server for it: (server, base URL, the site's root)."""
+    root = demo_site.build_site(tmp_path_factory.mktemp("site"))
+    server, base = _serve(root)
+    yield server, base, root
+    server.shutdown()
+
+
+@contextmanager
+def _serving(server: ThreadingHTTPServer, root: Path):
+    """The server answers from `root` for a while, at the same URLs (which the scanned workspace has stored)."""
+    saved = server.RequestHandlerClass
+    server.RequestHandlerClass = partial(demo_site.QuietHandler, directory=str(root))
+    try:
+        yield
+    finally:
+        server.RequestHandlerClass = saved
+
+
+def _without_pauses(home: Path) -> Path:
     for key, value in {"crawl.download_delay": "0.0", "crawl.autothrottle": "false"}.items():
         set_value(open_workspace(home).config_path, key, value)
     return home
+
+
+@pytest.fixture
+def home(registered_template, tmp_path):
+    """A copy of the registered workspace, crawling without pauses."""
+    return _without_pauses(shutil.copytree(registered_template, tmp_path / "ws"))
+
+
+@pytest.fixture(scope="module")
+def scanned(registered_template, tmp_path_factory, site):
+    """The registered workspace after one scan of the demo site, and that scan's result: built once."""
+    _, base, _ = site
+    home = _without_pauses(shutil.copytree(registered_template, tmp_path_factory.mktemp("scanned") / "ws"))
+    return home, invoke_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
+
+
+@pytest.fixture
+def scanned_home(scanned, tmp_path):
+    """A copy of the scanned workspace for this test to change."""
+    return shutil.copytree(scanned[0], tmp_path / "ws")
 
 
 def _found(home) -> dict[str, str]:
@@ -57,33 +93,27 @@ def _found(home) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(home, site_root):
-    server, base = _serve(site_root)
-    try:
-        first = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
-        assert first.returncode == 0, first.stderr
-        summary = json.loads(first.stdout)
-        assert summary["detect"]["matches_new"] == len(demo_site.EXPECTED)
-        assert summary["crawl"]["pages_fetched"] >= len(demo_site.COPIES) + 1  # "/" and index.html may both count
-        assert _found(home) == demo_site.EXPECTED  # and no unrelated photo, not even the same court
+def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(scanned, scanned_home, site):
+    _, first = scanned
+    _, base, _ = site
+    home = scanned_home
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["detect"]["matches_new"] == len(demo_site.EXPECTED)
+    assert summary["crawl"]["pages_fetched"] >= len(demo_site.COPIES) + 1  # "/" and index.html may both count
+    assert _found(home) == demo_site.EXPECTED  # and no unrelated photo, not even the same court
 
-        again = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
-        assert again.returncode == 0, again.stderr
-        assert json.loads(again.stdout)["detect"]["matches_new"] == 0
-        rows = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)
-        assert len(rows) == len(demo_site.EXPECTED) and {r["sightings"] for r in rows} == {2}
-    finally:
-        server.shutdown()
+    again = invoke_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["detect"]["matches_new"] == 0
+    rows = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)
+    assert len(rows) == len(demo_site.EXPECTED) and {r["sightings"] for r in rows} == {2}
 
 
-@pytest.mark.slow
-def test_private_address_is_refused_without_the_flag(home, site_root):
-    server, base = _serve(site_root)
-    try:
-        result = run_cli("scan", "--site", base, "--json", home=home)
-        shown = run_cli("scan", "--site", base, home=home)
-    finally:
-        server.shutdown()
+def test_private_address_is_refused_without_the_flag(home, site):
+    _, base, _ = site
+    result = invoke_cli("scan", "--site", base, "--json", home=home)
+    shown = invoke_cli("scan", "--site", base, home=home)
     assert result.returncode == 1
     summary = json.loads(result.stdout)
     assert summary["detect"]["matches_new"] == 0 and "private_address" in summary["errors"]
@@ -100,8 +130,8 @@ def test_second_scan_is_refused_while_one_holds_the_lock(home):
 
 
 @pytest.mark.slow
-def test_killed_scan_resumes_and_loses_nothing(home, site_root):
-    server, base = _serve(site_root, SlowHandler)
+def test_killed_scan_resumes_and_loses_nothing(home, site):
+    server, base = _serve(site[2], SlowHandler)
     command = [sys.executable, "-c", "from detector.cli import main; main()", "scan", "--site", base,
                "--allow-private", "--home", str(home)]
     try:
@@ -117,7 +147,7 @@ def test_killed_scan_resumes_and_loses_nothing(home, site_root):
         assert 3 <= captured_before < 2 * len(demo_site.COPIES)
         assert store.scans()[0]["status"] == "running"
 
-        resumed = run_cli("scan", "--resume", "--json", home=home)
+        resumed = invoke_cli("scan", "--resume", "--json", home=home)
         assert resumed.returncode == 0, resumed.stderr
         assert json.loads(resumed.stdout)["resumed"] is True
     finally:
@@ -128,13 +158,8 @@ def test_killed_scan_resumes_and_loses_nothing(home, site_root):
     assert len(pairs) == len(set(pairs)) == 2 * len(demo_site.COPIES)
 
 
-@pytest.mark.slow
-def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
-    server, base = _serve(site_root)
-    try:
-        assert run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home).returncode == 0
-    finally:
-        server.shutdown()
+def test_authorizing_a_site_marks_its_unreviewed_matches(scanned_home):
+    home = scanned_home
     first = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)[0]
     assert invoke_cli("review", str(first["id"]), "--reject", home=home).returncode == 0
     result = invoke_cli("authorize", "127.0.0.1", "--owner", "alice", "--note", "licence 7", home=home)
@@ -146,24 +171,22 @@ def test_authorizing_a_site_marks_its_unreviewed_matches(home, site_root):
 
 
 @pytest.mark.slow
-def test_rescan_after_a_takedown_marks_the_copies_removed_and_succeeds(home, tmp_path):
-    site = demo_site.build_site(tmp_path / "takedown-site")
-    server, base = _serve(site)
-    try:
-        assert run_cli("scan", "--site", base, "--allow-private", "--json", home=home).returncode == 0
-        (site / "img" / "cropped.jpg").unlink()                    # the file is deleted: 404
-        page = site / "resized.html"                                # the page drops the image
-        page.write_text(page.read_text(encoding="utf-8").replace("<img src='img/resized.jpg'", "<p"),
-                        encoding="utf-8")
-        again = run_cli("scan", "--site", base, "--allow-private", "--json", home=home)
-        assert again.returncode == 0, again.stderr
-        followup = json.loads(again.stdout)["followup"]
-        assert followup["presence"] == {"up": len(demo_site.EXPECTED) - 2, "removed": 2}
-        assert followup["explained"] == {"http_404": 1} and len(followup["removed_now"]) == 2
-        table = run_cli("scan", "--site", base, "--allow-private", home=home)
-        assert table.returncode == 0 and "http_404" not in table.stderr
-    finally:
-        server.shutdown()
+def test_rescan_after_a_takedown_marks_the_copies_removed_and_succeeds(scanned_home, site, tmp_path):
+    home = scanned_home
+    server, base, root = site
+    taken_down = shutil.copytree(root, tmp_path / "site")
+    (taken_down / "img" / "cropped.jpg").unlink()                    # the file is deleted: 404
+    page = taken_down / "resized.html"                                # the page drops the image
+    page.write_text(page.read_text(encoding="utf-8").replace("<img src='img/resized.jpg'", "<p"), encoding="utf-8")
+    with _serving(server, taken_down):
+        again = invoke_cli("scan", "--site", base, "--allow-private", home=home)
+    # The scan succeeds, and the 404 of a copy taken down is no problem to list.
+    assert again.returncode == 0, again.stderr
+    assert "http_404" not in again.stderr
+    # What `--format json` prints is the summary the scan stores.
+    followup = Store(home / "copyhound.db").scans()[0]["summary"]["followup"]
+    assert followup["presence"] == {"up": len(demo_site.EXPECTED) - 2, "removed": 2}
+    assert followup["explained"] == {"http_404": 1} and len(followup["removed_now"]) == 2
     rows = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)
     presence = {Path(r["image_url"]).name: (r["presence"], r["presence_detail"]) for r in rows}
     assert presence["cropped.jpg"] == ("removed", "the image answered HTTP 404")

@@ -10,12 +10,13 @@ import json
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 from enforcement_servers import SmtpServer
 from PIL import Image
-from support import invoke_cli, run_cli
+from support import invoke_cli
 
 from detector import config, demo_site
 from detector.enforcement import credits, holds, licensed
@@ -59,12 +60,13 @@ def build_site(root: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def scanned(registered_template, tmp_path):
+@pytest.fixture(scope="module")
+def scanned_once(registered_template, tmp_path_factory):
     """A copy of the registered workspace where alice lists Getty Images, Jane Doe and the preview server, after
-    a real crawl of the site; yields (home, base URL, the site's root)."""
-    home = shutil.copytree(registered_template, tmp_path / "ws")
-    root = build_site(tmp_path / "site")
+    a real crawl of the site, built once for the module; yields (home, base URL, the site's root, its server)."""
+    folder = tmp_path_factory.mktemp("credits")
+    home = shutil.copytree(registered_template, folder / "ws")
+    root = build_site(folder / "site")
     server, base = demo_site.serve(root)
     try:
         store = Store(open_workspace(home).db_path)
@@ -75,11 +77,25 @@ def scanned(registered_template, tmp_path):
         licensed.add(store, alice, "photographer", "Jane Doe")
         licensed.add(store, alice, "url", f"{base}previews/")
         store.close()
-        result = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
+        result = invoke_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
         assert result.returncode == 0, result.stderr
-        yield home, base, root
+        yield home, base, root, server
     finally:
         server.shutdown()
+
+
+@pytest.fixture
+def scanned(scanned_once, tmp_path):
+    """Copies of the scanned workspace and of the site for this test to change, the module's server answering
+    from the copy of the site at the same URLs; yields (home, base URL, the site's root)."""
+    home, base, root, server = scanned_once
+    site = shutil.copytree(root, tmp_path / "site")
+    served = server.RequestHandlerClass
+    server.RequestHandlerClass = partial(demo_site.QuietHandler, directory=str(site))
+    try:
+        yield shutil.copytree(home, tmp_path / "ws"), base, site
+    finally:
+        server.RequestHandlerClass = served
 
 
 def _by_page(store: Store) -> dict[str, dict]:
@@ -136,11 +152,11 @@ def test_credited_copies_are_held_and_enforcement_sends_only_the_uncredited_offe
         assert [store.notices([m["id"]]) for m in matches.values()] == [[]] * len(PAGES)
 
         # the owner checked the Creative Commons copy and releases it: the rules apply to it again
-        released = run_cli("release", str(matches["cc"]["id"]), home=home)
+        released = invoke_cli("release", str(matches["cc"]["id"]), home=home)
         assert released.returncode == 0 and "released from: credit" in released.stdout, released.stderr
         (cc,) = [s for s in enforce(ws, store, settings, NOW, dry_run=True) if s.match_id == matches["cc"]["id"]]
         assert (cc.rule, cc.held, cc.why) == ("notice-the-rest", None, [])
-    assert run_cli("ledger", "verify", home=home).returncode == 0
+    assert invoke_cli("ledger", "verify", home=home).returncode == 0
     store.close()
 
 
@@ -177,7 +193,7 @@ def test_not_mine_keeps_the_same_image_and_a_reencoded_one_from_being_flagged_ag
     home, base, root = scanned
     store = Store(open_workspace(home).db_path)
     match = _by_page(store)["uncredited"]
-    marked = run_cli("not-mine", str(match["id"]), "--note", "a look-alike from the market", home=home)
+    marked = invoke_cli("not-mine", str(match["id"]), "--note", "a look-alike from the market", home=home)
     assert marked.returncode == 0, marked.stderr
     assert store.match(match["id"])["status"] == "rejected"
     (negative,) = store.negatives([match["asset_id"]])
@@ -192,7 +208,7 @@ def test_not_mine_keeps_the_same_image_and_a_reencoded_one_from_being_flagged_ag
         (root / f"{slug}.html").write_text(f"<html><body><img src='img/{slug}.jpg'></body></html>", encoding="utf-8")
     (root / "index.html").write_text("<html><body><a href='again.html'>a</a> <a href='reencoded.html'>r</a> "
                                      "<a href='figcaption.html'>f</a></body></html>", encoding="utf-8")
-    rescan = run_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
+    rescan = invoke_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
     assert rescan.returncode == 0, rescan.stderr
     summary = json.loads(rescan.stdout)
     assert summary["detect"]["decisions"].get("not mine") == 2, summary["detect"]

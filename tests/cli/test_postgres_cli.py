@@ -12,7 +12,7 @@ from pathlib import Path
 from threading import Thread
 
 import pytest
-from support import invoke_cli, run_cli
+from support import invoke_cli
 
 from detector import demo_site
 
@@ -29,39 +29,39 @@ def _ok(result) -> str:
     return result.stdout
 
 
-@pytest.mark.slow  # a real crawl and detection, every command in its own process
+@pytest.mark.slow  # a real crawl and detection
 def test_a_scan_on_postgresql_finds_what_it_finds_on_sqlite(tmp_path, postgres_url, works_dir):
     home = tmp_path / "ws"
-    shown = _ok(run_cli("init", "--embedder", "none", "--database", postgres_url, home=home))
+    shown = _ok(invoke_cli("init", "--embedder", "none", "--database", postgres_url, home=home))
     assert f"Database: {postgres_url}" in shown and not (home / "copyhound.db").exists()
     assert f'url = "{postgres_url}"' in (home / "config.toml").read_text()
-    _ok(run_cli("config", "set", "crawl.download_delay", "0", home=home))
-    _ok(run_cli("config", "set", "crawl.autothrottle", "false", home=home))
-    _ok(run_cli("register", str(works_dir), "--owner", "alice", home=home))
+    _ok(invoke_cli("config", "set", "crawl.download_delay", "0", home=home))
+    _ok(invoke_cli("config", "set", "crawl.autothrottle", "false", home=home))
+    _ok(invoke_cli("register", str(works_dir), "--owner", "alice", home=home))
 
     site = demo_site.build_site(tmp_path / "site")
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(demo_site.QuietHandler, directory=str(site)))
     Thread(target=server.serve_forever, daemon=True).start()
     try:
-        scanned = run_cli("scan", "--site", f"http://127.0.0.1:{server.server_address[1]}/", "--allow-private",
+        scanned = invoke_cli("scan", "--site", f"http://127.0.0.1:{server.server_address[1]}/", "--allow-private",
                           "--format", "json", home=home)
     finally:
         server.shutdown()
     assert json.loads(_ok(scanned))["detect"]["matches_new"] == len(demo_site.EXPECTED)
-    rows = json.loads(_ok(run_cli("matches", "--format", "json", home=home)))
+    rows = json.loads(_ok(invoke_cli("matches", "--format", "json", home=home)))
     # tests/test_scan_e2e.py asserts the same pairs for a SQLite workspace
     assert {Path(r["image_url"]).name: r["asset_filename"] for r in rows} == demo_site.EXPECTED
     assert len(rows) == len(demo_site.EXPECTED)
-    assert "intact" in _ok(run_cli("ledger", "verify", home=home)).lower()
-    status = json.loads(_ok(run_cli("status", "--format", "json", home=home)))
-    assert status and _ok(run_cli("index", "stats", home=home))
+    assert "intact" in _ok(invoke_cli("ledger", "verify", home=home)).lower()
+    status = json.loads(_ok(invoke_cli("status", "--format", "json", home=home)))
+    assert status and _ok(invoke_cli("index", "stats", home=home))
 
     if shutil.which("pg_dump") is None:
-        assert "pg_dump" in _one_error_line(run_cli("backup", str(tmp_path / "db.dump"), home=home))
+        assert "pg_dump" in _one_error_line(invoke_cli("backup", str(tmp_path / "db.dump"), home=home))
         return
     backups = tmp_path / "backups"
     backups.mkdir()
-    _ok(run_cli("backup", str(backups), home=home))
+    _ok(invoke_cli("backup", str(backups), home=home))
     [dump] = backups.iterdir()
     assert dump.suffix == ".dump"
     listed = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True, check=True).stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support import registered_home, run_cli
+from support import invoke_cli, registered_home
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -122,10 +122,10 @@ def home(tmp_path, cc, registered_template):
     return registered_home(tmp_path / "ws", registered_template, (source,))
 
 
-@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
+@pytest.mark.slow  # a long end-to-end test (real scans): `make test-fast` leaves it out
 def test_common_crawl_captures_lead_to_copies_and_a_later_run_reads_only_what_is_new(home, cc):
     index, _, base = cc
-    done = run_cli("scan", "--source", "cc", "--format", "json", home=home)
+    done = invoke_cli("scan", "--source", "cc", "--format", "json", home=home)
     assert done.returncode in (0, 1), done.stderr
     summary = json.loads(done.stdout)
     part = summary["sources"]["cc"]
@@ -151,7 +151,7 @@ def test_common_crawl_captures_lead_to_copies_and_a_later_run_reads_only_what_is
     # Next run: the finished collection costs nothing; the one that answered 429 is read now.
     index.requests.clear()
     index.slow_down = False
-    again = json.loads(run_cli("scan", "--source", "cc", "--format", "json", home=home).stdout)
+    again = json.loads(invoke_cli("scan", "--source", "cc", "--format", "json", home=home).stdout)
     assert again["sources"]["cc"]["leads"] == 1 and again["detect"]["matches_new"] == 1
     assert not any("CC-MAIN-2026-05-index" in r for r in index.requests)
 

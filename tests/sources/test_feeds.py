@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import invoke_cli, registered_home, run_cli
+from support import invoke_cli, registered_home
 
 from detector import config, demo_site
 from detector.evidence.report import write_report
@@ -74,12 +74,12 @@ def home(tmp_path, web, registered_template):
 
 
 def _scan(home: Path, *args: str) -> dict:
-    done = run_cli("scan", "--format", "json", *args, home=home)
+    done = invoke_cli("scan", "--format", "json", *args, home=home)
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
 
 
-@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
+@pytest.mark.slow  # a long end-to-end test (real scans): `make test-fast` leaves it out
 def test_feeds_lead_a_scan_to_the_copies_and_then_only_to_new_items(home, web):
     root, base = web
     first = _scan(home)  # due: it never ran

@@ -139,10 +139,11 @@ def home(tmp_path, providers, registered_template):
     return registered_home(tmp_path / "ws", registered_template, sources)
 
 
-@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
+@pytest.mark.slow  # a long end-to-end test (real scans): `make test-fast` leaves it out
 def test_reverse_search_finds_copies_through_both_providers_and_keeps_keys_secret(home, providers):
     state, _ = providers
     env = {"TINEYE_API_KEY": TINEYE_KEY}
+    # In a process of its own: whatever it prints, logging included, is searched for the keys below.
     done = run_cli("scan", "--format", "json", home=home, env=env)
     assert done.returncode in (0, 1), done.stderr
     summary = json.loads(done.stdout)
@@ -174,7 +175,7 @@ def test_reverse_search_finds_copies_through_both_providers_and_keeps_keys_secre
 
     # Within the cadence only the work whose answer was unusable is asked again.
     state.vision_calls.clear()
-    again = json.loads(run_cli("scan", "--source", "vision", "--format", "json", home=home, env=env).stdout)
+    again = json.loads(invoke_cli("scan", "--source", "vision", "--format", "json", home=home, env=env).stdout)
     assert state.vision_calls == ["chelsea.jpg"] and again["sources"]["vision"]["leads"] == 0
 
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import invoke_cli, registered_home, run_cli
+from support import invoke_cli, registered_home
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -77,10 +77,10 @@ def home(tmp_path, registered_template):
     return registered_home(tmp_path / "ws", registered_template)
 
 
-@pytest.mark.slow  # a long end-to-end test (real scans in their own processes): `make test-fast` leaves it out
+@pytest.mark.slow  # a long end-to-end test (real scans): `make test-fast` leaves it out
 def test_warc_files_are_scanned_offline_with_their_captures_as_provenance(home, warcs):
     gz, plain = warcs
-    done = run_cli("scan", "--warc", str(gz), "--warc", str(plain), "--format", "json", home=home)
+    done = invoke_cli("scan", "--warc", str(gz), "--warc", str(plain), "--format", "json", home=home)
     assert done.returncode == 1, done.stderr  # 1: some records were refused, each with its reason
     summary = json.loads(done.stdout)
     assert summary["crawl"]["pages_fetched"] == 5  # the banner page's record is broken
@@ -167,7 +167,7 @@ def test_a_wat_file_leads_its_pages_to_the_images_captured_in_the_warc_files(hom
             {"path": "A@/href", "url": "index.html"}, {"path": "IMG@/src", "url": "img/grayscale.jpg", "alt": "grey"},
             {"path": "IMG@/src", "url": "img/baboon.jpg"}, {"path": "IMG@/src", "url": "javascript:x()"}]),
              f"{SITE}grayscale.html")
-    done = run_cli("scan", "--warc", str(images), "--warc", str(wat), "--format", "json", home=home)
+    done = invoke_cli("scan", "--warc", str(images), "--warc", str(wat), "--format", "json", home=home)
     summary = json.loads(done.stdout)
     assert summary["crawl"]["pages_fetched"] == 1 and summary["crawl"]["refusals"] == {"not_in_archive": 1}
     store = Store(open_workspace(home).db_path)

@@ -15,7 +15,7 @@ from scrapy.http import Request, Response
 from scrapy.settings import Settings
 from scrapy.spiders import Spider
 from scrapy.utils.request import RequestFingerprinter
-from support import run_cli
+from support import invoke_cli
 
 from crawlers import configure
 from crawlers.httpcache import WholeEntryCacheStorage
@@ -61,7 +61,7 @@ def test_a_full_disk_stops_the_scan_cleanly_and_resume_completes_it(site, make_w
     assert ws.settings().embedder.spec == "none"
     Store(ws.db_path).close()
     tiny_disk(ws.warc_dir, "160k")
-    first = run_cli("scan", "--site", f"{site.base}/index.html", "--allow-private", "--json", home=ws.home)
+    first = invoke_cli("scan", "--site", f"{site.base}/index.html", "--allow-private", "--json", home=ws.home)
 
     assert first.returncode == 1
     said = " ".join(first.stderr.split())
@@ -76,7 +76,7 @@ def test_a_full_disk_stops_the_scan_cleanly_and_resume_completes_it(site, make_w
     assert kept < len(expected)
 
     tiny_disk.remount(ws.warc_dir, "50m")
-    resumed = run_cli("scan", "--resume", "--json", home=ws.home)
+    resumed = invoke_cli("scan", "--resume", "--json", home=ws.home)
 
     assert resumed.returncode in (0, 1), resumed.stderr  # 1: the site's own refusals (404s, robots)
     assert "Traceback" not in resumed.stderr

@@ -121,7 +121,7 @@ def test_the_crawl_reports_its_queue_while_it_runs_and_empties_it_by_the_end(sit
     site.reset()
     ws = make_workspace()
     store, scan_id = new_scan(ws)
-    target = site_target(site, download_delay=0.3)
+    target = site_target(site, download_delay=0.1)  # about 40 requests: 4 s of a queue, read 4 times a second
     seen: list[int] = []
     summary = crawl(ws.home, scan_id, [target], tick=lambda: seen.append(queued(ws, [target])), tick_seconds=0.05)
     store.close()

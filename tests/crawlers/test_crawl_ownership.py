@@ -52,7 +52,7 @@ def _wait_for(condition, seconds: float = 30) -> None:
 @pytest.mark.slow
 def test_the_crawl_dies_when_the_scan_that_started_it_is_killed(site, make_workspace):
     site.reset()
-    site.delay = 4.0  # a crawl of many rounds of 4 s, so only the kill can end it within the wait below
+    site.delay = 2.0  # a crawl of over ten rounds of 2 s, so only the kill can end it within the wait below
     ws = make_workspace()
     store = Store(ws.db_path)
     scan_id = store.start_scan({"test": True})

@@ -12,7 +12,7 @@ from itertools import pairwise
 
 import pytest
 import redis
-from support import run_cli
+from support import invoke_cli
 from test_crawl import EXPECTED, _record_at, captured, events, new_scan, site_target
 
 from crawlers.site_rights import TDMREP_PATH
@@ -215,18 +215,18 @@ def test_the_crawler_command_joins_the_running_scan(site, make_workspace, redis_
     ws = make_workspace()
     store, earlier = new_scan(ws)
     store.finish_scan(earlier, "finished", {})
-    refused = run_cli("crawler", home=ws.home)
+    refused = invoke_cli("crawler", home=ws.home)
     assert refused.returncode == 2
     assert refused.stderr.splitlines() == [(
         "error: No Redis to share a crawl through: set [distributed] redis_url in config.toml (copyhound config set "
         "distributed.redis_url redis://HOST:6379/0).")]
     shared(ws, redis_url)
-    idle = run_cli("crawler", home=ws.home)
+    idle = invoke_cli("crawler", home=ws.home)
     assert idle.returncode == 2 and "No scan is running to join" in idle.stderr
 
     scan_id = store.start_scan({"crawl": True, "targets": [
         {"name": "site", "start_urls": [f"{site.base}/index.html"], "allow_private": True}]})
-    result = run_cli("crawler", "--processes", "2", "--format", "json", home=ws.home)
+    result = invoke_cli("crawler", "--processes", "2", "--format", "json", home=ws.home)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["scan_id"] == scan_id

@@ -110,6 +110,7 @@ def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(scanned, scanne
     assert len(rows) == len(demo_site.EXPECTED) and {r["sightings"] for r in rows} == {2}
 
 
+@pytest.mark.slow
 def test_private_address_is_refused_without_the_flag(home, site):
     _, base, _ = site
     result = invoke_cli("scan", "--site", base, "--json", home=home)
@@ -159,6 +160,7 @@ def test_killed_scan_resumes_and_loses_nothing(home, site):
     assert len(pairs) == len(set(pairs)) == 2 * len(demo_site.COPIES)
 
 
+@pytest.mark.slow  # its workspace is the module's scanned one
 def test_authorizing_a_site_marks_its_unreviewed_matches(scanned_home):
     home = scanned_home
     first = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)[0]

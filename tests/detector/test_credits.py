@@ -102,6 +102,7 @@ def _by_page(store: Store) -> dict[str, dict]:
     return {Path(m["page_url"]).stem: m for m in store.matches()}
 
 
+@pytest.mark.slow  # a real crawl and scan (the module's)
 def test_credited_copies_are_held_and_enforcement_sends_only_the_uncredited_offer(scanned):
     home, base, _ = scanned
     ws = open_workspace(home)
@@ -160,6 +161,7 @@ def test_credited_copies_are_held_and_enforcement_sends_only_the_uncredited_offe
     store.close()
 
 
+@pytest.mark.slow  # a real crawl and scan (the module's)
 def test_matches_lists_the_credit_and_the_hold_and_filters_on_them(scanned):
     home, base, _ = scanned
     store = Store(open_workspace(home).db_path)
@@ -189,6 +191,7 @@ def test_matches_lists_the_credit_and_the_hold_and_filters_on_them(scanned):
     assert (cc["credit"], cc["held"]) == ("a licence (a Creative Commons licence link) in the link by the image", "")
 
 
+@pytest.mark.slow  # a real crawl and scan (the module's), and a scan of its own
 def test_not_mine_keeps_the_same_image_and_a_reencoded_one_from_being_flagged_again(scanned):
     home, base, root = scanned
     store = Store(open_workspace(home).db_path)

@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--throughput", type=int, default=400, help="Mix images timed with 1 and 2 workers (0: none).")
     parser.add_argument("--catalogue", type=int, default=CATALOGUE,
                         help="Works the shortlist index holds: the registered ones, then distractor works as in the "
-                             "scale part (0: the registered works alone). Built once per workdir (about 40 minutes "
+                             "scale part (0: the registered works alone). Built once per workdir (15-40 minutes "
                              "at 100k works on 2 cores), then reused.")
     parser.add_argument("--photos", default=None)
     parser.add_argument("--debs", default=str(DEFAULT_DEBS), help="Folder whose root/ holds the unpacked .debs.")

@@ -9,8 +9,10 @@
 of unrelated images, with the quality set's recall; benchmarks/crawl_mix.py) and `--only discovery` (`watch
 bluesky` on a live loopback stream: posts/s kept up with, lag, memory at 10x; benchmarks/discovery.py) do the same.
 
-`make bench` (1k and 10k works in the shortlist part), `make bench-scale` (the same run with 100k works too:
-one report with every number) and `make bench-quick` (a few minutes) call this. Each part's numbers are
+`make bench` (1k and 10k works in the shortlist part; the crawl mix at issue 23's size: 5,000 images against
+a 100k-work shortlist index, whose build alone takes 15-40 minutes), `make bench-scale` (the same run with 100k
+works in the shortlist part too: one report with every number) and `make bench-quick` (a few minutes; the
+crawl mix at 300 images and the registered works alone) call this. Each part's numbers are
 kept in RESULTS.partial.json beside --out as soon as it ends, so a run that dies late loses only its
 last part.
 Nothing here asserts anything: it measures and reports.

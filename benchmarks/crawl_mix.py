@@ -1,7 +1,8 @@
 """What detection costs on a crawl of mostly unrelated images, and the quality set's recall, in one run.
 
     python -m benchmarks.crawl_mix [--mix 5000] [--works 1000] [--per-family 4] [--small-works 12] [--throughput 400]
-                                   [--workdir DIR] [--out FILE] [--debs DIR] [--photos DIR] [--seed N]
+                                   [--catalogue 100000] [--workdir DIR] [--out FILE] [--debs DIR] [--photos DIR]
+                                   [--seed N]
 
 The *crawl mix* is `--mix` candidate images that copy no registered work, of the kinds a crawl brings:
 - photos: the shared photos that are not registered (`benchmarks.dataset`'s negatives), as they are;
@@ -12,13 +13,14 @@ The *crawl mix* is `--mix` candidate images that copy no registered work, of the
 - figures: the PNG and JPEG files under /usr/share/doc;
 - thumbnails (150-320 px JPEGs) and banners (728x90, 970x250 or 1200x300 crops) cut from those photos
   and wallpapers; text-page screenshots and charts drawn by `benchmarks.distractors` with another seed.
-Every file's origin is listed in the JSON output (`mix_sources`). Mixed in: 1% copies, taken from the
-quality set's copies.
+Every file's origin is listed in the JSON output (`mix_sources`). A kind with fewer files than its share
+leaves the rest to the others (`shares`). Mixed in: 1% copies, taken from the quality set's copies.
 
 The *quality set* is `benchmarks.dataset`'s (registered works, their copies in named families, negatives, and
 `--small-works` works registered at most 320 px on the short side, the `small_work` family);
-it is registered into a real workspace (embedder "none") and every query is analysed exactly as a scan
-does (`Detector.analyse_content` on the stored bytes), so per-family recall at `match` is the product's.
+it is registered into a real workspace (embedder "none"), whose shortlist index then holds `--catalogue` works
+in all, the rest distractor works as in the scale part (`catalogue_index`), and every query is analysed exactly
+as a scan does (`Detector.analyse_content` on the stored bytes), so per-family recall at `match` is the product's.
 
 Per candidate it measures the process CPU time of the whole analysis (decode, Content Credentials,
 hashes, features, search, verification) and, where the detector says so, the cascade stage the
@@ -45,21 +47,25 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks import distractors, machine, quality
+from benchmarks import distractors, machine, quality, shortlist_scale
 from benchmarks.dataset import Dataset, Query, build, photos_dir
-from detector.config import Settings
+from benchmarks.detection_scale import AssetIds
+from detector.config import Settings, ShortlistSettings
 from detector.detect import Detector
 from detector.errors import ImageRefused
+from detector.features import LocalFeatures, spread_sample
 from detector.hashing import HASHERS
 from detector.intake import decode_image
 from detector.parallel import analyse_all
 from detector.register import WorkInfo, register_files
 from detector.workspace import create_workspace, open_workspace
 from detector.workspace.blobs import BlobStore
-from detector.workspace.store import open_store
+from detector.workspace.store import Store, open_store
+from index.local import LocalFeatureIndex
 
 RASTER = (".png", ".jpg", ".jpeg", ".webp")
-#: Share of the mix each kind would take; a kind with too few files leaves its share to the others.
+#: Share of the mix each kind takes; a kind with too few files takes them all and leaves the rest of its share to
+#: the others, in proportion to theirs (`shares`).
 MIX_SHARES = {"photo": 0.10, "icon": 0.25, "clipart": 0.20, "logo": 0.03, "wallpaper": 0.04, "figure": 0.05,
               "thumbnail": 0.13, "banner": 0.08, "screenshot": 0.06, "chart": 0.06}
 COPY_SHARE = 0.01
@@ -67,6 +73,10 @@ COPY_SHARE = 0.01
 SMALL_WORKS = 12
 #: Where the Debian packages are unpacked (see the module's docstring).
 DEFAULT_DEBS = Path("/tmp/crawlmix-debs")
+#: Works the shortlist index holds in issue 23's run: "100k registered works, as in the scale part".
+CATALOGUE = 100_000
+#: Clip art files, of those the mix does not use, whose descriptors the catalogue's distractor works are drawn from.
+POOL_FILES = 200
 
 
 def _debian_files(debs: Path) -> dict[str, list[tuple[Path, str]]]:
@@ -101,7 +111,10 @@ def build_mix(dataset: Dataset, photos: Path, debs: Path, size: int, seed: int,
     files = _debian_files(debs)
     photo_paths = [p for p in sorted(photos.glob("*")) if p.stem in dataset.negatives]
     files["photo"] = [(p, "shared/photos (not registered)") for p in photo_paths]
-    wanted = {kind: round(share * size) for kind, share in MIX_SHARES.items()}
+    pictures = [p for p, _ in files["photo"] + files.get("wallpaper", []) if p.suffix.lower() != ".svg"]
+    available = {kind: len(files.get(kind, [])) for kind in ("photo", "icon", "clipart", "logo", "wallpaper", "figure")}
+    available.update(thumbnail=None if pictures else 0, banner=None if pictures else 0)  # None: drawn without end
+    wanted = shares(size, available)
     items: list[dict] = []
 
     def add(kind: str, data: bytes, source: str, suffix: str) -> None:
@@ -113,13 +126,12 @@ def build_mix(dataset: Dataset, photos: Path, debs: Path, size: int, seed: int,
         chosen = rng.sample(files.get(kind, []), min(wanted[kind], len(files.get(kind, []))))
         for path, package in chosen:
             add(kind, path.read_bytes(), f"{package}: {path}", path.suffix.lower())
-    pictures = [p for p, _ in files["photo"] + files.get("wallpaper", []) if p.suffix.lower() != ".svg"]
-    for _ in range(wanted["thumbnail"] if pictures else 0):
+    for _ in range(wanted["thumbnail"]):
         path = rng.choice(pictures)
         image = Image.open(path).convert("RGB")
         image.thumbnail((rng.randint(150, 320),) * 2)
         add("thumbnail", _jpeg(image, rng.choice((70, 80, 90))), f"thumbnail of {path}", ".jpg")
-    for _ in range(wanted["banner"] if pictures else 0):
+    for _ in range(wanted["banner"]):
         path = rng.choice(pictures)
         image = Image.open(path).convert("RGB")
         width, height = rng.choice(((728, 90), (970, 250), (1200, 300)))
@@ -132,9 +144,30 @@ def build_mix(dataset: Dataset, photos: Path, debs: Path, size: int, seed: int,
             recipe = f"mix:{seed}:{kind}:{i}"
             add(kind, _png(draw(random.Random(recipe))), f"benchmarks.distractors.{draw.__name__}, Random({recipe!r})",
                 ".png")
-    short = {kind: wanted[kind] - sum(i["kind"] == kind for i in items) for kind in wanted}
     rng.shuffle(items)
-    return items, {kind: n for kind, n in short.items() if n > 0}
+    share = {kind: round(value * size) for kind, value in MIX_SHARES.items()}
+    return items, {kind: share[kind] - wanted[kind] for kind in share if wanted[kind] < share[kind]}
+
+
+def shares(size: int, available: dict[str, int | None]) -> dict[str, int]:
+    """Images of each kind in a mix of `size`: its share (`MIX_SHARES`), except that a kind with fewer files
+    (`available`; None or absent: without end) takes all it has and leaves the rest to the other kinds, in
+    proportion to their shares."""
+    wanted: dict[str, int] = {}
+    open_kinds, left = dict(MIX_SHARES), size
+    while True:
+        total = sum(open_kinds.values())
+        capped = {kind: available[kind] for kind, share in open_kinds.items()
+                  if available.get(kind) is not None and available[kind] < round(share / total * left)}
+        if not capped:
+            break
+        for kind, count in capped.items():
+            wanted[kind], left = count, left - count
+            del open_kinds[kind]
+    total = sum(open_kinds.values())
+    wanted.update({kind: round(share / total * left) for kind, share in open_kinds.items()})
+    wanted[max(open_kinds, key=open_kinds.get)] += size - sum(wanted.values())  # what rounding left over
+    return wanted
 
 
 def _png(image: Image.Image) -> bytes:
@@ -235,8 +268,53 @@ def _workspace(dataset: Dataset, home: Path):
     return ws, store, float(done.read_text(encoding="utf-8"))
 
 
+def catalogue_index(store: Store, size: int, debs: Path, items: list[dict], seed: int,
+                    cache: Path) -> tuple[AssetIds, dict]:
+    """The shortlist index of a catalogue of `size` works, built as the scale part builds it
+    (`shortlist_scale.build`, seen under asset ids by `detection_scale.AssetIds`): the workspace's registered
+    works, the same sample of each one's descriptors its own index keeps, then distractor works up to `size`,
+    trained and searched as a workspace of that size would be. A distractor work has no stored features or
+    pixels: when one is shortlisted its votes are paid, its verification is not.
+
+    The distractors' descriptors are drawn from `POOL_FILES` Debian clip art files the mix does not use (and
+    variants of them): the scale part's pool, its photos, holds the quality set's works and the mix's photos
+    here, and their near twins would take the true works' votes. Built once and kept under `cache`."""
+    shortlist = ShortlistSettings()
+    asset_ids = sorted(a["id"] for a in store.assets())
+    index_file, pool_file = cache / f"catalogue-{size}-{seed}.faiss", cache / f"pool-{seed}.npy"
+    if index_file.exists():
+        index, meta = LocalFeatureIndex.load(index_file, nprobe=shortlist.nprobe)
+        if meta.get("asset_ids") == asset_ids:
+            return AssetIds(index, asset_ids), meta["about"]
+    if pool_file.exists():
+        pool = np.load(pool_file)
+    else:
+        used = {item["source"].split(": ", 1)[1] for item in items if item["kind"] == "clipart"}
+        unused = [path for path, _ in _debian_files(debs)["clipart"] if str(path) not in used]
+        if not unused:
+            raise SystemExit(f"crawl_mix: the catalogue's distractor works are drawn from clip art the mix does not use, "
+                             f"and none was found under {debs}; unpack openclipart-png there (see the module's "
+                             "docstring) or run with --catalogue 0")
+        chosen = random.Random(seed).sample(unused, min(POOL_FILES, len(unused)))
+        pool = shortlist_scale.descriptor_pool([shortlist_scale.load_image(path) for path in chosen])
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(pool_file, pool)
+    samples = []
+    for asset_id in asset_ids:
+        feats = LocalFeatures.from_bytes(store.asset_features(asset_id, "sift"))
+        samples.append(feats.descriptors[spread_sample(feats, shortlist.per_work)])
+    data = {"work_descriptors": np.concatenate(samples), "work_counts": np.array([len(s) for s in samples]),
+            "pool": pool}
+    index, build_s, train_s = shortlist_scale.build(shortlist_scale.default_method(), data, size, seed, shortlist)
+    about = {"works": size, "registered": len(asset_ids), "distractors": size - len(asset_ids),
+             "pool_descriptors": len(pool), "build_s": build_s, "train_s": train_s}
+    index.save(index_file, {"asset_ids": asset_ids, "about": about})
+    return AssetIds(index, asset_ids), about
+
+
 def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_family: int, throughput: int,
-        seed: int, checkpoint=lambda part, data: None, small_works: int = SMALL_WORKS) -> dict:
+        seed: int, checkpoint=lambda part, data: None, small_works: int = SMALL_WORKS,
+        catalogue: int = CATALOGUE) -> dict:
     """Every number of the part; `checkpoint(name, data)` gets each stage's raw rows as soon as they exist."""
     manifest = workdir / "set" / "manifest.json"
     if manifest.exists():
@@ -259,8 +337,11 @@ def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_famil
         detector = Detector(ws, store, settings, None)
         blobs = BlobStore(ws.blobs_dir)
         stems = {a["id"]: Path(a["filename"]).stem for a in store.assets()}
-        print(f"crawl_mix: {len(stems)} works, {len(dataset.queries)} quality queries, {len(items)} mix images",
-              flush=True)
+        held = None
+        if catalogue > len(stems):
+            detector.indexes.features, held = catalogue_index(store, catalogue, debs, items, seed, workdir / "catalogue")
+        print(f"crawl_mix: {len(stems)} works ({held['works'] if held else len(stems)} in the shortlist index), "
+              f"{len(dataset.queries)} quality queries, {len(items)} mix images", flush=True)
         queries = _analyse(detector, blobs, dataset.queries_dir, [q.name for q in dataset.queries], unscreened=True)
         predictions = [(row["name"], stems[asset_id], score) for row in queries
                        for asset_id, score, decision in row["findings"] if decision]
@@ -283,7 +364,7 @@ def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_famil
         store.close()
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine.describe(),
-        "seed": seed, "works": len(stems), "register_s": register_s,
+        "seed": seed, "works": len(stems), "register_s": register_s, "catalogue": held,
         "quality": {"queries": len(dataset.queries), "family_recall": evaluation["family_recall"],
                     "negatives_hit": evaluation["negatives_hit"], "negative_queries": evaluation["negative_queries"],
                     "threshold": evaluation["threshold"],
@@ -316,6 +397,13 @@ def _ms(stats: dict) -> str:
     return f"{stats['median']:.0f} / {stats['p95']:.0f} / {stats['mean']:.0f}" if stats.get("n") else "-"
 
 
+def _held(catalogue: dict | None) -> str:
+    if not catalogue:
+        return ""
+    return (f" (the shortlist index holding {catalogue['works']:,} works: {catalogue['distractors']:,} distractor works "
+            f"as in the scale part, built in {catalogue['build_s'] / 60:.0f} min)")
+
+
 def render(part: dict, baseline: dict | None = None) -> list[str]:
     """The part's section of RESULTS.md; with `baseline` (the same part run by an earlier version on the same
     set), its numbers beside."""
@@ -324,7 +412,8 @@ def render(part: dict, baseline: dict | None = None) -> list[str]:
     lines = ["## Crawl mix: the cost of unrelated images", "",
              (f"{mix['images']} candidate images that copy nothing ({', '.join(f'{k} {v}' for k, v in sorted(mix['kinds'].items()))}; "
              f"{mix['refused']} refused by intake, e.g. icons under 32 px) and the quality set's {part['quality']['queries']} "
-             f"queries, against {part['works']} registered works, embedder 'none'; `benchmarks/crawl_mix.py`, seed "
+             f"queries, against {part['works']} registered works{_held(part.get('catalogue'))}, embedder 'none'; "
+             "`benchmarks/crawl_mix.py`, seed "
              f"{part['seed']}, {part['date']}. CPU is process time per candidate (decode to decision), in ms: "
              "median / p95 / mean."), "",
              "| | this run" + (f" | before ({baseline.get('commit', 'an earlier version')}) |" if before else " |"),
@@ -376,6 +465,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small-works", type=int, default=SMALL_WORKS,
                         help="Photo works registered at most 320 px on the short side (the small_work family).")
     parser.add_argument("--throughput", type=int, default=400, help="Mix images timed with 1 and 2 workers (0: none).")
+    parser.add_argument("--catalogue", type=int, default=CATALOGUE,
+                        help="Works the shortlist index holds: the registered ones, then distractor works as in the "
+                             "scale part (0: the registered works alone). Built once per workdir (15-40 minutes "
+                             "at 100k works on 2 cores), then reused.")
     parser.add_argument("--photos", default=None)
     parser.add_argument("--debs", default=str(DEFAULT_DEBS), help="Folder whose root/ holds the unpacked .debs.")
     parser.add_argument("--seed", type=int, default=7)
@@ -399,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
         partial.write_text(json.dumps(kept, default=float), encoding="utf-8")
 
     result = run(photos_dir(args.photos), workdir, Path(args.debs), args.mix, args.works, args.per_family,
-                 args.throughput, args.seed, checkpoint, args.small_works)
+                 args.throughput, args.seed, checkpoint, args.small_works, args.catalogue)
     result["command"] = "python -m benchmarks.crawl_mix " + " ".join(sys.argv[1:] if argv is None else argv)
     result["commit"] = _git_commit()
     Path(args.out).write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")

@@ -49,7 +49,8 @@ QUERIES_PER_WORK = 4
 CHUNK = 2000  # distractor works generated and added at a time
 
 
-def _load(path: Path) -> Image.Image:
+def load_image(path: Path) -> Image.Image:
+    """`path` in RGB, its long side at most 1024 px (as intake decodes a work)."""
     im = Image.open(path).convert("RGB")
     im.thumbnail((1024, 1024), Image.LANCZOS)
     return im
@@ -70,12 +71,12 @@ def prepare(photos: Path, seed: int, queries_per_work: int, cache: Path) -> dict
     rng.shuffle(paths)
     works, others = paths[: len(paths) // 2], paths[len(paths) // 2:]
     per_work = ShortlistSettings().per_work
-    fillers = [_load(p) for p in others]
+    fillers = [load_image(p) for p in others]
     images = candidates_dir(cache)
     images.mkdir(parents=True, exist_ok=True)
     work_rows, query_rows = [], []
     for work_id, path in enumerate(works):
-        image = _load(path)
+        image = load_image(path)
         feats = _features(image)
         work_rows.append(feats.descriptors[spread_sample(feats, per_work)])
         for name in sorted(rng.sample(TRANSFORMS, queries_per_work)):
@@ -87,22 +88,28 @@ def prepare(photos: Path, seed: int, queries_per_work: int, cache: Path) -> dict
             copy.save(images / f"{len(query_rows):04d}.png")
             query_rows.append((work_id, name, _features(copy).descriptors,
                                _features(copy.transpose(Image.FLIP_LEFT_RIGHT)).descriptors))
-    pool = []
-    for im in fillers:
-        for variant in (im, im.resize((im.width // 2, im.height // 2)), im.rotate(17, expand=True),
-                        im.crop((im.width // 4, im.height // 4, im.width, im.height))):
-            pool.append(_features(variant).descriptors)
     data = {
         "work_file": np.array([str(p) for p in works]),
         "work_descriptors": np.concatenate(work_rows), "work_counts": np.array([len(w) for w in work_rows]),
         "query_work": np.array([q[0] for q in query_rows]), "query_name": np.array([q[1] for q in query_rows]),
         "query_descriptors": np.concatenate([np.concatenate([q[2], q[3]]) for q in query_rows]),
         "query_counts": np.array([[len(q[2]), len(q[3])] for q in query_rows]),
-        "pool": np.concatenate(pool),
+        "pool": descriptor_pool(fillers),
     }
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **data)
     return data
+
+
+def descriptor_pool(images: list[Image.Image]) -> np.ndarray:
+    """The descriptors distractor works are drawn from: those of each image and of three variants of it
+    (half size, rotated, cropped), as registration extracts them."""
+    pool = []
+    for im in images:
+        for variant in (im, im.resize((im.width // 2, im.height // 2)), im.rotate(17, expand=True),
+                        im.crop((im.width // 4, im.height // 4, im.width, im.height))):
+            pool.append(_features(variant).descriptors)
+    return np.concatenate(pool)
 
 
 def cache_path(workdir: Path, seed: int, queries_per_work: int) -> Path:

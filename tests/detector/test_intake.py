@@ -473,3 +473,29 @@ def test_malformed_xmp_is_skipped_and_the_image_still_decodes():
     data = encode(photo().resize((64, 64)), "JPEG", xmp=b"<x:xmpmeta><unclosed>")
     decoded = decode_image(data, "x.jpg", SETTINGS)
     assert decoded.rights == RightsMetadata() and decoded.format == "jpeg"
+
+
+# --- still WebP (decoded by OpenCV) ------------------------------------------------------------
+
+
+def test_large_still_webp_is_reduced_to_the_working_size_and_reports_its_full_size():
+    big = photo().resize((2100, 1400), Image.Resampling.BILINEAR)
+    decoded = decode_image(encode(big, "WEBP", quality=95), "big.webp", IntakeSettings(work_side=500))
+    assert (decoded.width, decoded.height, decoded.format, decoded.frames) == (2100, 1400, "webp", 1)
+    assert decoded.image.mode == "RGB" and decoded.image.size == (500, 333)
+    assert mean_difference(decoded.image, big.resize((500, 333))) < 3
+
+
+def test_still_webp_with_alpha_is_composited_on_white():
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    image.paste((255, 0, 0, 255), (32, 0, 64, 64))
+    decoded = decode_image(encode(image, "WEBP", lossless=True), "alpha.webp", SETTINGS)
+    assert pixel(decoded, 10, 10) == WHITE
+    assert pixel(decoded, 50, 10) == RED
+
+
+def test_truncated_still_webp_is_refused():
+    data = encode(photo(), "WEBP", quality=90)
+    error = refusal(data[: len(data) // 2], "cut.webp")
+    assert error.reason == "corrupt"
+    assert "starts like a WebP file" in error.detail and "truncated" in error.detail

@@ -178,8 +178,10 @@ class Detector:
                                   coarse=(gates.coarse_side, gates.coarse_features))
         clock = time.perf_counter()
         same_bytes = self.assets_by_sha.get(sha256, [])
-        votes = view_votes(self.indexes.features, screen)
-        screened = nominate(screen, same_bytes, self.indexes, self.settings.match, gates.min_coarse_votes, votes)
+        index = self.indexes.features
+        votes = view_votes(index, screen, gates.coarse_ratio)
+        screened = nominate(screen, same_bytes, self.indexes, self.settings.match,
+                            gates.min_votes(len(index) if index is not None else 0), votes)
         seconds["screen_search"] += time.perf_counter() - clock
         stops = gates.screen and not screened
         passage = Passage("screen" if stops else "full", len(screened), max(votes.values(), default=0),

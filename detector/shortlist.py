@@ -24,6 +24,9 @@ from detector.fingerprint import CandidatePrint
 from index.binary import hex_to_codes
 from index.local import LocalFeatureIndex
 
+#: Lowe's ratio of the votes that nominate (`LocalFeatureIndex.votes`).
+RATIO = 0.8
+
 
 @dataclass
 class Nomination:
@@ -98,18 +101,19 @@ def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkInde
     return found
 
 
-def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint) -> dict[int, int]:
+def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio: float = RATIO) -> dict[int, int]:
     """Each work's votes from the view of `candidate` that sees it best: the candidate whole, mirrored, or
-    one of its photographic regions (where a small copy gets the whole keypoint budget)."""
+    one of its photographic regions (where a small copy gets the whole keypoint budget). `ratio`: the ratio
+    test's (the cascade's screen is looser, `cascade.Gates.coarse_ratio`)."""
     votes: dict[int, int] = {}
     for features in (candidate.features, candidate.mirror_features, *(r.features for r in candidate.regions)):
-        for asset_id, count in feature_votes(index, features).items():
+        for asset_id, count in feature_votes(index, features, ratio).items():
             votes[asset_id] = max(votes.get(asset_id, 0), count)
     return votes
 
 
-def feature_votes(index: LocalFeatureIndex | None, features: LocalFeatures) -> dict[int, int]:
+def feature_votes(index: LocalFeatureIndex | None, features: LocalFeatures, ratio: float = RATIO) -> dict[int, int]:
     """Votes of `features` for the works in `index` (none when the kinds differ or nothing is held)."""
     if index is None or not len(features) or index.binary != (features.kind == "orb"):
         return {}
-    return index.votes(features.descriptors)
+    return index.votes(features.descriptors, ratio)

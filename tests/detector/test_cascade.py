@@ -9,15 +9,21 @@ import io
 from collections import Counter
 from pathlib import Path
 
+import faiss
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
+from detector import features
 from detector.cascade import Gates
 from detector.detect import Detector
+from detector.fingerprint import screen_candidate
 from detector.intake import decode_image
 from detector.register import WorkInfo, image_paths, register_files
+from detector.shortlist import view_votes
 from detector.workspace.blobs import sha256_hex
 from detector.workspace.store import utc_now
+from index.local import LocalFeatureIndex
 
 
 @pytest.fixture
@@ -123,6 +129,61 @@ def test_a_scan_counts_its_exits_and_records_where_a_match_stopped(detector, wor
 def test_gates_refuse_nonsense():
     with pytest.raises(ValueError, match="min_coarse_votes >= 1"):
         Gates(min_coarse_votes=0)
+    with pytest.raises(ValueError, match="coarse_ratio"):
+        Gates(coarse_ratio=1.5)
+
+
+def diluted(detector: Detector, others_dir: Path, distractor_works: int = 1000) -> LocalFeatureIndex:
+    """The detector's shortlist index as a large catalogue would hold it: the registered works' descriptors,
+    then `distractor_works` works of 300 descriptors each, drawn (with a little noise, as RootSIFT is stored)
+    from the real photos that are not registered, trained as an inverted file as a workspace of that size is."""
+    pool = np.concatenate([features.extract(Image.open(path).convert("RGB")).descriptors
+                           for path in sorted(others_dir.iterdir())])
+    rng = np.random.default_rng(0)
+    rows = pool[rng.integers(0, len(pool), distractor_works * 300)]
+    rows = np.abs(rows + 0.02 * rng.standard_normal(rows.shape, dtype=np.float32))
+    rows = (np.rint(rows / np.linalg.norm(rows, axis=1, keepdims=True) * 255) / 255).astype(np.float32)
+    held = detector.indexes.features
+    works = {asset_id: held_rows for asset_id, held_rows in _held_rows(held).items()}
+    index = LocalFeatureIndex(128)
+    index.train(np.concatenate([*works.values(), rows]))
+    for asset_id, descriptors in works.items():
+        index.add(asset_id, descriptors)
+    offset = max(works) + 1
+    for work, descriptors in enumerate(rows.reshape(distractor_works, 300, -1)):
+        index.add(offset + work, descriptors)
+    return index
+
+
+def _held_rows(index: LocalFeatureIndex) -> dict[int, np.ndarray]:
+    """The descriptors an exact index holds, per work."""
+    ids = faiss.vector_to_array(index._index.id_map)
+    vectors = index._index.index.reconstruct_n(0, len(index))
+    return {int(asset_id): vectors[ids == asset_id] for asset_id in np.unique(ids)}
+
+
+def test_a_small_copy_diluted_by_a_large_catalogue_still_passes_the_screen_and_non_copies_still_stop(
+        detector, works_dir, others_dir):
+    """In a catalogue of 1,000 more works, a copy at a sixth of its size in a page keeps fewer votes at the
+    full stage's ratio test (0.8) than the former gate's 8 (more of its descriptors find a near tie in another
+    work), but enough at the screen's looser one: it goes on and matches. Unrelated images still stop."""
+    detector.indexes.features = index = diluted(detector, others_dir)
+    gates = Gates()
+    assert len(index) > gates.large_index and gates.min_votes(len(index)) == gates.min_coarse_votes_large
+    work = Image.open(works_dir / "fruits.jpg").convert("RGB")
+    page = page_with(work.resize((work.width // 2, work.height // 2)))  # the page shows it at a sixth
+    data = encoded(page)
+    findings, passage, _ = examine(detector, data)
+    fruits = next(a["id"] for a in detector.assets.values() if Path(a["filename"]).name == "fruits.jpg")
+    screen = screen_candidate("x", decode_image(data, "c.jpg", detector.settings.intake), "sift", None,
+                              coarse=(gates.coarse_side, gates.coarse_features))
+    assert view_votes(index, screen)[fruits] < 8 <= passage.best_coarse_votes
+    assert passage.exit == "full"
+    assert {f.asset_id for f in findings if f.decision.decision == "match"} == {fruits}
+    for other in ("lake.jpg", "village.jpg", "baboon.jpg"):
+        findings, passage, _ = examine(detector, encoded(Image.open(others_dir / other)))
+        assert passage.exit == "screen" and findings == []
+    assert examine(detector, encoded(logo()))[1].exit == "screen"
 
 
 

@@ -4,7 +4,7 @@ way a (candidate, work) pair is verified.
 On the open web almost every candidate copies nothing, so detection spends little on a candidate until a
 cheap stage gives some registered work a reason to look closer:
 
-1. **screen** (`fingerprint.screen_candidate`, `shortlist.nominate` with `Gates.min_votes`): the
+1. **screen** (`fingerprint.screen_candidate`, `shortlist.nominate` with `Gates.screen_gate`): the
    SHA-256, pHash and PDQ of the candidate and of its mirror image (one reduced copy serves both,
    `fingerprint.hashes_with_mirror`), the local features of its photographic regions (where a small
    copy may sit, `detector.regions`), the windows' embeddings when an embedder is set, and local
@@ -12,9 +12,9 @@ cheap stage gives some registered work a reason to look closer:
    keypoints, SIFT detected and described in one pass), and of its mirror image by permuting those
    (`features.mirror_of`: no second extraction), voting in the shortlist index.
    **Gate**: the candidate goes on when any source nominates a work: the same bytes, a hash neighbour,
-   an embedding neighbour, or `Gates.min_votes` votes of the coarse or region features for one work
-   (counted with a looser ratio test, `Gates.coarse_ratio`, and fewer of them once the catalogue is
-   large: a larger index dilutes a true work's votes). Otherwise it stops here, with exit "screen".
+   an embedding neighbour, or enough votes of the coarse or region features for one work
+   (`Gates.screen_gate`: once the catalogue is large, fewer of them, counted with a looser ratio test,
+   because a larger index dilutes a true work's votes). Otherwise it stops here, with exit "screen".
 2. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image at full
    resolution (1024 px, 1,500 keypoints) and of its mirror image (permuted), the shortlist from every source at the
    product's own thresholds, then `verify_copy` for each shortlisted work and the common-element check
@@ -46,6 +46,7 @@ import numpy as np
 from detector.align import Aligner, Hint
 from detector.features import LocalFeatures
 from detector.fingerprint import CandidatePrint
+from detector.shortlist import RATIO
 from detector.verify import Verdict, Verifier
 
 
@@ -60,44 +61,47 @@ class Gates:
         in page screenshots. One pass of SIFT at 512 px, its mirror permuted, is about a fifth of the
         non-copy's CPU (25 of 100 ms mean in that run).
     coarse_features: most keypoints kept by the coarse pass.
-    coarse_ratio: Lowe's ratio of the screen's votes, looser than the full stage's 0.8
-        (`shortlist.RATIO`). With more registered works, more of a true work's descriptors find a near
-        tie in another work and fail a strict ratio test: measured on the crawl mix's kept set (300 works,
-        158 copies the full stage matches that only the votes can let through; benchmarks/RESULTS.md,
-        "The screen's gate at 5,000 works"), the hubble collage's votes at 0.8 fell from 19 to 4 and a
-        small embedded copy's from 8 to 6 when the index grew to 5,000 works; at 0.9 they fell from 25
-        to 9 and from 10 to 8. The votes are counted from the same neighbours: no extra search.
-    min_coarse_votes: votes (at `coarse_ratio`) of the coarse or region features for one work that send
-        the candidate on to the full stage while the shortlist index holds at most `large_index`
-        descriptors. Far below the full stage's own `match.min_feature_votes`: the gate only has to keep
-        every copy, the full stage decides. At 300 works the least-voted copy got 10.
-    min_coarse_votes_large: the same beyond `large_index`, where every work's votes are diluted. At 5,000
-        works the least-voted copies got 8 and 9; the non-copies' votes fall too (a share of 5.6%
-        passed this gate there, 6.8% with the 30-file pool of the smoke run; 11.8% pass the small-index
-        gate at 300 works, where the former gate of 8 votes at 0.8 passed 5.6% and kept the least-voted
-        copy at exactly 8).
-    large_index: descriptors held (about 300 a work) beyond which the large-index gate applies: 1,000 works.
+    min_coarse_votes: votes of the coarse or region features for one work that send the candidate on to the
+        full stage while the shortlist index is small (at most `large_index` descriptors), counted with the
+        full stage's ratio test (`shortlist.RATIO`, 0.8). Far below the full stage's own
+        `match.min_feature_votes`: the gate only has to keep every copy, the full stage decides.
+    large_index: descriptors held (about 300 a work) beyond which every work's votes are diluted enough to
+        need the large-index gate: 100,000, about 330 works.
+    large_ratio, min_coarse_votes_large: the gate beyond `large_index`: this many votes, counted with a
+        looser ratio test (the same neighbours: no extra search). With more registered works, more of a
+        true work's descriptors find a near tie in another work and fail a strict ratio test. Measured on the
+        crawl mix's kept set (benchmarks/RESULTS.md, "The screen's gate at 5,000 works": 270 copies the
+        full stage matches, 158 of them with no hash to let them through; 338 mix non-copies): at 300
+        works (70,563 descriptors) the small-index gate keeps all 270, its least-voted copy at exactly 8,
+        and passes 5.6% of the non-copies; at 5,000 works it lost 2 (a hubble collage's votes fell from 19
+        to 4, a small embedded copy's from 8 to 6), where 6 votes at 0.9 keep all 270 (least-voted 8 and
+        9) and pass 6.8% of the non-copies (3.3% passed the former gate); 11.8% with the smoke run's
+        crowded 30-file distractor pool. At 0.9 a small index gives unrelated images more chance votes
+        (11.8% of the non-copies pass 8 of them at 300 works), hence two gates.
     screen: False sends every candidate on to the full stage whatever the screen saw (the detector as it
         was before the cascade; the benchmark measures what the screen costs in recall with it).
     """
 
     coarse_side: int = 512
     coarse_features: int = 500
-    coarse_ratio: float = 0.9
     min_coarse_votes: int = 8
+    large_index: int = 100_000
+    large_ratio: float = 0.9
     min_coarse_votes_large: int = 6
-    large_index: int = 300_000
     screen: bool = True
 
     def __post_init__(self):
         votes = min(self.min_coarse_votes, self.min_coarse_votes_large)
-        if self.coarse_side < 64 or self.coarse_features < 1 or votes < 1 or not 0 < self.coarse_ratio <= 1:
+        if self.coarse_side < 64 or self.coarse_features < 1 or votes < 1 or not 0 < self.large_ratio <= 1:
             raise ValueError("Gates need coarse_side >= 64, coarse_features >= 1, min_coarse_votes >= 1, "
-                             f"min_coarse_votes_large >= 1 and 0 < coarse_ratio <= 1; got {self}.")
+                             f"min_coarse_votes_large >= 1 and 0 < large_ratio <= 1; got {self}.")
 
-    def min_votes(self, descriptors_held: int) -> int:
-        """The screen's gate for a shortlist index holding `descriptors_held` descriptors."""
-        return self.min_coarse_votes_large if descriptors_held > self.large_index else self.min_coarse_votes
+    def screen_gate(self, descriptors_held: int) -> tuple[float, int]:
+        """The ratio test the screen counts votes with, and the votes that send a candidate on, for a
+        shortlist index holding `descriptors_held` descriptors."""
+        if descriptors_held > self.large_index:
+            return self.large_ratio, self.min_coarse_votes_large
+        return RATIO, self.min_coarse_votes
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ class Passage:
 
     exit: "screen" (no work got a reason to look closer) or "full" (it went through every stage).
     nominated: works the screen nominated. best_coarse_votes: most votes one work got from the coarse or
-    region features (at `Gates.coarse_ratio`). coarse_keypoints: keypoints the coarse pass found on the whole image.
+    region features (at the ratio of `Gates.screen_gate`). coarse_keypoints: keypoints the coarse pass found on the whole image.
     """
 
     exit: str

@@ -179,9 +179,9 @@ class Detector:
         clock = time.perf_counter()
         same_bytes = self.assets_by_sha.get(sha256, [])
         index = self.indexes.features
-        votes = view_votes(index, screen, gates.coarse_ratio)
-        screened = nominate(screen, same_bytes, self.indexes, self.settings.match,
-                            gates.min_votes(len(index) if index is not None else 0), votes)
+        ratio, min_votes = gates.screen_gate(len(index) if index is not None else 0)
+        votes = view_votes(index, screen, ratio)
+        screened = nominate(screen, same_bytes, self.indexes, self.settings.match, min_votes, votes)
         seconds["screen_search"] += time.perf_counter() - clock
         stops = gates.screen and not screened
         passage = Passage("screen" if stops else "full", len(screened), max(votes.values(), default=0),

@@ -104,7 +104,7 @@ def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkInde
 def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio: float = RATIO) -> dict[int, int]:
     """Each work's votes from the view of `candidate` that sees it best: the candidate whole, mirrored, or
     one of its photographic regions (where a small copy gets the whole keypoint budget). `ratio`: the ratio
-    test's (the cascade's screen is looser, `cascade.Gates.coarse_ratio`)."""
+    test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`)."""
     votes: dict[int, int] = {}
     for features in (candidate.features, candidate.mirror_features, *(r.features for r in candidate.regions)):
         for asset_id, count in feature_votes(index, features, ratio).items():

@@ -62,22 +62,24 @@ class Gates:
         non-copy's CPU (25 of 100 ms mean in that run).
     coarse_features: most keypoints kept by the coarse pass.
     min_coarse_votes: votes of the coarse or region features for one work that send the candidate on to the
-        full stage while the shortlist index is small (at most `large_index` descriptors), counted with the
+        full stage while the shortlist index is small (at most `diluted[0][0]` descriptors), counted with the
         full stage's ratio test (`shortlist.RATIO`, 0.8). Far below the full stage's own
         `match.min_feature_votes`: the gate only has to keep every copy, the full stage decides.
-    large_index: descriptors held (about 300 a work) beyond which every work's votes are diluted enough to
-        need the large-index gate: 100,000, about 330 works.
-    large_ratio, min_coarse_votes_large: the gate beyond `large_index`: this many votes, counted with a
-        looser ratio test (the same neighbours: no extra search). With more registered works, more of a
-        true work's descriptors find a near tie in another work and fail a strict ratio test. Measured on the
-        crawl mix's kept set (benchmarks/RESULTS.md, "The screen's gate at 5,000 works": 270 copies the
-        full stage matches, 158 of them with no hash to let them through; 338 mix non-copies): at 300
-        works (70,563 descriptors) the small-index gate keeps all 270, its least-voted copy at exactly 8,
-        and passes 5.6% of the non-copies; at 5,000 works it lost 2 (a hubble collage's votes fell from 19
-        to 4, a small embedded copy's from 8 to 6), where 6 votes at 0.9 keep all 270 (least-voted 8 and
-        9) and pass 6.8% of the non-copies (3.3% passed the former gate); 11.8% with the smoke run's
-        crowded 30-file distractor pool. At 0.9 a small index gives unrelated images more chance votes
-        (11.8% of the non-copies pass 8 of them at 300 works), hence two gates.
+    diluted: (descriptors held, votes) steps: beyond that many descriptors in the shortlist index (about 300
+        a work), this many votes, counted with the looser `large_ratio` (the same neighbours: no extra
+        search). With more registered works, more of a true work's descriptors find a near tie in another
+        work and fail a strict ratio test, so a fixed gate at 0.8 loses copies. Measured on the crawl mix's
+        kept set (benchmarks/RESULTS.md, "The screen's gate as the catalogue grows": 270 copies the full
+        stage matches, 158 of them with no hash to let them through; 338 mix non-copies), least-voted copy
+        and share of the non-copies passed:
+        - 300 works (70,563 descriptors), 8 at 0.8: 8 (a small embedded copy), 5.6%;
+        - 1,200 works, 7 at 0.9: 9, 7.7% (8 at 0.8 lost 2 copies here, a hubble collage's votes falling from
+          19 to 5 and the small embedded copy's from 8 to 5; it passed 4.1%);
+        - 5,000 works, 5 at 0.9: 8, 7.4% (8 at 0.8: 2 lost, 3.3%);
+        - 20,000 works, 5 at 0.9: 7, 6.2% (8 at 0.8: 2 lost, 3.0%).
+        At 0.9 a small index gives unrelated images more chance votes (11.8% of the non-copies pass 8 of
+        them at 300 works), hence the strict test there.
+    large_ratio: Lowe's ratio of the votes in a `diluted` index.
     screen: False sends every candidate on to the full stage whatever the screen saw (the detector as it
         was before the cascade; the benchmark measures what the screen costs in recall with it).
     """
@@ -85,23 +87,21 @@ class Gates:
     coarse_side: int = 512
     coarse_features: int = 500
     min_coarse_votes: int = 8
-    large_index: int = 100_000
+    diluted: tuple[tuple[int, int], ...] = ((100_000, 7), (1_000_000, 5))
     large_ratio: float = 0.9
-    min_coarse_votes_large: int = 6
     screen: bool = True
 
     def __post_init__(self):
-        votes = min(self.min_coarse_votes, self.min_coarse_votes_large)
+        votes = min([self.min_coarse_votes, *(step for _, step in self.diluted)])
         if self.coarse_side < 64 or self.coarse_features < 1 or votes < 1 or not 0 < self.large_ratio <= 1:
-            raise ValueError("Gates need coarse_side >= 64, coarse_features >= 1, min_coarse_votes >= 1, "
-                             f"min_coarse_votes_large >= 1 and 0 < large_ratio <= 1; got {self}.")
+            raise ValueError("Gates need coarse_side >= 64, coarse_features >= 1, min_coarse_votes >= 1 (and in "
+                             f"every diluted step) and 0 < large_ratio <= 1; got {self}.")
 
     def screen_gate(self, descriptors_held: int) -> tuple[float, int]:
         """The ratio test the screen counts votes with, and the votes that send a candidate on, for a
         shortlist index holding `descriptors_held` descriptors."""
-        if descriptors_held > self.large_index:
-            return self.large_ratio, self.min_coarse_votes_large
-        return RATIO, self.min_coarse_votes
+        beyond = [votes for held, votes in sorted(self.diluted) if descriptors_held > held]
+        return (self.large_ratio, beyond[-1]) if beyond else (RATIO, self.min_coarse_votes)
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,9 @@ def test_gates_refuse_nonsense():
         Gates(min_coarse_votes=0)
     with pytest.raises(ValueError, match="large_ratio"):
         Gates(large_ratio=1.5)
+    with pytest.raises(ValueError, match="every diluted step"):
+        Gates(diluted=((100_000, 0),))
+    assert Gates().screen_gate(70_000) == (0.8, 8) and Gates().screen_gate(2_000_000) == (0.9, 5)
 
 
 def diluted(detector: Detector, others_dir: Path, distractor_works: int = 1000) -> LocalFeatureIndex:
@@ -169,7 +172,7 @@ def test_a_small_copy_diluted_by_a_large_catalogue_still_passes_the_screen_and_n
     work), but enough at the screen's looser one: it goes on and matches. Unrelated images still stop."""
     detector.indexes.features = index = diluted(detector, others_dir)
     gates = Gates()
-    assert len(index) > gates.large_index and gates.screen_gate(len(index)) == (0.9, gates.min_coarse_votes_large)
+    assert gates.screen_gate(len(index)) == (0.9, 7)  # 1,010 works: the first diluted step
     work = Image.open(works_dir / "fruits.jpg").convert("RGB")
     page = page_with(work.resize((work.width // 2, work.height // 2)))  # the page shows it at a sixth
     data = encoded(page)

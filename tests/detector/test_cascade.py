@@ -15,15 +15,15 @@ from PIL import Image, ImageDraw, ImageOps
 from detector.cascade import Gates
 from detector.detect import Detector
 from detector.intake import decode_image
-from detector.register import WorkInfo, image_paths, register_files
 from detector.workspace.blobs import sha256_hex
 from detector.workspace.store import utc_now
 
 
 @pytest.fixture
-def detector(workspace, works_dir):
-    ws, store = workspace
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+def detector(registered):
+    """A detector over a copy of the session's workspace with every bundled work registered (registering
+    them again for each test was most of this module's time)."""
+    ws, store = registered
     return Detector(ws, store, ws.settings(), None)
 
 

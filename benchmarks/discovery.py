@@ -194,6 +194,21 @@ def _children(pid: int) -> list[int]:
     return found + [g for c in found for g in _children(c)]
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` and of its children it has waited for."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of the watcher and everything it started: the children gone (waited for) and those alive."""
+    return _cpu_s(pid) + sum(_cpu_s(c) for c in _children(pid))
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -218,6 +233,7 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
     samples = []
     db = home / "copyhound.db"
     backlog_at_end = None
+    cpu_s = 0.0
     try:
         while child.poll() is None:
             now = time.time()
@@ -232,8 +248,10 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
                     backlog_at_end = stream.total - done
                 if done >= stream.total or now >= publish_end + drain:
                     break
+            cpu_s = max(cpu_s, _tree_cpu_s(child.pid))
             time.sleep(5 if sample_rss else 1)
     finally:
+        cpu_s = max(cpu_s, _tree_cpu_s(child.pid))
         os.killpg(child.pid, signal.SIGTERM)
         try:
             child.wait(timeout=60)
@@ -247,7 +265,10 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
         log.close()
         relay.shutdown()
         cdn.shutdown()
-    return {**_lags(db, stream), "published": stream.total, "backlog_when_publishing_ended": backlog_at_end,
+    lags = _lags(db, stream)
+    return {**lags, "cpu_s": round(cpu_s, 1),
+            "cpu_ms_per_post": round(1000 * cpu_s / lags["analysed"]) if lags["analysed"] else None,
+            "published": stream.total, "backlog_when_publishing_ended": backlog_at_end,
             "rss_samples": samples, "wall_s": round(time.time() - started, 1), **stages(db)}
 
 

@@ -43,6 +43,10 @@ MAX_MESSAGES_PER_BATCH = 50_000
 _MAX_IMAGES_PER_POST = 4
 _PROFILES_PER_CALL = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 MAX_HANDLES = 100_000
+#: Seconds a closing connection waits for the relay's close frame. A relay with a backlog is still sending, and
+#: the client has stopped reading it (its queue is full: that is what bounds memory), so the relay's answer is
+#: never read and the default 10 s would be waited in full after every batch that lags.
+_CLOSE_TIMEOUT = 0.2
 
 
 @dataclass
@@ -170,7 +174,8 @@ def read_batch(jetstream: str, cdn: str, cursor: int | None, batch: int, idle_s:
         f"&cursor={cursor}" if cursor is not None else "")
     out, messages = Batch(cursor=cursor), 0
     try:
-        with connect(f"{jetstream.rstrip('/')}/subscribe?{query}", max_size=MAX_MESSAGE, open_timeout=15) as socket:
+        with connect(f"{jetstream.rstrip('/')}/subscribe?{query}", max_size=MAX_MESSAGE, open_timeout=15,
+                     close_timeout=_CLOSE_TIMEOUT) as socket:
             while len(out.leads) + _MAX_IMAGES_PER_POST <= max(batch, _MAX_IMAGES_PER_POST) \
                     and messages < MAX_MESSAGES_PER_BATCH:
                 try:

@@ -3,7 +3,7 @@
 Reading the relay and crawling a batch's images are mostly waiting (on the network, on the crawl process
 starting); detection is the cores' work. So a fetching thread reads a batch from the saved cursor, stores its
 leads and the cursor with a new scan (`bluesky.commit_batch`, one transaction) and crawls it, while the main
-thread detects the batch before it and finishes that scan. The hand-over holds one crawled batch: when
+thread detects the batch before it and finishes that scan. One batch is crawled ahead, never more: when
 detection falls behind, the fetching thread waits with the websocket closed, so the relay keeps the backlog,
 the cursor lags and memory stays bounded, as before.
 
@@ -107,11 +107,10 @@ def _crawl(ws: Workspace, store: Store, scan_id: int) -> Crawled:
 
 
 def _hand_over(handover: queue.Queue, item: object, stop: threading.Event) -> bool:
-    """Wait until the main thread takes `item` (False when it stopped first)."""
-    while not stop.is_set():
-        try:
-            handover.put(item, timeout=0.5)
+    """Give `item` to the main thread and wait until it takes it (False when it stopped first): the next batch is
+    read only then, so one batch is crawled ahead of the one detected, never more."""
+    handover.put(item)  # never blocks: the one before was taken
+    while not stop.wait(0.05):
+        if handover.empty():
             return True
-        except queue.Full:
-            continue
     return False

@@ -356,16 +356,19 @@ def render(part: dict) -> list[str]:
               f"{part['copy_every']} a copy of one of {part['works']} registered works, each image's bytes unique); "
               f"the real watcher reads it in batches of {part['batch']}, crawls the images from a loopback CDN and "
               f"detects them with {part['workers']} workers, embedder {part['embedder']}. Lags are from the post's "
-              "time to its image detected, of the posts analysed by the end (1 s resolution)."), "",
+              "time to its image detected, of the posts analysed by the end (1 s resolution). CPU per analysed "
+              "post: the user and system seconds of the watcher and every process it started (crawls, detection "
+              "workers), start-up included, over the posts analysed: on shared cores, fairer than posts/s."), "",
              ("| offered posts/s | published | analysed | analysed/s | backlog when publishing ended | lag p50 / p95 "
-              "/ max (s) | match lag p50 / p95 (s) | copies matched | false matches | load average before / after |"),
-             "|---|---|---|---|---|---|---|---|---|---|"]
+              "/ max (s) | match lag p50 / p95 (s) | copies matched | false matches | CPU per analysed post (ms) | "
+              "load average before / after |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in part["keep_up"]:
         lines.append(f"| {row['rate']:g} | {row['published']} | {row['analysed']} | {row['analysed_per_s']} | "
                      f"{row['backlog_when_publishing_ended']} | {row['lag_s']['p50']} / {row['lag_s']['p95']} / "
                      f"{row['lag_s']['max']} | {row['match_lag_s']['p50']} / {row['match_lag_s']['p95']} | "
                      f"{row['copies_matched']} of {row['copies_posted']} | {row['false_matches']} | "
-                     f"{row['load_before']:.1f} / {row['load_after']:.1f} |")
+                     f"{row.get('cpu_ms_per_post', '-')} | {row['load_before']:.1f} / {row['load_after']:.1f} |")
     lines.append("")
     if part.get("yield"):
         lines += discovery_yield.render(part["yield"])

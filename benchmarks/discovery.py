@@ -241,7 +241,7 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
                 own = _rss_kb(child.pid)
                 tree = own + sum(_rss_kb(c) for c in _children(child.pid))
                 samples.append({"t": round(now - started, 1), "rss_mb": round(own / 1024, 1),
-                                "tree_mb": round(tree / 1024, 1)})
+                                "tree_mb": round(tree / 1024, 1), "scans_finished": _finished_scans(db)})
             done, publish_end = _detected(db), stream.publish_end()
             if publish_end is not None and now >= publish_end:
                 if backlog_at_end is None:
@@ -285,6 +285,14 @@ def stages(db: Path) -> dict:
                 for key, value in values.items():
                     into[key] = round(into.get(key, 0) + value, 1)
     return {"step_seconds": steps, "detect_stage_seconds": detect, "cascade_exits": exits}
+
+
+def _finished_scans(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=30) as conn:
+            return conn.execute("SELECT count(*) FROM scans WHERE status = 'finished'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def _detected(db: Path) -> int:
@@ -335,8 +343,12 @@ def run(photos: Path, workdir: Path, rates: list[float], seconds: float, memory_
         build(workdir / "memory" / "home", photos, seed)
         memory = watch(workdir / "memory" / "home", Stream(memory_rate, memory_seconds, copy_every, pool, copies),
                        batch, 0, sample_rss=True)
-        rss = [s["rss_mb"] for s in memory["rss_samples"]]
-        settled = rss[len(rss) // 5:] or rss  # after the first fifth: imports and the first batch
+        samples = memory["rss_samples"]
+        rss = [s["rss_mb"] for s in samples]
+        # Warm-up: the imports, and the first batch's finish, whose first collectability assessment grows the RSS by
+        # some 10 MB of native buffers, once (it stays flat when called again). Settled: after the first fifth and
+        # the first finished batch.
+        settled = [s["rss_mb"] for s in samples[len(samples) // 5:] if s.get("scans_finished", 1) >= 1] or rss
         memory.update(rate=memory_rate, seconds=memory_seconds, rss_mb_first=settled[0] if settled else None,
                       rss_mb_last=settled[-1] if settled else None, rss_mb_max=max(rss) if rss else None,
                       tree_mb_max=max((s["tree_mb"] for s in memory["rss_samples"]), default=None),
@@ -384,7 +396,8 @@ def render(part: dict) -> list[str]:
     if memory:
         lines += [(f"Memory at {memory['rate']:g} posts/s offered for {memory['seconds']:g} s (the watcher falls "
                    f"behind and reads at its own pace; {memory['analysed']} analysed, the rest waits at the relay): "
-                   f"the watcher's RSS {memory['rss_mb_first']} MB after the first fifth of the run, "
+                   f"the watcher's RSS {memory['rss_mb_first']} MB after the first fifth of the run and its first "
+                   "finished batch (the warm-up), "
                    f"{memory['rss_mb_last']} MB at the end ({memory['rss_growth']:+.1%}), at most "
                    f"{memory['rss_mb_max']} MB; with its crawler and detection processes at most "
                    f"{memory['tree_mb_max']} MB. Load average at the end: {part['load_after_memory']:.1f}."), ""]

@@ -40,7 +40,7 @@ def bluesky(
     (the images through the crawler, then detection); run it as a service (contrib/copyhound-watch-bluesky.service)."""
     from detector.sources import SourceError
     from detector.sources.bluesky import Handles, read_batch
-    from detector.sources.watching import watch
+    from detector.watch import watch
 
     ws, settings, store = open_parts(home)
     handles = Handles(appview, allow_private)

@@ -8,7 +8,7 @@ import shutil
 from support import registered_home
 
 from detector.detect import KeptDetector
-from detector.sources.watching import unfinished_scans
+from detector.watch import unfinished_scans
 from detector.workspace import open_workspace
 from detector.workspace.store import Store, open_store
 from index.persist import manifest_path

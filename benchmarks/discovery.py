@@ -352,7 +352,8 @@ def run(photos: Path, workdir: Path, rates: list[float], seconds: float, memory_
         memory.update(rate=memory_rate, seconds=memory_seconds, rss_mb_first=settled[0] if settled else None,
                       rss_mb_last=settled[-1] if settled else None, rss_mb_max=max(rss) if rss else None,
                       tree_mb_max=max((s["tree_mb"] for s in memory["rss_samples"]), default=None),
-                      rss_growth=round(settled[-1] / settled[0] - 1, 3) if settled else None)
+                      rss_growth=round(settled[-1] / settled[0] - 1, 3) if settled else None,
+                      rss_settled_samples=len(settled))
         part["memory"] = memory
         part["load_after_memory"] = os.getloadavg()[0]
     return part
@@ -398,7 +399,8 @@ def render(part: dict) -> list[str]:
                    f"behind and reads at its own pace; {memory['analysed']} analysed, the rest waits at the relay): "
                    f"the watcher's RSS {memory['rss_mb_first']} MB after the first fifth of the run and its first "
                    "finished batch (the warm-up), "
-                   f"{memory['rss_mb_last']} MB at the end ({memory['rss_growth']:+.1%}), at most "
+                   f"{memory['rss_mb_last']} MB at the end ({memory['rss_growth']:+.1%}, over "
+                   f"{memory.get('rss_settled_samples', '?')} samples 5 s apart), at most "
                    f"{memory['rss_mb_max']} MB; with its crawler and detection processes at most "
                    f"{memory['tree_mb_max']} MB. Load average at the end: {part['load_after_memory']:.1f}."), ""]
     return lines

@@ -129,6 +129,26 @@ class LicensedUses:
         return self.patterns[owner_id] + self.licensed.get(asset["id"], [])
 
 
+class KeptDetector:
+    """One detector kept by a long-lived process (a watcher, a distributed worker) across its detection runs, loaded
+    again when the index files change (works registered or removed): the indexes are not read for every run."""
+
+    def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None):
+        self.ws, self.store, self.settings, self.embedder = ws, store, settings, embedder
+        self.detector: Detector | None = None
+        self.stamp: tuple | None = None
+
+    def now(self) -> Detector:
+        stamp = catalogue.version_stamp(self.ws)  # taken first: a change while loading shows on the next call
+        if self.detector is None or stamp != self.stamp:
+            if self.detector is not None:
+                log.info("the index files changed: loading them again")
+            self.detector = None  # the old indexes go before the new ones load
+            self.detector = Detector(self.ws, self.store, self.settings, self.embedder)
+            self.stamp = stamp
+        return self.detector
+
+
 class Detector:
     """Holds the registered works' indexes and cached features for one detection run (in a distributed worker:
     until the index files change)."""

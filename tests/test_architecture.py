@@ -122,7 +122,7 @@ LAYERS = (
     ("evidence", {"evidence"}),
     ("licensing", {"licensing"}),
     ("enforcement", {"enforcement", "collectability"}),
-    ("operations", {"scan", "status", "tokens", "demo", "demo_site"}),
+    ("operations", {"scan", "watch", "status", "tokens", "demo", "demo_site"}),
     ("edges", {"cli", "web"}),
 )
 LAYER_OF = {room: rank for rank, (_, rooms) in enumerate(LAYERS) for room in rooms}

@@ -6,6 +6,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +105,25 @@ def test_registering_with_two_workers_stores_what_one_process_stores(tmp_path, w
                                        store.asset_features(a["id"], "orb")) for a in store.assets()})
         store.close()
     assert stored[0] == stored[1] and len(stored[0]) == len(image_paths([works_dir], False))
+
+
+def test_workers_end_with_the_process_that_forked_them(tmp_path):
+    """A scan killed with SIGKILL mid-detection leaves no idle worker behind holding its open files (the
+    workspace's scan lock among them)."""
+    script = tmp_path / "pool.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from detector.parallel import _pool\n"
+        "with _pool(2) as pool:\n"
+        "    print(*{pool.submit(os.getpid).result() for _ in range(20)}, flush=True)\n"
+        "    time.sleep(600)\n", encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert workers and parent.pid not in workers
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)

@@ -93,7 +93,7 @@ def test_three_workers_find_what_one_process_finds(home, workers, in_process):
 
 
 def test_a_worker_killed_mid_task_loses_nothing_and_records_nothing_twice(home, workers, in_process):
-    workers.start(3)
+    workers.start(2)  # one to kill, one to take over its task
     scan = _scan(home)
     _wait_for(lambda: 0 < _pending(home) < CANDIDATES and workers.busy() is not None,
               "a worker busy after the first results")
@@ -109,7 +109,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_records_nothing_twice(home, 
 
 
 def test_a_killed_scan_is_resumed_with_the_same_result(home, workers, in_process):
-    workers.start(2)
+    workers.start(1)  # the scan is what is killed here: one worker does
     scan = _scan(home)
     _wait_for(lambda: _pending(home) < CANDIDATES, "the first results")
     scan.kill()
@@ -125,17 +125,19 @@ def test_a_killed_scan_is_resumed_with_the_same_result(home, workers, in_process
 
 #: Works registered only once the workers run.
 LATE = ["chelsea.jpg", "rocket.jpg"]
+#: The demo site's copies of LATE (resized, captioned) and of a work registered from the start (cropped: coffee.jpg).
+SEEN = ["captioned.jpg", "cropped.jpg", "resized.jpg"]
 
 
 @pytest.fixture
 def early_home(tmp_path, redis_client, redis_url, demo_images):
-    """A workspace with every demo work but LATE registered, and the demo site's images as candidates."""
+    """A workspace with every demo work but LATE registered, and SEEN as candidates."""
     ws, _ = create_workspace(tmp_path / "early", config.Settings().with_embedder("none"))
     store = Store(ws.db_path)
     configure(ws.home, redis_url)
     works = [p for p in image_paths([demo_site.WORKS_DIR], False) if p.name not in LATE]
     register_files(ws, store, ws.settings(), None, works, WorkInfo("alice"), workers=1)
-    add_site_candidates(ws, store, demo_images)
+    add_site_candidates(ws, store, demo_images, names=SEEN)
     store.close()
     return ws.home
 
@@ -147,16 +149,29 @@ def test_workers_pick_up_works_registered_while_they_run(early_home, workers_for
     assert first.returncode == 0, first.stderr + workers.log_text()
     ws = open_workspace(early_home)
     store = Store(ws.db_path)
-    assert set(LATE).isdisjoint(m["asset_filename"] for m in store.matches())
+    assert {m["asset_filename"] for m in store.matches()} == {"coffee.jpg"}  # the works it had, not LATE
 
     register_files(ws, store, ws.settings(), None, [demo_site.WORKS_DIR / name for name in LATE],
                    WorkInfo("alice"), workers=1)
-    add_site_candidates(ws, store, demo_images)
+    add_site_candidates(ws, store, demo_images, names=SEEN)
     second = run("scan", "--distributed", "--no-crawl", home=early_home)
     assert second.returncode == 0, second.stderr + workers.log_text()
     assert set(LATE) <= {m["asset_filename"] for m in store.matches()}
     assert "the index files changed: loading them again" in workers.log_text()
     store.close()
+
+
+@pytest.fixture
+def crawl_home(registered_template, demo_images, tmp_path, redis_client, redis_url) -> Path:
+    """A copy of the registered workspace on the session's Redis, with one candidate of an earlier scan still
+    waiting (lake.jpg, not a copy), which a crawling scan sends to the workers too."""
+    home = shutil.copytree(registered_template, tmp_path / "ws")
+    configure(home, redis_url)
+    ws = open_workspace(home)
+    store = Store(ws.db_path)
+    add_site_candidates(ws, store, demo_images, names=["lake.jpg"])
+    store.close()
+    return home
 
 
 @pytest.fixture
@@ -181,15 +196,17 @@ def _crawled(home, site: str) -> dict[str, str]:
         store.close()
 
 
-def test_two_crawlers_and_three_workers_find_what_one_machine_finds(home, workers, served_site):
+def test_two_crawlers_and_three_workers_find_what_one_machine_finds(crawl_home, workers_for, served_site):
+    home = crawl_home
     _crawl_settings(home, "0.0")
+    workers = workers_for(home)
     workers.start(3)
     done = run("scan", "--distributed", "--crawlers", "2", "--site", served_site, "--allow-private",
                "--format", "json", home=home)
     assert done.returncode == 0, done.stderr + workers.log_text()
     summary = json.loads(done.stdout)
     assert _crawled(home, served_site) == demo_site.EXPECTED
-    assert summary["detect"]["distributed"]["candidates_sent"] == CANDIDATES + summary["crawl"]["candidates_added"]
+    assert summary["detect"]["distributed"]["candidates_sent"] == 1 + summary["crawl"]["candidates_added"]
     _recorded_once(home)
 
 
@@ -200,9 +217,12 @@ def _crawler_children(scan: subprocess.Popen) -> list[int]:
     return [int(pid) for pid in children if b"crawlers" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
-def test_a_crawler_and_a_worker_killed_mid_scan_lose_nothing_and_record_nothing_twice(home, workers, served_site):
+def test_a_crawler_and_a_worker_killed_mid_scan_lose_nothing_and_record_nothing_twice(crawl_home, workers_for,
+                                                                                       served_site):
+    home = crawl_home
     _crawl_settings(home, "0.3")  # slow enough that both are still at work when they are killed
-    workers.start(3)
+    workers = workers_for(home)
+    workers.start(2)  # one to kill, one to take over its task
     scan = subprocess.Popen(cli("scan", "--distributed", "--crawlers", "2", "--site", served_site, "--allow-private",
                                 "--format", "json", "--home", str(home)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

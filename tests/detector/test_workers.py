@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -37,38 +38,38 @@ def _results(store) -> dict:
             for m in store.matches()}
 
 
-def _detect(ws, store, site, works_dir, embedder=None, **run):
-    register_files(ws, store, ws.settings(), embedder, image_paths([works_dir], False), WorkInfo("alice"))
+def _detect(ws, store, site, **run):
+    """Detect the site's images in a workspace with every demo work registered."""
     _candidates(ws, store, site)
-    summary = Detector(ws, store, ws.settings(), embedder).run(**run)
-    return summary
+    return Detector(ws, store, ws.settings(), None).run(**run)
 
 
-@pytest.fixture
-def one_process(tmp_path_factory, works_dir, site):
-    from detector import config
-    from detector.workspace import create_workspace
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, registered_template, site) -> dict:
+    """What detecting in this process alone finds (the reference, computed once for the module)."""
+    from detector.workspace import open_workspace
     from detector.workspace.store import Store
 
-    ws, _ = create_workspace(tmp_path_factory.mktemp("one") / "ws", config.Settings().with_embedder("none"))
+    ws = open_workspace(shutil.copytree(registered_template, tmp_path_factory.mktemp("one") / "ws"))
     store = Store(ws.db_path)
-    _detect(ws, store, site, works_dir, workers=1)
-    yield _results(store)
+    _detect(ws, store, site, workers=1)
+    results = _results(store)
     store.close()
+    return results
 
 
 @pytest.mark.slow
-def test_two_workers_find_the_same_matches_with_the_same_scores(workspace, works_dir, site, one_process):
-    ws, store = workspace
-    summary = _detect(ws, store, site, works_dir, workers=2)
+def test_two_workers_find_the_same_matches_with_the_same_scores(registered, site, one_process):
+    ws, store = registered
+    summary = _detect(ws, store, site, workers=2)
     assert _results(store) == one_process
     assert {Path(url).name: work for url, work in one_process} == demo_site.EXPECTED
     assert summary.candidates == len(demo_site.EXPECTED) + len(demo_site.OTHERS)
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_run_loses_no_candidate_and_records_none_twice(workspace, works_dir, site, one_process):
-    ws, store = workspace
+def test_a_worker_killed_mid_run_loses_no_candidate_and_records_none_twice(registered, site, one_process):
+    ws, store = registered
     killed = []
 
     def kill_a_worker(_done: int) -> None:
@@ -77,7 +78,7 @@ def test_a_worker_killed_mid_run_loses_no_candidate_and_records_none_twice(works
             os.kill(workers[0].pid, signal.SIGKILL)
             killed.append(workers[0].pid)
 
-    summary = _detect(ws, store, site, works_dir, workers=2, progress=kill_a_worker)
+    summary = _detect(ws, store, site, workers=2, progress=kill_a_worker)
     assert killed  # the run really lost a worker
     assert store.candidates("state = 'new'") == []
     assert summary.candidates == len(demo_site.EXPECTED) + len(demo_site.OTHERS)

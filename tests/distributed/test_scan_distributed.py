@@ -162,16 +162,10 @@ def test_workers_pick_up_works_registered_while_they_run(early_home, workers_for
 
 
 @pytest.fixture
-def crawl_home(registered_template, demo_images, tmp_path, redis_client, redis_url) -> Path:
-    """A copy of the registered workspace on the session's Redis, with one candidate of an earlier scan still
-    waiting (lake.jpg, not a copy), which a crawling scan sends to the workers too."""
-    home = shutil.copytree(registered_template, tmp_path / "ws")
-    configure(home, redis_url)
-    ws = open_workspace(home)
-    store = Store(ws.db_path)
-    add_site_candidates(ws, store, demo_images, names=["lake.jpg"])
-    store.close()
-    return home
+def crawl_home(home_with) -> Path:
+    """The registered workspace with one candidate of an earlier scan still waiting (lake.jpg, not a copy),
+    which a crawling scan sends to the workers too."""
+    return home_with(["lake.jpg"])
 
 
 @pytest.fixture

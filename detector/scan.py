@@ -48,7 +48,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
              targets: list[Target], resume: bool = False, crawl: bool = True,
              progress: Callable[..., None] = lambda stage, n, total, detail="": None,
              workers: int | None = None, distributed: bool = False, crawlers: int = 1,
-             sources: Sequence[Source] = (), warcs: Sequence[Path] = ()) -> dict:
+             sources: Sequence[Source] = (), warcs: Sequence[Path] = (), reanalyse: bool = False) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
@@ -59,7 +59,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     `crawlers` processes sharing the scan's frontier in Redis, which `copyhound crawler` processes on
     other machines may join. `sources` (detector.sources) run first; their new leads are crawled with the
     targets, and each candidate keeps the lead that brought it. `warcs`: read these WARC files instead of
-    crawling (offline: nothing is fetched, no screenshots are taken).
+    crawling (offline: nothing is fetched, no screenshots are taken). `reanalyse`: forget the non-copy
+    analyses kept from earlier scans (detector.reuse) and analyse every content afresh.
     """
     with ws.lock("scan"):
         dispatcher = None
@@ -123,8 +124,10 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
             if dispatcher is None:
-                summary["detect"] = _detect_here(ws, store, settings, embedder, progress, workers)
+                summary["detect"] = _detect_here(ws, store, settings, embedder, progress, workers, reanalyse)
             else:
+                if reanalyse:  # the workers find nothing kept, and keep what they analyse now
+                    store.forget_non_copies()
                 summary["detect"] = _detect_distributed(dispatcher, store, embedder, since, progress)
             seconds["detect"] = time.perf_counter() - clock
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()
@@ -158,7 +161,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
 
 
 def _detect_here(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
-                 progress: Callable[..., None], workers: int | None) -> dict:
+                 progress: Callable[..., None], workers: int | None, reanalyse: bool = False) -> dict:
     """Detect in this process (and processes forked from it)."""
     detector = Detector(ws, store, settings, embedder, progress=progress)
     pending = store.count_pending()
@@ -170,7 +173,7 @@ def _detect_here(ws: Workspace, store: Store, settings: Settings, embedder: Embe
         progress("detect", done, pending)
 
     workers = settings.detect.workers if workers is None else workers
-    return detector.run(progress=advance, workers=workers or default_workers()).as_dict()
+    return detector.run(progress=advance, workers=workers or default_workers(), reanalyse=reanalyse).as_dict()
 
 
 def _detect_distributed(dispatcher: Dispatcher, store: Store, embedder: Embedder | None, since: str,

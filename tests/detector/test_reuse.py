@@ -3,11 +3,13 @@ settings or the software change; copies are analysed again every time. Real demo
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from support import invoke_cli
 
 from detector import demo_site
 from detector.detect import Analysis, Detector, DetectSummary
@@ -65,6 +67,12 @@ def test_a_rescan_reuses_non_copy_analyses_and_analyses_copies_again(any_workspa
         assert sightings[name]["credentials"] == {}
     assert sightings[COPY]["detection"]["exit"] in ("screen", "full")
     assert store.matches()[0]["sightings"] == 2
+    listed = invoke_cli("candidates", str(rescan), "--format", "json", home=ws.home)
+    assert listed.returncode == 0, listed.stderr
+    stops = {Path(r["image_url"]).name: r["stopped"] for r in json.loads(listed.stdout)}
+    assert stops[COPY] == sightings[COPY]["detection"]["exit"]
+    assert stops[UNRELATED[0]] == (f"reused: copied nothing when analysed at {analysed[UNRELATED[0]]['detected_at']} "
+                                   f"({analysed[UNRELATED[0]]['detection']['exit']})")
 
     # Only the unrelated images: nothing is decoded, screened or searched; only the lookup's clock runs.
     _, third = _scan(ws, store, site, UNRELATED)

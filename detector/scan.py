@@ -94,6 +94,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
         status = "finished"
         try:
             since = utc_now()
+            if reanalyse:  # before the crawl: distributed workers detect what it captures as it goes
+                store.forget_non_copies()
             if warcs and previous is None:
                 clock = time.perf_counter()
                 progress("crawl", 0, None, "reading WARC files")
@@ -126,8 +128,6 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
             if dispatcher is None:
                 summary["detect"] = _detect_here(ws, store, settings, embedder, progress, workers, reanalyse)
             else:
-                if reanalyse:  # the workers find nothing kept, and keep what they analyse now
-                    store.forget_non_copies()
                 summary["detect"] = _detect_distributed(dispatcher, store, embedder, since, progress)
             seconds["detect"] = time.perf_counter() - clock
             summary["followup"] = follow_up(store, scan_id, settings.enforcement.unreachable_limit).as_dict()

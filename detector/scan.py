@@ -57,7 +57,7 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
              progress: Callable[..., None] = lambda stage, n, total, detail="": None,
              workers: int | None = None, distributed: bool = False, crawlers: int = 1,
              sources: Sequence[Source] = (), warcs: Sequence[Path] = (), scan_id: int | None = None,
-             crawled: Crawled | None = None, detector: Detector | None = None) -> dict:
+             crawled: Crawled | None = None, detector: Detector | None = None, reanalyse: bool = False) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
@@ -70,7 +70,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     targets, and each candidate keeps the lead that brought it. `warcs`: read these WARC files instead of
     crawling (offline: nothing is fetched, no screenshots are taken). `scan_id` (with `resume`): continue this
     scan, not the newest unfinished one; `crawled`: its crawl already ran (the watcher crawls a batch while the
-    one before is detected). `detector`: a loaded detector to use (a long-lived process keeps one).
+    one before is detected). `detector`: a loaded detector to use (a long-lived process keeps one). `reanalyse`:
+    forget the non-copy analyses kept from earlier scans (detector.reuse) and analyse every content afresh.
     """
     with ws.lock("scan"):
         dispatcher = None
@@ -104,6 +105,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
         status = "finished"
         try:
             since = utc_now()
+            if reanalyse:  # before the crawl: distributed workers detect what it captures as it goes
+                store.forget_non_copies()
             if warcs and previous is None:
                 clock = time.perf_counter()
                 progress("crawl", 0, None, "reading WARC files")
@@ -137,7 +140,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
             if dispatcher is None:
-                summary["detect"] = _detect_here(ws, store, settings, embedder, progress, workers, detector)
+                summary["detect"] = _detect_here(ws, store, settings, embedder, progress, workers, detector,
+                                                 reanalyse)
             else:
                 summary["detect"] = _detect_distributed(dispatcher, store, embedder, since, progress)
             seconds["detect"] = time.perf_counter() - clock
@@ -172,7 +176,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
 
 
 def _detect_here(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
-                 progress: Callable[..., None], workers: int | None, detector: Detector | None) -> dict:
+                 progress: Callable[..., None], workers: int | None, detector: Detector | None,
+                 reanalyse: bool = False) -> dict:
     """Detect in this process (and processes forked from it)."""
     detector = detector or Detector(ws, store, settings, embedder, progress=progress)
     pending = store.count_pending()
@@ -184,7 +189,7 @@ def _detect_here(ws: Workspace, store: Store, settings: Settings, embedder: Embe
         progress("detect", done, pending)
 
     workers = settings.detect.workers if workers is None else workers
-    return detector.run(progress=advance, workers=workers or default_workers()).as_dict()
+    return detector.run(progress=advance, workers=workers or default_workers(), reanalyse=reanalyse).as_dict()
 
 
 def _detect_distributed(dispatcher: Dispatcher, store: Store, embedder: Embedder | None, since: str,

@@ -118,7 +118,7 @@ LAYERS = (
     ("provenance", {"provenance"}),
     ("detection", {"parallel", "catalogue", "shortlist", "geometry", "correlation", "verify", "align", "cascade",
                    "common", "decide", "detect", "register", "reindex", "followup", "screenshots", "crawl", "sources",
-                   "negatives", "distributed"}),
+                   "negatives", "distributed", "reuse"}),
     ("evidence", {"evidence"}),
     ("licensing", {"licensing"}),
     ("enforcement", {"enforcement", "collectability"}),

@@ -63,7 +63,8 @@ def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> in
     if deliveries > limit:
         return park(detector.store, candidate_ids, deliveries - 1, limit)
     try:
-        analysis = detector.analyse_content(sha256, name)
+        # a content analysed as a non-copy before, under this detector's key, is not decoded again (detector.reuse)
+        analysis = detector.reusable([sha256]).get(sha256) or detector.analyse_content(sha256, name)
     except SoftTimeLimitExceeded:
         limit = detector.settings.distributed.task_time_limit
         detail = f"detection took longer than {limit} s (distributed.task_time_limit)"

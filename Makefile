@@ -24,9 +24,10 @@ demo: $(STAMP) system-deps
 	$(BIN)/copyhound demo
 
 # The suite runs on one pytest-xdist worker per core (at most 8; TEST_WORKERS=N picks), each module's tests
-# in one worker so its fixtures are built once (tests/conftest.py groups them).
+# in one worker so its fixtures are built once (tests/conftest.py groups them). Each worker's FAISS (OpenMP)
+# and OpenCV use one thread: with a worker per core, their idle pool threads only spin on the other's core.
 TEST_WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist loadscope
+PYTEST := OMP_NUM_THREADS=1 OPENCV_FOR_THREADS_NUM=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist loadscope
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .

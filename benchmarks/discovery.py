@@ -194,6 +194,21 @@ def _children(pid: int) -> list[int]:
     return found + [g for c in found for g in _children(c)]
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` and of its children it has waited for."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of the watcher and everything it started: the children gone (waited for) and those alive."""
+    return _cpu_s(pid) + sum(_cpu_s(c) for c in _children(pid))
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -218,6 +233,7 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
     samples = []
     db = home / "copyhound.db"
     backlog_at_end = None
+    cpu_s = 0.0
     try:
         while child.poll() is None:
             now = time.time()
@@ -225,15 +241,17 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
                 own = _rss_kb(child.pid)
                 tree = own + sum(_rss_kb(c) for c in _children(child.pid))
                 samples.append({"t": round(now - started, 1), "rss_mb": round(own / 1024, 1),
-                                "tree_mb": round(tree / 1024, 1)})
+                                "tree_mb": round(tree / 1024, 1), "scans_finished": _finished_scans(db)})
             done, publish_end = _detected(db), stream.publish_end()
             if publish_end is not None and now >= publish_end:
                 if backlog_at_end is None:
                     backlog_at_end = stream.total - done
                 if done >= stream.total or now >= publish_end + drain:
                     break
+            cpu_s = max(cpu_s, _tree_cpu_s(child.pid))
             time.sleep(5 if sample_rss else 1)
     finally:
+        cpu_s = max(cpu_s, _tree_cpu_s(child.pid))
         os.killpg(child.pid, signal.SIGTERM)
         try:
             child.wait(timeout=60)
@@ -247,7 +265,10 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
         log.close()
         relay.shutdown()
         cdn.shutdown()
-    return {**_lags(db, stream), "published": stream.total, "backlog_when_publishing_ended": backlog_at_end,
+    lags = _lags(db, stream)
+    return {**lags, "cpu_s": round(cpu_s, 1),
+            "cpu_ms_per_post": round(1000 * cpu_s / lags["analysed"]) if lags["analysed"] else None,
+            "published": stream.total, "backlog_when_publishing_ended": backlog_at_end,
             "rss_samples": samples, "wall_s": round(time.time() - started, 1), **stages(db)}
 
 
@@ -264,6 +285,14 @@ def stages(db: Path) -> dict:
                 for key, value in values.items():
                     into[key] = round(into.get(key, 0) + value, 1)
     return {"step_seconds": steps, "detect_stage_seconds": detect, "cascade_exits": exits}
+
+
+def _finished_scans(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=30) as conn:
+            return conn.execute("SELECT count(*) FROM scans WHERE status = 'finished'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def _detected(db: Path) -> int:
@@ -314,12 +343,17 @@ def run(photos: Path, workdir: Path, rates: list[float], seconds: float, memory_
         build(workdir / "memory" / "home", photos, seed)
         memory = watch(workdir / "memory" / "home", Stream(memory_rate, memory_seconds, copy_every, pool, copies),
                        batch, 0, sample_rss=True)
-        rss = [s["rss_mb"] for s in memory["rss_samples"]]
-        settled = rss[len(rss) // 5:] or rss  # after the first fifth: imports and the first batch
+        samples = memory["rss_samples"]
+        rss = [s["rss_mb"] for s in samples]
+        # Warm-up: the imports, and the first batch's finish, whose first collectability assessment grows the RSS by
+        # some 10 MB of native buffers, once (it stays flat when called again). Settled: after the first fifth and
+        # the first finished batch.
+        settled = [s["rss_mb"] for s in samples[len(samples) // 5:] if s.get("scans_finished", 1) >= 1] or rss
         memory.update(rate=memory_rate, seconds=memory_seconds, rss_mb_first=settled[0] if settled else None,
                       rss_mb_last=settled[-1] if settled else None, rss_mb_max=max(rss) if rss else None,
                       tree_mb_max=max((s["tree_mb"] for s in memory["rss_samples"]), default=None),
-                      rss_growth=round(settled[-1] / settled[0] - 1, 3) if settled else None)
+                      rss_growth=round(settled[-1] / settled[0] - 1, 3) if settled else None,
+                      rss_settled_samples=len(settled))
         part["memory"] = memory
         part["load_after_memory"] = os.getloadavg()[0]
     return part
@@ -335,16 +369,19 @@ def render(part: dict) -> list[str]:
               f"{part['copy_every']} a copy of one of {part['works']} registered works, each image's bytes unique); "
               f"the real watcher reads it in batches of {part['batch']}, crawls the images from a loopback CDN and "
               f"detects them with {part['workers']} workers, embedder {part['embedder']}. Lags are from the post's "
-              "time to its image detected, of the posts analysed by the end (1 s resolution)."), "",
+              "time to its image detected, of the posts analysed by the end (1 s resolution). CPU per analysed "
+              "post: the user and system seconds of the watcher and every process it started (crawls, detection "
+              "workers), start-up included, over the posts analysed: on shared cores, fairer than posts/s."), "",
              ("| offered posts/s | published | analysed | analysed/s | backlog when publishing ended | lag p50 / p95 "
-              "/ max (s) | match lag p50 / p95 (s) | copies matched | false matches | load average before / after |"),
-             "|---|---|---|---|---|---|---|---|---|---|"]
+              "/ max (s) | match lag p50 / p95 (s) | copies matched | false matches | CPU per analysed post (ms) | "
+              "load average before / after |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in part["keep_up"]:
         lines.append(f"| {row['rate']:g} | {row['published']} | {row['analysed']} | {row['analysed_per_s']} | "
                      f"{row['backlog_when_publishing_ended']} | {row['lag_s']['p50']} / {row['lag_s']['p95']} / "
                      f"{row['lag_s']['max']} | {row['match_lag_s']['p50']} / {row['match_lag_s']['p95']} | "
                      f"{row['copies_matched']} of {row['copies_posted']} | {row['false_matches']} | "
-                     f"{row['load_before']:.1f} / {row['load_after']:.1f} |")
+                     f"{row.get('cpu_ms_per_post', '-')} | {row['load_before']:.1f} / {row['load_after']:.1f} |")
     lines.append("")
     if part.get("yield"):
         lines += discovery_yield.render(part["yield"])
@@ -360,8 +397,10 @@ def render(part: dict) -> list[str]:
     if memory:
         lines += [(f"Memory at {memory['rate']:g} posts/s offered for {memory['seconds']:g} s (the watcher falls "
                    f"behind and reads at its own pace; {memory['analysed']} analysed, the rest waits at the relay): "
-                   f"the watcher's RSS {memory['rss_mb_first']} MB after the first fifth of the run, "
-                   f"{memory['rss_mb_last']} MB at the end ({memory['rss_growth']:+.1%}), at most "
+                   f"the watcher's RSS {memory['rss_mb_first']} MB after the first fifth of the run and its first "
+                   "finished batch (the warm-up), "
+                   f"{memory['rss_mb_last']} MB at the end ({memory['rss_growth']:+.1%}, over "
+                   f"{memory.get('rss_settled_samples', '?')} samples 5 s apart), at most "
                    f"{memory['rss_mb_max']} MB; with its crawler and detection processes at most "
                    f"{memory['tree_mb_max']} MB. Load average at the end: {part['load_after_memory']:.1f}."), ""]
     return lines

@@ -112,6 +112,20 @@ def version_stamp(ws: Workspace) -> tuple:
     return tuple(stamp)
 
 
+def content_stamp(ws: Workspace) -> dict[str, str | None]:
+    """What the index files hold, by the checksum each manifest records of its file (None: no file yet or an
+    unreadable manifest). The same manifests as `version_stamp`, read for their content rather than their
+    inode and time: it is equal on every machine that shares the files, and it changes whenever a work is
+    added, removed or fingerprinted again (each such save writes a new index and manifest)."""
+    stamp: dict[str, str | None] = {}
+    for name, path in _paths(ws).items():
+        try:
+            stamp[name] = read_manifest(path).get("sha256")
+        except IndexFileError:
+            stamp[name] = None
+    return stamp
+
+
 def set_threads(threads: int) -> None:
     """FAISS's OpenMP pool is process-wide; the edges set it once from `index.threads`."""
     faiss.omp_set_num_threads(max(1, threads))

@@ -65,7 +65,9 @@ def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: 
              crawlers: int = 1) -> DemoResult:
     """`distributed`: crawl in `crawlers` processes on the workspace's Redis frontier and detect in its
     `copyhound worker` processes (the workspace made beforehand with `init --redis`, docs/scale.md)."""
-    spec, note = choose_embedder_spec()
+    # --distributed detects with the workspace's own embedder (below): asking whether CLIP's weights are cached
+    # would import torch and open_clip, many seconds, for nothing.
+    spec, note = ("none", None) if distributed else choose_embedder_spec()
     # The demo site is our own server on loopback: no need to be slow and polite with it.
     local_crawl = replace(config.CrawlSettings(), download_delay=0.0, autothrottle=False)
     ws, _ = create_workspace(home, config.Settings(crawl=local_crawl).with_embedder(spec))
@@ -84,8 +86,11 @@ def run_demo(home: Path, progress=lambda stage, done, total: None, distributed: 
     site_root = build_site(ws.home / "demo-site")
     server, base_url = serve(site_root)
     try:
-        summary = run_scan(ws, store, settings, embedder, [target_from_site(base_url, allow_private=True)],
-                           progress=progress, distributed=distributed, crawlers=crawlers)
+        # Also without delay in a workspace made beforehand (`init --redis`, docs/scale.md), whose config.toml
+        # keeps the polite default of a second between requests: the demo site is still our own.
+        target = replace(target_from_site(base_url, allow_private=True), download_delay=local_crawl.download_delay)
+        summary = run_scan(ws, store, settings, embedder, [target], progress=progress, distributed=distributed,
+                           crawlers=crawlers)
     finally:
         server.shutdown()
     found, wrong = {}, []

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from detector import __version__, catalogue, common
+from detector import __version__, catalogue, common, reuse
 from detector.align import Aligner
 from detector.cascade import Gates, Passage, verify_copy
 from detector.cmi import rights_signal
@@ -89,13 +89,14 @@ class DetectSummary:
     seconds: Counter = field(default_factory=Counter)
     shortlist_sources: list[str] = field(default_factory=list)
     exits: Counter = field(default_factory=Counter)  # images per cascade exit ("screen", "full")
+    reused: int = 0  # images recorded as non-copies from an earlier analysis (detector.reuse), not decoded
 
     def as_dict(self) -> dict:
         return {
             "candidates": self.candidates, "images": self.images, "refused": dict(self.refused),
             "matches_new": self.matches_new, "matches_updated": self.matches_updated,
             "decisions": dict(self.decisions), "shortlist_sources": self.shortlist_sources,
-            "cascade_exits": dict(self.exits),
+            "cascade_exits": dict(self.exits), "reused": self.reused,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -129,6 +130,26 @@ class LicensedUses:
         return self.patterns[owner_id] + self.licensed.get(asset["id"], [])
 
 
+class KeptDetector:
+    """One detector kept by a long-lived process (a watcher, a distributed worker) across its detection runs, loaded
+    again when the index files change (works registered or removed): the indexes are not read for every run."""
+
+    def __init__(self, ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None):
+        self.ws, self.store, self.settings, self.embedder = ws, store, settings, embedder
+        self.detector: Detector | None = None
+        self.stamp: tuple | None = None
+
+    def now(self) -> Detector:
+        stamp = catalogue.version_stamp(self.ws)  # taken first: a change while loading shows on the next call
+        if self.detector is None or stamp != self.stamp:
+            if self.detector is not None:
+                log.info("the index files changed: loading them again")
+            self.detector = None  # the old indexes go before the new ones load
+            self.detector = Detector(self.ws, self.store, self.settings, self.embedder)
+            self.stamp = stamp
+        return self.detector
+
+
 class Detector:
     """Holds the registered works' indexes and cached features for one detection run (in a distributed worker:
     until the index files change)."""
@@ -141,6 +162,10 @@ class Detector:
         if self.kind not in FEATURE_KINDS:
             raise ConfigError(f"match.local_features {self.kind!r} is not known; use one of: {', '.join(FEATURE_KINDS)}.")
         catalogue.set_threads(settings.index.threads)
+        self.gates = Gates()
+        # Taken before the indexes load: a save meanwhile makes the key older than the works analysed against.
+        self.works_stamp = catalogue.content_stamp(ws)
+        self._key: tuple[Gates, str] | None = None
         # Only a sample of each work's descriptors stays in memory (in the shortlist index); full
         # features and grayscale copies are loaded when a work is shortlisted, and the most recent kept.
         self.indexes = catalogue.load(ws, store, embedder, settings.index, kind=self.kind,
@@ -153,7 +178,6 @@ class Detector:
         self.work_gray = lru_cache(maxsize=_WORK_CACHE)(self._work_gray)
         self.verifier = Verifier()
         self.aligner = Aligner()
-        self.gates = Gates()
         self.sources = shortlist_sources(embedder)
 
     def _work_features(self, asset_id: int) -> LocalFeatures | None:
@@ -255,9 +279,26 @@ class Detector:
             "software": f"copyhound {__version__}",
         }
 
+    @property
+    def detection_key(self) -> str:
+        """The key this detector's non-copy analyses hold under (detector.reuse); it follows `gates`."""
+        if self._key is None or self._key[0] != self.gates:
+            self._key = (self.gates, reuse.detection_key(self.works_stamp, self.settings, self.embedder, self.gates))
+        return self._key[1]
+
+    def reusable(self, sha256s: list[str]) -> dict[str, Analysis]:
+        """Of `sha256s`, the contents analysed as non-copies under this detector's key: the analysis each
+        sighting records instead of decoding it again."""
+        known = self.store.known_non_copies(sha256s, self.detection_key)
+        return {sha256: Analysis([], None, Counter(), {}, reuse.reused_exit(earlier))
+                for sha256, earlier in known.items()}
+
     def run(self, progress: Callable[[int], None] = lambda n: None, limit: int | None = None,
-            workers: int = 1) -> DetectSummary:
+            workers: int = 1, reanalyse: bool = False) -> DetectSummary:
         """Detect on every candidate still in state 'new' (from any scan).
+
+        Contents analysed as non-copies before under the same detection key are recorded from that analysis
+        without being decoded (detector.reuse), unless `reanalyse`; what was kept under other keys is forgotten.
 
         With `workers` > 1 and no embedder, images are analysed in that many processes forked from this one (they
         share its loaded indexes, copy-on-write); only this process writes to the store, one
@@ -271,7 +312,16 @@ class Detector:
         for candidate in pending:
             by_content[candidate["sha256"]].append(candidate)
         uses = LicensedUses(self.store)
-        contents = [(sha256, sightings[0]["image_url"]) for sha256, sightings in by_content.items()]
+        clock = time.perf_counter()
+        self.store.forget_non_copies(keep_key=None if reanalyse else self.detection_key)
+        known = {} if reanalyse else self.reusable(list(by_content))
+        summary.seconds["reuse_lookup"] += time.perf_counter() - clock
+        for sha256, analysis in known.items():
+            sightings = by_content[sha256]
+            self.record([c["id"] for c in sightings], analysis, uses, summary)
+            progress(len(sightings))
+        contents = [(sha256, sightings[0]["image_url"]) for sha256, sightings in by_content.items()
+                    if sha256 not in known]
         if self.embedder is not None and workers > 1:
             # torch's and onnxruntime's thread pools do not survive a fork (a forked worker hangs
             # in its first embedding), so with an embedder the images are analysed here.
@@ -290,7 +340,8 @@ class Detector:
         The one way results reach the store, in process or from a distributed worker. Idempotent per
         candidate: inside the write transaction only the sightings still 'new' are recorded, each
         claimed by a conditional update, so a task delivered twice records (and writes to the ledger)
-        once, and the second delivery records nothing.
+        once, and the second delivery records nothing. A fresh analysis that found nothing is kept for later
+        scans under this detector's key (detector.reuse).
         """
         copy_credentials = from_record(analysis.credentials)
         recorded = 0
@@ -301,18 +352,25 @@ class Detector:
                     recorded += self.store.claim_candidate(candidate["id"], "refused", refusal_reason=reason,
                                                            refusal_detail=detail, detected_at=utc_now())
                     continue
-                if not self.store.claim_candidate(candidate["id"], "detected", detected_at=utc_now()):
+                now = utc_now()
+                if not self.store.claim_candidate(candidate["id"], "detected", detected_at=now,
+                                                  detection=analysis.cascade):
                     continue
                 recorded += 1
                 self.store.set_candidate_credentials(candidate["id"], analysis.credentials)
                 for finding in analysis.findings:
                     self._record(candidate, finding, uses, summary, copy_credentials, analysis.rights)
+                if reuse.keepable(analysis):
+                    self.store.remember_non_copy(candidate["sha256"], self.detection_key, now,
+                                                 analysis.cascade["exit"])
         if recorded:
             summary.seconds.update(analysis.seconds)
             summary.candidates += recorded
             if analysis.refusal is None:
                 summary.images += 1
-                if analysis.cascade is not None:
+                if analysis.cascade is not None and analysis.cascade["exit"] == reuse.REUSED:
+                    summary.reused += 1
+                elif analysis.cascade is not None:
                     summary.exits[analysis.cascade["exit"]] += 1
             else:
                 summary.refused[analysis.refusal[0]] += 1

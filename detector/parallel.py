@@ -11,9 +11,12 @@ results that came back are yielded, none is recorded twice.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -26,6 +29,8 @@ import faiss
 from detector.errors import CopyhoundError
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 #: The detector the forked workers inherit (set just before the pool starts).
 _ANALYSER = None
@@ -52,11 +57,25 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     cv2.setNumThreads(1)
     faiss.omp_set_num_threads(1)
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             yield pool
     finally:
         cv2.setNumThreads(opencv)
         faiss.omp_set_num_threads(openmp)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when the process that forked it does (Linux). A forked worker holds copies of
+    its parent's open files, the workspace's scan lock among them: killed with SIGKILL, a scan or a watcher
+    would otherwise leave idle workers behind that keep the workspace locked for good."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # not Linux: no such call
+    if os.getppid() != parent:  # the parent died before the call: nothing would signal this worker
+        os._exit(1)
 
 
 def _analyse(sha256: str, name: str):

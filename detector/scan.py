@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +35,14 @@ from detector.workspace.store import Store, is_disk_full, utc_now
 from detector.workspace.store.sources import ARCHIVE_SOURCE
 
 
+@dataclass(frozen=True)
+class Crawled:
+    """A scan's crawl that already ran: its summary (the shape `detector.crawl.crawl` returns) and seconds."""
+
+    summary: dict
+    seconds: float
+
+
 def resumable_scan(store: Store) -> dict | None:
     for scan in store.scans(limit=5):
         if scan["status"] in ("running", "interrupted", "failed"):
@@ -48,7 +56,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
              targets: list[Target], resume: bool = False, crawl: bool = True,
              progress: Callable[..., None] = lambda stage, n, total, detail="": None,
              workers: int | None = None, distributed: bool = False, crawlers: int = 1,
-             sources: Sequence[Source] = (), warcs: Sequence[Path] = ()) -> dict:
+             sources: Sequence[Source] = (), warcs: Sequence[Path] = (), scan_id: int | None = None,
+             crawled: Crawled | None = None, detector: Detector | None = None, reanalyse: bool = False) -> dict:
     """Crawl and detect; returns the stored summary (pages, images, matches, errors, seconds per stage).
 
     `progress(stage, done, total, detail)` is called as the scan goes: during the crawl with the images
@@ -59,13 +68,16 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
     `crawlers` processes sharing the scan's frontier in Redis, which `copyhound crawler` processes on
     other machines may join. `sources` (detector.sources) run first; their new leads are crawled with the
     targets, and each candidate keeps the lead that brought it. `warcs`: read these WARC files instead of
-    crawling (offline: nothing is fetched, no screenshots are taken).
+    crawling (offline: nothing is fetched, no screenshots are taken). `scan_id` (with `resume`): continue this
+    scan, not the newest unfinished one; `crawled`: its crawl already ran (the watcher crawls a batch while the
+    one before is detected). `detector`: a loaded detector to use (a long-lived process keeps one). `reanalyse`:
+    forget the non-copy analyses kept from earlier scans (detector.reuse) and analyse every content afresh.
     """
     with ws.lock("scan"):
         dispatcher = None
         if distributed:  # refused before a scan is started when Redis does not answer
             dispatcher = Dispatcher(ws.home, store, settings)
-        previous = resumable_scan(store) if resume else None
+        previous = (store.scan(scan_id) if scan_id is not None else resumable_scan(store)) if resume else None
         gathered = Gathered()
         if previous is not None:
             scan_id, crawl = previous["id"], previous["options"]["crawl"]
@@ -93,6 +105,8 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
         status = "finished"
         try:
             since = utc_now()
+            if reanalyse:  # before the crawl: distributed workers detect what it captures as it goes
+                store.forget_non_copies()
             if warcs and previous is None:
                 clock = time.perf_counter()
                 progress("crawl", 0, None, "reading WARC files")
@@ -103,7 +117,9 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                     summary["crawl"] = dispatcher.read_warcs(scan_id, list(warcs), ARCHIVE_SOURCE, lambda done, total:
                                                              progress("crawl", done, total, "WARC files read"))
                 seconds["read_warcs"] = time.perf_counter() - clock
-            if crawl:
+            if crawl and crawled is not None:
+                summary["crawl"], seconds["crawl"] = crawled.summary, crawled.seconds
+            elif crawl:
                 clock = time.perf_counter()
                 progress("crawl", 0, None)
 
@@ -118,12 +134,14 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
                     summary["crawl"] = crawl_shared(ws.home, scan_id, targets, settings.distributed.redis_url,
                                                     processes=crawlers, tick=tick)
                 seconds["crawl"] = time.perf_counter() - clock
+            if crawl:
                 store.link_leads(scan_id)
                 adopt_lead_pages(store, scan_id)
                 _stop_if_disk_full(ws, scan_id, summary["crawl"])
             clock = time.perf_counter()
             if dispatcher is None:
-                summary["detect"] = _detect_here(ws, store, settings, embedder, progress, workers)
+                summary["detect"] = _detect_here(ws, store, settings, embedder, progress, workers, detector,
+                                                 reanalyse)
             else:
                 summary["detect"] = _detect_distributed(dispatcher, store, embedder, since, progress)
             seconds["detect"] = time.perf_counter() - clock
@@ -158,9 +176,10 @@ def run_scan(ws: Workspace, store: Store, settings: Settings, embedder: Embedder
 
 
 def _detect_here(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | None,
-                 progress: Callable[..., None], workers: int | None) -> dict:
+                 progress: Callable[..., None], workers: int | None, detector: Detector | None,
+                 reanalyse: bool = False) -> dict:
     """Detect in this process (and processes forked from it)."""
-    detector = Detector(ws, store, settings, embedder, progress=progress)
+    detector = detector or Detector(ws, store, settings, embedder, progress=progress)
     pending = store.count_pending()
     done = 0
 
@@ -170,7 +189,7 @@ def _detect_here(ws: Workspace, store: Store, settings: Settings, embedder: Embe
         progress("detect", done, pending)
 
     workers = settings.detect.workers if workers is None else workers
-    return detector.run(progress=advance, workers=workers or default_workers()).as_dict()
+    return detector.run(progress=advance, workers=workers or default_workers(), reanalyse=reanalyse).as_dict()
 
 
 def _detect_distributed(dispatcher: Dispatcher, store: Store, embedder: Embedder | None, since: str,

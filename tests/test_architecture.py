@@ -118,11 +118,11 @@ LAYERS = (
     ("provenance", {"provenance"}),
     ("detection", {"parallel", "catalogue", "shortlist", "geometry", "correlation", "verify", "align", "cascade",
                    "common", "decide", "detect", "register", "reindex", "followup", "screenshots", "crawl", "sources",
-                   "negatives", "distributed"}),
+                   "negatives", "distributed", "reuse"}),
     ("evidence", {"evidence"}),
     ("licensing", {"licensing"}),
     ("enforcement", {"enforcement", "collectability"}),
-    ("operations", {"scan", "status", "tokens", "demo", "demo_site"}),
+    ("operations", {"scan", "watch", "status", "tokens", "demo", "demo_site"}),
     ("edges", {"cli", "web"}),
 )
 LAYER_OF = {room: rank for rank, (_, rooms) in enumerate(LAYERS) for room in rooms}

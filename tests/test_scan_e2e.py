@@ -103,11 +103,21 @@ def test_scan_finds_every_copy_and_rescanning_adds_no_duplicates(scanned, scanne
     assert summary["crawl"]["pages_fetched"] >= len(demo_site.COPIES) + 1  # "/" and index.html may both count
     assert _found(home) == demo_site.EXPECTED  # and no unrelated photo, not even the same court
 
+    assert summary["detect"]["reused"] == 0
     again = invoke_cli("scan", "--site", base, "--allow-private", "--format", "json", home=home)
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["detect"]["matches_new"] == 0
+    detect = json.loads(again.stdout)["detect"]
+    assert detect["matches_new"] == 0
+    # The unrelated images were analysed as non-copies by the first scan: reused, not decoded; copies analysed again.
+    assert detect["reused"] == len(demo_site.OTHERS)
+    assert sum(detect["cascade_exits"].values()) == len(set(demo_site.EXPECTED))
     rows = json.loads(invoke_cli("matches", "--format", "json", home=home).stdout)
     assert len(rows) == len(demo_site.EXPECTED) and {r["sightings"] for r in rows} == {2}
+
+    fresh = invoke_cli("scan", "--site", base, "--allow-private", "--reanalyse", "--format", "json", home=home)
+    assert fresh.returncode == 0, fresh.stderr
+    detect = json.loads(fresh.stdout)["detect"]
+    assert detect["reused"] == 0 and sum(detect["cascade_exits"].values()) == detect["images"]
 
 
 @pytest.mark.slow

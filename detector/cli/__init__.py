@@ -7,7 +7,7 @@ completion and light commands start without loading what they do not use (torch,
 Celery); nothing below the CLI imports it, so these imports never close a circle."""
 
 # Each import registers its commands; the order is deliberate, so it is kept from being sorted.
-from detector.cli import works, index_cmds, scanning, sources, watch, worker, crawler, refused, matches, evidence, licensing, screenshots, provenance, enforcement, credits, casework, overview, settings, keys, backup, admin  # noqa: F401, I001
+from detector.cli import works, index_cmds, scanning, sources, watch, worker, crawler, refused, candidates, matches, evidence, licensing, screenshots, provenance, enforcement, credits, casework, overview, settings, keys, backup, admin  # noqa: F401, I001
 from detector.cli.common import app, main
 
 __all__ = ["app", "main"]

@@ -165,6 +165,17 @@ def open_parts(home: Path | None):
     return ws, ws.settings(), open_store(ws)
 
 
+def chosen_scan(store, scan_id: int | None) -> int:
+    """`scan_id` when that scan exists (NotFound names the command that lists scans), else the newest scan's."""
+    if scan_id is None:
+        newest = store.scans(limit=1)
+        if not newest:
+            raise UsageError("No scans yet; run `copyhound scan` first.")
+        return newest[0]["id"]
+    store.scan(scan_id)
+    return scan_id
+
+
 def embedder_of(settings: config.Settings):
     from detector.embedders import load_embedder
 

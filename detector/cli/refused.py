@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cli.common import Format, Home, app, check_format, console, open_parts
-from detector.errors import UsageError
+from detector.cli.common import Format, Home, app, check_format, chosen_scan, console, open_parts
 from detector.output import render
 
 
@@ -20,12 +19,7 @@ def refused(
     """List every URL a scan refused or could not fetch, with the reason (robots and caps included)."""
     check_format(fmt)
     _, _, store = open_parts(home)
-    if scan_id is None:
-        newest = store.scans(limit=1)
-        if not newest:
-            raise UsageError("No scans yet; run `copyhound scan` first.")
-        scan_id = newest[0]["id"]
-    store.scan(scan_id)  # NotFound names the command that lists scans
+    scan_id = chosen_scan(store, scan_id)
     rows = [{"reason": e["reason"], "url": e["url"], "page_url": e["page_url"], "detail": e["detail"]}
             for e in store.crawl_events(scan_id)]
     rows += [{"reason": c["refusal_reason"], "url": c["image_url"], "page_url": c["page_url"],

@@ -75,6 +75,7 @@ def _print_scan_summary(summary: dict, verbose: bool = False) -> None:
     rows = [
         {"what": "pages visited", "count": crawl.get("pages_fetched")},
         {"what": "images checked", "count": detect.get("images")},
+        {"what": "images known to copy nothing (not decoded again)", "count": detect.get("reused")},
         {"what": "copies found (new)", "count": detect.get("matches_new")},
         {"what": "copies seen again", "count": detect.get("matches_updated")},
     ]
@@ -137,6 +138,10 @@ def scan(
     crawlers: Annotated[int, typer.Option("--crawlers", min=1,
                                           help="With --distributed: crawler processes this machine runs on the "
                                                "shared frontier.")] = 1,
+    reanalyse: Annotated[bool, typer.Option(
+        "--reanalyse", help="Analyse every image afresh, even one an earlier scan found copying nothing with the "
+                            "same works, settings and software (those are otherwise recorded from that analysis, "
+                            "without decoding).")] = False,
     verbose: Verbose = False,
     home: Home = None,
 ) -> None:
@@ -161,7 +166,7 @@ def scan(
         progress = stage_progress(bar)
         summary = run_scan(ws, store, settings, embedder, targets, resume=resume, crawl=not no_crawl,
                            progress=progress, workers=workers, distributed=distributed,
-                           crawlers=crawlers, sources=sources, warcs=warc or [])
+                           crawlers=crawlers, sources=sources, warcs=warc or [], reanalyse=reanalyse)
     if settings.smtp.bounce_maildir:
         from detector.enforcement import bounces
 

@@ -38,28 +38,25 @@ def bluesky(
 ) -> None:
     """Read posts with images from Bluesky's Jetstream, resume from the saved cursor, and scan each batch
     (the images through the crawler, then detection); run it as a service (contrib/copyhound-watch-bluesky.service)."""
-    from detector.scan import resumable_scan, run_scan
     from detector.sources import SourceError
-    from detector.sources.bluesky import Handles, commit_batch, read_batch, saved_cursor
+    from detector.sources.bluesky import Handles, read_batch
+    from detector.watch import watch
 
     ws, settings, store = open_parts(home)
-    embedder = embedder_of(settings)
     handles = Handles(appview, allow_private)
-    while True:
-        if resumable_scan(store) is not None:  # a batch a killed watcher left: finish it first
-            _report(run_scan(ws, store, settings, embedder, [], resume=True))
-        try:
-            found = read_batch(jetstream, cdn, saved_cursor(store), batch, idle, allow_private, max_lag, handles)
-        except SourceError as e:
-            err.print(f"watch bluesky: {e}", highlight=False, markup=False)
-            raise typer.Exit(1) from None
-        scan_id = commit_batch(store, found, allow_private, cdn_delay)
-        if found.detail():
-            err.print(f"watch bluesky: {found.detail()}", highlight=False, markup=False)
-        if scan_id is not None:
-            _report(run_scan(ws, store, settings, embedder, [], resume=True))
-        if found.idle and stop_when_idle:
-            break
+
+    def read(cursor: int | None):
+        return read_batch(jetstream, cdn, cursor, batch, idle, allow_private, max_lag, handles)
+
+    def note(detail: str) -> None:
+        err.print(f"watch bluesky: {detail}", highlight=False, markup=False)
+
+    try:
+        watch(ws, store, settings, embedder_of(settings), read, allow_private, cdn_delay, stop_when_idle, _report,
+              note)
+    except SourceError as e:
+        note(str(e))
+        raise typer.Exit(1) from None
 
 
 def _report(summary: dict) -> None:

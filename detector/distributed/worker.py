@@ -18,9 +18,8 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-from detector import catalogue
 from detector.config import DistributedSettings
-from detector.detect import Analysis, Detector, DetectSummary, LicensedUses
+from detector.detect import Analysis, Detector, DetectSummary, KeptDetector, LicensedUses
 from detector.distributed import broker
 from detector.distributed.app import make_app
 from detector.embedders import load_embedder
@@ -36,25 +35,18 @@ class _Process:
     home: Path | None = None
     ws: Workspace | None = None
     store: Store | None = None
-    detector: Detector | None = None
-    stamp: tuple | None = None
-    embedder = None
+    kept: KeptDetector | None = None
 
     @classmethod
     def detector_now(cls) -> Detector:
         """The detector, loaded again first when the index files changed since it was loaded."""
-        if cls.ws is None:
+        if cls.kept is None:
             cls.ws = open_workspace(cls.home)
             cls.store = open_store(cls.ws)
-            spec = cls.ws.settings().embedder
-            cls.embedder = load_embedder(spec.spec, spec.batch_size, spec.threads)
-        stamp = catalogue.version_stamp(cls.ws)  # taken first: a change while loading shows on the next task
-        if cls.detector is None or stamp != cls.stamp:
-            if cls.detector is not None:
-                log.info("the index files changed: loading them again")
-            cls.detector = Detector(cls.ws, cls.store, cls.ws.settings(), cls.embedder)
-            cls.stamp = stamp
-        return cls.detector
+            settings = cls.ws.settings()
+            spec = settings.embedder
+            cls.kept = KeptDetector(cls.ws, cls.store, settings, load_embedder(spec.spec, spec.batch_size, spec.threads))
+        return cls.kept.now()
 
 
 def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> int:
@@ -71,7 +63,8 @@ def detect_content(task, sha256: str, name: str, candidate_ids: list[int]) -> in
     if deliveries > limit:
         return park(detector.store, candidate_ids, deliveries - 1, limit)
     try:
-        analysis = detector.analyse_content(sha256, name)
+        # a content analysed as a non-copy before, under this detector's key, is not decoded again (detector.reuse)
+        analysis = detector.reusable([sha256]).get(sha256) or detector.analyse_content(sha256, name)
     except SoftTimeLimitExceeded:
         limit = detector.settings.distributed.task_time_limit
         detail = f"detection took longer than {limit} s (distributed.task_time_limit)"

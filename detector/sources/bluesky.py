@@ -1,14 +1,16 @@
 """Bluesky, live: posts with images read from the public Jetstream websocket, one bounded batch at a time.
 
-`copyhound watch bluesky` (detector/cli/watch.py) loops: read up to a batch of image posts from the saved
-cursor, then, in one transaction, start a scan for them, store them as leads of the `bluesky` source and
-save the cursor; then crawl the images (the CDN, through the crawler with its SSRF guard and WARC
-capture) and detect, as `copyhound scan --resume` would. Killed anywhere, a restart first finishes the
-interrupted scan, then reads on from the saved cursor: no post is lost, none is analysed twice (Jetstream
-replays from the cursor; a post already led to is skipped).
+`copyhound watch bluesky` (its loop: detector/watch.py) reads up to a batch of image posts from the saved
+cursor, then, in one transaction, starts a scan for them, stores them as leads of the `bluesky` source and
+saves the cursor; then crawls the images (the CDN, through the crawler with its SSRF guard and WARC
+capture) and detects, as `copyhound scan --resume` would, the next batch being read and crawled while this
+one is detected. Killed anywhere, a restart first finishes the interrupted scans, then reads on from the
+saved cursor: no post is lost, none is analysed twice (Jetstream replays from the cursor; a post already
+led to is skipped).
 
-Memory stays bounded when detection falls behind: the websocket is closed while a batch is crawled and
-detected, so the relay keeps the backlog and the cursor lags; a batch holds at most `batch` leads, and
+Memory stays bounded when detection falls behind: the websocket is closed between batches, and no batch is
+read while one waits for detection, so the relay keeps the backlog and the cursor lags; a batch holds at
+most `batch` leads, and
 a message over 1 MiB is dropped by the relay (`maxMessageSizeBytes`) or refused by the client. Past
 `max_lag_s` (keep it under the relay's history), image posts are read and skipped, counted with their
 reason in the run's detail, until the cursor is back within it.
@@ -43,6 +45,10 @@ MAX_MESSAGES_PER_BATCH = 50_000
 _MAX_IMAGES_PER_POST = 4
 _PROFILES_PER_CALL = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 MAX_HANDLES = 100_000
+#: Seconds a closing connection waits for the relay's close frame. A relay with a backlog is still sending, and
+#: the client has stopped reading it (its queue is full: that is what bounds memory), so the relay's answer is
+#: never read and the default 10 s would be waited in full after every batch that lags.
+_CLOSE_TIMEOUT = 0.2
 
 
 @dataclass
@@ -170,7 +176,8 @@ def read_batch(jetstream: str, cdn: str, cursor: int | None, batch: int, idle_s:
         f"&cursor={cursor}" if cursor is not None else "")
     out, messages = Batch(cursor=cursor), 0
     try:
-        with connect(f"{jetstream.rstrip('/')}/subscribe?{query}", max_size=MAX_MESSAGE, open_timeout=15) as socket:
+        with connect(f"{jetstream.rstrip('/')}/subscribe?{query}", max_size=MAX_MESSAGE, open_timeout=15,
+                     close_timeout=_CLOSE_TIMEOUT) as socket:
             while len(out.leads) + _MAX_IMAGES_PER_POST <= max(batch, _MAX_IMAGES_PER_POST) \
                     and messages < MAX_MESSAGES_PER_BATCH:
                 try:

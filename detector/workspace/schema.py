@@ -559,7 +559,27 @@ _V_SIGNALS = """
 ALTER TABLE candidates ADD COLUMN site_rights TEXT;
 """
 
+_V_REUSE = """
+-- Contents analysed as copying nothing (detector.reuse): a content (SHA-256) whose analysis found no work and
+-- was not refused, under one detection key (the registered works' index checksums, the settings that decide
+-- detection and the software's versions). A later scan records a sighting of that content under the same key
+-- as a non-copy without decoding it again; any other key analyses it afresh. `cascade_exit` is where the
+-- analysis stopped (detector.cascade).
+CREATE TABLE non_copies (
+    sha256 TEXT NOT NULL,
+    detection_key TEXT NOT NULL,
+    analysed_at TEXT NOT NULL,
+    cascade_exit TEXT NOT NULL,
+    PRIMARY KEY (sha256, detection_key)
+);
+CREATE INDEX non_copies_key ON non_copies(detection_key);
+
+-- How detection went for each sighting (JSON): the cascade's exit and counts, or, for a content whose earlier
+-- non-copy analysis was reused, exit 'reused' with when it was analysed and where it stopped then.
+ALTER TABLE candidates ADD COLUMN detection TEXT;
+"""
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V_ENFORCEMENT, _V_CHECKPOINTS, _V_SCREENSHOTS, _V_LICENSING,
                          _V_CONTENT_CREDENTIALS, _V_CASEWORK, _V_WORK_NEGOTIATION, _V_POSTGRESQL, _V_CLAIMS,
-                         _V_SOURCES, _V_CREDITS, _V_COLLECT, _V_FIRSTHOUR, _V_SIGNALS]
+                         _V_SOURCES, _V_CREDITS, _V_COLLECT, _V_FIRSTHOUR, _V_SIGNALS, _V_REUSE]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,6 +24,7 @@ TABLES = [
     (["config", "get"], ["embedder.spec", "licensing.page_requests_per_minute", "clip_min_cosine"]),
     (["tokens", "list"], ["alice"]),
     (["refused"], []),
+    (["candidates"], ["pending", "www.some-very-long-blog"]),
     (["owner", "show", "alice"], ["Alice Example Photography Ltd", "legal_name"]),
     (["recipients", "shop.example.net"], ["rights@shop.example.net", "override"]),
     (["enforce", "--dry-run"], ["[[enforcement.rules]]"]),

@@ -19,7 +19,6 @@ from detector.cascade import Gates
 from detector.detect import Detector
 from detector.fingerprint import screen_candidate
 from detector.intake import decode_image
-from detector.register import WorkInfo, image_paths, register_files
 from detector.shortlist import view_votes
 from detector.workspace.blobs import sha256_hex
 from detector.workspace.store import utc_now
@@ -27,9 +26,10 @@ from index.local import LocalFeatureIndex
 
 
 @pytest.fixture
-def detector(workspace, works_dir):
-    ws, store = workspace
-    register_files(ws, store, ws.settings(), None, image_paths([works_dir], False), WorkInfo("alice"))
+def detector(registered):
+    """A detector over a copy of the session's workspace with every bundled work registered (registering
+    them again for each test was most of this module's time)."""
+    ws, store = registered
     return Detector(ws, store, ws.settings(), None)
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 from evidence_case import build_env
-from support import invoke_cli, run_cli
+from support import invoke_cli
 
 from detector.config import ProvenanceSettings, Settings
 
@@ -185,9 +185,9 @@ def test_export_writes_a_replayable_wacz_beside_the_zip(tmp_path):
 def test_a_scan_makes_a_checkpoint_when_configured_and_only_when_entries_were_added(tmp_path):
     settings = replace(Settings().with_embedder("none"), provenance=ProvenanceSettings(checkpoint_after_scan=True))
     env = build_env(tmp_path, settings=settings)
-    first = run_cli("scan", "--no-crawl", home=env.ws.home)
+    first = invoke_cli("scan", "--no-crawl", home=env.ws.home)
     assert first.returncode == 0, first.stderr
     assert "Ledger checkpoint 1 made (2 entries)." in first.stderr
-    again = run_cli("scan", "--no-crawl", home=env.ws.home)
+    again = invoke_cli("scan", "--no-crawl", home=env.ws.home)
     assert again.returncode == 0 and "checkpoint" not in again.stderr
     assert [c["tree_size"] for c in env.store.ledger_checkpoints()] == [2]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from enforcement_servers import NETWORK_ABUSE, SmtpServer, WebServer, network
 from evidence_case import build_env
-from support import run_cli, serving
+from support import invoke_cli, serving
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -327,26 +327,26 @@ def test_the_portal_rule_preview_uses_the_stored_score(world):
 
 def test_the_cli_scores_lists_by_collectability_and_gives_the_factors_in_json(world):
     home = world.env.ws.home
-    done = run_cli("collectability", "--format", "json", home=home)
+    done = invoke_cli("collectability", "--format", "json", home=home)
     assert done.returncode == 0, done.stderr
     scored = {row["match_id"]: row["collectability"] for row in json.loads(done.stdout)}
     assert scored == {world.shop: 0.9, world.blog: 0.26}
 
-    listed = run_cli("matches", "--sort", "collectability", "--format", "json", home=home)
+    listed = invoke_cli("matches", "--sort", "collectability", "--format", "json", home=home)
     rows = json.loads(listed.stdout)
     assert [r["id"] for r in rows] == [world.shop, world.blog]
     assert [f["name"] for f in rows[0]["collectability_factors"]] == list(factors.WEIGHTS)
     assert rows[1]["collectability_factors"][1]["reason"] == \
         "outside collectability.countries/languages: hosted in TH, page in 'th'"
 
-    table = run_cli("matches", "--sort", "collectability", home=home)
+    table = invoke_cli("matches", "--sort", "collectability", home=home)
     header = next(line for line in table.stdout.splitlines() if "┃ id" in line)
     assert [c.strip() for c in header.strip("┃").split("┃")][:4] == ["id", "work", "score", "collect"]
     first_row = next(line for line in table.stdout.splitlines() if line.startswith(f"│ {world.shop} "))
     assert [c.strip() for c in first_row.strip("│").split("│")][3] == "0.90"
-    one = run_cli("collectability", str(world.blog), home=home)
+    one = invoke_cli("collectability", str(world.blog), home=home)
     assert f"Match {world.blog}: collectability 0.26" in one.stdout and "a personal blog" in one.stdout
-    bad = run_cli("matches", "--sort", "price", home=home)
+    bad = invoke_cli("matches", "--sort", "price", home=home)
     assert bad.returncode != 0 and "sort 'price' is not known; use one of: id, collectability" in bad.stderr
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from enforcement_servers import NETWORK_ABUSE, REGISTRAR_ABUSE, SmtpServer, WebServer
 from evidence_case import build_env
-from support import invoke_cli, run_cli
+from support import invoke_cli
 
 from detector import config
 from detector.enforcement import cases, policy
@@ -294,13 +294,13 @@ def test_the_nightly_scan_runs_the_policy_when_configured(tmp_path):
     rules = (config.PolicyRule(name="look-first", action="review"),)
     settings = config.Settings(enforcement=config.EnforcementSettings(run_after_scan=True, rules=rules))
     env = build_env(tmp_path, settings=settings.with_embedder("none"))
-    scanned = run_cli("scan", "--no-crawl", "--json", home=env.ws.home)
+    scanned = invoke_cli("scan", "--no-crawl", "--json", home=env.ws.home)
     assert scanned.returncode == 0, scanned.stderr
     (step,) = json.loads(scanned.stdout)["enforcement"]
     assert (step["match_id"], step["rule"], step["outcome"]) == (env.match_id, "look-first", "left for a person to review")
 
     with env.ws.lock("enforce", env.ws.enforce_lock_path):  # an enforce run from cron is still sending
-        scanned = run_cli("scan", "--no-crawl", "--json", home=env.ws.home)
+        scanned = invoke_cli("scan", "--no-crawl", "--json", home=env.ws.home)
     assert scanned.returncode == 0, scanned.stderr
     assert "enforcement" not in json.loads(scanned.stdout)
     assert json.loads(scanned.stdout)["enforcement_skipped"].endswith("another enforce is running. Wait for it to "

@@ -7,6 +7,7 @@ with soft blobs: a different recipe from the benchmark's, so no threshold follow
 """
 
 import io
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,12 @@ def page(work: Image.Image, share: float = 0.08, size=(1920, 1080), at=(120, 110
 
 def sky(seed: int, size=(900, 600), blobs: float = 9.0) -> Image.Image:
     """A dark sky: a radial glow from a seeded corner plus soft blobs of seeded size and place."""
+    return _sky(seed, size, blobs).copy()
+
+
+@cache
+def _sky(seed: int, size, blobs: float) -> Image.Image:
+    """The sky, drawn once per recipe (most tests use the same one; callers get copies)."""
     rng = np.random.default_rng(seed)
     width, height = size
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
@@ -101,6 +108,12 @@ def work_of(image: Image.Image):
     """(features, gray) of a work as registration stores them."""
     work = decoded(image)
     return local_features(work, "sift"), gray(work.image)
+
+
+@cache
+def bundled_work(name: str):
+    """`work_of` a bundled photo, extracted once for the module (several tests verify against the same works)."""
+    return work_of(photo(name))
 
 
 def verdict_of(candidate_image: Image.Image, work_image: Image.Image, **options):
@@ -162,7 +175,7 @@ def test_a_small_embedded_copy_gives_its_work_more_votes_through_its_region(name
     index = LocalFeatureIndex(128)
     names = ["castle.jpg", "coffee.jpg", "chelsea.jpg", "building.jpg", "fruits.jpg"]
     for asset_id, work_name in enumerate(names):
-        work, _ = work_of(photo(work_name))
+        work, _ = bundled_work(work_name)
         index.add(asset_id, work.descriptors[spread_sample(work, 300)])
     screenshot, _ = page(photo(name), share=0.03, size=(2560, 1440))
     candidate, _ = prints(screenshot, "JPEG", quality=75)
@@ -176,7 +189,7 @@ def test_a_page_with_a_different_small_photo_verifies_against_no_work():
     candidate, candidate_gray = prints(screenshot, "JPEG", quality=75)
     assert candidate.regions
     for work_path in sorted((ASSETS / "works").glob("*.jpg")):
-        work, work_gray = work_of(Image.open(work_path).convert("RGB"))
+        work, work_gray = bundled_work(work_path.name)
         verdict = verify_copy(Verifier(), Aligner(), candidate, work, candidate_gray, work_gray)
         assert not verdict.verified, (work_path.name, verdict)
 

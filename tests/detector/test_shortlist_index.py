@@ -87,7 +87,7 @@ def test_an_untrustworthy_index_is_rebuilt_with_progress(registered, damage):
         earlier = LocalFeatureIndex(128)
         earlier._index = faiss.index_factory(128, "IVF16,PQ16np")
         rng = np.random.default_rng(0)
-        earlier._index.train(rng.random((4096, 128), dtype=np.float32))
+        earlier._index.train(rng.random((1024, 128), dtype=np.float32))  # enough for 256 codes a sub-vector
         for asset in store.assets():  # in step with the database and not due for training: only its codes are stale
             earlier.add(asset["id"], rng.random((10, 128), dtype=np.float32))
         earlier.trained_for = 10**6

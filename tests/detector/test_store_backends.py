@@ -255,7 +255,9 @@ def scenario(store: Store) -> dict:
     out["pending_after"] = [c["id"] for c in store.pending_candidates(after_id=ids[1])]
     out["count_pending"] = (store.count_pending(), store.count_pending(through_id=ids[1]))
     out["deliveries"] = [store.count_delivery(ids[1:]), store.count_delivery(ids[2:]), store.count_delivery(ids[:1])]
-    out["claimed"] = store.claim_candidate(ids[1], "detected", detected_at="2025-01-02T00:00:00Z")
+    reused = {"exit": "reused", "analysed_at": "2025-01-01T00:00:00Z", "analysed_exit": "screen"}
+    out["claimed"] = store.claim_candidate(ids[1], "detected", detected_at="2025-01-02T00:00:00Z", detection=reused)
+    out["detection"] = store.candidate(ids[1])["detection"]
     out["claimed_again"] = store.claim_candidate(ids[1], "refused", detected_at="2025-01-02T00:00:00Z")
     store.claim_candidate(ids[2], "refused", refusal_reason="truncated", detected_at="2025-01-02T00:00:00Z")
     out["outcome"] = store.detection_outcome("2025-01-01T00:00:00Z", ids[-1])
@@ -266,6 +268,17 @@ def scenario(store: Store) -> dict:
     assert out["claimed"] and not out["claimed_again"]
     assert out["still_new"] == ids[1:] and out["count_pending"] == (2, 1)
     assert out["outcome"]["candidates"] == 2 and out["outcome"]["refused"] == {"truncated": 1}
+    assert out["detection"] == reused and out["outcome"]["reused"] == 1
+
+    # Non-copy analyses kept for later scans (detector.reuse): per content and detection key, the first stands.
+    store.remember_non_copy("d" * 64, "key-1", "2025-01-06T00:00:00Z", "screen")
+    store.remember_non_copy("d" * 64, "key-1", "2025-01-07T00:00:00Z", "full")
+    store.remember_non_copy("e" * 64, "key-0", "2025-01-05T00:00:00Z", "full")
+    out["non_copies"] = store.known_non_copies(["d" * 64, "e" * 64, "f" * 64], "key-1")
+    out["forgotten"] = [store.forget_non_copies(keep_key="key-1"), store.forget_non_copies()]
+    out["non_copies_after"] = store.known_non_copies(["d" * 64], "key-1")
+    assert out["non_copies"] == {"d" * 64: {"analysed_at": "2025-01-06T00:00:00Z", "cascade_exit": "screen"}}
+    assert out["forgotten"] == [1, 1] and out["non_copies_after"] == {}
 
     # Discovery: a source run's lead, linked to the candidate the crawl reached from it.
     run_id = store.start_source_run("feeds", "feed")

@@ -5,6 +5,7 @@ copy pixels, pixel centres at integer coordinates), so the fitted homography can
 against the truth, not only the verdict.
 """
 
+import hashlib
 import io
 import itertools
 import json
@@ -140,9 +141,20 @@ def gray(image):
 DEFAULT_VERIFIER = Verifier()
 
 
+_WORK_FEATURES: dict = {}
+
+
+def work_features(work: Image.Image, kind: str) -> LocalFeatures:
+    """`extract(work, kind)`, once per module for the same pixels: most tests verify copies of the same few works."""
+    key = (work.size, hashlib.sha256(work.tobytes()).digest(), kind)
+    if key not in _WORK_FEATURES:
+        _WORK_FEATURES[key] = extract(work, kind)
+    return _WORK_FEATURES[key]
+
+
 def verify(candidate, work, kind="sift", verifier=DEFAULT_VERIFIER, with_mirror=True):
     mirror = extract(ImageOps.mirror(candidate), kind) if with_mirror else None
-    return verifier.verify(extract(candidate, kind), extract(work, kind), gray(candidate), gray(work), mirror)
+    return verifier.verify(extract(candidate, kind), work_features(work, kind), gray(candidate), gray(work), mirror)
 
 
 def corners_of(size):

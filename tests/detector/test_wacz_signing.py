@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from evidence_case import build_env
-from support import run_cli
+from support import invoke_cli
 from test_bundle import codes, rewrite
 
 from detector.config import ProvenanceSettings, Settings
@@ -225,19 +225,19 @@ def test_a_domain_name_signature_verifies_against_its_trusted_root_only(signed, 
 
 def test_export_writes_a_signed_wacz_that_verify_bundle_checks(signed, tmp_path):
     env, _, _ = signed
-    done = run_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), "--wacz",
-                   home=env.ws.home)
+    done = invoke_cli("export", "--match", str(env.match_id), "--out", str(tmp_path / "b.zip"), "--wacz",
+                     home=env.ws.home)
     assert done.returncode == 0, done.stderr
     assert "signed and time-stamped" in " ".join(done.stdout.split())
     tsa_cert = env.settings.provenance.tsa_certificate
-    good = run_cli("verify-bundle", str(tmp_path / "b.wacz"), "--tsa-cert", tsa_cert)
+    good = invoke_cli("verify-bundle", str(tmp_path / "b.wacz"), "--tsa-cert", tsa_cert)
     assert good.returncode == 0, good.stderr
     said = " ".join(good.stdout.split())
     assert f"signed by key {signing.fingerprint(signing.public_key(env.ws))}" in said
     assert "whose certificate chains to --tsa-cert" in said
     name = f"archive/match-{env.match_id}.warc.gz"
     rewrite(tmp_path / "b.wacz", tmp_path / "bad.wacz", lambda n, d: d[:-1] + bytes([d[-1] ^ 1]) if n == name else d)
-    bad = run_cli("verify-bundle", str(tmp_path / "bad.wacz"))
+    bad = invoke_cli("verify-bundle", str(tmp_path / "bad.wacz"))
     assert bad.returncode == 1
     assert f"file_modified: {name} was modified" in " ".join(bad.stderr.split())
 

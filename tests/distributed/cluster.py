@@ -18,9 +18,10 @@ from detector.workspace import open_workspace
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store, utc_now
 
-#: Settings that keep the tests quick: a heartbeat a second, and a task that vanished with its worker
-#: handed out again after a few seconds.
-FAST = {"distributed.heartbeat": "1", "distributed.task_time_limit": "3", "distributed.visibility_timeout": "4"}
+#: Settings that keep the tests quick: a heartbeat a second, a task that vanished with its worker handed out
+#: again after a few seconds, and a killed crawler's requests back on the shared queue after 5 s (not 15).
+FAST = {"distributed.heartbeat": "1", "distributed.task_time_limit": "3", "distributed.visibility_timeout": "4",
+        "distributed.crawler_lease_s": "5"}
 
 
 def free_port() -> int:

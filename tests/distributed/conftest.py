@@ -49,6 +49,23 @@ def home(template, tmp_path, redis_client, redis_url) -> Path:
 
 
 @pytest.fixture
+def home_with(registered_template, demo_images, tmp_path, redis_client, redis_url):
+    """`home_with(names)`: a copy of the registered workspace on the session's Redis with only the demo site's
+    images `names` waiting as candidates (for tests whose claim does not need all twelve detected)."""
+
+    def make(names: list[str]) -> Path:
+        target = shutil.copytree(registered_template, tmp_path / "ws")
+        configure(target, redis_url)
+        ws = open_workspace(target)
+        store = Store(ws.db_path)
+        add_site_candidates(ws, store, demo_images, names=names)
+        store.close()
+        return target
+
+    return make
+
+
+@pytest.fixture
 def workers_for(tmp_path):
     """`workers_for(home)`: a pool of `copyhound worker` processes on that workspace (pool.start(n)); every
     process is stopped after the test."""

@@ -35,13 +35,13 @@ def test_a_task_that_kills_its_worker_every_time_is_parked_as_failed(workspace, 
     ids = [candidate["id"]]
     for delivery in range(1, 4):  # three workers died detecting it, each after counting its delivery
         assert store.count_delivery(ids) == delivery
-    _Process.home, _Process.ws, _Process.detector = ws.home, None, None
+    _Process.home, _Process.ws, _Process.kept = ws.home, None, None
     try:
         assert detect_content(_Task(), candidate["sha256"], candidate["image_url"], ids) == 1  # the 4th: parked
         assert detect_content(_Task(), candidate["sha256"], candidate["image_url"], ids) == 0  # and stays so
     finally:
         _Process.store.close()
-        _Process.home = _Process.ws = _Process.store = _Process.detector = None
+        _Process.home = _Process.ws = _Process.store = _Process.kept = None
 
     parked = Store(ws.db_path).candidate(candidate["id"])
     assert (parked["state"], parked["refusal_reason"], parked["deliveries"]) == ("failed", "detect_failed", 4)
@@ -63,10 +63,10 @@ def test_a_task_under_the_limit_is_detected(workspace, demo_images):
     (candidate,) = store.candidates()
     for _ in range(4):  # four deaths: the fifth delivery (distributed.max_deliveries = 5) still detects
         store.count_delivery([candidate["id"]])
-    _Process.home, _Process.ws, _Process.detector = ws.home, None, None
+    _Process.home, _Process.ws, _Process.kept = ws.home, None, None
     try:
         assert detect_content(_Task(), candidate["sha256"], candidate["image_url"], [candidate["id"]]) == 1
     finally:
         _Process.store.close()
-        _Process.home = _Process.ws = _Process.store = _Process.detector = None
+        _Process.home = _Process.ws = _Process.store = _Process.kept = None
     assert store.candidate(candidate["id"])["state"] == "detected" and len(store.matches()) == 1

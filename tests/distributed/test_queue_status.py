@@ -10,7 +10,6 @@ from cluster import free_port, run
 from support import serving
 
 from detector import tokens
-from detector.demo_site import COPIES, OTHERS
 from detector.web import create_app
 from detector.workspace import open_workspace
 from detector.workspace.store import Store
@@ -35,8 +34,13 @@ def test_init_writes_the_redis_url_also_into_an_existing_workspace(tmp_path, red
     assert settings.distributed.redis_url == other and settings.embedder.spec == "none"  # the rest kept
 
 
+#: Candidates waiting in the workspace: two copies of registered works and one other photo.
+COPIES, OTHERS = ["cropped.jpg", "resized.jpg"], ["lake.jpg"]
+
+
 @pytest.mark.slow
-def test_no_live_worker_stops_the_scan_with_one_line_and_status_shows_the_queue(home, workers_for, redis_client):
+def test_no_live_worker_stops_the_scan_with_one_line_and_status_shows_the_queue(home_with, workers_for):
+    home = home_with(COPIES + OTHERS)
     alone = run("scan", "--distributed", "--no-crawl", home=home)
     assert alone.returncode == 3
     assert f"copyhound worker --home {home}" in alone.stderr and "scan --resume --distributed" in alone.stderr

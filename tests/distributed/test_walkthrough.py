@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from cluster import Workers, cli, run
 
+from detector.config.edit import set_value
 from detector.demo_site import EXPECTED
 from detector.workspace import open_workspace
 
@@ -19,6 +20,9 @@ def test_the_demo_on_postgresql_redis_two_crawlers_and_two_workers(tmp_path, pos
     made = run("init", "--embedder", "none", "--database", postgres_url, "--redis", redis_url, home=home)
     assert made.returncode == 0, made.stderr
     assert not open_workspace(home).db_path.exists()  # the database is the server's, not a SQLite file
+    # No page screenshots (a browser for each copy found): tests/test_demo.py checks the demo's; this one is about
+    # the crawlers and workers sharing the work.
+    set_value(open_workspace(home).config_path, "report.screenshots", "none")
     workers = Workers(home, tmp_path, [])
     workers.start(2)
     try:

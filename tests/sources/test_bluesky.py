@@ -157,6 +157,8 @@ def test_the_watcher_killed_mid_stream_resumes_and_analyses_every_image_post_onc
     assert cursors[0] is None and cursors[1] is not None  # the restart read on from the saved cursor
 
     store = Store(db)
+    # The batches the killed watcher was detecting and crawling ahead were finished on restart.
+    assert {s["status"] for s in store.scans(50)} == {"finished"}
     candidates = store.candidates()
     by_image = {}
     for c in candidates:
@@ -213,3 +215,35 @@ def test_fields_of_the_wrong_type_are_read_as_absent_not_a_crash():
     skipped = Counter()
     assert [lead for event in hostile for lead in event_leads(event, "https://cdn.test", skipped)] == []
     assert skipped == {"event(s) with a malformed post record": 1, "image(s) without a blob reference or author DID": 1}
+
+
+def test_a_batch_read_from_a_relay_with_a_backlog_ends_at_once():
+    """A lagging watcher meets a relay still pushing its backlog, which the client has stopped reading (that is
+    what bounds its memory): leaving must not wait for a close frame it will never read (10 s by default)."""
+    backlog = [json.dumps(_post(n, [f"p{n}.jpg"])) for n in range(1, 2001)]
+
+    def flood(socket):
+        cursor = parse_qs(urlsplit(socket.request.path).query).get("cursor", [None])[0]
+        try:
+            for message in backlog[int(cursor) - T0 - 1 if cursor else 0:]:  # from the cursor's post on
+                socket.send(message)
+            socket.recv(timeout=60)
+        except (ConnectionClosed, TimeoutError):
+            pass
+
+    server = serve(flood, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    relay = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+    try:
+        cursor, took = None, []
+        for _ in range(3):
+            started = time.monotonic()
+            batch = read_batch(relay, "https://cdn.test", cursor, 8, 5.0, True)
+            took.append(time.monotonic() - started)
+            assert len(batch.leads) == 5 and not batch.idle  # a post may have 4 images: 5 posts fill 8
+            cursor = batch.cursor
+            time.sleep(0.5)  # the relay fills the socket's buffers, as it does while a batch is detected
+    finally:
+        server.shutdown()
+    assert cursor == T0 + 13  # each batch read on from the last post of the one before (replayed once)
+    assert max(took) < 5, took

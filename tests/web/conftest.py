@@ -8,7 +8,9 @@ portal and each module's fresh portal serve copies of it. Tests that change the 
 
 from __future__ import annotations
 
+import fcntl
 import io
+import json
 import shutil
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -141,10 +143,26 @@ def serve():
 
 
 @pytest.fixture(scope="session")
-def portal_template(tmp_path_factory) -> tuple[Path, dict, dict, dict]:
-    """(home, tokens, matches, assets) of the portal's workspace, built once; each portal serves a copy."""
-    ws, _settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal-template") / "ws")
-    return ws.home, minted, matches, assets
+def portal_template(tmp_path_factory, worker_id) -> tuple[Path, dict, dict, dict]:
+    """(home, tokens, matches, assets) of the portal's workspace, built once; each portal serves a copy.
+
+    Under pytest-xdist the workers share one build (registering and detecting are seconds of CPU each
+    worker would spend again): the first to take the lock builds it in the run's common temporary folder,
+    the others wait for it and read what it wrote beside it."""
+    if worker_id == "master":
+        ws, _settings, minted, matches, assets = _build(tmp_path_factory.mktemp("portal-template") / "ws")
+        return ws.home, minted, matches, assets
+    folder = tmp_path_factory.getbasetemp().parent / "portal-template"
+    folder.mkdir(exist_ok=True)
+    built = folder / "built.json"
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not built.exists():
+            shutil.rmtree(folder / "ws", ignore_errors=True)  # what a worker that failed to build left
+            ws, _settings, minted, matches, assets = _build(folder / "ws")
+            built.write_text(json.dumps({"tokens": minted, "matches": matches, "assets": assets}))
+    shared = json.loads(built.read_text())
+    return folder / "ws", shared["tokens"], shared["matches"], shared["assets"]
 
 
 @pytest.fixture(scope="session")

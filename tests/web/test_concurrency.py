@@ -48,7 +48,7 @@ def _add_copies(ws, store, scan_id: int, start: int, count: int) -> None:
 
 @pytest.fixture
 def busy_portal(tmp_path):
-    """A workspace with matches to review and 12 more candidates waiting for a scan, served on loopback."""
+    """A workspace with matches to review and 6 more candidates waiting for a scan, served on loopback."""
     ws, _ = create_workspace(tmp_path / "ws", config.Settings().with_embedder("none"))
     settings = ws.settings()
     store = Store(ws.db_path)
@@ -57,7 +57,7 @@ def busy_portal(tmp_path):
     _add_copies(ws, store, scan_id, 0, 4)
     Detector(ws, store, settings, None).run()
     store.finish_scan(scan_id, "finished", {})
-    _add_copies(ws, store, store.start_scan({"targets": ["test"], "crawl": False}), 4, 12)
+    _add_copies(ws, store, store.start_scan({"targets": ["test"], "crawl": False}), 4, 6)
     match_ids = [m["id"] for m in store.matches()]
     token = tokens.create_token(store, "alice")[1]
     store.close()

@@ -1,5 +1,6 @@
 """The portal and the offer documents as a newcomer sees them, in headless Chromium at 1280 and 375 px:
-styled despite the CSP, and never wider than the phone's screen. Screenshots go to the test's tmp_path."""
+styled despite the CSP, and never wider than the phone's screen. Screenshots go to the test's tmp_path, as JPEG:
+encoding full pages as PNG was a third of the browser's CPU, and a person looking at them needs no lossless copy."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from contextlib import closing
 
 import pytest
-from support import run_cli
+from support import invoke_cli
 
 from detector.evidence.notices import make_notice
 from detector.evidence.review import review_match
@@ -16,6 +17,7 @@ from detector.licensing import settlement
 from detector.workspace.store import Store
 
 WIDTHS = (1280, 375)
+SHOT = {"type": "jpeg", "quality": 70}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_invoice_and_certificate_are_styled_under_the_csp_and_fit_a_phone(browse
         assert errors == [], errors  # no stylesheet refused by the Content-Security-Policy
         assert page.evaluate("getComputedStyle(document.body).maxWidth") != "none"  # its own styles apply
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        page.screenshot(path=str(tmp_path / f"{document}-{width}.png"), full_page=True)
+        page.screenshot(path=str(tmp_path / f"{document}-{width}.jpg"), full_page=True, **SHOT)
         context.close()
 
 
@@ -59,10 +61,10 @@ def test_offers_show_asked_agreed_and_paid_and_await_payment_until_paid(accepted
     portal, sent = accepted
     offer_id = sent.offer["id"]
     asked = f"EUR {sent.offer['amount']}"
-    (row,) = [r for r in json.loads(run_cli("offers", "--format", "json", home=portal.ws.home).stdout)
+    (row,) = [r for r in json.loads(invoke_cli("offers", "--format", "json", home=portal.ws.home).stdout)
               if r["id"] == offer_id]
     assert (row["asked"], row["agreed"], row["paid"], row["status"]) == (asked, "EUR 120.00", "", "accepted")
-    table = run_cli("offers", home=portal.ws.home, env={"COLUMNS": "100"}).stdout
+    table = invoke_cli("offers", home=portal.ws.home, env={"COLUMNS": "100"}).stdout
     assert "EUR 120.00" in table and "agreed" in table
     with signed_in(portal, "alice") as client:
         listed = client.get("/offers").text
@@ -73,15 +75,15 @@ def test_offers_show_asked_agreed_and_paid_and_await_payment_until_paid(accepted
         case = client.get("/sites/blog.example.com").text
     listed = case[case.index(f'id="case-offer-{offer_id}"'):].split("</li>")[0]
     assert f"asked {asked}, agreed EUR 120.00, accepted" in re.sub(r"<[^>]+>", "", listed)
-    (shown,) = [o for o in json.loads(run_cli("cases", "--site", "blog.example.com", "--format", "json",
+    (shown,) = [o for o in json.loads(invoke_cli("cases", "--site", "blog.example.com", "--format", "json",
                                               home=portal.ws.home).stdout)[0]["offers"] if o["id"] == offer_id]
     assert (shown["asked"], shown["agreed"], shown["paid"]) == (asked, "EUR 120.00", "")
-    table = run_cli("cases", "--site", "blog.example.com", home=portal.ws.home, env={"COLUMNS": "80"}).stdout
+    table = invoke_cli("cases", "--site", "blog.example.com", home=portal.ws.home, env={"COLUMNS": "80"}).stdout
     assert "agreed" in table and "EUR 120.00" in table
 
     with closing(Store(portal.ws.db_path)) as store:
         settlement.record_payment(store, portal.settings, offer_id, 12000)
-    (row,) = [r for r in json.loads(run_cli("offers", "--format", "json", home=portal.ws.home).stdout)
+    (row,) = [r for r in json.loads(invoke_cli("offers", "--format", "json", home=portal.ws.home).stdout)
               if r["id"] == offer_id]
     assert (row["agreed"], row["paid"], row["status"]) == ("EUR 120.00", "EUR 120.00", "paid")
     with signed_in(portal, "alice") as client:
@@ -103,7 +105,7 @@ def test_the_offer_page_settles_in_one_form_asking_who_you_are_once(browser, fre
             "input[name=email]", "button:has-text('Accept for')", "input[name=amount]"))
         assert email["y"] < accept["y"] < amount["y"]  # accept follows the fields, the counter-offer comes after
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        page.screenshot(path=str(tmp_path / f"offer-page-{width}.png"), full_page=True)
+        page.screenshot(path=str(tmp_path / f"offer-page-{width}.jpg"), full_page=True, **SHOT)
         assert errors == []
         context.close()
     context, page, _ = _open(browser, url, 375)
@@ -129,7 +131,7 @@ def _pages(portal, sent) -> dict[str, int]:
 
 
 def _shot_name(path: str, width: int) -> str:
-    return f"{re.sub(r'[^A-Za-z0-9]+', '-', path).strip('-') or 'dashboard'}-{width}.png"
+    return f"{re.sub(r'[^A-Za-z0-9]+', '-', path).strip('-') or 'dashboard'}-{width}.jpg"
 
 
 def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_path):
@@ -139,7 +141,7 @@ def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_pat
         context = browser.new_context(viewport={"width": width, "height": 900})
         page = context.new_page()
         page.goto(f"{portal.url}/signin")
-        page.screenshot(path=str(tmp_path / _shot_name("/signin", width)), full_page=True)
+        page.screenshot(path=str(tmp_path / _shot_name("/signin", width)), full_page=True, **SHOT)
         if page.evaluate("document.documentElement.scrollWidth") > width:
             too_wide.append(f"/signin at {width}px")
         page.get_by_label("API token").fill(portal.tokens["alice"])
@@ -147,7 +149,7 @@ def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_pat
         page.wait_for_url(re.compile(r".*/(matches)?$"))
         for path, status in _pages(portal, sent).items():
             assert page.goto(f"{portal.url}{path}").status == status, path
-            page.screenshot(path=str(tmp_path / _shot_name(path.replace(sent.token, "link"), width)), full_page=True)
+            page.screenshot(path=str(tmp_path / _shot_name(path.replace(sent.token, "link"), width)), full_page=True, **SHOT)
             scroll = page.evaluate("document.documentElement.scrollWidth")
             if scroll > width:
                 too_wide.append(f"{path} at {width}px: {scroll}px wide")
@@ -157,7 +159,7 @@ def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_pat
                 too_wide.append(f"{path} at {width}px: {sideways} table(s) scroll sideways")
         context.close()
     assert too_wide == []
-    shots = {p.name for p in tmp_path.glob("*.png")}
+    shots = {p.name for p in tmp_path.glob("*.jpg")}
     assert len(shots) == 2 * (len(_pages(portal, sent)) + 1), sorted(shots)  # every page at both widths
     # on a phone each value of a card is named by its column
     context = browser.new_context(viewport={"width": 375, "height": 900})
@@ -196,5 +198,5 @@ def test_dashboard_charts_are_readable_unclipped_and_every_series_has_a_swatch(b
     swatches = page.evaluate("Array.from(document.querySelectorAll('figure.chart .swatch'))"
                              ".map(s => [s.parentElement.textContent.trim(), getComputedStyle(s).backgroundColor])")
     assert swatches and [name for name, colour in swatches if colour in ("rgba(0, 0, 0, 0)", "transparent")] == []
-    page.screenshot(path=str(tmp_path / "dashboard-1280.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "dashboard-1280.jpg"), full_page=True, **SHOT)
     context.close()

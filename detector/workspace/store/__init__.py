@@ -16,6 +16,7 @@ class per domain, so callers import `Store` (and `MatchFilter`, `utc_now`, ...) 
 - `licensing`: offers and everything after them, owners' pricing, works' negotiation rules;
 - `collectability`: each match's collectability score with its factors, hosting countries from RDAP;
 - `distributed`: claiming candidates once, the detection queue's progress;
+- `analyses`: contents analysed as copying nothing, kept under a detection key for later scans;
 - `database`: the `Database` protocol, all that these use of a connection; `sqlite` (sqlite-utils)
   and `detector.workspace.postgres` (psycopg) are the two connections that satisfy it;
 - `rows`: the helpers the domains share (`utc_now`, JSON columns, WHERE clauses).
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 from detector.workspace.home import Workspace
 from detector.workspace.schema import SCHEMA_VERSION
+from detector.workspace.store.analyses import Analyses
 from detector.workspace.store.collectability import Collectability
 from detector.workspace.store.connection import Connection
 from detector.workspace.store.credits import Credits
@@ -69,7 +71,7 @@ __all__ = ["DECISIONS", "MATCH_STATUSES", "OFFER_STATUSES", "SCHEMA_VERSION", "D
 
 
 class Store(Connection, Works, Scans, Matches, Ledger, Screenshots, Tokens, Portal, Enforcement, Licensing,
-            Distributed, Sources, Credits, Collectability):
+            Distributed, Sources, Credits, Collectability, Analyses):
     """Typed access to the workspace database. Rows come back as plain dicts.
 
     `target` is the SQLite file (a missing one is created and migrated; an empty or foreign one

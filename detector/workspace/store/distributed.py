@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from detector.workspace.store.database import Database
 
 
@@ -29,6 +31,8 @@ class Distributed:
         (READ COMMITTED re-checks the row after the lock) cannot both claim it.
         """
         values = {"state": state, **fields}
+        if isinstance(values.get("detection"), dict):  # how detection went for it (detector.reuse), as JSON
+            values["detection"] = json.dumps(values["detection"], sort_keys=True)
         assignments = ", ".join(f"{name} = ?" for name in values)
         cursor = self.db.execute(f"UPDATE candidates SET {assignments} WHERE id = ? AND state = 'new'",
                                  [*values.values(), candidate_id])
@@ -61,7 +65,8 @@ class Distributed:
 
     def detection_outcome(self, since: str, through_id: int) -> dict:
         """What detection recorded from `since` for candidates up to `through_id`: candidates, distinct
-        images, refused images by reason, matches by decision, matches first seen then and matches seen again."""
+        images, refused images by reason, matches by decision, matches first seen then and matches seen again, and images
+        whose earlier non-copy analysis was reused (detector.reuse)."""
         done = "state <> 'new' AND detected_at >= ? AND id <= ?"
         candidates, images = self.db.execute(
             f"SELECT COUNT(*), COUNT(DISTINCT CASE WHEN state = 'detected' THEN sha256 END) FROM candidates "
@@ -69,6 +74,9 @@ class Distributed:
         refused = dict(self.db.execute(
             f"SELECT refusal_reason, COUNT(DISTINCT sha256) FROM candidates WHERE {done} AND state IN ('refused', 'failed') "
             "GROUP BY refusal_reason ORDER BY refusal_reason", [since, through_id]).fetchall())
+        reused = self.db.execute(
+            f"SELECT COUNT(DISTINCT sha256) FROM candidates WHERE {done} AND detection LIKE ?",
+            [since, through_id, '%"exit": "reused"%']).fetchone()[0]
         rows = self.db.execute(
             f"SELECT decision, first_seen >= ? FROM matches WHERE candidate_id IN (SELECT id FROM candidates "
             f"WHERE {done})", [since, since, through_id]).fetchall()
@@ -77,7 +85,7 @@ class Distributed:
             decisions[decision] = decisions.get(decision, 0) + 1
         new = sum(1 for _, is_new in rows if is_new)
         return {"candidates": candidates, "images": images, "refused": refused, "decisions": decisions,
-                "matches_new": new, "matches_updated": len(rows) - new}
+                "matches_new": new, "matches_updated": len(rows) - new, "reused": reused}
 
     def throughput(self, since: str, owner_id: int | None = None) -> dict[str, int]:
         """Work done per stage from `since`: images captured, candidates detected and refused, matches found

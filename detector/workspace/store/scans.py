@@ -54,11 +54,11 @@ class Scans:
         rows = list(self.db["candidates"].rows_where("id = ?", [candidate_id]))
         if not rows:
             raise NotFound(f"No candidate with id {candidate_id}.")
-        return _json_columns(rows[0], ["headers", "credentials", "site_rights"])
+        return _json_columns(rows[0], ["headers", "credentials", "site_rights", "detection"])
 
     def candidates(self, where: str = "1", params: list | None = None) -> list[dict]:
         rows = self.db["candidates"].rows_where(where, params or [], order_by="id")
-        return [_json_columns(r, ["headers", "credentials", "site_rights"]) for r in rows]
+        return [_json_columns(r, ["headers", "credentials", "site_rights", "detection"]) for r in rows]
 
     def update_candidate(self, candidate_id: int, **fields) -> None:
         self.db["candidates"].update(candidate_id, fields)

@@ -58,6 +58,7 @@ def after_detection(detected, tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_every_copy_matches_its_work_and_nothing_else_matches(after_detection):
     _, store, summary = after_detection
     found = {Path(m["image_url"]).name: m["asset_filename"] for m in store.matches()}
@@ -123,6 +124,7 @@ def test_authorized_patterns(page, patterns, expected):
     assert authorized(page, page + "/i.jpg", patterns) is expected
 
 
+@pytest.mark.slow
 def test_detection_with_a_clip_embedder_uses_it_for_shortlisting(workspace, works_dir, site, tiny_clip, tmp_path):
     from detector.embedders import load_embedder
 
@@ -150,6 +152,7 @@ def test_detection_with_a_clip_embedder_uses_it_for_shortlisting(workspace, work
     assert all(m["signals"]["embedder"] == embedder.id for m in store.matches())
 
 
+@pytest.mark.slow
 def test_orb_is_the_fast_alternative_and_never_matches_wrongly(tmp_path, works_dir, site):
     from dataclasses import replace
 

@@ -59,6 +59,7 @@ def slow_smtp():
         yield server
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_two_enforce_runs_at_once_send_each_offer_once(tmp_path, web, slow_smtp, backend, request):
     settings = settings_for(web, slow_smtp, daily_cap_recipient=100)

@@ -27,6 +27,7 @@ def _works(folder, seed: int) -> None:
         Image.fromarray(pixels).save(folder / f"work-{seed}-{n}.png")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_two_register_runs_at_once_leave_every_work_in_the_index(tmp_path, backend, request):
     home = tmp_path / "ws"

@@ -32,6 +32,7 @@ def _settings(ws, shortlist=SMALL):
     return dataclasses.replace(ws.settings(), shortlist=shortlist)
 
 
+@pytest.mark.slow
 def test_a_trained_shortlist_still_finds_every_demo_copy_and_nothing_else(workspace, works_dir, tmp_path):
     ws, store = workspace
     settings = _settings(ws)

@@ -213,6 +213,7 @@ def sift_of_photos():
     return {name: (extract(image), gray(image)) for name, image in images.items()}
 
 
+@pytest.mark.slow
 def test_no_two_distinct_bundled_photos_verify(sift_of_photos):
     assert len(sift_of_photos) == 14
     verifier = Verifier()

@@ -43,6 +43,7 @@ def fuzz(portal, headers: dict) -> tuple[int, list[str]]:
     return operations, failures
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", ["alice", None], ids=["with-token", "without-token"])
 def test_no_input_gives_a_5xx_or_an_answer_outside_the_schema(fresh_portal, who):
     headers = {"Authorization": f"Bearer {fresh_portal.tokens[who]}"} if who else {}

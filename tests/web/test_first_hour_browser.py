@@ -134,6 +134,7 @@ def _shot_name(path: str, width: int) -> str:
     return f"{re.sub(r'[^A-Za-z0-9]+', '-', path).strip('-') or 'dashboard'}-{width}.jpg"
 
 
+@pytest.mark.slow
 def test_every_portal_page_fits_a_phone_and_a_desktop(browser, accepted, tmp_path):
     portal, sent = accepted
     too_wide = []

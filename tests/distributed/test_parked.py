@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import json
 
-from cluster import add_site_candidates, run
+from cluster import FirstDelivery, add_site_candidates, run
 
 from detector import demo_site
 from detector.config.edit import set_value
 from detector.distributed.worker import _Process, detect_content
 from detector.register import WorkInfo, register_files
 from detector.workspace.store import Store
-
-
-class _Task:
-    """The bound task's request as Celery gives it (retries so far, the limit)."""
-
-    class request:
-        retries = 0
-
-    max_retries = 2
 
 
 def test_a_task_that_kills_its_worker_every_time_is_parked_as_failed(workspace, demo_images):
@@ -37,8 +28,8 @@ def test_a_task_that_kills_its_worker_every_time_is_parked_as_failed(workspace, 
         assert store.count_delivery(ids) == delivery
     _Process.home, _Process.ws, _Process.kept = ws.home, None, None
     try:
-        assert detect_content(_Task(), candidate["sha256"], candidate["image_url"], ids) == 1  # the 4th: parked
-        assert detect_content(_Task(), candidate["sha256"], candidate["image_url"], ids) == 0  # and stays so
+        assert detect_content(FirstDelivery(), candidate["sha256"], candidate["image_url"], ids) == 1  # the 4th: parked
+        assert detect_content(FirstDelivery(), candidate["sha256"], candidate["image_url"], ids) == 0  # and stays so
     finally:
         _Process.store.close()
         _Process.home = _Process.ws = _Process.store = _Process.kept = None
@@ -65,7 +56,7 @@ def test_a_task_under_the_limit_is_detected(workspace, demo_images):
         store.count_delivery([candidate["id"]])
     _Process.home, _Process.ws, _Process.kept = ws.home, None, None
     try:
-        assert detect_content(_Task(), candidate["sha256"], candidate["image_url"], [candidate["id"]]) == 1
+        assert detect_content(FirstDelivery(), candidate["sha256"], candidate["image_url"], [candidate["id"]]) == 1
     finally:
         _Process.store.close()
         _Process.home = _Process.ws = _Process.store = _Process.kept = None

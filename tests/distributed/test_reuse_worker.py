@@ -3,21 +3,12 @@
 
 from __future__ import annotations
 
-from cluster import add_site_candidates
+from cluster import FirstDelivery, add_site_candidates
 
 from detector import demo_site
 from detector.detect import Detector
 from detector.distributed.worker import _Process, detect_content
 from detector.register import WorkInfo, register_files
-
-
-class _Task:
-    """The bound task's request as Celery gives it (retries so far, the limit)."""
-
-    class request:
-        retries = 0
-
-    max_retries = 2
 
 
 def test_a_worker_reuses_a_non_copy_analysis_and_analyses_a_copy_again(workspace, demo_images):
@@ -30,7 +21,7 @@ def test_a_worker_reuses_a_non_copy_analysis_and_analyses_a_copy_again(workspace
     _Process.home, _Process.ws, _Process.detector = ws.home, None, None
     try:
         for candidate in store.candidates("scan_id = ?", [rescan]):
-            assert detect_content(_Task(), candidate["sha256"], candidate["image_url"], [candidate["id"]]) == 1
+            assert detect_content(FirstDelivery(), candidate["sha256"], candidate["image_url"], [candidate["id"]]) == 1
     finally:
         _Process.store.close()
         _Process.home = _Process.ws = _Process.store = _Process.detector = None

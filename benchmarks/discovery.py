@@ -241,8 +241,8 @@ def watch(home: Path, stream: Stream, batch: int, drain: float, sample_rss: bool
                 own = _rss_kb(child.pid)
                 tree = own + sum(_rss_kb(c) for c in _children(child.pid))
                 samples.append({"t": round(now - started, 1), "rss_mb": round(own / 1024, 1),
-                                "tree_mb": round(tree / 1024, 1), "scans_finished": _finished_scans(db)})
-            done, publish_end = _detected(db), stream.publish_end()
+                                "tree_mb": round(tree / 1024, 1), "scans_finished": _count(db, FINISHED_SCANS)})
+            done, publish_end = _count(db, DETECTED), stream.publish_end()
             if publish_end is not None and now >= publish_end:
                 if backlog_at_end is None:
                     backlog_at_end = stream.total - done
@@ -287,18 +287,15 @@ def stages(db: Path) -> dict:
     return {"step_seconds": steps, "detect_stage_seconds": detect, "cascade_exits": exits}
 
 
-def _finished_scans(db: Path) -> int:
-    try:
-        with sqlite3.connect(db, timeout=30) as conn:
-            return conn.execute("SELECT count(*) FROM scans WHERE status = 'finished'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+FINISHED_SCANS = "SELECT count(*) FROM scans WHERE status = 'finished'"
+DETECTED = "SELECT count(*) FROM candidates WHERE state = 'detected'"
 
 
-def _detected(db: Path) -> int:
+def _count(db: Path, query: str) -> int:
+    """One count from the watcher's store while it writes (0 while the file is not readable yet)."""
     try:
         with sqlite3.connect(db, timeout=30) as conn:
-            return conn.execute("SELECT count(*) FROM candidates WHERE state = 'detected'").fetchone()[0]
+            return conn.execute(query).fetchone()[0]
     except sqlite3.Error:
         return 0
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast docs bench bench-quick bench-scale clean system-deps
+.PHONY: demo test test-fast test-durations docs bench bench-quick bench-scale clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(STAMP) system-deps
 test-fast: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(PYTEST) -m "not slow"
+
+# Runs the whole suite and writes each module's measured seconds to tests/durations.json, the order in which
+# `make test` hands modules to its workers (longest first). Rerun it when modules grow, shrink or are added.
+test-durations: $(STAMP) system-deps
+	$(PYTEST) --record-durations
 
 # The CLI reference page is written from every command's --help (a test checks it is current).
 docs: $(STAMP)

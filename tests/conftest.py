@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -136,16 +138,63 @@ def any_workspace(tmp_path, store_target):
     store.close()
 
 
-def pytest_collection_modifyitems(items):
-    """Modules with more long end-to-end tests (marked slow) go first, so that pytest-xdist's workers start on
-    the long ones and finish together on the short ones instead of one waiting on another's last long module.
-    The check that every store method ran on PostgreSQL goes last, after the tests that run them."""
-    slow: dict[str, int] = {}
-    for item in items:
-        slow[item.module.__name__] = slow.get(item.module.__name__, 0) + bool(item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -slow[item.module.__name__])
+#: Each test module's measured seconds (setup, calls and teardown summed) and test count, from a whole run
+#: of the suite (`make test-durations` rewrites it): the order in which `make test` hands modules out.
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--record-durations", action="store_true",
+                     help=f"write each module's measured seconds to {DURATIONS.name} at the end of the run")
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules go to pytest-xdist's workers longest first, by their measured seconds in DURATIONS (longest
+    processing time first), so the workers finish together on short modules instead of one running the demo
+    alone at the end. A module not measured yet is costed at the measured mean per test. The check that every
+    store method ran on PostgreSQL goes last, after the tests that run them."""
+    measured = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
+    per_test = (sum(m["seconds"] for m in measured.values()) / max(1, sum(m["tests"] for m in measured.values())))
+    tests = Counter(_module(item.nodeid) for item in items)
+
+    def cost(module: str) -> float:
+        return measured[module]["seconds"] if module in measured else tests[module] * per_test
+
+    items.sort(key=lambda item: -cost(_module(item.nodeid)))
     last = [item for item in items if item.name == "test_every_public_store_method_runs_on_postgresql"]
     items[:] = [item for item in items if item not in last] + last
+
+
+class _Durations:
+    """Sums each module's report durations on the process that sees every report (the xdist controller, or
+    the only process) and, when the run ends, writes them into DURATIONS: modules this run did not run keep
+    their seconds, and modules whose file is gone are dropped."""
+
+    def __init__(self):
+        self.seconds: Counter = Counter()
+        self.tests: Counter = Counter()
+
+    def pytest_runtest_logreport(self, report):
+        self.seconds[_module(report.nodeid)] += report.duration
+        self.tests[_module(report.nodeid)] += report.when == "call"
+
+    def pytest_sessionfinish(self):
+        root = DURATIONS.parent.parent
+        kept = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
+        kept.update({module: {"seconds": round(self.seconds[module], 1), "tests": self.tests[module]}
+                     for module in self.seconds})
+        lines = [f"  {json.dumps(module)}: {json.dumps(kept[module])}"  # one line each: a rerun's diff reads by module
+                 for module in sorted(kept) if (root / module).exists()]
+        DURATIONS.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+
+
+def pytest_configure(config):
+    if config.getoption("--record-durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Durations(), "record-durations")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -155,6 +204,7 @@ def pytest_xdist_make_scheduler(config, log):
     that counts their PostgreSQL calls (last there, as above) sees them all."""
     if config.getvalue("dist") != "loadscope":
         return None
+    config.option.loadscopereorder = False  # xdist would otherwise reorder by test count, undoing the order above
     from xdist.scheduler import LoadScopeScheduling  # only under xdist: a plain pytest run needs none of it
 
     class ModuleScheduling(LoadScopeScheduling):

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from detector.demo_site import OTHERS_DIR, WORKS_DIR
 from detector.embedders import OnnxSpec, load_embedder, parse_spec
 from detector.embedders.onnx import OnnxEmbedder, read_sidecar, sidecar_path
-from detector.embedders.onnx_export import export_model, export_spec
 from detector.errors import ConfigError, EmbedderUnavailable
 
 TINY = {
@@ -23,9 +21,18 @@ TINY = {
 }
 
 
+def onnx_export():
+    """The export module, imported when a test uses it: it imports torch (2 s), and every xdist worker imports
+    every test module."""
+    from detector.embedders import onnx_export
+
+    return onnx_export
+
+
 @pytest.fixture(scope="module")
 def tiny_spec(tmp_path_factory) -> str:
-    import open_clip
+    import open_clip  # here, not at the top: see onnx_export
+    import torch
 
     folder = tmp_path_factory.mktemp("tiny-clip")
     config = folder / "tiny-onnx-test.json"
@@ -46,7 +53,7 @@ def photos() -> list[Image.Image]:
 @pytest.fixture(scope="module")
 def exported(tiny_spec, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
-    export_spec(tiny_spec, out)
+    onnx_export().export_spec(tiny_spec, out)
     return out
 
 
@@ -80,7 +87,7 @@ def test_int8_export_runs_and_stays_close(tiny_spec, photos, tmp_path):
 
     model = open_clip.create_model("tiny-onnx-test", pretrained=tiny_spec.split("@", 1)[1])
     out = tmp_path / "tiny-int8.onnx"
-    prep = export_model(model.eval(), out, source="tiny", int8=True)
+    prep = onnx_export().export_model(model.eval(), out, source="tiny", int8=True)
     assert prep.quantization == "int8-dynamic" and read_sidecar(out).quantization == "int8-dynamic"
     vectors = OnnxEmbedder(out).embed(photos)
     reference = load_embedder(tiny_spec).embed(photos)
@@ -127,7 +134,7 @@ def test_bad_sidecar_fields_are_named(tmp_path, exported, field, value, message)
 
 def test_export_refuses_a_spec_that_is_not_open_clip(tmp_path):
     with pytest.raises(ConfigError, match=r"export-onnx exports 'clip:MODEL/TAG'"):
-        export_spec("none", tmp_path / "x.onnx")
+        onnx_export().export_spec("none", tmp_path / "x.onnx")
 
 
 def test_nhwc_uint8_squash_preprocessing_feeds_raw_pixels(exported):

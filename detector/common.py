@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from detector.features import DEFAULT_ANALYSE_SIDE, LocalFeatures
+from detector.nearest import nearest
 from detector.verify import Verdict
 from index.local import LocalFeatureIndex
 
@@ -182,14 +183,9 @@ def _ratio_matches(query: np.ndarray, train: np.ndarray, kind: str) -> tuple[np.
     """(query, train) indices of nearest neighbours that pass Lowe's ratio test."""
     if len(train) < 2 or not len(query):
         return np.zeros(0, int), np.zeros(0, int)
-    matcher = cv2.BFMatcher(cv2.NORM_L2 if kind == "sift" else cv2.NORM_HAMMING)
-    pairs = [(m.queryIdx, m.trainIdx) for m, second in
-             (p for p in matcher.knnMatch(query, train, k=2) if len(p) == 2)
-             if m.distance < _RATIO * second.distance]
-    if not pairs:
-        return np.zeros(0, int), np.zeros(0, int)
-    query_idx, train_idx = np.array(pairs).T
-    return query_idx, train_idx
+    neighbours = nearest(query, train, binary=kind != "sift")
+    query_idx = neighbours.ratio_pass(_RATIO)
+    return query_idx, neighbours.first[query_idx]
 
 
 def _project(homography: np.ndarray, points: np.ndarray) -> np.ndarray:

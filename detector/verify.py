@@ -30,6 +30,7 @@ import numpy as np
 from detector.correlation import tiled_ncc
 from detector.features import DEFAULT_ANALYSE_SIDE, LocalFeatures
 from detector.geometry import area, box, clip_convex, degeneracy, project, resize_map, shift
+from detector.nearest import nearest
 
 # Four point pairs determine a homography; fewer keypoints cannot even be tried.
 _MIN_POINTS = 4
@@ -269,24 +270,14 @@ class _LazyGray:
 def _mutual_ratio_matches(query: np.ndarray, train: np.ndarray, kind: str, ratio: float):
     """Indices (query, train) of matches that pass Lowe's ratio test and are mutual nearest neighbours.
 
-    Brute force is exact and deterministic, and at a few thousand descriptors per image it is fast.
+    Brute force (`detector.nearest`) is exact and deterministic, and at a few thousand descriptors per image
+    it is fast.
     """
-    norm = cv2.NORM_L2 if kind == "sift" else cv2.NORM_HAMMING
-    matcher = cv2.BFMatcher(norm)
-    forward = matcher.knnMatch(query, train, k=2)
-    backward = matcher.match(train, query)
-    best_query_of_train = np.array([m.trainIdx for m in backward])
-    pairs = [
-        (pair[0].queryIdx, pair[0].trainIdx)
-        for pair in forward
-        if len(pair) == 2
-        and pair[0].distance < ratio * pair[1].distance
-        and best_query_of_train[pair[0].trainIdx] == pair[0].queryIdx
-    ]
-    if not pairs:
+    if not len(query) or not len(train):
         return np.zeros(0, int), np.zeros(0, int)
-    query_idx, train_idx = np.array(pairs).T
-    return query_idx, train_idx
+    neighbours = nearest(query, train, binary=kind != "sift")
+    query_idx = neighbours.mutual(neighbours.ratio_pass(ratio))
+    return query_idx, neighbours.first[query_idx]
 
 
 def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, side: int) -> float:

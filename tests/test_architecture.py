@@ -116,7 +116,7 @@ LAYERS = (
     ("images", {"intake", "rights", "hashing", "features", "regions", "embedders", "fingerprint", "credentials",
                 "cmi", "site_rights"}),
     ("provenance", {"provenance"}),
-    ("detection", {"parallel", "catalogue", "shortlist", "geometry", "correlation", "verify", "align", "cascade",
+    ("detection", {"parallel", "catalogue", "shortlist", "geometry", "correlation", "nearest", "verify", "align", "cascade",
                    "common", "decide", "detect", "register", "reindex", "followup", "screenshots", "crawl", "sources",
                    "negatives", "distributed", "reuse"}),
     ("evidence", {"evidence"}),

@@ -138,8 +138,9 @@ def any_workspace(tmp_path, store_target):
     store.close()
 
 
-#: Each test module's measured seconds (setup, calls and teardown summed) and test count, from a whole run
-#: of the suite (`make test-durations` rewrites it): the order in which `make test` hands modules out.
+#: Each test module's measured seconds (setup, calls and teardown summed) and test count, those of its slow tests
+#: apart, from a whole run of the suite (`make test-durations` rewrites it): the order in which `make test` and
+#: `make test-fast` hand modules out.
 DURATIONS = Path(__file__).with_name("durations.json")
 
 
@@ -152,19 +153,29 @@ def _module(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected: only what runs is costed
 def pytest_collection_modifyitems(config, items):
-    """Modules go to pytest-xdist's workers longest first, by their measured seconds in DURATIONS (longest
-    processing time first), so the workers finish together on short modules instead of one running the demo
-    alone at the end. A module not measured yet is costed at the measured mean per test. The check that every
-    store method ran on PostgreSQL goes last, after the tests that run them."""
+    """Modules go to pytest-xdist's workers longest first (longest processing time first), so the workers
+    finish together on short modules instead of one running the demo alone at the end. A module costs the
+    measured seconds (DURATIONS) of the share of its slow and other tests that this run selects; a module not
+    measured yet, the measured mean per test. The check that every store method ran on PostgreSQL goes last,
+    after the tests that run them."""
     measured = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
     per_test = (sum(m["seconds"] for m in measured.values()) / max(1, sum(m["tests"] for m in measured.values())))
-    tests = Counter(_module(item.nodeid) for item in items)
+    selected = {"slow": Counter(), "other": Counter()}
+    for item in items:
+        selected["slow" if item.get_closest_marker("slow") else "other"][_module(item.nodeid)] += 1
 
     def cost(module: str) -> float:
-        return measured[module]["seconds"] if module in measured else tests[module] * per_test
+        if module not in measured:
+            return (selected["slow"][module] + selected["other"][module]) * per_test
+        m = measured[module]
+        other_tests = m["tests"] - m["slow_tests"]
+        return (m["slow_seconds"] * selected["slow"][module] / max(1, m["slow_tests"])
+                + (m["seconds"] - m["slow_seconds"]) * selected["other"][module] / max(1, other_tests))
 
-    items.sort(key=lambda item: -cost(_module(item.nodeid)))
+    costs = {module: cost(module) for module in {_module(item.nodeid) for item in items}}
+    items.sort(key=lambda item: -costs[_module(item.nodeid)])
     last = [item for item in items if item.name == "test_every_public_store_method_runs_on_postgresql"]
     items[:] = [item for item in items if item not in last] + last
 
@@ -175,18 +186,22 @@ class _Durations:
     their seconds, and modules whose file is gone are dropped."""
 
     def __init__(self):
-        self.seconds: Counter = Counter()
-        self.tests: Counter = Counter()
+        self.seconds: dict[str, Counter] = {}
 
     def pytest_runtest_logreport(self, report):
-        self.seconds[_module(report.nodeid)] += report.duration
-        self.tests[_module(report.nodeid)] += report.when == "call"
+        counts = self.seconds.setdefault(_module(report.nodeid), Counter())
+        slow = "slow" in report.keywords
+        counts["seconds"] += report.duration
+        counts["slow_seconds"] += report.duration if slow else 0.0
+        counts["tests"] += report.when == "call"
+        counts["slow_tests"] += report.when == "call" and slow
 
     def pytest_sessionfinish(self):
         root = DURATIONS.parent.parent
         kept = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
-        kept.update({module: {"seconds": round(self.seconds[module], 1), "tests": self.tests[module]}
-                     for module in self.seconds})
+        kept.update({module: {key: round(counts[key], 1) if "seconds" in key else counts[key]
+                              for key in ("seconds", "tests", "slow_seconds", "slow_tests")}
+                     for module, counts in self.seconds.items()})
         lines = [f"  {json.dumps(module)}: {json.dumps(kept[module])}"  # one line each: a rerun's diff reads by module
                  for module in sorted(kept) if (root / module).exists()]
         DURATIONS.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from detector.cli import reference
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
+@pytest.mark.slow
 def test_the_cli_reference_page_matches_every_commands_help():
     assert PAGE.read_text(encoding="utf-8") == reference.render(), (
         "docs/cli.md is out of date with the commands' --help: run `make docs` and commit docs/cli.md")

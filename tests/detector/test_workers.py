@@ -97,6 +97,7 @@ def test_a_worker_killed_mid_run_loses_no_candidate_and_records_none_twice(regis
     assert len(recorded) == len({e["subject"] for e in recorded}) == len(expected)
 
 
+@pytest.mark.slow
 def test_registering_with_two_workers_stores_what_one_process_stores(tmp_path, works_dir):
     from detector import config
     from detector.workspace import create_workspace

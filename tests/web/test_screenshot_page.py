@@ -82,6 +82,7 @@ def site_portal(tmp_path_factory):
         server.shutdown()
 
 
+@pytest.mark.slow
 def test_the_screenshot_button_takes_one_and_the_match_page_shows_it(site_portal):
     match_id = site_portal.matches["alice"]
     with signed_in(site_portal, "alice") as client:

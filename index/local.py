@@ -26,6 +26,7 @@ Pure computation over numpy arrays and files; imports neither `detector` nor `cr
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +49,8 @@ MIN_LISTS, _MAX_LISTS = 16, 262_144
 _HNSW_LISTS = 1024
 _TRAIN_POINTS_PER_LIST = 32
 _KMEANS_ITERATIONS = 10
+#: Distances computed at once by the exact stage's votes: bounds its working memory at 64 MB.
+_BLOCK_FLOATS = 16_000_000
 
 
 def lists_for(descriptors: int) -> int:
@@ -82,6 +85,7 @@ class LocalFeatureIndex:
         self.trained_at: str | None = None
         self._index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(dim)) if binary \
             else faiss.IndexIDMap(faiss.IndexFlatL2(dim))
+        self._by_work: _ByWork | None = None  # the exact stage's descriptors grouped by work, made when first needed
 
     # -- stage ---------------------------------------------------------------------------------
 
@@ -126,7 +130,7 @@ class LocalFeatureIndex:
         if lists > _HNSW_LISTS:  # FAISS keeps a quantiser that already holds its lists' centroids
             quantiser.add(_centroids(sample, lists, self.binary))
         index.train(sample)
-        self._index = index
+        self._index, self._by_work = index, None
         self.trained_on = len(sample)
         self.trained_for = require_int("trained_for", trained_for, 1) if trained_for is not None else len(sample)
         self.trained_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -155,12 +159,14 @@ class LocalFeatureIndex:
         descriptors = self._check(descriptors, "descriptors")
         if len(descriptors):
             self._index.add_with_ids(descriptors, np.full(len(descriptors), work_id, dtype=np.int64))
+            self._by_work = None
 
     def remove(self, work_ids) -> int:
         """Forget every descriptor of `work_ids`; returns how many descriptors were dropped."""
         ids = np.asarray(list(work_ids), dtype=np.int64)
         if not len(ids) or not len(self):
             return 0
+        self._by_work = None
         return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
 
     def memory_bytes(self) -> int:
@@ -174,6 +180,8 @@ class LocalFeatureIndex:
         descriptors = self._check(descriptors, "query descriptors")
         if not len(descriptors) or len(self) < 2:
             return {}
+        if not self.binary and self._ivf() is None:
+            return self._exact_votes(descriptors, ratio ** 2)
         distances, ids = self._index.search(descriptors, min(NEIGHBOURS, len(self)))
         distances = distances.astype(np.float64)
         first = ids[:, 0]
@@ -227,6 +235,45 @@ class LocalFeatureIndex:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def _exact_votes(self, descriptors: np.ndarray, factor: float) -> dict[int, int]:
+        """`votes` of the exact float stage, from every query descriptor's squared distances to every held one
+        (a matrix product per block of query rows) rather than FAISS's search for the `NEIGHBOURS` nearest,
+        whose per-query selection costs several times the product. The same rule, said with distances: the
+        nearest work wins when its nearest descriptor is within `factor` of the nearest of any other work,
+        or when at least `NEIGHBOURS` of its descriptors are nearer than that (the fetched neighbours would
+        all have been its own)."""
+        held = self._grouped()
+        neighbours = min(NEIGHBOURS, len(self))
+        counts = np.zeros(len(held.works), np.int64)
+        rows = max(1, _BLOCK_FLOATS // len(held.vectors))
+        for start in range(0, len(descriptors), rows):
+            block = descriptors[start:start + rows]
+            squared = np.einsum("ij,ij->i", block, block)[:, None] - 2 * (block @ held.vectors.T) + held.norms
+            per_work = np.minimum.reduceat(squared, held.starts, axis=1)
+            first = per_work.argmin(axis=1)
+            nearest = per_work[np.arange(len(block)), first]
+            per_work[np.arange(len(block)), first] = np.inf
+            other = per_work.min(axis=1)  # inf where one work is held: its nearest always wins
+            keep = nearest < factor * other
+            for work in np.unique(first[~keep]):
+                at = np.flatnonzero(~keep & (first == work))
+                own = squared[at, held.starts[work]:held.ends[work]]
+                keep[at] = (own < other[at, None]).sum(axis=1) >= neighbours
+            counts += np.bincount(first[keep], minlength=len(held.works))
+        return {int(work): int(count) for work, count in zip(held.works, counts) if count}
+
+    def _grouped(self) -> _ByWork:
+        if self._by_work is None:
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            flat = faiss.downcast_index(self._index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), len(ids) * self.dim).reshape(len(ids), self.dim)
+            order = np.argsort(ids, kind="stable")
+            works, starts = np.unique(ids[order], return_index=True)
+            grouped = np.ascontiguousarray(vectors[order])
+            self._by_work = _ByWork(grouped, np.einsum("ij,ij->i", grouped, grouped), works, starts,
+                                    np.append(starts[1:], len(ids)))
+        return self._by_work
+
     def _ivf(self):
         if self.binary:
             return self._index if isinstance(self._index, faiss.IndexBinaryIVF) else None
@@ -243,6 +290,17 @@ class LocalFeatureIndex:
                 f"{name} must be a {np.dtype(dtype).name} array of shape [n, {width}], got {describe(descriptors)}"
             )
         return np.ascontiguousarray(descriptors, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class _ByWork:
+    """The exact stage's descriptors ordered by work: `vectors[starts[i]:ends[i]]` are `works[i]`'s."""
+
+    vectors: np.ndarray
+    norms: np.ndarray
+    works: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
 
 
 def _centroids(sample: np.ndarray, lists: int, binary: bool) -> np.ndarray:

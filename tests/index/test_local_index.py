@@ -91,6 +91,38 @@ def test_a_works_own_repeated_texture_does_not_cancel_its_votes():
     assert votes[100] >= 0.8 * 150
 
 
+def _votes_of_the_nearest(index_descriptors: dict[int, np.ndarray], query: np.ndarray, ratio: float = 0.8) -> dict:
+    """The voting rule read off every query descriptor's sorted distances: the work of the nearest wins when it
+    is within `ratio` of the nearest other work's descriptor among the 8 nearest, or when all 8 are its own."""
+    held = np.concatenate(list(index_descriptors.values()))
+    owner = np.concatenate([np.full(len(d), work) for work, d in index_descriptors.items()])
+    votes: dict[int, int] = {}
+    for row in query:
+        distances = ((held - row) ** 2).sum(axis=1)
+        nearest = np.argsort(distances, kind="stable")[:local.NEIGHBOURS]
+        others = [i for i in nearest if owner[i] != owner[nearest[0]]]
+        if not others or distances[nearest[0]] < ratio ** 2 * distances[others[0]]:
+            votes[int(owner[nearest[0]])] = votes.get(int(owner[nearest[0]]), 0) + 1
+    return votes
+
+
+def test_the_exact_stage_votes_by_the_rule_of_the_eight_nearest_also_for_a_repeated_texture():
+    # Work 100 holds each of its first 20 descriptors 9 times over (a repeated texture): queries near them
+    # have 8 nearest all its own and vote for it although another work's descriptor fails the ratio test.
+    works = {work: d[:60] for work, d in float_works().items() if work < 110}
+    rng = np.random.default_rng(5)
+    works[100] = np.concatenate([works[100][:40]] + [noisy_copy(works[100][:20], rng, 0.001)] * 8)
+    works[101] = np.concatenate([works[101], noisy_copy(works[100][:20], rng, 0.01)])
+    index = filled(LocalFeatureIndex(128), works)
+    query = np.concatenate([noisy_copy(works[100][:20], rng), noisy_copy(works[104][:30], rng),
+                            next(iter(float_works(seed=9).values()))[:30]])
+    expected = _votes_of_the_nearest(works, query)
+    assert index.votes(query) == expected
+    assert expected[100] >= 15  # the repeated texture's queries won despite the near descriptors of work 101
+    index.remove([104])
+    assert index.votes(query) == _votes_of_the_nearest({w: d for w, d in works.items() if w != 104}, query)
+
+
 @pytest.mark.parametrize("stage", ["exact", "trained"])
 def test_add_adds_and_remove_forgets_a_work(stage):
     works = float_works()

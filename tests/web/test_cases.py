@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from test_ui_pages import _signed_in
+
+
+@pytest.fixture(scope="module")
+def portal(fresh_portal):
+    """A portal of this module's own: it asserts on unreviewed matches and on no notices sent, which other
+    modules' tests change on the shared one (in whatever order the xdist workers run them)."""
+    return fresh_portal
 
 
 def test_each_owner_sees_only_the_cases_of_their_own_matches(portal):

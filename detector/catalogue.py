@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from detector.config import IndexSettings, ShortlistSettings
 from detector.embedders import Embedder
@@ -127,8 +128,11 @@ def content_stamp(ws: Workspace) -> dict[str, str | None]:
 
 
 def set_threads(threads: int) -> None:
-    """FAISS's OpenMP pool is process-wide; the edges set it once from `index.threads`."""
+    """FAISS's OpenMP pool and NumPy's BLAS threads are process-wide; the edges set both once from
+    `index.threads`. Detection's matrix products (the exact stage's votes, verification's neighbours) are
+    small: a second BLAS thread mostly spins, adding CPU time without taking wall time off."""
     faiss.omp_set_num_threads(max(1, threads))
+    threadpool_limits(max(1, threads), user_api="blas")
 
 
 def load(ws: Workspace, store: Store, embedder: Embedder | None, settings: IndexSettings, *,

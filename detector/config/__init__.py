@@ -75,8 +75,9 @@ class IndexSettings:
         "index is exact; a parameter the factory does not use is refused."
     )
     threads: int = setting(
-        1, "OpenMP threads FAISS may use. 1 avoids contention with torch's and OpenCV's thread pools, "
-        "which made searches 4-30x slower on a 2-core machine; raise it on a dedicated search host."
+        1, "OpenMP threads FAISS may use, and BLAS threads NumPy may use. 1 avoids contention with torch's and "
+        "OpenCV's thread pools, which made searches 4-30x slower on a 2-core machine, and a second BLAS thread "
+        "only spins on detection's small matrix products; raise it on a dedicated search host."
     )
 
 

@@ -116,6 +116,7 @@ def test_progress_is_read_from_the_workspace_while_the_crawl_runs(full_crawl):
     assert ticks[-1]["images"] <= final["images"]
 
 
+@pytest.mark.slow
 def test_the_crawl_reports_its_queue_while_it_runs_and_empties_it_by_the_end(site, make_workspace):
     """A polite crawl (a delay between requests) keeps requests queued long enough to be seen."""
     site.reset()
@@ -371,6 +372,7 @@ def test_a_crawl_that_dies_without_a_summary_says_why(tmp_path):
     assert f"No copyhound workspace at {tmp_path / 'nowhere'}" in message
 
 
+@pytest.mark.slow
 def test_plain_scrapy_crawl_opens_and_finishes_a_scan_of_its_own(site, make_workspace):
     site.reset()
     ws = make_workspace()

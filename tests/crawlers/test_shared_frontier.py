@@ -186,6 +186,7 @@ def arrival_gaps(site, ws, scan_id: int, redis_url: str, folder) -> list[float]:
     return [later - earlier for earlier, later in pairwise(times)]
 
 
+@pytest.mark.slow
 def test_the_ssrf_guard_still_refuses_private_addresses_in_a_shared_crawl(site, make_workspace, redis_url):
     site.reset()
     ws = shared(make_workspace(), redis_url)
@@ -210,6 +211,7 @@ def test_an_unreachable_redis_is_one_clear_error(site, make_workspace):
     store.close()
 
 
+@pytest.mark.slow
 def test_the_crawler_command_joins_the_running_scan(site, make_workspace, redis_url):
     site.reset()
     ws = make_workspace()

@@ -165,6 +165,7 @@ def _held_rows(index: LocalFeatureIndex) -> dict[int, np.ndarray]:
     return {int(asset_id): vectors[ids == asset_id] for asset_id in np.unique(ids)}
 
 
+@pytest.mark.slow
 def test_a_small_copy_diluted_by_a_large_catalogue_still_passes_the_screen_and_non_copies_still_stop(
         detector, works_dir, others_dir):
     """In a catalogue of 1,000 more works, a copy at a sixth of its size in a page keeps fewer votes at the

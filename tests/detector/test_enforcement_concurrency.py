@@ -87,6 +87,7 @@ def test_two_enforce_runs_at_once_send_each_offer_once(tmp_path, web, slow_smtp,
         assert [code for code, _, _ in results] == [0, 0], results
 
 
+@pytest.mark.slow
 def test_daily_caps_count_each_action_once_and_the_dry_run_agrees_with_the_real_one(tmp_path, web):
     with SmtpServer() as smtp:
         env = commercial_case(tmp_path, web, smtp, daily_cap_owner=4, daily_cap_recipient=100)
@@ -100,6 +101,7 @@ def test_daily_caps_count_each_action_once_and_the_dry_run_agrees_with_the_real_
     assert [s.outcome.split(" ")[0] for s in taken] == ["sent"] * 4 + ["held:"] * 2
 
 
+@pytest.mark.slow
 def test_the_recipients_cap_counts_each_e_mail_once_within_a_run(tmp_path, web):
     with SmtpServer() as smtp:
         env = commercial_case(tmp_path, web, smtp, daily_cap_recipient=3)

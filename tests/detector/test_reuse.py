@@ -48,6 +48,7 @@ def _by_name(store, scan_id: int) -> dict[str, dict]:
     return {Path(c["image_url"]).name: c for c in store.candidates("scan_id = ?", [scan_id])}
 
 
+@pytest.mark.slow
 def test_a_rescan_reuses_non_copy_analyses_and_analyses_copies_again(any_workspace, site):
     ws, store = any_workspace
     _register(ws, store, demo_site.WORKS_DIR / "chelsea.jpg")

@@ -130,6 +130,7 @@ def crawled(tmp_path_factory):
     store.close()
 
 
+@pytest.mark.slow
 def test_the_crawl_stores_each_pages_declarations_and_reads_tdmrep_json_once(crawled):
     _, store, _, site, _ = crawled
     rows = {row["page_url"][len(site.base):]: row for row in store.candidates()}

@@ -44,6 +44,7 @@ def _open(browser, url: str, width: int):
 
 
 @pytest.mark.parametrize("document", ["invoice", "certificate"])
+@pytest.mark.slow
 def test_invoice_and_certificate_are_styled_under_the_csp_and_fit_a_phone(browser, accepted, document, tmp_path):
     portal, sent = accepted
     for width in WIDTHS:

@@ -146,7 +146,8 @@ DURATIONS = Path(__file__).with_name("durations.json")
 
 def pytest_addoption(parser):
     parser.addoption("--record-durations", action="store_true",
-                     help=f"write each module's measured seconds to {DURATIONS.name} at the end of the run")
+                     help=f"write each module's measured seconds to {DURATIONS.name} at the end of the run (run the "
+                          "whole suite: a module's entry becomes what this run ran of it)")
 
 
 def _module(nodeid: str) -> str:

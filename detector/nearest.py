@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from index.local import row_norms, squared_l2
+
 #: Query rows per block: bounds the distance matrix at ROWS x (train descriptors) floats.
 ROWS = 1024
 
@@ -48,14 +50,13 @@ def nearest(query: np.ndarray, train: np.ndarray, binary: bool) -> Neighbours:
 
 def _euclidean(query: np.ndarray, train: np.ndarray) -> Neighbours:
     query, train = np.ascontiguousarray(query, np.float32), np.ascontiguousarray(train, np.float32)
-    train_norms = np.einsum("ij,ij->i", train, train)
+    train_norms = row_norms(train)
     first = np.empty(len(query), np.int64)
     distances = np.full((len(query), 2), np.inf, np.float32)
     best_query, best_distance = np.zeros(len(train), np.int64), np.full(len(train), np.inf, np.float32)
     for start in range(0, len(query), ROWS):
         block = query[start:start + ROWS]
-        squared = np.einsum("ij,ij->i", block, block)[:, None] - 2 * (block @ train.T) + train_norms[None, :]
-        np.maximum(squared, 0, out=squared)  # rounding can take a zero distance just below zero
+        squared = np.maximum(squared_l2(block, train, train_norms), 0)
         # The nearest in column 0 and the second in column 1 (a partition, not a sort, of each row).
         nearest_two = np.argpartition(squared, 1, axis=1)[:, :2] if len(train) > 1 else np.zeros((len(block), 1), int)
         first[start:start + len(block)] = nearest_two[:, 0]

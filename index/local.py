@@ -248,7 +248,7 @@ class LocalFeatureIndex:
         rows = max(1, _BLOCK_FLOATS // len(held.vectors))
         for start in range(0, len(descriptors), rows):
             block = descriptors[start:start + rows]
-            squared = np.einsum("ij,ij->i", block, block)[:, None] - 2 * (block @ held.vectors.T) + held.norms
+            squared = squared_l2(block, held.vectors, held.norms)
             per_work = np.minimum.reduceat(squared, held.starts, axis=1)
             first = per_work.argmin(axis=1)
             nearest = per_work[np.arange(len(block)), first]
@@ -270,7 +270,7 @@ class LocalFeatureIndex:
             order = np.argsort(ids, kind="stable")
             works, starts = np.unique(ids[order], return_index=True)
             grouped = np.ascontiguousarray(vectors[order])
-            self._by_work = _ByWork(grouped, np.einsum("ij,ij->i", grouped, grouped), works, starts,
+            self._by_work = _ByWork(grouped, row_norms(grouped), works, starts,
                                     np.append(starts[1:], len(ids)))
         return self._by_work
 
@@ -290,6 +290,17 @@ class LocalFeatureIndex:
                 f"{name} must be a {np.dtype(dtype).name} array of shape [n, {width}], got {describe(descriptors)}"
             )
         return np.ascontiguousarray(descriptors, dtype=dtype)
+
+
+def row_norms(vectors: np.ndarray) -> np.ndarray:
+    """Each row's squared L2 norm."""
+    return np.einsum("ij,ij->i", vectors, vectors)
+
+
+def squared_l2(rows: np.ndarray, held: np.ndarray, held_norms: np.ndarray) -> np.ndarray:
+    """Squared L2 distances of each of `rows` to each of `held` (whose `row_norms` are given), float32[rows,
+    held], from one matrix product; rounding can take a zero distance a little below zero."""
+    return row_norms(rows)[:, None] - 2 * (rows @ held.T) + held_norms[None, :]
 
 
 @dataclass(frozen=True)

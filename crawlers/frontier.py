@@ -47,8 +47,10 @@ redis.call('HSET', KEYS[2], popped[1], popped[2])
 return popped[1]
 """
 
-# Queue a request unless its fingerprint was seen (ARGV[3] = '1': dont_filter, queue it anyway).
+# Queue a request unless its fingerprint was seen (ARGV[3] = '1': dont_filter, queue it anyway), or
+# the frontier is finished: `finish` deleted the seen-set, so a late process would crawl it all again.
 _PUSH = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if ARGV[3] == '1' or redis.call('SADD', KEYS[2], ARGV[4]) == 1 then
     redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
     return 1
@@ -173,7 +175,7 @@ class FrontierQueue(PriorityQueue):
     def push(self, request, fingerprint: str = "") -> bool:
         """Queue `request` unless its fingerprint is in the seen-set; True when it was queued."""
         data = self._encode_request(request)
-        return bool(self._push(keys=[self.key, self.keys.seen],
+        return bool(self._push(keys=[self.key, self.keys.seen, self.keys.finished],
                                args=[data, -request.priority, "1" if not fingerprint else "0", fingerprint]))
 
     def pop(self, timeout=0):

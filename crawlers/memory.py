@@ -21,8 +21,11 @@ Outcome = Fetched | Refusal
 
 _STATE_KEYS = (("pages", set), ("images", dict), ("pending", dict), ("offsite", set), ("caps", set))
 
-# A page is admitted when known already (the seen-set drops it if it is queued), else while under the cap.
+# A page is admitted when known already (the seen-set drops it if it is queued), else while under the
+# cap; never once the crawl is finished, whose memory `finish` deleted (a process that joined as the
+# last one left would otherwise start the target again from the start URLs).
 _ADMIT_PAGE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SADD', KEYS[1], ARGV[1])
@@ -107,7 +110,7 @@ class SharedMemory:
         return False
 
     def admit_page(self, url: str, limit: float) -> bool:
-        return bool(self._admit(keys=[self.keys.shared("pages")], args=[url, min(limit, 2**62)]))
+        return bool(self._admit(keys=[self.keys.shared("pages"), self.keys.finished], args=[url, min(limit, 2**62)]))
 
     def first_notice(self, kind: str, what: str) -> bool:
         return bool(self.server.sadd(self.keys.shared(kind), what))

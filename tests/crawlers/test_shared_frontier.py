@@ -12,12 +12,17 @@ from itertools import pairwise
 
 import pytest
 import redis
+from scrapy import Request, Spider
+from scrapy.utils.test import get_crawler
 from support import invoke_cli
 from test_crawl import EXPECTED, _record_at, captured, events, new_scan, site_target
 
+from crawlers.frontier import FrontierKeys, FrontierQueue, finish
+from crawlers.memory import SharedMemory
 from crawlers.site_rights import TDMREP_PATH
 from detector.config import render_toml
 from detector.crawl import CrawlFailed, crawl, crawl_command, crawl_shared
+from detector.workspace.blobs import BlobStore
 
 ROBOTS = "/robots.txt"  # fetched and obeyed by each process (Scrapy's robots middleware), so once per process
 
@@ -198,6 +203,26 @@ def test_the_ssrf_guard_still_refuses_private_addresses_in_a_shared_crawl(site, 
         ("private_address", f"{site.base}/index.html")]
     assert summary["refusals"] == {"private_address": 1}
     store.close()
+
+
+def test_a_process_arriving_as_the_crawl_finishes_starts_nothing_again(redis_url, tmp_path):
+    """`finish` deletes the pages admitted and the seen-set: a process that checked for the finished marker just
+    before must still neither admit a start page nor queue a request, or it would crawl the target again."""
+    server = redis.Redis.from_url(redis_url)
+    keys = FrontierKeys("1@2026-12-06T00:00:00Z", "site")
+    memory = SharedMemory(server, keys, BlobStore(tmp_path))
+    crawler = get_crawler(Spider, {"COPYHOUND_FRONTIER_SCAN": keys.scan, "COPYHOUND_TARGET": keys.target,
+                                  "COPYHOUND_WORKER": "late"})
+    spider = Spider.from_crawler(crawler, name="site")
+    queue = FrontierQueue(server, spider, keys.requests)
+    assert memory.admit_page("http://127.0.0.1/a.html", float("inf"))
+    assert queue.push(Request("http://127.0.0.1/a.html"), fingerprint="a")
+    server.zpopmin(keys.requests)
+    finish(server, keys)
+    assert not memory.admit_page("http://127.0.0.1/a.html", float("inf"))
+    assert not queue.push(Request("http://127.0.0.1/a.html"), fingerprint="a")
+    assert not queue.push(Request("http://127.0.0.1/b.html", dont_filter=True))
+    assert server.zcard(keys.requests) == 0
 
 
 def test_an_unreachable_redis_is_one_clear_error(site, make_workspace):

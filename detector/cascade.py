@@ -15,7 +15,13 @@ cheap stage gives some registered work a reason to look closer:
    an embedding neighbour, or enough votes of the coarse or region features for one work
    (`Gates.screen_gate`: once the catalogue is large, fewer of them, counted with a looser ratio test,
    because a larger index dilutes a true work's votes). Otherwise it stops here, with exit "screen".
-2. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image at full
+2. **confirm** (`confirm_nominations`): a work nominated only by votes or by pHash alone can lead to a
+   decision only through geometry, so it goes on only when the screen's features agree with the work's on
+   one affine transform (`verify.affine_agreement`, `Gates.agrees`). A page of text shares glyphs, and
+   often a pHash, with every registered page of text, but no transform. The same bytes, pHash and PDQ
+   together (the hash tier of `detector.decide`), an embedding, or a low-texture work (`align.Aligner`)
+   go on unchecked. When no work is left, the candidate stops with exit "confirm".
+3. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image at full
    resolution (1024 px, 1,500 keypoints) and of its mirror image (permuted), the shortlist from every source at the
    product's own thresholds, then `verify_copy` for each shortlisted work and the common-element check
    (`detector.common`) for each geometric match. Exit "full".
@@ -46,8 +52,11 @@ import numpy as np
 from detector.align import Aligner, Hint
 from detector.features import LocalFeatures
 from detector.fingerprint import CandidatePrint
-from detector.shortlist import RATIO
-from detector.verify import Verdict, Verifier
+from detector.shortlist import RATIO, Nomination
+from detector.verify import Agreement, Verdict, Verifier, affine_agreement
+
+#: RANSAC's tolerance of the confirm stage, in pixels of the screen's low-resolution image.
+_CONFIRM_PIXELS = 4.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,13 @@ class Gates:
         At 0.9 a small index gives unrelated images more chance votes (11.8% of the non-copies pass 8 of
         them at 300 works), hence the strict test there.
     large_ratio: Lowe's ratio of the votes in a `diluted` index.
+    confirm_inliers, confirm_inlier_ratio: least inliers, and least share of the mutual ratio-test matches,
+        of the affine transform the confirm stage fits between the screen's features (the whole image, its
+        mirror image or a region) and a work's. Measured on issue 23's run (benchmarks/RESULTS.md, 1,000
+        works in a 100k index): of the 427 true pairs that needed the check, the fewest inliers were 7
+        (a small work's crop, all 7 matches agreeing) and the lowest share 0.62 (a perspective copy, 179
+        inliers); of the 358 non-copies the screen passed, 28 still went on at 5 and 0.5 (text screenshots
+        find 5-25 inliers among 20-100 glyph matches, a share mostly under 0.5).
     screen: False sends every candidate on to the full stage whatever the screen saw (the detector as it
         was before the cascade; the benchmark measures what the screen costs in recall with it).
     """
@@ -89,13 +105,17 @@ class Gates:
     min_coarse_votes: int = 8
     diluted: tuple[tuple[int, int], ...] = ((100_000, 7), (1_000_000, 5))
     large_ratio: float = 0.9
+    confirm_inliers: int = 5
+    confirm_inlier_ratio: float = 0.5
     screen: bool = True
 
     def __post_init__(self):
         votes = min([self.min_coarse_votes, *(step for _, step in self.diluted)])
-        if self.coarse_side < 64 or self.coarse_features < 1 or votes < 1 or not 0 < self.large_ratio <= 1:
+        if (self.coarse_side < 64 or self.coarse_features < 1 or votes < 1 or not 0 < self.large_ratio <= 1
+                or self.confirm_inliers < 3 or not 0 <= self.confirm_inlier_ratio <= 1):
             raise ValueError("Gates need coarse_side >= 64, coarse_features >= 1, min_coarse_votes >= 1 (and in "
-                             f"every diluted step) and 0 < large_ratio <= 1; got {self}.")
+                             "every diluted step), 0 < large_ratio <= 1, confirm_inliers >= 3 and "
+                             f"0 <= confirm_inlier_ratio <= 1; got {self}.")
 
     def screen_gate(self, descriptors_held: int) -> tuple[float, int]:
         """The ratio test the screen counts votes with, and the votes that send a candidate on, for a
@@ -103,23 +123,62 @@ class Gates:
         beyond = [votes for held, votes in sorted(self.diluted) if descriptors_held > held]
         return (self.large_ratio, beyond[-1]) if beyond else (RATIO, self.min_coarse_votes)
 
+    def agrees(self, agreement: Agreement) -> bool:
+        """Whether the confirm stage's fit makes a pair worth the full stage."""
+        return agreement.inliers >= self.confirm_inliers and agreement.ratio >= self.confirm_inlier_ratio
+
 
 @dataclass(frozen=True)
 class Passage:
     """How far one candidate went through the cascade, and what the screen saw.
 
-    exit: "screen" (no work got a reason to look closer) or "full" (it went through every stage).
+    exit: "screen" (no work got a reason to look closer), "confirm" (no nominated work's features agreed on
+    a transform) or "full" (it went through every stage).
     nominated: works the screen nominated. best_coarse_votes: most votes one work got from the coarse or
     region features (at the ratio of `Gates.screen_gate`). coarse_keypoints: keypoints the coarse pass found on the whole image.
+    best_inliers: most inliers the confirm stage fitted for one work (0 when it checked none).
     """
 
     exit: str
     nominated: int
     best_coarse_votes: int
     coarse_keypoints: int
+    best_inliers: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePrint,
+                        work_features: Callable[[int], LocalFeatures | None], gates: Gates, aligner: Aligner,
+                        ratio: float) -> tuple[dict[int, Nomination], int]:
+    """The nominations worth the full stage, and the most inliers a geometric check found for one work.
+
+    A nomination goes on unchecked when something other than geometry could decide it (`detector.decide`):
+    the same bytes, pHash and PDQ together, an embedding, or a low-texture work the aligner verifies.
+    Otherwise the best agreement of the screen's views (whole, mirrored, each region) with the work's full
+    features must pass `Gates.agrees`; a work without stored features cannot be verified, so it stops.
+    """
+    kept, best = {}, 0
+    for asset_id, nomination in nominations.items():
+        sources = nomination.sources
+        work = work_features(asset_id)
+        if sources & {"sha256", "clip"} or {"phash", "pdq"} <= sources or (work is not None and aligner.applies(len(work))):
+            kept[asset_id] = nomination
+            continue
+        if work is None:
+            continue
+        views = (screen.features, screen.mirror_features, *(r.features for r in screen.regions))
+        agreements = [affine_agreement(view, work, ratio, _coarse_tolerance(view, gates)) for view in views if len(view)]
+        best = max([best, *(a.inliers for a in agreements)])
+        if any(gates.agrees(a) for a in agreements):
+            kept[asset_id] = nomination
+    return kept, best
+
+
+def _coarse_tolerance(view: LocalFeatures, gates: Gates) -> float:
+    """RANSAC's tolerance, in the candidate's pixels, for keypoints found at the screen's resolution."""
+    return _CONFIRM_PIXELS * max(1.0, max(view.width, view.height) / gates.coarse_side)
 
 
 def verify_copy(verifier: Verifier, aligner: Aligner, candidate: CandidatePrint, work: LocalFeatures,

@@ -21,7 +21,7 @@ from PIL import Image
 
 from detector import __version__, catalogue, common, reuse
 from detector.align import Aligner
-from detector.cascade import Gates, Passage, verify_copy
+from detector.cascade import Gates, Passage, confirm_nominations, verify_copy
 from detector.cmi import rights_signal
 from detector.config import Settings
 from detector.credentials import (
@@ -88,7 +88,7 @@ class DetectSummary:
     decisions: Counter = field(default_factory=Counter)
     seconds: Counter = field(default_factory=Counter)
     shortlist_sources: list[str] = field(default_factory=list)
-    exits: Counter = field(default_factory=Counter)  # images per cascade exit ("screen", "full")
+    exits: Counter = field(default_factory=Counter)  # images per cascade exit ("screen", "confirm", "full")
     reused: int = 0  # images recorded as non-copies from an earlier analysis (detector.reuse), not decoded
 
     def as_dict(self) -> dict:
@@ -207,10 +207,14 @@ class Detector:
         votes = view_votes(index, screen, ratio)
         screened = nominate(screen, same_bytes, self.indexes, self.settings.match, min_votes, votes)
         seconds["screen_search"] += time.perf_counter() - clock
-        stops = gates.screen and not screened
-        passage = Passage("screen" if stops else "full", len(screened), max(votes.values(), default=0),
-                          len(screen.features))
-        if stops:
+        clock = time.perf_counter()
+        confirmed, best_inliers = confirm_nominations(screened, screen, self.work_features, gates, self.aligner,
+                                                      self.verifier.ratio)
+        seconds["confirm"] += time.perf_counter() - clock
+        stage = "screen" if not screened else "confirm" if not confirmed else "full"
+        passage = Passage(stage if gates.screen else "full", len(screened), max(votes.values(), default=0),
+                          len(screen.features), best_inliers)
+        if passage.exit != "full":
             return [], passage
 
         candidate = with_full_features(screen, decoded, seconds)

@@ -280,6 +280,30 @@ def _mutual_ratio_matches(query: np.ndarray, train: np.ndarray, kind: str, ratio
     return query_idx, neighbours.first[query_idx]
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """How far the ratio-test matches of a candidate to a work agree on one affine transform."""
+
+    good: int
+    inliers: int
+
+    @property
+    def ratio(self) -> float:
+        return self.inliers / self.good if self.good else 0.0
+
+
+def affine_agreement(candidate: LocalFeatures, work: LocalFeatures, ratio: float, threshold: float) -> Agreement:
+    """The matches of `candidate` to `work` (mutual, under Lowe's `ratio`) and how many of them one affine
+    transform explains within `threshold` pixels of the candidate. Cheaper than `Verifier.verify` (no
+    homography, no photometry): the cascade asks it whether a pair could be a copy at all."""
+    work_idx, cand_idx = _mutual_ratio_matches(work.descriptors, candidate.descriptors, work.kind, ratio)
+    if len(work_idx) < _MIN_POINTS:
+        return Agreement(len(work_idx), 0)
+    _, mask = cv2.estimateAffine2D(work.points[work_idx], candidate.points[cand_idx], method=cv2.RANSAC,
+                                   ransacReprojThreshold=threshold)
+    return Agreement(len(work_idx), int(mask.sum()) if mask is not None else 0)
+
+
 def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, side: int) -> float:
     """NCC between the work warped into the candidate and the candidate, over the footprint.
 

@@ -43,7 +43,7 @@ def candidates(
     fmt: Format = "table",
     home: Home = None,
 ) -> None:
-    """List every image a scan captured and where detection stopped for it: the cascade's exit (screen, full),
+    """List every image a scan captured and where detection stopped for it: the cascade's exit (screen, confirm, full),
     reused (an earlier scan's analysis found it copying nothing, with when), or why it was refused."""
     check_format(fmt)
     _, _, store = open_parts(home)

@@ -192,8 +192,8 @@ def _exit_of(analysis) -> str:
 
 def _analyse(detector: Detector, blobs: BlobStore, folder: Path, names: list[str], unscreened: bool = False) -> list[dict]:
     """One row per image: CPU, exit, seconds per stage, findings. `unscreened`: an image the cascade's screen
-    stopped is analysed again with the screen off, and that row's `unscreened` holds those findings (what the
-    detector found before the cascade, the same code past the screen)."""
+    or confirm stage stopped is analysed again with the screen off, and that row's `unscreened` holds those
+    findings (what the detector found before the cascade, the same code past the screen)."""
     rows = []
     for name in names:
         sha256 = blobs.put((folder / name).read_bytes())
@@ -204,7 +204,7 @@ def _analyse(detector: Detector, blobs: BlobStore, folder: Path, names: list[str
                      "exit": _exit_of(analysis), "best_coarse_votes": (getattr(analysis, "cascade", None) or {}).get(
                          "best_coarse_votes"), "seconds": dict(analysis.seconds),
                      "findings": [(f.asset_id, f.decision.score, f.decision.decision) for f in analysis.findings]})
-        if unscreened and rows[-1]["exit"] == "screen":
+        if unscreened and rows[-1]["exit"] in ("screen", "confirm"):
             gates, detector.gates = detector.gates, replace(detector.gates, screen=False)
             try:
                 again = detector.analyse_content(sha256, name)

@@ -20,6 +20,7 @@ from detector.detect import Detector
 from detector.fingerprint import screen_candidate
 from detector.intake import decode_image
 from detector.shortlist import view_votes
+from detector.verify import affine_agreement
 from detector.workspace.blobs import sha256_hex
 from detector.workspace.store import utc_now
 from index.local import LocalFeatureIndex
@@ -126,6 +127,40 @@ def test_a_scan_counts_its_exits_and_records_where_a_match_stopped(detector, wor
     assert match["signals"]["cascade"]["exit"] == "full"
 
 
+def mosaic(work: Image.Image, tiles: int = 6) -> Image.Image:
+    """`work` cut into tiles x tiles pieces, put back in a shuffled order: every piece's local features
+    are the work's, but no one transform places more than a piece of them."""
+    width, height = work.width // tiles * tiles, work.height // tiles * tiles
+    side_w, side_h = width // tiles, height // tiles
+    boxes = [(x * side_w, y * side_h, (x + 1) * side_w, (y + 1) * side_h) for y in range(tiles) for x in range(tiles)]
+    order = np.random.default_rng(3).permutation(len(boxes))
+    out = Image.new("RGB", (width, height))
+    for box, source in zip(boxes, order):
+        out.paste(work.crop(boxes[source]), box[:2])
+    return out
+
+
+def test_a_shuffled_mosaic_of_a_work_gets_its_votes_but_no_transform_and_stops_at_confirm(detector, works_dir):
+    """The screen nominates the castle (its pieces vote for it), the confirm stage finds no affine transform
+    that most of the matches agree on, and the full stage never runs. The same check lets a crop through."""
+    work = Image.open(works_dir / "castle.jpg").convert("RGB")
+    findings, passage, seconds = examine(detector, encoded(mosaic(work)))
+    assert passage.nominated >= 1 and passage.best_coarse_votes >= Gates().min_coarse_votes
+    assert passage.exit == "confirm" and findings == []
+    assert seconds["confirm"] > 0 and "features" not in seconds and "verify" not in seconds
+
+    castle = next(a["id"] for a in detector.assets.values() if Path(a["filename"]).name == "castle.jpg")
+    stored = detector.work_features(castle)
+    gates = Gates()
+    screens = [screen_candidate("x", decode_image(encoded(image), "c.jpg", detector.settings.intake), "sift", None,
+                                coarse=(gates.coarse_side, gates.coarse_features))
+               for image in (mosaic(work), work.crop((work.width // 5, work.height // 6, work.width * 3 // 5,
+                                                      work.height * 2 // 3)))]
+    shuffled, cropped = (affine_agreement(s.features, stored, 0.8, 8.0) for s in screens)
+    assert shuffled.good >= 20 and shuffled.ratio < gates.confirm_inlier_ratio <= cropped.ratio
+    assert cropped.inliers >= 20 and gates.agrees(cropped) and not gates.agrees(shuffled)
+
+
 def test_gates_refuse_nonsense():
     with pytest.raises(ValueError, match="min_coarse_votes >= 1"):
         Gates(min_coarse_votes=0)
@@ -133,7 +168,11 @@ def test_gates_refuse_nonsense():
         Gates(large_ratio=1.5)
     with pytest.raises(ValueError, match="every diluted step"):
         Gates(diluted=((100_000, 0),))
-    assert Gates().screen_gate(70_000) == (0.8, 8) and Gates().screen_gate(2_000_000) == (0.9, 5)
+    with pytest.raises(ValueError, match="confirm_inliers >= 3"):
+        Gates(confirm_inliers=2)
+    with pytest.raises(ValueError, match="confirm_inlier_ratio"):
+        Gates(confirm_inlier_ratio=1.2)
+    assert Gates().screen_gate(70_000) == (0.8, 8) and Gates().screen_gate(2_000_000) == (0.9, 4)
 
 
 def diluted(detector: Detector, others_dir: Path, distractor_works: int = 1000) -> LocalFeatureIndex:

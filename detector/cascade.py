@@ -88,7 +88,7 @@ class Gates:
         - 20,000 works, 5 at 0.9: 7, 6.2% (8 at 0.8: 2 lost, 3.0%).
         At 0.9 a small index gives unrelated images more chance votes (11.8% of the non-copies pass 8 of
         them at 300 works), hence the strict test there. Beyond 1,000,000 descriptors the step is 4 votes,
-        not 5, since the confirm stage behind it checks what passes for a few ms: in issue 23's run (1,000
+        not 5, since the confirm stage behind it checks what passes for about 20 ms: in issue 23's run (1,000
         works in a 100k index) a hubble-forest collage had 4 votes at 0.9 and stopped at 5; at 4 it goes on
         and matches, and 51 more of 4,388 non-copies (1.2%) reach the confirm stage.
     large_ratio: Lowe's ratio of the votes in a `diluted` index.

@@ -220,6 +220,10 @@ class Detector:
         candidate = with_full_features(screen, decoded, seconds)
         clock = time.perf_counter()
         nominations = nominate(candidate, same_bytes, self.indexes, self.settings.match)
+        # What the screen nominated and its features confirmed is verified too: in a large index the full
+        # stage's strict ratio test can leave a true work (a heavy crop) short of its own vote threshold.
+        for asset_id, nomination in confirmed.items():
+            nominations.setdefault(asset_id, nomination)
         seconds["search"] += time.perf_counter() - clock
 
         clock = time.perf_counter()

@@ -7,6 +7,7 @@ never registered and a flat logo.
 
 import io
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -125,6 +126,20 @@ def test_a_scan_counts_its_exits_and_records_where_a_match_stopped(detector, wor
     (match,) = store.matches()
     assert match["image_url"].endswith("copy.jpg") and match["decision"] == "match"
     assert match["signals"]["cascade"]["exit"] == "full"
+
+
+def test_a_work_the_screen_confirmed_is_verified_even_when_the_full_stage_votes_fall_short(detector, works_dir):
+    """In a large index the full stage's strict ratio test can leave a heavy crop's work under its vote threshold;
+    here no full-resolution vote count can reach it, and the crop still matches through the screen's confirmed
+    nomination."""
+    detector.settings = replace(detector.settings, match=replace(detector.settings.match, min_feature_votes=10**6))
+    work = Image.open(works_dir / "castle.jpg").convert("RGB")
+    crop = work.crop((work.width // 5, work.height // 6, work.width * 3 // 5, work.height * 2 // 3))
+    findings, passage, _ = examine(detector, encoded(crop))
+    castle = next(a["id"] for a in detector.assets.values() if Path(a["filename"]).name == "castle.jpg")
+    assert passage.exit == "full" and passage.best_inliers >= Gates().confirm_inliers
+    (finding,) = [f for f in findings if f.decision.decision == "match"]
+    assert finding.asset_id == castle and finding.signals["shortlisted_by"] == ["features"]
 
 
 def mosaic(work: Image.Image, tiles: int = 6) -> Image.Image:

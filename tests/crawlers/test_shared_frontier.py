@@ -21,7 +21,7 @@ from crawlers.frontier import FrontierKeys, FrontierQueue, finish
 from crawlers.memory import SharedMemory
 from crawlers.site_rights import TDMREP_PATH
 from detector.config import render_toml
-from detector.crawl import CrawlFailed, crawl, crawl_command, crawl_shared
+from detector.crawl import CrawlFailed, crawl, crawl_command, crawl_shared, log_path
 from detector.workspace.blobs import BlobStore
 
 ROBOTS = "/robots.txt"  # fetched and obeyed by each process (Scrapy's robots middleware), so once per process
@@ -59,6 +59,12 @@ def fetches(hits) -> Counter:
     return Counter(path for path, _ in hits if path not in (ROBOTS, TDMREP_PATH))
 
 
+def crawler_logs(ws, scan_id: int) -> str:
+    """The ends of the crawler processes' logs, for a failure's message (a robots.txt that failed to download, say)."""
+    logs = sorted(log_path(ws.home, scan_id).parent.glob(f"scan-{scan_id}.crawler-*.log"))
+    return "\n".join(f"{log.name}:\n{log.read_text(encoding='utf-8', errors='replace')[-3000:]}" for log in logs)
+
+
 @pytest.fixture(scope="module")
 def single(site, make_workspace):
     """The same site crawled by one process, as today: what a shared crawl must equal."""
@@ -80,7 +86,7 @@ def test_two_crawlers_fetch_every_url_once_and_capture_what_one_crawler_does(sit
     summary = crawl_shared(ws.home, scan_id, [site_target(site)], redis_url, processes=2)
 
     hits = list(site.hits)
-    assert fetches(hits) == fetches(one_hits)
+    assert fetches(hits) == fetches(one_hits), crawler_logs(ws, scan_id)
     once = {path for path, n in fetches(hits).items() if n == 1}
     assert once == set(fetches(hits)) - {"/img/flaky.jpg"}  # a 500, then its one retry
     assert 1 <= Counter(path for path, _ in hits)[ROBOTS] <= 2

@@ -41,11 +41,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
-import faiss
 import numpy as np
 from PIL import Image
 from threadpoolctl import threadpool_limits
@@ -59,7 +58,7 @@ from detector.errors import ImageRefused
 from detector.features import LocalFeatures, spread_sample
 from detector.hashing import HASHERS
 from detector.intake import decode_image
-from detector.parallel import analyse_all
+from detector.parallel import analyse_all, one_thread
 from detector.register import WorkInfo, register_files
 from detector.workspace import create_workspace, open_workspace
 from detector.workspace.blobs import BlobStore
@@ -250,20 +249,12 @@ def _throughput(detector: Detector, contents: list[tuple[str, str]]) -> dict:
     """Images/s with 1 worker (in process, OpenCV and FAISS on their default threads), with 1 worker on one
     thread of each (what one core does), and with 2 workers (forked, one thread each)."""
     out = {}
-    for label, workers, one_thread in (("workers_1", 1, False), ("workers_1_one_thread", 1, True),
-                                       ("workers_2", 2, False)):
-        opencv, openmp = cv2.getNumThreads(), faiss.omp_get_max_threads()
-        if one_thread:
-            cv2.setNumThreads(1)
-            faiss.omp_set_num_threads(1)
-        try:
-            with threadpool_limits(1 if one_thread else None, user_api="blas"):
-                clock = time.perf_counter()
-                done = sum(1 for _ in analyse_all(detector, list(dict(contents).items()), workers))
-                wall = time.perf_counter() - clock
-        finally:
-            cv2.setNumThreads(opencv)
-            faiss.omp_set_num_threads(openmp)
+    for label, workers, single in (("workers_1", 1, False), ("workers_1_one_thread", 1, True),
+                                   ("workers_2", 2, False)):
+        with one_thread() if single else nullcontext(), threadpool_limits(1 if single else None, user_api="blas"):
+            clock = time.perf_counter()
+            done = sum(1 for _ in analyse_all(detector, list(dict(contents).items()), workers))
+            wall = time.perf_counter() - clock
         out[label] = {"images": done, "wall_s": wall, "images_per_s": done / wall}
     out["speedup"] = out["workers_2"]["images_per_s"] / out["workers_1"]["images_per_s"]
     out["speedup_per_core"] = out["workers_2"]["images_per_s"] / out["workers_1_one_thread"]["images_per_s"]

@@ -23,8 +23,8 @@ cheap stage gives some registered work a reason to look closer:
    go on unchecked. When no work is left, the candidate stops with exit "confirm".
 3. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image at full
    resolution (1024 px, 1,500 keypoints) and of its mirror image (permuted), the shortlist from every source at the
-   product's own thresholds together with the works the confirm stage kept, then `verify_copy` for each shortlisted work and the common-element check
-   (`detector.common`) for each geometric match. Exit "full".
+   product's own thresholds together with the works the confirm stage kept, then `verify_copy` for each
+   shortlisted work and the common-element check (`detector.common`) for each geometric match. Exit "full".
 
 The exit, and what the screen saw, is recorded in every finding's signals ("cascade") and in the
 analysis (`detect.Analysis.cascade`). docs/detection.md gives each stage's measured cost and exit share.
@@ -162,21 +162,29 @@ def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePri
     Otherwise the best agreement of the screen's views (whole, mirrored, each region) with the work's full
     features must pass `Gates.agrees`; a work without stored features cannot be verified, so it stops.
     """
+    views = [view for view in (screen.features, screen.mirror_features, *(r.features for r in screen.regions))
+             if len(view)]
     kept, best = {}, 0
     for asset_id, nomination in nominations.items():
-        sources = nomination.sources
         work = work_features(asset_id)
-        if sources & {"sha256", "clip"} or {"phash", "pdq"} <= sources or (work is not None and aligner.applies(len(work))):
+        if _decided_without_geometry(nomination, work, aligner):
             kept[asset_id] = nomination
             continue
         if work is None:
             continue
-        views = (screen.features, screen.mirror_features, *(r.features for r in screen.regions))
-        agreements = [affine_agreement(view, work, ratio, _coarse_tolerance(view, gates)) for view in views if len(view)]
+        agreements = [affine_agreement(view, work, ratio, _coarse_tolerance(view, gates)) for view in views]
         best = max([best, *(a.inliers for a in agreements)])
         if any(gates.agrees(a) for a in agreements):
             kept[asset_id] = nomination
     return kept, best
+
+
+def _decided_without_geometry(nomination: Nomination, work: LocalFeatures | None, aligner: Aligner) -> bool:
+    """Whether something other than a keypoint fit can decide the pair: the same bytes, an embedding, pHash
+    and PDQ together (the hash tier), or a low-texture work the aligner verifies."""
+    sources = nomination.sources
+    return bool(sources & {"sha256", "clip"} or {"phash", "pdq"} <= sources
+                or (work is not None and aligner.applies(len(work))))
 
 
 def _coarse_tolerance(view: LocalFeatures, gates: Gates) -> float:

@@ -46,6 +46,19 @@ def default_workers() -> int:
 
 
 @contextmanager
+def one_thread() -> Iterator[None]:
+    """OpenCV and FAISS on one thread each while the block runs, their thread counts restored after."""
+    opencv, openmp = cv2.getNumThreads(), faiss.omp_get_max_threads()
+    cv2.setNumThreads(1)
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(opencv)
+        faiss.omp_set_num_threads(openmp)
+
+
+@contextmanager
 def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of `workers` forked processes whose OpenCV and FAISS run on one thread each.
 
@@ -53,16 +66,9 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     must not resize OpenCV's thread pool (it waits forever on its dead threads), and a child that
     inherits one thread never touches the parent's pools at all.
     """
-    opencv, openmp = cv2.getNumThreads(), faiss.omp_get_max_threads()
-    cv2.setNumThreads(1)
-    faiss.omp_set_num_threads(1)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
-            yield pool
-    finally:
-        cv2.setNumThreads(opencv)
-        faiss.omp_set_num_threads(openmp)
+    with one_thread(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                           initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        yield pool
 
 
 def _die_with_parent(parent: int) -> None:

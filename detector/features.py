@@ -128,7 +128,8 @@ def extract(
 
     `one_pass` (SIFT): detect and describe in one pass, spreading the keypoints chosen among the
     `_ONE_PASS_CHOICE` x `max_features` strongest rather than among all: about a fifth cheaper, what the
-    cascade's screen uses. Registered works and the full stage use two passes.
+    cascade's screen uses, for the whole image and its regions (`extract_region`: a region rarely holds more than
+    that choice, so it keeps the same keypoints). Registered works and the full stage use two passes.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(repr(k) for k in KINDS)}; got {kind!r}.")
@@ -213,7 +214,7 @@ def extract_region(image: Image.Image, box: tuple[int, int, int, int], kind: str
     enlarge = min(REGION_MAX_ENLARGE, max(1.0, REGION_SIDE / max(crop.size)))
     size = (round(crop.width * enlarge), round(crop.height * enlarge))
     seen = crop.resize(size, Image.Resampling.BICUBIC) if enlarge > 1 else crop
-    local = extract(seen, kind=kind)
+    local = extract(seen, kind=kind, one_pass=True)
     width, height = original_size or image.size
     # Pixel centres at integer coordinates: scale about pixel edges, from the enlarged crop to the
     # crop, shift to the image, then scale to the original.

@@ -104,16 +104,19 @@ def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkInde
 def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio: float = RATIO) -> dict[int, int]:
     """Each work's votes from the view of `candidate` that sees it best: the candidate whole, mirrored, or
     one of its photographic regions (where a small copy gets the whole keypoint budget). `ratio`: the ratio
-    test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`)."""
+    test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`). Every view is
+    searched in one call."""
+    views = [features for features in (candidate.features, candidate.mirror_features,
+                                       *(region.features for region in candidate.regions))
+             if _searchable(index, features)]
     votes: dict[int, int] = {}
-    for features in (candidate.features, candidate.mirror_features, *(r.features for r in candidate.regions)):
-        for asset_id, count in feature_votes(index, features, ratio).items():
+    for counted in index.votes_per_view([features.descriptors for features in views], ratio) if views else ():
+        for asset_id, count in counted.items():
             votes[asset_id] = max(votes.get(asset_id, 0), count)
     return votes
 
 
-def feature_votes(index: LocalFeatureIndex | None, features: LocalFeatures, ratio: float = RATIO) -> dict[int, int]:
-    """Votes of `features` for the works in `index` (none when the kinds differ or nothing is held)."""
-    if index is None or not len(features) or index.binary != (features.kind == "orb"):
-        return {}
-    return index.votes(features.descriptors, ratio)
+def _searchable(index: LocalFeatureIndex | None, features: LocalFeatures) -> bool:
+    """Whether `index` can be searched with `features` (it holds something and the kinds agree)."""
+    return index is not None and len(features) > 0 and index.binary == (features.kind == "orb")
+

@@ -75,6 +75,19 @@ def test_neighbours_of_an_empty_index_are_none():
     assert (LocalFeatureIndex(128).neighbours(float_works()[100][:2], 4) == -1).all()
 
 
+@pytest.mark.parametrize("stage", ["exact", "trained"])
+def test_views_searched_together_get_each_views_own_votes(stage):
+    works = float_works()
+    index = filled(LocalFeatureIndex(128), works) if stage == "exact" else trained_float_index(works)
+    rng = np.random.default_rng(4)
+    views = [noisy_copy(works[103][:120], rng), np.zeros((0, 128), np.float32),
+             noisy_copy(works[121][:40], rng), noisy_copy(float_works(9)[110][:60], rng)]
+    together = index.votes_per_view(views)
+    assert together == [index.votes(view) for view in views]
+    assert max(together[0], key=together[0].get) == 103 and max(together[2], key=together[2].get) == 121
+    assert together[1] == {}
+
+
 def test_unrelated_descriptors_get_few_votes():
     index = filled(LocalFeatureIndex(128), float_works())
     unrelated = next(iter(float_works(seed=9).values()))

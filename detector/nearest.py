@@ -56,15 +56,21 @@ def _euclidean(query: np.ndarray, train: np.ndarray) -> Neighbours:
     best_query, best_distance = np.zeros(len(train), np.int64), np.full(len(train), np.inf, np.float32)
     for start in range(0, len(query), ROWS):
         block = query[start:start + ROWS]
-        squared = np.maximum(squared_l2(block, train, train_norms), 0)
-        # The nearest in column 0 and the second in column 1 (a partition, not a sort, of each row).
-        nearest_two = np.argpartition(squared, 1, axis=1)[:, :2] if len(train) > 1 else np.zeros((len(block), 1), int)
-        first[start:start + len(block)] = nearest_two[:, 0]
-        distances[start:start + len(block), :nearest_two.shape[1]] = np.take_along_axis(squared, nearest_two, axis=1)
+        rows = np.arange(len(block))
+        squared = squared_l2(block, train, train_norms)
+        np.maximum(squared, 0, out=squared)
         column = squared.argmin(axis=0)
         closer = squared[column, np.arange(len(train))] < best_distance  # ties keep the earlier query
         best_query[closer] = start + column[closer]
         best_distance[closer] = squared[column[closer], np.flatnonzero(closer)]
+        # The nearest, then the second nearest with the nearest masked: two vectorised passes over each row,
+        # several times cheaper than a partition of it.
+        nearest_one = squared.argmin(axis=1)
+        first[start:start + len(block)] = nearest_one
+        distances[start:start + len(block), 0] = squared[rows, nearest_one]
+        if len(train) > 1:
+            squared[rows, nearest_one] = np.inf
+            distances[start:start + len(block), 1] = squared.min(axis=1)
     distances = np.sqrt(distances)
     return Neighbours(first, distances[:, 0], distances[:, 1], best_query)
 

@@ -5,7 +5,7 @@ image with another's. OpenCV's brute-force matcher walks the pairs itself and ha
 per match; here the L2 distances of float descriptors (SIFT) come from one matrix product (BLAS), a block
 of query rows at a time, and the Hamming distances of binary ones (ORB) from FAISS's binary k-NN. The
 neighbours are the same, found with about a fifth of the CPU at 2,000 x 2,000 SIFT descriptors
-(docs/detection.md).
+(docs/detection.md), less since each row's nearest two come from an argmin and a masked min.
 """
 
 from __future__ import annotations

@@ -20,9 +20,16 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import (
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    NotConfigured,
+    ResponseDataLossError,
+)
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.error import ConnectionLost
 
 from crawlers.addresses import non_public_kind
 from crawlers.refusals import Refused
@@ -114,10 +121,48 @@ class RobotsDisallowed(Refused):
         )
 
 
+class RobotsUnavailable(Refused):
+    def __init__(self, url: str, why: str):
+        super().__init__(
+            "robots_unavailable",
+            f"{url} was not fetched: the site's robots.txt {why}, and a site whose rules cannot be read is not "
+            "crawled. Scan again later; to crawl it anyway, set ignore_robots = true on the target with a "
+            "robots_reason.",
+        )
+
+
 class RecordedRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware, raising a refusal that carries its reason code."""
+    """Scrapy's robots.txt middleware, raising a refusal that carries its reason code, and failing closed.
+
+    Scrapy reads the body of a robots.txt that answered 5xx as rules (usually none) and allows every URL of a
+    site whose robots.txt could not be downloaded. A server that is failing or too slow to answer for its
+    rules has not said what it allows, so, as search engines do, nothing of that site is crawled: each
+    request is refused as `robots_unavailable`. A host that does not resolve or refuses connections keeps
+    Scrapy's way: its pages fail on their own, under that reason.
+    """
+
+    #: Download failures of robots.txt, after retries, that refuse the site's requests (Scrapy wraps
+    #: a response that never came in DownloadFailedError).
+    UNAVAILABLE = (DownloadTimeoutError, DownloadFailedError, ResponseDataLossError, ConnectionLost)
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self._unavailable: dict[str, str] = {}  # netloc -> why its robots.txt could not be read
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status >= 500:
+            self._unavailable[netloc] = f"answered HTTP {response.status}"
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, self.UNAVAILABLE):
+            self._unavailable[netloc] = f"could not be downloaded ({type(exc).__name__}: {exc})"
+        super()._robots_error(exc, netloc)
 
     def process_request_2(self, rp, request: Request) -> None:
+        why = self._unavailable.get(urlparse_cached(request).netloc)
+        if why is not None:
+            raise RobotsUnavailable(request.url, why)
         try:
             super().process_request_2(rp, request)
         except IgnoreRequest:

@@ -1,6 +1,6 @@
 """Turn whatever stopped a request into a stable reason code and a sentence a person can act on.
 
-Reason codes stored in `crawl_events.reason`: private_address, robots_disallowed, too_large,
+Reason codes stored in `crawl_events.reason`: private_address, robots_disallowed, robots_unavailable, too_large,
 too_many_redirects, redirect_loop, http_<status>, dns_error, timeout, connection_error,
 disk_full, not_image, unsupported_format, unsupported_page, offsite, cap_reached,
 robots_ignored, fetch_error.

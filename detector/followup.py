@@ -27,7 +27,8 @@ from detector.workspace.store import Store, utc_now
 PRESENCES = ("up", "changed", "removed", "unreachable")
 GONE_REASONS = frozenset({"http_404", "http_410"})
 #: Fetch failures that say nothing about the copy: the crawl chose not to fetch.
-NOT_FETCHED = frozenset({"robots_disallowed", "robots_ignored", "offsite", "cap_reached", "private_address"})
+NOT_FETCHED = frozenset({"robots_disallowed", "robots_unavailable", "robots_ignored", "offsite", "cap_reached",
+                         "private_address"})
 
 
 @dataclass

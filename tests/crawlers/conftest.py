@@ -150,6 +150,7 @@ class SiteServer:
         self.hits: list[tuple[str, int]] = []
         self.arrivals: list[tuple[float, str]] = []
         self.delay = 0.0
+        self.robots_status = 200  # 503: robots.txt answers that, as a failing server does
         self.lock = threading.Lock()
         self.images = {path: _asset(name) for path, name in IMAGES.items()}
         self.images["/img/coffee.webp"] = _webp("coffee.jpg")
@@ -163,6 +164,7 @@ class SiteServer:
             self.arrivals.clear()
             self._flaky_hits = 0
         self.delay = 0.0
+        self.robots_status = 200
 
     def full_fetches(self, path: str) -> int:
         """How many times `path` was answered with its whole body (status 200)."""
@@ -180,6 +182,8 @@ class SiteServer:
             "/img/fake.jpg": "<!doctype html><html><body>Not found, but said nicely</body></html>",
         }
         parts = urlsplit(path)
+        if parts.path == "/robots.txt" and self.robots_status != 200:
+            return self.robots_status, {"Content-Type": "text/html"}, b"<html><body>Service unavailable</body></html>"
         if parts.path == "/robots.txt":
             return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n"
         if parts.path == "/sitemap.xml":

@@ -419,3 +419,21 @@ def test_a_gracefully_stopped_crawl_resumes_from_its_job_folder(site, make_works
     # Without an HTTP cache, only a kept job explains why nothing fetched before was fetched again.
     again = [hit for hit in site.hits[len(before):] if hit in before and hit[1] == 200 and hit[0] != "/robots.txt"]
     assert again == []
+
+
+def test_a_site_whose_robots_txt_fails_is_not_crawled_and_each_refusal_says_why(site, make_workspace):
+    site.reset()
+    site.robots_status = 503
+    ws = make_workspace()
+    store, scan_id = new_scan(ws)
+    try:
+        summary = crawl(ws.home, scan_id, [site_target(site)])
+    finally:
+        site.robots_status = 200
+    assert captured(site, store, scan_id) == {}
+    assert events(site, store, scan_id) == {("robots_unavailable", "/index.html", None)}
+    (refusal,) = store.crawl_events(scan_id)
+    assert "robots.txt answered HTTP 503" in refusal["detail"] and "ignore_robots" in refusal["detail"]
+    assert {path for path, _ in site.hits} <= {"/robots.txt", "/.well-known/tdmrep.json"}
+    assert summary["pages_fetched"] == 0
+    store.close()

@@ -119,4 +119,3 @@ def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio
 def _searchable(index: LocalFeatureIndex | None, features: LocalFeatures) -> bool:
     """Whether `index` can be searched with `features` (it holds something and the kinds agree)."""
     return index is not None and len(features) > 0 and index.binary == (features.kind == "orb")
-

@@ -134,9 +134,9 @@ class RobotsUnavailable(Refused):
 class RecordedRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, raising a refusal that carries its reason code, and failing closed.
 
-    Scrapy reads the body of a robots.txt that answered 5xx as rules (usually none) and allows every URL of a
-    site whose robots.txt could not be downloaded. A server that is failing or too slow to answer for its
-    rules has not said what it allows, so, as search engines do, nothing of that site is crawled: each
+    Scrapy reads the body of a robots.txt that answered 5xx or 429 as rules (usually none) and allows every
+    URL of a site whose robots.txt could not be downloaded. A server that is failing, too slow or too busy to
+    answer for its rules has not said what it allows, so, as search engines do, nothing of that site is crawled: each
     request is refused as `robots_unavailable`. A host that does not resolve or refuses connections keeps
     Scrapy's way: its pages fail on their own, under that reason.
     """
@@ -150,7 +150,7 @@ class RecordedRobotsTxtMiddleware(RobotsTxtMiddleware):
         self._unavailable: dict[str, str] = {}  # netloc -> why its robots.txt could not be read
 
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
-        if response.status >= 500:
+        if response.status >= 500 or response.status == 429:  # 429: the site asks us to come back later
             self._unavailable[netloc] = f"answered HTTP {response.status}"
         await super()._parse_robots(response, netloc, request)
 

@@ -150,7 +150,7 @@ class SiteServer:
         self.hits: list[tuple[str, int]] = []
         self.arrivals: list[tuple[float, str]] = []
         self.delay = 0.0
-        self.robots_status = 200  # 503: robots.txt answers that, as a failing server does
+        self.robots_status = 200  # 503 or 429: robots.txt answers that, as a failing or busy server does
         self.lock = threading.Lock()
         self.images = {path: _asset(name) for path, name in IMAGES.items()}
         self.images["/img/coffee.webp"] = _webp("coffee.jpg")

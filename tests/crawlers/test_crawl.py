@@ -421,9 +421,10 @@ def test_a_gracefully_stopped_crawl_resumes_from_its_job_folder(site, make_works
     assert again == []
 
 
-def test_a_site_whose_robots_txt_fails_is_not_crawled_and_each_refusal_says_why(site, make_workspace):
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_site_whose_robots_txt_fails_is_not_crawled_and_each_refusal_says_why(site, make_workspace, status):
     site.reset()
-    site.robots_status = 503
+    site.robots_status = status
     ws = make_workspace()
     store, scan_id = new_scan(ws)
     try:
@@ -433,7 +434,7 @@ def test_a_site_whose_robots_txt_fails_is_not_crawled_and_each_refusal_says_why(
     assert captured(site, store, scan_id) == {}
     assert events(site, store, scan_id) == {("robots_unavailable", "/index.html", None)}
     (refusal,) = store.crawl_events(scan_id)
-    assert "robots.txt answered HTTP 503" in refusal["detail"] and "ignore_robots" in refusal["detail"]
+    assert f"robots.txt answered HTTP {status}" in refusal["detail"] and "ignore_robots" in refusal["detail"]
     assert {path for path, _ in site.hits} <= {"/robots.txt", "/.well-known/tdmrep.json"}
     assert summary["pages_fetched"] == 0
     store.close()

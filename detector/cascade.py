@@ -162,8 +162,7 @@ def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePri
     Otherwise the best agreement of the screen's views (whole, mirrored, each region) with the work's full
     features must pass `Gates.agrees`; a work without stored features cannot be verified, so it stops.
     """
-    views = [view for view in (screen.features, screen.mirror_features, *(r.features for r in screen.regions))
-             if len(view)]
+    views = screen.views()
     kept, best = {}, 0
     for asset_id, nomination in nominations.items():
         work = work_features(asset_id)

@@ -67,6 +67,11 @@ class CandidatePrint:
     window_vectors: np.ndarray | None
     regions: tuple[Region, ...] = field(default=())
 
+    def views(self) -> list[features.LocalFeatures]:
+        """The local features of each view that has any: the image whole, mirrored, and each region."""
+        return [view for view in (self.features, self.mirror_features, *(r.features for r in self.regions))
+                if len(view)]
+
 
 def hashes(image: Image.Image) -> Fingerprint:
     """pHash, dHash and PDQ of an RGB `image` (a registered work's, or a candidate's)."""

@@ -106,16 +106,14 @@ def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio
     one of its photographic regions (where a small copy gets the whole keypoint budget). `ratio`: the ratio
     test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`). Every view is
     searched in one call."""
-    views = [features for features in (candidate.features, candidate.mirror_features,
-                                       *(region.features for region in candidate.regions))
-             if _searchable(index, features)]
+    views = [view for view in candidate.views() if _searchable(index, view)]
     votes: dict[int, int] = {}
-    for counted in index.votes_per_view([features.descriptors for features in views], ratio) if views else ():
+    for counted in index.votes_per_view([view.descriptors for view in views], ratio) if views else ():
         for asset_id, count in counted.items():
             votes[asset_id] = max(votes.get(asset_id, 0), count)
     return votes
 
 
 def _searchable(index: LocalFeatureIndex | None, features: LocalFeatures) -> bool:
-    """Whether `index` can be searched with `features` (it holds something and the kinds agree)."""
-    return index is not None and len(features) > 0 and index.binary == (features.kind == "orb")
+    """Whether `index` can be searched with `features` (the kinds agree)."""
+    return index is not None and index.binary == (features.kind == "orb")

@@ -13,9 +13,14 @@ background, bars and the gaps between lines of text are flat fill.
    lines, so they do not reach it (very small text can: it then costs a region, not a false
    match, since every region is verified like the whole image); an opening then cuts thin bridges (a caption touching the photo), and a
    closing joins parts of one photo that a flat strip splits.
-3. Connected photographic areas become boxes; boxes too small to verify (a side under
-   `_MIN_SIDE` pixels, the verifier's least footprint side) or too large to need a region of
-   their own (the whole image already sees them) are dropped, and the largest `MAX_REGIONS` kept.
+3. Connected photographic areas become boxes. A box is cut along its gutters (a recursive XY-cut): full
+   rows or columns of even colour, such as the white seams between the panels of a collage or of a photo
+   grid on a page, which the closing joined. Each panel is then a picture of its own: seen whole, a
+   collage's panel gets a quarter of the coarse keypoint budget at a quarter of the size, too few to find
+   its work among 100,000.
+4. Boxes too small to verify (a side under `_MIN_SIDE` pixels, the verifier's least footprint side) or
+   too large to need a region of their own (the whole image already sees them) are dropped, and the
+   largest `MAX_REGIONS` kept.
 
 Core module: values in, values out.
 """
@@ -29,9 +34,9 @@ from PIL import Image
 Box = tuple[int, int, int, int]
 
 #: Regions examined per candidate. Each costs one local-feature extraction of about half a
-#: 1024 px image (and one embedding), so three keep a candidate's cost within about 1.5 times
-#: today's while covering a page's main picture, a side picture and one more.
-MAX_REGIONS = 3
+#: 1024 px image (and one embedding); four cover a page's main picture, a side picture and two more,
+#: or the four panels of a 2x2 collage (equal panels: with three, the copy in the fourth would go unseen).
+MAX_REGIONS = 4
 #: Long side at which regions are searched; images are decoded at about 1024 px.
 _ANALYSE_SIDE = 1024
 #: Gray-level spread (0-255) of a 3x3 neighbourhood above which it is detail, not fill. JPEG at
@@ -49,6 +54,15 @@ _CLOSING = 25
 _MIN_SIDE = 48
 #: A region covering more than this share of the image is the image: it needs no region of its own.
 _MAX_SHARE = 0.6
+#: Gray-level spread along a whole row or column of a box under which it is a gutter between panels: a
+#: seam of one colour, with the JPEG ringing beside a photo's edge (2-4 levels). A full line of a photo
+#: spreads by tens of levels; one through flat sky would have to cross every panel's sky.
+_GUTTER_STD = 4.0
+#: Least share of a panel that must be photographic for it to be a region (a cut can also shave off a
+#: flat strip, such as a sky or a border band).
+_PANEL_DENSE = 0.5
+#: Rounds of the XY-cut (columns, then rows within each part, then columns again...).
+_CUT_DEPTH = 3
 
 
 def textured_regions(image: Image.Image, limit: int = MAX_REGIONS) -> list[Box]:
@@ -69,10 +83,46 @@ def textured_regions(image: Image.Image, limit: int = MAX_REGIONS) -> list[Box]:
     # The density window trims about half its width off each edge of a photo; give it back.
     pad = _DENSITY_WINDOW // 2
     found = []
-    for left, top, w, h, area in stats[1:count]:
-        if min(w, h) < _MIN_SIDE or w * h > _MAX_SHARE * width * height:
+    for left, top, w, h, _ in stats[1:count]:
+        if min(w, h) < _MIN_SIDE:
             continue
         box = (max(0, left - pad), max(0, top - pad), min(width, left + w + pad), min(height, top + h + pad))
-        found.append((int(area), tuple(round(v / scale) for v in box)))
+        for panel in _xy_cut(gray, box, _CUT_DEPTH):
+            p_left, p_top, p_right, p_bottom = panel
+            photographic = int(dense[p_top:p_bottom, p_left:p_right].sum())
+            p_width, p_height = p_right - p_left, p_bottom - p_top
+            if (min(p_width, p_height) < _MIN_SIDE or p_width * p_height > _MAX_SHARE * width * height
+                    or photographic < _PANEL_DENSE * p_width * p_height):
+                continue
+            found.append((photographic, tuple(round(v / scale) for v in panel)))
     found.sort(key=lambda item: -item[0])
     return [box for _, box in found[:limit]]
+
+
+def _xy_cut(gray: np.ndarray, box: Box, depth: int) -> list[Box]:
+    """`box` cut into panels along its gutters (`_GUTTER_STD`), columns first, for `depth` rounds; the box
+    itself when it has none. A gutter within `_MIN_SIDE` pixels of an end of the box is not cut (a border)."""
+    if depth == 0:
+        return [box]
+    left, top, right, bottom = box
+    area = gray[top:bottom, left:right]
+    for axis in (0, 1):  # axis 0: each column's spread down the rows; a gutter cuts across x
+        spans = _between_gutters(area.std(axis=axis) <= _GUTTER_STD)
+        if len(spans) < 2:
+            continue
+        parts = [(left + a, top, left + b, bottom) if axis == 0 else (left, top + a, right, top + b) for a, b in spans]
+        return [panel for part in parts for panel in _xy_cut(gray, part, depth - 1)]
+    return [box]
+
+
+def _between_gutters(gutter: np.ndarray) -> list[tuple[int, int]]:
+    """The spans (start, end) of a line of `gutter` flags between the runs of gutters that are at least
+    `_MIN_SIDE` from both ends (the whole line when there is none)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], gutter.astype(np.int8), [0]))))
+    spans, start = [], 0
+    for run_start, run_end in zip(edges[::2], edges[1::2]):
+        if run_start - start >= _MIN_SIDE and len(gutter) - run_end >= _MIN_SIDE:
+            spans.append((start, int(run_start)))
+            start = int(run_end)
+    spans.append((start, len(gutter)))
+    return spans

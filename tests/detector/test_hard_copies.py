@@ -184,6 +184,54 @@ def test_a_small_embedded_copy_gives_its_work_more_votes_through_its_region(name
     assert best_region > whole
 
 
+def collage_of(names: list[str], cell=(480, 360), seam=6, colour=(20, 20, 20)) -> tuple[Image.Image, list[tuple]]:
+    """A 2x2 grid of bundled photos with `seam`-pixel gutters of one colour; the image and each cell's box."""
+    width, height = cell
+    canvas = Image.new("RGB", (2 * width + 3 * seam, 2 * height + 3 * seam), colour)
+    boxes = []
+    for slot, name in enumerate(names):
+        left, top = seam + (slot % 2) * (width + seam), seam + (slot // 2) * (height + seam)
+        canvas.paste(ImageOps.fit(photo(name), cell, Image.LANCZOS), (left, top))
+        boxes.append((left, top, left + width, top + height))
+    return canvas, boxes
+
+
+@pytest.mark.parametrize("colour", [(20, 20, 20), (255, 255, 255)])
+def test_each_panel_of_a_collage_is_a_region(colour):
+    names = ["castle.jpg", "fruits.jpg", "building.jpg", "chelsea.jpg"]
+    collage, cells = collage_of(names, colour=colour)
+    boxes = textured_regions(decoded(collage, "JPEG", quality=80).image)
+    assert len(boxes) == 4
+    assert all(max(iou(box, cell) for box in boxes) > 0.9 for cell in cells), (boxes, cells)
+
+
+@pytest.mark.parametrize("name", ["castle.jpg", "building.jpg", "berkeley-mural.jpg", "motorcycle_left.jpg"])
+def test_a_single_photo_on_a_page_is_one_region_not_cut_into_panels(name):
+    picture = ImageOps.fit(photo(name), (720, 540), Image.LANCZOS)
+    screen = Image.new("RGB", (1280, 900), (250, 250, 250))
+    screen.paste(picture, (40, 40))
+    decoded_screen = decoded(screen, "JPEG", quality=85)
+    factor = decoded_screen.image.width / screen.width
+    boxes = textured_regions(decoded_screen.image)
+    assert len(boxes) == 1 and iou(boxes[0], [round(v * factor) for v in (40, 40, 760, 580)]) > 0.9, boxes
+
+
+def test_a_copy_in_a_collage_gets_more_votes_through_its_panel():
+    from detector.features import spread_sample
+    from index.local import LocalFeatureIndex
+
+    names = ["castle.jpg", "coffee.jpg", "chelsea.jpg", "building.jpg", "fruits.jpg"]
+    index = LocalFeatureIndex(128)
+    for asset_id, work_name in enumerate(names):
+        work, _ = bundled_work(work_name)
+        index.add(asset_id, work.descriptors[spread_sample(work, 300)])
+    collage, _ = collage_of(["baboon.jpg", "lake.jpg", "village.jpg", "castle.jpg"])
+    candidate, _ = prints(collage, "JPEG", quality=75)
+    whole = index.votes(candidate.features.descriptors).get(0, 0)
+    best_panel = max(index.votes(r.features.descriptors).get(0, 0) for r in candidate.regions)
+    assert best_panel > 2 * whole
+
+
 def test_a_page_with_a_different_small_photo_verifies_against_no_work():
     screenshot, _ = page(photo("lake.jpg"))
     candidate, candidate_gray = prints(screenshot, "JPEG", quality=75)

@@ -58,8 +58,9 @@ _MAX_SHARE = 0.6
 #: seam of one colour, with the JPEG ringing beside a photo's edge (2-4 levels). A full line of a photo
 #: spreads by tens of levels; one through flat sky would have to cross every panel's sky.
 _GUTTER_STD = 4.0
-#: Least share of a panel that must be photographic for it to be a region (a cut can also shave off a
-#: flat strip, such as a sky or a border band).
+#: Least share of a panel cut from a box that must be photographic for it to be a region (a cut can also
+#: shave off a flat strip, such as a sky or a border band). An uncut box needs none: a soft photo's area
+#: (a rocket against a clear sky) is photographic only in parts.
 _PANEL_DENSE = 0.5
 #: Rounds of the XY-cut (columns, then rows within each part, then columns again...).
 _CUT_DEPTH = 3
@@ -83,18 +84,19 @@ def textured_regions(image: Image.Image, limit: int = MAX_REGIONS) -> list[Box]:
     # The density window trims about half its width off each edge of a photo; give it back.
     pad = _DENSITY_WINDOW // 2
     found = []
-    for left, top, w, h, _ in stats[1:count]:
+    for left, top, w, h, area in stats[1:count]:
         if min(w, h) < _MIN_SIDE:
             continue
         box = (max(0, left - pad), max(0, top - pad), min(width, left + w + pad), min(height, top + h + pad))
-        for panel in _xy_cut(gray, box, _CUT_DEPTH):
+        panels = _xy_cut(gray, box, _CUT_DEPTH)
+        for panel in panels:
             p_left, p_top, p_right, p_bottom = panel
             photographic = int(dense[p_top:p_bottom, p_left:p_right].sum())
             p_width, p_height = p_right - p_left, p_bottom - p_top
             if (min(p_width, p_height) < _MIN_SIDE or p_width * p_height > _MAX_SHARE * width * height
-                    or photographic < _PANEL_DENSE * p_width * p_height):
+                    or (len(panels) > 1 and photographic < _PANEL_DENSE * p_width * p_height)):
                 continue
-            found.append((photographic, tuple(round(v / scale) for v in panel)))
+            found.append((photographic if len(panels) > 1 else int(area), tuple(round(v / scale) for v in panel)))
     found.sort(key=lambda item: -item[0])
     return [box for _, box in found[:limit]]
 

@@ -216,6 +216,28 @@ def test_a_single_photo_on_a_page_is_one_region_not_cut_into_panels(name):
     assert len(boxes) == 1 and iou(boxes[0], [round(v * factor) for v in (40, 40, 760, 580)]) > 0.9, boxes
 
 
+#: How far a region's box may reach past its photo: half the density window, which `textured_regions` adds back.
+_DENSITY_PAD = 8
+
+
+def test_a_photographic_area_that_fills_little_of_its_box_is_still_a_region():
+    # A rocket's diagonal plume against a clear sky: the area's box is mostly flat, and it is not a panel of a
+    # collage, so it keeps its region (only panels cut from a box must be mostly photographic).
+    texture = ImageOps.fit(photo("castle.jpg"), (480, 360), Image.LANCZOS)
+    band = Image.new("L", texture.size, 0)
+    ImageDraw.Draw(band).line((0, 360, 480, 0), fill=255, width=90)
+    screen = Image.new("RGB", (1280, 900), (247, 247, 249))
+    screen.paste(texture, (300, 200), band)
+    decoded_screen = decoded(screen, "JPEG", quality=85)
+    factor = decoded_screen.image.width / screen.width
+    left, top, right, bottom = (round(v * factor) for v in (300, 200, 780, 560))
+    boxes = textured_regions(decoded_screen.image)
+    assert len(boxes) == 1, boxes
+    box, pad = boxes[0], _DENSITY_PAD
+    assert left - pad <= box[0] < box[2] <= right + pad and top - pad <= box[1] < box[3] <= bottom + pad, boxes
+    assert (box[2] - box[0]) * (box[3] - box[1]) > 0.5 * (right - left) * (bottom - top), boxes
+
+
 def test_a_copy_in_a_collage_gets_more_votes_through_its_panel():
     from detector.features import spread_sample
     from index.local import LocalFeatureIndex

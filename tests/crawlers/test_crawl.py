@@ -16,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from detector.config import Target
 from detector.config.targets import targets_from_urls_file
-from detector.crawl import CrawlFailed, crawl, crawl_command, queued
+from detector.crawl import CrawlFailed, crawl, crawl_command, log_path, queued
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import Store
 
@@ -114,6 +114,17 @@ def test_progress_is_read_from_the_workspace_while_the_crawl_runs(full_crawl):
     assert final["images"] == full_crawl.summary["candidates_added"]
     assert final["refusals"] == len(full_crawl.store.crawl_events(full_crawl.scan_id)) > 0
     assert ticks[-1]["images"] <= final["images"]
+
+
+def test_a_running_crawl_offers_no_way_in(full_crawl):
+    # Scrapy 2.19 starts a remote-control HTTP server that runs Python code in every crawl unless told not to.
+    log = log_path(full_crawl.ws.home, full_crawl.scan_id).read_text(encoding="utf-8")
+    enabled = [line for line in log.splitlines() if "Enabled extensions" in line]
+    assert enabled, log[-2000:]
+    extensions = log.split("Enabled extensions:", 1)[1].split("]", 1)[0]
+    assert "CrawlProgress" in extensions
+    assert "RemoteControl" not in extensions and "TelnetConsole" not in extensions
+    assert "Remote control HTTP server listening" not in log
 
 
 @pytest.mark.slow

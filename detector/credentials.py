@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import c2pa
 from cryptography import x509
 
 from detector.config import Settings
@@ -104,8 +105,6 @@ def read_credentials(data: bytes, anchors: str | None = None) -> Credentials | N
     media_type = MEDIA_TYPES.get(sniff(data) or "")
     if media_type is None:
         return None
-    import c2pa
-
     try:
         if anchors:
             context = c2pa.Context(c2pa.Settings.from_dict({"trust": {"trust_anchors": anchors}}))

@@ -8,6 +8,7 @@ size the image was analysed at, so that a fitted transform can be drawn on the o
 
 from __future__ import annotations
 
+import encodings.cp437  # noqa: F401 (zipfile decodes the cached blob's member names with it: loaded before workers fork)
 import io
 from dataclasses import dataclass
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, TiffImagePlugin, WebPImagePlugin  # noqa: F401 (registered on import: see below)
 
 from detector.config import IntakeSettings
 from detector.errors import ImageRefused
@@ -33,6 +33,11 @@ ACCEPTED = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 _PILLOW_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF"}
 _DISPLAY_NAME = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF"}
 assert set(_PILLOW_FORMAT) == set(_DISPLAY_NAME) == IMAGE_FORMATS
+
+# Pillow imports its decoders on the first open: the common ones then, the rest (TIFF, WebP) when one is asked
+# for. Loaded with this module, they are in place before detection forks its workers, which otherwise imported them
+# anew in every worker of every scan (and of every watched batch).
+Image.preinit()
 
 # Formats whose extra frames mean animation or pages (a JPEG's extra MPF pictures are previews).
 _MULTI_FRAME_FORMATS = frozenset({"gif", "webp", "tiff", "png"})

@@ -67,6 +67,33 @@ def one_process(tmp_path_factory, registered_template, site) -> dict:
     return results
 
 
+def test_a_worker_forked_from_a_loaded_detector_imports_nothing_to_analyse(registered, site):
+    # A worker is forked once the detector has loaded; whatever the analysis still imports, every worker of every
+    # scan (and every batch of a watch) would import again. Run in a fresh interpreter: this test process has
+    # imported far more than detection does.
+    ws, store = registered
+    _candidates(ws, store, site, ["mirrored.jpg"])
+    script = f"""
+import sys
+from detector.detect import Detector
+from detector.workspace import open_workspace
+from detector.workspace.store import Store
+ws = open_workspace({str(ws.home)!r})
+store = Store(ws.db_path)
+detector = Detector(ws, store, ws.settings(), None)
+candidate = store.candidates("state = 'new'")[0]
+before = set(sys.modules)
+analysis = detector.analyse_content(candidate["sha256"], candidate["image_url"])
+print(len(analysis.findings), sorted(set(sys.modules) - before))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    findings, imported = done.stdout.strip().split(" ", 1)
+    assert int(findings) >= 1  # the mirrored copy was analysed through to its match
+    assert imported == "[]", imported
+
+
 @pytest.mark.slow
 def test_two_workers_find_the_same_matches_with_the_same_scores(registered, site, one_process):
     ws, store = registered

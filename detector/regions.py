@@ -89,16 +89,26 @@ def textured_regions(image: Image.Image, limit: int = MAX_REGIONS) -> list[Box]:
             continue
         box = (max(0, left - pad), max(0, top - pad), min(width, left + w + pad), min(height, top + h + pad))
         panels = _xy_cut(gray, box, _CUT_DEPTH)
-        for panel in panels:
-            p_left, p_top, p_right, p_bottom = panel
-            photographic = int(dense[p_top:p_bottom, p_left:p_right].sum())
-            p_width, p_height = p_right - p_left, p_bottom - p_top
-            if (min(p_width, p_height) < _MIN_SIDE or p_width * p_height > _MAX_SHARE * width * height
-                    or (len(panels) > 1 and photographic < _PANEL_DENSE * p_width * p_height)):
-                continue
-            found.append((photographic if len(panels) > 1 else int(area), tuple(round(v / scale) for v in panel)))
+        if len(panels) > 1:
+            found.extend(_photographic_panels(dense, panels, width * height))
+        elif w * h <= _MAX_SHARE * width * height:
+            found.append((int(area), box))
     found.sort(key=lambda item: -item[0])
-    return [box for _, box in found[:limit]]
+    return [tuple(round(v / scale) for v in box) for _, box in found[:limit]]
+
+
+def _photographic_panels(dense: np.ndarray, panels: list[Box], image_area: int) -> list[tuple[int, Box]]:
+    """(photographic pixels, box) of each of `panels` that is large enough to verify, small enough to need a
+    region of its own, and mostly photographic (`_PANEL_DENSE`)."""
+    kept = []
+    for panel in panels:
+        left, top, right, bottom = panel
+        width, height = right - left, bottom - top
+        photographic = int(dense[top:bottom, left:right].sum())
+        if (min(width, height) >= _MIN_SIDE and width * height <= _MAX_SHARE * image_area
+                and photographic >= _PANEL_DENSE * width * height):
+            kept.append((photographic, panel))
+    return kept
 
 
 def _xy_cut(gray: np.ndarray, box: Box, depth: int) -> list[Box]:

@@ -62,7 +62,7 @@ _GUTTER_STD = 4.0
 #: shave off a flat strip, such as a sky or a border band). An uncut box needs none: a soft photo's area
 #: (a rocket against a clear sky) is photographic only in parts.
 _PANEL_DENSE = 0.5
-#: Rounds of the XY-cut (columns, then rows within each part, then columns again...).
+#: Rounds of the XY-cut: each cuts a part along its column gutters where it has any, else along its row gutters.
 _CUT_DEPTH = 3
 
 
@@ -112,8 +112,8 @@ def _photographic_panels(dense: np.ndarray, panels: list[Box], image_area: int) 
 
 
 def _xy_cut(gray: np.ndarray, box: Box, depth: int) -> list[Box]:
-    """`box` cut into panels along its gutters (`_GUTTER_STD`), columns first, for `depth` rounds; the box
-    itself when it has none. A gutter within `_MIN_SIDE` pixels of an end of the box is not cut (a border)."""
+    """`box` cut into panels along its gutters (`_GUTTER_STD`) for `depth` rounds, each along the columns where
+    it can, else along the rows; the box itself when it has none. A gutter within `_MIN_SIDE` pixels of an end of the box is not cut (a border)."""
     if depth == 0:
         return [box]
     left, top, right, bottom = box

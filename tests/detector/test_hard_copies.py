@@ -216,7 +216,8 @@ def test_a_single_photo_on_a_page_is_one_region_not_cut_into_panels(name):
     assert len(boxes) == 1 and iou(boxes[0], [round(v * factor) for v in (40, 40, 760, 580)]) > 0.9, boxes
 
 
-#: How far a region's box may reach past its photo: half the density window, which `textured_regions` adds back.
+#: How far a region's box may reach past its photo: half the density window (7 px), which `textured_regions`
+#: adds back, and a pixel of rounding from the decoded size.
 _DENSITY_PAD = 8
 
 

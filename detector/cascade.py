@@ -64,11 +64,13 @@ class Gates:
     """The screen's low-resolution pass and the gate after it.
 
     coarse_side: long side, in pixels, at which the whole image (and its mirror image) is described in
-        the screen. SIFT is scale-invariant, so a copy keeps its coarser keypoints there. Measured on the
-        crawl mix (benchmarks/RESULTS.md): at 512 px the screen kept every copy the full stage matches
-        (issue 23's run: 366 queries, none lost to the screen); at 384 px it stopped 2 of 60 small copies
-        in page screenshots. One pass of SIFT at 512 px, its mirror permuted, is about a fifth of the
-        non-copy's CPU (25 of 100 ms mean in that run).
+        the screen. SIFT is scale-invariant, so a copy keeps its coarser keypoints there, and SIFT doubles
+        its input first, so a pass at 256 px has the finest scale of the 512 px image, without that image's
+        own first octave (three quarters of a pass's pixels: the 512 px pass cost 3.5 times as much).
+        Measured on the quality set at 100,000 works (benchmarks/RESULTS.md): at 256 px the recall of every
+        family is that of the 512 px pass, with one small embedded copy kept by its photographic region
+        (a soft photo found once `regions._BUSY_STD` counted one gray level as detail); before that region, a
+        pass at 256 or 384 px stopped it.
     coarse_features: most keypoints kept by the coarse pass.
     min_coarse_votes: votes of the coarse or region features for one work that send the candidate on to the
         full stage while the shortlist index is small (at most `diluted[0][0]` descriptors), counted with the
@@ -103,7 +105,7 @@ class Gates:
         was before the cascade; the benchmark measures what the screen costs in recall with it).
     """
 
-    coarse_side: int = 512
+    coarse_side: int = 256
     coarse_features: int = 500
     min_coarse_votes: int = 8
     diluted: tuple[tuple[int, int], ...] = ((100_000, 7), (1_000_000, 4))

@@ -39,9 +39,12 @@ Box = tuple[int, int, int, int]
 MAX_REGIONS = 4
 #: Long side at which regions are searched; images are decoded at about 1024 px.
 _ANALYSE_SIDE = 1024
-#: Gray-level spread (0-255) of a 3x3 neighbourhood above which it is detail, not fill. JPEG at
-#: usual qualities leaves flat fill within about one level; photos' noise alone exceeds two.
-_BUSY_STD = 2.0
+#: Gray-level spread (0-255) of a 3x3 neighbourhood above which it is detail, not fill. A page's
+#: background and bars spread by 0; a photo reduced into a page keeps about one level almost everywhere,
+#: even a soft one (a wooden desk pasted at 224 px: 75% of its pixels reach 1, a third reach 2). JPEG
+#: ringing beside text at high quality reaches 1 too, which costs a region, never a match (every region is
+#: verified like the whole image).
+_BUSY_STD = 1.0
 #: Window (px at the analysis side) and share of busy pixels in it that make a pixel photographic.
 _DENSITY_WINDOW = 15
 _DENSE_SHARE = 0.85

@@ -216,6 +216,21 @@ def test_a_single_photo_on_a_page_is_one_region_not_cut_into_panels(name):
     assert len(boxes) == 1 and iou(boxes[0], [round(v * factor) for v in (40, 40, 760, 580)]) > 0.9, boxes
 
 
+@pytest.mark.parametrize("name", ["castle.jpg", "building.jpg", "chelsea.jpg", "astronaut.jpg"])
+def test_a_soft_photo_pasted_into_a_page_is_a_region(name):
+    # Reduced, softened and flattened, as a photo of a desk or a misty field is once shrunk into a page: most of
+    # its 3x3 neighbourhoods spread by one or two gray levels, where the page's fill spreads by none.
+    soft = ImageOps.fit(photo(name), (320, 240), Image.LANCZOS).filter(ImageFilter.GaussianBlur(1.5))
+    soft = ImageEnhance.Contrast(soft).enhance(0.6)
+    screen = Image.new("RGB", (960, 640), (247, 247, 249))
+    screen.paste(soft, (60, 80))
+    draw = ImageDraw.Draw(screen)
+    for y in range(80, 600, 30):
+        draw.rectangle((440, y, 900, y + 12), fill=(185, 185, 190))
+    boxes = textured_regions(decoded(screen, "JPEG", quality=85).image)
+    assert len(boxes) == 1 and iou(boxes[0], (60, 80, 380, 320)) > 0.85, boxes
+
+
 #: How far a region's box may reach past its photo: half the density window (7 px), which `textured_regions`
 #: adds back, and a pixel of rounding from the decoded size.
 _DENSITY_PAD = 8

@@ -16,8 +16,9 @@ cheap stage gives some registered work a reason to look closer:
    (`Gates.screen_gate`: once the catalogue is large, fewer of them, counted with a looser ratio test,
    because a larger index dilutes a true work's votes). Otherwise it stops here, with exit "screen".
 2. **confirm** (`confirm_nominations`): a work nominated only by votes or by pHash alone can lead to a
-   decision only through geometry, so it goes on only when the screen's features agree with the work's on
-   one affine transform (`verify.affine_agreement`, `Gates.agrees`). A page of text shares glyphs, and
+   decision only through geometry, so it goes on only when the candidate's features agree with the work's on
+   one affine transform (`verify.affine_agreement`, `Gates.agrees`): its regions', and the whole image's seen
+   again at twice the screen's resolution (`Gates.confirm_side`), once, for a candidate with such a nomination. A page of text shares glyphs, and
    often a pHash, with every registered page of text, but no transform. The same bytes, pHash and PDQ
    together (the hash tier of `detector.decide`), an embedding, or a low-texture work (`align.Aligner`)
    go on unchecked. When no work is left, the candidate stops with exit "confirm".
@@ -55,7 +56,7 @@ from detector.fingerprint import CandidatePrint
 from detector.shortlist import RATIO, Nomination
 from detector.verify import Agreement, Verdict, Verifier, affine_agreement
 
-#: RANSAC's tolerance of the confirm stage, in pixels of the screen's low-resolution image.
+#: RANSAC's tolerance of the confirm stage, in pixels of its low-resolution image (`Gates.confirm_side`).
 _CONFIRM_PIXELS = 4.0
 
 
@@ -71,7 +72,13 @@ class Gates:
         family is that of the 512 px pass, with one small embedded copy kept by its photographic region
         (a soft photo found once `regions._BUSY_STD` counted one gray level as detail); before that region, a
         pass at 256 or 384 px stopped it.
-    coarse_features: most keypoints kept by the coarse pass.
+    coarse_features: most keypoints kept by the coarse pass (and by the confirm stage's).
+    confirm_side: long side at which the confirm stage sees the whole image (and its mirror image), in a pass of
+        its own made only for a candidate with a nomination to check (7% of the crawl mix's non-copies). The
+        screen's 256 px pass nominates, but its few matches cannot tell a copy from a page of text: a rocket in
+        a collage fitted 5 of 10 matches, as pages of text sharing a pHash with registered text did (5-8
+        inliers, half their matches); at 512 px those pages' glyph matches outnumber their inliers two to one
+        and stop, as before the screen went to 256 px (they would be pairs kept for review).
     min_coarse_votes: votes of the coarse or region features for one work that send the candidate on to the
         full stage while the shortlist index is small (at most `diluted[0][0]` descriptors), counted with the
         full stage's ratio test (`shortlist.RATIO`, 0.8). Far below the full stage's own
@@ -107,6 +114,7 @@ class Gates:
 
     coarse_side: int = 256
     coarse_features: int = 500
+    confirm_side: int = 512
     min_coarse_votes: int = 8
     diluted: tuple[tuple[int, int], ...] = ((100_000, 7), (1_000_000, 4))
     large_ratio: float = 0.9
@@ -116,9 +124,9 @@ class Gates:
 
     def __post_init__(self):
         votes = min([self.min_coarse_votes, *(step for _, step in self.diluted)])
-        if (self.coarse_side < 64 or self.coarse_features < 1 or votes < 1 or not 0 < self.large_ratio <= 1
+        if (min(self.coarse_side, self.confirm_side) < 64 or self.coarse_features < 1 or votes < 1 or not 0 < self.large_ratio <= 1
                 or self.confirm_inliers < 3 or not 0 <= self.confirm_inlier_ratio <= 1):
-            raise ValueError("Gates need coarse_side >= 64, coarse_features >= 1, min_coarse_votes >= 1 (and in "
+            raise ValueError("Gates need coarse_side and confirm_side >= 64, coarse_features >= 1, min_coarse_votes >= 1 (and in "
                              "every diluted step), 0 < large_ratio <= 1, confirm_inliers >= 3 and "
                              f"0 <= confirm_inlier_ratio <= 1; got {self}.")
 
@@ -154,17 +162,18 @@ class Passage:
         return asdict(self)
 
 
-def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePrint,
+def confirm_nominations(nominations: dict[int, Nomination], confirm_print: Callable[[], CandidatePrint],
                         work_features: Callable[[int], LocalFeatures | None], gates: Gates, aligner: Aligner,
                         ratio: float) -> tuple[dict[int, Nomination], int]:
     """The nominations worth the full stage, and the most inliers a geometric check found for one work.
 
     A nomination goes on unchecked when something other than geometry could decide it (`detector.decide`):
     the same bytes, pHash and PDQ together, an embedding, or a low-texture work the aligner verifies.
-    Otherwise the best agreement of the screen's views (whole, mirrored, each region) with the work's full
-    features must pass `Gates.agrees`; a work without stored features cannot be verified, so it stops.
+    Otherwise the best agreement of the views (whole, mirrored, each region) of `confirm_print()` (the screen's
+    print with the whole image seen at `Gates.confirm_side`, made only when a nomination needs it) with the
+    work's full features must pass `Gates.agrees`; a work without stored features cannot be verified, so it stops.
     """
-    views = screen.views()
+    views: list[LocalFeatures] = []
     kept, best = {}, 0
     for asset_id, nomination in nominations.items():
         work = work_features(asset_id)
@@ -173,6 +182,7 @@ def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePri
             continue
         if work is None:
             continue
+        views = views or confirm_print().views()
         agreements = [affine_agreement(view, work, ratio, _coarse_tolerance(view, gates)) for view in views]
         best = max([best, *(a.inliers for a in agreements)])
         if any(gates.agrees(a) for a in agreements):
@@ -189,8 +199,8 @@ def _decided_without_geometry(nomination: Nomination, work: LocalFeatures | None
 
 
 def _coarse_tolerance(view: LocalFeatures, gates: Gates) -> float:
-    """RANSAC's tolerance, in the candidate's pixels, for keypoints found at the screen's resolution."""
-    return _CONFIRM_PIXELS * max(1.0, max(view.width, view.height) / gates.coarse_side)
+    """RANSAC's tolerance, in the candidate's pixels, for keypoints found at the confirm stage's resolution."""
+    return _CONFIRM_PIXELS * max(1.0, max(view.width, view.height) / gates.confirm_side)
 
 
 def verify_copy(verifier: Verifier, aligner: Aligner, candidate: CandidatePrint, work: LocalFeatures,

@@ -36,7 +36,13 @@ from detector.decide import PARTIAL_INLIERS, Decision, decide
 from detector.embedders import Embedder
 from detector.errors import ConfigError, ImageRefused
 from detector.features import LocalFeatures
-from detector.fingerprint import FEATURE_KINDS, CandidatePrint, screen_candidate, with_full_features
+from detector.fingerprint import (
+    FEATURE_KINDS,
+    CandidatePrint,
+    screen_candidate,
+    with_coarse_features,
+    with_full_features,
+)
 from detector.intake import DecodedImage, decode_image
 from detector.negatives import NegativeLists
 from detector.parallel import analyse_all
@@ -208,8 +214,9 @@ class Detector:
         screened = nominate(screen, same_bytes, self.indexes, self.settings.match, min_votes, votes)
         seconds["screen_search"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        confirmed, best_inliers = confirm_nominations(screened, screen, self.work_features, gates, self.aligner,
-                                                      self.verifier.ratio)
+        confirmed, best_inliers = confirm_nominations(
+            screened, lambda: with_coarse_features(screen, decoded, (gates.confirm_side, gates.coarse_features)),
+            self.work_features, gates, self.aligner, self.verifier.ratio)
         seconds["confirm"] += time.perf_counter() - clock
         stage = "screen" if not screened else "confirm" if not confirmed else "full"
         passage = Passage(stage if gates.screen else "full", len(screened), max(votes.values(), default=0),

@@ -152,18 +152,30 @@ def screen_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Em
     seconds["embed"] += time.perf_counter() - clock
 
     clock = time.perf_counter()
-    size = (decoded.width, decoded.height)
     if coarse is None:
-        feats = mirror_feats = features.empty(kind, size)
+        feats = mirror_feats = features.empty(kind, (decoded.width, decoded.height))
     else:
-        side, most = coarse
-        feats = features.extract(image, kind, max_features=most, analyse_side=side, original_size=size,
-                                 one_pass=True)
-        # SIFT's mirror-image features are a permutation of these (half the screen's cost); ORB's are not.
-        mirror_feats = (features.mirror_of(feats) if kind == "sift" else
-                        features.extract(mirrored(image), kind, max_features=most, analyse_side=side, original_size=size))
+        feats, mirror_feats = _coarse_features(decoded, kind, *coarse)
     seconds["coarse_features"] += time.perf_counter() - clock
     return CandidatePrint(sha256, image_hashes, mirror_hashes, feats, mirror_feats, windows, window_vectors, regions)
+
+
+def with_coarse_features(candidate: CandidatePrint, decoded: DecodedImage, coarse: tuple[int, int]) -> CandidatePrint:
+    """`candidate` with its whole image's (and mirror image's) features seen at another low resolution, `coarse`
+    (long side, most keypoints); its regions and the rest as they were."""
+    feats, mirror_feats = _coarse_features(decoded, candidate.features.kind, *coarse)
+    return replace(candidate, features=feats, mirror_features=mirror_feats)
+
+
+def _coarse_features(decoded: DecodedImage, kind: str, side: int, most: int) -> tuple[features.LocalFeatures,
+                                                                                       features.LocalFeatures]:
+    """Local features of the whole image and of its mirror image at long side `side`, at most `most` keypoints."""
+    image, size = decoded.image, (decoded.width, decoded.height)
+    feats = features.extract(image, kind, max_features=most, analyse_side=side, original_size=size, one_pass=True)
+    # SIFT's mirror-image features are a permutation of these (half the screen's cost); ORB's are not.
+    mirror_feats = (features.mirror_of(feats) if kind == "sift" else
+                    features.extract(mirrored(image), kind, max_features=most, analyse_side=side, original_size=size))
+    return feats, mirror_feats
 
 
 def with_full_features(candidate: CandidatePrint, decoded: DecodedImage, seconds: Counter | None = None) -> CandidatePrint:

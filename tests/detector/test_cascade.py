@@ -16,11 +16,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from detector import features
-from detector.cascade import Gates
+from detector.cascade import Gates, confirm_nominations
 from detector.detect import Detector
-from detector.fingerprint import screen_candidate
+from detector.fingerprint import screen_candidate, with_coarse_features
 from detector.intake import decode_image
-from detector.shortlist import view_votes
+from detector.shortlist import Nomination, view_votes
 from detector.verify import affine_agreement
 from detector.workspace.blobs import sha256_hex
 from detector.workspace.store import utc_now
@@ -168,12 +168,37 @@ def test_a_shuffled_mosaic_of_a_work_gets_its_votes_but_no_transform_and_stops_a
     stored = detector.work_features(castle)
     gates = Gates()
     screens = [screen_candidate("x", decode_image(encoded(image), "c.jpg", detector.settings.intake), "sift", None,
-                                coarse=(gates.coarse_side, gates.coarse_features))
+                                coarse=(gates.confirm_side, gates.coarse_features))
                for image in (mosaic(work), work.crop((work.width // 5, work.height // 6, work.width * 3 // 5,
                                                       work.height * 2 // 3)))]
     shuffled, cropped = (affine_agreement(s.features, stored, 0.8, 8.0) for s in screens)
     assert shuffled.good >= 20 and shuffled.ratio < gates.confirm_inlier_ratio <= cropped.ratio
     assert cropped.inliers >= 20 and gates.agrees(cropped) and not gates.agrees(shuffled)
+
+
+def test_the_confirm_stage_sees_the_whole_image_again_only_for_a_nomination_it_must_check(detector, works_dir):
+    """The sharper pass (`Gates.confirm_side`) is made once for a candidate whose nominated works need a transform,
+    and never for one whose works the hashes decide (or that nothing nominated, most of a crawl)."""
+    data = encoded(Image.open(works_dir / "castle.jpg").convert("RGB").crop((80, 60, 420, 300)))
+    decoded = decode_image(data, "c.jpg", detector.settings.intake)
+    gates = detector.gates
+    screen = screen_candidate("x", decoded, "sift", None, coarse=(gates.coarse_side, gates.coarse_features))
+    castle = next(a["id"] for a in detector.assets.values() if Path(a["filename"]).name == "castle.jpg")
+    made = []
+
+    def sharper():
+        made.append(with_coarse_features(screen, decoded, (gates.confirm_side, gates.coarse_features)))
+        return made[-1]
+
+    by_hashes = {castle: Nomination(castle, {"phash", "pdq"})}
+    assert confirm_nominations(by_hashes, sharper, detector.work_features, gates, detector.aligner, 0.8)[0] == by_hashes
+    assert made == []
+    by_votes = {castle: Nomination(castle, {"features"}), castle + 1000: Nomination(castle + 1000, {"features"})}
+    kept, inliers = confirm_nominations(by_votes, sharper, detector.work_features, gates, detector.aligner, 0.8)
+    assert list(kept) == [castle] and inliers >= gates.confirm_inliers and len(made) == 1
+    # the same crop seen again, at twice the screen's resolution: other keypoints, in the same coordinates
+    assert (made[0].features.width, made[0].features.height) == (screen.features.width, screen.features.height)
+    assert not np.array_equal(made[0].features.points, screen.features.points)
 
 
 def test_gates_refuse_nonsense():

@@ -17,8 +17,9 @@ cheap stage gives some registered work a reason to look closer:
    because a larger index dilutes a true work's votes). Otherwise it stops here, with exit "screen".
 2. **confirm** (`confirm_nominations`): a work nominated only by votes or by pHash alone can lead to a
    decision only through geometry, so it goes on only when the candidate's features agree with the work's on
-   one affine transform (`verify.affine_agreement`, `Gates.agrees`): its regions', and the whole image's seen
-   again at twice the screen's resolution (`Gates.confirm_side`), once, for a candidate with such a nomination. A page of text shares glyphs, and
+   one affine transform (`verify.affine_agreement`, `Gates.agrees`): a region's, or the whole image's (or its
+   mirror's) both as the screen saw them and again at twice its resolution (`Gates.confirm_side`, a pass made
+   once per candidate, only when the screen's agree). A page of text shares glyphs, and
    often a pHash, with every registered page of text, but no transform. The same bytes, pHash and PDQ
    together (the hash tier of `detector.decide`), an embedding, or a low-texture work (`align.Aligner`)
    go on unchecked. When no work is left, the candidate stops with exit "confirm".
@@ -56,7 +57,7 @@ from detector.fingerprint import CandidatePrint
 from detector.shortlist import RATIO, Nomination
 from detector.verify import Agreement, Verdict, Verifier, affine_agreement
 
-#: RANSAC's tolerance of the confirm stage, in pixels of its low-resolution image (`Gates.confirm_side`).
+#: RANSAC's tolerance of the confirm stage, in pixels of the low-resolution image its features were found in.
 _CONFIRM_PIXELS = 4.0
 
 
@@ -73,12 +74,13 @@ class Gates:
         (a soft photo found once `regions._BUSY_STD` counted one gray level as detail); before that region, a
         pass at 256 or 384 px stopped it.
     coarse_features: most keypoints kept by the coarse pass (and by the confirm stage's).
-    confirm_side: long side at which the confirm stage sees the whole image (and its mirror image), in a pass of
-        its own made only for a candidate with a nomination to check (7% of the crawl mix's non-copies). The
-        screen's 256 px pass nominates, but its few matches cannot tell a copy from a page of text: a rocket in
-        a collage fitted 5 of 10 matches, as pages of text sharing a pHash with registered text did (5-8
-        inliers, half their matches); at 512 px those pages' glyph matches outnumber their inliers two to one
-        and stop, as before the screen went to 256 px (they would be pairs kept for review).
+    confirm_side: long side at which the confirm stage sees the whole image (and its mirror image) again, in a
+        pass of its own made only when they agree with a nominated work at the screen's resolution (2% of the
+        crawl mix's non-copies). The screen's 256 px pass nominates, but its few matches cannot tell a copy from a
+        page of text: a rocket in a collage fitted 5 of 10 matches, as pages of text sharing a pHash with
+        registered text did (5-8 inliers, half their matches); at 512 px those pages' glyph matches outnumber
+        their inliers two to one and stop, as before the screen went to 256 px (they would be pairs kept for
+        review). Every copy the full stage matches agrees at both resolutions (benchmarks/RESULTS.md).
     min_coarse_votes: votes of the coarse or region features for one work that send the candidate on to the
         full stage while the shortlist index is small (at most `diluted[0][0]` descriptors), counted with the
         full stage's ratio test (`shortlist.RATIO`, 0.8). Far below the full stage's own
@@ -162,18 +164,19 @@ class Passage:
         return asdict(self)
 
 
-def confirm_nominations(nominations: dict[int, Nomination], confirm_print: Callable[[], CandidatePrint],
-                        work_features: Callable[[int], LocalFeatures | None], gates: Gates, aligner: Aligner,
-                        ratio: float) -> tuple[dict[int, Nomination], int]:
+def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePrint,
+                        sharper: Callable[[], CandidatePrint], work_features: Callable[[int], LocalFeatures | None],
+                        gates: Gates, aligner: Aligner, ratio: float) -> tuple[dict[int, Nomination], int]:
     """The nominations worth the full stage, and the most inliers a geometric check found for one work.
 
     A nomination goes on unchecked when something other than geometry could decide it (`detector.decide`):
     the same bytes, pHash and PDQ together, an embedding, or a low-texture work the aligner verifies.
-    Otherwise the best agreement of the views (whole, mirrored, each region) of `confirm_print()` (the screen's
-    print with the whole image seen at `Gates.confirm_side`, made only when a nomination needs it) with the
-    work's full features must pass `Gates.agrees`; a work without stored features cannot be verified, so it stops.
+    Otherwise one of the screen's views (whole, mirrored, each region) must agree with the work's full features
+    (`Gates.agrees`); when only the whole image or its mirror does, they must agree again as `sharper()` sees them
+    (the whole image at `Gates.confirm_side`, made once, for the first such work). A work without stored
+    features cannot be verified, so it stops.
     """
-    views: list[LocalFeatures] = []
+    seen_again: list[LocalFeatures] = []
     kept, best = {}, 0
     for asset_id, nomination in nominations.items():
         work = work_features(asset_id)
@@ -182,12 +185,26 @@ def confirm_nominations(nominations: dict[int, Nomination], confirm_print: Calla
             continue
         if work is None:
             continue
-        views = views or confirm_print().views()
-        agreements = [affine_agreement(view, work, ratio, _coarse_tolerance(view, gates)) for view in views]
-        best = max([best, *(a.inliers for a in agreements)])
-        if any(gates.agrees(a) for a in agreements):
+        whole = _agreements([screen.features, screen.mirror_features], work, ratio, gates.coarse_side)
+        regions = _agreements([region.features for region in screen.regions], work, ratio, gates.coarse_side)
+        best = max([best, *(a.inliers for a in whole + regions)])
+        if any(gates.agrees(a) for a in regions):
             kept[asset_id] = nomination
+        elif any(gates.agrees(a) for a in whole):
+            if not seen_again:
+                sharp = sharper()
+                seen_again = [sharp.features, sharp.mirror_features]
+            again = _agreements(seen_again, work, ratio, gates.confirm_side)
+            best = max([best, *(a.inliers for a in again)])
+            if any(gates.agrees(a) for a in again):
+                kept[asset_id] = nomination
     return kept, best
+
+
+def _agreements(views: list[LocalFeatures], work: LocalFeatures, ratio: float, side: int) -> list[Agreement]:
+    """Each view's agreement with `work`, RANSAC's tolerance being `_CONFIRM_PIXELS` at a long side of `side`."""
+    return [affine_agreement(view, work, ratio, _CONFIRM_PIXELS * max(1.0, max(view.width, view.height) / side))
+            for view in views]
 
 
 def _decided_without_geometry(nomination: Nomination, work: LocalFeatures | None, aligner: Aligner) -> bool:
@@ -196,11 +213,6 @@ def _decided_without_geometry(nomination: Nomination, work: LocalFeatures | None
     sources = nomination.sources
     return bool(sources & {"sha256", "clip"} or {"phash", "pdq"} <= sources
                 or (work is not None and aligner.applies(len(work))))
-
-
-def _coarse_tolerance(view: LocalFeatures, gates: Gates) -> float:
-    """RANSAC's tolerance, in the candidate's pixels, for keypoints found at the confirm stage's resolution."""
-    return _CONFIRM_PIXELS * max(1.0, max(view.width, view.height) / gates.confirm_side)
 
 
 def verify_copy(verifier: Verifier, aligner: Aligner, candidate: CandidatePrint, work: LocalFeatures,

@@ -215,7 +215,7 @@ class Detector:
         seconds["screen_search"] += time.perf_counter() - clock
         clock = time.perf_counter()
         confirmed, best_inliers = confirm_nominations(
-            screened, lambda: with_coarse_features(screen, decoded, (gates.confirm_side, gates.coarse_features)),
+            screened, screen, lambda: with_coarse_features(screen, decoded, (gates.confirm_side, gates.coarse_features)),
             self.work_features, gates, self.aligner, self.verifier.ratio)
         seconds["confirm"] += time.perf_counter() - clock
         stage = "screen" if not screened else "confirm" if not confirmed else "full"

@@ -177,8 +177,9 @@ def test_a_shuffled_mosaic_of_a_work_gets_its_votes_but_no_transform_and_stops_a
 
 
 def test_the_confirm_stage_sees_the_whole_image_again_only_for_a_nomination_it_must_check(detector, works_dir):
-    """The sharper pass (`Gates.confirm_side`) is made once for a candidate whose nominated works need a transform,
-    and never for one whose works the hashes decide (or that nothing nominated, most of a crawl)."""
+    """The sharper pass (`Gates.confirm_side`) is made once for a candidate whose whole image agrees with a nominated
+    work at the screen's resolution, and never for one whose works the hashes decide (or that nothing nominated,
+    most of a crawl)."""
     data = encoded(Image.open(works_dir / "castle.jpg").convert("RGB").crop((80, 60, 420, 300)))
     decoded = decode_image(data, "c.jpg", detector.settings.intake)
     gates = detector.gates
@@ -191,10 +192,10 @@ def test_the_confirm_stage_sees_the_whole_image_again_only_for_a_nomination_it_m
         return made[-1]
 
     by_hashes = {castle: Nomination(castle, {"phash", "pdq"})}
-    assert confirm_nominations(by_hashes, sharper, detector.work_features, gates, detector.aligner, 0.8)[0] == by_hashes
+    assert confirm_nominations(by_hashes, screen, sharper, detector.work_features, gates, detector.aligner, 0.8)[0] == by_hashes
     assert made == []
     by_votes = {castle: Nomination(castle, {"features"}), castle + 1000: Nomination(castle + 1000, {"features"})}
-    kept, inliers = confirm_nominations(by_votes, sharper, detector.work_features, gates, detector.aligner, 0.8)
+    kept, inliers = confirm_nominations(by_votes, screen, sharper, detector.work_features, gates, detector.aligner, 0.8)
     assert list(kept) == [castle] and inliers >= gates.confirm_inliers and len(made) == 1
     # the same crop seen again, at twice the screen's resolution: other keypoints, in the same coordinates
     assert (made[0].features.width, made[0].features.height) == (screen.features.width, screen.features.height)

@@ -75,9 +75,9 @@ class Gates:
         pass at 256 or 384 px stopped it.
     coarse_features: most keypoints kept by the coarse pass (and by the confirm stage's).
     confirm_side: long side at which the confirm stage sees the whole image (and its mirror image) again, in a
-        pass of its own made only when they agree with a nominated work at the screen's resolution (2% of the
-        crawl mix's non-copies). The screen's 256 px pass nominates, but its few matches cannot tell a copy from a
-        page of text: a rocket in a collage fitted 5 of 10 matches, as pages of text sharing a pHash with
+        pass of its own made only when they agree with a nominated work at the screen's resolution (at most 1.5%
+        of the crawl mix's non-copies). The screen's 256 px pass nominates, but its few matches cannot tell a copy
+        from a page of text: a rocket in a collage fitted 5 of 10 matches, as pages of text sharing a pHash with
         registered text did (5-8 inliers, half their matches); at 512 px those pages' glyph matches outnumber
         their inliers two to one and stop, as before the screen went to 256 px (they would be pairs kept for
         review). Every copy the full stage matches agrees at both resolutions (benchmarks/RESULTS.md).
@@ -126,10 +126,10 @@ class Gates:
 
     def __post_init__(self):
         votes = min([self.min_coarse_votes, *(step for _, step in self.diluted)])
-        if (min(self.coarse_side, self.confirm_side) < 64 or self.coarse_features < 1 or votes < 1 or not 0 < self.large_ratio <= 1
-                or self.confirm_inliers < 3 or not 0 <= self.confirm_inlier_ratio <= 1):
-            raise ValueError("Gates need coarse_side and confirm_side >= 64, coarse_features >= 1, min_coarse_votes >= 1 (and in "
-                             "every diluted step), 0 < large_ratio <= 1, confirm_inliers >= 3 and "
+        if (min(self.coarse_side, self.confirm_side) < 64 or self.coarse_features < 1 or votes < 1
+                or not 0 < self.large_ratio <= 1 or self.confirm_inliers < 3 or not 0 <= self.confirm_inlier_ratio <= 1):
+            raise ValueError("Gates need coarse_side and confirm_side >= 64, coarse_features >= 1, min_coarse_votes >= 1 "
+                             "(and in every diluted step), 0 < large_ratio <= 1, confirm_inliers >= 3 and "
                              f"0 <= confirm_inlier_ratio <= 1; got {self}.")
 
     def screen_gate(self, descriptors_held: int) -> tuple[float, int]:

@@ -205,6 +205,8 @@ def test_the_confirm_stage_sees_the_whole_image_again_only_for_a_nomination_it_m
 def test_gates_refuse_nonsense():
     with pytest.raises(ValueError, match="min_coarse_votes >= 1"):
         Gates(min_coarse_votes=0)
+    with pytest.raises(ValueError, match="confirm_side >= 64"):
+        Gates(confirm_side=32)
     with pytest.raises(ValueError, match="large_ratio"):
         Gates(large_ratio=1.5)
     with pytest.raises(ValueError, match="every diluted step"):

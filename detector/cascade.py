@@ -72,7 +72,7 @@ class Gates:
         Measured on the quality set at 100,000 works (benchmarks/RESULTS.md): at 256 px the recall of every
         family is that of the 512 px pass, with one small embedded copy kept by its photographic region
         (a soft photo found once `regions._BUSY_STD` counted one gray level as detail); before that region, a
-        pass at 256 or 384 px stopped it.
+        pass at 256 or 384 px stopped it. ORB, which does not double its input, is given twice this side.
     coarse_features: most keypoints kept by the coarse pass (and by the confirm stage's).
     confirm_side: long side at which the confirm stage sees the whole image (and its mirror image) again, in a
         pass of its own made only when they agree with a nominated work at the screen's resolution (at most 1.5%
@@ -127,10 +127,11 @@ class Gates:
     def __post_init__(self):
         votes = min([self.min_coarse_votes, *(step for _, step in self.diluted)])
         if (min(self.coarse_side, self.confirm_side) < 64 or self.coarse_features < 1 or votes < 1
-                or not 0 < self.large_ratio <= 1 or self.confirm_inliers < 3 or not 0 <= self.confirm_inlier_ratio <= 1):
-            raise ValueError("Gates need coarse_side and confirm_side >= 64, coarse_features >= 1, min_coarse_votes >= 1 "
-                             "(and in every diluted step), 0 < large_ratio <= 1, confirm_inliers >= 3 and "
-                             f"0 <= confirm_inlier_ratio <= 1; got {self}.")
+                or not 0 < self.large_ratio <= 1 or self.confirm_inliers < 3
+                or not 0 <= self.confirm_inlier_ratio <= 1):
+            raise ValueError("Gates need coarse_side and confirm_side >= 64, coarse_features >= 1, "
+                             "min_coarse_votes >= 1 (and in every diluted step), 0 < large_ratio <= 1, "
+                             f"confirm_inliers >= 3 and 0 <= confirm_inlier_ratio <= 1; got {self}.")
 
     def screen_gate(self, descriptors_held: int) -> tuple[float, int]:
         """The ratio test the screen counts votes with, and the votes that send a candidate on, for a

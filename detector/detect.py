@@ -14,7 +14,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 from PIL import Image
@@ -214,9 +214,9 @@ class Detector:
         screened = nominate(screen, same_bytes, self.indexes, self.settings.match, min_votes, votes)
         seconds["screen_search"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        confirmed, best_inliers = confirm_nominations(
-            screened, screen, lambda: with_coarse_features(screen, decoded, (gates.confirm_side, gates.coarse_features)),
-            self.work_features, gates, self.aligner, self.verifier.ratio)
+        sharper = partial(with_coarse_features, screen, decoded, (gates.confirm_side, gates.coarse_features))
+        confirmed, best_inliers = confirm_nominations(screened, screen, sharper, self.work_features, gates,
+                                                      self.aligner, self.verifier.ratio)
         seconds["confirm"] += time.perf_counter() - clock
         stage = "screen" if not screened else "confirm" if not confirmed else "full"
         passage = Passage(stage if gates.screen else "full", len(screened), max(votes.values(), default=0),

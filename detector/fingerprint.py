@@ -169,8 +169,11 @@ def with_coarse_features(candidate: CandidatePrint, decoded: DecodedImage, coars
 
 def _coarse_features(decoded: DecodedImage, kind: str, side: int, most: int) -> tuple[features.LocalFeatures,
                                                                                        features.LocalFeatures]:
-    """Local features of the whole image and of its mirror image at long side `side`, at most `most` keypoints."""
+    """Local features of the whole image and of its mirror image at long side `side` (SIFT's), at most `most`
+    keypoints."""
     image, size = decoded.image, (decoded.width, decoded.height)
+    # SIFT doubles its input before its first octave and ORB does not: ORB sees the same finest scale at twice the side.
+    side = side if kind == "sift" else 2 * side
     feats = features.extract(image, kind, max_features=most, analyse_side=side, original_size=size, one_pass=True)
     # SIFT's mirror-image features are a permutation of these (half the screen's cost); ORB's are not.
     mirror_feats = (features.mirror_of(feats) if kind == "sift" else

@@ -7,6 +7,11 @@ thread detects the batch before it and finishes that scan. One batch is crawled 
 detection falls behind, the fetching thread waits with the websocket closed, so the relay keeps the backlog,
 the cursor lags and memory stays bounded, as before.
 
+The fetching thread's SQLite work and detection's forks never overlap (`storing`): a worker forked while another
+thread is inside SQLite inherits SQLite's locks held by a thread it does not have, and hangs on its first query
+(a 30-minute replay stalled so after 75 batches, once detection had become fast enough to fork while the next
+batch was being stored).
+
 Killed anywhere, at most two of the watcher's scans are unfinished (one being detected, one being crawled); a
 restart finishes them, oldest first, as `copyhound scan --resume` would, then reads on from the saved cursor:
 no post is lost, none is analysed twice. The workspace's scan lock is held while a batch is detected and
@@ -15,10 +20,12 @@ finished, not while the next one is crawled.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from detector import config
@@ -34,6 +41,19 @@ from detector.workspace.store import Store, open_store
 #: Scans looked at, newest first, for the unfinished ones a killed watcher left.
 _RECENT_SCANS = 50
 _UNFINISHED = ("running", "interrupted", "failed")
+
+#: Held while the fetching thread uses SQLite; every fork of this process waits for it (taken before a fork,
+#: released after, on both sides).
+_IN_SQLITE = threading.Lock()
+os.register_at_fork(before=_IN_SQLITE.acquire, after_in_parent=_IN_SQLITE.release,
+                    after_in_child=_IN_SQLITE.release)
+
+
+@contextmanager
+def storing() -> Iterator[None]:
+    """The fetching thread's SQLite work: no fork of this process happens while it runs."""
+    with _IN_SQLITE:
+        yield
 
 
 @dataclass
@@ -85,22 +105,28 @@ def watch(ws: Workspace, store: Store, settings: Settings, embedder: Embedder | 
 def _fetch(ws: Workspace, read: Callable[[int | None], Batch], allow_private: bool, cdn_delay: float,
            stop_when_idle: bool, handover: queue.Queue, stop: threading.Event) -> None:
     """The fetching thread: read, store and crawl batches, and hand each over (or what went wrong, once)."""
-    store = open_store(ws)  # its own connection: the main thread's is busy recording detections
+    with storing():
+        store = open_store(ws)  # its own connection: the main thread's is busy recording detections
     try:
         while not stop.is_set():
-            batch = read(saved_cursor(store))
-            scan_id = commit_batch(store, batch, allow_private, cdn_delay)
+            with storing():
+                cursor = saved_cursor(store)
+            batch = read(cursor)
+            with storing():
+                scan_id = commit_batch(store, batch, allow_private, cdn_delay)
             crawled = _crawl(ws, store, scan_id) if scan_id is not None else None
             if not _hand_over(handover, Fetched(batch, scan_id, crawled), stop) or (batch.idle and stop_when_idle):
                 return
     except BaseException as e:  # noqa: BLE001 (the main thread raises it)
         _hand_over(handover, e, stop)
     finally:
-        store.close()
+        with storing():
+            store.close()
 
 
 def _crawl(ws: Workspace, store: Store, scan_id: int) -> Crawled:
-    targets = list(config.from_dict({"targets": store.scan(scan_id)["options"]["targets"]}).targets)
+    with storing():
+        targets = list(config.from_dict({"targets": store.scan(scan_id)["options"]["targets"]}).targets)
     clock = time.perf_counter()
     summary = crawl(ws.home, scan_id, targets)
     return Crawled(summary, time.perf_counter() - clock)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 
 from support import registered_home
 
 from detector.detect import KeptDetector
-from detector.watch import unfinished_scans
+from detector.watch import storing, unfinished_scans
 from detector.workspace import open_workspace
 from detector.workspace.store import Store, open_store
 from index.persist import manifest_path
@@ -46,3 +47,33 @@ def test_a_restart_finishes_the_watchers_unfinished_scans_oldest_first(tmp_path)
         assert [scan["id"] for scan in unfinished_scans(store)] == [ids["detecting"], ids["crawling"]]
     finally:
         store.close()
+
+
+def test_detection_forks_no_worker_while_the_fetching_thread_is_in_sqlite():
+    # A child forked while another thread holds SQLite's locks inherits them held, and hangs on its first query.
+    inside, leave, forked = threading.Event(), threading.Event(), threading.Event()
+
+    def fetching():
+        with storing():
+            inside.set()
+            leave.wait(10)
+
+    def detecting():
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        forked.set()
+
+    fetcher = threading.Thread(target=fetching)
+    fetcher.start()
+    assert inside.wait(10)
+    detector = threading.Thread(target=detecting)
+    detector.start()
+    try:
+        assert not forked.wait(0.5), "a fork went ahead while the fetching thread was inside SQLite"
+    finally:
+        leave.set()
+    assert forked.wait(10)
+    fetcher.join(10)
+    detector.join(10)

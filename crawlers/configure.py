@@ -67,7 +67,7 @@ def scrapy_settings(ws: Workspace, scan_id: int, target: Target, crawl: CrawlSet
         "DOWNLOAD_DELAY": limit.download_delay,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
-        "AUTOTHROTTLE_START_DELAY": max(limit.download_delay, 1.0),
+        "AUTOTHROTTLE_START_DELAY": limit.throttle_start,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrency_per_domain),
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "RETRY_TIMES": crawl.retries,

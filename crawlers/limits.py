@@ -15,6 +15,11 @@ class Limits:
     max_depth: int
     max_pages: int
     download_delay: float
+    #: Where AutoThrottle starts. A delay the target names itself (a source that knows its host, such as the
+    #: watcher's CDN) is taken as it is; the crawl-wide delay starts at a second at least, until the site's
+    #: latency is known. Each crawl process starts over: a start at one second cost the watcher two seconds of
+    #: every batch's crawl.
+    throttle_start: float
     allowed_domains: tuple[str, ...]
 
 
@@ -22,10 +27,12 @@ def limits(target: Target, crawl: CrawlSettings) -> Limits:
     domains = target.allowed_domains or tuple(
         dict.fromkeys(urlsplit(u).hostname for u in target.start_urls)
     )
+    own_delay = target.download_delay >= 0
     return Limits(
         max_depth=target.max_depth if target.max_depth > 0 else crawl.max_depth,
         max_pages=target.max_pages if target.max_pages > 0 else crawl.max_pages,
-        download_delay=target.download_delay if target.download_delay >= 0 else crawl.download_delay,
+        download_delay=target.download_delay if own_delay else crawl.download_delay,
+        throttle_start=target.download_delay if own_delay else max(crawl.download_delay, 1.0),
         allowed_domains=tuple(d.lower().lstrip(".") for d in domains if d),
     )
 

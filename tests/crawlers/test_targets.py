@@ -84,6 +84,15 @@ def test_target_overrides_win_over_crawl_defaults():
     assert in_domains("img.a.example", tuned.allowed_domains) and not in_domains("nota.example", tuned.allowed_domains)
 
 
+@pytest.mark.parametrize("crawl_delay, own_delay, start", [
+    (1.0, -1.0, 1.0), (0.0, -1.0, 1.0), (2.5, -1.0, 2.5),  # a site's latency is not known yet: a second at least
+    (1.0, 0.0, 0.0), (0.0, 0.25, 0.25),  # the target named its own delay (the watcher's CDN): that one
+])
+def test_autothrottle_starts_at_the_delay_a_target_names_itself(crawl_delay, own_delay, start):
+    target = Target(name="a", start_urls=("https://a.example/",), download_delay=own_delay)
+    assert limits(target, CrawlSettings(download_delay=crawl_delay)).throttle_start == start
+
+
 @pytest.mark.parametrize("address, kind", [
     ("127.0.0.1", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
     ("10.1.2.3", "private"), ("192.168.0.10", "private"), ("172.16.5.4", "private"), ("fd00::1", "private"),

@@ -53,7 +53,7 @@ import numpy as np
 
 from detector.align import Aligner, Hint
 from detector.features import LocalFeatures
-from detector.fingerprint import CandidatePrint
+from detector.fingerprint import CandidatePrint, coarse_pass_side
 from detector.shortlist import RATIO, Nomination
 from detector.verify import Agreement, Verdict, Verifier, affine_agreement
 
@@ -186,7 +186,8 @@ def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePri
             continue
         if work is None:
             continue
-        whole = _agreements([screen.features, screen.mirror_features], work, ratio, gates.coarse_side)
+        whole = _agreements([screen.features, screen.mirror_features], work, ratio,
+                            coarse_pass_side(screen.features.kind, gates.coarse_side))
         regions = _agreements([region.features for region in screen.regions], work, ratio, gates.coarse_side)
         best = max([best, *(a.inliers for a in whole + regions)])
         if any(gates.agrees(a) for a in regions):
@@ -195,7 +196,7 @@ def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePri
             if not seen_again:
                 sharp = sharper()
                 seen_again = [sharp.features, sharp.mirror_features]
-            again = _agreements(seen_again, work, ratio, gates.confirm_side)
+            again = _agreements(seen_again, work, ratio, coarse_pass_side(screen.features.kind, gates.confirm_side))
             best = max([best, *(a.inliers for a in again)])
             if any(gates.agrees(a) for a in again):
                 kept[asset_id] = nomination

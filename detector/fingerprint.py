@@ -167,13 +167,18 @@ def with_coarse_features(candidate: CandidatePrint, decoded: DecodedImage, coars
     return replace(candidate, features=feats, mirror_features=mirror_feats)
 
 
+def coarse_pass_side(kind: str, side: int) -> int:
+    """The long side a coarse pass of `kind` runs at to see the finest scale SIFT sees at `side`: SIFT doubles its
+    input before its first octave and ORB does not, so ORB's pass runs at twice the side."""
+    return side if kind == "sift" else 2 * side
+
+
 def _coarse_features(decoded: DecodedImage, kind: str, side: int, most: int) -> tuple[features.LocalFeatures,
                                                                                        features.LocalFeatures]:
     """Local features of the whole image and of its mirror image at long side `side` (SIFT's), at most `most`
     keypoints."""
     image, size = decoded.image, (decoded.width, decoded.height)
-    # SIFT doubles its input before its first octave and ORB does not: ORB sees the same finest scale at twice the side.
-    side = side if kind == "sift" else 2 * side
+    side = coarse_pass_side(kind, side)
     feats = features.extract(image, kind, max_features=most, analyse_side=side, original_size=size, one_pass=True)
     # SIFT's mirror-image features are a permutation of these (half the screen's cost); ORB's are not.
     mirror_feats = (features.mirror_of(feats) if kind == "sift" else

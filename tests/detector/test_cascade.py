@@ -16,7 +16,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from detector import features
+from detector.align import Aligner
 from detector.cascade import Gates, confirm_nominations
+from detector.config import IntakeSettings
 from detector.detect import Detector
 from detector.fingerprint import screen_candidate, with_coarse_features
 from detector.intake import decode_image
@@ -201,6 +203,27 @@ def test_the_confirm_stage_sees_the_whole_image_again_only_for_a_nomination_it_m
     # the same crop seen again, at twice the screen's resolution: other keypoints, in the same coordinates
     assert (made[0].features.width, made[0].features.height) == (screen.features.width, screen.features.height)
     assert not np.array_equal(made[0].features.points, screen.features.points)
+
+
+@pytest.mark.parametrize("jitter, agrees", [(1.0, True), (3.0, False)])
+def test_an_orb_confirm_allows_its_pixels_of_error_at_the_resolution_orb_found_its_keypoints(works_dir, jitter, agrees):
+    """ORB's coarse pass runs at twice the screen's side (`fingerprint.coarse_pass_side`), so the confirm stage's
+    tolerance is two pixels at that resolution: keypoints a pixel off there still fit one transform, three pixels
+    off do not (at the screen's side they would have been a pixel and a half off, and fitted)."""
+    small = Image.open(works_dir / "castle.jpg").convert("RGB")
+    work_image = small.resize((small.width * 3, small.height * 3), Image.BICUBIC)  # longer than ORB's pass
+    work = features.extract(work_image, "orb", max_features=400)
+    gates = Gates()
+    long_side = max(work.width, work.height)
+    pixel = long_side / (2 * gates.coarse_side)  # one pixel of ORB's coarse pass, in the image's pixels
+    angles = np.random.default_rng(5).uniform(0, 2 * np.pi, len(work))
+    offsets = jitter * pixel * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    view = replace(work, points=(work.points + offsets).astype(np.float32))
+    decoded = decode_image(encoded(work_image), "c.jpg", IntakeSettings())
+    screen = replace(screen_candidate("x", decoded, "orb", None, max_regions=0), features=view, mirror_features=view)
+    kept, _ = confirm_nominations({7: Nomination(7, {"features"})}, screen, lambda: screen, lambda _: work,
+                                  gates, Aligner(), 0.8)
+    assert (kept != {}) is agrees
 
 
 def test_gates_refuse_nonsense():

@@ -205,23 +205,31 @@ def test_the_confirm_stage_sees_the_whole_image_again_only_for_a_nomination_it_m
     assert not np.array_equal(made[0].features.points, screen.features.points)
 
 
-@pytest.mark.parametrize("jitter, agrees", [(1.0, True), (3.0, False)])
+@pytest.mark.parametrize("jitter, agrees", [(1.0, True), (4.0, False)])
 def test_an_orb_confirm_allows_its_pixels_of_error_at_the_resolution_orb_found_its_keypoints(works_dir, jitter, agrees):
-    """ORB's coarse pass runs at twice the screen's side (`fingerprint.coarse_pass_side`), so the confirm stage's
-    tolerance is two pixels at that resolution: keypoints a pixel off there still fit one transform, three pixels
-    off do not (at the screen's side they would have been a pixel and a half off, and fitted)."""
+    """ORB's passes run at twice the sides SIFT's do (`fingerprint.coarse_pass_side`), and the confirm stage's
+    tolerance is `_CONFIRM_PIXELS` pixels at the resolution a pass found its keypoints: the sharper pass's keypoints
+    a pixel off there (at 1,024 px) still fit one transform, four pixels off do not. (Scaled by the 512 px of
+    the sharper pass SIFT would make, four pixels were two and fitted.)"""
     small = Image.open(works_dir / "castle.jpg").convert("RGB")
-    work_image = small.resize((small.width * 3, small.height * 3), Image.BICUBIC)  # longer than ORB's pass
+    work_image = small.resize((small.width * 3, small.height * 3), Image.BICUBIC)  # longer than ORB's passes
     work = features.extract(work_image, "orb", max_features=400)
     gates = Gates()
     long_side = max(work.width, work.height)
-    pixel = long_side / (2 * gates.coarse_side)  # one pixel of ORB's coarse pass, in the image's pixels
-    angles = np.random.default_rng(5).uniform(0, 2 * np.pi, len(work))
-    offsets = jitter * pixel * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    view = replace(work, points=(work.points + offsets).astype(np.float32))
+
+    def off_by(pixels: float, side: int) -> features.LocalFeatures:
+        """The work's keypoints moved `pixels` pixels of a pass at long side `side`, each in its own direction."""
+        angles = np.random.default_rng(5).uniform(0, 2 * np.pi, len(work))
+        offsets = pixels * long_side / side * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        return replace(work, points=(work.points + offsets).astype(np.float32))
+
     decoded = decode_image(encoded(work_image), "c.jpg", IntakeSettings())
-    screen = replace(screen_candidate("x", decoded, "orb", None, max_regions=0), features=view, mirror_features=view)
-    kept, _ = confirm_nominations({7: Nomination(7, {"features"})}, screen, lambda: screen, lambda _: work,
+    plain = screen_candidate("x", decoded, "orb", None, max_regions=0)
+    screen = replace(plain, features=off_by(1.0, 2 * gates.coarse_side),
+                     mirror_features=off_by(1.0, 2 * gates.coarse_side))
+    sharp = replace(plain, features=off_by(jitter, 2 * gates.confirm_side),
+                    mirror_features=off_by(jitter, 2 * gates.confirm_side))
+    kept, _ = confirm_nominations({7: Nomination(7, {"features"})}, screen, lambda: sharp, lambda _: work,
                                   gates, Aligner(), 0.8)
     assert (kept != {}) is agrees
 

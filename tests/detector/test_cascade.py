@@ -206,7 +206,7 @@ def test_the_confirm_stage_sees_the_whole_image_again_only_for_a_nomination_it_m
 
 
 @pytest.mark.parametrize("jitter, agrees", [(1.0, True), (4.0, False)])
-def test_an_orb_confirm_allows_its_pixels_of_error_at_the_resolution_orb_found_its_keypoints(works_dir, jitter, agrees):
+def test_an_orb_confirm_counts_its_pixels_at_the_resolution_orb_found_its_keypoints(works_dir, jitter, agrees):
     """ORB's passes run at twice the sides SIFT's do (`fingerprint.coarse_pass_side`), and the confirm stage's
     tolerance is `_CONFIRM_PIXELS` pixels at the resolution a pass found its keypoints: the sharper pass's keypoints
     a pixel off there (at 1,024 px) still fit one transform, four pixels off do not. (Scaled by the 512 px of

@@ -30,7 +30,9 @@ def bluesky(
                                                 help="Allow loopback/private addresses (a self-hosted relay, "
                                                      "tests).")] = False,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Image leads read before they are crawled and "
-                                                              "detected; bounds memory.")] = 50,
+                                                              "detected; bounds memory. Each batch starts a crawl "
+                                                              "process (about a second of CPU), so small batches "
+                                                              "cost more a post.")] = 100,
     idle: Annotated[float, typer.Option("--idle", min=0.1, help="Seconds of quiet that end a batch early.")] = 5.0,
     stop_when_idle: Annotated[bool, typer.Option("--stop-when-idle", help="Stop when the relay goes quiet (for "
                                                                           "replays and tests).")] = False,

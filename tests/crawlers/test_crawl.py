@@ -127,6 +127,32 @@ def test_a_running_crawl_offers_no_way_in(full_crawl):
     assert "Remote control HTTP server listening" not in log
 
 
+_COMPONENTS_IMPORTED = """
+import json, sys
+from scrapy.settings import Settings
+settings = Settings()
+settings.setmodule("crawlers.settings", priority="project")
+extensions = settings.get_component_priority_dict_with_base("EXTENSIONS")
+middlewares = settings.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")
+print(json.dumps({"extensions": list(extensions), "middlewares": list(middlewares),
+                  "imported": sorted(m for m in ("aiohttp", "tldextract", "requests") if m in sys.modules)}))
+"""
+
+
+def test_the_components_turned_off_are_not_even_imported():
+    """A crawl process starts for every scan and every watched batch: the remote control (aiohttp), the telnet console
+    and the cookies middleware (tldextract, requests) are off and cost it no import either."""
+    answer = subprocess.run([sys.executable, "-c", _COMPONENTS_IMPORTED], capture_output=True, text=True, check=True)
+    listed = json.loads(answer.stdout)
+    assert listed["imported"] == []
+    assert not [c for c in listed["extensions"] + listed["middlewares"]
+                if c.endswith(("RemoteControl", "TelnetConsole", "CookiesMiddleware"))]
+    # what copyhound adds, and what it keeps of Scrapy's own
+    assert {"crawlers.progress.CrawlProgress", "scrapy.extensions.logstats.LogStats"} <= set(listed["extensions"])
+    assert {"crawlers.middlewares.PrivateAddressGuard", "crawlers.middlewares.WarcCapture",
+            "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware"} <= set(listed["middlewares"])
+
+
 @pytest.mark.slow
 def test_the_crawl_reports_its_queue_while_it_runs_and_empties_it_by_the_end(site, make_workspace):
     """A polite crawl (a delay between requests) keeps requests queued long enough to be seen."""

@@ -10,7 +10,8 @@ the cursor lags and memory stays bounded, as before.
 The fetching thread's SQLite work and detection's forks never overlap (`storing`): a worker forked while another
 thread is inside SQLite inherits SQLite's locks held by a thread it does not have, and can hang on its first query
 (the likely cause of a 30-minute replay whose detection stalled after 75 batches, once detection had become fast
-enough to fork while the next batch was being stored).
+enough to fork while the next batch was being stored; two 30-minute replays with this guard, 465 and 472 batches,
+did not stall).
 
 Killed anywhere, at most two of the watcher's scans are unfinished (one being detected, one being crawled); a
 restart finishes them, oldest first, as `copyhound scan --resume` would, then reads on from the saved cursor:

@@ -5,9 +5,10 @@ On the open web almost every candidate copies nothing, so detection spends littl
 cheap stage gives some registered work a reason to look closer:
 
 1. **screen** (`fingerprint.screen_candidate`, `shortlist.nominate` with `Gates.screen_gate`): the
-   SHA-256, pHash and PDQ of the candidate and of its mirror image (one reduced copy serves both,
-   `fingerprint.hashes_with_mirror`), the local features of its photographic regions (where a small
-   copy may sit, `detector.regions`), the windows' embeddings when an embedder is set, and local
+   SHA-256, pHash and PDQ of the candidate and of its mirror image (one reduced copy serves both pHashes;
+   the mirror image's PDQ only when its pHash finds a work, `fingerprint.candidate_hashes`), the local
+   features of its photographic regions (where a small copy may sit, `detector.regions`), the windows'
+   embeddings when an embedder is set, and local
    features of the whole image at low resolution (`Gates.coarse_side`, at most `Gates.coarse_features`
    keypoints, SIFT detected and described in one pass), and of its mirror image by permuting those
    (`features.mirror_of`: no second extraction), voting in the shortlist index.

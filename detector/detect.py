@@ -48,7 +48,7 @@ from detector.negatives import NegativeLists
 from detector.parallel import analyse_all
 from detector.provenance import ledger
 from detector.rights import authorized
-from detector.shortlist import Nomination, nominate, view_votes
+from detector.shortlist import Nomination, hash_neighbours, nominate, view_votes
 from detector.site_rights import site_signal
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
@@ -205,7 +205,9 @@ class Detector:
         first; the full stage only when the screen nominated a work."""
         gates = self.gates
         screen = screen_candidate(sha256, decoded, self.kind, self.embedder, seconds,
-                                  coarse=(gates.coarse_side, gates.coarse_features))
+                                  coarse=(gates.coarse_side, gates.coarse_features),
+                                  mirror_pdq=lambda phash: bool(hash_neighbours(self.indexes, self.settings.match,
+                                                                                "phash", phash)))
         clock = time.perf_counter()
         same_bytes = self.assets_by_sha.get(sha256, [])
         index = self.indexes.features

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -29,10 +30,13 @@ Box = tuple[int, int, int, int]
 
 @dataclass(frozen=True)
 class Fingerprint:
+    """A picture's perceptual hashes. A candidate's leave out what detection does not compare (None): its dHash
+    always, and its mirror image's PDQ unless that mirror image's pHash finds a work (`candidate_hashes`)."""
+
     phash: str
-    dhash: str
-    pdq: str
-    pdq_quality: int
+    dhash: str | None
+    pdq: str | None
+    pdq_quality: int | None
 
     def as_dict(self) -> dict:
         return {"phash": self.phash, "dhash": self.dhash, "pdq": self.pdq, "pdq_quality": self.pdq_quality}
@@ -79,30 +83,41 @@ def hashes(image: Image.Image) -> Fingerprint:
     return _fingerprint(_reduced(image), np.asarray(image))
 
 
-def hashes_with_mirror(image: Image.Image) -> tuple[Fingerprint, Fingerprint]:
-    """The hashes of an RGB `image` and of its mirror image, the same bits as `hashes` of each, for about
-    the cost of one: the small copies pHash and dHash read are reduced once and flipped (reducing commutes
-    with flipping), and PDQ reads a flipped view of the same pixels."""
+def candidate_hashes(image: Image.Image, mirror_pdq: Callable[[str], bool] = lambda phash: True
+                     ) -> tuple[Fingerprint, Fingerprint]:
+    """The pHash and PDQ of a candidate `image` and of its mirror image, the same bits as `hashes` of each, no dHash.
+
+    The small copy pHash reads is reduced once and flipped (reducing commutes with flipping), so the mirror
+    image's pHash is nearly free; its PDQ reads every pixel again (40% of the hashing). The mirror image's PDQ is
+    computed only when `mirror_pdq(its pHash)` says so: the detector asks whether that pHash finds a registered
+    work, the one case where it counts (pHash and PDQ together decide a pair without geometry, `detector.decide`);
+    a mirrored copy whose pHash finds nothing is found by its mirrored features, as PDQ alone could only nominate.
+    """
     image = _rgb(image)
-    small, pixels = _reduced(image), np.asarray(image)
+    small = _reduced(image, ("phash",))
+    pixels = np.asarray(image)
     flipped = {name: copy.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for name, copy in small.items()}
-    return _fingerprint(small, pixels), _fingerprint(flipped, pixels[:, ::-1])
+    direct = _fingerprint(small, pixels)
+    mirror_phash = HASHERS["phash"].hash(flipped["phash"])
+    mirror = _fingerprint(flipped, pixels[:, ::-1]) if mirror_pdq(mirror_phash) else Fingerprint(
+        phash=mirror_phash, dhash=None, pdq=None, pdq_quality=None)
+    return direct, mirror
 
 
 def _rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")  # intake's images are RGB already
 
 
-def _reduced(image: Image.Image) -> dict[str, Image.Image]:
-    """The small grayscale copies pHash and dHash read (`hashing.PHasher.reads`)."""
+def _reduced(image: Image.Image, names: tuple[str, ...] = ("phash", "dhash")) -> dict[str, Image.Image]:
+    """The small grayscale copies `names` read (`hashing.PHasher.reads`)."""
     gray = image.convert("L")
-    return {name: gray.resize(HASHERS[name].reads, Image.Resampling.LANCZOS) for name in ("phash", "dhash")}
+    return {name: gray.resize(HASHERS[name].reads, Image.Resampling.LANCZOS) for name in names}
 
 
 def _fingerprint(small: dict[str, Image.Image], pixels: np.ndarray) -> Fingerprint:
     pdq, quality = HASHERS["pdq"].hash_pixels(pixels)
-    return Fingerprint(phash=HASHERS["phash"].hash(small["phash"]), dhash=HASHERS["dhash"].hash(small["dhash"]),
-                       pdq=pdq, pdq_quality=quality)
+    dhash = HASHERS["dhash"].hash(small["dhash"]) if "dhash" in small else None
+    return Fingerprint(phash=HASHERS["phash"].hash(small["phash"]), dhash=dhash, pdq=pdq, pdq_quality=quality)
 
 
 def mirrored(image: Image.Image) -> Image.Image:
@@ -128,16 +143,17 @@ def fingerprint_candidate(sha256: str, decoded: DecodedImage, kind: str, embedde
 
 def screen_candidate(sha256: str, decoded: DecodedImage, kind: str, embedder: Embedder | None,
                      seconds: Counter | None = None, coarse: tuple[int, int] | None = None,
-                     max_regions: int = MAX_REGIONS) -> CandidatePrint:
-    """The cheap part of a candidate's fingerprint: hashes (and its mirror image's), its photographic regions'
-    features, its windows' embeddings, and, given `coarse` (long side, most keypoints), local features of
-    the whole image and its mirror image at that low resolution (else none: `with_full_features` adds them).
-    `seconds` (if given) gains the time of each stage.
+                     max_regions: int = MAX_REGIONS, mirror_pdq: Callable[[str], bool] = lambda phash: True
+                     ) -> CandidatePrint:
+    """The cheap part of a candidate's fingerprint: hashes (and its mirror image's, `candidate_hashes` with
+    `mirror_pdq`), its photographic regions' features, its windows' embeddings, and, given `coarse` (long side,
+    most keypoints), local features of the whole image and its mirror image at that low resolution (else none:
+    `with_full_features` adds them). `seconds` (if given) gains the time of each stage.
     """
     seconds = seconds if seconds is not None else Counter()
     image = decoded.image
     clock = time.perf_counter()
-    image_hashes, mirror_hashes = hashes_with_mirror(image)
+    image_hashes, mirror_hashes = candidate_hashes(image, mirror_pdq)
     seconds["hash"] += time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -66,11 +66,11 @@ def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkInde
     for asset_id in same_bytes:
         get(asset_id).sources.add("sha256")
 
-    for name, limit, attr in (("phash", settings.phash_max_distance, "phash_distance"),
-                              ("pdq", settings.pdq_max_distance, "pdq_distance")):
+    for name, attr in (("phash", "phash_distance"), ("pdq", "pdq_distance")):
         for mirrored, fp in ((False, candidate.hashes), (True, candidate.mirror_hashes)):
-            codes = hex_to_codes([getattr(fp, name)], HASH_INDEXES[name])
-            for asset_id, distance in indexes.hashes[name].range_search(codes, limit)[0]:
+            if getattr(fp, name) is None:  # not computed (`fingerprint.candidate_hashes`)
+                continue
+            for asset_id, distance in hash_neighbours(indexes, settings, name, getattr(fp, name)):
                 nomination = get(asset_id)
                 nomination.sources.add(name)
                 current = getattr(nomination, attr)
@@ -99,6 +99,13 @@ def nominate(candidate: CandidatePrint, same_bytes: list[int], indexes: WorkInde
             nomination.sources.add("features")
             nomination.feature_votes = count
     return found
+
+
+def hash_neighbours(indexes: WorkIndexes, settings: MatchSettings, name: str, digest: str) -> list[tuple[int, int]]:
+    """(work id, distance) of each work whose `name` hash ('phash' or 'pdq') is within the shortlist's distance of
+    the hex `digest`."""
+    limit = settings.phash_max_distance if name == "phash" else settings.pdq_max_distance
+    return indexes.hashes[name].range_search(hex_to_codes([digest], HASH_INDEXES[name]), limit)[0]
 
 
 def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio: float = RATIO) -> dict[int, int]:

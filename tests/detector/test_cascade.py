@@ -21,6 +21,7 @@ from detector.cascade import Gates, confirm_nominations
 from detector.config import IntakeSettings
 from detector.detect import Detector
 from detector.fingerprint import screen_candidate, with_coarse_features
+from detector.hashing import HASHERS
 from detector.intake import decode_image
 from detector.shortlist import Nomination, view_votes
 from detector.verify import affine_agreement
@@ -318,3 +319,23 @@ def test_a_mirrored_crop_passes_the_screen_on_its_mirror_features_and_matches_mi
     (finding,) = [f for f in findings if f.decision.decision == "match"]
     assert finding.asset_id == mural and finding.signals["verification"]["mirrored"] is True
     assert finding.signals["phash_distance"] is None and finding.signals["pdq_distance"] is None
+
+
+def test_a_mirror_image_is_hashed_with_pdq_only_when_its_phash_finds_a_work(detector, works_dir, others_dir,
+                                                                            monkeypatch):
+    """PDQ of the mirror image reads every pixel again; it is computed when the mirror image's pHash finds a work,
+    so a whole mirrored copy still has both hashes (and the hash tier), and an unrelated photo does not pay it."""
+    pdq = type(HASHERS["pdq"])
+    hashed = []
+    hash_pixels = pdq.hash_pixels
+    monkeypatch.setattr(pdq, "hash_pixels", lambda self, pixels: hashed.append(pixels.shape) or hash_pixels(self, pixels))
+    work = Image.open(works_dir / "berkeley-mural.jpg").convert("RGB")
+    mural = next(a["id"] for a in detector.assets.values() if Path(a["filename"]).name == "berkeley-mural.jpg")
+    findings, _, _ = examine(detector, encoded(ImageOps.mirror(work)))
+    (finding,) = [f for f in findings if f.decision.decision == "match"]
+    assert finding.asset_id == mural and finding.signals["hash_mirrored"] is True
+    assert finding.signals["phash_distance"] <= 2 and finding.signals["pdq_distance"] <= 8
+    assert len(hashed) == 2  # the image's and its mirror image's
+    hashed.clear()
+    examine(detector, encoded(Image.open(others_dir / "lake.jpg")))
+    assert len(hashed) == 1  # the image's alone

@@ -54,14 +54,22 @@ def test_pdq_reports_low_quality_for_a_flat_image():
 
 
 def test_a_candidate_and_its_mirror_image_hash_in_one_go_to_the_same_bits(works_dir, others_dir):
-    """The screen reduces a candidate once for pHash and dHash and flips the small copies; the bits must be
-    those of hashing the mirror image itself, or a mirrored copy's hash distance would drift."""
-    from detector.fingerprint import hashes, hashes_with_mirror
+    """The screen reduces a candidate once for pHash and flips the small copy; the bits must be those of hashing
+    the mirror image itself, or a mirrored copy's hash distance would drift. The mirror image's PDQ is computed
+    only when asked for, given its pHash, and a candidate's dHash never (nothing compares it)."""
+    from detector.fingerprint import candidate_hashes, hashes
 
     paths = sorted(works_dir.glob("*.jpg"))[:5] + sorted(others_dir.glob("*.jpg"))
     for path, side in zip(paths, range(301, 1024, 83)):  # odd sizes, as the web has them
         image = _open(path)
         image.thumbnail((side, side))
-        direct, mirrored = hashes_with_mirror(image)
-        assert direct == hashes(image), path.name
-        assert mirrored == hashes(ImageOps.mirror(image)), path.name
+        asked: list[str] = []
+        direct, mirrored = candidate_hashes(image, lambda phash, asked=asked: asked.append(phash) or True)
+        own, flipped = hashes(image), hashes(ImageOps.mirror(image))
+        assert (direct.phash, direct.pdq, direct.pdq_quality, direct.dhash) == (own.phash, own.pdq, own.pdq_quality,
+                                                                             None), path.name
+        assert (mirrored.phash, mirrored.pdq, mirrored.pdq_quality) == (flipped.phash, flipped.pdq,
+                                                                       flipped.pdq_quality), path.name
+        assert asked == [flipped.phash]
+        unasked = candidate_hashes(image, lambda phash: False)[1]
+        assert (unasked.phash, unasked.pdq, unasked.pdq_quality) == (flipped.phash, None, None), path.name

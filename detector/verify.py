@@ -38,7 +38,8 @@ _MIN_POINTS = 4
 _BAND_SIGMAS = (1.0, 6.0)
 #: Gray-level spread (0-255) under which a 7x7 patch of the copy counts as flat.
 _FLAT_STD = 1.5
-#: Least share of the footprint that must be textured in the copy for NCC to be judged.
+#: Least share of the work's textured part of the footprint that must be textured in the copy too for NCC to be
+#: judged (where both are flat, as a sky is, nothing is said either way).
 _MIN_TEXTURED_SHARE = 0.15
 
 
@@ -343,9 +344,13 @@ def _photometric_ncc(homography, work, candidate, work_gray, candidate_gray, sid
     footprint = int(mask.sum())
     # Flat fill in the copy (the corners a rotation adds, a solid box behind a caption) and
     # flat areas of the work itself (sky) carry no evidence either way: compare where the copy
-    # has texture, as long as that is a fair part of the footprint.
+    # has texture, as long as that is a fair part of where the work has it. (A share of the whole
+    # footprint refused a crop that is mostly sky around a rocket; a picture showing one detail of
+    # a work on flat ground still shows too little of the work's texture to be judged.)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # windows clear of the black outside
+    work_textured = int((inner & (_local_std(warped) >= _FLAT_STD)).sum())
     mask &= _local_std(target) >= _FLAT_STD
-    if footprint < 64 or mask.sum() < max(64, _MIN_TEXTURED_SHARE * footprint):
+    if footprint < 64 or mask.sum() < max(64, _MIN_TEXTURED_SHARE * work_textured):
         return 0.0
     return tiled_ncc(_band_pass(warped, mask), _band_pass(target, mask), mask)
 

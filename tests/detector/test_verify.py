@@ -376,3 +376,31 @@ def test_a_cropped_rotated_captioned_recompressed_copy_verifies(name):
     assert verdict.verified, verdict
     assert corner_error(verdict, truth, work.size) < 4.0
     assert 0.45 < verdict.asset_coverage < 0.9  # the white corners lie inside the copy too
+
+
+@pytest.mark.parametrize("box", [(170, 10, 560, 225), (200, 0, 500, 200)])
+def test_a_crop_that_is_mostly_sky_verifies(box):
+    """A crop of the rocket's top: most of it is flat sky in the work as in the copy, which says nothing either way,
+    and the rocket and towers correlate. (Judged against the footprint, the copy's texture was too small a share.)"""
+    work = load("rocket.jpg")
+    verdict = verify(jpeg(work.crop(box), 80), work)
+    assert verdict.verified, verdict
+    assert verdict.ncc > 0.9
+    # Where the copy is: the work's corners lie far outside it, where 15-25 inliers in the middle extrapolate,
+    # and its own sky corners are a few pixels off with the fewest (15).
+    seen = np.array([[box[0], box[1]], [box[2] - 1, box[1]], [box[2] - 1, box[3] - 1], [box[0], box[3] - 1]], float)
+    assert np.abs(project(verdict.transform, seen) - project(shift(-box[0], -box[1]), seen)).max() < 5.0
+
+
+@pytest.mark.parametrize("name", ["castle.jpg", "motorcycle_left.jpg", "fruits.jpg"])
+def test_a_detail_of_a_work_on_flat_ground_is_not_judged_a_copy_of_the_work(name):
+    """A sixteenth of a textured work in its place on a flat ground: the geometry fits and the footprint is the whole
+    work, but the copy has texture in too little of where the work has it for the pixels to say it shows the work."""
+    work = load(name)
+    width, height = work.size
+    canvas = Image.new("RGB", work.size, (128, 128, 128))
+    box = (width * 3 // 8, height * 3 // 8, width * 5 // 8, height * 5 // 8)
+    canvas.paste(work.crop(box), box[:2])
+    verdict = verify(jpeg(canvas, 85), work)
+    assert not verdict.verified and verdict.inliers >= 15
+    assert "pixels do not correlate" in verdict.reason

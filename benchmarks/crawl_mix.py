@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import io
 import json
 import random
@@ -285,13 +286,28 @@ def catalogue_index(store: Store, size: int, debs: Path, items: list[dict], seed
 
     The distractors' descriptors are drawn from `POOL_FILES` Debian clip art files the mix does not use (and
     variants of them): the scale part's pool, its photos, holds the quality set's works and the mix's photos
-    here, and their near twins would take the true works' votes. Built once and kept under `cache`."""
+    here, and their near twins would take the true works' votes. Built once and kept under `cache`; when the
+    registered works' descriptors have changed since (registered again by a newer extractor), theirs are replaced
+    in the kept index, as re-registering replaces a work's in a workspace's, and the distractors are kept."""
     shortlist = ShortlistSettings()
     asset_ids = sorted(a["id"] for a in store.assets())
+    samples = []
+    for asset_id in asset_ids:
+        feats = LocalFeatures.from_bytes(store.asset_features(asset_id, "sift"))
+        samples.append(feats.descriptors[spread_sample(feats, shortlist.per_work)])
+    digests = [hashlib.sha256(sample.tobytes()).hexdigest()[:16] for sample in samples]
     index_file, pool_file = cache / f"catalogue-{size}-{seed}.faiss", cache / f"pool-{seed}.npy"
     if index_file.exists():
         index, meta = LocalFeatureIndex.load(index_file, nprobe=shortlist.nprobe)
         if meta.get("asset_ids") == asset_ids:
+            kept = meta.get("sample_digests") or [None] * len(asset_ids)
+            stale = [position for position, digest in enumerate(digests) if kept[position] != digest]
+            if stale:
+                index.remove(stale)
+                for position in stale:
+                    index.add(position, samples[position])
+                meta["about"]["refreshed_works"] = len(stale)
+                index.save(index_file, {"asset_ids": asset_ids, "about": meta["about"], "sample_digests": digests})
             return AssetIds(index, asset_ids), meta["about"]
     if pool_file.exists():
         pool = np.load(pool_file)
@@ -306,16 +322,12 @@ def catalogue_index(store: Store, size: int, debs: Path, items: list[dict], seed
         pool = shortlist_scale.descriptor_pool([shortlist_scale.load_image(path) for path in chosen])
         cache.mkdir(parents=True, exist_ok=True)
         np.save(pool_file, pool)
-    samples = []
-    for asset_id in asset_ids:
-        feats = LocalFeatures.from_bytes(store.asset_features(asset_id, "sift"))
-        samples.append(feats.descriptors[spread_sample(feats, shortlist.per_work)])
     data = {"work_descriptors": np.concatenate(samples), "work_counts": np.array([len(s) for s in samples]),
             "pool": pool}
     index, build_s, train_s = shortlist_scale.build(shortlist_scale.default_method(), data, size, seed, shortlist)
     about = {"works": size, "registered": len(asset_ids), "distractors": size - len(asset_ids),
              "pool_descriptors": len(pool), "build_s": build_s, "train_s": train_s}
-    index.save(index_file, {"asset_ids": asset_ids, "about": about})
+    index.save(index_file, {"asset_ids": asset_ids, "about": about, "sample_digests": digests})
     return AssetIds(index, asset_ids), about
 
 
@@ -407,8 +419,10 @@ def _ms(stats: dict) -> str:
 def _held(catalogue: dict | None) -> str:
     if not catalogue:
         return ""
+    refreshed = (f"; the registered works' descriptors replaced since, {catalogue['refreshed_works']:,} of them"
+                 if catalogue.get("refreshed_works") else "")
     return (f" (the shortlist index holding {catalogue['works']:,} works: {catalogue['distractors']:,} distractor works "
-            f"as in the scale part, built in {catalogue['build_s'] / 60:.0f} min)")
+            f"as in the scale part, built in {catalogue['build_s'] / 60:.0f} min{refreshed})")
 
 
 def render(part: dict, baseline: dict | None = None) -> list[str]:

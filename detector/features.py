@@ -34,6 +34,14 @@ _SIFT_LEVELS = 255.0
 _GRID = 4
 # A one-pass extraction (`extract(one_pass=True)`) describes this many times the keypoints it keeps.
 _ONE_PASS_CHOICE = 2
+#: SIFT keypoints under which an image analysed at its own size (a small picture, not a reduced large one) is
+#: looked at again with `_LOW_CONTRAST` (OpenCV's default is 0.04): a quarter of 100 keypoints still gives a crop of
+#: a quarter of the image verification's 15 inliers (`verify.Verifier.min_inliers`) at a typical share of 60%. A
+#: photo 300 px wide, smooth as an apple on a plain ground, has too few strong extrema for that, and its fainter
+#: ones survive a crop as well. A reduced image is left alone: most unrelated images a crawl brings (clip art,
+#: banners, charts) have few keypoints at the screen's 256 px, and looking again would cost them a second pass.
+_FEW_KEYPOINTS = 100
+_LOW_CONTRAST = 0.02
 _DESCRIPTOR_SHAPE = {"sift": (128, np.float32), "orb": (32, np.uint8)}
 # SIFT orientation bin k of an image is bin -k (mod 8) of its mirror image (see `mirror_of`).
 _MIRRORED_ORIENTATION = (-np.arange(8)) % 8
@@ -151,6 +159,9 @@ def extract(
         # detectAndCompute builds SIFT's scale pyramid once (detect, then compute, build it twice) and
         # describes the strongest keypoints only; the spreading then chooses among those.
         keypoints, descriptors = cv2.SIFT_create(nfeatures=_ONE_PASS_CHOICE * max_features).detectAndCompute(gray, None)
+        if scale >= 1 and len(keypoints) < min(_FEW_KEYPOINTS, max_features):
+            keypoints, descriptors = cv2.SIFT_create(nfeatures=_ONE_PASS_CHOICE * max_features,
+                                                     contrastThreshold=_LOW_CONTRAST).detectAndCompute(gray, None)
         chosen = _strongest_spread(keypoints, gray.shape[1], gray.shape[0], max_features)
         keypoints = [keypoints[i] for i in chosen]
         descriptors = descriptors[chosen] if chosen else None
@@ -162,6 +173,9 @@ def extract(
             # spreading below still has a choice.
             detector = cv2.ORB_create(nfeatures=max_features * 3, scoreType=cv2.ORB_HARRIS_SCORE)
         keypoints = detector.detect(gray, None)
+        if kind == "sift" and scale >= 1 and len(keypoints) < min(_FEW_KEYPOINTS, max_features):
+            detector = cv2.SIFT_create(contrastThreshold=_LOW_CONTRAST)
+            keypoints = detector.detect(gray, None)
         keypoints = [keypoints[i] for i in _strongest_spread(keypoints, gray.shape[1], gray.shape[0], max_features)]
         if keypoints:
             # compute() may drop keypoints (ORB near the border), so keep the ones it returns.

@@ -12,9 +12,10 @@ import json
 import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from detector.features import LocalFeatures, extract
 from detector.verify import Verifier
@@ -404,3 +405,19 @@ def test_a_detail_of_a_work_on_flat_ground_is_not_judged_a_copy_of_the_work(name
     verdict = verify(jpeg(canvas, 85), work)
     assert not verdict.verified and verdict.inliers >= 15
     assert "pixels do not correlate" in verdict.reason
+
+
+@pytest.mark.parametrize("one_pass", [False, True])
+def test_a_small_smooth_photo_is_looked_at_again_at_lower_contrast(one_pass):
+    """A 300 px photo of a rocket in a soft sky holds fewer than 100 keypoints at SIFT's default contrast, too few
+    for a crop of it to verify; both are looked at again at a lower contrast, and the crop verifies."""
+    work = load("rocket.jpg")
+    work.thumbnail((300, 300))
+    work = work.filter(ImageFilter.GaussianBlur(1.0))
+    width, height = work.size
+    box = (width // 5, height // 4, width // 5 + int(width * 0.6), height // 4 + int(height * 0.6))
+    copy = jpeg(work.crop(box), 85)
+    default = cv2.SIFT_create().detect(np.asarray(copy.convert("L")), None)
+    assert len(extract(copy, one_pass=one_pass)) > len(default) and len(default) < 100
+    verdict = Verifier().verify(extract(copy), extract(work), gray(copy), gray(work))
+    assert verdict.verified, verdict

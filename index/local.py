@@ -167,7 +167,32 @@ class LocalFeatureIndex:
         if not len(ids) or not len(self):
             return 0
         self._by_work = None
-        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+        removed = int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+        if removed and not self.binary and self._ivf() is not None:
+            self._clear_vacated_slots()
+        return removed
+
+    def _clear_vacated_slots(self) -> None:
+        """Zero the codes left behind in each list's last block by a removal.
+
+        Fast-scan lists pack 32 codes to a block, 4 bits at a time. FAISS's `remove_ids` moves a list's last
+        codes into the removed ones' places and shrinks the list, but leaves the vacated places of its last
+        block as they were, and a later `add` ORs its codes into them (FAISS 1.15.1): works added after a
+        removal found themselves first for 96-98% of their descriptors in tests/index/test_local_index.py
+        (16 and 256 lists), and for 27% in a trial with 2,048 lists, as a catalogue of 2 million descriptors
+        has, instead of all of them. Zeroed, the places take new codes cleanly.
+        """
+        ivf = faiss.downcast_index(self._ivf())
+        lists = faiss.downcast_InvertedLists(ivf.invlists)
+        packer = ivf.get_CodePacker()
+        zero = np.zeros(packer.code_size, np.uint8)
+        for list_no in range(ivf.nlist):
+            held = lists.list_size(list_no) % packer.nvec
+            if held:
+                start = lists.list_size(list_no) // packer.nvec * packer.block_size
+                block = faiss.rev_swig_ptr(lists.get_codes(list_no), start + packer.block_size)[start:]
+                for slot in range(held, packer.nvec):
+                    packer.pack_1(zero, slot, block.reshape(1, -1))
 
     def memory_bytes(self) -> int:
         """Bytes the index occupies (its serialised size: codes, ids, centroids)."""

@@ -151,6 +151,28 @@ def test_add_adds_and_remove_forgets_a_work(stage):
     assert 117 not in index.votes(works[117])
 
 
+@pytest.mark.parametrize("lists", [MIN_LISTS, 256])
+def test_works_added_after_a_removal_are_held_as_well_as_the_others(lists):
+    """A removal leaves codes in the vacated places of a fast-scan list's last block; an add after it must not
+    mix them into its own (each work's descriptors then find that work first, as before any removal)."""
+    rng = np.random.default_rng(5)
+    works = {w: noisy_copy(np.abs(rng.standard_normal((PER_WORK, 128))), rng, 0.0) for w in range(lists * 4)}
+    index = LocalFeatureIndex(128, code_bytes=16, nprobe=16)
+    index.train(np.concatenate(list(works.values())), lists)
+    early = dict(list(works.items())[: len(works) // 2])
+    filled(index, early)
+    index.remove(list(early)[: len(early) // 3])
+    filled(index, {w: d for w, d in works.items() if w not in early})
+
+    def found_first(work_ids) -> float:
+        ids = list(work_ids)
+        nearest = index.neighbours(np.concatenate([works[w][:20] for w in ids]), 1)[:, 0]
+        return float(np.mean(nearest == np.repeat(ids, 20)))
+
+    assert found_first(w for w in works if w not in early) >= 0.99
+    assert found_first(list(early)[len(early) // 3:]) >= 0.99
+
+
 def test_binary_codes_vote_by_hamming_distance():
     rng = np.random.default_rng(3)
     works = {w: rng.integers(0, 256, (200, 32), dtype=np.uint8) for w in range(1, 31)}

@@ -111,6 +111,11 @@ class Gates:
         (a small work's crop, all 7 matches agreeing) and the lowest share 0.62 (a perspective copy, 179
         inliers); of the 358 non-copies the screen passed, 28 still went on at 5 and 0.5 (text screenshots
         find 5-25 inliers among 20-100 glyph matches, a share mostly under 0.5).
+    screen_nprobe: inverted lists of a trained shortlist index the screen's search visits per descriptor (the full
+        stage visits `shortlist.nprobe`, 16). The screen's search was the largest cost of an unrelated image at
+        100,000 works (13.5 of about 35 ms, 250 query descriptors an image); at 8 lists it cost 10.6 ms on 600
+        mix images, and every copy of the quality set the screen nominated at 16 it still nominated (a copy's
+        descriptors lie near its work's, in the lists nearest them; benchmarks/RESULTS.md, "Crawl mix").
     screen: False sends every candidate on to the full stage whatever the screen saw (the detector as it
         was before the cascade; the benchmark measures what the screen costs in recall with it).
     """
@@ -123,16 +128,18 @@ class Gates:
     large_ratio: float = 0.9
     confirm_inliers: int = 5
     confirm_inlier_ratio: float = 0.5
+    screen_nprobe: int = 8
     screen: bool = True
 
     def __post_init__(self):
         votes = min([self.min_coarse_votes, *(step for _, step in self.diluted)])
         if (min(self.coarse_side, self.confirm_side) < 64 or self.coarse_features < 1 or votes < 1
                 or not 0 < self.large_ratio <= 1 or self.confirm_inliers < 3
-                or not 0 <= self.confirm_inlier_ratio <= 1):
+                or not 0 <= self.confirm_inlier_ratio <= 1 or self.screen_nprobe < 1):
             raise ValueError("Gates need coarse_side and confirm_side >= 64, coarse_features >= 1, "
                              "min_coarse_votes >= 1 (and in every diluted step), 0 < large_ratio <= 1, "
-                             f"confirm_inliers >= 3 and 0 <= confirm_inlier_ratio <= 1; got {self}.")
+                             "confirm_inliers >= 3, 0 <= confirm_inlier_ratio <= 1 and screen_nprobe >= 1; "
+                             f"got {self}.")
 
     def screen_gate(self, descriptors_held: int) -> tuple[float, int]:
         """The ratio test the screen counts votes with, and the votes that send a candidate on, for a

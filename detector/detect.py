@@ -212,7 +212,7 @@ class Detector:
         same_bytes = self.assets_by_sha.get(sha256, [])
         index = self.indexes.features
         ratio, min_votes = gates.screen_gate(len(index) if index is not None else 0)
-        votes = view_votes(index, screen, ratio)
+        votes = view_votes(index, screen, ratio, gates.screen_nprobe)
         screened = nominate(screen, same_bytes, self.indexes, self.settings.match, min_votes, votes)
         seconds["screen_search"] += time.perf_counter() - clock
         clock = time.perf_counter()

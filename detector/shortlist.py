@@ -108,14 +108,16 @@ def hash_neighbours(indexes: WorkIndexes, settings: MatchSettings, name: str, di
     return indexes.hashes[name].range_search(hex_to_codes([digest], HASH_INDEXES[name]), limit)[0]
 
 
-def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio: float = RATIO) -> dict[int, int]:
+def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio: float = RATIO,
+               nprobe: int | None = None) -> dict[int, int]:
     """Each work's votes from the view of `candidate` that sees it best: the candidate whole, mirrored, or
     one of its photographic regions (where a small copy gets the whole keypoint budget). `ratio`: the ratio
-    test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`). Every view is
-    searched in one call."""
+    test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`); `nprobe`: lists of a
+    trained index the search visits (default: the index's own; the screen visits fewer, `Gates.screen_nprobe`).
+    Every view is searched in one call."""
     views = [view for view in candidate.views() if _searchable(index, view)]
     votes: dict[int, int] = {}
-    for counted in index.votes_per_view([view.descriptors for view in views], ratio) if views else ():
+    for counted in index.votes_per_view([view.descriptors for view in views], ratio, nprobe) if views else ():
         for asset_id, count in counted.items():
             votes[asset_id] = max(votes.get(asset_id, 0), count)
     return votes

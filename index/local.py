@@ -204,22 +204,30 @@ class LocalFeatureIndex:
         """Per work id, how many of `descriptors` vote for it (see the module docstring)."""
         return self.votes_per_view([descriptors], ratio)[0]
 
-    def votes_per_view(self, views: list[np.ndarray], ratio: float = 0.8) -> list[dict[int, int]]:
+    def votes_per_view(self, views: list[np.ndarray], ratio: float = 0.8,
+                       nprobe: int | None = None) -> list[dict[int, int]]:
         """`votes` of each of `views` (a candidate whole, mirrored, its regions), found in one search: FAISS
-        answers one batch of queries faster than the same queries in several calls."""
+        answers one batch of queries faster than the same queries in several calls. `nprobe`: lists this search
+        visits in a trained index, instead of the index's own `nprobe` (ignored while it is exact)."""
         views = [self._check(view, "query descriptors") for view in views]
         if not views or len(self) < 2:
             return [{} for _ in views]
-        winners = self._winners(np.concatenate(views), ratio)
+        winners = self._winners(np.concatenate(views), ratio, nprobe)
         return [_counted(part) for part in np.split(winners, np.cumsum([len(view) for view in views])[:-1])]
 
-    def _winners(self, descriptors: np.ndarray, ratio: float) -> np.ndarray:
+    def _winners(self, descriptors: np.ndarray, ratio: float, nprobe: int | None = None) -> np.ndarray:
         """Per query descriptor, the work id it votes for, or -1 where it votes for none."""
         if not len(descriptors):
             return np.zeros(0, np.int64)
         if not self.binary and self._ivf() is None:
             return self._exact_winners(descriptors, ratio ** 2)
-        distances, ids = self._index.search(descriptors, min(NEIGHBOURS, len(self)))
+        neighbours = min(NEIGHBOURS, len(self))
+        if nprobe is None or self._ivf() is None:
+            distances, ids = self._index.search(descriptors, neighbours)
+        else:
+            visit = faiss.SearchParametersIVF()
+            visit.nprobe = min(require_int("nprobe", nprobe, 1), self.lists)
+            distances, ids = self._index.search(descriptors, neighbours, params=visit)
         distances = distances.astype(np.float64)
         first = ids[:, 0]
         other = (ids != first[:, None]) & (ids >= 0)

@@ -248,6 +248,8 @@ def test_gates_refuse_nonsense():
         Gates(confirm_inliers=2)
     with pytest.raises(ValueError, match="confirm_inlier_ratio"):
         Gates(confirm_inlier_ratio=1.2)
+    with pytest.raises(ValueError, match="screen_nprobe >= 1"):
+        Gates(screen_nprobe=0)
     assert Gates().screen_gate(70_000) == (0.8, 8) and Gates().screen_gate(2_000_000) == (0.9, 4)
 
 

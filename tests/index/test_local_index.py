@@ -151,6 +151,21 @@ def test_add_adds_and_remove_forgets_a_work(stage):
     assert 117 not in index.votes(works[117])
 
 
+def test_a_search_may_visit_fewer_lists_than_the_index_does():
+    """The cascade's screen searches a trained index with fewer lists than the full stage: the votes are those
+    of the same index searched at that `nprobe`, and its own setting is left as it was."""
+    works = float_works()
+    wide = trained_float_index(works)
+    wide._ivf().nprobe = MIN_LISTS
+    narrow = trained_float_index(works)
+    narrow._ivf().nprobe = 1
+    rng = np.random.default_rng(4)
+    views = [noisy_copy(works[w][:100], rng, 0.06) for w in (100, 120, 139)]
+    assert wide.votes_per_view(views, 0.9, nprobe=1) == narrow.votes_per_view(views, 0.9)
+    assert wide.votes_per_view(views, 0.9) != narrow.votes_per_view(views, 0.9)
+    assert wide._ivf().nprobe == MIN_LISTS
+
+
 @pytest.mark.parametrize("lists", [MIN_LISTS, 256])
 def test_works_added_after_a_removal_are_held_as_well_as_the_others(lists):
     """A removal leaves codes in the vacated places of a fast-scan list's last block; an add after it must not

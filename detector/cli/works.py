@@ -147,18 +147,26 @@ def assets(owner: Annotated[str | None, typer.Option(help="Only this owner's wor
 
 
 @app.command()
-def reindex(home: Home = None) -> None:
+def reindex(
+    features: Annotated[bool, typer.Option("--features", help="Describe every work's local features again with this "
+                                           "version's extractor first (after an upgrade that changed it).")] = False,
+    home: Home = None,
+) -> None:
     """Re-embed every work with the configured embedder; rebuild every index, retraining the local-feature one."""
     from detector import catalogue
-    from detector.reindex import reembed
+    from detector.reindex import reembed, reextract_features
 
     ws, settings, store = open_parts(home)
     embedder = embedder_of(settings)
     with progress_bar() as bar:
+        if features:
+            described = bar.add_task("describing features", total=len(store.assets()))
+            reextract_features(ws, store, settings, progress=lambda n: bar.advance(described, n))
         task = bar.add_task("re-embedding", total=len(store.assets()))
         reembed(ws, store, settings, embedder, progress=lambda n: bar.advance(task, n))
         with store.index_lock():  # a register running meanwhile would save over the rebuilt files
             rebuilt = catalogue.rebuild(ws, store, embedder, settings.index, kind=settings.match.local_features,
                                         shortlist=settings.shortlist, progress=stage_progress(bar))
     console.print(f"Rebuilt {', '.join(rebuilt.rebuilt)} for {len(store.assets())} works "
-                  f"(embedder: {embedder.id if embedder else 'none'}).")
+                  f"(embedder: {embedder.id if embedder else 'none'}"
+                  f"{'; local features described again' if features else ''}).")

@@ -98,3 +98,44 @@ def test_a_portfolio_folder_with_sidecars_registers_its_images_and_counts_the_re
     assert again.returncode == 0, again.stderr
     assert "0 registered, 2 already registered, 0 refused, 3 skipped as not images (txt, xmp)" in again.stdout
     assert again.stderr.strip() == ""
+
+
+def test_reindex_features_describes_works_again_with_this_extractor(tmp_path, works_dir):
+    """A work registered before the extractor changed keeps its cached features through a plain reindex;
+    `reindex --features` replaces them with what registering it now would store, and rebuilds the index."""
+    from PIL import Image, ImageFilter
+
+    from detector.config import Settings
+    from detector.features import LocalFeatures
+    from detector.fingerprint import FEATURE_KINDS, local_features
+    from detector.intake import decode_image
+
+    home = tmp_path / "ws"
+    assert invoke_cli("init", "--embedder", "none", home=home).returncode == 0
+    small = Image.open(works_dir / "rocket.jpg").convert("RGB")
+    small.thumbnail((300, 300))
+    small.filter(ImageFilter.GaussianBlur(1.0)).save(tmp_path / "rocket-small.jpg", quality=90)
+    assert invoke_cli("register", str(tmp_path / "rocket-small.jpg"), "--owner", "alice", home=home).returncode == 0
+    store = Store(open_workspace(home).db_path)
+    (work,) = store.assets()
+    fresh = {kind: store.asset_features(work["id"], kind) for kind in FEATURE_KINDS}
+    decoded = decode_image((tmp_path / "rocket-small.jpg").read_bytes(), "rocket-small.jpg", Settings().intake)
+    assert fresh == {kind: local_features(decoded, kind).to_bytes() for kind in FEATURE_KINDS}
+    stale = {kind: LocalFeatures.from_bytes(data) for kind, data in fresh.items()}
+    store.replace_features(work["id"], {kind: older_features(feats) for kind, feats in stale.items()})
+
+    assert invoke_cli("reindex", home=home).returncode == 0
+    assert store.asset_features(work["id"], "sift") != fresh["sift"]
+    result = invoke_cli("reindex", "--features", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "local features described again" in result.stdout
+    assert {kind: store.asset_features(work["id"], kind) for kind in FEATURE_KINDS} == fresh
+    assert len(LocalFeatures.from_bytes(fresh["sift"])) >= 100  # looked at again at the lower contrast
+
+
+def older_features(feats):
+    """The first tenth of `feats`' keypoints: what an older extractor might have cached."""
+    from detector.features import LocalFeatures
+
+    keep = max(1, len(feats) // 10)
+    return LocalFeatures(feats.kind, feats.points[:keep], feats.descriptors[:keep], feats.width, feats.height).to_bytes()

@@ -57,6 +57,9 @@ def scenario(store: Store) -> dict:
                           "height": 64, "format": "png", "frames": 1, "byte_size": 20}, {}, None)
     out["asset_by_sha"] = store.asset_by_sha(alice["id"], "a" * 64)
     out["asset_features"] = store.asset_features(a1, "sift")
+    store.replace_features(a2, {"sift": b"\x02", "orb": b"\x03"})
+    out["replaced_features"] = (store.asset_features(a2, "sift"), store.asset_features(a2, "orb"),
+                                store.asset_features(a1, "sift"))
     out["with_features"] = store.asset_ids_with_features("sift")
     store.replace_embeddings("clip:test", [(a1, b"\x05"), (a2, b"\x06")])
     out["embeddings"] = store.embeddings("clip:test")
@@ -349,6 +352,7 @@ def test_every_store_method_answers_on_each_backend(store_target, tmp_path):
     assert out["hosting_country_stale"] is None
     assert out["owners"] == ["alice", "bob"] and out["owner"]["legal_name"] == "Alice Ltd"
     assert out["asset_features"] == b"\x00\x01binary\xff" and out["embeddings"][1] == (2, b"\x06")
+    assert out["replaced_features"] == (b"\x02", b"\x03", b"\x00\x01binary\xff")
     assert out["asset_by_sha"]["rights"] == {"licence": "x"} and out["asset_by_sha"]["credentials"] == {}
     assert out["every_match"] == [1, 2, 3] and out["every_asset"] == [1, 2]
     assert out["count_assets"] == 1 and [a["id"] for a in out["assets_page"]] == [2]

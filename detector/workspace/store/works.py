@@ -88,6 +88,13 @@ class Works:
         ).fetchone()
         return row[0] if row else None
 
+    def replace_features(self, asset_id: int, features: dict[str, bytes]) -> None:
+        """Replace a work's cached local features of every kind (extracted again by a newer extractor)."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM asset_features WHERE asset_id = ?", [asset_id])
+            for kind, data in features.items():
+                self.db["asset_features"].insert({"asset_id": asset_id, "kind": kind, "data": data})
+
     # -- scale: the local-feature shortlist index ---------------------------------------------
 
     def asset_ids_with_features(self, kind: str) -> list[int]:

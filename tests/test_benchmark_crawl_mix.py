@@ -39,3 +39,34 @@ def test_distractor_works_answer_under_ids_above_every_registered_work():
     assert max(votes, key=votes.get) == 5
     votes = seen.votes(works[3])
     assert max(votes, key=votes.get) > 42  # above asset 42, the highest registered
+
+
+def test_the_kept_catalogue_takes_a_registered_works_new_descriptors(registered, others_dir, tmp_path):
+    """Registered again with a newer extractor, a work's descriptors are replaced in the kept 100k-style catalogue
+    (the distractors are kept), and its new descriptors vote for it; nothing is replaced when nothing changed."""
+    from PIL import Image
+
+    from benchmarks.crawl_mix import catalogue_index
+    from detector.features import extract
+
+    _, store = registered
+    cache = tmp_path / "catalogue"
+    cache.mkdir()
+    rng = np.random.default_rng(2)
+    pool = np.abs(rng.standard_normal((4000, 128))).astype(np.float32)
+    np.save(cache / "pool-7.npy", pool / np.linalg.norm(pool, axis=1, keepdims=True))
+    ids = sorted(a["id"] for a in store.assets())
+    size = len(ids) + 30
+    _, about = catalogue_index(store, size, tmp_path / "no-debs", [], 7, cache)
+    assert "refreshed_works" not in about and about["distractors"] == 30
+    _, about = catalogue_index(store, size, tmp_path / "no-debs", [], 7, cache)
+    assert "refreshed_works" not in about
+
+    # The first work registered again, its keypoints now those of a photo nothing else holds.
+    lake = extract(Image.open(others_dir / "lake.jpg").convert("RGB"))
+    before = catalogue_index(store, size, tmp_path / "no-debs", [], 7, cache)[0].votes(lake.descriptors, 0.9)
+    store.replace_features(ids[0], {"sift": lake.to_bytes(), "orb": store.asset_features(ids[0], "orb")})
+    seen, about = catalogue_index(store, size, tmp_path / "no-debs", [], 7, cache)
+    assert about["refreshed_works"] == 1
+    votes = seen.votes(lake.descriptors, 0.9)
+    assert max(votes, key=votes.get) == ids[0] and votes[ids[0]] >= 100 > before.get(ids[0], 0)

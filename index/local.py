@@ -187,12 +187,12 @@ class LocalFeatureIndex:
         packer = ivf.get_CodePacker()
         zero = np.zeros(packer.code_size, np.uint8)
         for list_no in range(ivf.nlist):
-            held = lists.list_size(list_no) % packer.nvec
+            blocks, held = divmod(lists.list_size(list_no), packer.nvec)
             if held:
-                start = lists.list_size(list_no) // packer.nvec * packer.block_size
-                block = faiss.rev_swig_ptr(lists.get_codes(list_no), start + packer.block_size)[start:]
+                start = blocks * packer.block_size
+                last = faiss.rev_swig_ptr(lists.get_codes(list_no), start + packer.block_size)[start:].reshape(1, -1)
                 for slot in range(held, packer.nvec):
-                    packer.pack_1(zero, slot, block.reshape(1, -1))
+                    packer.pack_1(zero, slot, last)
 
     def memory_bytes(self) -> int:
         """Bytes the index occupies (its serialised size: codes, ids, centroids)."""

@@ -7,8 +7,9 @@ cheap stage gives some registered work a reason to look closer:
 1. **screen** (`fingerprint.screen_candidate`, `shortlist.nominate` with `Gates.screen_gate`): the
    SHA-256, pHash and PDQ of the candidate and of its mirror image (one reduced copy serves both pHashes;
    the mirror image's PDQ only when its pHash finds a work, `fingerprint.candidate_hashes`), the local
-   features of its photographic regions (where a small copy may sit, `detector.regions`), the windows'
-   embeddings when an embedder is set, and local
+   features of its photographic regions (where a small copy may sit, `detector.regions`) and of their mirror
+   images (permuted, `fingerprint.Region.mirror_features`: a flipped page holds its small copy flipped), the
+   windows' embeddings when an embedder is set, and local
    features of the whole image at low resolution (`Gates.coarse_side`, at most `Gates.coarse_features`
    keypoints, SIFT detected and described in one pass), and of its mirror image by permuting those
    (`features.mirror_of`: no second extraction), voting in the shortlist index.
@@ -18,8 +19,8 @@ cheap stage gives some registered work a reason to look closer:
    because a larger index dilutes a true work's votes). Otherwise it stops here, with exit "screen".
 2. **confirm** (`confirm_nominations`): a work nominated only by votes or by pHash alone can lead to a
    decision only through geometry, so it goes on only when the candidate's features agree with the work's on
-   one affine transform (`verify.affine_agreement`, `Gates.agrees`): a region's, or the whole image's (or its
-   mirror's) both as the screen saw them and again at twice its resolution (`Gates.confirm_side`, a pass made
+   one affine transform (`verify.affine_agreement`, `Gates.agrees`): a region's (or its mirror's), or the whole
+   image's (or its mirror's) both as the screen saw them and again at twice its resolution (`Gates.confirm_side`, a pass made
    once per candidate, only when the screen's agree). A page of text shares glyphs, and
    often a pHash, with every registered page of text, but no transform. The same bytes, pHash and PDQ
    together (the hash tier of `detector.decide`), an embedding, or a low-texture work (`align.Aligner`)
@@ -180,7 +181,7 @@ def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePri
 
     A nomination goes on unchecked when something other than geometry could decide it (`detector.decide`):
     the same bytes, pHash and PDQ together, an embedding, or a low-texture work the aligner verifies.
-    Otherwise one of the screen's views (whole, mirrored, each region) must agree with the work's full features
+    Otherwise one of the screen's views (whole, mirrored, each region and its mirror) must agree with the work's full features
     (`Gates.agrees`); when only the whole image or its mirror does, they must agree again as `sharper()` sees them
     (the whole image at `Gates.confirm_side`, made once, for the first such work). A work without stored
     features cannot be verified, so it stops.
@@ -196,7 +197,8 @@ def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePri
             continue
         whole = _agreements([screen.features, screen.mirror_features], work, ratio,
                             coarse_pass_side(screen.features.kind, gates.coarse_side))
-        regions = _agreements([region.features for region in screen.regions], work, ratio, gates.coarse_side)
+        regions = _agreements([view for region in screen.regions for view in region.views()], work, ratio,
+                              gates.coarse_side)
         best = max([best, *(a.inliers for a in whole + regions)])
         if any(gates.agrees(a) for a in regions):
             kept[asset_id] = nomination
@@ -241,7 +243,8 @@ def verify_copy(verifier: Verifier, aligner: Aligner, candidate: CandidatePrint,
     if verdict.verified:
         return verdict
     for region in candidate.regions:
-        attempt = verifier.verify(region.features, work, candidate_gray, work_gray)
+        attempt = verifier.verify(region.features, work, candidate_gray, work_gray,
+                                  candidate_mirror=region.mirror_features)
         if attempt.verified:
             return replace(attempt, method=f"{work.kind}-region")
     if aligner.applies(len(work)):

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -50,6 +51,17 @@ class Region:
     box: Box
     features: features.LocalFeatures
 
+    @cached_property
+    def mirror_features(self) -> features.LocalFeatures | None:
+        """The region's features as the candidate's mirror image shows them: a page flipped left to right holds its
+        small copy flipped, which the whole image's mirror view, at the screen's resolution, sees too small to find.
+        SIFT's are the region's permuted (`features.mirror_of`, no extraction); None for ORB's, which would need one."""
+        return features.mirror_of(self.features) if self.features.kind == "sift" else None
+
+    def views(self) -> list[features.LocalFeatures]:
+        """The region's features, and its mirror image's where they exist."""
+        return [self.features] + ([self.mirror_features] if self.mirror_features is not None else [])
+
 
 @dataclass(frozen=True, eq=False)  # eq=False: it holds numpy arrays
 class CandidatePrint:
@@ -72,8 +84,9 @@ class CandidatePrint:
     regions: tuple[Region, ...] = field(default=())
 
     def views(self) -> list[features.LocalFeatures]:
-        """The local features of each view that has any: the image whole, mirrored, and each region."""
-        return [view for view in (self.features, self.mirror_features, *(r.features for r in self.regions))
+        """The local features of each view that has any: the image whole, mirrored, and each region (and its mirror
+        image, `Region.views`)."""
+        return [view for view in (self.features, self.mirror_features, *(v for r in self.regions for v in r.views()))
                 if len(view)]
 
 

@@ -7,7 +7,7 @@ with soft blobs: a different recipe from the benchmark's, so no threshold follow
 """
 
 import io
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +15,16 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from detector.align import Aligner
-from detector.cascade import verify_copy
+from detector.cascade import Gates, confirm_nominations, verify_copy
 from detector.config import IntakeSettings
 from detector.detect import Detector, gray
 from detector.evidence.explain import why_sentences
 from detector.features import extract, extract_region
-from detector.fingerprint import fingerprint_candidate, local_features
+from detector.fingerprint import fingerprint_candidate, local_features, screen_candidate, with_coarse_features
 from detector.intake import decode_image
 from detector.regions import MAX_REGIONS, textured_regions
 from detector.register import WorkInfo, register_files
+from detector.shortlist import Nomination
 from detector.verify import Verifier
 from detector.workspace.blobs import BlobStore
 from detector.workspace.store import utc_now
@@ -182,6 +183,52 @@ def test_a_small_embedded_copy_gives_its_work_more_votes_through_its_region(name
     whole = index.votes(candidate.features.descriptors).get(names.index(name), 0)
     best_region = max(index.votes(r.features.descriptors).get(names.index(name), 0) for r in candidate.regions)
     assert best_region > whole
+
+
+@pytest.mark.parametrize("name", ["castle.jpg", "coffee.jpg"])
+def test_a_flipped_page_shows_its_small_copy_through_its_regions_mirror_view(name):
+    """A page flipped left to right holds its small copy flipped. The screen sees the whole page too coarsely to
+    find it, mirrored or not, and the region as it stands holds the copy flipped; the region's mirror view
+    (`Region.mirror_features`) gives its work the votes the screen's gate asks for."""
+    from detector.features import spread_sample
+    from index.local import LocalFeatureIndex
+
+    index = LocalFeatureIndex(128)
+    names = ["castle.jpg", "coffee.jpg", "chelsea.jpg", "building.jpg", "fruits.jpg"]
+    for asset_id, work_name in enumerate(names):
+        work, _ = bundled_work(work_name)
+        index.add(asset_id, work.descriptors[spread_sample(work, 300)])
+    flipped = ImageOps.mirror(page(photo(name), share=0.03, size=(2560, 1440))[0])
+    gates = Gates()
+    page_decoded = decoded(flipped, "JPEG", quality=75)
+    candidate = screen_candidate("c" * 64, page_decoded, "sift", None, coarse=(gates.coarse_side, gates.coarse_features))
+
+    def votes_of(view):
+        return index.votes(view.descriptors).get(names.index(name), 0)
+
+    whole = max(votes_of(candidate.features), votes_of(candidate.mirror_features))
+    direct = max(votes_of(region.features) for region in candidate.regions)
+    mirrored = max(votes_of(region.mirror_features) for region in candidate.regions)
+    assert mirrored >= gates.min_coarse_votes and mirrored > 2 * max(whole, direct), (mirrored, direct, whole)
+    # ... and the confirm stage finds the region's mirror view agreeing with the work on one transform.
+    work, _ = bundled_work(name)
+    sharper = partial(with_coarse_features, candidate, page_decoded, (gates.confirm_side, gates.coarse_features))
+    kept, _ = confirm_nominations({7: Nomination(7, {"features"})}, candidate, sharper, lambda _: work, gates,
+                                  Aligner(), 0.8)
+    assert set(kept) == {7}
+
+
+def test_a_flipped_small_copy_the_whole_page_does_not_verify_verifies_through_its_regions_mirror_view():
+    """The soft rocket pasted into a small page, flipped: seen whole (mirrored), the page keeps too few of its
+    keypoints to verify; its region, mirrored, verifies, and the verdict says it was mirrored."""
+    flipped = ImageOps.mirror(page(photo("rocket.jpg"), share=0.08, size=(760, 520))[0])
+    candidate, candidate_gray = prints(flipped, "JPEG", quality=85)
+    work, work_gray = bundled_work("rocket.jpg")
+    whole = Verifier().verify(candidate.features, work, candidate_gray, work_gray,
+                              candidate_mirror=candidate.mirror_features)
+    verdict = verify_copy(Verifier(), Aligner(), candidate, work, candidate_gray, work_gray)
+    assert not whole.verified
+    assert verdict.verified and verdict.method == "sift-region" and verdict.mirrored, verdict
 
 
 def collage_of(names: list[str], cell=(480, 360), seam=6, colour=(20, 20, 20)) -> tuple[Image.Image, list[tuple]]:

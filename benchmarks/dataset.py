@@ -33,7 +33,7 @@ from pathlib import Path
 from PIL import Image
 
 from benchmarks import distractors
-from benchmarks.transforms import FAMILIES, LOW_TEXTURE, SHARED_ELEMENT, SMALL_WORK
+from benchmarks.transforms import FAMILIES, FLIPPED_PAGE, LOW_TEXTURE, SHARED_ELEMENT, SMALL_WORK
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "photos"
@@ -133,9 +133,11 @@ def build(photos: Path, out: Path, seed: int, quick: bool, per_family: int, work
     queries: list[Query] = []
     for stem in work_stems:
         side = works[stem]
-        for family, transforms in ({"small_work": SMALL_WORK} if stem in small else FAMILIES).items():
-            # A small work goes through every transform of its family (and draws nothing from `rng`).
-            chosen = sorted(transforms) if stem in small else sorted(
+        families = {"small_work": SMALL_WORK} if stem in small else {**FAMILIES, "flipped_page": FLIPPED_PAGE}
+        for family, transforms in families.items():
+            # A small work goes through every transform of its family, and every large one through the flipped page;
+            # neither draws from `rng`, so the other families' draws are those of the sets built before them.
+            chosen = sorted(transforms) if stem in small or family == "flipped_page" else sorted(
                 rng.sample(sorted(transforms), min(per_family, len(transforms))))
             for name in chosen:
                 local = random.Random(f"{seed}:{stem}:{name}")

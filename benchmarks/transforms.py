@@ -213,6 +213,7 @@ FAMILIES: dict[str, dict] = {
     "small_embedded": {"small_embedded": small_embedded},
 }
 
+
 def flipped_page(im, rng, fillers):
     """`small_embedded`'s page turned left to right, the copy in it with it: flipping defeats a hash, and a small
     copy is seen mirrored only through its photographic region."""
@@ -221,6 +222,7 @@ def flipped_page(im, rng, fillers):
 
 #: Every photo work's flipped page (drawn from each work's own seed: the families' draws stay those of earlier sets).
 FLIPPED_PAGE = {"flipped_page": flipped_page}
+
 #: Copies of the low-texture works (dark, soft wallpapers): mild edits that must still be found.
 LOW_TEXTURE = {f.__name__: f for f in (colour_shift, blur, meme)}
 #: Copies of works carrying a common element (a shared canton, the studio logo): they must still match.

@@ -20,9 +20,9 @@ cheap stage gives some registered work a reason to look closer:
 2. **confirm** (`confirm_nominations`): a work nominated only by votes or by pHash alone can lead to a
    decision only through geometry, so it goes on only when the candidate's features agree with the work's on
    one affine transform (`verify.affine_agreement`, `Gates.agrees`): a region's (or its mirror's), or the whole
-   image's (or its mirror's) both as the screen saw them and again at twice its resolution (`Gates.confirm_side`, a pass made
-   once per candidate, only when the screen's agree). A page of text shares glyphs, and
-   often a pHash, with every registered page of text, but no transform. The same bytes, pHash and PDQ
+   image's (or its mirror's) both as the screen saw them and again at twice its resolution
+   (`Gates.confirm_side`, a pass made once per candidate, only when the screen's agree). A page of text shares
+   glyphs, and often a pHash, with every registered page of text, but no transform. The same bytes, pHash and PDQ
    together (the hash tier of `detector.decide`), an embedding, or a low-texture work (`align.Aligner`)
    go on unchecked. When no work is left, the candidate stops with exit "confirm".
 3. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image at full
@@ -181,9 +181,9 @@ def confirm_nominations(nominations: dict[int, Nomination], screen: CandidatePri
 
     A nomination goes on unchecked when something other than geometry could decide it (`detector.decide`):
     the same bytes, pHash and PDQ together, an embedding, or a low-texture work the aligner verifies.
-    Otherwise one of the screen's views (whole, mirrored, each region and its mirror) must agree with the work's full features
-    (`Gates.agrees`); when only the whole image or its mirror does, they must agree again as `sharper()` sees them
-    (the whole image at `Gates.confirm_side`, made once, for the first such work). A work without stored
+    Otherwise one of the screen's views (whole, mirrored, each region and its mirror) must agree with the work's full
+    features (`Gates.agrees`); when only the whole image or its mirror does, they must agree again as `sharper()`
+    sees them (the whole image at `Gates.confirm_side`, made once, for the first such work). A work without stored
     features cannot be verified, so it stops.
     """
     seen_again: list[LocalFeatures] = []

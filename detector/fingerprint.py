@@ -55,7 +55,7 @@ class Region:
     def mirror_features(self) -> features.LocalFeatures | None:
         """The region's features as the candidate's mirror image shows them: a page flipped left to right holds its
         small copy flipped, which the whole image's mirror view, at the screen's resolution, sees too small to find.
-        SIFT's are the region's permuted (`features.mirror_of`, no extraction); None for ORB's, which would need one."""
+        SIFT's are the region's permuted (`features.mirror_of`, no extraction); None for ORB's (it would need one)."""
         return features.mirror_of(self.features) if self.features.kind == "sift" else None
 
     def views(self) -> list[features.LocalFeatures]:

@@ -111,9 +111,10 @@ def hash_neighbours(indexes: WorkIndexes, settings: MatchSettings, name: str, di
 def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio: float = RATIO,
                nprobe: int | None = None) -> dict[int, int]:
     """Each work's votes from the view of `candidate` that sees it best: the candidate whole, mirrored, or
-    one of its photographic regions (where a small copy gets the whole keypoint budget), as it is or mirrored. `ratio`: the ratio
-    test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`); `nprobe`: lists of a
-    trained index the search visits (default: the index's own; the screen visits fewer, `Gates.screen_nprobe`).
+    one of its photographic regions (where a small copy gets the whole keypoint budget), as it is or mirrored.
+    `ratio`: the ratio test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`);
+    `nprobe`: lists of a trained index the search visits (default: the index's own; the screen visits fewer,
+    `Gates.screen_nprobe`).
     Every view is searched in one call."""
     views = [view for view in candidate.views() if _searchable(index, view)]
     votes: dict[int, int] = {}

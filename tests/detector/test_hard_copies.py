@@ -201,7 +201,8 @@ def test_a_flipped_page_shows_its_small_copy_through_its_regions_mirror_view(nam
     flipped = ImageOps.mirror(page(photo(name), share=0.03, size=(2560, 1440))[0])
     gates = Gates()
     page_decoded = decoded(flipped, "JPEG", quality=75)
-    candidate = screen_candidate("c" * 64, page_decoded, "sift", None, coarse=(gates.coarse_side, gates.coarse_features))
+    candidate = screen_candidate("c" * 64, page_decoded, "sift", None,
+                                 coarse=(gates.coarse_side, gates.coarse_features))
 
     def votes_of(view):
         return index.votes(view.descriptors).get(names.index(name), 0)

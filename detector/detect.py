@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 
 import numpy as np
@@ -228,7 +228,12 @@ class Detector:
 
         candidate = with_full_features(screen, decoded, seconds)
         clock = time.perf_counter()
-        nominations = nominate(candidate, same_bytes, self.indexes, self.settings.match)
+        # The regions' features are the screen's, searched there with a looser gate: what they found and the confirm
+        # stage kept is in `confirmed`, so only the whole image's new features are searched again (a page's four
+        # regions, as they are and mirrored, were most of a copy's search). Without the screen, they are searched here.
+        searched = replace(candidate, regions=()) if gates.screen else candidate
+        nominations = nominate(candidate, same_bytes, self.indexes, self.settings.match,
+                               votes=view_votes(index, searched))
         # What the screen nominated and its features confirmed is verified too: in a large index the full
         # stage's strict ratio test can leave a true work (a heavy crop) short of its own vote threshold.
         for asset_id, nomination in confirmed.items():

@@ -33,8 +33,8 @@ from PIL import Image
 
 Box = tuple[int, int, int, int]
 
-#: Regions examined per candidate. Each costs one local-feature extraction of about half a
-#: 1024 px image (and one embedding); four cover a page's main picture, a side picture and two more,
+#: Regions examined per candidate. Each costs one local-feature extraction at about 512 px
+#: (`features.REGION_SIDE`, and one embedding); four cover a page's main picture, a side picture and two more,
 #: or the four panels of a 2x2 collage (equal panels: with three, the copy in the fourth would go unseen).
 MAX_REGIONS = 4
 #: Long side at which regions are searched; images are decoded at about 1024 px.

@@ -27,7 +27,8 @@ cheap stage gives some registered work a reason to look closer:
    go on unchecked. When no work is left, the candidate stops with exit "confirm".
 3. **full** (`fingerprint.with_full_features`, `shortlist.nominate`): features of the whole image at full
    resolution (1024 px, 1,500 keypoints) and of its mirror image (permuted), the shortlist from every source at the
-   product's own thresholds together with the works the confirm stage kept, then `verify_copy` for each
+   product's own thresholds together with the works the confirm stage kept (the regions' features are the
+   screen's and are not searched again), then `verify_copy` for each
    shortlisted work and the common-element check (`detector.common`) for each geometric match. Exit "full".
 
 The exit, and what the screen saw, is recorded in every finding's signals ("cascade") and in the

@@ -19,7 +19,7 @@ from detector.cascade import Gates, confirm_nominations, verify_copy
 from detector.config import IntakeSettings
 from detector.detect import Detector, gray
 from detector.evidence.explain import why_sentences
-from detector.features import extract, extract_region
+from detector.features import REGION_FEATURES, REGION_SIDE, extract, extract_region
 from detector.fingerprint import fingerprint_candidate, local_features, screen_candidate, with_coarse_features
 from detector.intake import decode_image
 from detector.regions import MAX_REGIONS, textured_regions
@@ -159,6 +159,24 @@ def test_region_features_locate_the_work_in_the_whole_candidates_pixels():
     scale = (right - left) / work.width
     truth = corners * scale + [left, top] + (scale - 1) / 2
     assert np.abs(project(verdict.transform, corners) - truth).max() < 4 / factor
+
+
+def test_a_large_region_is_seen_at_the_region_side_and_still_locates_its_work():
+    """A region larger than `REGION_SIDE` (the photo of a banner, a collage's panel) is reduced to it and keeps at
+    most `REGION_FEATURES` keypoints, so what it costs the search does not grow with its size, and its copy still
+    verifies where it sits."""
+    work_image = photo("motorcycle_left.jpg")
+    screenshot, (left, top, right, bottom) = page(work_image, share=0.4, size=(1280, 1024), at=(40, 100))
+    assert right - left > 1.5 * REGION_SIDE
+    region = extract_region(screenshot, (left, top, right, bottom))
+    assert 100 < len(region) <= REGION_FEATURES
+    work, work_gray = work_of(work_image)
+    verdict = Verifier().verify(region, work, gray(screenshot), work_gray)
+    assert verdict.verified, verdict
+    corners = np.array([[0, 0], [work.width - 1, 0], [work.width - 1, work.height - 1], [0, work.height - 1]], float)
+    scale = (right - left) / work.width
+    truth = corners * scale + [left, top] + (scale - 1) / 2
+    assert np.abs(project(verdict.transform, corners) - truth).max() < 4
 
 
 def test_a_region_outside_the_image_is_refused_with_the_fix():
@@ -312,7 +330,9 @@ def test_a_copy_in_a_collage_gets_more_votes_through_its_panel():
         work, _ = bundled_work(work_name)
         index.add(asset_id, work.descriptors[spread_sample(work, 300)])
     collage, _ = collage_of(["baboon.jpg", "lake.jpg", "village.jpg", "castle.jpg"])
-    candidate, _ = prints(collage, "JPEG", quality=75)
+    gates = Gates()  # the screen's votes decide whether the copy is looked at closer
+    candidate = screen_candidate("c" * 64, decoded(collage, "JPEG", quality=75), "sift", None,
+                                 coarse=(gates.coarse_side, gates.coarse_features))
     whole = index.votes(candidate.features.descriptors).get(0, 0)
     best_panel = max(index.votes(r.features.descriptors).get(0, 0) for r in candidate.regions)
     assert best_panel > 2 * whole

@@ -142,6 +142,15 @@ def test_a_page_of_text_alone_has_no_region():
     assert textured_regions(decoded(screenshot).image) == []
 
 
+def corner_error(verdict, work, box) -> float:
+    """Pixels by which `verdict`'s transform misplaces the work's corners, against the work scaled into `box`."""
+    left, top, right, _ = box
+    corners = np.array([[0, 0], [work.width - 1, 0], [work.width - 1, work.height - 1], [0, work.height - 1]], float)
+    scale = (right - left) / work.width
+    truth = corners * scale + [left, top] + (scale - 1) / 2
+    return float(np.abs(project(verdict.transform, corners) - truth).max())
+
+
 def test_region_features_locate_the_work_in_the_whole_candidates_pixels():
     work_image = photo("motorcycle_left.jpg")
     screenshot, (left, top, right, bottom) = page(work_image, share=0.03, size=(2560, 1440))
@@ -155,10 +164,7 @@ def test_region_features_locate_the_work_in_the_whole_candidates_pixels():
     work, work_gray = work_of(work_image)
     verdict = Verifier().verify(region, work, gray(reduced), work_gray)
     assert verdict.verified, verdict
-    corners = np.array([[0, 0], [work.width - 1, 0], [work.width - 1, work.height - 1], [0, work.height - 1]], float)
-    scale = (right - left) / work.width
-    truth = corners * scale + [left, top] + (scale - 1) / 2
-    assert np.abs(project(verdict.transform, corners) - truth).max() < 4 / factor
+    assert corner_error(verdict, work, (left, top, right, bottom)) < 4 / factor
 
 
 def test_a_large_region_is_seen_at_the_region_side_and_still_locates_its_work():
@@ -173,10 +179,7 @@ def test_a_large_region_is_seen_at_the_region_side_and_still_locates_its_work():
     work, work_gray = work_of(work_image)
     verdict = Verifier().verify(region, work, gray(screenshot), work_gray)
     assert verdict.verified, verdict
-    corners = np.array([[0, 0], [work.width - 1, 0], [work.width - 1, work.height - 1], [0, work.height - 1]], float)
-    scale = (right - left) / work.width
-    truth = corners * scale + [left, top] + (scale - 1) / 2
-    assert np.abs(project(verdict.transform, corners) - truth).max() < 4
+    assert corner_error(verdict, work, (left, top, right, bottom)) < 4
 
 
 def test_a_region_outside_the_image_is_refused_with_the_fix():

@@ -64,10 +64,10 @@ class AssetIds:
     def votes(self, descriptors: np.ndarray, ratio: float = 0.8) -> dict[int, int]:
         return self.votes_per_view([descriptors], ratio)[0]
 
-    def votes_per_view(self, views: list[np.ndarray], ratio: float = 0.8,
-                       nprobe: int | None = None) -> list[dict[int, int]]:
+    def votes_per_view(self, views: list[np.ndarray], ratio: float = 0.8, nprobe: int | None = None,
+                       mirror_of: list[int | None] | None = None) -> list[dict[int, int]]:
         return [dict(zip(self._map(np.fromiter(votes, np.int64, len(votes))).tolist(), votes.values(), strict=True))
-                for votes in self.index.votes_per_view(views, ratio, nprobe)]
+                for votes in self.index.votes_per_view(views, ratio, nprobe, mirror_of)]
 
     def neighbours(self, descriptors: np.ndarray, **kwargs) -> np.ndarray:
         return self._map(self.index.neighbours(descriptors, **kwargs))

@@ -39,7 +39,7 @@ from PIL import Image
 from benchmarks.dataset import REPO, photos_dir
 from benchmarks.transforms import FAMILIES
 from detector.config import MatchSettings, ShortlistSettings
-from detector.features import LocalFeatures, extract, spread_sample
+from detector.features import MIRROR_PERMUTATION, LocalFeatures, extract, spread_sample
 from index.local import LocalFeatureIndex, lists_for, training_size
 
 TRANSFORMS = ["mild/jpeg25", "mild/mirror", "medium/crop_60_80", "medium/rotate", "medium/perspective",
@@ -216,7 +216,8 @@ def build(method: str, data: dict, size: int, seed: int, shortlist: ShortlistSet
             data["pool"], -(-(wanted - len(own)) // shortlist.per_work), shortlist.per_work,
             np.random.default_rng(seed + 2))])
         started = time.perf_counter()
-        index.train(np.concatenate([own, others])[:wanted], lists, trained_for=size * shortlist.per_work)
+        index.train(np.concatenate([own, others])[:wanted], lists, trained_for=size * shortlist.per_work,
+                    mirror=MIRROR_PERMUTATION)
         train_s = time.perf_counter() - started
     for work_id, descriptors in enumerate(works):
         index.add(work_id, descriptors)

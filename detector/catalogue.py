@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from detector.config import IndexSettings, ShortlistSettings
 from detector.embedders import Embedder
 from detector.errors import ConfigError, EmbedderMismatch
-from detector.features import LocalFeatures, spread_sample
+from detector.features import MIRROR_PERMUTATION, LocalFeatures, spread_sample
 from detector.workspace import Workspace
 from detector.workspace.store import Store
 from index.binary import BinaryIndex, hex_to_codes
@@ -211,7 +211,7 @@ def stats(ws: Workspace, works: int) -> list[dict]:
             "bytes_per_work": round(size / held) if held else None,
             "kind": manifest.get("feature_kind") or manifest.get("factory") or f"{manifest.get('bits')} bits",
             "lists": manifest.get("lists"), "trained_for": manifest.get("trained_for"),
-            "trained_at": manifest.get("trained_at"),
+            "trained_at": manifest.get("trained_at"), "mirror_paired": manifest.get("mirror_paired"),
         })
     return rows
 
@@ -295,7 +295,7 @@ def build_local(store: Store, kind: str, asset_ids: list[int], shortlist: Shortl
         training = np.concatenate(picked) if picked else None
         lists = min(lists, _lists_within(len(training) if training is not None else 0))
         if lists >= MIN_LISTS:  # else too few descriptors were stored to train on: stay exact
-            index.train(training, lists, trained_for=expected)
+            index.train(training, lists, trained_for=expected, mirror=MIRROR_PERMUTATION if kind == "sift" else None)
     for done, asset_id in enumerate(asset_ids, 1):
         sample = sample_of(asset_id)
         if sample is not None:

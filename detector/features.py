@@ -50,6 +50,9 @@ _LOW_CONTRAST = 0.02
 _DESCRIPTOR_SHAPE = {"sift": (128, np.float32), "orb": (32, np.uint8)}
 # SIFT orientation bin k of an image is bin -k (mod 8) of its mirror image (see `mirror_of`).
 _MIRRORED_ORIENTATION = (-np.arange(8)) % 8
+#: Component i of a SIFT descriptor of the mirror image is component MIRROR_PERMUTATION[i] of the image's (see
+#: `mirror_of`); the shortlist index trains its lists in mirror pairs with it (`index.local`).
+MIRROR_PERMUTATION = np.arange(128).reshape(4, 4, 8)[::-1, :, _MIRRORED_ORIENTATION].ravel()
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays with == has no single truth value
@@ -210,11 +213,10 @@ def mirror_of(feats: LocalFeatures) -> LocalFeatures:
     if feats.kind != "sift":
         raise ValueError(f"only SIFT descriptors can be mirrored by permutation; {feats.kind} ones must be extracted "
                          "from the mirror image.")
-    histograms = feats.descriptors.reshape(-1, 4, 4, 8)[:, ::-1, :, _MIRRORED_ORIENTATION]
     points = feats.points.copy()
     points[:, 0] = feats.width - 1 - points[:, 0]
-    return LocalFeatures(feats.kind, points, np.ascontiguousarray(histograms.reshape(-1, 128)), feats.width,
-                         feats.height)
+    return LocalFeatures(feats.kind, points, np.ascontiguousarray(feats.descriptors[:, MIRROR_PERMUTATION]),
+                         feats.width, feats.height)
 
 
 def extract_region(image: Image.Image, box: tuple[int, int, int, int], kind: str = "sift",

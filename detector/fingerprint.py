@@ -86,8 +86,12 @@ class CandidatePrint:
     def views(self) -> list[features.LocalFeatures]:
         """The local features of each view that has any: the image whole, mirrored, and each region (and its mirror
         image, `Region.views`)."""
-        return [view for view in (self.features, self.mirror_features, *(v for r in self.regions for v in r.views()))
-                if len(view)]
+        return [view for pair in self.view_pairs() for view in pair if view is not None and len(view)]
+
+    def view_pairs(self) -> list[tuple[features.LocalFeatures, features.LocalFeatures | None]]:
+        """The image whole and each region, each with its mirror image's features where they exist (SIFT's are its
+        own permuted, `features.mirror_of`)."""
+        return [(self.features, self.mirror_features), *((r.features, r.mirror_features) for r in self.regions)]
 
 
 def hashes(image: Image.Image) -> Fingerprint:

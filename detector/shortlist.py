@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from detector.catalogue import HASH_INDEXES, WorkIndexes
 from detector.config import MatchSettings
-from detector.features import LocalFeatures
+from detector.features import MIRROR_PERMUTATION, LocalFeatures
 from detector.fingerprint import CandidatePrint
 from index.binary import hex_to_codes
 from index.local import LocalFeatureIndex
@@ -115,13 +117,31 @@ def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio
     `ratio`: the ratio test's (the cascade's screen is looser in a large index, `cascade.Gates.screen_gate`);
     `nprobe`: lists of a trained index the search visits (default: the index's own; the screen visits fewer,
     `Gates.screen_nprobe`).
-    Every view is searched in one call."""
-    views = [view for view in candidate.views() if _searchable(index, view)]
+    Every view is searched in one call, each SIFT mirror image named as its view's (`mirror_of`: a mirror-paired
+    index finds its lists for free)."""
+    views: list[LocalFeatures] = []
+    mirror_of: list[int | None] = []
+    for view, mirror in candidate.view_pairs():
+        original = None
+        if len(view) and _searchable(index, view):
+            views.append(view)
+            mirror_of.append(None)
+            original = len(views) - 1
+        if mirror is not None and len(mirror) and _searchable(index, mirror):
+            views.append(mirror)
+            mirror_of.append(original if original is not None and _permuted(view, mirror) else None)
     votes: dict[int, int] = {}
-    for counted in index.votes_per_view([view.descriptors for view in views], ratio, nprobe) if views else ():
+    for counted in index.votes_per_view([view.descriptors for view in views], ratio, nprobe, mirror_of) if views else ():
         for asset_id, count in counted.items():
             votes[asset_id] = max(votes.get(asset_id, 0), count)
     return votes
+
+
+def _permuted(view: LocalFeatures, mirror: LocalFeatures) -> bool:
+    """Whether `mirror`'s descriptors are `view`'s as the mirror image has them (`features.mirror_of`), row for row:
+    what a mirror-paired index is told (checked, not assumed: a caller may hold a mirror image's own extraction)."""
+    return (view.kind == mirror.kind == "sift" and mirror.descriptors.shape == view.descriptors.shape
+            and np.array_equal(mirror.descriptors, view.descriptors[:, MIRROR_PERMUTATION]))
 
 
 def _searchable(index: LocalFeatureIndex | None, features: LocalFeatures) -> bool:

@@ -16,6 +16,13 @@ stages, chosen by its owner:
   plus an 8-byte id. Many lists are trained in two levels of k-means (`_centroids`), which costs
   about 2 sqrt(lists) distances per training point instead of `lists`.
 
+Mirror pairs (float descriptors whose mirror image is a permutation of their components, as SIFT's): trained with
+that permutation, the lists come in pairs, list i + lists/2 being list i's mirror image (`_mirror_paired_centroids`).
+A permutation keeps distances, so the lists nearest a descriptor's mirror image are the partners of the lists nearest
+the descriptor: a search given a view and its mirror image (`votes_per_view`'s `mirror_of`) finds the view's lists
+and reads the mirror image's off them. Finding lists (the coarse quantiser's search) was half of the screen's search
+at 100,000 works, and every candidate is searched mirrored too.
+
 Votes follow Lowe's ratio test, with the second neighbour taken from ANOTHER work: a descriptor
 votes for the work of its nearest neighbour when that is clearly closer than the nearest
 descriptor of any other work (a work's own repeated texture does not cancel its votes).
@@ -83,6 +90,7 @@ class LocalFeatureIndex:
         self.nprobe = require_int("nprobe", nprobe, 1)
         self.trained_on = self.trained_for = 0
         self.trained_at: str | None = None
+        self.mirror_paired = False
         self._index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(dim)) if binary \
             else faiss.IndexIDMap(faiss.IndexFlatL2(dim))
         self._by_work: _ByWork | None = None  # the exact stage's descriptors grouped by work, made when first needed
@@ -95,8 +103,13 @@ class LocalFeatureIndex:
         ivf = self._ivf()
         return int(ivf.nlist) if ivf is not None else 0
 
-    def train(self, sample: np.ndarray, lists: int | None = None, trained_for: int | None = None) -> None:
+    def train(self, sample: np.ndarray, lists: int | None = None, trained_for: int | None = None,
+              mirror: np.ndarray | None = None) -> None:
         """Become an (empty) inverted file whose lists are k-means centroids of `sample`.
+
+        `mirror` (float descriptors only): the permutation of components that gives a descriptor's mirror image
+        (`detector.features.MIRROR_PERMUTATION` for SIFT); the lists are then trained in mirror pairs (see the
+        module docstring).
 
         `trained_for`: how many descriptors the lists are meant to hold (default: the sample's
         size), recorded so that an owner can tell when the index has outgrown them.
@@ -111,6 +124,8 @@ class LocalFeatureIndex:
                 f"training {lists} lists needs at least {training_size(lists)} descriptors, got {len(sample)}; "
                 "train fewer lists or keep the index exact at this size"
             )
+        if mirror is not None:
+            mirror = _permutation(mirror, self.dim, self.binary, lists)
         rng = np.random.default_rng(0)  # a fixed sample: the same works train the same lists
         sample = sample[np.sort(rng.choice(len(sample), training_size(lists), replace=False))]
         if self.binary:
@@ -127,10 +142,14 @@ class LocalFeatureIndex:
             faiss.downcast_index(faiss.extract_index_ivf(index)).pq.cp.min_points_per_centroid = 1
         clustering.niter = _KMEANS_ITERATIONS
         clustering.min_points_per_centroid = 1  # the sample is sized above
-        if lists > _HNSW_LISTS:  # FAISS keeps a quantiser that already holds its lists' centroids
+        # FAISS keeps a quantiser that already holds its lists' centroids
+        if mirror is not None:
+            quantiser.add(_mirror_paired_centroids(sample, lists, mirror))
+        elif lists > _HNSW_LISTS:
             quantiser.add(_centroids(sample, lists, self.binary))
         index.train(sample)
         self._index, self._by_work = index, None
+        self.mirror_paired = mirror is not None
         self.trained_on = len(sample)
         self.trained_for = require_int("trained_for", trained_for, 1) if trained_for is not None else len(sample)
         self.trained_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -204,25 +223,53 @@ class LocalFeatureIndex:
         """Per work id, how many of `descriptors` vote for it (see the module docstring)."""
         return self.votes_per_view([descriptors], ratio)[0]
 
-    def votes_per_view(self, views: list[np.ndarray], ratio: float = 0.8,
-                       nprobe: int | None = None) -> list[dict[int, int]]:
+    def votes_per_view(self, views: list[np.ndarray], ratio: float = 0.8, nprobe: int | None = None,
+                       mirror_of: list[int | None] | None = None) -> list[dict[int, int]]:
         """`votes` of each of `views` (a candidate whole, mirrored, its regions), found in one search: FAISS
         answers one batch of queries faster than the same queries in several calls. `nprobe`: lists this search
-        visits in a trained index, instead of the index's own `nprobe` (ignored while it is exact)."""
+        visits in a trained index, instead of the index's own `nprobe` (ignored while it is exact).
+
+        `mirror_of[i]`: the position of the view that view i is the mirror image of (its descriptors permuted by
+        the index's training `mirror`, row for row), or None. A mirror-paired index finds such a view's lists
+        from its original's; any other index searches it as it searches every view.
+        """
         views = [self._check(view, "query descriptors") for view in views]
+        partners = self._partner_rows(views, mirror_of) if mirror_of is not None else None
         if not views or len(self) < 2:
             return [{} for _ in views]
-        winners = self._winners(np.concatenate(views), ratio, nprobe)
+        partners = partners if self.mirror_paired else None
+        winners = self._winners(np.concatenate(views), ratio, nprobe, partners)
         return [_counted(part) for part in np.split(winners, np.cumsum([len(view) for view in views])[:-1])]
 
-    def _winners(self, descriptors: np.ndarray, ratio: float, nprobe: int | None = None) -> np.ndarray:
+    def _partner_rows(self, views: list[np.ndarray], mirror_of: list[int | None]) -> np.ndarray:
+        """Per query row, the row it is the mirror image of, or -1 (see `votes_per_view`)."""
+        if len(mirror_of) != len(views):
+            raise IndexInputError(f"mirror_of names {len(mirror_of)} views' originals, for {len(views)} views; "
+                                  "give one entry (a position or None) per view")
+        starts = np.concatenate(([0], np.cumsum([len(view) for view in views])))
+        partners = np.full(starts[-1], -1, np.int64)
+        for position, original in enumerate(mirror_of):
+            if original is None:
+                continue
+            if not 0 <= original < len(views) or mirror_of[original] is not None \
+                    or len(views[original]) != len(views[position]):
+                raise IndexInputError(
+                    f"view {position} is given as the mirror image of view {original}, which is not a view of the "
+                    "same length that is its own original; give the position of the view it permutes")
+            partners[starts[position]:starts[position + 1]] = np.arange(starts[original], starts[original + 1])
+        return partners
+
+    def _winners(self, descriptors: np.ndarray, ratio: float, nprobe: int | None = None,
+                 partners: np.ndarray | None = None) -> np.ndarray:
         """Per query descriptor, the work id it votes for, or -1 where it votes for none."""
         if not len(descriptors):
             return np.zeros(0, np.int64)
         if not self.binary and self._ivf() is None:
             return self._exact_winners(descriptors, ratio ** 2)
         neighbours = min(NEIGHBOURS, len(self))
-        if nprobe is None or self._ivf() is None:
+        if partners is not None:
+            distances, ids = self._paired_search(descriptors, neighbours, nprobe, partners)
+        elif nprobe is None or self._ivf() is None:
             distances, ids = self._index.search(descriptors, neighbours)
         else:
             visit = faiss.SearchParametersIVF()
@@ -239,6 +286,28 @@ class LocalFeatureIndex:
         keep = (first >= 0) & ((distances[:, 0] < factor * second) | ~has_other)
         return np.where(keep, first, -1).astype(np.int64)
 
+    def _paired_search(self, descriptors: np.ndarray, k: int, nprobe: int | None,
+                       partners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's search of a mirror-paired index, the quantiser asked only for the rows that are no other's
+        mirror image: a mirror image's nearest lists are its original's partners, at the same distances."""
+        ivf = self._ivf()
+        probe = min(require_int("nprobe", nprobe, 1) if nprobe is not None else ivf.nprobe, self.lists)
+        own = partners < 0
+        coarse_distances = np.empty((len(descriptors), probe), np.float32)
+        lists = np.empty((len(descriptors), probe), np.int64)
+        coarse_distances[own], lists[own] = ivf.quantizer.search(descriptors[own], probe)
+        mirrored = ~own
+        coarse_distances[mirrored] = coarse_distances[partners[mirrored]]
+        lists[mirrored] = (lists[partners[mirrored]] + self.lists // 2) % self.lists
+        visit = faiss.SearchParametersIVF()
+        visit.nprobe = probe
+        distances, ids = np.empty((len(descriptors), k), np.float32), np.empty((len(descriptors), k), np.int64)
+        # The C++ call: FAISS's Python wrapper takes no parameters and asks for the index's own nprobe.
+        ivf.search_preassigned_c(len(descriptors), faiss.swig_ptr(descriptors), k, faiss.swig_ptr(lists),
+                                 faiss.swig_ptr(coarse_distances), faiss.swig_ptr(distances), faiss.swig_ptr(ids),
+                                 False, visit)
+        return distances, ids
+
     def neighbours(self, descriptors: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
         """Work ids of the `k` nearest held descriptors of each query descriptor, int64[n, k]
         (-1 where fewer are held): which works contain something like each descriptor."""
@@ -254,7 +323,8 @@ class LocalFeatureIndex:
     def save(self, path: Path, meta: dict) -> None:
         """Write the index to `path` and its manifest (meta + shape, count, sha256) beside it."""
         shape = {"dim": self.dim, "binary": self.binary, "code_bytes": self.code_bytes, "lists": self.lists,
-                 "trained_on": self.trained_on, "trained_for": self.trained_for, "trained_at": self.trained_at}
+                 "trained_on": self.trained_on, "trained_for": self.trained_for, "trained_at": self.trained_at,
+                 "mirror_paired": self.mirror_paired}
         persist.save(path, self._serialise(), KIND, shape, len(self), meta)
 
     @classmethod
@@ -273,6 +343,7 @@ class LocalFeatureIndex:
         loaded.trained_on = int(manifest.get("trained_on", 0))
         loaded.trained_for = int(manifest.get("trained_for", 0))
         loaded.trained_at = manifest.get("trained_at")
+        loaded.mirror_paired = bool(manifest.get("mirror_paired")) and loaded._ivf() is not None
         if loaded._ivf() is not None:
             loaded._ivf().nprobe = min(loaded.nprobe, loaded.lists)
         return loaded, manifest
@@ -381,6 +452,44 @@ def _centroids(sample: np.ndarray, lists: int, binary: bool) -> np.ndarray:
             parts.append(fine.centroids)
     centroids = np.concatenate(parts)
     return np.packbits(centroids > 0.5, axis=1) if binary else np.ascontiguousarray(centroids, dtype=np.float32)
+
+
+def _mirror_paired_centroids(sample: np.ndarray, lists: int, mirror: np.ndarray) -> np.ndarray:
+    """`lists` centroids closed under `mirror`: half of them k-means centroids of the sample's descriptors each
+    taken on one side of the pair it forms with its mirror image, then their mirror images, in the same order.
+
+    The side is that of the direction along which the descriptors differ most from their mirror images (a
+    difference's mirror image is its negation, so that direction's is too, and a descriptor and its mirror
+    image always fall on opposite sides): each half then trains on the shapes of one orientation, and the
+    other half is those shapes flipped. SIFT's descriptors of natural images are as likely flipped as not, so
+    the lists cost a search nothing in recall (benchmarks/RESULTS.md)."""
+    flipped = sample[:, mirror]
+    rng = np.random.default_rng(0)
+    few = rng.choice(len(sample), min(len(sample), 20_000), replace=False)
+    direction = np.linalg.svd((sample[few] - flipped[few]).astype(np.float64), full_matrices=False)[2][0]
+    canonical = np.where((sample @ direction >= 0)[:, None], sample, flipped).astype(np.float32)
+    half = lists // 2
+    if half > _HNSW_LISTS:
+        centroids = _centroids(canonical, half, False)
+    else:
+        kmeans = faiss.Kmeans(canonical.shape[1], half, niter=_KMEANS_ITERATIONS, min_points_per_centroid=1)
+        kmeans.train(canonical)
+        centroids = kmeans.centroids
+    return np.ascontiguousarray(np.concatenate([centroids, centroids[:, mirror]]), dtype=np.float32)
+
+
+def _permutation(mirror, dim: int, binary: bool, lists: int) -> np.ndarray:
+    """`mirror` checked as a permutation of `dim` float components that undoes itself, for an even number of
+    lists."""
+    mirror = np.asarray(mirror)
+    # A mirror image's mirror image is the descriptor: only then is list i + lists/2's partner list i.
+    if (binary or mirror.shape != (dim,) or not np.array_equal(np.sort(mirror), np.arange(dim))
+            or not np.array_equal(mirror[mirror], np.arange(dim)) or lists % 2):
+        raise IndexInputError(
+            f"mirror must be a permutation of the {dim} components of float descriptors that is its own inverse, "
+            f"trained into an even number of lists; got {describe(mirror)} for "
+            f"{'binary' if binary else 'float'} descriptors and {lists} lists")
+    return mirror.astype(np.int64)
 
 
 def _apportion(sizes: np.ndarray, total: int) -> np.ndarray:

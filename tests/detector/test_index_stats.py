@@ -26,6 +26,7 @@ def test_index_stats_reports_works_entries_and_bytes_per_work(tmp_path, works_di
     assert rows["pdq"]["entries"] == 2 and rows["pdq"]["kind"] == "256 bits"
     features = rows["features"]
     assert features["kind"] == "sift" and features["lists"] == 0 and features["trained_at"] is None
+    assert features["mirror_paired"] is False  # exact: no lists to pair
     assert 2 < features["entries"] <= 2 * 300  # a spread sample of each work's descriptors
     path = catalogue.local_index_path(open_workspace(home))
     assert features["bytes"] == path.stat().st_size

@@ -12,9 +12,9 @@ from PIL import Image
 
 from detector.catalogue import WorkIndexes
 from detector.config import MatchSettings
-from detector.features import LocalFeatures
+from detector.features import LocalFeatures, mirror_of
 from detector.fingerprint import CandidatePrint, Fingerprint, Region, query_windows
-from detector.shortlist import nominate
+from detector.shortlist import nominate, view_votes
 from index.binary import BinaryIndex, codes_to_hex, hex_to_codes
 from index.local import LocalFeatureIndex
 from index.vectors import VectorIndex
@@ -119,3 +119,24 @@ def test_nominate(indexes, case):
     for asset_id, signals in expected.items():
         actual = found[asset_id].signals()
         assert {key: actual[key] for key in signals} == signals
+
+
+def test_each_sift_mirror_view_is_named_to_the_index_as_its_views_mirror_image_and_no_other():
+    """A mirror-paired index reads a mirror image's lists off its original's, so `view_votes` names the whole
+    image's mirror view and each region's as such when they are their view permuted, and a mirror view that is
+    not (one extracted on its own) as a view of its own."""
+    named = []
+
+    class Recording(LocalFeatureIndex):
+        def votes_per_view(self, views, ratio=0.8, nprobe=None, mirror_of=None):
+            named.append(mirror_of)
+            return super().votes_per_view(views, ratio, nprobe, mirror_of)
+
+    index = Recording(128)
+    for asset_id, descriptors in WORK_DESCRIPTORS.items():
+        index.add(asset_id, descriptors)
+    whole, region = _features(WORK_DESCRIPTORS[8][:20]), _features(WORK_DESCRIPTORS[9][:14])
+    permuted = view_votes(index, _candidate(features=whole, mirror_features=mirror_of(whole), regions=[region]))
+    view_votes(index, _candidate(features=whole, mirror_features=_features(WORK_DESCRIPTORS[9][:20])))
+    assert named == [[None, 0, None, 2], [None, None]]
+    assert permuted == {8: 20, 9: 14}

@@ -56,7 +56,8 @@ def test_register_adds_to_the_trained_index_without_retraining_it(workspace, wor
     files = image_paths([works_dir], False)
     register_files(ws, store, settings, None, files[:-1], WorkInfo("alice"))
     before = _manifest(ws)
-    assert before["lists"] >= 16
+    assert before["lists"] >= 16 and before["mirror_paired"]  # SIFT lists come in mirror pairs
+    assert {row["index"]: row for row in catalogue.stats(ws, 0)}["features"]["mirror_paired"] is True
 
     events = []
     register_files(ws, store, settings, None, files[-1:], WorkInfo("alice"),

@@ -188,6 +188,54 @@ def test_works_added_after_a_removal_are_held_as_well_as_the_others(lists):
     assert found_first(list(early)[len(early) // 3:]) >= 0.99
 
 
+#: A permutation of components that is its own inverse, as a SIFT descriptor's mirror image is.
+FLIP = np.arange(128).reshape(16, 8)[::-1].ravel()
+
+
+@pytest.mark.parametrize("lists, quantiser", [(MIN_LISTS, "Flat"), (64, "HNSW")])
+def test_mirror_paired_lists_give_a_mirror_image_the_votes_a_search_of_its_own_gives(monkeypatch, tmp_path,
+                                                                                       lists, quantiser):
+    """Lists trained in mirror pairs: list i + lists/2 is list i's mirror image, so a view's mirror image, named as
+    such, is scanned in the lists its original's search found, with the votes it gets searched on its own."""
+    if quantiser == "HNSW":
+        monkeypatch.setattr(local, "_HNSW_LISTS", 16)
+    works = float_works()
+    index = LocalFeatureIndex(128, code_bytes=16, nprobe=4)
+    index.train(np.concatenate(list(works.values())), lists, mirror=FLIP)
+    filled(index, works)
+    ivf = index._ivf()
+    centroids = ivf.quantizer.reconstruct_n(0, lists)
+    assert quantiser in type(faiss.downcast_index(ivf.quantizer)).__name__
+    np.testing.assert_array_equal(centroids[lists // 2:], centroids[: lists // 2][:, FLIP])
+    rng = np.random.default_rng(6)
+    direct = noisy_copy(works[111][:120], rng, 0.03)
+    mirrored = noisy_copy(works[125][:120], rng, 0.03)[:, FLIP]  # a flipped copy of another work
+    views = [direct, np.ascontiguousarray(direct[:, FLIP]), np.ascontiguousarray(mirrored),
+             np.ascontiguousarray(mirrored[:, FLIP])]
+    paired = index.votes_per_view(views, 0.8, mirror_of=[None, 0, None, 2])
+    assert paired == index.votes_per_view(views, 0.8)
+    assert max(paired[0], key=paired[0].get) == 111 and max(paired[3], key=paired[3].get) == 125
+    assert paired[2].get(125, 0) < 0.1 * paired[3][125]  # the flipped copy is found through its mirror image
+    far = [noisy_copy(works[w][:100], rng, 0.06) for w in (104, 133)]
+    far_views = [far[0], np.ascontiguousarray(far[0][:, FLIP]), np.ascontiguousarray(far[1][:, FLIP]), far[1]]
+    narrow = index.votes_per_view(far_views, 0.9, nprobe=1, mirror_of=[None, 0, None, 2])
+    assert narrow == index.votes_per_view(far_views, 0.9, nprobe=1)  # a search may visit fewer lists, as always
+    assert narrow != index.votes_per_view(far_views, 0.9, mirror_of=[None, 0, None, 2])
+    index.save(tmp_path / "paired.faiss", {})
+    loaded, manifest = LocalFeatureIndex.load(tmp_path / "paired.faiss", nprobe=4)
+    assert loaded.mirror_paired and manifest["mirror_paired"]
+    assert loaded.votes_per_view(views, 0.8, mirror_of=[None, 0, None, 2]) == paired
+
+
+def test_an_index_trained_without_pairs_searches_a_named_mirror_image_as_any_view():
+    works = float_works()
+    index = trained_float_index(works)
+    view = noisy_copy(works[130][:80], np.random.default_rng(7), 0.03)
+    views = [view, np.ascontiguousarray(view[:, FLIP])]
+    assert not index.mirror_paired
+    assert index.votes_per_view(views, 0.8, mirror_of=[None, 0]) == index.votes_per_view(views, 0.8)
+
+
 def test_binary_codes_vote_by_hamming_distance():
     rng = np.random.default_rng(3)
     works = {w: rng.integers(0, 256, (200, 32), dtype=np.uint8) for w in range(1, 31)}
@@ -287,6 +335,12 @@ def test_an_index_of_an_earlier_code_layout_is_refused_for_rebuilding(tmp_path):
      "needs at least 512 descriptors, got 100"),
     (lambda: LocalFeatureIndex(128), lambda i: i.add(-1, np.zeros((1, 128), np.float32)), "work_id"),
     (lambda: LocalFeatureIndex(128, code_bytes=10), lambda i: None, "code_bytes must divide dim 128"),
+    (lambda: LocalFeatureIndex(128), lambda i: i.train(np.zeros((600, 128), np.float32), 16,
+                                                       mirror=np.roll(np.arange(128), 1)), "its own inverse"),
+    (lambda: LocalFeatureIndex(256, binary=True), lambda i: i.train(np.zeros((600, 32), np.uint8), 16,
+                                                                    mirror=np.arange(256)), "float descriptors"),
+    (lambda: LocalFeatureIndex(128), lambda i: i.votes_per_view([np.zeros((3, 128), np.float32)] * 2,
+                                                                mirror_of=[None]), "one entry"),
 ])
 def test_bad_input_is_refused_with_a_reason(make, call, message):
     with pytest.raises(IndexInputError, match=message):

@@ -193,7 +193,7 @@ def extract(
 
     if kind == "sift":
         descriptors = _root_sift(descriptors)
-    analysed = np.array([kp.pt for kp in keypoints], dtype=np.float64)
+    analysed = cv2.KeyPoint_convert(keypoints).astype(np.float64)
     # Pixel centres sit at integer coordinates, so scale about the pixel edge (x + 0.5).
     factor = np.array([width / gray.shape[1], height / gray.shape[0]])
     points = ((analysed + 0.5) * factor - 0.5).astype(np.float32)
@@ -269,19 +269,20 @@ def _strongest_spread(keypoints, width: int, height: int, limit: int) -> list[in
     """
     if len(keypoints) <= limit:
         return list(range(len(keypoints)))
-    ranked = sorted(range(len(keypoints)), key=lambda i: keypoints[i].response, reverse=True)
+    responses = np.fromiter((keypoint.response for keypoint in keypoints), np.float64, len(keypoints))
+    ranked = np.argsort(-responses, kind="stable")  # strongest first, ties in detection order
+    points = cv2.KeyPoint_convert(keypoints)[ranked]
+    cells = (np.minimum((points[:, 0] * _GRID / width).astype(np.int64), _GRID - 1) * _GRID
+             + np.minimum((points[:, 1] * _GRID / height).astype(np.int64), _GRID - 1))
+    # Each keypoint's rank among the stronger ones of its own cell.
+    by_cell = np.argsort(cells, kind="stable")
+    starts = np.searchsorted(cells[by_cell], cells[by_cell])
+    rank_in_cell = np.empty(len(cells), np.int64)
+    rank_in_cell[by_cell] = np.arange(len(cells)) - starts
     quota = -(-limit // (_GRID * _GRID))
-    per_cell: dict[tuple[int, int], int] = {}
-    chosen, rest = [], []
-    for i in ranked:
-        x, y = keypoints[i].pt
-        cell = (min(int(x * _GRID / width), _GRID - 1), min(int(y * _GRID / height), _GRID - 1))
-        if per_cell.get(cell, 0) < quota and len(chosen) < limit:
-            per_cell[cell] = per_cell.get(cell, 0) + 1
-            chosen.append(i)
-        else:
-            rest.append(i)
-    return chosen + rest[: limit - len(chosen)]
+    within = rank_in_cell < quota
+    chosen = ranked[within][:limit]
+    return (chosen.tolist() + ranked[~within][: limit - len(chosen)].tolist())
 
 
 def spread_sample(feats: LocalFeatures, limit: int, grid: int = _GRID) -> np.ndarray:

@@ -47,6 +47,12 @@ _ONE_PASS_CHOICE = 2
 #: banners, charts) have few keypoints at the screen's 256 px, and looking again would cost them a second pass.
 _FEW_KEYPOINTS = 100
 _LOW_CONTRAST = 0.02
+# OpenCV's default contrast threshold and layers per octave: a keypoint of a pass at `_LOW_CONTRAST` is one a
+# default pass finds too when its response times the layers reaches the default threshold (compared in float, as
+# OpenCV does), so an image that may need a second look is detected once, at the lower threshold, and its
+# fainter keypoints dropped when the strong ones suffice (`_without_faint`).
+_CONTRAST = np.float32(0.04)
+_OCTAVE_LAYERS = np.float32(3)
 _DESCRIPTOR_SHAPE = {"sift": (128, np.float32), "orb": (32, np.uint8)}
 # SIFT orientation bin k of an image is bin -k (mod 8) of its mirror image (see `mirror_of`).
 _MIRRORED_ORIENTATION = (-np.arange(8)) % 8
@@ -163,27 +169,28 @@ def extract(
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
 
     descriptors = None
+    # An image seen at its own size may need its fainter extrema (`_FEW_KEYPOINTS`).
+    contrast = _LOW_CONTRAST if scale >= 1 else float(_CONTRAST)
     if kind == "sift" and one_pass:
         # detectAndCompute builds SIFT's scale pyramid once (detect, then compute, build it twice) and
         # describes the strongest keypoints only; the spreading then chooses among those.
-        keypoints, descriptors = cv2.SIFT_create(nfeatures=_ONE_PASS_CHOICE * max_features).detectAndCompute(gray, None)
-        if scale >= 1 and len(keypoints) < min(_FEW_KEYPOINTS, max_features):
-            keypoints, descriptors = cv2.SIFT_create(nfeatures=_ONE_PASS_CHOICE * max_features,
-                                                     contrastThreshold=_LOW_CONTRAST).detectAndCompute(gray, None)
+        keypoints, descriptors = cv2.SIFT_create(nfeatures=_ONE_PASS_CHOICE * max_features,
+                                                 contrastThreshold=contrast).detectAndCompute(gray, None)
+        if scale >= 1:
+            keypoints, descriptors = _without_faint(keypoints, descriptors, max_features)
         chosen = _strongest_spread(keypoints, gray.shape[1], gray.shape[0], max_features)
         keypoints = [keypoints[i] for i in chosen]
         descriptors = descriptors[chosen] if chosen else None
     else:
         if kind == "sift":
-            detector = cv2.SIFT_create()
+            detector = cv2.SIFT_create(contrastThreshold=contrast)
         else:
             # ORB's own cap ranks by Harris score per pyramid level; ask for more than needed so the
             # spreading below still has a choice.
             detector = cv2.ORB_create(nfeatures=max_features * 3, scoreType=cv2.ORB_HARRIS_SCORE)
         keypoints = detector.detect(gray, None)
-        if kind == "sift" and scale >= 1 and len(keypoints) < min(_FEW_KEYPOINTS, max_features):
-            detector = cv2.SIFT_create(contrastThreshold=_LOW_CONTRAST)
-            keypoints = detector.detect(gray, None)
+        if kind == "sift" and scale >= 1:
+            keypoints, _ = _without_faint(keypoints, None, max_features)
         keypoints = [keypoints[i] for i in _strongest_spread(keypoints, gray.shape[1], gray.shape[0], max_features)]
         if keypoints:
             # compute() may drop keypoints (ORB near the border), so keep the ones it returns.
@@ -249,6 +256,17 @@ def extract_region(image: Image.Image, box: tuple[int, int, int, int], kind: str
     return LocalFeatures(kind, points, local.descriptors, width, height)
 
 
+def _without_faint(keypoints, descriptors, max_features: int):
+    """SIFT keypoints found at `_LOW_CONTRAST` (and their descriptors, if any) as a pass at OpenCV's default
+    threshold would have them, unless it would have found fewer than `_FEW_KEYPOINTS` (or `max_features`): then all
+    of them, the second look at the fainter extrema."""
+    responses = np.fromiter((keypoint.response for keypoint in keypoints), np.float32, len(keypoints))
+    strong = np.flatnonzero(responses * _OCTAVE_LAYERS >= _CONTRAST)
+    if len(strong) < min(_FEW_KEYPOINTS, max_features):
+        return keypoints, descriptors
+    return [keypoints[i] for i in strong], (descriptors[strong] if descriptors is not None else None)
+
+
 def _root_sift(descriptors: np.ndarray) -> np.ndarray:
     """RootSIFT (Arandjelovic & Zisserman 2012): L1-normalise, then square-root.
 
@@ -270,8 +288,12 @@ def _strongest_spread(keypoints, width: int, height: int, limit: int) -> list[in
     if len(keypoints) <= limit:
         return list(range(len(keypoints)))
     responses = np.fromiter((keypoint.response for keypoint in keypoints), np.float64, len(keypoints))
-    ranked = np.argsort(-responses, kind="stable")  # strongest first, ties in detection order
-    points = cv2.KeyPoint_convert(keypoints)[ranked]
+    angles = np.fromiter((keypoint.angle for keypoint in keypoints), np.float64, len(keypoints))
+    points = cv2.KeyPoint_convert(keypoints)
+    # Strongest first; ties (a keypoint described at two orientations) by place and angle, not by the order
+    # OpenCV returned them in, which its own choice of the strongest shuffles.
+    ranked = np.lexsort((angles, points[:, 1], points[:, 0], -responses))
+    points = points[ranked]
     cells = (np.minimum((points[:, 0] * _GRID / width).astype(np.int64), _GRID - 1) * _GRID
              + np.minimum((points[:, 1] * _GRID / height).astype(np.int64), _GRID - 1))
     # Each keypoint's rank among the stronger ones of its own cell.

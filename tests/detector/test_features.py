@@ -62,3 +62,21 @@ def test_one_pass_keeps_most_of_the_two_pass_keypoints_and_every_part_of_the_pic
         return [int(((right == r) & (low == b)).sum()) for r in (False, True) for b in (False, True)]
 
     assert all(o >= t / 4 for o, t in zip(quarters(one), quarters(two))), (quarters(one), quarters(two))
+
+
+@pytest.mark.parametrize("one_pass", [False, True])
+@pytest.mark.parametrize("name", ["castle.jpg", "fruits.jpg"])
+def test_a_small_image_with_enough_strong_keypoints_keeps_only_those_of_the_default_contrast(works_dir, name, one_pass):
+    """An image seen at its own size is detected once at the lower contrast; where the default contrast finds enough
+    keypoints, the fainter ones are dropped again: the keypoints are those of a pass at the default contrast."""
+    import cv2
+
+    image = _photo(works_dir / name, side=240)
+    gray = np.asarray(image.convert("L"))
+    default = cv2.SIFT_create().detect(gray, None)
+    faint = cv2.SIFT_create(contrastThreshold=0.02).detect(gray, None)
+    assert 100 <= len(default) < len(faint) <= 1500
+    found = features.extract(image, max_features=1500, one_pass=one_pass)
+    strong = {(round(k.pt[0], 3), round(k.pt[1], 3), round(k.angle, 3)) for k in default}
+    assert len(found) == len(default)
+    assert {(round(x, 3), round(y, 3)) for x, y in found.points.tolist()} == {(x, y) for x, y, _ in strong}

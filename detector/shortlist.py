@@ -139,9 +139,13 @@ def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio
 
 def _permuted(view: LocalFeatures, mirror: LocalFeatures) -> bool:
     """Whether `mirror`'s descriptors are `view`'s as the mirror image has them (`features.mirror_of`), row for row:
-    what a mirror-paired index is told (checked, not assumed: a caller may hold a mirror image's own extraction)."""
-    return (view.kind == mirror.kind == "sift" and mirror.descriptors.shape == view.descriptors.shape
-            and np.array_equal(mirror.descriptors, view.descriptors[:, MIRROR_PERMUTATION]))
+    what a mirror-paired index is told. Checked on the first, middle and last rows rather than assumed (a caller may
+    hold a mirror image's own extraction, whose keypoints differ from the first), and not on all of them (0.085 ms
+    for 500)."""
+    if not (view.kind == mirror.kind == "sift" and mirror.descriptors.shape == view.descriptors.shape):
+        return False
+    rows = np.unique([0, len(view) // 2, len(view) - 1])
+    return np.array_equal(mirror.descriptors[rows], view.descriptors[rows][:, MIRROR_PERMUTATION])
 
 
 def _searchable(index: LocalFeatureIndex | None, features: LocalFeatures) -> bool:

@@ -21,5 +21,6 @@ def stats(fmt: Format = "table", home: Home = None) -> None:
     ws, _, store = open_parts(home)
     works = len(store.assets())
     rows = catalogue.stats(ws, works)
-    render(rows, ["index", "state", "works", "entries", "bytes", "bytes_per_work", "kind", "lists", "trained_at"],
+    render(rows, ["index", "state", "works", "entries", "bytes", "bytes_per_work", "kind", "lists", "mirror_paired",
+                  "trained_at"],
            fmt, console, title=f"Indexes of {works} registered works")

@@ -440,18 +440,22 @@ def _centroids(sample: np.ndarray, lists: int, binary: bool) -> np.ndarray:
     a cost that grows with the square of the catalogue once lists grow with it. Binary codes are
     clustered as 0/1 floats and their centroids rounded back to bits."""
     points = np.unpackbits(sample, axis=1).astype(np.float32) if binary else sample
-    coarse = faiss.Kmeans(points.shape[1], math.isqrt(lists), niter=_KMEANS_ITERATIONS, min_points_per_centroid=1)
-    coarse.train(points)
+    coarse = _kmeans(points, math.isqrt(lists))
     assigned = coarse.assign(points)[1].ravel()
     sizes = np.bincount(assigned, minlength=coarse.k)
     parts = []
     for cluster, share in enumerate(_apportion(sizes, lists)):
         if share:
-            fine = faiss.Kmeans(points.shape[1], int(share), niter=_KMEANS_ITERATIONS, min_points_per_centroid=1)
-            fine.train(points[assigned == cluster])
-            parts.append(fine.centroids)
+            parts.append(_kmeans(points[assigned == cluster], int(share)).centroids)
     centroids = np.concatenate(parts)
     return np.packbits(centroids > 0.5, axis=1) if binary else np.ascontiguousarray(centroids, dtype=np.float32)
+
+
+def _kmeans(points: np.ndarray, k: int) -> faiss.Kmeans:
+    """FAISS's k-means of `points` into `k` clusters, trained (the caller sizes the sample)."""
+    kmeans = faiss.Kmeans(points.shape[1], k, niter=_KMEANS_ITERATIONS, min_points_per_centroid=1)
+    kmeans.train(points)
+    return kmeans
 
 
 def _mirror_paired_centroids(sample: np.ndarray, lists: int, mirror: np.ndarray) -> np.ndarray:
@@ -469,12 +473,7 @@ def _mirror_paired_centroids(sample: np.ndarray, lists: int, mirror: np.ndarray)
     direction = np.linalg.svd((sample[few] - flipped[few]).astype(np.float64), full_matrices=False)[2][0]
     canonical = np.where((sample @ direction >= 0)[:, None], sample, flipped).astype(np.float32)
     half = lists // 2
-    if half > _HNSW_LISTS:
-        centroids = _centroids(canonical, half, False)
-    else:
-        kmeans = faiss.Kmeans(canonical.shape[1], half, niter=_KMEANS_ITERATIONS, min_points_per_centroid=1)
-        kmeans.train(canonical)
-        centroids = kmeans.centroids
+    centroids = _centroids(canonical, half, False) if half > _HNSW_LISTS else _kmeans(canonical, half).centroids
     return np.ascontiguousarray(np.concatenate([centroids, centroids[:, mirror]]), dtype=np.float32)
 
 

@@ -1,9 +1,12 @@
 """Issue 23's crawl mix at the issue's size: the kinds' shares when some kinds run out of files, and the
 catalogue's distractor works seen under asset ids above the registered works'."""
 
+import cv2
+import faiss
 import numpy as np
+from threadpoolctl import threadpool_info
 
-from benchmarks.crawl_mix import MIX_SHARES, shares
+from benchmarks.crawl_mix import MIX_SHARES, as_a_worker, shares
 from benchmarks.detection_scale import AssetIds
 from index.local import LocalFeatureIndex
 
@@ -26,6 +29,17 @@ def test_a_kind_short_of_files_takes_them_all_and_the_others_share_the_rest_by_t
 def test_a_small_mix_takes_every_kind_at_its_share():
     wanted = shares(200, AVAILABLE)
     assert wanted == {kind: round(share * 200) for kind, share in MIX_SHARES.items()}
+
+
+def test_candidates_are_measured_on_one_thread_as_a_scan_worker_runs_and_the_threads_come_back_after():
+    def threads():
+        return (cv2.getNumThreads(), faiss.omp_get_max_threads(),
+                max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
+
+    before = threads()
+    with as_a_worker():
+        assert threads() == (1, 1, 1)
+    assert threads() == before
 
 
 def test_distractor_works_answer_under_ids_above_every_registered_work():

@@ -199,8 +199,9 @@ def _exit_of(analysis) -> str:
 @contextmanager
 def as_a_worker() -> Iterator[None]:
     """This process's OpenCV, FAISS and BLAS on one thread each while the block runs, as in each of `scan`'s worker
-    processes: a candidate's CPU is then its own work, not also the threads' handing over (measured beside it in
-    `_throughput`: the same images cost 5-10% more CPU in one process on both cores' threads)."""
+    processes, and as the floor's decoding and hashing run: a candidate's CPU is then its own work, not also the
+    threads' handing over (`_throughput` measures both on the same images: 26.8 ms an image on both cores' threads
+    against 26.3 on one, benchmarks/RESULTS.md)."""
     with one_thread(), threadpool_limits(1, user_api="blas"):
         yield
 

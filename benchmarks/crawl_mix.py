@@ -25,8 +25,8 @@ as a scan does (`Detector.analyse_content` on the stored bytes), so per-family r
 Per candidate it measures the process CPU time of the whole analysis (decode, Content Credentials,
 hashes, features, search, verification) as one of `scan`'s workers spends it, OpenCV, FAISS and BLAS on one thread
 each (`detector.parallel`: what a scan runs by default, one such worker per core), and, where the detector says so,
-the cascade stage the candidate stopped at. On the same mix files, in the same run: decode + pHash, decode + PDQ, and decode
-+ pHash + PDQ (the hashing floor). Then images/s of the mix with 1 and 2 worker processes (`--throughput`
+the cascade stage the candidate stopped at. On the same mix files, in the same run: decode + pHash, decode + PDQ,
+and decode + pHash + PDQ (the hashing floor). Then images/s of the mix with 1 and 2 worker processes (`--throughput`
 images; wall time, so it moves with whatever else the machine runs), and the CPU per image of the one-process runs:
 on every core's threads (`--workers 1`) and on one.
 """
@@ -482,8 +482,9 @@ def render(part: dict, baseline: dict | None = None) -> list[str]:
                         f"OpenCV, FAISS and BLAS, which 2 workers beat {speed['speedup_per_core']:.2f}x."
                         if "workers_1_one_thread" in speed else "."))
         if "cpu_ms_per_image" in speed["workers_1"]:
-            lines.append(f"CPU per image of those runs in one process: {speed['workers_1']['cpu_ms_per_image']:.1f} ms "
-                         f"on both cores' threads, {speed['workers_1_one_thread']['cpu_ms_per_image']:.1f} on one.")
+            lines.append("CPU per image of those runs in one process: "
+                         f"{speed['workers_1']['cpu_ms_per_image']:.1f} ms on both cores' threads, "
+                         f"{speed['workers_1_one_thread']['cpu_ms_per_image']:.1f} on one.")
     quality_part = part["quality"]
     recall = quality_part["family_recall"]
     old_recall = baseline["quality"]["family_recall"] if baseline else {}

@@ -1,5 +1,5 @@
-"""Issue 23's crawl mix at the issue's size: the kinds' shares when some kinds run out of files, and the
-catalogue's distractor works seen under asset ids above the registered works'."""
+"""Issue 23's crawl mix at the issue's size: the kinds' shares when some kinds run out of files, the one thread a
+candidate is measured on, and the catalogue's distractor works seen under asset ids above the registered works'."""
 
 import cv2
 import faiss

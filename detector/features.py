@@ -249,10 +249,10 @@ def _sift(gray: np.ndarray, own_size: bool, max_features: int, one_pass: bool):
     """SIFT keypoints of `gray`, their descriptors when found in one pass (else None), and the detector that found
     them. An image seen at its own size is looked at again at `_LOW_CONTRAST` when the default contrast finds fewer
     than `_FEW_KEYPOINTS` in it. A small one nearly always is (301 of the 342 images SIFT sees at their own size of
-    at most 256 px among 800 of the crawl mix), so it is detected once at the lower contrast and its fainter keypoints dropped
-    where the default contrast's suffice (`_without_faint`): the same keypoints for one pass instead of two. A
-    larger one, a region seen at about 512 px, rarely needs the second look, and a pass at the lower contrast would
-    describe its fainter keypoints in vain (a region of the quality set: 41.6 ms against 38.8)."""
+    at most 256 px among 800 of the crawl mix), so it is detected once at the lower contrast and its fainter
+    keypoints dropped where the default contrast's suffice (`_without_faint`): the same keypoints for one pass
+    instead of two. A larger one, a region seen at about 512 px, rarely needs the second look, and a pass at the
+    lower contrast would describe its fainter keypoints in vain (a region of the quality set: 41.6 ms against 38.8)."""
     def detect(contrast: float):
         sift = cv2.SIFT_create(nfeatures=_ONE_PASS_CHOICE * max_features if one_pass else 0, contrastThreshold=contrast)
         keypoints, descriptors = sift.detectAndCompute(gray, None) if one_pass else (sift.detect(gray, None), None)

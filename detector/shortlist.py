@@ -130,8 +130,10 @@ def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio
         if mirror is not None and len(mirror) and _searchable(index, mirror):
             views.append(mirror)
             mirror_of.append(original if original is not None and _permuted(view, mirror) else None)
+    if not views:
+        return {}
     votes: dict[int, int] = {}
-    for counted in index.votes_per_view([view.descriptors for view in views], ratio, nprobe, mirror_of) if views else ():
+    for counted in index.votes_per_view([view.descriptors for view in views], ratio, nprobe, mirror_of):
         for asset_id, count in counted.items():
             votes[asset_id] = max(votes.get(asset_id, 0), count)
     return votes

@@ -3,7 +3,7 @@
 Each run asks the CDX API (pywb's, as index.commoncrawl.org serves it) of each configured collection for
 captured HTML pages matching each pattern, one index page at a time, and reads each capture's WARC record
 with a range request on the archive (the index gives filename, offset and length). Only a record that is
-whole (digest checked, the response of the URL it claims) is used: its archived HTML is read with the
+whole (CRC and digests checked, the response of the URL it claims) is used: its archived HTML is read with the
 spider's own rules (crawlers.discover, in a `python -m crawlers.archive --images-of` process: detection
 never imports the crawlers), and each image it uses is an image lead, fetched live by the
 crawler (SSRF guard, politeness, WARC capture). So a copy is found where the page showed it when it was
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -37,6 +38,7 @@ INDEX = "https://index.commoncrawl.org"
 ARCHIVE = "https://data.commoncrawl.org"
 MAX_INDEX_BYTES = 20_000_000
 MAX_RECORD_BYTES = 10_000_000
+MAX_INFLATED_BYTES = 50_000_000
 #: Images led to from one captured page (a gallery page past this is cut, with a note).
 MAX_IMAGES_PER_PAGE = 200
 _TIMEOUT = 60.0
@@ -194,9 +196,25 @@ class CommonCrawlSource:
         return [fetch_target(self.name, leads, self.config.allow_private)]
 
 
+def inflated(member: bytes) -> bytes:
+    """The gzip member of one record inflated whole, its CRC checked, at most MAX_INFLATED_BYTES.
+
+    warcio's reader stops at the record's end and never reads the member's trailer, so a damaged member could
+    parse as a record that lost its headers; and a member from the web may inflate a thousandfold."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    data = inflater.decompress(member, MAX_INFLATED_BYTES)
+    if inflater.unconsumed_tail:
+        raise SourceError(f"its WARC record inflates past {MAX_INFLATED_BYTES:,} bytes")
+    if not inflater.eof:
+        raise SourceError("its WARC record cannot be read (the gzip member ends early)")
+    return data
+
+
 def check_record(data: bytes, url: str) -> None:
     """SourceError saying why the bytes of a range request are not the whole response record of `url`."""
     try:
+        if data[:2] == b"\x1f\x8b":
+            data = inflated(data)
         record = next(iter(ArchiveIterator(io.BytesIO(data), check_digests="raise")), None)
         if record is None:
             raise SourceError("the range holds no WARC record")
@@ -204,7 +222,7 @@ def check_record(data: bytes, url: str) -> None:
         if record.rec_type != "response" or target != url:
             raise SourceError(f"the range holds the {record.rec_type} record of {target}, not the response of {url}")
         body = record.content_stream().read()
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as e:
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as e:
         raise SourceError(f"its WARC record cannot be read ({type(e).__name__}: {str(e)[:200]})") from e
     if not body:
         raise SourceError(f"the record of {url} has an empty body")

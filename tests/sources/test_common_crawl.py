@@ -18,6 +18,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from detector import config, demo_site
+from detector.sources.base import SourceError
+from detector.sources.common_crawl import MAX_INFLATED_BYTES, check_record
 from detector.workspace import open_workspace
 from detector.workspace.store import Store
 
@@ -168,3 +170,32 @@ def test_the_budget_stops_a_run_and_says_so(home, cc, tmp_path):
     leads = list(source.leads({}, budget))
     assert budget.used == 3 and len(leads) == 2  # page count, index page 0, one record (a copy, an unrelated)
     assert any("monthly budget" in p for p in source.problems)
+
+
+def _record(url: str, body: bytes) -> bytes:
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers))
+    return out.getvalue()
+
+
+def test_a_damaged_record_is_refused_wherever_the_damage_falls():
+    # Each record differs (its ID and date), so one damaged byte falls on different deflate codes each time; a
+    # damaged member once parsed as a record without its headers, since warcio never reads the CRC.
+    url = "http://example.com/page.html"
+    body = b"<html><body>" + b"<img src='a.jpg'><p>caption</p>" * 40 + b"</body></html>"
+    check_record(_record(url, body), url)  # whole, it passes
+    for _ in range(100):
+        damaged = bytearray(_record(url, body))
+        damaged[-30] ^= 0xFF
+        with pytest.raises(SourceError, match="its WARC record cannot be read"):
+            check_record(bytes(damaged), url)
+
+
+def test_a_record_that_inflates_past_the_bound_is_refused():
+    url = "http://example.com/huge.html"
+    bomb = _record(url, b"<html>" + b" " * (MAX_INFLATED_BYTES + 1) + b"</html>")
+    assert len(bomb) < MAX_INFLATED_BYTES // 100
+    with pytest.raises(SourceError, match=f"inflates past {MAX_INFLATED_BYTES:,} bytes"):
+        check_record(bomb, url)

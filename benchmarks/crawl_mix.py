@@ -216,9 +216,10 @@ def _analyse(detector: Detector, blobs: BlobStore, folder: Path, names: list[str
         clock = time.process_time()
         analysis = detector.analyse_content(sha256, name)
         cpu = time.process_time() - clock
+        cascade = getattr(analysis, "cascade", None) or {}
         rows.append({"name": name, "sha256": sha256, "cpu": cpu, "refused": analysis.refusal is not None,
-                     "exit": _exit_of(analysis), "best_coarse_votes": (getattr(analysis, "cascade", None) or {}).get(
-                         "best_coarse_votes"), "seconds": dict(analysis.seconds),
+                     "exit": _exit_of(analysis), "best_coarse_votes": cascade.get("best_coarse_votes"),
+                     "near_lists_only": bool(cascade.get("near_lists_only")), "seconds": dict(analysis.seconds),
                      "findings": [(f.asset_id, f.decision.score, f.decision.decision) for f in analysis.findings]})
         if unscreened and rows[-1]["exit"] in ("screen", "confirm"):
             gates, detector.gates = detector.gates, replace(detector.gates, screen=False)
@@ -417,6 +418,7 @@ def run(photos: Path, workdir: Path, debs: Path, mix: int, works: int, per_famil
                                         for row in crawl for a, s, d in row["findings"] if d == "match"),
                 "reviews": sum(1 for row in crawl for _, _, d in row["findings"] if d == "review"),
                 "exits": dict(Counter(row["exit"] for row in decoded)),
+                "near_lists_only": sum(row["near_lists_only"] for row in decoded),
                 "best_coarse_votes": {row["name"]: row["best_coarse_votes"] for row in decoded},
                 "exits_by_kind": {k: dict(Counter(r["exit"] for r in decoded if kinds[r["name"]] == k))
                                   for k in sorted(set(kinds.values()))},
@@ -467,7 +469,10 @@ def render(part: dict, baseline: dict | None = None) -> list[str]:
         lines.append(f"| non-copies: {kind} | {_ms(stats)} |" + (f" {_ms(old)} |" if before else ""))
     exits = mix["exits"]
     total = sum(exits.values()) or 1
-    lines += ["", "Exits of the non-copies: " + ", ".join(f"{k} {v} ({v / total:.0%})" for k, v in sorted(exits.items()))
+    near = (f" ({mix['near_lists_only']} of them, {mix['near_lists_only'] / total:.0%} of all, after searching "
+            "only their descriptors' nearest lists)" if "near_lists_only" in mix else "")
+    lines += ["", "Exits of the non-copies: " + ", ".join(f"{k} {v} ({v / total:.0%})" + (near if k == "screen" else "")
+                                                          for k, v in sorted(exits.items()))
               + ". Mean CPU per stage of a non-copy (ms): "
               + ", ".join(f"{k} {v:.1f}" for k, v in mix["stage_cpu_ms_mean"].items() if v >= 0.05) + ".",
               f"False matches among the non-copies: {len(mix['false_matches'])}"

@@ -35,7 +35,7 @@ from detector.intake import decode_image
 from detector.register import WorkInfo, register_files
 from detector.workspace import create_workspace
 from detector.workspace.store import open_store
-from index.local import LocalFeatureIndex
+from index.local import LocalFeatureIndex, NearFirst
 from index.vectors import VectorIndex, choose_factory
 
 #: The ONNX runs take every STEP-th candidate: the model costs the same at every size.
@@ -66,8 +66,14 @@ class AssetIds:
 
     def votes_per_view(self, views: list[np.ndarray], ratio: float = 0.8, nprobe: int | None = None,
                        mirror_of: list[int | None] | None = None) -> list[dict[int, int]]:
+        return self.votes_near_first(views, ratio, nprobe, mirror_of)[0]
+
+    def votes_near_first(self, views: list[np.ndarray], ratio: float = 0.8, nprobe: int | None = None,
+                         mirror_of: list[int | None] | None = None, near: NearFirst | None = None
+                         ) -> tuple[list[dict[int, int]], bool]:
+        per_view, went_on = self.index.votes_near_first(views, ratio, nprobe, mirror_of, near)
         return [dict(zip(self._map(np.fromiter(votes, np.int64, len(votes))).tolist(), votes.values(), strict=True))
-                for votes in self.index.votes_per_view(views, ratio, nprobe, mirror_of)]
+                for votes in per_view], went_on
 
     def neighbours(self, descriptors: np.ndarray, **kwargs) -> np.ndarray:
         return self._map(self.index.neighbours(descriptors, **kwargs))

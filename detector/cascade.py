@@ -12,7 +12,9 @@ cheap stage gives some registered work a reason to look closer:
    windows' embeddings when an embedder is set, and local
    features of the whole image at low resolution (`Gates.coarse_side`, at most `Gates.coarse_features`
    keypoints, SIFT detected and described in one pass), and of its mirror image by permuting those
-   (`features.mirror_of`: no second extraction), voting in the shortlist index.
+   (`features.mirror_of`: no second extraction), voting in the shortlist index. In a trained index the search
+   goes in two steps (`Gates.screen_near_lists`): each descriptor's nearest lists first, the rest only for a
+   view that gave some work a couple of votes there, as a copy's view does and an unrelated one's rarely does.
    **Gate**: the candidate goes on when any source nominates a work: the same bytes, a hash neighbour,
    an embedding neighbour, or enough votes of the coarse or region features for one work
    (`Gates.screen_gate`: once the catalogue is large, fewer of them, counted with a looser ratio test,
@@ -59,6 +61,7 @@ from detector.features import LocalFeatures
 from detector.fingerprint import CandidatePrint, coarse_pass_side
 from detector.shortlist import RATIO, Nomination
 from detector.verify import Agreement, Verdict, Verifier, affine_agreement
+from index.local import NearFirst
 
 #: RANSAC's tolerance of the confirm stage, in pixels of the low-resolution image its features were found in.
 _CONFIRM_PIXELS = 4.0
@@ -121,6 +124,14 @@ class Gates:
         same rule gives 9 for lists trained in mirror pairs (`index.local`), which find the mirror views' lists
         for free: their partition gives the quality set's copies as many votes in all (43,093 against 42,861 at
         8 lists), but at 8 the rocket collage, whose whole view holds the gate's 4 votes in any partition, had 3.
+    screen_near_lists, screen_near_votes: the screen's search of a trained index in two steps
+        (`index.local.NearFirst`): each descriptor's `screen_near_lists` nearest lists first, the rest of its
+        `screen_nprobe` lists only for a view (whole, mirrored, a region) that gave one work
+        `screen_near_votes` votes there. Measured at 100,000 works (benchmarks/RESULTS.md, "Crawl mix"): of
+        the quality set's 747 copies whose views give their work the gate's 4 votes, every one has at least 3
+        votes in the 3 nearest lists on such a view; 67% of the mix's query descriptors stop at the first step
+        (at 2 lists, one copy had only 2 there; at 3 votes, three copies have only 3). At most the lowest
+        gate's votes, or the first step would stop copies the gate lets through.
     screen: False sends every candidate on to the full stage whatever the screen saw (the detector as it
         was before the cascade; the benchmark measures what the screen costs in recall with it).
     """
@@ -134,17 +145,26 @@ class Gates:
     confirm_inliers: int = 5
     confirm_inlier_ratio: float = 0.5
     screen_nprobe: int = 9
+    screen_near_lists: int = 3
+    screen_near_votes: int = 2
     screen: bool = True
 
     def __post_init__(self):
         votes = min([self.min_coarse_votes, *(step for _, step in self.diluted)])
         if (min(self.coarse_side, self.confirm_side) < 64 or self.coarse_features < 1 or votes < 1
                 or not 0 < self.large_ratio <= 1 or self.confirm_inliers < 3
-                or not 0 <= self.confirm_inlier_ratio <= 1 or self.screen_nprobe < 1):
+                or not 0 <= self.confirm_inlier_ratio <= 1 or self.screen_nprobe < 1
+                or self.screen_near_lists < 1 or not 1 <= self.screen_near_votes <= votes):
             raise ValueError("Gates need coarse_side and confirm_side >= 64, coarse_features >= 1, "
                              "min_coarse_votes >= 1 (and in every diluted step), 0 < large_ratio <= 1, "
-                             "confirm_inliers >= 3, 0 <= confirm_inlier_ratio <= 1 and screen_nprobe >= 1; "
+                             "confirm_inliers >= 3, 0 <= confirm_inlier_ratio <= 1, screen_nprobe >= 1, "
+                             "screen_near_lists >= 1 and screen_near_votes from 1 to the fewest votes of a gate; "
                              f"got {self}.")
+
+    @property
+    def screen_near(self) -> NearFirst:
+        """The screen's search in two steps, as the shortlist index takes it."""
+        return NearFirst(self.screen_near_lists, self.screen_near_votes)
 
     def screen_gate(self, descriptors_held: int) -> tuple[float, int]:
         """The ratio test the screen counts votes with, and the votes that send a candidate on, for a
@@ -166,6 +186,8 @@ class Passage:
     nominated: works the screen nominated. best_coarse_votes: most votes one work got from the coarse or
     region features (at the ratio of `Gates.screen_gate`). coarse_keypoints: keypoints the coarse pass found on the whole image.
     best_inliers: most inliers the confirm stage fitted for one work (0 when it checked none).
+    near_lists_only: the screen's search stopped at each descriptor's nearest lists (`Gates.screen_near_lists`):
+    no view gave a work `Gates.screen_near_votes` votes there, and `best_coarse_votes` counts those lists' votes.
     """
 
     exit: str
@@ -173,6 +195,7 @@ class Passage:
     best_coarse_votes: int
     coarse_keypoints: int
     best_inliers: int = 0
+    near_lists_only: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)

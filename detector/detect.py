@@ -48,7 +48,7 @@ from detector.negatives import NegativeLists
 from detector.parallel import analyse_all
 from detector.provenance import ledger
 from detector.rights import authorized
-from detector.shortlist import Nomination, hash_neighbours, nominate, view_votes
+from detector.shortlist import Nomination, hash_neighbours, nominate, screen_votes, view_votes
 from detector.site_rights import site_signal
 from detector.verify import Verdict, Verifier
 from detector.workspace import Workspace
@@ -212,7 +212,8 @@ class Detector:
         same_bytes = self.assets_by_sha.get(sha256, [])
         index = self.indexes.features
         ratio, min_votes = gates.screen_gate(len(index) if index is not None else 0)
-        votes = view_votes(index, screen, ratio, gates.screen_nprobe)
+        votes, near_lists_only = screen_votes(index, screen, ratio, gates.screen_nprobe,
+                                              gates.screen_near if gates.screen else None)
         screened = nominate(screen, same_bytes, self.indexes, self.settings.match, min_votes, votes)
         seconds["screen_search"] += time.perf_counter() - clock
         clock = time.perf_counter()
@@ -222,7 +223,7 @@ class Detector:
         seconds["confirm"] += time.perf_counter() - clock
         stage = "screen" if not screened else "confirm" if not confirmed else "full"
         passage = Passage(stage if gates.screen else "full", len(screened), max(votes.values(), default=0),
-                          len(screen.features), best_inliers)
+                          len(screen.features), best_inliers, near_lists_only)
         if passage.exit != "full":
             return [], passage
 

@@ -24,7 +24,7 @@ from detector.config import MatchSettings
 from detector.features import MIRROR_PERMUTATION, LocalFeatures
 from detector.fingerprint import CandidatePrint
 from index.binary import hex_to_codes
-from index.local import LocalFeatureIndex
+from index.local import LocalFeatureIndex, NearFirst
 
 #: Lowe's ratio of the votes that nominate (`LocalFeatureIndex.votes`).
 RATIO = 0.8
@@ -119,6 +119,13 @@ def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio
     `Gates.screen_nprobe`).
     Every view is searched in one call, each SIFT mirror image named as its view's (`mirror_of`: a mirror-paired
     index finds its lists for free)."""
+    return screen_votes(index, candidate, ratio, nprobe)[0]
+
+
+def screen_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio: float = RATIO,
+                 nprobe: int | None = None, near: NearFirst | None = None) -> tuple[dict[int, int], bool]:
+    """`view_votes`, searched in two steps where `near` asks for them (`LocalFeatureIndex.votes_near_first`), and
+    whether the search stopped at every descriptor's nearest lists (no view gave a work `near.votes` there)."""
     views: list[LocalFeatures] = []
     mirror_of: list[int | None] = []
     for view, mirror in candidate.view_pairs():
@@ -131,12 +138,13 @@ def view_votes(index: LocalFeatureIndex | None, candidate: CandidatePrint, ratio
             views.append(mirror)
             mirror_of.append(original if original is not None and _permuted(view, mirror) else None)
     if not views:
-        return {}
+        return {}, False
     votes: dict[int, int] = {}
-    for counted in index.votes_per_view([view.descriptors for view in views], ratio, nprobe, mirror_of):
+    per_view, went_on = index.votes_near_first([view.descriptors for view in views], ratio, nprobe, mirror_of, near)
+    for counted in per_view:
         for asset_id, count in counted.items():
             votes[asset_id] = max(votes.get(asset_id, 0), count)
-    return votes
+    return votes, near is not None and not went_on
 
 
 def _permuted(view: LocalFeatures, mirror: LocalFeatures) -> bool:

@@ -60,6 +60,25 @@ _KMEANS_ITERATIONS = 10
 _BLOCK_FLOATS = 16_000_000
 
 
+@dataclass(frozen=True)
+class NearFirst:
+    """A search of a trained index in two steps (`votes_near_first`): each query descriptor's `lists` nearest lists
+    first; then the rest of its lists, for the descriptors of each view (a candidate whole, mirrored, a region)
+    that gave one work `votes` votes in the first step.
+
+    The lists are found once. A copy's descriptors lie near its work's, in the lists nearest them, so the view
+    that shows a copy has most of its votes in the first step; an unrelated image's views have a few chance votes
+    spread over many works, and most stop there. The neighbours of a view that goes on are those of one search
+    of all its lists (the two steps' merged)."""
+
+    lists: int
+    votes: int
+
+    def __post_init__(self):
+        require_int("lists", self.lists, 1)
+        require_int("votes", self.votes, 1)
+
+
 def lists_for(descriptors: int) -> int:
     """Inverted lists for `descriptors` held: the power of two nearest n / LIST_LENGTH, 16 to 262,144."""
     descriptors = require_int("descriptors", descriptors, 1)
@@ -233,13 +252,41 @@ class LocalFeatureIndex:
         the index's training `mirror`, row for row), or None. A mirror-paired index finds such a view's lists
         from its original's; any other index searches it as it searches every view.
         """
+        return self.votes_near_first(views, ratio, nprobe, mirror_of)[0]
+
+    def votes_near_first(self, views: list[np.ndarray], ratio: float = 0.8, nprobe: int | None = None,
+                         mirror_of: list[int | None] | None = None, near: NearFirst | None = None
+                         ) -> tuple[list[dict[int, int]], bool]:
+        """`votes_per_view`, searched in two steps where `near` asks for them (see `NearFirst`), and whether any
+        view went on to the second step (False: no view gave a work `near.votes` votes in its descriptors'
+        nearest `near.lists` lists, and every view's votes are those lists'). One step in an exact or binary
+        index, or when `nprobe` lists are no more than `near.lists`."""
         views = [self._check(view, "query descriptors") for view in views]
         partners = self._partner_rows(views, mirror_of) if mirror_of is not None else None
         if not views or len(self) < 2:
-            return [{} for _ in views]
+            return [{} for _ in views], True
         partners = partners if self.mirror_paired else None
-        winners = self._winners(np.concatenate(views), ratio, nprobe, partners)
-        return [_counted(part) for part in np.split(winners, np.cumsum([len(view) for view in views])[:-1])]
+        descriptors = np.concatenate(views)
+        bounds = np.cumsum([len(view) for view in views])[:-1]
+
+        def per_view(winners: np.ndarray) -> list[dict[int, int]]:
+            return [_counted(part) for part in np.split(winners, bounds)]
+
+        probe = self._probe(nprobe)
+        if near is None or self.binary or self._ivf() is None or probe <= near.lists or not len(descriptors):
+            return per_view(self._winners(descriptors, ratio, nprobe, partners)), True
+        neighbours = min(NEIGHBOURS, len(self))
+        coarse_distances, lists = self._assigned(descriptors, probe, partners)
+        first = self._scan(descriptors, neighbours, coarse_distances[:, :near.lists], lists[:, :near.lists])
+        winners = self._ratio_winners(*first, ratio)
+        going_on = [max(votes.values(), default=0) >= near.votes for votes in per_view(winners)]
+        if not any(going_on):
+            return per_view(winners), False
+        rows = np.repeat(going_on, [len(view) for view in views])
+        rest = self._scan(descriptors[rows], neighbours, coarse_distances[rows, near.lists:], lists[rows, near.lists:])
+        nearest = _nearest_of((first[0][rows], first[1][rows]), rest, neighbours)
+        winners[rows] = self._ratio_winners(*nearest, ratio)
+        return per_view(winners), True
 
     def _partner_rows(self, views: list[np.ndarray], mirror_of: list[int | None]) -> np.ndarray:
         """Per query row, the row it is the mirror image of, or -1 (see `votes_per_view`)."""
@@ -259,6 +306,13 @@ class LocalFeatureIndex:
             partners[starts[position]:starts[position + 1]] = np.arange(starts[original], starts[original + 1])
         return partners
 
+    def _probe(self, nprobe: int | None) -> int:
+        """Lists a search of a trained index visits per descriptor: `nprobe`, else the index's own."""
+        ivf = self._ivf()
+        if ivf is None:
+            return 0
+        return min(require_int("nprobe", nprobe, 1) if nprobe is not None else ivf.nprobe, self.lists)
+
     def _winners(self, descriptors: np.ndarray, ratio: float, nprobe: int | None = None,
                  partners: np.ndarray | None = None) -> np.ndarray:
         """Per query descriptor, the work id it votes for, or -1 where it votes for none."""
@@ -268,13 +322,19 @@ class LocalFeatureIndex:
             return self._exact_winners(descriptors, ratio ** 2)
         neighbours = min(NEIGHBOURS, len(self))
         if partners is not None:
-            distances, ids = self._paired_search(descriptors, neighbours, nprobe, partners)
+            distances, ids = self._scan(descriptors, neighbours, *self._assigned(descriptors, self._probe(nprobe),
+                                                                                  partners))
         elif nprobe is None or self._ivf() is None:
             distances, ids = self._index.search(descriptors, neighbours)
         else:
             visit = faiss.SearchParametersIVF()
-            visit.nprobe = min(require_int("nprobe", nprobe, 1), self.lists)
+            visit.nprobe = self._probe(nprobe)
             distances, ids = self._index.search(descriptors, neighbours, params=visit)
+        return self._ratio_winners(distances, ids, ratio)
+
+    def _ratio_winners(self, distances: np.ndarray, ids: np.ndarray, ratio: float) -> np.ndarray:
+        """Per query row of its neighbours' `distances` and work `ids` (nearest first), the work it votes for, or
+        -1 (Lowe's ratio test against the nearest descriptor of another work)."""
         distances = distances.astype(np.float64)
         first = ids[:, 0]
         other = (ids != first[:, None]) & (ids >= 0)
@@ -286,12 +346,14 @@ class LocalFeatureIndex:
         keep = (first >= 0) & ((distances[:, 0] < factor * second) | ~has_other)
         return np.where(keep, first, -1).astype(np.int64)
 
-    def _paired_search(self, descriptors: np.ndarray, k: int, nprobe: int | None,
-                       partners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """FAISS's search of a mirror-paired index, the quantiser asked only for the rows that are no other's
-        mirror image: a mirror image's nearest lists are its original's partners, at the same distances."""
+    def _assigned(self, descriptors: np.ndarray, probe: int, partners: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Each query row's `probe` nearest lists and their centroids' distances, nearest first: the coarse
+        quantiser asked only for the rows that are no other's mirror image (`partners` -1; all rows without
+        `partners`), since a mirror image's nearest lists are its original's partners, at the same distances."""
         ivf = self._ivf()
-        probe = min(require_int("nprobe", nprobe, 1) if nprobe is not None else ivf.nprobe, self.lists)
+        if partners is None:
+            return ivf.quantizer.search(descriptors, probe)
         own = partners < 0
         coarse_distances = np.empty((len(descriptors), probe), np.float32)
         lists = np.empty((len(descriptors), probe), np.int64)
@@ -299,13 +361,20 @@ class LocalFeatureIndex:
         mirrored = ~own
         coarse_distances[mirrored] = coarse_distances[partners[mirrored]]
         lists[mirrored] = (lists[partners[mirrored]] + self.lists // 2) % self.lists
+        return coarse_distances, lists
+
+    def _scan(self, descriptors: np.ndarray, k: int, coarse_distances: np.ndarray, lists: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's search of the given `lists` of each query row (with their centroids' `coarse_distances`): the
+        `k` nearest held descriptors' distances and work ids."""
+        coarse_distances, lists = np.ascontiguousarray(coarse_distances), np.ascontiguousarray(lists)
         visit = faiss.SearchParametersIVF()
-        visit.nprobe = probe
+        visit.nprobe = lists.shape[1]
         distances, ids = np.empty((len(descriptors), k), np.float32), np.empty((len(descriptors), k), np.int64)
         # The C++ call: FAISS's Python wrapper takes no parameters and asks for the index's own nprobe.
-        ivf.search_preassigned_c(len(descriptors), faiss.swig_ptr(descriptors), k, faiss.swig_ptr(lists),
-                                 faiss.swig_ptr(coarse_distances), faiss.swig_ptr(distances), faiss.swig_ptr(ids),
-                                 False, visit)
+        self._ivf().search_preassigned_c(len(descriptors), faiss.swig_ptr(descriptors), k, faiss.swig_ptr(lists),
+                                         faiss.swig_ptr(coarse_distances), faiss.swig_ptr(distances),
+                                         faiss.swig_ptr(ids), False, visit)
         return distances, ids
 
     def neighbours(self, descriptors: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
@@ -498,6 +567,14 @@ def _apportion(sizes: np.ndarray, total: int) -> np.ndarray:
     shares = np.floor(exact).astype(np.int64)
     shares[np.argsort(shares - exact)[: total - shares.sum()]] += 1
     return shares
+
+
+def _nearest_of(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], k: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` nearest of two searches' neighbours (distances, ids) of the same query rows, nearest first."""
+    distances, ids = np.hstack((first[0], second[0])), np.hstack((first[1], second[1]))
+    order = np.argsort(distances, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(distances, order, 1), np.take_along_axis(ids, order, 1)
 
 
 def _counted(winners: np.ndarray) -> dict[int, int]:

@@ -250,6 +250,10 @@ def test_gates_refuse_nonsense():
         Gates(confirm_inlier_ratio=1.2)
     with pytest.raises(ValueError, match="screen_nprobe >= 1"):
         Gates(screen_nprobe=0)
+    with pytest.raises(ValueError, match="screen_near_votes from 1 to the fewest votes of a gate"):
+        Gates(screen_near_votes=5)  # the last diluted step lets 4 votes through
+    with pytest.raises(ValueError, match="screen_near_lists >= 1"):
+        Gates(screen_near_lists=0)
     assert Gates().screen_gate(70_000) == (0.8, 8) and Gates().screen_gate(2_000_000) == (0.9, 4)
 
 
@@ -287,7 +291,8 @@ def test_a_small_copy_diluted_by_a_large_catalogue_still_passes_the_screen_and_n
         detector, works_dir, others_dir):
     """In a catalogue of 1,000 more works, a copy at a sixth of its size in a page keeps fewer votes at the
     full stage's ratio test (0.8) than the former gate's 8 (more of its descriptors find a near tie in another
-    work), but enough at the screen's looser one: it goes on and matches. Unrelated images still stop."""
+    work), but enough at the screen's looser one: it goes on and matches. Unrelated images still stop, a logo and
+    a photo after searching only their descriptors' nearest lists."""
     detector.indexes.features = index = diluted(detector, others_dir)
     gates = Gates()
     assert gates.screen_gate(len(index)) == (0.9, 7)  # 1,010 works: the first diluted step
@@ -301,10 +306,16 @@ def test_a_small_copy_diluted_by_a_large_catalogue_still_passes_the_screen_and_n
     assert view_votes(index, screen)[fruits] < 8 <= passage.best_coarse_votes
     assert passage.exit == "full"
     assert {f.asset_id for f in findings if f.decision.decision == "match"} == {fruits}
+    assert not passage.near_lists_only  # the copy gave fruits votes in its descriptors' nearest lists
+    near_lists_only = []
     for other in ("lake.jpg", "village.jpg", "baboon.jpg"):
         findings, passage, _ = examine(detector, encoded(Image.open(others_dir / other)))
         assert passage.exit == "screen" and findings == []
-    assert examine(detector, encoded(logo()))[1].exit == "screen"
+        near_lists_only.append(passage.near_lists_only)
+        assert passage.best_coarse_votes < gates.screen_near_votes or not passage.near_lists_only
+    _, passage, _ = examine(detector, encoded(logo()))
+    assert passage.exit == "screen" and passage.near_lists_only
+    assert any(near_lists_only)  # the village's descriptors found no work twice in their 3 nearest lists
 
 
 

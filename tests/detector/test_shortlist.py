@@ -128,9 +128,9 @@ def test_each_sift_mirror_view_is_named_to_the_index_as_its_views_mirror_image_a
     named = []
 
     class Recording(LocalFeatureIndex):
-        def votes_per_view(self, views, ratio=0.8, nprobe=None, mirror_of=None):
+        def votes_near_first(self, views, ratio=0.8, nprobe=None, mirror_of=None, near=None):
             named.append(mirror_of)
-            return super().votes_per_view(views, ratio, nprobe, mirror_of)
+            return super().votes_near_first(views, ratio, nprobe, mirror_of, near)
 
     index = Recording(128)
     for asset_id, descriptors in WORK_DESCRIPTORS.items():

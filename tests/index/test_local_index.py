@@ -12,7 +12,7 @@ import pytest
 
 from index import local
 from index.errors import IndexFileError, IndexInputError
-from index.local import MIN_LISTS, LocalFeatureIndex, lists_for, training_size
+from index.local import MIN_LISTS, LocalFeatureIndex, NearFirst, lists_for, training_size
 
 WORKS, PER_WORK = 40, 300
 
@@ -164,6 +164,32 @@ def test_a_search_may_visit_fewer_lists_than_the_index_does():
     assert wide.votes_per_view(views, 0.9, nprobe=1) == narrow.votes_per_view(views, 0.9)
     assert wide.votes_per_view(views, 0.9) != narrow.votes_per_view(views, 0.9)
     assert wide._ivf().nprobe == MIN_LISTS
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_a_search_near_first_goes_on_only_for_the_views_with_votes_in_their_nearest_lists(paired):
+    """`NearFirst`: each descriptor's nearest lists first. A view that gives one work `votes` votes there gets the
+    votes of one search of all its lists (the two steps' neighbours merged), a view that does not keeps the first
+    step's, and a search in which no view went on says so. (Paired: the mirror view's lists are its original's.)"""
+    works = float_works()
+    index = LocalFeatureIndex(128, code_bytes=16, nprobe=16)
+    index.train(np.concatenate(list(works.values())), MIN_LISTS, mirror=FLIP if paired else None)
+    filled(index, works)
+    rng = np.random.default_rng(8)
+    copy = noisy_copy(works[107][:100], rng, 0.06)
+    unrelated = noisy_copy(np.abs(rng.standard_normal((100, 128))), rng, 0.0)
+    views, mirror_of = [copy, np.ascontiguousarray(copy[:, FLIP]), unrelated], [None, 0, None]
+    near = NearFirst(lists=2, votes=4)
+    per_view, went_on = index.votes_near_first(views, 0.9, 8, mirror_of, near)
+    one_step = index.votes_per_view(views, 0.9, 8, mirror_of)
+    first_step = index.votes_per_view(views, 0.9, 2, mirror_of)
+    assert went_on and per_view[0] == one_step[0] and per_view[1:] == first_step[1:]
+    assert max(max(votes.values(), default=0) for votes in per_view[1:]) < near.votes <= per_view[0][107]
+    assert first_step[0] != one_step[0]  # the second step found more of the copy's neighbours
+    assert index.votes_near_first(views[1:], 0.9, 8, mirror_of=[None, None], near=near) == (first_step[1:], False)
+    assert index.votes_near_first(views, 0.9, 2, mirror_of, near) == (first_step, True)  # no second step to take
+    with pytest.raises(IndexInputError, match="lists must be an int >= 1"):
+        NearFirst(lists=0, votes=2)
 
 
 @pytest.mark.parametrize("lists", [MIN_LISTS, 256])

@@ -23,8 +23,9 @@ from detector.output import render
 
 
 def stopped(candidate: dict) -> str:
-    """Where detection stopped for `candidate`: its cascade exit (detector.cascade), 'reused' with when and
-    where the earlier analysis stopped (detector.reuse), the refusal's reason, or 'pending'."""
+    """Where detection stopped for `candidate`: its cascade exit (detector.cascade; the screen's search may have
+    stopped after its descriptors' nearest lists), 'reused' with when and where the earlier analysis stopped
+    (detector.reuse), the refusal's reason, or 'pending'."""
     if candidate["state"] in ("refused", "failed"):
         return f"{candidate['state']}: {candidate['refusal_reason']}"
     detection = candidate.get("detection")
@@ -32,6 +33,8 @@ def stopped(candidate: dict) -> str:
         return "pending" if candidate["state"] == "new" else "detected"  # detected before exits were kept
     if detection["exit"] == "reused":
         return f"reused: copied nothing when analysed at {detection['analysed_at']} ({detection['analysed_exit']})"
+    if detection.get("near_lists_only"):
+        return f"{detection['exit']}, after the nearest lists"
     return detection["exit"]
 
 

@@ -11,6 +11,7 @@ from support import invoke_cli, run_cli
 
 import detector
 from detector.cli import common, scanning
+from detector.cli.candidates import stopped
 from detector.output import human_time, relative_time, short_url
 
 MINUTE = re.compile(r"\b\d{4}-\d\d-\d\d \d\d:\d\d\b")
@@ -82,3 +83,13 @@ def test_the_scan_summary_says_pages_images_and_copies_and_times_only_when_verbo
     with common.console.capture() as verbose:
         scanning._print_scan_summary(SUMMARY, verbose=True)
     assert "seconds: crawl" in verbose.get() and "seconds: detect/verify" in verbose.get()
+
+
+def test_candidates_say_where_detection_stopped_and_whether_the_screen_searched_only_the_nearest_lists():
+    def candidate(**detection):
+        return {"state": "detected", "refusal_reason": None, "detection": detection}
+
+    assert stopped(candidate(exit="screen", near_lists_only=True)) == "screen, after the nearest lists"
+    assert stopped(candidate(exit="screen", near_lists_only=False)) == "screen"
+    assert stopped(candidate(exit="confirm")) == "confirm"  # analysed before the two-step search: no such key
+    assert stopped({"state": "refused", "refusal_reason": "corrupt"}) == "refused: corrupt"

@@ -572,7 +572,10 @@ def _apportion(sizes: np.ndarray, total: int) -> np.ndarray:
 def _nearest_of(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], k: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The `k` nearest of two searches' neighbours (distances, ids) of the same query rows, nearest first."""
-    distances, ids = np.hstack((first[0], second[0])), np.hstack((first[1], second[1]))
+    ids = np.hstack((first[1], second[1]))
+    # A fast-scan search fills the places it found no neighbour for (id -1) with the largest distance its own
+    # scale holds, which the other search's scale need not exceed.
+    distances = np.where(ids >= 0, np.hstack((first[0], second[0])), np.inf)
     order = np.argsort(distances, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(distances, order, 1), np.take_along_axis(ids, order, 1)
 

@@ -371,3 +371,12 @@ def test_an_index_of_an_earlier_code_layout_is_refused_for_rebuilding(tmp_path):
 def test_bad_input_is_refused_with_a_reason(make, call, message):
     with pytest.raises(IndexInputError, match=message):
         call(make())
+
+
+def test_neighbours_merged_from_two_searches_keep_the_found_ones_before_the_places_left_empty():
+    """A fast-scan search gives an empty place (id -1) the largest distance of its own scale, which may be less than
+    the other search's real distances: the merge puts every found neighbour first."""
+    first = (np.array([[0.1, 0.3, 0.4]], np.float32), np.array([[5, -1, -1]]))
+    second = (np.array([[0.2, 0.9, 1.2]], np.float32), np.array([[6, 7, 8]]))
+    distances, ids = local._nearest_of(first, second, 3)
+    assert ids.tolist() == [[5, 6, 7]] and distances[0].tolist() == pytest.approx([0.1, 0.2, 0.9])

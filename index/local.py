@@ -257,9 +257,9 @@ class LocalFeatureIndex:
     def votes_near_first(self, views: list[np.ndarray], ratio: float = 0.8, nprobe: int | None = None,
                          mirror_of: list[int | None] | None = None, near: NearFirst | None = None
                          ) -> tuple[list[dict[int, int]], bool]:
-        """`votes_per_view`, searched in two steps where `near` asks for them (see `NearFirst`), and whether any
-        view went on to the second step (False: no view gave a work `near.votes` votes in its descriptors'
-        nearest `near.lists` lists, and every view's votes are those lists'). One step in an exact or binary
+        """`votes_per_view`, searched in two steps where `near` asks for them (see `NearFirst`), and False when the
+        search stopped after every descriptor's nearest `near.lists` lists (no view gave a work `near.votes` votes
+        there, and every view's votes are those lists'), True otherwise. One step (True) in an exact or binary
         index, or when `nprobe` lists are no more than `near.lists`."""
         views = [self._check(view, "query descriptors") for view in views]
         partners = self._partner_rows(views, mirror_of) if mirror_of is not None else None
